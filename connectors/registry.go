@@ -1,0 +1,82 @@
+// Package connectors holds one folder per intake channel and the registry
+// through which each connector makes itself known from its init function.
+//
+// A connector is configured in the gateway's YAML under inputs:
+//
+//	inputs:
+//	  - name: mayor-mailbox      # instance name, unique
+//	    imap:                    # connector type, as registered
+//	      address: imap.example.gov.cn:993
+//
+// cmd/minsheng imports every connector package (see connectors/all) so that
+// their init functions run.
+package connectors
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// Env is what the gateway lends a connector.
+type Env struct {
+	// Logger is already labelled with the connector's type and name.
+	Logger *slog.Logger
+	// Checkpoints is the durable state store for cursors and checkpoints.
+	Checkpoints minsheng.Checkpoints
+	// Blobs stores raw originals and attachments content-addressed.
+	Blobs minsheng.Blobs
+	// Metrics is where the connector registers its collectors. Label them
+	// with the instance name: several instances of a type may run.
+	Metrics prometheus.Registerer
+}
+
+// Decoder fills a connector's config struct from its section of the
+// configuration file, applying `default` tags and checking `validate` tags;
+// its error is a minsheng.FieldErrors naming each bad field by its path.
+type Decoder func(cfg any) error
+
+// Factory builds a connector instance. name is the instance name from the
+// configuration.
+type Factory func(name string, decode Decoder, env Env) (minsheng.Source, error)
+
+var (
+	mu        sync.RWMutex
+	factories = map[string]Factory{}
+)
+
+// Register makes a connector type known. It is called from init functions
+// and panics on a duplicate name, which is a programming error.
+func Register(typ string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := factories[typ]; dup {
+		panic(fmt.Sprintf("connectors: %q registered twice", typ))
+	}
+	factories[typ] = f
+}
+
+// Lookup returns the factory registered for typ.
+func Lookup(typ string) (Factory, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	f, ok := factories[typ]
+	return f, ok
+}
+
+// Types lists the registered connector types, sorted.
+func Types() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make([]string, 0, len(factories))
+	for t := range factories {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,204 @@
+package minsheng
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Errors shared across packages. Wrap them with %w; test with errors.Is.
+var (
+	// ErrNotFound: no such item, blob, checkpoint or queue entry.
+	ErrNotFound = errors.New("not found")
+	// ErrStopping: the pipeline is shutting down and takes no new items.
+	ErrStopping = errors.New("gateway is stopping")
+	// ErrTooLarge: an input is over its configured size cap.
+	ErrTooLarge = errors.New("too large")
+	// ErrUnavailable: a destination cannot accept items now; try again later.
+	ErrUnavailable = errors.New("destination unavailable")
+)
+
+// AckFunc is a source's acknowledgement callback. The pipeline calls it
+// exactly once for every item it accepted:
+//
+//   - err == nil: the item is durably handled — every destination its
+//     decision names has accepted it, or it went to the rejected, review or
+//     dead letter destination. The source may now advance its checkpoint,
+//     answer 202, ack the sequence number.
+//   - err != nil: the item was not durably handled (a destination was
+//     unavailable, the gateway is stopping). The source must not advance
+//     past it and should offer it again later.
+//
+// Acks may arrive out of order and on any goroutine.
+type AckFunc func(Outcome, error)
+
+// Outcome is what happened to an item.
+type Outcome struct {
+	ItemID   string    `json:"id"`
+	TraceID  string    `json:"trace_id,omitempty"`
+	Decision *Decision `json:"decision,omitempty"`
+	// Destinations that durably accepted the item.
+	Destinations []string `json:"destinations,omitempty"`
+	// Duplicate: the item ID had been handled before; nothing was routed
+	// again and Decision and Destinations are those of the first time.
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// Emitter is how a source hands items to the pipeline.
+type Emitter interface {
+	// Emit hands an item over. It blocks while the source has its maximum
+	// number of items in flight (back-pressure). If it returns an error
+	// (ctx ended, ErrStopping) the item was not taken and ack is never
+	// called; otherwise ack is called exactly once, possibly before Emit
+	// returns. The pipeline fills in ID, TraceID and SchemaVersion when empty.
+	Emit(ctx context.Context, it *Item, ack AckFunc) error
+	// Quarantine hands over an input the source could not turn into an item
+	// (an undecodable mail, a malformed record). It goes to the dead letter
+	// destination with its reason and raw bytes; ack is as for Emit.
+	Quarantine(ctx context.Context, q *Quarantined, ack AckFunc) error
+}
+
+// Source is a connector that reads from a channel. Run reads until ctx is
+// cancelled, emitting each item with an ack, and returns after it has
+// stopped reading. It must not return before every ack it is owed has
+// arrived or ctx is done; the pipeline drains in-flight items on shutdown.
+type Source interface {
+	Run(ctx context.Context, out Emitter) error
+}
+
+// Quarantined is an input a source could not turn into an item.
+type Quarantined struct {
+	Channel    Channel   `json:"channel"`
+	Source     string    `json:"source"`
+	Ref        string    `json:"ref"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Reason the input could not be parsed.
+	Reason string `json:"reason"`
+	// RawRef references the stored raw bytes in the blob store.
+	RawRef string `json:"raw_ref,omitempty"`
+	// Raw holds the raw bytes when they are small enough to travel with the
+	// dead letter envelope (the connector decides; see its README).
+	Raw []byte `json:"raw,omitempty"`
+}
+
+// ID is the quarantined input's stable ID, derived like an item's.
+func (q *Quarantined) ID() string { return ItemID(q.Channel, q.Source, q.Ref) }
+
+// Triager screens, classifies and explains one item. It must not change the
+// item.
+type Triager interface {
+	Decide(ctx context.Context, it *Item) (Decision, error)
+}
+
+// Envelope kinds: what a destination receives.
+const (
+	KindItem       = "item"        // a valid item routed by its class or flags
+	KindRejected   = "rejected"    // an invalid item, with the screen's reason
+	KindReview     = "review"      // a decision below threshold, for a person to check
+	KindDeadLetter = "dead_letter" // undeliverable or unparseable input, with the reason
+)
+
+// Envelope is the message a destination receives, on Kafka and on the
+// embedded queues alike (JSON, schema_version "1").
+type Envelope struct {
+	SchemaVersion string    `json:"schema_version"`
+	Destination   string    `json:"destination"`
+	Kind          string    `json:"kind"`
+	ItemID        string    `json:"id"`
+	TraceID       string    `json:"trace_id,omitempty"`
+	RoutedAt      time.Time `json:"routed_at"`
+	// Item as this destination may see it: identity removed when the
+	// destination is not entitled to it.
+	Item     *Item     `json:"item,omitempty"`
+	Decision *Decision `json:"decision,omitempty"`
+	// Reason for rejected and dead letter envelopes.
+	Reason     string       `json:"reason,omitempty"`
+	Quarantine *Quarantined `json:"quarantine,omitempty"`
+}
+
+// Sink delivers envelopes to one kind of destination (Kafka topics, the
+// embedded queues).
+type Sink interface {
+	// Deliver returns nil only after the destination has durably accepted
+	// every envelope. On error some envelopes may have landed: a retry can
+	// repeat them, under the same item ID.
+	Deliver(ctx context.Context, envs []*Envelope) error
+	// Close flushes and releases the sink.
+	Close() error
+}
+
+// Router sends a decided item to its destinations.
+type Router interface {
+	// Route delivers the item to every destination its decision names (or
+	// to the dead letter destination when those fail permanently) and
+	// returns the destinations that accepted it. An error means nothing can
+	// be said to be durably handled; the caller must not ack the source.
+	Route(ctx context.Context, it *Item, d *Decision) ([]string, error)
+	// RouteQuarantined delivers an unparseable input to the dead letter
+	// destination.
+	RouteQuarantined(ctx context.Context, q *Quarantined) ([]string, error)
+}
+
+// Trail steps.
+const (
+	StepReceived   = "received"
+	StepScreened   = "screened"
+	StepClassified = "classified"
+	StepRouted     = "routed"
+	StepAcked      = "acked"
+)
+
+// Event is one step of an item's trail.
+type Event struct {
+	Step         string    `json:"step"`
+	At           time.Time `json:"at"`
+	Detail       string    `json:"detail,omitempty"`
+	Destinations []string  `json:"destinations,omitempty"`
+}
+
+// Record is what the gateway keeps of a handled item: the item, its
+// decision, where it went and its trail.
+type Record struct {
+	ID           string       `json:"id"`
+	Item         *Item        `json:"item,omitempty"`
+	Quarantine   *Quarantined `json:"quarantine,omitempty"`
+	Decision     *Decision    `json:"decision,omitempty"`
+	Destinations []string     `json:"destinations"`
+	Trail        []Event      `json:"trail"`
+}
+
+// Ledger keeps records of handled items; it is how repeats are recognised
+// and items traced.
+type Ledger interface {
+	// Lookup returns the record of a handled item, or ErrNotFound.
+	Lookup(ctx context.Context, id string) (*Record, error)
+	// Commit stores a record durably before it returns.
+	Commit(ctx context.Context, r *Record) error
+}
+
+// Checkpoints is durable key/value state for connectors: IMAP (UIDVALIDITY,
+// UID), feed cursors, hotline sequence numbers. Keys are namespaced by the
+// connector ("imap/<mailbox>").
+type Checkpoints interface {
+	// Get returns the value, or nil and no error when the key is absent.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Put stores the value durably before it returns.
+	Put(ctx context.Context, key string, value []byte) error
+}
+
+// BlobInfo describes a stored blob.
+type BlobInfo struct {
+	Ref    string // "sha256:<hex>"
+	SHA256 string // hex
+	Size   int64
+}
+
+// Blobs is a content-addressed store for raw originals and attachments.
+type Blobs interface {
+	// Put stores what r yields, at most max bytes (ErrTooLarge beyond, and
+	// nothing is kept), durably before it returns.
+	Put(ctx context.Context, r io.Reader, max int64) (BlobInfo, error)
+	// Open returns the blob's content, or ErrNotFound.
+	Open(ctx context.Context, ref string) (io.ReadCloser, error)
+}

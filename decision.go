@@ -1,0 +1,72 @@
+package minsheng
+
+// Class is the primary category an item is put in at initial screening (初筛).
+type Class string
+
+// The classes, per ../shared/TRIAGE-LABELS.md.
+const (
+	ClassMediaOversight Class = "media_oversight" // 舆论监督: media desks follow it up in public
+	ClassPetition       Class = "petition"        // 信访事项: petition bureau
+	ClassGovService     Class = "gov_service"     // 政务服务: 12345 dispatch to a department
+	ClassDiscipline     Class = "discipline"      // 纪检监察: discipline inspection commission
+	ClassInvalid        Class = "invalid"         // 无效: spam, empty, test, auto-reply; rejected with a reason
+)
+
+// Classes lists the classes; the four valid ones first.
+var Classes = []Class{ClassMediaOversight, ClassPetition, ClassGovService, ClassDiscipline, ClassInvalid}
+
+// Valid reports whether c is a known class.
+func (c Class) Valid() bool {
+	for _, k := range Classes {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Flags are yes/no marks carried next to the class.
+type Flags struct {
+	// DisciplineLead: the text accuses an identifiable official, cadre or
+	// public body's staff of misconduct. Items with a lead are also sent to
+	// the discipline destination (fan-out, 一信多转).
+	DisciplineLead bool `json:"discipline_lead"`
+	// Urgent: a threat to life, health or safety that needs action now.
+	Urgent bool `json:"urgent"`
+}
+
+// Decision is triage's verdict on one item, with its explanation.
+type Decision struct {
+	Class Class `json:"class"`
+	// Confidence in Class, in [0,1], calibrated where the model allows.
+	Confidence float64 `json:"confidence"`
+	Flags      Flags   `json:"flags"`
+	// Department is the responsible sector the item concerns (e.g. 城乡建设);
+	// routing uses it for gov_service items.
+	Department string `json:"department,omitempty"`
+	// Review: the decision is below its class's confidence threshold (or a
+	// rule asked for it) and a person should check it. Reviewed items go to
+	// the review destination instead of the class destination.
+	Review bool `json:"review"`
+	// Reasons explain the decision: rules that fired, features that weighed
+	// most, thresholds applied. The first reason of an invalid item says why
+	// it was rejected.
+	Reasons []Reason `json:"reasons"`
+	// ModelVersion names the triage model (or rule set) that decided.
+	ModelVersion string `json:"model_version"`
+}
+
+// Reason is one element of a decision's explanation.
+type Reason struct {
+	// Kind: "screen" (why an item is invalid), "rule" (a configured keyword
+	// rule fired), "feature" (a model feature that weighed for the class),
+	// "threshold" (why the item goes to review), "schema" (validation).
+	Kind string `json:"kind"`
+	// Code is a short stable identifier: the rule name, the feature, the
+	// screen reason ("spam", "empty", "auto_reply").
+	Code string `json:"code"`
+	// Detail is a human-readable explanation.
+	Detail string `json:"detail,omitempty"`
+	// Weight is the feature's contribution, where it has one.
+	Weight float64 `json:"weight,omitempty"`
+}

@@ -1,0 +1,167 @@
+package minsheng
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of the unified item schema this build writes.
+// It changes only when a field changes meaning or a required field is added;
+// docs/item-schema.md records each version.
+const SchemaVersion = "1"
+
+// Channel is one of the intake channels of the "6+N+1" model.
+type Channel string
+
+// The channels. The first six are Qingdao's six merged channels; department
+// and village are the "N" and the "1".
+const (
+	ChannelHotline        Channel = "hotline"         // 12345 government-service hotline work orders
+	ChannelNewspaper      Channel = "newspaper"       // newspaper letter desk
+	ChannelBroadcaster    Channel = "broadcaster"     // broadcaster (radio/TV) letter desk
+	ChannelMessageBoard   Channel = "message_board"   // online message boards (留言板)
+	ChannelMayorMailbox   Channel = "mayor_mailbox"   // the government (mayor's) mailbox, by e-mail
+	ChannelPetitionBureau Channel = "petition_bureau" // the letters-and-visits (petition) bureau
+	ChannelDepartment     Channel = "department"      // functional departments (the "N")
+	ChannelVillage        Channel = "village"         // village and residents' committees (the "1")
+)
+
+// Channels lists every channel, in documentation order.
+var Channels = []Channel{
+	ChannelHotline, ChannelNewspaper, ChannelBroadcaster, ChannelMessageBoard,
+	ChannelMayorMailbox, ChannelPetitionBureau, ChannelDepartment, ChannelVillage,
+}
+
+// Valid reports whether c is a known channel.
+func (c Channel) Valid() bool {
+	for _, k := range Channels {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Item is one citizen demand in the unified schema, whatever channel it came
+// from. Connectors fill it in; the pipeline validates it on entry
+// (see Validate), gives it its ID and trace ID if missing, and never changes
+// Title or Body afterwards: triage normalises a copy.
+type Item struct {
+	// SchemaVersion is SchemaVersion at the time the item was made.
+	SchemaVersion string `json:"schema_version" validate:"required,eq=1"`
+	// ID is the stable item ID: ItemID(Channel, Source, Ref). Re-ingesting the
+	// same native item gives the same ID, which is also the Kafka key.
+	ID string `json:"id" validate:"required,max=64"`
+	// TraceID follows the item through logs and trails.
+	TraceID string `json:"trace_id" validate:"required,max=64"`
+	// Channel the item came in on.
+	Channel Channel `json:"channel" validate:"required,oneof=hotline newspaper broadcaster message_board mayor_mailbox petition_bureau department village"`
+	// Source is the source instance: the desk's name, the mailbox's name, the feed's name.
+	Source string `json:"source" validate:"required,max=128"`
+	// Ref is the source's own reference (desk letter number, Message-ID, work-order number, post id).
+	Ref string `json:"ref" validate:"required,max=256"`
+	// ReceivedAt is when the gateway received the item.
+	ReceivedAt time.Time `json:"received_at" validate:"required"`
+	// SubmittedAt is when the citizen submitted it, as the source reports.
+	SubmittedAt time.Time `json:"submitted_at" validate:"required"`
+	// Title (subject) of the demand, UTF-8.
+	Title string `json:"title" validate:"max=500"`
+	// Body of the demand, UTF-8, as received (after transfer decoding).
+	Body string `json:"body" validate:"required_without=Title,max=100000"`
+	// Complainant is who raised the demand. Identities are redacted for
+	// destinations not entitled to them (see Redacted).
+	Complainant Complainant `json:"complainant"`
+	// Location the demand is about, when known.
+	Location *Location `json:"location,omitempty"`
+	// Attachments, stored content-addressed; the item holds references only.
+	Attachments []Attachment `json:"attachments,omitempty" validate:"max=50,dive"`
+	// RawRef references the stored original (e.g. the RFC 822 bytes of a mail).
+	RawRef string `json:"raw_ref,omitempty" validate:"max=128"`
+	// Automated is set by a connector that recognised the item as machine
+	// generated (auto-reply, bounce, bulk mail); triage rejects such items
+	// with this as the reason, so auto-replies never loop.
+	Automated string `json:"automated,omitempty" validate:"max=200"`
+	// RevisionOf is the ID of an earlier item this one amends (an edited
+	// board post); empty for an original.
+	RevisionOf string `json:"revision_of,omitempty" validate:"max=64"`
+	// Attrs holds channel-specific facts (operator's category, board URL,
+	// likes) as strings. Triage may read them; routing does not.
+	Attrs map[string]string `json:"attrs,omitempty" validate:"max=50,dive,keys,max=64,endkeys,max=2000"`
+}
+
+// Complainant identifies the person who raised a demand.
+type Complainant struct {
+	Name  string `json:"name,omitempty" validate:"max=100"`
+	Phone string `json:"phone,omitempty" validate:"max=40"`
+	Email string `json:"email,omitempty" validate:"omitempty,max=254,email"`
+	// Anonymous: the complainant asked not to be identified. Identity fields
+	// are then withheld from every destination.
+	Anonymous bool `json:"anonymous"`
+	// ConsentToPublish: the complainant agrees that media may publish the case.
+	ConsentToPublish bool `json:"consent_to_publish"`
+}
+
+// Identified reports whether any identifying field is set.
+func (c Complainant) Identified() bool {
+	return c.Name != "" || c.Phone != "" || c.Email != ""
+}
+
+// Location is where the demand is about.
+type Location struct {
+	District string `json:"district,omitempty" validate:"max=100"`
+	Address  string `json:"address,omitempty" validate:"max=300"`
+}
+
+// Attachment is a file that came with an item, stored content-addressed.
+type Attachment struct {
+	Name   string `json:"name" validate:"max=255"`
+	Type   string `json:"type" validate:"max=255"`
+	Size   int64  `json:"size" validate:"min=0"`
+	SHA256 string `json:"sha256" validate:"required,len=64,hexadecimal"`
+	// Ref is the blob store's reference, e.g. "sha256:<hex>".
+	Ref string `json:"ref" validate:"required,max=128"`
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// ItemID derives the stable item ID from the channel, the source instance and
+// the source's own reference. The same three always give the same ID, so a
+// re-sent or re-fetched item is recognised, and Kafka consumers can drop
+// repeats by key. The ID is "ms1" followed by 26 base32 characters
+// (130 bits of SHA-256).
+func ItemID(ch Channel, source, ref string) string {
+	h := sha256.New()
+	h.Write([]byte(ch))
+	h.Write([]byte{0})
+	h.Write([]byte(source))
+	h.Write([]byte{0})
+	h.Write([]byte(ref))
+	sum := h.Sum(nil)
+	return "ms1" + idEncoding.EncodeToString(sum[:17])[:26]
+}
+
+// ValidItemID reports whether s has the form ItemID produces.
+func ValidItemID(s string) bool {
+	if len(s) != 29 || !strings.HasPrefix(s, "ms1") {
+		return false
+	}
+	for _, r := range s[3:] {
+		if !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// Redacted returns a copy of the item with the complainant's identifying
+// fields removed (the flags stay). Slices and maps are shared, not copied.
+func (it *Item) Redacted() *Item {
+	c := *it
+	c.Complainant = Complainant{
+		Anonymous:        it.Complainant.Anonymous,
+		ConsentToPublish: it.Complainant.ConsentToPublish,
+	}
+	return &c
+}

@@ -1,0 +1,98 @@
+package minsheng
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestItemIDStableAndDistinct(t *testing.T) {
+	a := ItemID(ChannelNewspaper, "qingdao-daily", "QD-2026-0001")
+	if a != ItemID(ChannelNewspaper, "qingdao-daily", "QD-2026-0001") {
+		t.Fatal("same inputs gave different IDs")
+	}
+	if !ValidItemID(a) {
+		t.Fatalf("ItemID produced %q, which ValidItemID refuses", a)
+	}
+	others := []string{
+		ItemID(ChannelBroadcaster, "qingdao-daily", "QD-2026-0001"),
+		ItemID(ChannelNewspaper, "qingdao-daily2", "QD-2026-0001"),
+		ItemID(ChannelNewspaper, "qingdao-daily", "QD-2026-0002"),
+		// the separator keeps field boundaries: "ab"+"c" differs from "a"+"bc"
+		ItemID(ChannelNewspaper, "qingdao-dailyQ", "D-2026-0001"),
+	}
+	for _, o := range others {
+		if o == a {
+			t.Fatalf("different inputs gave the same ID %s", a)
+		}
+	}
+}
+
+func TestValidItemID(t *testing.T) {
+	for _, s := range []string{"", "ms1", "ms1AAAAAAAAAAAAAAAAAAAAAAAAAA", "xx1aaaaaaaaaaaaaaaaaaaaaaaaaa", "ms1aaaaaaaaaaaaaaaaaaaaaaaaa1"} {
+		if ValidItemID(s) {
+			t.Errorf("ValidItemID(%q) = true", s)
+		}
+	}
+}
+
+func validItem() *Item {
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	return &Item{
+		SchemaVersion: SchemaVersion, ID: ItemID(ChannelNewspaper, "d", "r"), TraceID: "t",
+		Channel: ChannelNewspaper, Source: "d", Ref: "r", ReceivedAt: now, SubmittedAt: now,
+		Title: "小区噪音扰民", Body: "楼下商铺夜间施工，噪音很大。",
+	}
+}
+
+func TestValidateNamesFields(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*Item)
+		field string
+	}{
+		{"ok", func(*Item) {}, ""},
+		{"bad channel", func(it *Item) { it.Channel = "fax" }, "channel"},
+		{"no ref", func(it *Item) { it.Ref = "" }, "ref"},
+		{"bad email", func(it *Item) { it.Complainant.Email = "not-an-address" }, "complainant.email"},
+		{"no title no body", func(it *Item) { it.Title, it.Body = "", "" }, "body"},
+		{"title only is fine", func(it *Item) { it.Body = "" }, ""},
+		{"long title", func(it *Item) { it.Title = strings.Repeat("长", 501) }, "title"},
+		{"invalid utf-8", func(it *Item) { it.Body = "ab\xffcd" }, "body"},
+		{"bad attachment hash", func(it *Item) {
+			it.Attachments = []Attachment{{Name: "a.jpg", SHA256: "xyz", Ref: "sha256:xyz"}}
+		}, "attachments[0].sha256"},
+		{"missing submitted_at", func(it *Item) { it.SubmittedAt = time.Time{} }, "submitted_at"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			it := validItem()
+			tc.edit(it)
+			errs := it.Validate()
+			if tc.field == "" {
+				if len(errs) != 0 {
+					t.Fatalf("unexpected errors: %v", errs)
+				}
+				return
+			}
+			for _, e := range errs {
+				if e.Path == tc.field {
+					return
+				}
+			}
+			t.Fatalf("want an error naming %q, got %v", tc.field, errs)
+		})
+	}
+}
+
+func TestRedactedKeepsFlagsDropsIdentity(t *testing.T) {
+	it := validItem()
+	it.Complainant = Complainant{Name: "张三", Phone: "13800000000", Email: "z@example.cn", ConsentToPublish: true}
+	r := it.Redacted()
+	if r.Complainant.Identified() || !r.Complainant.ConsentToPublish {
+		t.Fatalf("redacted complainant = %+v", r.Complainant)
+	}
+	if !it.Complainant.Identified() {
+		t.Fatal("Redacted changed the original")
+	}
+}
