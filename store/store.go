@@ -1,0 +1,233 @@
+// Package store is the gateway's embedded, pure-Go state store: item records
+// and trails (the ledger), per-destination durable queues, connector
+// checkpoints, and — in a plain directory beside it — content-addressed
+// blobs.
+//
+// It is built on bbolt (go.etcd.io/bbolt): one file, ACID transactions, no
+// cgo and no server, readers that never block the writer. All writes go
+// through one committer goroutine that gathers every write waiting at that
+// moment into a single transaction and a single fsync (group commit), so
+// many concurrent callers share the cost of durability while a lone caller
+// waits for nothing but its own fsync.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options tune the store.
+type Options struct {
+	// NoSync skips fsync at commit. Data then survives a crash of the
+	// process (it is in the OS page cache) but not of the machine. Off by
+	// default; benchmarks report which they used.
+	NoSync bool
+	// MaxBatch caps how many writes share one transaction (default 2000).
+	MaxBatch int
+}
+
+// Store is an open state store. It is safe for concurrent use.
+type Store struct {
+	db     *bolt.DB
+	dir    string
+	blobs  *Blobs
+	writes chan *write
+	stop   chan struct{}
+	done   chan struct{}
+	max    int
+	qs     queues
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+type write struct {
+	fn   func(tx *bolt.Tx) error
+	err  chan error
+	next *write
+}
+
+var (
+	bucketCheckpoints = []byte("checkpoints")
+	bucketMeta        = []byte("meta")
+)
+
+// ErrClosed is returned for writes after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Open opens (creating if needed) the store in dir: dir/state.db and
+// dir/blobs/. Only one process may have it open; a second Open waits up to
+// two seconds for the lock and then fails.
+func Open(dir string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "state.db"), 0o600, &bolt.Options{
+		Timeout:        2 * time.Second,
+		NoSync:         opts.NoSync,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w (is another minsheng running on this data directory?)", dir, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketCheckpoints, bucketMeta, bucketItems, bucketQueues} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: init: %w", err)
+	}
+	blobs, err := OpenBlobs(filepath.Join(dir, "blobs"))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{
+		db: db, dir: dir, blobs: blobs,
+		writes: make(chan *write, 4096),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		closed: make(chan struct{}),
+		max:    opts.MaxBatch,
+	}
+	if s.max <= 0 {
+		s.max = 2000
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Dir is the directory the store lives in.
+func (s *Store) Dir() string { return s.dir }
+
+// Blobs is the store's content-addressed blob directory.
+func (s *Store) Blobs() *Blobs { return s.blobs }
+
+// Close stops the committer after the writes already queued and closes the
+// database.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		close(s.stop)
+		<-s.done
+		err = s.db.Close()
+	})
+	return err
+}
+
+// update runs fn in a write transaction shared with other writers waiting at
+// the same moment, and returns after the transaction is durable. If fn
+// returns an error only its own changes are undone: the batch is retried
+// without it.
+func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	w := &write{fn: fn, err: make(chan error, 1)}
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.writes <- w:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return ErrClosed
+	}
+	// Once queued the write will be committed or refused; wait for the
+	// verdict even if ctx ends, so the caller knows what happened.
+	return <-w.err
+}
+
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	batch := make([]*write, 0, s.max)
+	for {
+		select {
+		case w := <-s.writes:
+			batch = append(batch[:0], w)
+		case <-s.stop:
+			// drain what is queued, then stop
+			for {
+				select {
+				case w := <-s.writes:
+					s.commit([]*write{w})
+				default:
+					return
+				}
+			}
+		}
+	gather:
+		for len(batch) < s.max {
+			select {
+			case w := <-s.writes:
+				batch = append(batch, w)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction. A write whose function fails is
+// answered with its error and the rest of the batch is run again without it.
+func (s *Store) commit(batch []*write) {
+	for len(batch) > 0 {
+		failed := -1
+		var ferr error
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i, w := range batch {
+				if err := w.fn(tx); err != nil {
+					failed, ferr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			batch[failed].err <- ferr
+			batch = append(batch[:failed:failed], batch[failed+1:]...)
+			continue
+		}
+		for _, w := range batch {
+			w.err <- err
+		}
+		return
+	}
+}
+
+// Get returns a checkpoint's value, or nil when absent.
+func (s *Store) Get(_ context.Context, key string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketCheckpoints).Get([]byte(key)); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Put stores a checkpoint durably.
+func (s *Store) Put(ctx context.Context, key string, value []byte) error {
+	if key == "" {
+		return errors.New("store: empty checkpoint key")
+	}
+	v := append([]byte(nil), value...)
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCheckpoints).Put([]byte(key), v)
+	})
+}

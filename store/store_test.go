@@ -1,0 +1,232 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCheckpointsSurviveReopen(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := open(t, dir)
+	if v, err := s.Get(ctx, "imap/mayor"); err != nil || v != nil {
+		t.Fatalf("absent key: %q, %v", v, err)
+	}
+	if err := s.Put(ctx, "imap/mayor", []byte("42:17")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, dir)
+	defer s.Close()
+	v, err := s.Get(ctx, "imap/mayor")
+	if err != nil || string(v) != "42:17" {
+		t.Fatalf("after reopen: %q, %v", v, err)
+	}
+}
+
+func TestSecondOpenFailsWhileLocked(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	defer s.Close()
+	if _, err := Open(dir, Options{}); err == nil {
+		t.Fatal("second Open of a locked store succeeded")
+	}
+}
+
+func TestGroupCommitManyWriters(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := minsheng.ItemID(minsheng.ChannelHotline, "feed", fmt.Sprint(i))
+			if err := s.Commit(ctx, &minsheng.Record{ID: id, Destinations: []string{"gov_service"}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n, _ := s.CountItems(); n != 200 {
+		t.Fatalf("ledger holds %d records, want 200", n)
+	}
+	r, err := s.Lookup(ctx, minsheng.ItemID(minsheng.ChannelHotline, "feed", "7"))
+	if err != nil || r.Destinations[0] != "gov_service" {
+		t.Fatalf("lookup: %+v, %v", r, err)
+	}
+	if _, err := s.Lookup(ctx, "ms1nothere"); !errors.Is(err, minsheng.ErrNotFound) {
+		t.Fatalf("missing record: %v", err)
+	}
+}
+
+func TestFailingWriteDoesNotSinkItsBatch(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.update(ctx, func(tx *bolt.Tx) error {
+				if err := tx.Bucket(bucketItems).Put([]byte(fmt.Sprint("item-", i)), []byte("{}")); err != nil {
+					return err
+				}
+				if i%10 == 0 {
+					return errors.New("refused")
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%10 == 0) != (err != nil) {
+			t.Fatalf("write %d: err %v", i, err)
+		}
+	}
+	if n, _ := s.CountItems(); n != 45 {
+		t.Fatalf("%d records, want 45: a failed write's changes leaked or others were lost", n)
+	}
+}
+
+func env(dest, id string) *minsheng.Envelope {
+	return &minsheng.Envelope{SchemaVersion: "1", Destination: dest, Kind: minsheng.KindItem, ItemID: id}
+}
+
+func TestQueueLeaseAckAndDedupe(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s := open(t, dir)
+	n, err := s.Enqueue(ctx, []*minsheng.Envelope{env("petition", "a"), env("petition", "b"), env("discipline", "a")})
+	if err != nil || n != 3 {
+		t.Fatalf("enqueue: %d, %v", n, err)
+	}
+	// the same item again is not queued twice
+	if n, _ := s.Enqueue(ctx, []*minsheng.Envelope{env("petition", "a")}); n != 0 {
+		t.Fatalf("re-enqueue added %d", n)
+	}
+	msgs, err := s.Read(ctx, "petition", 10, time.Minute, 0)
+	if err != nil || len(msgs) != 2 || msgs[0].Envelope.ItemID != "a" || msgs[1].Envelope.ItemID != "b" {
+		t.Fatalf("read: %+v, %v", msgs, err)
+	}
+	// leased: a second reader sees nothing
+	if msgs, _ := s.Read(ctx, "petition", 10, time.Minute, 0); len(msgs) != 0 {
+		t.Fatalf("leased messages handed out twice: %+v", msgs)
+	}
+	if n, err := s.Ack(ctx, "petition", []string{"a", "zzz"}); err != nil || n != 1 {
+		t.Fatalf("ack: %d, %v", n, err)
+	}
+	// acked items are not queued again
+	if n, _ := s.Enqueue(ctx, []*minsheng.Envelope{env("petition", "a")}); n != 0 {
+		t.Fatalf("acked item re-queued")
+	}
+	// restart: leases are forgotten, unacked b comes back, acked a does not
+	s.Close()
+	s = open(t, dir)
+	defer s.Close()
+	msgs, err = s.Read(ctx, "petition", 10, time.Minute, 0)
+	if err != nil || len(msgs) != 1 || msgs[0].Envelope.ItemID != "b" {
+		t.Fatalf("after restart: %+v, %v", msgs, err)
+	}
+	if d, _ := s.QueueDepth("discipline"); d != 1 {
+		t.Fatalf("discipline depth %d", d)
+	}
+}
+
+func TestQueueLeaseExpiryAndRelease(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	s.Enqueue(ctx, []*minsheng.Envelope{env("review", "x")})
+	m, _ := s.Read(ctx, "review", 1, 50*time.Millisecond, 0)
+	if len(m) != 1 || m[0].Deliveries != 1 {
+		t.Fatalf("first read %+v", m)
+	}
+	m, _ = s.Read(ctx, "review", 1, time.Minute, 2*time.Second)
+	if len(m) != 1 || m[0].Deliveries != 2 {
+		t.Fatalf("after lease expiry %+v", m)
+	}
+	if err := s.Release("review", []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = s.Read(ctx, "review", 1, time.Minute, 0)
+	if len(m) != 1 || m[0].Deliveries != 3 {
+		t.Fatalf("after release %+v", m)
+	}
+}
+
+func TestQueueLongPollWakesOnEnqueue(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	got := make(chan []Message, 1)
+	go func() {
+		m, _ := s.Read(ctx, "media_oversight", 5, time.Minute, 10*time.Second)
+		got <- m
+	}()
+	time.Sleep(50 * time.Millisecond)
+	s.Enqueue(ctx, []*minsheng.Envelope{env("media_oversight", "late")})
+	select {
+	case m := <-got:
+		if len(m) != 1 || m[0].Envelope.ItemID != "late" {
+			t.Fatalf("long poll got %+v", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("long poll did not wake on enqueue")
+	}
+}
+
+func TestBlobsContentAddressedAndCapped(t *testing.T) {
+	b, err := OpenBlobs(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	info, err := b.Put(ctx, strings.NewReader("附件内容"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := b.PutBytes(ctx, []byte("附件内容"))
+	if again.Ref != info.Ref || info.Size != int64(len("附件内容")) {
+		t.Fatalf("same content, refs %s %s", info.Ref, again.Ref)
+	}
+	r, err := b.Open(ctx, info.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r)
+	r.Close()
+	if string(body) != "附件内容" {
+		t.Fatalf("read back %q", body)
+	}
+	if _, err := b.Put(ctx, bytes.NewReader(make([]byte, 101)), 100); !errors.Is(err, minsheng.ErrTooLarge) {
+		t.Fatalf("over cap: %v", err)
+	}
+	if _, err := b.Open(ctx, "sha256:../../etc/passwd"); !errors.Is(err, minsheng.ErrNotFound) {
+		t.Fatalf("bad ref: %v", err)
+	}
+}
