@@ -169,7 +169,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{cfg: c, log: log, metrics: prometheus.NewRegistry(), sources: map[string]minsheng.Source{}, mux: http.NewServeMux()}
 	g.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
-	if g.store, err = store.Open(c.Data, store.Options{NoSync: c.Store.NoSync}); err != nil {
+	if g.store, err = store.Open(c.Data, store.Options{NoSync: c.Store.NoSync, Metrics: g.metrics}); err != nil {
 		return nil, err
 	}
 	ok := false

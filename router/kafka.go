@@ -26,14 +26,12 @@ type KafkaConfig struct {
 	// Linger is how long a partition's batch waits for more messages before
 	// it is sent (kafka-go's BatchTimeout, whose 1 s default would make every
 	// lone write take a second).
-	Linger time.Duration `yaml:"linger" default:"1ms" validate:"gte=0,lte=1s"`
-	// MaxBatch caps messages per produce call.
-	MaxBatch int `yaml:"max_batch" default:"1000" validate:"gte=1,lte=100000"`
+	Linger time.Duration `yaml:"linger" default:"1ms" validate:"gt=0,lte=1s"`
+	// MaxBatch caps messages per partition batch.
+	MaxBatch int `yaml:"max_batch" default:"100" validate:"gte=1,lte=100000"`
 	// BatchBytes caps a batch's size; keep it at or below the broker's
 	// message.max.bytes (1 MiB by default).
-	BatchBytes int64 `yaml:"batch_bytes" default:"1MiB" validate:"gte=65536"`
-	// Flushers is how many produce calls may be in flight at once.
-	Flushers     int           `yaml:"flushers" default:"4" validate:"gte=1,lte=64"`
+	BatchBytes   int64         `yaml:"batch_bytes" default:"1MiB" validate:"gte=65536"`
 	WriteTimeout time.Duration `yaml:"write_timeout" default:"10s" validate:"gt=0"`
 	Compression  string        `yaml:"compression" default:"none" validate:"oneof=none gzip snappy lz4 zstd"`
 	// CreateTopics creates missing destination topics at start (for test and
@@ -58,8 +56,8 @@ type KafkaConfig struct {
 
 // DefaultKafkaConfig has the defaults the tags give.
 func DefaultKafkaConfig() KafkaConfig {
-	return KafkaConfig{ClientID: "minsheng", Linger: time.Millisecond, MaxBatch: 1000, BatchBytes: 1 << 20,
-		Flushers: 4, WriteTimeout: 10 * time.Second, Compression: "none", Partitions: 6, ReplicationFactor: 1}
+	return KafkaConfig{ClientID: "minsheng", Linger: time.Millisecond, MaxBatch: 100, BatchBytes: 1 << 20,
+		WriteTimeout: 10 * time.Second, Compression: "none", Partitions: 6, ReplicationFactor: 1}
 }
 
 func (c KafkaConfig) transport() (*kafka.Transport, error) {
@@ -128,9 +126,9 @@ func (c KafkaConfig) compression() kafka.Compression {
 // partition and consumers can drop them), and headers for class, channel,
 // trace, schema and model version.
 //
-// Concurrent Deliver calls are gathered into one produce call of up to
-// MaxBatch messages, with Flushers calls in flight at once: under load the
-// writer sends large batches, while a lone item waits only for Linger.
+// Concurrent Deliver calls share kafka-go's per-partition batches: under
+// load a batch fills up to MaxBatch messages, while a lone item waits only
+// for Linger.
 type KafkaSink struct {
 	cfg   KafkaConfig
 	topic func(dest string) string
@@ -176,11 +174,7 @@ func NewKafkaSink(cfg KafkaConfig, topic func(dest string) string) (*KafkaSink, 
 			Compression:     cfg.compression(),
 			Transport:       tr,
 		},
-		reqs: make(chan *kreq, 4096),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
 	}
-	go s.run()
 	return s, nil
 }
 
@@ -207,30 +201,31 @@ func (s *KafkaSink) EnsureTopics(ctx context.Context, topics []string) error {
 	return nil
 }
 
-// Deliver writes the envelopes and returns after the brokers acked them all.
+// Deliver writes the envelopes and returns after the brokers acked them
+// all. Concurrent calls share kafka-go's per-partition batches.
 func (s *KafkaSink) Deliver(ctx context.Context, envs []*minsheng.Envelope) error {
-	r := &kreq{msgs: make([]kafka.Message, 0, len(envs)), err: make(chan error, 1)}
+	msgs := make([]kafka.Message, 0, len(envs))
 	for _, e := range envs {
 		m, err := kafkaMessage(s.topic(e.Destination), e)
 		if err != nil {
 			return err
 		}
-		r.msgs = append(r.msgs, m)
+		msgs = append(msgs, m)
 	}
-	select {
-	case s.reqs <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.stop:
-		return minsheng.ErrStopping
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
+	err := s.w.WriteMessages(wctx, msgs...)
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) {
+		for _, e := range werrs {
+			if e != nil {
+				return wrapKafka(e)
+			}
+		}
+		return nil
 	}
-	select {
-	case err := <-r.err:
-		return err
-	case <-ctx.Done():
-		// It may still land; the caller retries under the same key.
-		return ctx.Err()
-	}
+	// A cancelled write may still land; the caller retries under the same key.
+	return wrapKafka(err)
 }
 
 func kafkaMessage(topic string, e *minsheng.Envelope) (kafka.Message, error) {
@@ -260,68 +255,6 @@ func kafkaMessage(topic string, e *minsheng.Envelope) (kafka.Message, error) {
 	return kafka.Message{Topic: topic, Key: []byte(e.ItemID), Value: val, Headers: h, Time: e.RoutedAt}, nil
 }
 
-func (s *KafkaSink) run() {
-	defer close(s.done)
-	sem := make(chan struct{}, s.cfg.Flushers)
-	for {
-		var first *kreq
-		select {
-		case first = <-s.reqs:
-		case <-s.stop:
-			// wait for flushes in flight
-			for range s.cfg.Flushers {
-				sem <- struct{}{}
-			}
-			return
-		}
-		batch := []*kreq{first}
-		n := len(first.msgs)
-	gather:
-		for n < s.cfg.MaxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-				n += len(r.msgs)
-			default:
-				break gather
-			}
-		}
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			s.flush(batch, n)
-		}()
-	}
-}
-
-func (s *KafkaSink) flush(batch []*kreq, n int) {
-	msgs := make([]kafka.Message, 0, n)
-	for _, r := range batch {
-		msgs = append(msgs, r.msgs...)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout+time.Second)
-	err := s.w.WriteMessages(ctx, msgs...)
-	cancel()
-	var werrs kafka.WriteErrors
-	if err != nil && errors.As(err, &werrs) && len(werrs) == len(msgs) {
-		i := 0
-		for _, r := range batch {
-			var first error
-			for range r.msgs {
-				if werrs[i] != nil && first == nil {
-					first = werrs[i]
-				}
-				i++
-			}
-			r.err <- wrapKafka(first)
-		}
-		return
-	}
-	for _, r := range batch {
-		r.err <- wrapKafka(err)
-	}
-}
-
 // wrapKafka marks item-specific refusals as permanent (dead letter) and
 // everything else as unavailable (retry, then refuse the source).
 func wrapKafka(err error) error {
@@ -343,15 +276,8 @@ func wrapKafka(err error) error {
 	return fmt.Errorf("kafka: %w: %w", minsheng.ErrUnavailable, err)
 }
 
-// Close stops taking writes, waits for those in flight and closes the writer.
+// Close waits for writes in flight and closes the writer.
 func (s *KafkaSink) Close() error {
-	select {
-	case <-s.stop:
-		return nil
-	default:
-	}
-	close(s.stop)
-	<-s.done
 	return s.w.Close()
 }
 

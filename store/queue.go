@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -13,20 +14,22 @@ import (
 	minsheng "github.com/minsheng/minsheng"
 )
 
-// The embedded queues: one nested bucket per destination under "queues",
-// each holding
+// The embedded queues: one bucket per destination under "queues", holding
 //
-//	m: seq (8 bytes, big endian) → envelope JSON   — messages not yet acked
-//	i: item ID → seq, or 0 once acked                — so an item is queued once
+//	seq (8 bytes, big endian) → len(id) (1 byte), id, envelope JSON
 //
-// Leases (who is reading what, until when) live in memory: after a restart
-// every unacked message is visible again, which is what at-least-once needs.
+// for every message not yet acked, appended under sequential keys (cheap;
+// see ledger.go). Which item IDs are queued, and leases (who is reading
+// what, until when), live in memory; the IDs are rebuilt at Open from the
+// keys' values. After a restart every unacked message is visible again,
+// which is what at-least-once needs.
+//
+// An item already waiting in a queue is not queued again. One that was
+// acked and is then delivered again (a source re-sent it after a crash
+// between routing and recording) is queued again under the same ID:
+// readers, like Kafka consumers, drop repeats by ID.
 
-var (
-	bucketQueues = []byte("queues")
-	subMessages  = []byte("m")
-	subIndex     = []byte("i")
-)
+var bucketQueues = []byte("queues")
 
 type lease struct {
 	until      time.Time
@@ -34,9 +37,11 @@ type lease struct {
 }
 
 type queueState struct {
-	mu     sync.Mutex
-	leases map[uint64]*lease // seq → lease
-	wake   chan struct{}     // closed and replaced when messages arrive
+	mu      sync.Mutex
+	leases  map[uint64]*lease   // seq → lease
+	pending map[string][]uint64 // item ID → seqs of its unacked messages
+	count   int
+	wake    chan struct{} // closed and replaced when messages arrive
 }
 
 type queues struct {
@@ -52,7 +57,7 @@ func (s *Store) queue(dest string) *queueState {
 	}
 	q := s.qs.m[dest]
 	if q == nil {
-		q = &queueState{leases: map[uint64]*lease{}, wake: make(chan struct{})}
+		q = &queueState{leases: map[uint64]*lease{}, pending: map[string][]uint64{}, wake: make(chan struct{})}
 		s.qs.m[dest] = q
 	}
 	return q
@@ -64,73 +69,105 @@ func seqKey(n uint64) []byte {
 	return b[:]
 }
 
-// Enqueue appends envelopes to their destinations' queues durably. An
-// envelope whose item is already in (or was acked from) that queue is
-// skipped, so a retried delivery does not queue an item twice. It returns
-// how many envelopes were newly queued.
+func seqOf(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
+
+func encodeMessage(id string, env []byte) []byte {
+	out := make([]byte, 0, 1+len(id)+len(env))
+	out = append(out, byte(len(id)))
+	out = append(out, id...)
+	return append(out, env...)
+}
+
+func decodeMessage(v []byte) (string, []byte, error) {
+	if len(v) < 1 || len(v) < 1+int(v[0]) {
+		return "", nil, errors.New("short message")
+	}
+	n := int(v[0])
+	return string(v[1 : 1+n]), v[1+n:], nil
+}
+
+// loadQueues rebuilds the in-memory IDs of queued messages.
+func (s *Store) loadQueues() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {
+			q := s.queue(string(name))
+			c := tx.Bucket(bucketQueues).Bucket(name).Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				id, _, err := decodeMessage(v)
+				if err != nil {
+					return fmt.Errorf("queue %s message %d: %w", name, seqOf(k), err)
+				}
+				q.pending[id] = append(q.pending[id], seqOf(k))
+				q.count++
+			}
+			return nil
+		})
+	})
+}
+
+// Enqueue appends envelopes to their destinations' queues durably, except
+// those whose item is already waiting in that queue. It returns how many
+// envelopes were newly queued.
 func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
 	type enc struct {
 		dest, id string
 		raw      []byte
+		seq      uint64
 	}
-	encoded := make([]enc, 0, len(envs))
+	var todo []*enc
 	for _, e := range envs {
-		if e.Destination == "" || e.ItemID == "" {
-			return 0, fmt.Errorf("store: enqueue: envelope without destination or id")
+		if e.Destination == "" || e.ItemID == "" || len(e.ItemID) > 255 {
+			return 0, fmt.Errorf("store: enqueue: envelope without destination or valid id")
+		}
+		q := s.queue(e.Destination)
+		q.mu.Lock()
+		waiting := len(q.pending[e.ItemID]) > 0
+		q.mu.Unlock()
+		if waiting {
+			continue
 		}
 		raw, err := json.Marshal(e)
 		if err != nil {
 			return 0, fmt.Errorf("store: enqueue %s: %w", e.ItemID, err)
 		}
-		encoded = append(encoded, enc{e.Destination, e.ItemID, raw})
+		todo = append(todo, &enc{dest: e.Destination, id: e.ItemID, raw: encodeMessage(e.ItemID, raw)})
 	}
-	added := 0
-	touched := map[string]bool{}
+	if len(todo) == 0 {
+		return 0, nil
+	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		added = 0
-		clear(touched)
-		for _, e := range encoded {
-			qb, err := tx.Bucket(bucketQueues).CreateBucketIfNotExists([]byte(e.dest))
+		for _, e := range todo {
+			b, err := tx.Bucket(bucketQueues).CreateBucketIfNotExists([]byte(e.dest))
 			if err != nil {
 				return err
 			}
-			mb, err := qb.CreateBucketIfNotExists(subMessages)
-			if err != nil {
+			b.FillPercent = 1.0
+			if e.seq, err = b.NextSequence(); err != nil {
 				return err
 			}
-			ib, err := qb.CreateBucketIfNotExists(subIndex)
-			if err != nil {
+			if err := b.Put(seqKey(e.seq), e.raw); err != nil {
 				return err
 			}
-			if ib.Get([]byte(e.id)) != nil {
-				continue
-			}
-			seq, err := mb.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := mb.Put(seqKey(seq), e.raw); err != nil {
-				return err
-			}
-			if err := ib.Put([]byte(e.id), seqKey(seq)); err != nil {
-				return err
-			}
-			added++
-			touched[e.dest] = true
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
-	for d := range touched {
-		q := s.queue(d)
+	woken := map[string]bool{}
+	for _, e := range todo {
+		q := s.queue(e.dest)
 		q.mu.Lock()
-		close(q.wake)
-		q.wake = make(chan struct{})
+		q.pending[e.id] = append(q.pending[e.id], e.seq)
+		q.count++
+		if !woken[e.dest] {
+			close(q.wake)
+			q.wake = make(chan struct{})
+			woken[e.dest] = true
+		}
 		q.mu.Unlock()
 	}
-	return added, nil
+	return len(todo), nil
 }
 
 // Read leases up to max unacked, unleased messages of a destination, oldest
@@ -177,23 +214,23 @@ func (s *Store) readOnce(q *queueState, dest string, max int, leaseFor time.Dura
 	defer q.mu.Unlock()
 	var out []minsheng.QueuedMessage
 	err := s.db.View(func(tx *bolt.Tx) error {
-		qb := tx.Bucket(bucketQueues).Bucket([]byte(dest))
-		if qb == nil {
+		b := tx.Bucket(bucketQueues).Bucket([]byte(dest))
+		if b == nil {
 			return nil
 		}
-		mb := qb.Bucket(subMessages)
-		if mb == nil {
-			return nil
-		}
-		c := mb.Cursor()
+		c := b.Cursor()
 		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
-			seq := binary.BigEndian.Uint64(k)
+			seq := seqOf(k)
 			l := q.leases[seq]
 			if l != nil && l.until.After(now) {
 				continue
 			}
+			_, raw, err := decodeMessage(v)
+			if err != nil {
+				return fmt.Errorf("store: queue %s message %d: %w", dest, seq, err)
+			}
 			var env minsheng.Envelope
-			if err := json.Unmarshal(v, &env); err != nil {
+			if err := json.Unmarshal(raw, &env); err != nil {
 				return fmt.Errorf("store: queue %s message %d: corrupt: %w", dest, seq, err)
 			}
 			if l == nil {
@@ -213,44 +250,55 @@ func (s *Store) readOnce(q *queueState, dest string, max int, leaseFor time.Dura
 // queue, durably. Unknown or already-acked IDs are not an error; it returns
 // how many messages were removed.
 func (s *Store) Ack(ctx context.Context, dest string, ids []string) (int, error) {
-	removed := 0
+	q := s.queue(dest)
+	q.mu.Lock()
 	var seqs []uint64
+	for _, id := range ids {
+		seqs = append(seqs, q.pending[id]...)
+	}
+	q.mu.Unlock()
+	if len(seqs) == 0 {
+		return 0, nil
+	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		removed, seqs = 0, seqs[:0]
-		qb := tx.Bucket(bucketQueues).Bucket([]byte(dest))
-		if qb == nil {
+		b := tx.Bucket(bucketQueues).Bucket([]byte(dest))
+		if b == nil {
 			return nil
 		}
-		mb, ib := qb.Bucket(subMessages), qb.Bucket(subIndex)
-		for _, id := range ids {
-			v := ib.Get([]byte(id))
-			if len(v) != 8 {
-				continue
-			}
-			seq := binary.BigEndian.Uint64(v)
-			if seq == 0 {
-				continue
-			}
-			if err := mb.Delete(v); err != nil {
+		for _, seq := range seqs {
+			if err := b.Delete(seqKey(seq)); err != nil {
 				return err
 			}
-			if err := ib.Put([]byte(id), seqKey(0)); err != nil {
-				return err
-			}
-			removed++
-			seqs = append(seqs, seq)
 		}
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
-	q := s.queue(dest)
 	q.mu.Lock()
+	defer q.mu.Unlock()
+	removed := 0
+	acked := map[uint64]bool{}
 	for _, seq := range seqs {
-		delete(q.leases, seq)
+		acked[seq] = true
 	}
-	q.mu.Unlock()
+	for _, id := range ids {
+		var keep []uint64
+		for _, seq := range q.pending[id] {
+			if acked[seq] {
+				delete(q.leases, seq)
+				removed++
+				q.count--
+			} else {
+				keep = append(keep, seq) // queued again after our snapshot
+			}
+		}
+		if len(keep) == 0 {
+			delete(q.pending, id)
+		} else {
+			q.pending[id] = keep
+		}
+	}
 	return removed, nil
 }
 
@@ -258,37 +306,22 @@ func (s *Store) Ack(ctx context.Context, dest string, ids []string) (int, error)
 // them now), by item ID.
 func (s *Store) Release(dest string, ids []string) error {
 	q := s.queue(dest)
-	return s.db.View(func(tx *bolt.Tx) error {
-		qb := tx.Bucket(bucketQueues).Bucket([]byte(dest))
-		if qb == nil {
-			return nil
-		}
-		ib := qb.Bucket(subIndex)
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		for _, id := range ids {
-			if v := ib.Get([]byte(id)); len(v) == 8 {
-				if l := q.leases[binary.BigEndian.Uint64(v)]; l != nil {
-					l.until = time.Time{}
-				}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, id := range ids {
+		for _, seq := range q.pending[id] {
+			if l := q.leases[seq]; l != nil {
+				l.until = time.Time{}
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // QueueDepth returns how many unacked messages a destination's queue holds.
 func (s *Store) QueueDepth(dest string) (int, error) {
-	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
-		qb := tx.Bucket(bucketQueues).Bucket([]byte(dest))
-		if qb == nil {
-			return nil
-		}
-		if mb := qb.Bucket(subMessages); mb != nil {
-			n = mb.Stats().KeyN
-		}
-		return nil
-	})
-	return n, err
+	q := s.queue(dest)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.count, nil
 }

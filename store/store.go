@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	NoSync bool
 	// MaxBatch caps how many writes share one transaction (default 2000).
 	MaxBatch int
+	// Metrics, when set, receives the store's collectors.
+	Metrics prometheus.Registerer
 }
 
 // Store is an open state store. It is safe for concurrent use.
@@ -43,9 +46,13 @@ type Store struct {
 	done   chan struct{}
 	max    int
 	qs     queues
+	ledger *ledgerIndex
 
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	commitSeconds prometheus.Histogram
+	batchSize     prometheus.Histogram
 }
 
 type write struct {
@@ -70,16 +77,17 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	db, err := bolt.Open(filepath.Join(dir, "state.db"), 0o600, &bolt.Options{
-		Timeout:        2 * time.Second,
-		NoSync:         opts.NoSync,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		Timeout:         2 * time.Second,
+		NoSync:          opts.NoSync,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 1 << 30,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w (is another minsheng running on this data directory?)", dir, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketCheckpoints, bucketMeta, bucketItems, bucketQueues} {
+		for _, b := range [][]byte{bucketCheckpoints, bucketMeta, bucketLedger, bucketLedgerIDs, bucketQueues} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -89,19 +97,38 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: init: %w", err)
 	}
+	s := &Store{db: db, dir: dir}
+	if err := s.loadLedgerIndex(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: ledger index: %w", err)
+	}
+	if err := s.loadQueues(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: queues: %w", err)
+	}
 	blobs, err := OpenBlobs(filepath.Join(dir, "blobs"))
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	s := &Store{
-		db: db, dir: dir, blobs: blobs,
-		writes: make(chan *write, 4096),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		closed: make(chan struct{}),
-		max:    opts.MaxBatch,
+	s.blobs = blobs
+	s.commitSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minsheng_store_commit_seconds",
+		Help: "Time to commit one group of writes durably.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	s.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minsheng_store_commit_writes",
+		Help: "Writes sharing one commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
+	if opts.Metrics != nil {
+		for _, c := range []prometheus.Collector{s.commitSeconds, s.batchSize} {
+			if err := opts.Metrics.Register(c); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("store: metrics: %w", err)
+			}
+		}
 	}
+	s.writes = make(chan *write, 4096)
+	s.stop = make(chan struct{})
+	s.done = make(chan struct{})
+	s.closed = make(chan struct{})
+	s.max = opts.MaxBatch
 	if s.max <= 0 {
 		s.max = 2000
 	}
@@ -185,6 +212,9 @@ func (s *Store) commitLoop() {
 // commit runs a batch in one transaction. A write whose function fails is
 // answered with its error and the rest of the batch is run again without it.
 func (s *Store) commit(batch []*write) {
+	start := time.Now()
+	s.batchSize.Observe(float64(len(batch)))
+	defer func() { s.commitSeconds.Observe(time.Since(start).Seconds()) }()
 	for len(batch) > 0 {
 		failed := -1
 		var ferr error

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 
 	"github.com/minsheng/minsheng/gateway"
@@ -18,6 +20,7 @@ func runGateway(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var gf gatewayFlags
 	gf.register(fs)
+	debug := fs.String("debug-listen", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -26,6 +29,15 @@ func runGateway(ctx context.Context, args []string) int {
 		return configError(err)
 	}
 	log := gateway.NewLogger(c, os.Stderr)
+	if *debug != "" {
+		go func() {
+			// net/http/pprof registers on http.DefaultServeMux, which the
+			// gateway's own server does not use.
+			if err := http.ListenAndServe(*debug, nil); err != nil {
+				log.Error("debug listener", "err", err)
+			}
+		}()
+	}
 	g, err := gateway.Open(ctx, c, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
