@@ -160,7 +160,10 @@ func start(t *testing.T, name string, cfg Config, st *store.Store, em minsheng.E
 
 type tWriter struct{ t *testing.T }
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 func (r *running) stop(t *testing.T) {
 	r.cancel()
@@ -206,7 +209,6 @@ func rssRefs() []string {
 	}
 	return out
 }
-
 
 func checkpoint(t *testing.T, st *store.Store, name string) state {
 	t.Helper()

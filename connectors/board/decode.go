@@ -143,7 +143,7 @@ func nextLink(ls []xmlLink) string {
 type rssDoc struct {
 	XMLName xml.Name `xml:"rss"`
 	Channel struct {
-		Links []xmlLink   `xml:"http://www.w3.org/2005/Atom link"`
+		Links []xmlLink    `xml:"http://www.w3.org/2005/Atom link"`
 		Items []rssItemXML `xml:"item"`
 	} `xml:"channel"`
 }
