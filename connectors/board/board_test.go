@@ -135,6 +135,8 @@ func openStore(t *testing.T, dir string) *store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered before the connector's cleanup, so it runs after it.
+	t.Cleanup(func() { st.Close() })
 	return st
 }
 
@@ -233,7 +235,6 @@ func TestRSSPaginationErrorMidwayThenETag(t *testing.T) {
 	f.set("/rss?page=2", failFirst(1, http.StatusInternalServerError, "", file(t, "rss_page2.xml", "application/rss+xml", "")))
 	f.set("/rss?page=3", file(t, "rss_page3.xml", "application/rss+xml", ""))
 	st := openStore(t, t.TempDir())
-	defer st.Close()
 	em := &conntest.Emitter{Ledger: st, MaxDelay: 5 * time.Millisecond}
 	cfg := quick(f.srv.URL + "/rss")
 	cfg.Retries = 0
@@ -285,7 +286,6 @@ func TestRetryAfterHonoured(t *testing.T) {
 	f := newFeed(t)
 	f.set("/rss", failFirst(1, http.StatusTooManyRequests, "1", file(t, "rss_page3.xml", "application/rss+xml", "")))
 	st := openStore(t, t.TempDir())
-	defer st.Close()
 	em := &conntest.Emitter{Ledger: st}
 	cfg := quick(f.srv.URL + "/rss")
 	cfg.Retries = 3
@@ -306,7 +306,6 @@ func TestMalformedPageQuarantinedFeedContinues(t *testing.T) {
 	f := newFeed(t)
 	f.set("/rss", file(t, "malformed.xml", "application/rss+xml", ""))
 	st := openStore(t, t.TempDir())
-	defer st.Close()
 	em := &conntest.Emitter{Ledger: st}
 	cfg := quick(f.srv.URL + "/rss")
 	cfg.Pagination.Mode = PageNone
@@ -344,7 +343,6 @@ func TestJSONCursorEditsAndBadPosts(t *testing.T) {
 	f.set("/api/posts", bytesHandler(page1, "application/json; charset=utf-8", ""))
 	f.set("/api/posts?cursor=c2", file(t, "json_page2.json", "application/json", ""))
 	st := openStore(t, t.TempDir())
-	defer st.Close()
 	em := &conntest.Emitter{Ledger: st, MaxDelay: 3 * time.Millisecond}
 	cfg := quick(f.srv.URL + "/api/posts")
 	cfg.Format = FormatJSON
@@ -439,7 +437,6 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 
 func TestConfigErrorsNameTheField(t *testing.T) {
 	st := openStore(t, t.TempDir())
-	defer st.Close()
 	for _, tc := range []struct {
 		cfg  Config
 		path string
@@ -465,7 +462,6 @@ func TestRegistered(t *testing.T) {
 		t.Fatal("board not registered")
 	}
 	st := openStore(t, t.TempDir())
-	defer st.Close()
 	src, err := f("b", func(c any) error { c.(*Config).URL = "https://liuyan.example.gov.cn/rss"; return nil }, connectors.Env{Checkpoints: st})
 	if err != nil || src == nil {
 		t.Fatalf("factory: %v", err)
