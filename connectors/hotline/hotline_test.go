@@ -46,7 +46,10 @@ func openStore(t *testing.T, dir string) *store.Store {
 
 type tWriter struct{ t *testing.T }
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 func testConfig(url string) Config {
 	return Config{URL: url, TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN", Window: 8,
