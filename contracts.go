@@ -202,3 +202,12 @@ type Blobs interface {
 	// Open returns the blob's content, or ErrNotFound.
 	Open(ctx context.Context, ref string) (io.ReadCloser, error)
 }
+
+// QueuedMessage is an envelope handed to a reader of an embedded queue.
+type QueuedMessage struct {
+	Seq uint64 `json:"seq"`
+	// Deliveries counts how many times the message has been handed out
+	// since the gateway started, this time included.
+	Deliveries int       `json:"deliveries"`
+	Envelope   *Envelope `json:"envelope"`
+}

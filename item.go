@@ -1,8 +1,10 @@
 package minsheng
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"strings"
 	"time"
 )
@@ -164,4 +166,32 @@ func (it *Item) Redacted() *Item {
 		ConsentToPublish: it.Complainant.ConsentToPublish,
 	}
 	return &c
+}
+
+// NewTraceID returns a random 128-bit trace ID in hex.
+func NewTraceID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Prepare fills in what the gateway owns when a source left it empty: schema
+// version, ID, trace ID, the time received (and the time submitted, when the
+// source does not know it). It is idempotent.
+func (it *Item) Prepare(now time.Time) {
+	if it.SchemaVersion == "" {
+		it.SchemaVersion = SchemaVersion
+	}
+	if it.ID == "" {
+		it.ID = ItemID(it.Channel, it.Source, it.Ref)
+	}
+	if it.TraceID == "" {
+		it.TraceID = NewTraceID()
+	}
+	if it.ReceivedAt.IsZero() {
+		it.ReceivedAt = now.UTC()
+	}
+	if it.SubmittedAt.IsZero() {
+		it.SubmittedAt = it.ReceivedAt
+	}
 }

@@ -42,7 +42,10 @@ type Env struct {
 type Decoder func(cfg any) error
 
 // Factory builds a connector instance. name is the instance name from the
-// configuration.
+// configuration. A factory only decodes and checks its configuration and
+// resolves its secrets: it must not connect, read state or start goroutines
+// (that is Run's work), because `minsheng check-config` calls it with an
+// Env holding nothing but a Logger.
 type Factory func(name string, decode Decoder, env Env) (minsheng.Source, error)
 
 var (

@@ -28,15 +28,6 @@ var (
 	subIndex     = []byte("i")
 )
 
-// Message is a queued envelope as a reader receives it.
-type Message struct {
-	Seq uint64 `json:"seq"`
-	// Deliveries counts how many times this message has been handed out
-	// since the gateway started, this time included.
-	Deliveries int                `json:"deliveries"`
-	Envelope   *minsheng.Envelope `json:"envelope"`
-}
-
 type lease struct {
 	until      time.Time
 	deliveries int
@@ -145,7 +136,7 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 // Read leases up to max unacked, unleased messages of a destination, oldest
 // first, for the lease duration. If none is ready it waits up to wait for
 // one. Leased messages are handed out again once their lease runs out.
-func (s *Store) Read(ctx context.Context, dest string, max int, leaseFor, wait time.Duration) ([]Message, error) {
+func (s *Store) Read(ctx context.Context, dest string, max int, leaseFor, wait time.Duration) ([]minsheng.QueuedMessage, error) {
 	if max <= 0 {
 		max = 1
 	}
@@ -180,11 +171,11 @@ func (s *Store) Read(ctx context.Context, dest string, max int, leaseFor, wait t
 	}
 }
 
-func (s *Store) readOnce(q *queueState, dest string, max int, leaseFor time.Duration) ([]Message, error) {
+func (s *Store) readOnce(q *queueState, dest string, max int, leaseFor time.Duration) ([]minsheng.QueuedMessage, error) {
 	now := time.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []Message
+	var out []minsheng.QueuedMessage
 	err := s.db.View(func(tx *bolt.Tx) error {
 		qb := tx.Bucket(bucketQueues).Bucket([]byte(dest))
 		if qb == nil {
@@ -211,7 +202,7 @@ func (s *Store) readOnce(q *queueState, dest string, max int, leaseFor time.Dura
 			}
 			l.until = now.Add(leaseFor)
 			l.deliveries++
-			out = append(out, Message{Seq: seq, Deliveries: l.deliveries, Envelope: &env})
+			out = append(out, minsheng.QueuedMessage{Seq: seq, Deliveries: l.deliveries, Envelope: &env})
 		}
 		return nil
 	})

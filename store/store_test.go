@@ -183,7 +183,7 @@ func TestQueueLongPollWakesOnEnqueue(t *testing.T) {
 	s := open(t, t.TempDir())
 	defer s.Close()
 	ctx := context.Background()
-	got := make(chan []Message, 1)
+	got := make(chan []minsheng.QueuedMessage, 1)
 	go func() {
 		m, _ := s.Read(ctx, "media_oversight", 5, time.Minute, 10*time.Second)
 		got <- m

@@ -1,0 +1,356 @@
+// Package auth authenticates desks by bearer token.
+//
+// A desk is a newspaper or broadcaster letter desk, a department, a
+// residents' committee, the petition bureau, 12345 dispatch or the discipline
+// inspectors. Each has its own token, which fixes the channel it submits on
+// and the destination queues it may read. Only SHA-256 hashes of tokens are
+// kept: in the configuration (token_sha256), or in <data>/desks.json written
+// by `minsheng desk add`, which the gateway re-reads when it changes, so
+// desks can be added while it runs. Tokens can also come from an environment
+// variable or a file named in the configuration.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// DeskConfig declares a desk in the configuration file.
+type DeskConfig struct {
+	Name    string           `yaml:"name" json:"name" validate:"required"`
+	Channel minsheng.Channel `yaml:"channel" json:"channel,omitempty" validate:"omitempty,oneof=hotline newspaper broadcaster message_board mayor_mailbox petition_bureau department village"`
+	Reads   []string         `yaml:"reads" json:"reads,omitempty"`
+	// The token, by one of: an environment variable, a file, or its hash.
+	TokenEnv    string `yaml:"token_env" json:"-"`
+	TokenFile   string `yaml:"token_file" json:"-"`
+	TokenSHA256 string `yaml:"token_sha256" json:"token_sha256" validate:"omitempty,len=64,hexadecimal"`
+	// Added is when `desk add` created the desk (desks.json only).
+	Added time.Time `yaml:"-" json:"added,omitempty"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// Validate checks what tags cannot.
+func (d DeskConfig) Validate() minsheng.FieldErrors {
+	var errs minsheng.FieldErrors
+	if d.Name != "" && !nameRE.MatchString(d.Name) {
+		errs = append(errs, minsheng.FieldError{Path: "name", Msg: "must be 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"})
+	}
+	n := 0
+	for _, s := range []string{d.TokenEnv, d.TokenFile, d.TokenSHA256} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		errs = append(errs, minsheng.FieldError{Path: "token_env", Msg: "set exactly one of token_env, token_file, token_sha256"})
+	}
+	if d.Channel == "" && len(d.Reads) == 0 {
+		errs = append(errs, minsheng.FieldError{Path: "channel", Msg: "a desk needs a channel to submit on, destinations to read, or both"})
+	}
+	return errs
+}
+
+// Registry maps token hashes to desks. It is safe for concurrent use.
+type Registry struct {
+	file   string
+	log    *slog.Logger
+	static map[[32]byte]*minsheng.Principal
+
+	mu        sync.RWMutex
+	fromFile  map[[32]byte]*minsheng.Principal
+	fileStamp time.Time
+	checked   time.Time
+}
+
+// NewRegistry builds a registry from configured desks and the desks file
+// (may not exist yet). Desk names must be unique across both.
+func NewRegistry(desks []DeskConfig, file string, log *slog.Logger) (*Registry, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{file: file, log: log, static: map[[32]byte]*minsheng.Principal{}}
+	names := map[string]bool{}
+	for i, d := range desks {
+		h, err := d.hash()
+		if err != nil {
+			return nil, fmt.Errorf("desks[%d] (%s): %w", i, d.Name, err)
+		}
+		if names[d.Name] {
+			return nil, fmt.Errorf("desks[%d]: name %q is used twice", i, d.Name)
+		}
+		names[d.Name] = true
+		r.static[h] = d.principal()
+	}
+	if err := r.reload(true); err != nil {
+		return nil, err
+	}
+	for _, p := range r.fromFile {
+		if names[p.Name] {
+			return nil, fmt.Errorf("desk %q is both in the configuration and in %s", p.Name, file)
+		}
+	}
+	return r, nil
+}
+
+func (d DeskConfig) hash() ([32]byte, error) {
+	var h [32]byte
+	if d.TokenSHA256 != "" {
+		b, err := hex.DecodeString(d.TokenSHA256)
+		if err != nil || len(b) != 32 {
+			return h, errors.New("token_sha256 must be 64 hex digits")
+		}
+		copy(h[:], b)
+		return h, nil
+	}
+	tok, err := minsheng.ReadSecret(d.TokenEnv, d.TokenFile)
+	if err != nil {
+		return h, fmt.Errorf("token: %w", err)
+	}
+	if len(tok) < 20 {
+		return h, errors.New("token: shorter than 20 characters")
+	}
+	return sha256.Sum256([]byte(tok)), nil
+}
+
+func (d DeskConfig) principal() *minsheng.Principal {
+	return &minsheng.Principal{Name: d.Name, Channel: d.Channel, Reads: append([]string(nil), d.Reads...)}
+}
+
+// Principals lists every known desk, sorted by name.
+func (r *Registry) Principals() []*minsheng.Principal {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*minsheng.Principal
+	for _, p := range r.static {
+		out = append(out, p)
+	}
+	for _, p := range r.fromFile {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Authenticate returns the desk a token belongs to, or nil.
+func (r *Registry) Authenticate(token string) *minsheng.Principal {
+	if token == "" {
+		return nil
+	}
+	h := sha256.Sum256([]byte(token))
+	if p := r.static[h]; p != nil {
+		return p
+	}
+	r.mu.RLock()
+	p := r.fromFile[h]
+	stale := time.Since(r.checked) > time.Second
+	r.mu.RUnlock()
+	if p == nil && stale {
+		// Perhaps a desk was added since: look at the file, at most once a second.
+		if err := r.reload(false); err != nil {
+			r.log.Warn("desks file unreadable; keeping the desks already loaded", "file", r.file, "err", err)
+		}
+		r.mu.RLock()
+		p = r.fromFile[h]
+		r.mu.RUnlock()
+	}
+	return p
+}
+
+func (r *Registry) reload(force bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checked = time.Now()
+	if r.file == "" {
+		return nil
+	}
+	st, err := os.Stat(r.file)
+	if errors.Is(err, os.ErrNotExist) {
+		r.fromFile = nil
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !force && st.ModTime().Equal(r.fileStamp) {
+		return nil
+	}
+	desks, err := ReadDesksFile(r.file)
+	if err != nil {
+		return err
+	}
+	m := make(map[[32]byte]*minsheng.Principal, len(desks))
+	for _, d := range desks {
+		h, err := d.hash()
+		if err != nil {
+			return fmt.Errorf("%s: desk %s: %w", r.file, d.Name, err)
+		}
+		m[h] = d.principal()
+	}
+	r.fromFile, r.fileStamp = m, st.ModTime()
+	return nil
+}
+
+// Bearer extracts the token of an "Authorization: Bearer" header.
+func Bearer(req *http.Request) string {
+	h := req.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// Middleware authenticates every request: 401 without a known token;
+// otherwise the desk is in the request's context (minsheng.PrincipalFrom).
+func (r *Registry) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		p := r.Authenticate(Bearer(req))
+		if p == nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="minsheng"`)
+			WriteError(w, http.StatusUnauthorized, "unauthenticated", "a known desk token is required (Authorization: Bearer <token>)")
+			return
+		}
+		next.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), p)))
+	})
+}
+
+// WriteError writes the gateway's JSON error body.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{code, msg})
+}
+
+// NewToken makes a new random desk token: "mst_" and 52 base32 characters
+// (256 bits).
+func NewToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return "mst_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
+}
+
+// HashToken returns the hex SHA-256 of a token, as stored.
+func HashToken(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+// ReadDesksFile reads a desks file; a missing file is an empty list.
+func ReadDesksFile(file string) ([]DeskConfig, error) {
+	raw, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var desks []DeskConfig
+	if err := json.Unmarshal(raw, &desks); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return desks, nil
+}
+
+// AddDesk adds a desk to the desks file and returns its new token, which
+// is shown once and kept nowhere. The file is replaced atomically under a
+// lock, so concurrent `desk add` commands do not lose each other's desks.
+func AddDesk(file string, d DeskConfig) (string, error) {
+	tok, err := NewToken()
+	if err != nil {
+		return "", err
+	}
+	d.TokenEnv, d.TokenFile, d.TokenSHA256 = "", "", HashToken(tok)
+	d.Added = time.Now().UTC().Truncate(time.Second)
+	if errs := d.Validate(); len(errs) > 0 {
+		return "", errs
+	}
+	err = withLock(file, func() error {
+		desks, err := ReadDesksFile(file)
+		if err != nil {
+			return err
+		}
+		for _, x := range desks {
+			if x.Name == d.Name {
+				return fmt.Errorf("a desk named %q exists already (remove it first to issue a new token)", d.Name)
+			}
+		}
+		return writeDesks(file, append(desks, d))
+	})
+	if err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// RemoveDesk removes a desk from the desks file; its token stops working.
+func RemoveDesk(file, name string) error {
+	return withLock(file, func() error {
+		desks, err := ReadDesksFile(file)
+		if err != nil {
+			return err
+		}
+		out := desks[:0]
+		for _, d := range desks {
+			if d.Name != name {
+				out = append(out, d)
+			}
+		}
+		if len(out) == len(desks) {
+			return fmt.Errorf("no desk named %q in %s", name, file)
+		}
+		return writeDesks(file, out)
+	})
+}
+
+func writeDesks(file string, desks []DeskConfig) error {
+	raw, err := json.MarshalIndent(desks, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}
+
+func withLock(file string, fn func() error) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return fn()
+}

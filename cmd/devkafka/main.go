@@ -1,0 +1,53 @@
+// Command devkafka runs a Kafka-protocol broker (franz-go's kfake) in its own
+// process, for demos and benchmarks on a machine without Kafka. It is not a
+// production broker: point production gateways at a real Kafka cluster.
+//
+//	devkafka -listen 127.0.0.1:9092 -partitions 6 -data /tmp/devkafka
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:9092", "address of the first broker (the others take the next ports)")
+	brokers := flag.Int("brokers", 1, "number of brokers")
+	parts := flag.Int("partitions", 6, "partitions of auto-created topics")
+	data := flag.String("data", "", "directory to persist to (default: memory only)")
+	flag.Parse()
+	host, p, err := net.SplitHostPort(*listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devkafka: -listen:", err)
+		os.Exit(2)
+	}
+	port, _ := strconv.Atoi(p)
+	ports := make([]int, *brokers)
+	for i := range ports {
+		ports[i] = port + i
+	}
+	opts := []kfake.Opt{kfake.NumBrokers(*brokers), kfake.Ports(ports...), kfake.DefaultNumPartitions(*parts), kfake.AllowAutoTopicCreation()}
+	if *data != "" {
+		opts = append(opts, kfake.DataDir(*data))
+	}
+	if host != "127.0.0.1" && host != "localhost" {
+		fmt.Fprintln(os.Stderr, "devkafka: listens on 127.0.0.1 only")
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devkafka:", err)
+		os.Exit(1)
+	}
+	fmt.Println("devkafka: brokers at", c.ListenAddrs())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	c.Close()
+}

@@ -1,0 +1,145 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+type sinkCfg struct {
+	Kind  string `yaml:"kind" validate:"required,oneof=kafka queue"`
+	Topic string `yaml:"topic"`
+}
+
+func (s sinkCfg) Validate() minsheng.FieldErrors {
+	if s.Kind == "kafka" && s.Topic == "" {
+		return minsheng.FieldErrors{{Path: "topic", Msg: "is required for a kafka destination"}}
+	}
+	return nil
+}
+
+type testCfg struct {
+	Listen  string             `yaml:"listen" default:"127.0.0.1:8080" validate:"hostname_port"`
+	Timeout time.Duration      `yaml:"timeout" default:"5s" validate:"gt=0"`
+	Workers int                `yaml:"workers" default:"4" validate:"gte=1,lte=64"`
+	Verbose bool               `yaml:"verbose"`
+	Limits  limits             `yaml:"limits"`
+	Dests   map[string]sinkCfg `yaml:"destinations"`
+	Brokers []string           `yaml:"brokers" validate:"dive,hostname_port"`
+	Inputs  []input            `yaml:"inputs"`
+}
+
+type limits struct {
+	MaxBody int64 `yaml:"max_body" default:"1MiB" validate:"gte=1024"`
+}
+
+type input struct {
+	Name string `yaml:"name" validate:"required"`
+	Raw  Node   `yaml:"imap"`
+}
+
+func TestDefaultsAndValues(t *testing.T) {
+	var c testCfg
+	err := Decode([]byte(`
+workers: 8
+destinations:
+  petition: {kind: queue}
+inputs:
+  - name: mayor
+    imap: {address: "imap.example.cn:993"}
+`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.Timeout != 5*time.Second || c.Workers != 8 || c.Limits.MaxBody != 1<<20 {
+		t.Fatalf("decoded %+v", c)
+	}
+	if c.Dests["petition"].Kind != "queue" {
+		t.Fatalf("map: %+v", c.Dests)
+	}
+	if !c.Inputs[0].Raw.Present() || c.Inputs[0].Raw.Path != "inputs[0].imap" {
+		t.Fatalf("raw node: %+v", c.Inputs[0].Raw)
+	}
+	var sub struct {
+		Address string `yaml:"address" validate:"required"`
+		TLS     string `yaml:"tls" default:"implicit"`
+	}
+	if err := DecodeNode(&c.Inputs[0].Raw.Node, c.Inputs[0].Raw.Path, &sub); err != nil || sub.TLS != "implicit" {
+		t.Fatalf("sub-decode: %+v, %v", sub, err)
+	}
+}
+
+func TestEmptyFileGivesDefaults(t *testing.T) {
+	var c testCfg
+	if err := Decode(nil, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Workers != 4 || c.Limits.MaxBody != 1<<20 {
+		t.Fatalf("%+v", c)
+	}
+}
+
+// TestErrors decodes each bad file under testdata/bad and compares every
+// error it reports, with field paths and lines, to testdata/errors.golden.
+func TestErrors(t *testing.T) {
+	files, _ := filepath.Glob("testdata/bad/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no testdata/bad/*.yaml")
+	}
+	var out strings.Builder
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c testCfg
+		err = Decode(raw, &c)
+		var fes minsheng.FieldErrors
+		if !errors.As(err, &fes) || len(fes) == 0 {
+			t.Errorf("%s: want field errors, got %v", f, err)
+			continue
+		}
+		fmt.Fprintf(&out, "== %s\n", filepath.Base(f))
+		for _, fe := range fes {
+			if fe.Line == 0 {
+				t.Errorf("%s: error without a line: %v", f, fe)
+			}
+			fmt.Fprintln(&out, fe.Error())
+		}
+	}
+	golden := "testdata/errors.golden"
+	if *update {
+		os.WriteFile(golden, []byte(out.String()), 0o644)
+	}
+	want, _ := os.ReadFile(golden)
+	if out.String() != string(want) {
+		t.Errorf("errors differ from %s (run with -update to accept):\n%s", golden, out.String())
+	}
+}
+
+func TestReadSecretNeverInline(t *testing.T) {
+	t.Setenv("MS_TEST_SECRET", "s3cret")
+	if v, err := minsheng.ReadSecret("MS_TEST_SECRET", ""); err != nil || v != "s3cret" {
+		t.Fatalf("%q %v", v, err)
+	}
+	p := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(p, []byte("from-file\n"), 0o600)
+	if v, err := minsheng.ReadSecret("", p); err != nil || v != "from-file" {
+		t.Fatalf("%q %v", v, err)
+	}
+	if _, err := minsheng.ReadSecret("MS_TEST_UNSET_VAR", ""); err == nil {
+		t.Fatal("unset variable accepted")
+	}
+	if _, err := minsheng.ReadSecret("A", p); err == nil {
+		t.Fatal("both env and file accepted")
+	}
+}

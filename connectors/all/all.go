@@ -1,0 +1,5 @@
+// Package all imports every connector so that each registers itself.
+// cmd/minsheng imports it; add a line here for a new connector.
+package all
+
+import ()

@@ -1,0 +1,255 @@
+package desk
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// Submission is what a desk posts for one item. The gateway fills in the
+// rest of the unified item: channel and source from the desk's token, ID,
+// trace ID, received time.
+type Submission struct {
+	// Ref is the desk's own reference for the letter; re-posting the same
+	// ref is recognised as a repeat and answered with the same item ID.
+	Ref         string                `json:"ref" validate:"required,max=256"`
+	Title       string                `json:"title" validate:"max=500"`
+	Body        string                `json:"body" validate:"required_without=Title,max=100000"`
+	SubmittedAt time.Time             `json:"submitted_at" validate:"required"`
+	Complainant *minsheng.Complainant `json:"complainant" validate:"required"`
+	Location    *minsheng.Location    `json:"location,omitempty"`
+	Attrs       map[string]string     `json:"attrs,omitempty" validate:"max=50,dive,keys,max=64,endkeys,max=2000"`
+}
+
+// DecodeSubmission parses one submission strictly: valid UTF-8, one JSON
+// object, no unknown fields, the right types, every required field. The
+// error is a minsheng.FieldErrors naming each problem.
+func DecodeSubmission(raw []byte) (*Submission, error) {
+	var s Submission
+	if err := strictJSON(raw, &s); err != nil {
+		return nil, err
+	}
+	if errs := s.validate(""); len(errs) > 0 {
+		return nil, errs
+	}
+	return &s, nil
+}
+
+func (s *Submission) validate(prefix string) minsheng.FieldErrors {
+	var errs minsheng.FieldErrors
+	if err := minsheng.Validator().Struct(s); err != nil {
+		for _, fe := range minsheng.ValidationErrors(err, "Submission") {
+			fe.Path = prefix + fe.Path
+			errs = append(errs, fe)
+		}
+	}
+	return errs
+}
+
+// strictJSON decodes exactly one JSON value into v.
+func strictJSON(raw []byte, v any) error {
+	if !utf8.Valid(raw) {
+		off := 0
+		for off < len(raw) {
+			r, n := utf8.DecodeRune(raw[off:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			off += n
+		}
+		return minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON", off)}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return minsheng.FieldErrors{jsonError(err)}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return minsheng.FieldErrors{{Path: "(body)", Msg: "has data after the JSON object"}}
+	}
+	return nil
+}
+
+func jsonError(err error) minsheng.FieldError {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tim *time.ParseError
+	switch {
+	case errors.As(err, &syn):
+		return minsheng.FieldError{Path: "(body)", Msg: fmt.Sprintf("is not valid JSON at offset %d: %s", syn.Offset, syn.Error())}
+	case errors.As(err, &typ):
+		path := typ.Field
+		if path == "" {
+			path = "(body)"
+		}
+		return minsheng.FieldError{Path: path, Msg: fmt.Sprintf("must be %s, not %s", jsonType(typ.Type.String()), typ.Value)}
+	case errors.As(err, &tim):
+		return minsheng.FieldError{Path: "submitted_at", Msg: "must be an RFC 3339 time, e.g. 2026-11-22T09:30:00+08:00"}
+	case errors.Is(err, io.EOF):
+		return minsheng.FieldError{Path: "(body)", Msg: "is empty; send a JSON object"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return minsheng.FieldError{Path: "(body)", Msg: "ends in the middle of the JSON object"}
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return minsheng.FieldError{Path: strings.Trim(f, `"`), Msg: "is not a field of the item schema"}
+	}
+	return minsheng.FieldError{Path: "(body)", Msg: strings.TrimPrefix(msg, "json: ")}
+}
+
+func jsonType(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "map"), strings.HasPrefix(goType, "minsheng."), strings.HasPrefix(goType, "*minsheng."), strings.HasPrefix(goType, "desk."):
+		return "an object"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case goType == "string":
+		return "a string"
+	case goType == "bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	}
+	return goType
+}
+
+// item turns a submission from desk p into an item.
+func (s *Submission) item(p *minsheng.Principal) *minsheng.Item {
+	it := &minsheng.Item{
+		Channel: p.Channel, Source: p.Name, Ref: s.Ref,
+		SubmittedAt: s.SubmittedAt.UTC(), Title: s.Title, Body: s.Body,
+		Complainant: *s.Complainant, Location: s.Location, Attrs: s.Attrs,
+	}
+	return it
+}
+
+// readBody reads a request body up to max bytes; over it the answer is 413.
+func readBody(r io.Reader, max int64) ([]byte, *Problem, int) {
+	raw, err := io.ReadAll(io.LimitReader(r, max+1))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) || int64(len(raw)) > max {
+		return nil, &Problem{Error: "too_large", Message: fmt.Sprintf("the request is over %d bytes", max)}, http.StatusRequestEntityTooLarge
+	}
+	if err != nil {
+		return nil, &Problem{Error: "bad_request", Message: "could not read the request body"}, http.StatusBadRequest
+	}
+	return raw, nil, 0
+}
+
+func invalid(err error) (*Problem, int) {
+	var fes minsheng.FieldErrors
+	if !errors.As(err, &fes) {
+		fes = minsheng.FieldErrors{{Path: "(body)", Msg: err.Error()}}
+	}
+	return &Problem{Error: "invalid_item", Message: fes.Error(), Fields: fes}, http.StatusBadRequest
+}
+
+// readItem reads a single-item request, JSON or multipart with attachments.
+func (d *Desk) readItem(req *http.Request, p *minsheng.Principal) (*minsheng.Item, *Problem, int) {
+	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if err != nil {
+		mt = ""
+	}
+	var it *minsheng.Item
+	switch mt {
+	case "application/json":
+		raw, prob, st := readBody(http.MaxBytesReader(nil, req.Body, d.cfg.MaxBodyBytes), d.cfg.MaxBodyBytes)
+		if prob != nil {
+			return nil, prob, st
+		}
+		s, err := DecodeSubmission(raw)
+		if err != nil {
+			prob, st := invalid(err)
+			return nil, prob, st
+		}
+		it = s.item(p)
+	case "multipart/form-data":
+		var prob *Problem
+		var st int
+		it, prob, st = d.readMultipart(req, p)
+		if prob != nil {
+			return nil, prob, st
+		}
+	default:
+		return nil, &Problem{Error: "unsupported_media_type", Message: "send application/json, or multipart/form-data with an \"item\" part"}, http.StatusUnsupportedMediaType
+	}
+	return d.finish(it, "")
+}
+
+// finish fills in the gateway's fields and checks the whole item.
+func (d *Desk) finish(it *minsheng.Item, prefix string) (*minsheng.Item, *Problem, int) {
+	it.Prepare(d.o.Now())
+	if errs := it.Validate(); len(errs) > 0 {
+		for i := range errs {
+			errs[i].Path = prefix + errs[i].Path
+		}
+		prob, st := invalid(errs)
+		return nil, prob, st
+	}
+	return it, nil, 0
+}
+
+// readBatch reads {"items": [...]}; every item is checked before any is
+// routed, so a batch with a bad item routes nothing.
+func (d *Desk) readBatch(req *http.Request, p *minsheng.Principal) ([]*minsheng.Item, *Problem, int) {
+	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		return nil, &Problem{Error: "unsupported_media_type", Message: "send application/json"}, http.StatusUnsupportedMediaType
+	}
+	max := d.cfg.MaxBodyBytes * int64(min(d.cfg.MaxBatch, 64))
+	raw, prob, st := readBody(http.MaxBytesReader(nil, req.Body, max), max)
+	if prob != nil {
+		return nil, prob, st
+	}
+	var batch struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := strictJSON(raw, &batch); err != nil {
+		prob, st := invalid(err)
+		return nil, prob, st
+	}
+	if len(batch.Items) == 0 || len(batch.Items) > d.cfg.MaxBatch {
+		return nil, &Problem{Error: "invalid_batch", Message: fmt.Sprintf("items: send 1 to %d items", d.cfg.MaxBatch)}, http.StatusBadRequest
+	}
+	var errs minsheng.FieldErrors
+	items := make([]*minsheng.Item, 0, len(batch.Items))
+	refs := map[string]int{}
+	for i, r := range batch.Items {
+		prefix := fmt.Sprintf("items[%d].", i)
+		s, err := DecodeSubmission(r)
+		if err != nil {
+			var fes minsheng.FieldErrors
+			errors.As(err, &fes)
+			for _, fe := range fes {
+				fe.Path = prefix + strings.TrimPrefix(fe.Path, "(body)")
+				errs = append(errs, fe)
+			}
+			continue
+		}
+		if j, dup := refs[s.Ref]; dup {
+			errs = append(errs, minsheng.FieldError{Path: prefix + "ref", Msg: fmt.Sprintf("repeats items[%d].ref", j)})
+			continue
+		}
+		refs[s.Ref] = i
+		it, prob, _ := d.finish(s.item(p), prefix)
+		if prob != nil {
+			errs = append(errs, prob.Fields...)
+			continue
+		}
+		items = append(items, it)
+	}
+	if len(errs) > 0 {
+		prob, st := invalid(errs)
+		return nil, prob, st
+	}
+	return items, nil, 0
+}

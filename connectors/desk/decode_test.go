@@ -1,0 +1,86 @@
+package desk
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+const goodJSON = `{"ref":"QD-2026-0001","title":"小区噪音扰民","body":"楼下商铺夜间施工，噪音很大，多次反映无果。",
+"submitted_at":"2026-11-20T21:15:00+08:00","complainant":{"name":"张三","phone":"13800000000","anonymous":false}}`
+
+func TestDecodeSubmission(t *testing.T) {
+	tests := []struct {
+		name  string
+		raw   string
+		field string // "" when valid
+		msg   string // part of the message
+	}{
+		{"valid", goodJSON, "", ""},
+		{"malformed", `{"ref": "x",`, "(body)", "ends in the middle"},
+		{"syntax", `{"ref" "x"}`, "(body)", "not valid JSON at offset"},
+		{"empty", ``, "(body)", "empty"},
+		{"not an object", `[1,2]`, "(body)", "must be an object"},
+		{"wrong type", strings.Replace(goodJSON, `"ref":"QD-2026-0001"`, `"ref":12`, 1), "ref", "must be a string"},
+		{"wrong nested type", strings.Replace(goodJSON, `"anonymous":false`, `"anonymous":"no"`, 1), "complainant.anonymous", "true or false"},
+		{"bad time", strings.Replace(goodJSON, `2026-11-20T21:15:00+08:00`, `2026/11/20 21:15`, 1), "submitted_at", "RFC 3339"},
+		{"unknown field", strings.Replace(goodJSON, `"ref"`, `"channel":"hotline","ref"`, 1), "channel", "not a field"},
+		{"missing ref", strings.Replace(goodJSON, `"ref":"QD-2026-0001",`, ``, 1), "ref", "is required"},
+		{"missing complainant", `{"ref":"a","title":"t","submitted_at":"2026-11-20T21:15:00Z"}`, "complainant", "is required"},
+		{"missing submitted_at", `{"ref":"a","title":"t","complainant":{}}`, "submitted_at", "is required"},
+		{"no title no body", `{"ref":"a","submitted_at":"2026-11-20T21:15:00Z","complainant":{}}`, "body", "is required when title is empty"},
+		{"bad email", strings.Replace(goodJSON, `"phone"`, `"email":"nobody","phone"`, 1), "complainant.email", "e-mail"},
+		{"trailing data", goodJSON + `{}`, "(body)", "data after"},
+		{"invalid utf-8", strings.Replace(goodJSON, "噪音", "\xb8\xdf", 1), "(body)", "not valid UTF-8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := DecodeSubmission([]byte(tc.raw))
+			if tc.field == "" {
+				if err != nil || s.Ref != "QD-2026-0001" || s.Complainant.Name != "张三" {
+					t.Fatalf("%+v %v", s, err)
+				}
+				return
+			}
+			var fes minsheng.FieldErrors
+			if !errors.As(err, &fes) {
+				t.Fatalf("want field errors, got %v", err)
+			}
+			for _, fe := range fes {
+				if fe.Path == tc.field && strings.Contains(fe.Msg, tc.msg) {
+					return
+				}
+			}
+			t.Fatalf("want %s: ...%s..., got %v", tc.field, tc.msg, fes)
+		})
+	}
+}
+
+// FuzzDecodeSubmission: no input panics; whatever is accepted is a
+// complete, valid submission with valid UTF-8 text.
+func FuzzDecodeSubmission(f *testing.F) {
+	f.Add([]byte(goodJSON))
+	f.Add([]byte(`{"ref":"r","title":"標題（繁體）","body":"😀 ｆｕｌｌ ｗｉｄｔｈ","submitted_at":"2026-01-01T00:00:00Z","complainant":{"anonymous":true},"location":{"district":"市南区"},"attrs":{"k":"v"}}`))
+	f.Add([]byte(`{"ref":"r","body":"x","submitted_at":"2026-01-01T00:00:00Z","complainant":null}`))
+	f.Add([]byte("{\"ref\":\"\xff\"}"))
+	f.Add([]byte(`{"ref":"r","title":"\u0000\ud800","submitted_at":"0001-01-01T00:00:00Z","complainant":{}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, err := DecodeSubmission(raw)
+		if err != nil {
+			var fes minsheng.FieldErrors
+			if !errors.As(err, &fes) || len(fes) == 0 {
+				t.Fatalf("error without field errors: %v", err)
+			}
+			return
+		}
+		if s.Ref == "" || s.Complainant == nil || s.SubmittedAt.IsZero() || (s.Title == "" && s.Body == "") {
+			t.Fatalf("accepted an incomplete submission: %+v", s)
+		}
+		if !utf8.ValidString(s.Title) || !utf8.ValidString(s.Body) {
+			t.Fatal("accepted invalid UTF-8")
+		}
+	})
+}

@@ -1,0 +1,254 @@
+// Package desk is the HTTP intake for letter desks: newspaper and
+// broadcaster desks, departments, residents' committees and the petition
+// bureau post citizens' demands to the gateway, each with its own token,
+// which fixes its channel.
+//
+//	POST /v1/items          one item (JSON), or multipart with attachments
+//	POST /v1/items/batch    {"items": [...]}, up to intake.max_batch
+//	GET  /v1/items/{id}     the item and its trail, to those entitled
+//
+// A 202 answers only after the item is routed and durably accepted by every
+// destination; see README.md for every status.
+package desk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// Config is the `intake:` section.
+type Config struct {
+	// MaxBodyBytes caps a JSON request (and the item part of a multipart one).
+	MaxBodyBytes int64 `yaml:"max_body_bytes" default:"1MiB" validate:"gte=1024"`
+	// MaxAttachmentBytes caps each attachment.
+	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes" default:"20MiB" validate:"gte=1024"`
+	MaxAttachments     int   `yaml:"max_attachments" default:"10" validate:"gte=0,lte=50"`
+	// MaxBatch caps items per batch request.
+	MaxBatch int `yaml:"max_batch" default:"100" validate:"gte=1,lte=10000"`
+	// AdmitTimeout: how long a request may wait for a place in the pipeline
+	// before it is answered 503 (saturated).
+	AdmitTimeout time.Duration `yaml:"admit_timeout" default:"2s" validate:"gt=0"`
+	// RetryAfter is sent with 503 answers.
+	RetryAfter time.Duration `yaml:"retry_after" default:"5s" validate:"gte=1s"`
+}
+
+// Options are the desk API's collaborators.
+type Options struct {
+	Logger *slog.Logger
+	Blobs  minsheng.Blobs
+	Ledger minsheng.Ledger
+	// View decides what of a record a desk may see (router.Router.View).
+	View func(*minsheng.Record, *minsheng.Principal) (*minsheng.Record, bool)
+	Now  func() time.Time
+}
+
+// Desk is the intake API. It is a minsheng.Source: Run hands it the
+// pipeline's emitter and serves until ctx ends.
+type Desk struct {
+	cfg Config
+	o   Options
+	out atomic.Pointer[emitterBox]
+}
+
+type emitterBox struct{ e minsheng.Emitter }
+
+var _ minsheng.Source = (*Desk)(nil)
+
+// New makes the desk API; it answers 503 until Run is called.
+func New(cfg Config, o Options) *Desk {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Desk{cfg: cfg, o: o}
+}
+
+// Run makes the API take items until ctx ends; then it answers 503.
+func (d *Desk) Run(ctx context.Context, out minsheng.Emitter) error {
+	d.out.Store(&emitterBox{out})
+	<-ctx.Done()
+	d.out.Store(nil)
+	return nil
+}
+
+// Register adds the routes to mux; wrap authenticates (auth middleware).
+func (d *Desk) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	mux.Handle("POST /v1/items", wrap(http.HandlerFunc(d.postItem)))
+	mux.Handle("POST /v1/items/batch", wrap(http.HandlerFunc(d.postBatch)))
+	mux.Handle("GET /v1/items/{id}", wrap(http.HandlerFunc(d.getItem)))
+}
+
+// Accepted is the 202 answer for one item.
+type Accepted struct {
+	ID           string             `json:"id"`
+	TraceID      string             `json:"trace_id,omitempty"`
+	Decision     *minsheng.Decision `json:"decision,omitempty"`
+	Destinations []string           `json:"destinations,omitempty"`
+	Duplicate    bool               `json:"duplicate"`
+}
+
+// Problem is the body of every error answer.
+type Problem struct {
+	Error   string               `json:"error"`
+	Message string               `json:"message"`
+	Fields  minsheng.FieldErrors `json:"fields,omitempty"`
+	// Items, for a batch: what became of each item.
+	Items []BatchResult `json:"items,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (d *Desk) unavailable(w http.ResponseWriter, msg string, items []BatchResult) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(d.cfg.RetryAfter.Seconds())))
+	writeJSON(w, http.StatusServiceUnavailable, Problem{Error: "unavailable", Message: msg, Items: items})
+}
+
+// submitter returns the desk if it may submit, answering otherwise.
+func submitter(w http.ResponseWriter, req *http.Request) *minsheng.Principal {
+	p := minsheng.PrincipalFrom(req.Context())
+	if p == nil {
+		writeJSON(w, http.StatusUnauthorized, Problem{Error: "unauthenticated", Message: "a desk token is required"})
+		return nil
+	}
+	if p.Channel == "" {
+		writeJSON(w, http.StatusForbidden, Problem{Error: "forbidden", Message: fmt.Sprintf("desk %s reads queues only; it has no channel to submit on", p.Name)})
+		return nil
+	}
+	return p
+}
+
+func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
+	p := submitter(w, req)
+	if p == nil {
+		return
+	}
+	it, prob, status := d.readItem(req, p)
+	if prob != nil {
+		writeJSON(w, status, prob)
+		return
+	}
+	res := d.submit(req.Context(), it)
+	switch res.status {
+	case http.StatusAccepted:
+		writeJSON(w, http.StatusAccepted, res.Accepted)
+	case http.StatusServiceUnavailable:
+		d.unavailable(w, res.Message, nil)
+	default:
+		writeJSON(w, res.status, Problem{Error: "failed", Message: res.Message})
+	}
+}
+
+// BatchResult is what became of one item of a batch.
+type BatchResult struct {
+	Status int `json:"status"`
+	Accepted
+	Message string `json:"message,omitempty"`
+	status  int
+}
+
+// submit emits one item and waits for its ack.
+func (d *Desk) submit(ctx context.Context, it *minsheng.Item) BatchResult {
+	box := d.out.Load()
+	if box == nil {
+		return BatchResult{status: http.StatusServiceUnavailable, Status: http.StatusServiceUnavailable, Message: "the gateway is not taking items now (starting or stopping)"}
+	}
+	type result struct {
+		out minsheng.Outcome
+		err error
+	}
+	done := make(chan result, 1)
+	admit, cancel := context.WithTimeout(ctx, d.cfg.AdmitTimeout)
+	err := box.e.Emit(admit, it, func(o minsheng.Outcome, err error) { done <- result{o, err} })
+	cancel()
+	if err != nil {
+		msg := "the gateway is saturated; try again"
+		if errors.Is(err, minsheng.ErrStopping) {
+			msg = "the gateway is stopping; try again"
+		}
+		return BatchResult{status: http.StatusServiceUnavailable, Status: http.StatusServiceUnavailable, Message: msg}
+	}
+	// Wait for the ack even if the client leaves: the item is in flight and
+	// will land; a retry by the client is recognised as a repeat.
+	r := <-done
+	if r.err != nil {
+		d.o.Logger.Warn("item not accepted", "id", it.ID, "trace_id", it.TraceID, "err", r.err)
+		return BatchResult{status: http.StatusServiceUnavailable, Status: http.StatusServiceUnavailable,
+			Accepted: Accepted{ID: it.ID, TraceID: it.TraceID},
+			Message:  "not delivered (a destination is unavailable); nothing was acknowledged, post it again"}
+	}
+	return BatchResult{status: http.StatusAccepted, Status: http.StatusAccepted, Accepted: Accepted{
+		ID: r.out.ItemID, TraceID: r.out.TraceID, Decision: r.out.Decision, Destinations: r.out.Destinations, Duplicate: r.out.Duplicate}}
+}
+
+func (d *Desk) postBatch(w http.ResponseWriter, req *http.Request) {
+	p := submitter(w, req)
+	if p == nil {
+		return
+	}
+	items, prob, status := d.readBatch(req, p)
+	if prob != nil {
+		writeJSON(w, status, prob)
+		return
+	}
+	results := make([]BatchResult, len(items))
+	done := make(chan int, len(items))
+	for i, it := range items {
+		go func() {
+			results[i] = d.submit(req.Context(), it)
+			done <- i
+		}()
+	}
+	failed := 0
+	for range items {
+		if i := <-done; results[i].status != http.StatusAccepted {
+			failed++
+		}
+	}
+	if failed > 0 {
+		d.unavailable(w, fmt.Sprintf("%d of %d items were not accepted; post the batch again (accepted items are recognised as repeats)", failed, len(items)), results)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"items": results})
+}
+
+func (d *Desk) getItem(w http.ResponseWriter, req *http.Request) {
+	p := minsheng.PrincipalFrom(req.Context())
+	id := req.PathValue("id")
+	notFound := func() {
+		writeJSON(w, http.StatusNotFound, Problem{Error: "not_found", Message: "no item " + id + " that this desk may see"})
+	}
+	if !minsheng.ValidItemID(id) {
+		notFound()
+		return
+	}
+	rec, err := d.o.Ledger.Lookup(req.Context(), id)
+	if errors.Is(err, minsheng.ErrNotFound) {
+		notFound()
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, Problem{Error: "unavailable", Message: "the ledger could not be read"})
+		return
+	}
+	view, ok := d.o.View(rec, p)
+	if !ok {
+		notFound()
+		return
+	}
+	writeJSON(w, http.StatusOK, view)
+}

@@ -1,0 +1,84 @@
+package desk
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// readMultipart reads multipart/form-data: a part named "item" holding the
+// submission as JSON, and up to MaxAttachments file parts, each streamed into
+// the blob store under its cap (413 naming the file when over).
+func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minsheng.Item, *Problem, int) {
+	maxTotal := d.cfg.MaxBodyBytes + int64(d.cfg.MaxAttachments)*(d.cfg.MaxAttachmentBytes+64<<10)
+	req.Body = http.MaxBytesReader(nil, req.Body, maxTotal)
+	mr, err := req.MultipartReader()
+	if err != nil {
+		return nil, &Problem{Error: "bad_request", Message: "multipart body: " + err.Error()}, http.StatusBadRequest
+	}
+	var sub *Submission
+	var atts []minsheng.Attachment
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &Problem{Error: "too_large", Message: fmt.Sprintf("the request is over %d bytes", maxTotal)}, http.StatusRequestEntityTooLarge
+		}
+		if err != nil {
+			return nil, &Problem{Error: "bad_request", Message: "multipart body: " + err.Error()}, http.StatusBadRequest
+		}
+		if part.FormName() == "item" && part.FileName() == "" {
+			if sub != nil {
+				return nil, &Problem{Error: "bad_request", Message: `more than one "item" part`}, http.StatusBadRequest
+			}
+			raw, prob, st := readBody(part, d.cfg.MaxBodyBytes)
+			if prob != nil {
+				return nil, prob, st
+			}
+			if sub, err = DecodeSubmission(raw); err != nil {
+				prob, st := invalid(err)
+				return nil, prob, st
+			}
+			continue
+		}
+		if part.FileName() == "" {
+			return nil, &Problem{Error: "bad_request", Message: fmt.Sprintf("part %q: only an \"item\" part and file parts are accepted", part.FormName())}, http.StatusBadRequest
+		}
+		if len(atts) == d.cfg.MaxAttachments {
+			return nil, &Problem{Error: "too_many_attachments", Message: fmt.Sprintf("at most %d attachments", d.cfg.MaxAttachments)}, http.StatusRequestEntityTooLarge
+		}
+		name := path.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
+		info, err := d.o.Blobs.Put(req.Context(), part, d.cfg.MaxAttachmentBytes)
+		if errors.Is(err, minsheng.ErrTooLarge) {
+			return nil, &Problem{Error: "too_large", Message: fmt.Sprintf("attachment %q is over %d bytes", name, d.cfg.MaxAttachmentBytes)}, http.StatusRequestEntityTooLarge
+		}
+		if errors.As(err, &mbe) {
+			return nil, &Problem{Error: "too_large", Message: fmt.Sprintf("the request is over %d bytes", maxTotal)}, http.StatusRequestEntityTooLarge
+		}
+		if err != nil {
+			return nil, &Problem{Error: "unavailable", Message: "attachment could not be stored"}, http.StatusServiceUnavailable
+		}
+		typ := part.Header.Get("Content-Type")
+		if mt, _, err := mime.ParseMediaType(typ); err == nil {
+			typ = mt
+		} else {
+			typ = "application/octet-stream"
+		}
+		atts = append(atts, minsheng.Attachment{Name: name, Type: typ, Size: info.Size, SHA256: info.SHA256, Ref: info.Ref})
+	}
+	if sub == nil {
+		return nil, &Problem{Error: "invalid_item", Message: `multipart body has no "item" part`, Fields: minsheng.FieldErrors{{Path: "item", Msg: "is required"}}}, http.StatusBadRequest
+	}
+	it := sub.item(p)
+	it.Attachments = atts
+	return it, nil, 0
+}

@@ -1,0 +1,334 @@
+// Package pipeline carries items from sources through triage and the router
+// to their destinations and back to the source as an acknowledgement.
+//
+// For each item: fill in its ID and trace ID → validate → drop it as a repeat
+// if the ledger already holds it (answering with the first outcome) → triage
+// → route (fan-out, retries, dead letter) → record the trail in the ledger →
+// ack the source. A source is acked only after every destination accepted
+// the item (or the dead letter destination did), and only after the trail is
+// durable. Items in flight per source are bounded (back-pressure). Stop
+// refuses new items and waits for those in flight.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// Config tunes the pipeline.
+type Config struct {
+	// MaxInFlight bounds the items each source may have in flight; a
+	// source's Emit blocks beyond it.
+	MaxInFlight int `yaml:"max_in_flight" default:"1024" validate:"gte=1,lte=1000000"`
+	// RouteTimeout bounds how long an item may wait for its destinations
+	// (retrying an unavailable one) before its source is told it failed.
+	RouteTimeout time.Duration `yaml:"route_timeout" default:"5s" validate:"gt=0"`
+}
+
+// Options are the pipeline's collaborators.
+type Options struct {
+	Triager minsheng.Triager
+	Router  minsheng.Router
+	Ledger  minsheng.Ledger
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer
+	// Now is the clock (tests); time.Now when nil.
+	Now func() time.Time
+}
+
+// Pipeline is safe for concurrent use by any number of sources.
+type Pipeline struct {
+	cfg Config
+	o   Options
+
+	stopMu   sync.RWMutex
+	stopping bool
+	stopCh   chan struct{}
+	wg       sync.WaitGroup
+
+	flightMu sync.Mutex
+	flights  map[string]*flight
+
+	items    *prometheus.CounterVec
+	latency  prometheus.Histogram
+	inFlight prometheus.Gauge
+}
+
+type flight struct {
+	done chan struct{}
+	out  minsheng.Outcome
+	err  error
+}
+
+// New makes a pipeline.
+func New(cfg Config, o Options) (*Pipeline, error) {
+	if o.Triager == nil || o.Router == nil || o.Ledger == nil {
+		return nil, errors.New("pipeline: Triager, Router and Ledger are required")
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 1024
+	}
+	if cfg.RouteTimeout <= 0 {
+		cfg.RouteTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	p := &Pipeline{cfg: cfg, o: o, stopCh: make(chan struct{}), flights: map[string]*flight{}}
+	p.items = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_items_total",
+		Help: "Items handled, by channel, class and outcome (routed, duplicate, failed, quarantined)."}, []string{"channel", "class", "outcome"})
+	p.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minsheng_item_seconds",
+		Help: "Time from an item entering the pipeline to its ack.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)})
+	p.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "minsheng_items_in_flight", Help: "Items in the pipeline now."})
+	if o.Metrics != nil {
+		for _, c := range []prometheus.Collector{p.items, p.latency, p.inFlight} {
+			if err := o.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("pipeline: metrics: %w", err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// Emitter returns an Emitter for one source, with its own in-flight bound.
+func (p *Pipeline) Emitter() minsheng.Emitter {
+	return &emitter{p: p, sem: make(chan struct{}, p.cfg.MaxInFlight)}
+}
+
+// Stop refuses new items and waits until those in flight are acked, or ctx
+// ends.
+func (p *Pipeline) Stop(ctx context.Context) error {
+	p.stopMu.Lock()
+	if !p.stopping {
+		p.stopping = true
+		close(p.stopCh)
+	}
+	p.stopMu.Unlock()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("pipeline: items still in flight at shutdown: %w", ctx.Err())
+	}
+}
+
+// Stopping reports whether Stop was called.
+func (p *Pipeline) Stopping() bool {
+	select {
+	case <-p.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+type emitter struct {
+	p   *Pipeline
+	sem chan struct{}
+}
+
+// admit takes a place for one item, or says why not.
+func (e *emitter) admit(ctx context.Context) error {
+	p := e.p
+	select {
+	case e.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.stopCh:
+		return minsheng.ErrStopping
+	}
+	p.stopMu.RLock()
+	defer p.stopMu.RUnlock()
+	if p.stopping {
+		<-e.sem
+		return minsheng.ErrStopping
+	}
+	p.wg.Add(1)
+	p.inFlight.Inc()
+	return nil
+}
+
+func (e *emitter) leave() {
+	<-e.sem
+	e.p.inFlight.Dec()
+	e.p.wg.Done()
+}
+
+func (e *emitter) Emit(ctx context.Context, it *minsheng.Item, ack minsheng.AckFunc) error {
+	if err := e.admit(ctx); err != nil {
+		return err
+	}
+	go func() {
+		defer e.leave()
+		start := time.Now()
+		out, err := e.p.process(it)
+		e.p.latency.Observe(time.Since(start).Seconds())
+		ack(out, err)
+	}()
+	return nil
+}
+
+func (e *emitter) Quarantine(ctx context.Context, q *minsheng.Quarantined, ack minsheng.AckFunc) error {
+	if err := e.admit(ctx); err != nil {
+		return err
+	}
+	go func() {
+		defer e.leave()
+		out, err := e.p.quarantine(q)
+		ack(out, err)
+	}()
+	return nil
+}
+
+// join makes concurrent handling of one item ID wait for the first; it
+// returns nil and the first's outcome when another was already handling it.
+func (p *Pipeline) join(id string) (*flight, *flight) {
+	p.flightMu.Lock()
+	defer p.flightMu.Unlock()
+	if f := p.flights[id]; f != nil {
+		return nil, f
+	}
+	f := &flight{done: make(chan struct{})}
+	p.flights[id] = f
+	return f, nil
+}
+
+func (p *Pipeline) land(id string, f *flight, out minsheng.Outcome, err error) {
+	f.out, f.err = out, err
+	p.flightMu.Lock()
+	delete(p.flights, id)
+	p.flightMu.Unlock()
+	close(f.done)
+}
+
+func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) {
+	it.Prepare(p.o.Now())
+	log := p.o.Logger.With("id", it.ID, "trace_id", it.TraceID, "channel", it.Channel, "source", it.Source)
+	for {
+		mine, other := p.join(it.ID)
+		if mine == nil {
+			<-other.done
+			if other.err != nil {
+				continue // the first attempt failed: try ourselves
+			}
+			o := other.out
+			o.Duplicate, o.TraceID = true, it.TraceID
+			p.items.WithLabelValues(string(it.Channel), classOf(o.Decision), "duplicate").Inc()
+			return o, nil
+		}
+		defer func() { p.land(it.ID, mine, out, err) }()
+		break
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
+	defer cancel()
+	if rec, lerr := p.o.Ledger.Lookup(ctx, it.ID); lerr == nil {
+		p.items.WithLabelValues(string(it.Channel), classOf(rec.Decision), "duplicate").Inc()
+		log.Debug("repeat of a handled item: not routed again")
+		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: rec.Decision, Destinations: rec.Destinations, Duplicate: true}, nil
+	} else if !errors.Is(lerr, minsheng.ErrNotFound) {
+		p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
+		return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("ledger: %w", lerr)
+	}
+
+	var d minsheng.Decision
+	if errs := it.Validate(); len(errs) > 0 {
+		d = minsheng.Decision{Class: minsheng.ClassInvalid, Confidence: 1, ModelVersion: "schema",
+			Reasons: []minsheng.Reason{{Kind: "schema", Code: "invalid_item", Detail: errs.Error()}}}
+	} else if d, err = p.o.Triager.Decide(ctx, it); err != nil {
+		p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
+		return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("triage: %w", err)
+	}
+	decided := p.o.Now().UTC()
+
+	dests, err := p.o.Router.Route(ctx, it, &d)
+	if err != nil {
+		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
+		log.Warn("not routed; the source keeps the item", "class", d.Class, "err", err)
+		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, err
+	}
+	routed := p.o.Now().UTC()
+
+	screen := "valid"
+	if d.Class == minsheng.ClassInvalid && len(d.Reasons) > 0 {
+		screen = "invalid: " + d.Reasons[0].Code
+	}
+	classified := fmt.Sprintf("%s (confidence %.2f, model %s)", d.Class, d.Confidence, d.ModelVersion)
+	if d.Flags.DisciplineLead {
+		classified += ", discipline lead"
+	}
+	if d.Review {
+		classified += ", to review"
+	}
+	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests, Trail: []minsheng.Event{
+		{Step: minsheng.StepReceived, At: it.ReceivedAt, Detail: string(it.Channel) + "/" + it.Source},
+		{Step: minsheng.StepScreened, At: decided, Detail: screen},
+		{Step: minsheng.StepClassified, At: decided, Detail: classified},
+		{Step: minsheng.StepRouted, At: routed, Destinations: dests},
+		{Step: minsheng.StepAcked, At: routed},
+	}}
+	if err := p.o.Ledger.Commit(ctx, rec); err != nil {
+		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
+		log.Error("routed but trail not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
+		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
+	}
+	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
+	log.Debug("routed", "class", d.Class, "confidence", d.Confidence, "review", d.Review,
+		"discipline_lead", d.Flags.DisciplineLead, "destinations", strings.Join(dests, ","))
+	return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: &d, Destinations: dests}, nil
+}
+
+func (p *Pipeline) quarantine(q *minsheng.Quarantined) (minsheng.Outcome, error) {
+	if q.ReceivedAt.IsZero() {
+		q.ReceivedAt = p.o.Now().UTC()
+	}
+	id := q.ID()
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
+	defer cancel()
+	if rec, err := p.o.Ledger.Lookup(ctx, id); err == nil {
+		return minsheng.Outcome{ItemID: id, Destinations: rec.Destinations, Duplicate: true}, nil
+	} else if !errors.Is(err, minsheng.ErrNotFound) {
+		return minsheng.Outcome{ItemID: id}, fmt.Errorf("ledger: %w", err)
+	}
+	dests, err := p.o.Router.RouteQuarantined(ctx, q)
+	if err != nil {
+		p.items.WithLabelValues(string(q.Channel), "", "failed").Inc()
+		return minsheng.Outcome{ItemID: id}, err
+	}
+	now := p.o.Now().UTC()
+	kept := *q
+	kept.Raw = nil // the raw bytes are in the blob store (RawRef) and the dead letter
+	rec := &minsheng.Record{ID: id, Quarantine: &kept, Destinations: dests, Trail: []minsheng.Event{
+		{Step: minsheng.StepReceived, At: q.ReceivedAt, Detail: string(q.Channel) + "/" + q.Source},
+		{Step: minsheng.StepScreened, At: now, Detail: "unparseable: " + q.Reason},
+		{Step: minsheng.StepRouted, At: now, Destinations: dests},
+		{Step: minsheng.StepAcked, At: now},
+	}}
+	if err := p.o.Ledger.Commit(ctx, rec); err != nil {
+		return minsheng.Outcome{ItemID: id}, fmt.Errorf("ledger: %w", err)
+	}
+	p.items.WithLabelValues(string(q.Channel), "", "quarantined").Inc()
+	p.o.Logger.Warn("quarantined", "id", id, "channel", q.Channel, "source", q.Source, "reason", q.Reason)
+	return minsheng.Outcome{ItemID: id, Destinations: dests}, nil
+}
+
+func classOf(d *minsheng.Decision) string {
+	if d == nil {
+		return ""
+	}
+	return string(d.Class)
+}

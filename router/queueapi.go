@@ -1,0 +1,202 @@
+package router
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// QueueAPI serves the embedded queues to the desks entitled to them:
+//
+//	GET  /v1/queues                      destinations this desk reads, with depth
+//	GET  /v1/queues/{dest}?max=&wait=&lease=   lease up to max messages
+//	POST /v1/queues/{dest}/ack      {"ids": [...]}   remove handled messages
+//	POST /v1/queues/{dest}/release  {"ids": [...]}   hand leased messages back now
+//
+// A message leased and not acked before its lease ends is handed out again,
+// so a reader that crashes loses nothing. Requests must carry an
+// authenticated desk in their context (auth.Registry.Middleware); a desk
+// reads only the destinations it was granted: 403 otherwise.
+type QueueAPI struct {
+	r *Router
+	// MaxWait caps long polling; MaxLease caps leases.
+	MaxWait, MaxLease time.Duration
+}
+
+// NewQueueAPI returns the queue API over the router's embedded queues.
+func NewQueueAPI(r *Router) *QueueAPI {
+	return &QueueAPI{r: r, MaxWait: 30 * time.Second, MaxLease: 10 * time.Minute}
+}
+
+// Register adds the API's routes to mux (without authentication: wrap mux).
+func (a *QueueAPI) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	mux.Handle("GET /v1/queues", wrap(http.HandlerFunc(a.list)))
+	mux.Handle("GET /v1/queues/{dest}", wrap(http.HandlerFunc(a.read)))
+	mux.Handle("POST /v1/queues/{dest}/ack", wrap(http.HandlerFunc(a.ack)))
+	mux.Handle("POST /v1/queues/{dest}/release", wrap(http.HandlerFunc(a.release)))
+}
+
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (a *QueueAPI) list(w http.ResponseWriter, req *http.Request) {
+	p := minsheng.PrincipalFrom(req.Context())
+	type q struct {
+		Destination string `json:"destination"`
+		Sink        string `json:"sink"`
+		Depth       *int   `json:"depth,omitempty"`
+	}
+	out := []q{}
+	for _, d := range a.r.Destinations() {
+		if !p.CanRead(d) {
+			continue
+		}
+		e := q{Destination: d, Sink: a.r.cfg.Destinations[d].Sink}
+		if e.Sink == SinkQueue {
+			if n, err := a.r.queues.QueueDepth(d); err == nil {
+				e.Depth = &n
+			}
+		}
+		out = append(out, e)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queues": out})
+}
+
+// dest checks the destination and the desk's right to it.
+func (a *QueueAPI) dest(w http.ResponseWriter, req *http.Request) (string, bool) {
+	d := req.PathValue("dest")
+	p := minsheng.PrincipalFrom(req.Context())
+	if !p.CanRead(d) {
+		writeJSON(w, http.StatusForbidden, apiError{"forbidden", fmt.Sprintf("desk %s may not read %q", p.Name, d)})
+		return "", false
+	}
+	dc, ok := a.r.cfg.Destinations[d]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, apiError{"unknown_destination", fmt.Sprintf("no destination %q", d)})
+		return "", false
+	}
+	if dc.Sink != SinkQueue {
+		writeJSON(w, http.StatusConflict, apiError{"not_a_queue", fmt.Sprintf("destination %q goes to %s, not the embedded queue: read it there", d, dc.Sink)})
+		return "", false
+	}
+	return d, true
+}
+
+func durationParam(req *http.Request, name string, def, max time.Duration) (time.Duration, error) {
+	s := req.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if secs, err2 := strconv.Atoi(s); err2 == nil {
+			d, err = time.Duration(secs)*time.Second, nil
+		}
+	}
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration (e.g. 10s)", name, s)
+	}
+	return min(d, max), nil
+}
+
+func (a *QueueAPI) read(w http.ResponseWriter, req *http.Request) {
+	d, ok := a.dest(w, req)
+	if !ok {
+		return
+	}
+	max := 10
+	if s := req.URL.Query().Get("max"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			writeJSON(w, http.StatusBadRequest, apiError{"bad_request", "max: must be a whole number from 1 to 1000"})
+			return
+		}
+		max = n
+	}
+	wait, err := durationParam(req, "wait", 0, a.MaxWait)
+	if err == nil {
+		var lease time.Duration
+		lease, err = durationParam(req, "lease", time.Minute, a.MaxLease)
+		if err == nil {
+			if lease <= 0 {
+				err = errors.New("lease: must be positive")
+			} else {
+				var msgs []minsheng.QueuedMessage
+				msgs, err = a.r.queues.Read(req.Context(), d, max, lease, wait)
+				if err == nil {
+					if msgs == nil {
+						msgs = []minsheng.QueuedMessage{}
+					}
+					writeJSON(w, http.StatusOK, map[string]any{"destination": d, "lease_seconds": lease.Seconds(), "messages": msgs})
+					return
+				}
+				if req.Context().Err() != nil {
+					return // the reader left
+				}
+				writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", err.Error()})
+				return
+			}
+		}
+	}
+	writeJSON(w, http.StatusBadRequest, apiError{"bad_request", err.Error()})
+}
+
+func readIDs(w http.ResponseWriter, req *http.Request) ([]string, bool) {
+	var body struct {
+		IDs []string `json:"ids"`
+	}
+	dec := json.NewDecoder(io.LimitReader(req.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || len(body.IDs) == 0 {
+		writeJSON(w, http.StatusBadRequest, apiError{"bad_request", `body must be {"ids": ["<item id>", ...]}`})
+		return nil, false
+	}
+	return body.IDs, true
+}
+
+func (a *QueueAPI) ack(w http.ResponseWriter, req *http.Request) {
+	d, ok := a.dest(w, req)
+	if !ok {
+		return
+	}
+	ids, ok := readIDs(w, req)
+	if !ok {
+		return
+	}
+	n, err := a.r.queues.Ack(req.Context(), d, ids)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"acked": n})
+}
+
+func (a *QueueAPI) release(w http.ResponseWriter, req *http.Request) {
+	d, ok := a.dest(w, req)
+	if !ok {
+		return
+	}
+	ids, ok := readIDs(w, req)
+	if !ok {
+		return
+	}
+	if err := a.r.queues.Release(d, ids); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"released": len(ids)})
+}

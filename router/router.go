@@ -1,0 +1,356 @@
+// Package router sends decided items to their destinations: the route table
+// from class and flags to destinations, fan-out (一信多转), the identity
+// policy, the Kafka and embedded-queue sinks, retries with backoff, the
+// rejected, review and dead letter destinations, and the HTTP API through
+// which desks read the embedded queues.
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// Queues is the embedded queue store (store.Store implements it).
+type Queues interface {
+	Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error)
+	Read(ctx context.Context, dest string, max int, lease, wait time.Duration) ([]minsheng.QueuedMessage, error)
+	Ack(ctx context.Context, dest string, ids []string) (int, error)
+	Release(dest string, ids []string) error
+	QueueDepth(dest string) (int, error)
+}
+
+// Router implements minsheng.Router over a route table.
+type Router struct {
+	cfg        Config
+	log        *slog.Logger
+	queues     Queues
+	kafka      *KafkaSink
+	discipline map[string]bool
+	now        func() time.Time
+
+	routed    *prometheus.CounterVec
+	failures  *prometheus.CounterVec
+	deadLtr   prometheus.Counter
+	latency   *prometheus.HistogramVec
+	sinkState sync.Map // sink kind → error string of the last failure, "" when healthy
+}
+
+var _ minsheng.Router = (*Router)(nil)
+
+// Options are the router's collaborators.
+type Options struct {
+	Logger  *slog.Logger
+	Queues  Queues // required when a destination uses the queue sink
+	Metrics prometheus.Registerer
+}
+
+// New builds a router. cfg must have passed Validate. It creates Kafka topics
+// when the configuration asks for it.
+func New(ctx context.Context, cfg Config, o Options) (*Router, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, errs
+	}
+	r := &Router{cfg: cfg, log: o.Logger, queues: o.Queues, discipline: cfg.disciplineDestinations(), now: time.Now}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	var topics []string
+	for name, d := range cfg.Destinations {
+		switch d.Sink {
+		case SinkQueue:
+			if o.Queues == nil {
+				return nil, fmt.Errorf("router: destination %s uses the embedded queue, but there is no store", name)
+			}
+		case SinkKafka:
+			topics = append(topics, cfg.topic(name))
+		}
+	}
+	if len(topics) > 0 {
+		ks, err := NewKafkaSink(cfg.Kafka, cfg.topic)
+		if err != nil {
+			return nil, err
+		}
+		r.kafka = ks
+		if cfg.Kafka.CreateTopics {
+			sort.Strings(topics)
+			if err := ks.EnsureTopics(ctx, topics); err != nil {
+				ks.Close()
+				return nil, err
+			}
+		}
+	}
+	r.routed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_routed_total", Help: "Envelopes durably accepted, by destination and kind."}, []string{"destination", "kind"})
+	r.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_delivery_failures_total", Help: "Failed delivery attempts, by sink and whether the error was permanent."}, []string{"sink", "permanent"})
+	r.deadLtr = prometheus.NewCounter(prometheus.CounterOpts{Name: "minsheng_dead_lettered_total", Help: "Items sent to the dead letter destination."})
+	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "minsheng_delivery_seconds", Help: "Time for a sink to accept a delivery.", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}, []string{"sink"})
+	if o.Metrics != nil {
+		for _, c := range []prometheus.Collector{r.routed, r.failures, r.deadLtr, r.latency} {
+			if err := o.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("router: metrics: %w", err)
+			}
+		}
+	}
+	return r, nil
+}
+
+// Close flushes and closes the sinks.
+func (r *Router) Close() error {
+	if r.kafka != nil {
+		return r.kafka.Close()
+	}
+	return nil
+}
+
+// Config returns the router's configuration.
+func (r *Router) Config() Config { return r.cfg }
+
+// Destinations lists the names of all destinations, sorted.
+func (r *Router) Destinations() []string {
+	out := make([]string, 0, len(r.cfg.Destinations))
+	for n := range r.cfg.Destinations {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DestinationsFor returns where an item with this decision goes, and the
+// envelope kind. It never returns an empty list for a validated config.
+func (r *Router) DestinationsFor(d *minsheng.Decision) ([]string, string) {
+	rt := r.cfg.Routes
+	lead := d.Class == minsheng.ClassDiscipline || d.Flags.DisciplineLead
+	var out []string
+	add := func(ds ...string) {
+		for _, x := range ds {
+			if !slices.Contains(out, x) {
+				out = append(out, x)
+			}
+		}
+	}
+	switch {
+	case d.Class == minsheng.ClassInvalid:
+		add(rt.Rejected)
+		return out, minsheng.KindRejected
+	case d.Review:
+		// A person checks the class first; a possible discipline case still
+		// reaches the inspectors at once (recall before precision).
+		add(rt.Review)
+		if lead {
+			add(rt.Classes[minsheng.ClassDiscipline]...)
+			add(rt.DisciplineLead...)
+		}
+		return out, minsheng.KindReview
+	}
+	add(rt.Classes[d.Class]...)
+	if d.Flags.DisciplineLead {
+		add(rt.DisciplineLead...)
+	}
+	if d.Class == minsheng.ClassGovService && d.Department != "" {
+		add(rt.Departments[d.Department]...)
+	}
+	return out, minsheng.KindItem
+}
+
+// Entitled reports whether a destination may see the complainant's identity
+// for an item with this decision.
+func (r *Router) Entitled(dest string, it *minsheng.Item, d *minsheng.Decision) bool {
+	if it.Complainant.Anonymous {
+		return false
+	}
+	switch r.cfg.Destinations[dest].Identity {
+	case IdentityFull:
+		return true
+	case IdentityRedacted:
+		return false
+	}
+	if d != nil && (d.Class == minsheng.ClassDiscipline || d.Flags.DisciplineLead) {
+		return r.discipline[dest]
+	}
+	return true
+}
+
+// Route delivers an item to the destinations its decision names.
+func (r *Router) Route(ctx context.Context, it *minsheng.Item, d *minsheng.Decision) ([]string, error) {
+	if !d.Class.Valid() {
+		return r.deadLetter(ctx, it, nil, d, fmt.Sprintf("triage returned unknown class %q", d.Class))
+	}
+	dests, kind := r.DestinationsFor(d)
+	if len(dests) == 0 {
+		return r.deadLetter(ctx, it, nil, d, "no route for class "+string(d.Class))
+	}
+	now := r.now().UTC()
+	envs := make([]*minsheng.Envelope, 0, len(dests))
+	for _, name := range dests {
+		view := it
+		if !r.Entitled(name, it, d) && it.Complainant.Identified() {
+			view = it.Redacted()
+		}
+		e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: name, Kind: kind,
+			ItemID: it.ID, TraceID: it.TraceID, RoutedAt: now, Item: view, Decision: d}
+		if kind == minsheng.KindRejected && len(d.Reasons) > 0 {
+			e.Reason = d.Reasons[0].Code + ": " + d.Reasons[0].Detail
+		}
+		envs = append(envs, e)
+	}
+	err := r.deliver(ctx, envs)
+	var perm *PermanentError
+	if errors.As(err, &perm) {
+		return r.deadLetter(ctx, it, nil, d, perm.Error())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return dests, nil
+}
+
+// RouteQuarantined delivers an unparseable input to the dead letter
+// destination.
+func (r *Router) RouteQuarantined(ctx context.Context, q *minsheng.Quarantined) ([]string, error) {
+	return r.deadLetter(ctx, nil, q, nil, q.Reason)
+}
+
+func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.Quarantined, d *minsheng.Decision, reason string) ([]string, error) {
+	name := r.cfg.Routes.DeadLetter
+	e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: name, Kind: minsheng.KindDeadLetter,
+		RoutedAt: r.now().UTC(), Decision: d, Reason: reason, Quarantine: q}
+	if it != nil {
+		e.ItemID, e.TraceID = it.ID, it.TraceID
+		e.Item = it
+		if !r.Entitled(name, it, d) && it.Complainant.Identified() {
+			e.Item = it.Redacted()
+		}
+	} else {
+		e.ItemID = q.ID()
+	}
+	err := r.deliver(ctx, []*minsheng.Envelope{e})
+	if q != nil && len(q.Raw) > 0 {
+		var perm *PermanentError
+		if errors.As(err, &perm) {
+			// Too large with its raw bytes inline: the raw reference must do.
+			qq := *q
+			qq.Raw = nil
+			e.Quarantine = &qq
+			e.Reason += " (raw bytes left out of the envelope: " + perm.Error() + "; see raw_ref)"
+			err = r.deliver(ctx, []*minsheng.Envelope{e})
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dead letter: %w", err)
+	}
+	r.deadLtr.Inc()
+	r.log.Warn("dead lettered", "id", e.ItemID, "trace_id", e.TraceID, "reason", reason)
+	return []string{name}, nil
+}
+
+// deliver sends envelopes to their sinks in parallel, retrying transient
+// failures with backoff until ctx ends. A permanent failure of any envelope
+// is returned as *PermanentError at once.
+func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) error {
+	bySink := map[string][]*minsheng.Envelope{}
+	for _, e := range envs {
+		k := r.cfg.Destinations[e.Destination].Sink
+		bySink[k] = append(bySink[k], e)
+	}
+	if len(bySink) == 1 {
+		for k, es := range bySink {
+			return r.deliverSink(ctx, k, es)
+		}
+	}
+	errs := make(chan error, len(bySink))
+	for k, es := range bySink {
+		go func() { errs <- r.deliverSink(ctx, k, es) }()
+	}
+	var first error
+	for range bySink {
+		if err := <-errs; err != nil {
+			var perm *PermanentError
+			if first == nil || errors.As(err, &perm) {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+func (r *Router) deliverSink(ctx context.Context, kind string, envs []*minsheng.Envelope) error {
+	backoff := r.cfg.Retry.InitialBackoff
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		var err error
+		switch kind {
+		case SinkKafka:
+			err = r.kafka.Deliver(ctx, envs)
+		default:
+			_, err = r.queues.Enqueue(ctx, envs)
+		}
+		r.latency.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+		if err == nil {
+			if attempt > 1 {
+				r.log.Info("sink recovered", "sink", kind, "attempts", attempt)
+			}
+			r.sinkState.Store(kind, "")
+			for _, e := range envs {
+				r.routed.WithLabelValues(e.Destination, e.Kind).Inc()
+			}
+			return nil
+		}
+		var perm *PermanentError
+		if errors.As(err, &perm) {
+			r.failures.WithLabelValues(kind, "true").Inc()
+			return err
+		}
+		r.failures.WithLabelValues(kind, "false").Inc()
+		r.sinkState.Store(kind, err.Error())
+		if attempt == 1 || attempt%20 == 0 {
+			r.log.Warn("delivery failed, retrying", "sink", kind, "attempt", attempt, "err", err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%s sink: %w (last error: %v)", kind, minsheng.ErrUnavailable, err)
+		case <-t.C:
+		}
+		backoff = min(backoff*2, r.cfg.Retry.MaxBackoff)
+	}
+}
+
+// Health reports whether the sinks can take deliveries now, for readiness:
+// a Kafka broker must answer. LastFailures tells what failed most recently.
+func (r *Router) Health(ctx context.Context) error {
+	if r.kafka != nil {
+		return r.kafka.Ping(ctx)
+	}
+	return nil
+}
+
+// LastFailures maps each sink whose most recent delivery failed to the error.
+func (r *Router) LastFailures() map[string]string {
+	out := map[string]string{}
+	r.sinkState.Range(func(k, v any) bool {
+		if s := v.(string); s != "" {
+			out[k.(string)] = s
+		}
+		return true
+	})
+	return out
+}
+
+func marshalEnvelope(e *minsheng.Envelope) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("envelope %s: %w", e.ItemID, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,311 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/testkafka"
+	"github.com/minsheng/minsheng/store"
+)
+
+func testItem(ref string) *minsheng.Item {
+	now := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	it := &minsheng.Item{Channel: minsheng.ChannelNewspaper, Source: "qingdao-daily", Ref: ref,
+		SubmittedAt: now, Title: "反映问题", Body: "正文",
+		Complainant: minsheng.Complainant{Name: "王五", Phone: "13900000000", Email: "w@example.cn"}}
+	it.Prepare(now)
+	return it
+}
+
+func withDepartments(c Config) Config {
+	c.Destinations["dept_urban"] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+	c.Routes.Departments = map[string][]string{"城乡建设": {"dept_urban"}}
+	return c
+}
+
+func TestDestinationsFor(t *testing.T) {
+	r := &Router{cfg: withDepartments(DefaultConfig())}
+	r.discipline = r.cfg.disciplineDestinations()
+	tests := []struct {
+		name string
+		d    minsheng.Decision
+		want []string
+		kind string
+	}{
+		{"gov service", minsheng.Decision{Class: minsheng.ClassGovService}, []string{"gov_service"}, minsheng.KindItem},
+		{"gov service with department", minsheng.Decision{Class: minsheng.ClassGovService, Department: "城乡建设"}, []string{"gov_service", "dept_urban"}, minsheng.KindItem},
+		{"unmapped department stays with 12345", minsheng.Decision{Class: minsheng.ClassGovService, Department: "卫生计生"}, []string{"gov_service"}, minsheng.KindItem},
+		{"department ignored for petitions", minsheng.Decision{Class: minsheng.ClassPetition, Department: "城乡建设"}, []string{"petition"}, minsheng.KindItem},
+		{"media with discipline lead fans out", minsheng.Decision{Class: minsheng.ClassMediaOversight, Flags: minsheng.Flags{DisciplineLead: true}}, []string{"media_oversight", "discipline"}, minsheng.KindItem},
+		{"discipline with lead once", minsheng.Decision{Class: minsheng.ClassDiscipline, Flags: minsheng.Flags{DisciplineLead: true}}, []string{"discipline"}, minsheng.KindItem},
+		{"invalid", minsheng.Decision{Class: minsheng.ClassInvalid}, []string{"rejected"}, minsheng.KindRejected},
+		{"review", minsheng.Decision{Class: minsheng.ClassPetition, Review: true}, []string{"review"}, minsheng.KindReview},
+		{"review keeps the lead for the inspectors", minsheng.Decision{Class: minsheng.ClassGovService, Review: true, Flags: minsheng.Flags{DisciplineLead: true}}, []string{"review", "discipline"}, minsheng.KindReview},
+		{"discipline under review still reaches inspectors", minsheng.Decision{Class: minsheng.ClassDiscipline, Review: true}, []string{"review", "discipline"}, minsheng.KindReview},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, kind := r.DestinationsFor(&tc.d)
+			if !slices.Equal(got, tc.want) || kind != tc.kind {
+				t.Fatalf("got %v %s, want %v %s", got, kind, tc.want, tc.kind)
+			}
+		})
+	}
+}
+
+func TestConfigRefusesLossyRouteTables(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		path string
+	}{
+		{"unrouted class", func(c *Config) { delete(c.Routes.Classes, minsheng.ClassPetition) }, "routes.classes[petition]"},
+		{"empty class route", func(c *Config) { c.Routes.Classes[minsheng.ClassDiscipline] = nil }, "routes.classes[discipline]"},
+		{"unknown destination", func(c *Config) { c.Routes.Classes[minsheng.ClassPetition] = []string{"petiton"} }, "routes.classes[petition][0]"},
+		{"unknown lead destination", func(c *Config) { c.Routes.DisciplineLead = []string{"cdi"} }, "routes.discipline_lead[0]"},
+		{"no dead letter", func(c *Config) { c.Routes.DeadLetter = "" }, "routes.dead_letter"},
+		{"route for invalid", func(c *Config) { c.Routes.Classes[minsheng.ClassInvalid] = []string{"rejected"} }, "routes.classes[invalid]"},
+		{"kafka without brokers", func(c *Config) { c.Destinations["petition"] = Destination{Sink: SinkKafka} }, "kafka.brokers"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.edit(&c)
+			errs := c.Validate()
+			for _, e := range errs {
+				if e.Path == tc.path {
+					return
+				}
+			}
+			t.Fatalf("want an error on %s, got %v", tc.path, errs)
+		})
+	}
+	if errs := DefaultConfig().Validate(); len(errs) > 0 {
+		t.Fatalf("default config refused: %v", errs)
+	}
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func drain(t *testing.T, s *store.Store, dest string) []*minsheng.Envelope {
+	t.Helper()
+	msgs, err := s.Read(context.Background(), dest, 100, time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*minsheng.Envelope
+	for _, m := range msgs {
+		out = append(out, m.Envelope)
+	}
+	return out
+}
+
+// TestIdentityReachesOnlyThoseEntitled routes an item with a discipline lead
+// through the embedded queues and checks who sees the complainant.
+func TestIdentityReachesOnlyThoseEntitled(t *testing.T) {
+	s := openStore(t)
+	r, err := New(context.Background(), DefaultConfig(), Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	it := testItem("lead-1")
+	d := &minsheng.Decision{Class: minsheng.ClassMediaOversight, Flags: minsheng.Flags{DisciplineLead: true}}
+	dests, err := r.Route(ctx, it, d)
+	if err != nil || !slices.Equal(dests, []string{"media_oversight", "discipline"}) {
+		t.Fatalf("route: %v %v", dests, err)
+	}
+	media := drain(t, s, "media_oversight")
+	disc := drain(t, s, "discipline")
+	if len(media) != 1 || len(disc) != 1 {
+		t.Fatalf("media %d, discipline %d envelopes", len(media), len(disc))
+	}
+	if media[0].Item.Complainant.Identified() {
+		t.Fatalf("media desk got the whistle-blower's identity: %+v", media[0].Item.Complainant)
+	}
+	if disc[0].Item.Complainant.Name != "王五" || disc[0].Item.Complainant.Phone == "" {
+		t.Fatalf("inspectors did not get the identity: %+v", disc[0].Item.Complainant)
+	}
+	if !it.Complainant.Identified() {
+		t.Fatal("routing changed the item itself")
+	}
+
+	// An ordinary service request: the department needs to call back.
+	svc := testItem("svc-1")
+	if _, err := r.Route(ctx, svc, &minsheng.Decision{Class: minsheng.ClassGovService}); err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(t, s, "gov_service"); len(got) != 1 || got[0].Item.Complainant.Phone != "13900000000" {
+		t.Fatalf("gov_service envelope: %+v", got)
+	}
+
+	// Anonymous: nobody downstream gets the identity, not even inspectors.
+	anon := testItem("anon-1")
+	anon.Complainant.Anonymous = true
+	if _, err := r.Route(ctx, anon, &minsheng.Decision{Class: minsheng.ClassDiscipline}); err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(t, s, "discipline"); len(got) != 1 || got[0].Item.Complainant.Identified() {
+		t.Fatalf("anonymous complainant passed on: %+v", got[0].Item.Complainant)
+	}
+
+	// Rejected items carry the screen's reason.
+	spam := testItem("spam-1")
+	if _, err := r.Route(ctx, spam, &minsheng.Decision{Class: minsheng.ClassInvalid,
+		Reasons: []minsheng.Reason{{Kind: "screen", Code: "spam", Detail: "advertising"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(t, s, "rejected"); len(got) != 1 || got[0].Kind != minsheng.KindRejected || !strings.HasPrefix(got[0].Reason, "spam") {
+		t.Fatalf("rejected envelope: %+v", got)
+	}
+}
+
+func TestViewHidesWhatADeskMayNotSee(t *testing.T) {
+	r := &Router{cfg: DefaultConfig()}
+	r.discipline = r.cfg.disciplineDestinations()
+	it := testItem("v-1")
+	d := &minsheng.Decision{Class: minsheng.ClassMediaOversight, Flags: minsheng.Flags{DisciplineLead: true}}
+	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: []string{"media_oversight", "discipline"},
+		Trail: []minsheng.Event{{Step: minsheng.StepRouted, Destinations: []string{"media_oversight", "discipline"}}}}
+
+	if v, ok := r.View(rec, &minsheng.Principal{Name: "qingdao-daily", Channel: minsheng.ChannelNewspaper}); !ok || !v.Item.Complainant.Identified() {
+		t.Fatal("the submitting desk must see its own item whole")
+	}
+	v, ok := r.View(rec, &minsheng.Principal{Name: "tv-desk", Reads: []string{"media_oversight"}})
+	if !ok || v.Item.Complainant.Identified() || slices.Contains(v.Destinations, "discipline") || slices.Contains(v.Trail[0].Destinations, "discipline") {
+		t.Fatalf("media reader's view: %+v", v)
+	}
+	if v, ok := r.View(rec, &minsheng.Principal{Name: "cdi", Reads: []string{"discipline"}}); !ok || v.Item.Complainant.Name != "王五" {
+		t.Fatalf("inspectors' view: %+v", v)
+	}
+	if _, ok := r.View(rec, &minsheng.Principal{Name: "petition-bureau", Reads: []string{"petition"}}); ok {
+		t.Fatal("a desk unrelated to the item saw it")
+	}
+}
+
+func kafkaConfig(k *testkafka.Cluster) Config {
+	c := DefaultConfig()
+	for name := range c.Destinations {
+		c.Destinations[name] = Destination{Sink: SinkKafka, Identity: IdentityAuto}
+	}
+	c.Kafka.Brokers = k.Addrs()
+	c.Kafka.CreateTopics = true
+	return c
+}
+
+// TestKafkaSinkKeysHeadersAndFanOut routes through a real Kafka-protocol
+// broker and reads the topics back with consumer groups.
+func TestKafkaSinkKeysHeadersAndFanOut(t *testing.T) {
+	k := testkafka.StartT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := New(ctx, kafkaConfig(k), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	it := testItem("k-1")
+	d := &minsheng.Decision{Class: minsheng.ClassPetition, Confidence: 0.9, ModelVersion: "test-1", Flags: minsheng.Flags{DisciplineLead: true}}
+	dests, err := r.Route(ctx, it, d)
+	if err != nil || !slices.Equal(dests, []string{"petition", "discipline"}) {
+		t.Fatalf("route: %v %v", dests, err)
+	}
+	for _, topic := range []string{"minsheng.petition", "minsheng.discipline"} {
+		msgs, err := k.Read(ctx, topic, "test-"+topic, 1, 500*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != 1 {
+			t.Fatalf("%s: %d messages", topic, len(msgs))
+		}
+		m := msgs[0]
+		if string(m.Key) != it.ID {
+			t.Errorf("%s: key %q, want the item ID", topic, m.Key)
+		}
+		for h, want := range map[string]string{"minsheng-class": "petition", "minsheng-channel": "newspaper",
+			"minsheng-trace-id": it.TraceID, "minsheng-schema-version": "1", "minsheng-model-version": "test-1", "minsheng-discipline-lead": "true"} {
+			if got := testkafka.Header(m, h); got != want {
+				t.Errorf("%s: header %s = %q, want %q", topic, h, got, want)
+			}
+		}
+		var env minsheng.Envelope
+		if err := json.Unmarshal(m.Value, &env); err != nil {
+			t.Fatal(err)
+		}
+		identified := env.Item.Complainant.Identified()
+		if identified != (topic == "minsheng.discipline") {
+			t.Errorf("%s: complainant identified = %v", topic, identified)
+		}
+	}
+}
+
+// TestKafkaPermanentErrorGoesToDeadLetter: an item the broker refuses for
+// its size goes to the dead letter destination, with the reason.
+func TestKafkaPermanentErrorGoesToDeadLetter(t *testing.T) {
+	k := testkafka.StartT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := kafkaConfig(k)
+	cfg.Destinations["dead_letter"] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+	s := openStore(t)
+	cfg.Kafka.BatchBytes = 64 << 10
+	r, err := New(ctx, cfg, Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	it := testItem("huge-1")
+	it.Body = strings.Repeat("很长的信", 30000) // ~360 KB, over the 64 KiB batch limit
+	dests, err := r.Route(ctx, it, &minsheng.Decision{Class: minsheng.ClassGovService})
+	if err != nil || !slices.Equal(dests, []string{"dead_letter"}) {
+		t.Fatalf("route: %v %v", dests, err)
+	}
+	got := drain(t, s, "dead_letter")
+	if len(got) != 1 || got[0].Kind != minsheng.KindDeadLetter || !strings.Contains(got[0].Reason, "permanent") || got[0].Item.Body != it.Body {
+		t.Fatalf("dead letter: %+v", got)
+	}
+}
+
+// TestKafkaUnavailableIsNotAcked: with the broker down the router retries
+// until its deadline and reports ErrUnavailable: nothing is claimed done.
+func TestKafkaUnavailableIsNotAcked(t *testing.T) {
+	k := testkafka.StartT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := New(ctx, kafkaConfig(k), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	k.Stop()
+	short, cancel2 := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel2()
+	_, err = r.Route(short, testItem("down-1"), &minsheng.Decision{Class: minsheng.ClassGovService})
+	if !errors.Is(err, minsheng.ErrUnavailable) {
+		t.Fatalf("broker down: err %v, want ErrUnavailable", err)
+	}
+	if r.Health(ctx) == nil {
+		t.Fatal("Health says ready with the broker down")
+	}
+	if err := k.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Route(ctx, testItem("down-1"), &minsheng.Decision{Class: minsheng.ClassGovService}); err != nil {
+		t.Fatalf("after the broker returned: %v", err)
+	}
+}

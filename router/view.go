@@ -1,0 +1,66 @@
+package router
+
+import (
+	"slices"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// View returns a handled item's record as a desk may see it, or false when
+// the desk may not see it at all.
+//
+//   - The desk that submitted the item sees all of it.
+//   - A desk that reads one of the destinations the item went to sees the
+//     item as that destination received it (identity withheld where the
+//     destination is not entitled to it), and only the destinations it
+//     reads: a media desk is not told that a case also went to the
+//     discipline inspectors.
+//   - Anyone else is told nothing (the caller answers 404, not 403, so that
+//     the existence of a case is not disclosed either).
+func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Record, bool) {
+	if p == nil || rec == nil {
+		return nil, false
+	}
+	source := ""
+	switch {
+	case rec.Item != nil:
+		source = rec.Item.Source
+	case rec.Quarantine != nil:
+		source = rec.Quarantine.Source
+	}
+	if source == p.Name {
+		return rec, true
+	}
+	var readable []string
+	entitled := false
+	for _, d := range rec.Destinations {
+		if p.CanRead(d) {
+			readable = append(readable, d)
+			if rec.Item != nil && r.Entitled(d, rec.Item, rec.Decision) {
+				entitled = true
+			}
+		}
+	}
+	if len(readable) == 0 {
+		return nil, false
+	}
+	v := *rec
+	v.Destinations = readable
+	if v.Item != nil && !entitled && v.Item.Complainant.Identified() {
+		v.Item = v.Item.Redacted()
+	}
+	v.Trail = make([]minsheng.Event, len(rec.Trail))
+	for i, e := range rec.Trail {
+		if len(e.Destinations) > 0 {
+			var keep []string
+			for _, d := range e.Destinations {
+				if slices.Contains(readable, d) {
+					keep = append(keep, d)
+				}
+			}
+			e.Destinations = keep
+		}
+		v.Trail[i] = e
+	}
+	return &v, true
+}
