@@ -33,6 +33,7 @@ type Emitter struct {
 	// the ack (the item was not durably handled).
 	Fail func(it *minsheng.Item) error
 
+	dmu         sync.Mutex // serialises dedupe
 	mu          sync.Mutex
 	cond        *sync.Cond
 	emitted     []*minsheng.Item
@@ -142,6 +143,9 @@ func (e *Emitter) dedupe(id string, r *minsheng.Record) (bool, error) {
 	if e.Ledger == nil {
 		return false, nil
 	}
+	// One at a time, as the pipeline joins concurrent emits of one ID.
+	e.dmu.Lock()
+	defer e.dmu.Unlock()
 	ctx := context.Background()
 	if _, err := e.Ledger.Lookup(ctx, id); err == nil {
 		return true, nil
