@@ -37,7 +37,7 @@ func TestDesksFileAddedWhileRunning(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("desks file mode %v", st.Mode().Perm())
 	}
-	// the running registry picks it up (it re-reads at most once a second)
+	// the running registry picks it up (it looks at the file again on an unknown token)
 	var p *minsheng.Principal
 	for deadline := time.Now().Add(3 * time.Second); p == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		p = r.Authenticate(tok)

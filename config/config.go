@@ -95,8 +95,9 @@ func DecodeNode(n *yaml.Node, path string, dst any) error {
 }
 
 type decoder struct {
-	errs  minsheng.FieldErrors
-	lines map[string]int // field path → line, for errors found after decoding
+	errs   minsheng.FieldErrors
+	failed []string       // paths whose value could not be decoded
+	lines  map[string]int // field path → line, for errors found after decoding
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
@@ -108,6 +109,27 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 		path = "(root)"
 	}
 	d.errs = append(d.errs, minsheng.FieldError{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
+	d.failed = append(d.failed, path)
+}
+
+// shadowed reports whether p is, or lies under, a path that failed to
+// decode: validating a half-decoded value would only add noise.
+func (d *decoder) shadowed(p string) bool {
+	for _, f := range d.failed {
+		if p == f || strings.HasPrefix(p, f+".") || strings.HasPrefix(p, f+"[") || strings.HasPrefix(f, p+".") || strings.HasPrefix(f, p+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// report adds a validation error unless its field failed to decode.
+func (d *decoder) report(fe minsheng.FieldError) {
+	if d.shadowed(fe.Path) {
+		return
+	}
+	fe.Line = d.lineOf(fe.Path)
+	d.errs = append(d.errs, fe)
 }
 
 func join(path, key string) string {
@@ -206,6 +228,15 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(int64(dur))
+		return
+	}
+	if k := v.Kind(); k >= reflect.Int && k <= reflect.Int64 && strings.HasSuffix(n.Value, "iB") {
+		size, err := parseSize(n.Value)
+		if err != nil {
+			d.fail(n, path, "%q is not a size (use e.g. 512KiB, 1MiB, 2GiB)", n.Value)
+			return
+		}
+		v.SetInt(size)
 		return
 	}
 	tmp := reflect.New(v.Type())
@@ -407,10 +438,6 @@ func parseSize(s string) (int64, error) {
 
 // validate runs `validate` tags and Validator implementations.
 func (d *decoder) validate(v reflect.Value, path string) {
-	if len(d.errs) > 0 {
-		// Type errors first: validating half-decoded values only adds noise.
-		return
-	}
 	d.tags(v, path)
 	d.semantic(v, path, false)
 }
@@ -424,8 +451,7 @@ func (d *decoder) tags(v reflect.Value, path string) {
 	}
 	if err := minsheng.Validator().Struct(v.Addr().Interface()); err != nil {
 		for _, fe := range minsheng.ValidationErrors(err, "") {
-			p := join(path, fe.Path)
-			d.errs = append(d.errs, minsheng.FieldError{Path: p, Line: d.lineOf(p), Msg: fe.Msg})
+			d.report(minsheng.FieldError{Path: join(path, fe.Path), Msg: fe.Msg})
 		}
 	}
 }
@@ -477,8 +503,7 @@ func (d *decoder) semantic(v reflect.Value, path string, element bool) {
 		return
 	}
 	for _, fe := range val.Validate() {
-		p := join(path, fe.Path)
-		d.errs = append(d.errs, minsheng.FieldError{Path: p, Line: d.lineOf(p), Msg: fe.Msg})
+		d.report(minsheng.FieldError{Path: join(path, fe.Path), Msg: fe.Msg})
 	}
 }
 

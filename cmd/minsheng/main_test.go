@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var binary string
+
+// TestMain builds the minsheng binary once: these tests run it as a user
+// would, as a separate process that can be killed.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "minsheng-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "minsheng")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func runCmd(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startGateway(t *testing.T, data, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, "run", "--data", data, "--listen", addr)
+	logf, err := os.Create(filepath.Join(t.TempDir(), "gateway.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd
+			}
+		}
+	}
+	logf.Seek(0, 0)
+	b, _ := io.ReadAll(logf)
+	t.Fatalf("gateway did not become ready:\n%s", b)
+	return nil
+}
+
+func postLetter(base, token, ref string) (int, string) {
+	body := fmt.Sprintf(`{"ref":%q,"title":"楼道灯坏了","body":"三号楼二单元楼道灯坏了一个月，晚上很黑，请物业修理。","submitted_at":"2026-11-21T20:00:00+08:00","complainant":{"name":"孙七","phone":"13500000000"}}`, ref)
+	req, _ := http.NewRequest("POST", base+"/v1/items", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	var acc struct {
+		ID        string `json:"id"`
+		Duplicate bool   `json:"duplicate"`
+	}
+	json.NewDecoder(resp.Body).Decode(&acc)
+	if acc.Duplicate {
+		return resp.StatusCode, "dup:" + acc.ID
+	}
+	return resp.StatusCode, acc.ID
+}
+
+// TestKill9RestartKeepsEverythingAccepted runs the embedded default as a
+// process, kills it with SIGKILL while desks are posting, restarts it, and
+// checks that every item that got a 202 is recorded and queued, and that
+// re-posting it is recognised as a repeat.
+func TestKill9RestartKeepsEverythingAccepted(t *testing.T) {
+	data := t.TempDir()
+	tok, errOut, code := runCmd(t, "desk", "add", "--data", data, "--name", "district-3", "--channel", "village")
+	if code != 0 {
+		t.Fatalf("desk add: %d %s", code, errOut)
+	}
+	tok = strings.TrimSpace(tok)
+	addr := freeAddr(t)
+	gw := startGateway(t, data, addr)
+	base := "http://" + addr
+
+	var mu sync.Mutex
+	accepted := map[string]string{} // ref → id
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ref := fmt.Sprintf("K9-%02d-%05d", w, i)
+				st, id := postLetter(base, tok, ref)
+				if st == 0 {
+					return // killed
+				}
+				if st == 202 {
+					mu.Lock()
+					accepted[ref] = id
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	if err := gw.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	gw.Wait()
+	close(stop)
+	wg.Wait()
+	if len(accepted) == 0 {
+		t.Fatal("nothing was accepted before the kill")
+	}
+
+	startGateway(t, data, addr)
+	reader, errOut, code := runCmd(t, "desk", "add", "--data", data, "--name", "dispatch", "--reads", "gov_service,media_oversight,petition,discipline,rejected,review,dead_letter")
+	if code != 0 {
+		t.Fatalf("desk add: %s", errOut)
+	}
+	reader = strings.TrimSpace(reader)
+	for ref, id := range accepted {
+		req, _ := http.NewRequest("GET", base+"/v1/items/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s (%s) got a 202 before the kill, but after restart GET says %d", ref, id, resp.StatusCode)
+		}
+	}
+	// every accepted item is in some queue (a desk wanting them all reads them)
+	queued := map[string]bool{}
+	for _, d := range []string{"gov_service", "media_oversight", "petition", "discipline", "rejected", "review", "dead_letter"} {
+		for {
+			req, _ := http.NewRequest("GET", base+"/v1/queues/"+d+"?max=1000&lease=5m", nil)
+			req.Header.Set("Authorization", "Bearer "+reader)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 200 {
+				t.Fatalf("reading queue %s with a desk added a moment ago: %d", d, resp.StatusCode)
+			}
+			var got struct {
+				Messages []struct {
+					Envelope struct {
+						ID string `json:"id"`
+					} `json:"envelope"`
+				} `json:"messages"`
+			}
+			json.NewDecoder(resp.Body).Decode(&got)
+			resp.Body.Close()
+			if len(got.Messages) == 0 {
+				break
+			}
+			for _, m := range got.Messages {
+				queued[m.Envelope.ID] = true
+			}
+		}
+	}
+	for ref, id := range accepted {
+		if !queued[id] {
+			req, _ := http.NewRequest("GET", base+"/v1/items/"+id, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, _ := http.DefaultClient.Do(req)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Fatalf("%s (%s) got a 202 but is in no queue after the restart (%d queued); record: %s", ref, id, len(queued), b)
+		}
+	}
+	// re-posting an accepted letter is a repeat with the same ID
+	for ref, id := range accepted {
+		st, got := postLetter(base, tok, ref)
+		if st != 202 || got != "dup:"+id {
+			t.Fatalf("re-post of %s: %d %s, want a repeat of %s", ref, st, got, id)
+		}
+		break
+	}
+	t.Logf("%d items accepted before SIGKILL; all recorded and queued after restart (%d queue entries)", len(accepted), len(queued))
+}
+
+// TestCheckConfig runs check-config over testdata/config: good files exit 0,
+// bad ones exit 2 naming each field with its line (golden output).
+func TestCheckConfig(t *testing.T) {
+	files, _ := filepath.Glob("testdata/config/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no testdata/config/*.yaml")
+	}
+	var out strings.Builder
+	for _, f := range files {
+		stdout, stderr, code := runCmd(t, "check-config", f)
+		good := strings.HasPrefix(filepath.Base(f), "good_")
+		if good != (code == 0) || (!good && code != 2) {
+			t.Errorf("%s: exit %d\n%s%s", f, code, stdout, stderr)
+		}
+		fmt.Fprintf(&out, "== %s (exit %d)\n%s%s", filepath.Base(f), code, stdout, stderr)
+	}
+	golden := "testdata/check-config.golden"
+	if *update {
+		os.WriteFile(golden, []byte(out.String()), 0o644)
+	}
+	want, _ := os.ReadFile(golden)
+	if out.String() != string(want) {
+		t.Errorf("check-config output differs from %s (run with -update to accept):\n%s", golden, out.String())
+	}
+}
+
+// TestDeploymentConfigIsValid keeps the production example loadable.
+func TestDeploymentConfigIsValid(t *testing.T) {
+	stdout, stderr, code := runCmd(t, "check-config", "../../deployments/minsheng.yaml")
+	if code != 0 {
+		t.Fatalf("deployments/minsheng.yaml: exit %d\n%s%s", code, stdout, stderr)
+	}
+}

@@ -1,0 +1,361 @@
+// Package gateway assembles the whole gateway from its configuration: the
+// state store, desk authentication, triage, the router and its sinks, the
+// pipeline, the desk API, the configured inputs and the HTTP server with
+// /metrics, /healthz and /readyz. cmd/minsheng parses flags and signals and
+// calls it; tests run the same assembly in-process.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gopkg.in/yaml.v3"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/auth"
+	"github.com/minsheng/minsheng/config"
+	"github.com/minsheng/minsheng/connectors"
+	_ "github.com/minsheng/minsheng/connectors/all"
+	"github.com/minsheng/minsheng/connectors/desk"
+	"github.com/minsheng/minsheng/pipeline"
+	"github.com/minsheng/minsheng/router"
+	"github.com/minsheng/minsheng/store"
+	"github.com/minsheng/minsheng/triage"
+)
+
+// Config is the whole configuration file: the sections each package
+// defines, composed. See docs/config.md.
+type Config struct {
+	Data   string `yaml:"data"`
+	Listen string `yaml:"listen" default:"127.0.0.1:8080" validate:"hostname_port"`
+	Log    struct {
+		Level  string `yaml:"level" default:"info" validate:"oneof=debug info warn error"`
+		Format string `yaml:"format" default:"json" validate:"oneof=json text"`
+	} `yaml:"log"`
+	Store struct {
+		// NoSync skips fsync: survives a crash of the gateway, not of the machine.
+		NoSync bool `yaml:"no_sync"`
+	} `yaml:"store"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" default:"30s" validate:"gt=0"`
+
+	Pipeline pipeline.Config   `yaml:"pipeline"`
+	Intake   desk.Config       `yaml:"intake"`
+	Desks    []auth.DeskConfig `yaml:"desks"`
+	Triage   triage.Config     `yaml:"triage"`
+
+	Destinations map[string]router.Destination `yaml:"destinations"`
+	Routes       router.Routes                 `yaml:"routes"`
+	Kafka        router.KafkaConfig            `yaml:"kafka"`
+	Retry        router.RetryConfig            `yaml:"retry"`
+
+	Inputs []config.Node `yaml:"inputs"`
+
+	// filled by Validate
+	inputs []inputSpec
+}
+
+type inputSpec struct {
+	Name, Type string
+	Node       *yaml.Node
+	Path       string
+}
+
+func (c *Config) RouterConfig() router.Config {
+	return router.Config{Destinations: c.Destinations, Routes: c.Routes, Kafka: c.Kafka, Retry: c.Retry}
+}
+
+// DefaultConfig is what an empty file (or none) gives: the embedded
+// default, every destination an embedded queue.
+func DefaultConfig() *Config {
+	c := &Config{Triage: triage.DefaultConfig()}
+	rc := router.DefaultConfig()
+	c.Destinations, c.Routes, c.Kafka, c.Retry = rc.Destinations, rc.Routes, rc.Kafka, rc.Retry
+	return c
+}
+
+// Validate checks the routing as a whole and the inputs against their
+// connectors' own config types.
+func (c *Config) Validate() minsheng.FieldErrors {
+	var errs minsheng.FieldErrors
+	errs = append(errs, c.RouterConfig().Validate()...)
+	known := map[string]bool{}
+	for i, d := range c.Desks {
+		for j, r := range d.Reads {
+			if _, ok := c.Destinations[r]; !ok {
+				errs = append(errs, minsheng.FieldError{Path: fmt.Sprintf("desks[%d].reads[%d]", i, j), Msg: fmt.Sprintf("destination %q is not defined", r)})
+			}
+		}
+	}
+	c.inputs = nil
+	for i, n := range c.Inputs {
+		path := fmt.Sprintf("inputs[%d]", i)
+		if n.Kind != yaml.MappingNode {
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: "must be a mapping with a name and one connector type"})
+			continue
+		}
+		spec := inputSpec{}
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			k, v := n.Content[j], n.Content[j+1]
+			if k.Value == "name" {
+				spec.Name = v.Value
+				continue
+			}
+			if spec.Type != "" {
+				errs = append(errs, minsheng.FieldError{Path: path + "." + k.Value, Line: k.Line, Msg: fmt.Sprintf("an input has one connector type; %q is already given", spec.Type)})
+				continue
+			}
+			if _, ok := connectors.Lookup(k.Value); !ok {
+				errs = append(errs, minsheng.FieldError{Path: path + "." + k.Value, Line: k.Line, Msg: fmt.Sprintf("unknown connector type (known: %s)", strings.Join(connectors.Types(), ", "))})
+				continue
+			}
+			spec.Type, spec.Node, spec.Path = k.Value, v, path+"."+k.Value
+		}
+		if spec.Name == "" {
+			errs = append(errs, minsheng.FieldError{Path: path + ".name", Line: n.Line, Msg: "is required"})
+		}
+		if spec.Type == "" {
+			continue
+		}
+		if known[spec.Name] {
+			errs = append(errs, minsheng.FieldError{Path: path + ".name", Line: n.Line, Msg: fmt.Sprintf("%q names another input too", spec.Name)})
+		}
+		known[spec.Name] = true
+		c.inputs = append(c.inputs, spec)
+	}
+	return errs
+}
+
+func NewLogger(c *Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.Log.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// Gateway is the whole gateway, assembled: store, triage, router, pipeline,
+// the desk API, the configured inputs and the HTTP server.
+type Gateway struct {
+	cfg      *Config
+	log      *slog.Logger
+	metrics  *prometheus.Registry
+	store    *store.Store
+	auth     *auth.Registry
+	triage   *triage.Engine
+	router   *router.Router
+	pipeline *pipeline.Pipeline
+	desk     *desk.Desk
+	sources  map[string]minsheng.Source
+	mux      *http.ServeMux
+}
+
+// Open assembles the gateway without starting anything that reads.
+func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
+	g := &Gateway{cfg: c, log: log, metrics: prometheus.NewRegistry(), sources: map[string]minsheng.Source{}, mux: http.NewServeMux()}
+	g.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var err error
+	if g.store, err = store.Open(c.Data, store.Options{NoSync: c.Store.NoSync}); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			g.Close()
+		}
+	}()
+	if g.auth, err = auth.NewRegistry(c.Desks, filepath.Join(c.Data, "desks.json"), log); err != nil {
+		return nil, fmt.Errorf("desks: %w", err)
+	}
+	if g.triage, err = triage.New(c.Triage); err != nil {
+		return nil, fmt.Errorf("triage: %w", err)
+	}
+	if g.router, err = router.New(ctx, c.RouterConfig(), router.Options{Logger: log, Queues: g.store, Metrics: g.metrics}); err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	if g.pipeline, err = pipeline.New(c.Pipeline, pipeline.Options{Triager: g.triage, Router: g.router, Ledger: g.store, Logger: log, Metrics: g.metrics}); err != nil {
+		return nil, err
+	}
+	g.desk = desk.New(c.Intake, desk.Options{Logger: log.With("connector", "desk"), Blobs: g.store.Blobs(), Ledger: g.store, View: g.router.View})
+	for _, in := range c.inputs {
+		f, _ := connectors.Lookup(in.Type)
+		env := connectors.Env{Logger: log.With("connector", in.Type, "input", in.Name), Checkpoints: g.store, Blobs: g.store.Blobs(), Metrics: g.metrics}
+		src, err := f(in.Name, func(v any) error { return config.DecodeNode(in.Node, in.Path, v) }, env)
+		if err != nil {
+			return nil, fmt.Errorf("inputs %s (%s): %w", in.Name, in.Type, err)
+		}
+		g.sources[in.Name] = src
+	}
+	g.routes()
+	ok = true
+	return g, nil
+}
+
+func (g *Gateway) routes() {
+	g.desk.Register(g.mux, g.auth.Middleware)
+	router.NewQueueAPI(g.router).Register(g.mux, g.auth.Middleware)
+	g.mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{}))
+	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	g.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
+		if g.pipeline.Stopping() {
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		if err := g.router.Health(ctx); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+}
+
+// Serve runs the gateway until ctx ends, then shuts down in order: stop
+// reading (sources, then new HTTP requests), drain the items in flight and
+// their acks, flush and close the sinks, close the store.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	baseCtx, cancelBase := context.WithCancel(context.Background())
+	srv := &http.Server{
+		Handler:           g.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // multipart attachments on slow links
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	srcCtx, stopSources := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	start := func(name string, s minsheng.Source) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(srcCtx, g.pipeline.Emitter()); err != nil && !errors.Is(err, context.Canceled) {
+				g.log.Error("input stopped", "input", name, "err", err)
+			}
+		}()
+	}
+	start("desk", g.desk)
+	names := make([]string, 0, len(g.sources))
+	for n := range g.sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		start(n, g.sources[n])
+	}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+	g.log.Info("minsheng running", "listen", ln.Addr().String(), "data", g.cfg.Data, "inputs", len(names),
+		"destinations", strings.Join(g.router.Destinations(), ","), "model", g.triage.ModelVersion())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+		g.log.Error("http server failed", "err", err)
+	}
+	g.log.Info("shutting down: stop reading")
+	deadline, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
+	defer cancel()
+	stopSources()
+	cancelBase() // new requests are refused, long polls return
+	if perr := g.pipeline.Stop(deadline); perr != nil {
+		g.log.Error("shutdown", "err", perr)
+	}
+	g.log.Info("shutting down: items drained; closing connections")
+	srv.Shutdown(deadline)
+	wg.Wait()
+	g.Close()
+	g.log.Info("stopped")
+	return err
+}
+
+func (g *Gateway) Close() {
+	if g.router != nil {
+		if err := g.router.Close(); err != nil {
+			g.log.Error("closing sinks", "err", err)
+		}
+	}
+	if g.store != nil {
+		if err := g.store.Close(); err != nil {
+			g.log.Error("closing store", "err", err)
+		}
+	}
+}
+
+// Load reads a configuration file over the defaults; path "" gives the
+// embedded default. The error is a minsheng.FieldErrors naming every
+// problem with its line.
+func Load(path string) (*Config, error) {
+	c := DefaultConfig()
+	var err error
+	if path != "" {
+		err = config.LoadFile(path, c)
+	} else {
+		err = config.Decode(nil, c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Data == "" {
+		c.Data = "minsheng-data"
+	}
+	return c, nil
+}
+
+// CheckInputs builds every configured input without starting it, so that
+// each connector checks its own section.
+func (c *Config) CheckInputs() error {
+	var errs []error
+	for _, in := range c.inputs {
+		f, _ := connectors.Lookup(in.Type)
+		env := connectors.Env{Logger: slog.New(slog.DiscardHandler)}
+		if _, err := f(in.Name, func(v any) error { return config.DecodeNode(in.Node, in.Path, v) }, env); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// InputCount is how many inputs the configuration declares.
+func (c *Config) InputCount() int { return len(c.inputs) }
+
+// Handler is the gateway's HTTP handler (desk API, queues, metrics, health).
+func (g *Gateway) Handler() http.Handler { return g.mux }
+
+// Emitter returns a new emitter into the pipeline, with its own in-flight
+// bound, for a source driven from outside (bulk import, tests).
+func (g *Gateway) Emitter() minsheng.Emitter { return g.pipeline.Emitter() }
+
+// Store is the gateway's state store.
+func (g *Gateway) Store() *store.Store { return g.store }
+
+// Router is the gateway's router.
+func (g *Gateway) Router() *router.Router { return g.router }
+
+// Pipeline is the gateway's pipeline.
+func (g *Gateway) Pipeline() *pipeline.Pipeline { return g.pipeline }
+
+// Metrics is the gateway's Prometheus registry.
+func (g *Gateway) Metrics() *prometheus.Registry { return g.metrics }
+
+// Desks is the gateway's desk registry.
+func (g *Gateway) Desks() *auth.Registry { return g.auth }

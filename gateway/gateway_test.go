@@ -1,0 +1,578 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/auth"
+	"github.com/minsheng/minsheng/config"
+	"github.com/minsheng/minsheng/connectors/desk"
+	"github.com/minsheng/minsheng/internal/testkafka"
+	"github.com/minsheng/minsheng/router"
+)
+
+const (
+	deskToken   = "desk-token-qingdao-daily-0123456789"
+	readerToken = "reader-token-all-queues-0123456789"
+	cdiToken    = "reader-token-inspectors-0123456789"
+	mediaToken  = "reader-token-media-desk-0123456789"
+)
+
+// letters the tests post: a mix that exercises every path.
+var letters = []struct{ title, body string }{
+	{"小区门口道路塌陷多日无人修复", "小区东门外的人行道塌陷，形成一个大坑，已经有老人摔倒受伤，请市政部门尽快修复。"},
+	{"村干部虚报冒领扶贫资金", "村委会主任和会计虚报冒领扶贫资金，把工程交给亲戚，请纪检监察机关调查。"},
+	{"征地补偿款多年未落实", "二〇一八年征地后补偿款至今未发放到位，多次上访无果，请求领导过问。"},
+	{"餐馆后厨卫生差希望曝光", "美食街多家餐馆后厨脏乱，投诉后走过场，希望记者暗访曝光。"},
+	{"代开发票 优惠多多", "诚信代开各类发票，联系电话 13000000000，微信同号，欢迎来电。"},
+}
+
+func testConfig(t *testing.T, kafka *testkafka.Cluster) *Config {
+	t.Helper()
+	t.Setenv("MS_TEST_DESK", deskToken)
+	t.Setenv("MS_TEST_READER", readerToken)
+	t.Setenv("MS_TEST_CDI", cdiToken)
+	t.Setenv("MS_TEST_MEDIA", mediaToken)
+	c := DefaultConfig()
+	all := []string{"media_oversight", "petition", "gov_service", "discipline", "rejected", "review", "dead_letter"}
+	c.Desks = []auth.DeskConfig{
+		{Name: "qingdao-daily", Channel: minsheng.ChannelNewspaper, TokenEnv: "MS_TEST_DESK"},
+		{Name: "ops", Reads: all, TokenEnv: "MS_TEST_READER"},
+		{Name: "inspectors", Reads: []string{"discipline"}, TokenEnv: "MS_TEST_CDI"},
+		{Name: "tv-desk", Reads: []string{"media_oversight"}, TokenEnv: "MS_TEST_MEDIA"},
+	}
+	if kafka != nil {
+		for name := range c.Destinations {
+			c.Destinations[name] = router.Destination{Sink: router.SinkKafka, Identity: router.IdentityAuto}
+		}
+		c.Kafka.Brokers = kafka.Addrs()
+		c.Kafka.CreateTopics = true
+	}
+	if err := config.Decode(nil, c); err != nil { // defaults and validation, as a file would get
+		t.Fatal(err)
+	}
+	c.Data = t.TempDir()
+	c.Pipeline.RouteTimeout = 2 * time.Second
+	return c
+}
+
+type running struct {
+	g    *Gateway
+	url  string
+	stop func()
+}
+
+func start(t *testing.T, c *Config) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	g, err := Open(ctx, c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, ln) }()
+	once := sync.Once{}
+	r := &running{g: g, url: "http://" + ln.Addr().String(), stop: func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}}
+	t.Cleanup(r.stop)
+	return r
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (a answer) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(a.body, v); err != nil {
+		t.Fatalf("status %d body %q: %v", a.status, a.body, err)
+	}
+}
+
+func call(t *testing.T, method, url, token, ctype string, body []byte) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return answer{}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, resp.Header, b}
+}
+
+func submission(ref string, i int) []byte {
+	l := letters[i%len(letters)]
+	b, _ := json.Marshal(map[string]any{"ref": ref, "title": l.title, "body": l.body,
+		"submitted_at": "2026-11-21T09:30:00+08:00",
+		"complainant":  map[string]any{"name": "赵六", "phone": "13600000000", "anonymous": false}})
+	return b
+}
+
+func post(t *testing.T, base, ref string, i int) answer {
+	return call(t, "POST", base+"/v1/items", deskToken, "application/json", submission(ref, i))
+}
+
+// TestEndToEndThroughKafka posts items over HTTP and consumes every
+// destination topic with consumer groups: each item is in exactly the
+// topics its decision names, keyed by its ID, with its headers.
+func TestEndToEndThroughKafka(t *testing.T) {
+	k := testkafka.StartT(t)
+	c := testConfig(t, k)
+	r := start(t, c)
+	want := map[string][]string{} // topic → item IDs
+	accepted := map[string]desk.Accepted{}
+	for i := range 25 {
+		a := post(t, r.url, fmt.Sprintf("E2E-%03d", i), i)
+		if a.status != http.StatusAccepted {
+			t.Fatalf("post %d: %d %s", i, a.status, a.body)
+		}
+		var acc desk.Accepted
+		a.decode(t, &acc)
+		if acc.Decision == nil || acc.Duplicate || acc.ID != minsheng.ItemID(minsheng.ChannelNewspaper, "qingdao-daily", fmt.Sprintf("E2E-%03d", i)) {
+			t.Fatalf("202 body %s", a.body)
+		}
+		dests, _ := r.g.Router().DestinationsFor(acc.Decision)
+		if !slices.Equal(dests, acc.Destinations) {
+			t.Fatalf("item %s: answered destinations %v, decision names %v", acc.ID, acc.Destinations, dests)
+		}
+		for _, d := range dests {
+			want["minsheng."+d] = append(want["minsheng."+d], acc.ID)
+		}
+		accepted[acc.ID] = acc
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	classes := map[minsheng.Class]bool{}
+	for _, acc := range accepted {
+		classes[acc.Decision.Class] = true
+	}
+	if len(classes) < 3 {
+		t.Fatalf("the letters reached only classes %v; the test needs a mix", classes)
+	}
+	for _, dest := range r.g.Router().Destinations() {
+		topic := "minsheng." + dest
+		msgs, err := k.Read(ctx, topic, "e2e-"+dest, len(want[topic]), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range msgs {
+			got = append(got, string(m.Key))
+			acc := accepted[string(m.Key)]
+			if testkafka.Header(m, "minsheng-class") != string(acc.Decision.Class) ||
+				testkafka.Header(m, "minsheng-trace-id") != acc.TraceID ||
+				testkafka.Header(m, "minsheng-channel") != "newspaper" {
+				t.Errorf("%s: headers of %s: %v", topic, m.Key, m.Headers)
+			}
+		}
+		sort.Strings(got)
+		exp := want[topic]
+		sort.Strings(exp)
+		if !slices.Equal(got, exp) {
+			t.Errorf("%s holds %v, want %v", topic, got, exp)
+		}
+	}
+}
+
+// TestBrokerLostMidRun stops the broker while desks are posting: they get
+// 503 with Retry-After (or are held); when the broker returns everything
+// that got a 202 is delivered, and retried items land once.
+func TestBrokerLostMidRun(t *testing.T) {
+	k := testkafka.StartT(t)
+	c := testConfig(t, k)
+	r := start(t, c)
+	const n = 60
+	var mu sync.Mutex
+	status := map[string]int{}
+	ids := map[string]string{}
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 6 {
+				ref := fmt.Sprintf("LOST-%03d", i)
+				a := post(t, r.url, ref, 0) // a service request: one topic
+				mu.Lock()
+				status[ref] = a.status
+				if a.status == http.StatusAccepted {
+					var acc desk.Accepted
+					json.Unmarshal(a.body, &acc)
+					ids[ref] = acc.ID
+				} else if a.status == http.StatusServiceUnavailable && a.header.Get("Retry-After") == "" {
+					t.Errorf("503 without Retry-After")
+				}
+				mu.Unlock()
+				time.Sleep(30 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(120 * time.Millisecond)
+	k.Stop()
+	time.Sleep(2500 * time.Millisecond)
+	if err := k.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	refused := 0
+	for ref, st := range status {
+		switch st {
+		case http.StatusAccepted:
+		case http.StatusServiceUnavailable:
+			refused++
+			// the desk retries, as the 503 asks
+			var a answer
+			for try := 0; try < 20; try++ {
+				if a = post(t, r.url, ref, 0); a.status == http.StatusAccepted {
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			if a.status != http.StatusAccepted {
+				t.Fatalf("%s still refused after the broker returned: %d %s", ref, a.status, a.body)
+			}
+			var acc desk.Accepted
+			a.decode(t, &acc)
+			ids[ref] = acc.ID
+		default:
+			t.Fatalf("%s: status %d", ref, st)
+		}
+	}
+	if refused == 0 {
+		t.Log("no request was refused during the outage (all were held until the broker returned)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	msgs, err := k.Read(ctx, "minsheng.gov_service", "lost-check", n, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seen[string(m.Key)]++
+	}
+	for ref, id := range ids {
+		if seen[id] == 0 {
+			t.Errorf("%s (%s) got a 202 but is not in the topic", ref, id)
+		}
+	}
+	if len(ids) != n {
+		t.Fatalf("%d of %d items accepted in the end", len(ids), n)
+	}
+	t.Logf("%d items, %d refused during the outage and accepted on retry, %d messages in the topic (repeats under the same key: %d)",
+		n, refused, len(msgs), len(msgs)-len(seen))
+}
+
+// TestBadInput: each bad request gets the right status and names the
+// problem, and nothing is routed or recorded.
+func TestBadInput(t *testing.T) {
+	c := testConfig(t, nil)
+	r := start(t, c)
+	good := submission("BAD-0", 0)
+	huge := bytes.Repeat([]byte("长"), 10<<20/3)
+	tests := []struct {
+		name   string
+		token  string
+		ctype  string
+		body   []byte
+		status int
+		want   string
+	}{
+		{"no token", "", "application/json", good, 401, "token"},
+		{"unknown token", "not-a-desk-token-000000000000", "application/json", good, 401, "token"},
+		{"reader cannot submit", readerToken, "application/json", good, 403, "reads queues only"},
+		{"wrong content type", deskToken, "text/plain", good, 415, "application/json"},
+		{"malformed JSON", deskToken, "application/json", []byte(`{"ref": "x", "title": `), 400, "ends in the middle"},
+		{"wrong type", deskToken, "application/json", bytes.Replace(good, []byte(`"ref":"BAD-0"`), []byte(`"ref":7`), 1), 400, `"field":"ref"`},
+		{"missing fields", deskToken, "application/json", []byte(`{"title":"只有标题"}`), 400, `"field":"submitted_at"`},
+		{"unknown field", deskToken, "application/json", bytes.Replace(good, []byte(`"ref"`), []byte(`"priority":1,"ref"`), 1), 400, `"field":"priority"`},
+		{"invalid UTF-8", deskToken, "application/json", bytes.Replace(good, []byte("塌陷"), []byte{0xcb, 0xfa, 0xcf}, 1), 400, "UTF-8"},
+		{"10 MB body", deskToken, "application/json", append(append([]byte(`{"ref":"big","body":"`), huge...), `"}`...), 413, "over"},
+		{"body over the schema's limit", deskToken, "application/json", []byte(`{"ref":"long","body":"` + strings.Repeat("长", 100001) + `","submitted_at":"2026-11-21T09:30:00Z","complainant":{}}`), 400, `"field":"body"`},
+		{"empty batch", deskToken, "application/json", []byte(`{"items":[]}`), 400, "items"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url := r.url + "/v1/items"
+			if strings.Contains(tc.name, "batch") {
+				url += "/batch"
+			}
+			a := call(t, "POST", url, tc.token, tc.ctype, tc.body)
+			if a.status != tc.status || !strings.Contains(string(a.body), tc.want) {
+				t.Fatalf("status %d body %s; want %d containing %q", a.status, a.body, tc.status, tc.want)
+			}
+		})
+	}
+	// a batch with one bad item routes none of them
+	batch := fmt.Sprintf(`{"items":[%s,%s]}`, submission("BATCH-1", 0), `{"ref":"BATCH-2","title":"x","submitted_at":"yesterday","complainant":{}}`)
+	a := call(t, "POST", r.url+"/v1/items/batch", deskToken, "application/json", []byte(batch))
+	if a.status != 400 || !strings.Contains(string(a.body), `items[1].submitted_at`) {
+		t.Fatalf("bad batch: %d %s", a.status, a.body)
+	}
+	if n, _ := r.g.Store().CountItems(); n != 0 {
+		t.Fatalf("%d items recorded after bad input only", n)
+	}
+	for _, d := range r.g.Router().Destinations() {
+		if n, _ := r.g.Store().QueueDepth(d); n != 0 {
+			t.Fatalf("queue %s holds %d after bad input only", d, n)
+		}
+	}
+}
+
+// TestRepostTrailAndWhoSeesWhat: idempotent re-posting, the trail, and
+// access to items and queues by desk.
+func TestRepostTrailAndWhoSeesWhat(t *testing.T) {
+	c := testConfig(t, nil)
+	r := start(t, c)
+	a := post(t, r.url, "LEAD-1", 1) // a discipline case with a named cadre
+	if a.status != 202 {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	var first desk.Accepted
+	a.decode(t, &first)
+	a = post(t, r.url, "LEAD-1", 1)
+	var again desk.Accepted
+	a.decode(t, &again)
+	if a.status != 202 || !again.Duplicate || again.ID != first.ID || !slices.Equal(again.Destinations, first.Destinations) {
+		t.Fatalf("re-post: %d %s", a.status, a.body)
+	}
+	total := 0
+	for _, d := range r.g.Router().Destinations() {
+		n, _ := r.g.Store().QueueDepth(d)
+		total += n
+	}
+	if total != len(first.Destinations) {
+		t.Fatalf("%d queue entries for an item routed to %v", total, first.Destinations)
+	}
+
+	// The submitting desk sees the whole trail.
+	a = call(t, "GET", r.url+"/v1/items/"+first.ID, deskToken, "", nil)
+	var rec minsheng.Record
+	a.decode(t, &rec)
+	var steps []string
+	for _, e := range rec.Trail {
+		steps = append(steps, e.Step)
+	}
+	if a.status != 200 || !slices.Equal(steps, []string{"received", "screened", "classified", "routed", "acked"}) || rec.Item.Complainant.Name != "赵六" {
+		t.Fatalf("submitter's view: %d %s", a.status, a.body)
+	}
+	// A desk that reads none of its destinations is told nothing.
+	reads := func(tok string, d string) bool {
+		switch tok {
+		case cdiToken:
+			return d == "discipline"
+		case mediaToken:
+			return d == "media_oversight"
+		}
+		return true
+	}
+	for _, tok := range []string{cdiToken, mediaToken} {
+		entitled := false
+		for _, d := range first.Destinations {
+			entitled = entitled || reads(tok, d)
+		}
+		a = call(t, "GET", r.url+"/v1/items/"+first.ID, tok, "", nil)
+		if entitled != (a.status == 200) {
+			t.Errorf("token %s… reading %v: status %d", tok[:12], first.Destinations, a.status)
+		}
+		if a.status == 200 {
+			var v minsheng.Record
+			a.decode(t, &v)
+			for _, d := range v.Destinations {
+				if !reads(tok, d) {
+					t.Errorf("token %s… was shown destination %s", tok[:12], d)
+				}
+			}
+		}
+	}
+	if a := call(t, "GET", r.url+"/v1/items/ms1aaaaaaaaaaaaaaaaaaaaaaaaaa", deskToken, "", nil); a.status != 404 {
+		t.Fatalf("unknown item: %d", a.status)
+	}
+
+	// Queues: the inspectors may read discipline only.
+	if a := call(t, "GET", r.url+"/v1/queues/petition", cdiToken, "", nil); a.status != 403 {
+		t.Fatalf("inspectors reading petition: %d", a.status)
+	}
+	if a := call(t, "GET", r.url+"/v1/queues/discipline", mediaToken, "", nil); a.status != 403 {
+		t.Fatalf("media reading discipline: %d", a.status)
+	}
+	if a := call(t, "GET", r.url+"/v1/queues/discipline", "", "", nil); a.status != 401 {
+		t.Fatalf("anonymous reading discipline: %d", a.status)
+	}
+	for _, d := range first.Destinations {
+		tok := readerToken
+		if d == "discipline" {
+			tok = cdiToken
+		}
+		a := call(t, "GET", r.url+"/v1/queues/"+d+"?max=10&lease=30s", tok, "", nil)
+		var got struct {
+			Messages []minsheng.QueuedMessage `json:"messages"`
+		}
+		a.decode(t, &got)
+		if a.status != 200 || len(got.Messages) != 1 || got.Messages[0].Envelope.ItemID != first.ID {
+			t.Fatalf("queue %s: %d %s", d, a.status, a.body)
+		}
+		identified := got.Messages[0].Envelope.Item.Complainant.Identified()
+		if want := r.g.Router().Entitled(d, got.Messages[0].Envelope.Item, got.Messages[0].Envelope.Decision) || d == "discipline"; identified != want && d == "discipline" {
+			t.Errorf("queue %s: identity shown = %v", d, identified)
+		}
+		if d != "discipline" && (first.Decision.Flags.DisciplineLead || first.Decision.Class == minsheng.ClassDiscipline) && identified {
+			t.Errorf("queue %s got the identity of a discipline lead's complainant", d)
+		}
+		ack := call(t, "POST", r.url+"/v1/queues/"+d+"/ack", tok, "application/json", []byte(`{"ids":["`+first.ID+`"]}`))
+		if ack.status != 200 || !strings.Contains(string(ack.body), `"acked":1`) {
+			t.Fatalf("ack %s: %d %s", d, ack.status, ack.body)
+		}
+	}
+}
+
+func TestMultipartAttachments(t *testing.T) {
+	c := testConfig(t, nil)
+	c.Intake.MaxAttachmentBytes = 64 << 10
+	r := start(t, c)
+	form := func(files map[string][]byte) (string, []byte) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="item"`)
+		h.Set("Content-Type", "application/json")
+		w, _ := mw.CreatePart(h)
+		w.Write(submission("ATT-"+fmt.Sprint(len(files), len(buf.Bytes())), 0))
+		names := make([]string, 0, len(files))
+		for n := range files {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fw, _ := mw.CreateFormFile("file", n)
+			fw.Write(files[n])
+		}
+		mw.Close()
+		return mw.FormDataContentType(), buf.Bytes()
+	}
+	ct, body := form(map[string][]byte{"现场照片.jpg": bytes.Repeat([]byte{0xff, 0xd8}, 1000), "说明.txt": []byte("附件说明")})
+	a := call(t, "POST", r.url+"/v1/items", deskToken, ct, body)
+	if a.status != 202 {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	var acc desk.Accepted
+	a.decode(t, &acc)
+	rec, err := r.g.Store().Lookup(context.Background(), acc.ID)
+	if err != nil || len(rec.Item.Attachments) != 2 {
+		t.Fatalf("%+v %v", rec, err)
+	}
+	for _, att := range rec.Item.Attachments {
+		rc, err := r.g.Store().Blobs().Open(context.Background(), att.Ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if int64(len(b)) != att.Size {
+			t.Fatalf("attachment %s: %d bytes stored, %d recorded", att.Name, len(b), att.Size)
+		}
+	}
+	if rec.Item.Attachments[0].Name != "现场照片.jpg" && rec.Item.Attachments[1].Name != "现场照片.jpg" {
+		t.Fatalf("attachment names %+v", rec.Item.Attachments)
+	}
+	ct, body = form(map[string][]byte{"big.bin": make([]byte, 65<<10)})
+	if a := call(t, "POST", r.url+"/v1/items", deskToken, ct, body); a.status != 413 || !strings.Contains(string(a.body), "big.bin") {
+		t.Fatalf("oversized attachment: %d %s", a.status, a.body)
+	}
+}
+
+// TestGracefulShutdownLosesNothing stops the gateway while desks post: every
+// request gets 202 or 503, and every 202'd item is in a queue after restart.
+func TestGracefulShutdownLosesNothing(t *testing.T) {
+	c := testConfig(t, nil)
+	r := start(t, c)
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				a := post(t, r.url, fmt.Sprintf("SHUT-%d-%d", w, i), i)
+				switch a.status {
+				case 202:
+					var acc desk.Accepted
+					json.Unmarshal(a.body, &acc)
+					mu.Lock()
+					accepted[acc.ID] = true
+					mu.Unlock()
+				case 503, 0: // refused while stopping, or the listener is gone
+					return
+				default:
+					t.Errorf("status %d %s", a.status, a.body)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	r.stop()
+	wg.Wait()
+	c2 := *c
+	g, err := Open(context.Background(), &c2, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for id := range accepted {
+		rec, err := g.Store().Lookup(context.Background(), id)
+		if err != nil {
+			t.Fatalf("%s got a 202 but is not in the ledger after restart: %v", id, err)
+		}
+		if len(rec.Destinations) == 0 {
+			t.Fatalf("%s has no destinations", id)
+		}
+	}
+	queued := 0
+	for _, d := range g.Router().Destinations() {
+		n, _ := g.Store().QueueDepth(d)
+		queued += n
+	}
+	if len(accepted) == 0 || queued < len(accepted) {
+		t.Fatalf("%d accepted, %d queue entries", len(accepted), queued)
+	}
+	t.Logf("%d items accepted before shutdown, all recorded and queued", len(accepted))
+}
