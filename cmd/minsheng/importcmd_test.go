@@ -44,7 +44,7 @@ func writeExportCSV(t *testing.T, path string, n int) {
 			ref = "" // rejected: no reference
 		}
 		w.Write([]string{ref, "市民", fmt.Sprintf("1390000%04d", i%10000),
-			time.Date(2022, 1, 1, 8, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Minute).Format("2006/1/2 15:04:05"),
+			time.Date(2022, 1, 1, 8, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute).Format("2006/1/2 15:04:05"),
 			importTexts[i%len(importTexts)], "黄岛区长江中路"})
 	}
 	w.Flush()
