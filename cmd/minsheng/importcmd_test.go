@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/xuri/excelize/v2"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/testkafka"
+	"github.com/minsheng/minsheng/store"
+)
+
+var importTexts = []string{
+	"小区路灯坏了两个星期没人修，晚上出行很不方便。",
+	"单位拖欠工资三个月，多次讨要没有结果，请帮忙协调。",
+	"楼下商铺噪音扰民，晚上十二点以后还在放音乐。",
+	"公交站台被占用停车，乘客只能站在马路上等车。",
+}
+
+func writeExportCSV(t *testing.T, path string, n int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := csv.NewWriter(bufio.NewWriter(f))
+	w.Write([]string{"工单编号", "来电人", "联系电话", "来电时间", "诉求内容", "诉求地址"})
+	for i := 0; i < n; i++ {
+		ref := fmt.Sprintf("GD%07d", i+1)
+		if i%997 == 5 {
+			ref = "" // rejected: no reference
+		}
+		w.Write([]string{ref, "市民", fmt.Sprintf("1390000%04d", i%10000),
+			time.Date(2022, 1, 1, 8, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute).Format("2006/1/2 15:04:05"),
+			importTexts[i%len(importTexts)], "黄岛区长江中路"})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// summaryCounts parses the last line, which must read exactly
+// "imported=N duplicates=N rejected=N".
+func summaryCounts(t *testing.T, stdout string) (imp, dup, rej int) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	last := lines[len(lines)-1]
+	if _, err := fmt.Sscanf(last, "imported=%d duplicates=%d rejected=%d", &imp, &dup, &rej); err != nil ||
+		last != fmt.Sprintf("imported=%d duplicates=%d rejected=%d", imp, dup, rej) {
+		t.Fatalf("last line %q is not imported=N duplicates=N rejected=N (stdout %q)", last, stdout)
+	}
+	return
+}
+
+// SIGINT during an import: the command drains what it sent, prints its
+// summary and exits 1; run again, it finishes, and the totals add up.
+func TestImportCommandInterruptedAndResumed(t *testing.T) {
+	dir := t.TempDir()
+	const rows = 30000
+	file := filepath.Join(dir, "export.csv")
+	writeExportCSV(t, file, rows)
+	data := filepath.Join(dir, "data")
+	args := []string{"import", "--data", data, "--channel", "hotline", "--source", "export",
+		"--progress", "lines", "--progress-every", "20ms", "--rejects", filepath.Join(dir, "rejects.csv"), file}
+
+	cmd := exec.Command(binary, args...)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "import: ") && strings.Contains(sc.Text(), "rows read") {
+			cmd.Process.Signal(syscall.SIGINT)
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	err = cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	imp1, dup1, rej1 := summaryCounts(t, stdout.String())
+	if code != 1 || !strings.Contains(stdout.String(), "interrupted") || imp1+rej1 >= rows {
+		t.Fatalf("first run: exit %d, %d imported, %d rejected; want an interrupted run (stdout %q)", code, imp1, rej1, stdout.String())
+	}
+
+	out, errOut, code := runCmd(t, args...)
+	if code != 0 {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	imp2, dup2, rej2 := summaryCounts(t, out)
+	if imp2+dup2+rej2 != rows {
+		t.Errorf("second run: %d+%d+%d != %d rows", imp2, dup2, rej2, rows)
+	}
+	if dup2 != imp1+dup1 {
+		t.Errorf("second run duplicates %d, first run imported %d", dup2, imp1)
+	}
+	if want := (rows + 991) / 997; rej2 != want {
+		t.Errorf("rejected %d, want %d", rej2, want)
+	}
+}
+
+// An XLSX export into Kafka (a kfake broker): every imported row lands on
+// the topics its record names, and nothing else does.
+func TestImportCommandToKafka(t *testing.T) {
+	k := testkafka.StartT(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "minsheng.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`log: {level: warn}
+kafka:
+  brokers: [%s]
+  create_topics: true
+destinations:
+  media_oversight: {sink: kafka}
+  petition: {sink: kafka}
+  gov_service: {sink: kafka}
+  discipline: {sink: kafka}
+  rejected: {sink: kafka}
+  review: {sink: kafka}
+  dead_letter: {sink: kafka}
+`, k.Addrs()[0])), 0o644)
+	f := excelize.NewFile()
+	f.SetSheetRow("Sheet1", "A1", &[]any{"留言编号", "留言用户", "留言主题", "留言时间", "留言详情", "点赞数"})
+	const n = 120
+	for i := 0; i < n; i++ {
+		cell, _ := excelize.CoordinatesToCellName(1, i+2)
+		f.SetSheetRow("Sheet1", cell, &[]any{fmt.Sprint(500000 + i), "U0001", "关于小区问题的反映",
+			fmt.Sprintf("2019/4/%d 9:32:09", 1+i%28), importTexts[i%len(importTexts)], i % 7})
+	}
+	file := filepath.Join(dir, "附件.xlsx")
+	if err := f.SaveAs(file); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	out, errOut, code := runCmd(t, "import", "--config", cfg, "--data", data, "--channel", "message_board", "--source", "board-export", "--progress", "none", file)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if imp, dup, rej := summaryCounts(t, out); imp != n || dup != 0 || rej != 0 {
+		t.Fatalf("imported=%d duplicates=%d rejected=%d", imp, dup, rej)
+	}
+
+	st, err := store.Open(data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	perTopic := map[string]int64{}
+	for i := 0; i < n; i++ {
+		r, err := st.Lookup(context.Background(), minsheng.ItemID(minsheng.ChannelMessageBoard, "board-export", fmt.Sprint(500000+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Destinations) == 0 {
+			t.Fatalf("row %d: no destinations", i)
+		}
+		for _, d := range r.Destinations {
+			perTopic["minsheng."+d]++
+		}
+	}
+	for topic, want := range perTopic {
+		var got int64
+		for p := 0; p < 6; p++ {
+			conn, err := kafka.DialLeader(context.Background(), "tcp", k.Addrs()[0], topic, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, err := conn.ReadLastOffset()
+			conn.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got += last
+		}
+		if got != want {
+			t.Errorf("topic %s holds %d messages, the ledger names it for %d items", topic, got, want)
+		}
+	}
+}

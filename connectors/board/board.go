@@ -1,0 +1,664 @@
+// Package board is the message-board connector (type "board"): it polls an
+// online message board's RSS 2.0 or Atom feed or its JSON API, follows its
+// pagination, and emits each new or edited post as an item, advancing a
+// durable cursor only as far as the downstream acknowledgements allow.
+//
+// See README.md in this folder for the configuration, the cursor and the
+// policy for posts edited upstream.
+package board
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/connectors"
+	"github.com/minsheng/minsheng/connectors/internal/ackwindow"
+	"github.com/minsheng/minsheng/connectors/internal/timefmt"
+)
+
+// Type is the connector type name used in configuration.
+const Type = "board"
+
+func init() {
+	connectors.Register(Type, func(name string, decode connectors.Decoder, env connectors.Env) (minsheng.Source, error) {
+		var cfg Config
+		if err := decode(&cfg); err != nil {
+			return nil, err
+		}
+		return New(name, cfg, env)
+	})
+}
+
+// Config is the board connector's configuration section.
+type Config struct {
+	// URL of the feed or the API's first page.
+	URL string `yaml:"url" json:"url" validate:"required,http_url"`
+	// Format: auto (sniffed from the body), rss, atom or json.
+	Format string `yaml:"format" json:"format" default:"auto" validate:"oneof=auto rss atom json"`
+	// Channel the posts are filed under.
+	Channel minsheng.Channel `yaml:"channel" json:"channel" default:"message_board" validate:"oneof=hotline newspaper broadcaster message_board mayor_mailbox petition_bureau department village"`
+	// Interval between polls.
+	Interval time.Duration `yaml:"interval" json:"interval" default:"1m" validate:"gt=0"`
+	// Timeout of one HTTP request.
+	Timeout time.Duration `yaml:"timeout" json:"timeout" default:"30s" validate:"gt=0"`
+	// MaxPages read in one poll, newest first. The first poll of a new
+	// board reads at most this many pages of its history.
+	MaxPages int `yaml:"max_pages" json:"max_pages" default:"10" validate:"gte=1,lte=10000"`
+	// MaxBodyBytes caps one page; a larger page is quarantined.
+	MaxBodyBytes int64 `yaml:"max_body_bytes" json:"max_body_bytes" default:"8388608" validate:"gte=1024"`
+	// Headers added to every request.
+	Headers map[string]string `yaml:"headers" json:"headers"`
+	// TokenEnv / TokenFile name where a bearer token is kept (never put
+	// the token itself in the configuration).
+	TokenEnv  string `yaml:"token_env" json:"token_env"`
+	TokenFile string `yaml:"token_file" json:"token_file"`
+	// TimeZone of times the feed writes without a zone.
+	TimeZone string `yaml:"time_zone" json:"time_zone" default:"Asia/Shanghai"`
+	// Pagination of the feed or API.
+	Pagination Pagination `yaml:"pagination" json:"pagination"`
+	// JSON maps a JSON API's fields; ignored for RSS and Atom.
+	JSON JSONMapping `yaml:"json" json:"json"`
+	// Edits: what to do with a known post whose title or body changed
+	// upstream: "revision" emits it as a new item that names the original
+	// (RevisionOf); "ignore" drops the change.
+	Edits string `yaml:"edits" json:"edits" default:"revision" validate:"oneof=revision ignore"`
+	// TrackPosts bounds how many posts' content hashes the checkpoint
+	// keeps (edits of older posts are not noticed).
+	TrackPosts int `yaml:"track_posts" json:"track_posts" default:"10000" validate:"gte=1"`
+	// Retries of one request after a 429, a 5xx or a network error.
+	Retries int `yaml:"retries" json:"retries" default:"4" validate:"gte=0"`
+	// MinBackoff and MaxBackoff bound the exponential backoff between
+	// retries; a longer Retry-After (up to an hour) is honoured.
+	MinBackoff time.Duration `yaml:"min_backoff" json:"min_backoff" default:"1s" validate:"gt=0"`
+	MaxBackoff time.Duration `yaml:"max_backoff" json:"max_backoff" default:"5m" validate:"gtefield=MinBackoff"`
+	// CheckpointEvery: how often acknowledged progress is written while a
+	// poll's items are in flight (and always at the end of a poll).
+	CheckpointEvery time.Duration `yaml:"checkpoint_every" json:"checkpoint_every" default:"1s" validate:"gt=0"`
+	// QuarantineRawMax: raw bytes of a malformed page or post up to this
+	// size travel with the quarantined record; all of it goes to the blob
+	// store. -1: never inline, the blob store only.
+	QuarantineRawMax int `yaml:"quarantine_raw_max" json:"quarantine_raw_max" default:"65536" validate:"gte=-1"`
+}
+
+// Pagination modes.
+const (
+	PageNone     = "none"      // one page only
+	PageNumber   = "page"      // ?<param>=start, start+1, ... until an empty page
+	PageCursor   = "cursor"    // ?<param>=<cursor read from json.next>
+	PageNextLink = "next_link" // follow json.next, or RSS/Atom <link rel="next">
+)
+
+// Pagination says how to reach older pages.
+type Pagination struct {
+	Mode string `yaml:"mode" json:"mode" default:"next_link" validate:"oneof=none page cursor next_link"`
+	// Param is the query parameter carrying the page number or cursor
+	// (default "page" or "cursor").
+	Param string `yaml:"param" json:"param"`
+	// Start is the first page number (mode page).
+	Start int `yaml:"start" json:"start" default:"1"`
+}
+
+func (c *Config) applyDefaults() {
+	def := func(s *string, d string) {
+		if *s == "" {
+			*s = d
+		}
+	}
+	def(&c.Format, FormatAuto)
+	if c.Channel == "" {
+		c.Channel = minsheng.ChannelMessageBoard
+	}
+	def(&c.Edits, "revision")
+	def(&c.Pagination.Mode, PageNextLink)
+	switch c.Pagination.Mode {
+	case PageNumber:
+		def(&c.Pagination.Param, "page")
+		if c.Pagination.Start == 0 {
+			c.Pagination.Start = 1
+		}
+	case PageCursor:
+		def(&c.Pagination.Param, "cursor")
+	}
+	defDur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	defDur(&c.Interval, time.Minute)
+	defDur(&c.Timeout, 30*time.Second)
+	defDur(&c.MinBackoff, time.Second)
+	defDur(&c.MaxBackoff, 5*time.Minute)
+	defDur(&c.CheckpointEvery, time.Second)
+	if c.MaxPages == 0 {
+		c.MaxPages = 10
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 8 << 20
+	}
+	if c.QuarantineRawMax == 0 {
+		c.QuarantineRawMax = 64 << 10
+	}
+	if c.TrackPosts == 0 {
+		c.TrackPosts = 10000
+	}
+	c.JSON = c.JSON.withDefaults()
+}
+
+// Board is a running board connector.
+type Board struct {
+	name  string
+	cfg   Config
+	env   connectors.Env
+	log   *slog.Logger
+	loc   *time.Location
+	token string
+	hc    *http.Client
+	key   string
+
+	fetches *prometheus.CounterVec
+	posts   *prometheus.CounterVec
+
+	mu    sync.Mutex // guards st and dirty
+	st    *state
+	dirty bool
+}
+
+// New builds a board connector named name. Zero config fields take their
+// defaults.
+func New(name string, cfg Config, env connectors.Env) (*Board, error) {
+	cfg.applyDefaults()
+	if err := minsheng.Validator().Struct(cfg); err != nil {
+		return nil, minsheng.ValidationErrors(err, "Config")
+	}
+	if cfg.Pagination.Mode == PageCursor && cfg.JSON.Next == "" {
+		return nil, minsheng.FieldErrors{{Path: "json.next", Msg: "is required with pagination mode cursor"}}
+	}
+	loc, err := timefmt.Location(cfg.TimeZone)
+	if err != nil {
+		return nil, minsheng.FieldErrors{{Path: "time_zone", Msg: err.Error()}}
+	}
+	if env.Checkpoints == nil {
+		return nil, errors.New("board: no checkpoint store")
+	}
+	b := &Board{
+		name: name, cfg: cfg, env: env, loc: loc,
+		log: env.Logger,
+		hc:  &http.Client{Timeout: cfg.Timeout},
+		key: "board/" + name,
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case cfg.TokenEnv != "":
+		b.token = os.Getenv(cfg.TokenEnv)
+		if b.token == "" {
+			return nil, minsheng.FieldErrors{{Path: "token_env", Msg: fmt.Sprintf("environment variable %s is empty", cfg.TokenEnv)}}
+		}
+	case cfg.TokenFile != "":
+		t, err := os.ReadFile(cfg.TokenFile)
+		if err != nil {
+			return nil, minsheng.FieldErrors{{Path: "token_file", Msg: err.Error()}}
+		}
+		b.token = strings.TrimSpace(string(t))
+	}
+	labels := prometheus.Labels{"instance": name}
+	b.fetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "minsheng_board_fetches_total", Help: "Feed page requests by result.", ConstLabels: labels,
+	}, []string{"result"})
+	b.posts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "minsheng_board_posts_total", Help: "Posts handed to the pipeline, by kind (new, edit, quarantined).", ConstLabels: labels,
+	}, []string{"kind"})
+	if env.Metrics != nil {
+		for _, c := range []prometheus.Collector{b.fetches, b.posts} {
+			if err := env.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("board %s: metrics: %w", name, err)
+			}
+		}
+	}
+	return b, nil
+}
+
+// state is the checkpoint: the watermark (every post at or before it has
+// been acknowledged), the first page's validators, and the content hash of
+// recently acknowledged posts.
+type state struct {
+	V            int             `json:"v"`
+	Watermark    time.Time       `json:"watermark,omitzero"`
+	ETag         string          `json:"etag,omitempty"`
+	LastModified string          `json:"last_modified,omitempty"`
+	Posts        map[string]seen `json:"posts"`
+}
+
+type seen struct {
+	H string `json:"h"`           // content hash of the acknowledged version
+	T int64  `json:"t,omitempty"` // post time, Unix seconds; 0 unknown
+}
+
+func (b *Board) load(ctx context.Context) error {
+	raw, err := b.env.Checkpoints.Get(ctx, b.key)
+	if err != nil {
+		return fmt.Errorf("board %s: read checkpoint: %w", b.name, err)
+	}
+	st := &state{V: 1, Posts: map[string]seen{}}
+	if raw != nil {
+		if err := json.Unmarshal(raw, st); err != nil {
+			return fmt.Errorf("board %s: checkpoint %s is corrupt: %w", b.name, b.key, err)
+		}
+		if st.Posts == nil {
+			st.Posts = map[string]seen{}
+		}
+	}
+	b.mu.Lock()
+	b.st = st
+	b.mu.Unlock()
+	return nil
+}
+
+// save writes the checkpoint if it changed, trimming the post hashes to
+// TrackPosts (oldest first, never a post newer than the watermark).
+func (b *Board) save(ctx context.Context) error {
+	b.mu.Lock()
+	if !b.dirty {
+		b.mu.Unlock()
+		return nil
+	}
+	b.trim()
+	raw, err := json.Marshal(b.st)
+	b.dirty = false
+	b.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := b.env.Checkpoints.Put(ctx, b.key, raw); err != nil {
+		b.mu.Lock()
+		b.dirty = true
+		b.mu.Unlock()
+		return fmt.Errorf("board %s: write checkpoint: %w", b.name, err)
+	}
+	return nil
+}
+
+func (b *Board) trim() {
+	over := len(b.st.Posts) - b.cfg.TrackPosts
+	if over <= 0 {
+		return
+	}
+	type kv struct {
+		id string
+		t  int64
+	}
+	all := make([]kv, 0, len(b.st.Posts))
+	wm := b.st.Watermark.Unix()
+	for id, s := range b.st.Posts {
+		if s.T != 0 && s.T <= wm {
+			all = append(all, kv{id, s.T})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].t < all[j].t || all[i].t == all[j].t && all[i].id < all[j].id })
+	for i := 0; i < over && i < len(all); i++ {
+		delete(b.st.Posts, all[i].id)
+	}
+}
+
+// Run polls until ctx is cancelled.
+func (b *Board) Run(ctx context.Context, out minsheng.Emitter) error {
+	if err := b.load(ctx); err != nil {
+		return err
+	}
+	saverDone := make(chan struct{})
+	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer close(saverDone)
+		t := time.NewTicker(b.cfg.CheckpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-saverCtx.Done():
+				return
+			case <-t.C:
+				if err := b.save(saverCtx); err != nil {
+					b.log.Warn("checkpoint not written", "err", err)
+				}
+			}
+		}
+	}()
+	defer func() {
+		stopSaver()
+		<-saverDone
+		// Keep what was acknowledged before the stop, even though ctx is done.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := b.save(fctx); err != nil {
+			b.log.Error("final checkpoint not written", "err", err)
+		}
+	}()
+	for {
+		if err := b.poll(ctx, out); err != nil && ctx.Err() == nil {
+			b.log.Warn("poll incomplete; retrying next interval", "err", err)
+		}
+		if err := b.save(ctx); err != nil && ctx.Err() == nil {
+			b.log.Warn("checkpoint not written", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(b.cfg.Interval):
+		}
+	}
+}
+
+// cycle is one poll: what was fetched and what is awaiting acknowledgement.
+type cycle struct {
+	complete bool
+	etag     string
+	lastMod  string
+	posts    []Post
+	all      *ackwindow.Window[struct{}]  // every emitted item and quarantine
+	order    *ackwindow.Window[time.Time] // new posts with a time, oldest first
+}
+
+// poll reads pages newest first until it reaches the watermark, the last
+// page or max_pages, then emits what is new, oldest first, and waits for the
+// acknowledgements.
+func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
+	b.mu.Lock()
+	wm, etag, lastMod := b.st.Watermark, b.st.ETag, b.st.LastModified
+	b.mu.Unlock()
+	c := &cycle{all: ackwindow.New[struct{}](), order: ackwindow.New[time.Time]()}
+	var pollErr error
+	next := b.cfg.URL
+	if b.cfg.Pagination.Mode == PageNumber {
+		next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start))
+	}
+	seenIDs := map[string]bool{}
+	for n := 0; ; n++ {
+		if n == b.cfg.MaxPages {
+			b.log.Warn("stopped at max_pages before reaching known posts; older new posts are skipped", "max_pages", n)
+			c.complete = true
+			break
+		}
+		resp, err := b.fetch(ctx, next, n == 0, etag, lastMod)
+		if err != nil {
+			pollErr = err
+			break
+		}
+		if resp.notModified {
+			return nil
+		}
+		if n == 0 {
+			c.etag, c.lastMod = resp.etag, resp.lastMod
+		}
+		var page *Page
+		if resp.tooLarge {
+			err = fmt.Errorf("page is over max_body_bytes (%d)", b.cfg.MaxBodyBytes)
+		} else {
+			page, err = Decode(b.cfg.Format, resp.body, &b.cfg.JSON, b.loc)
+		}
+		if err != nil {
+			b.fetches.WithLabelValues("malformed").Inc()
+			b.log.Warn("page quarantined", "url", next, "reason", err)
+			if qerr := b.quarantine(ctx, out, c, "page:"+hash12([]byte(next), resp.body), err.Error(), resp.body, nil); qerr != nil {
+				return qerr
+			}
+			if b.cfg.Pagination.Mode != PageNumber {
+				// The link to the next page is in the broken page: stop here,
+				// but do not move the watermark past what was not read.
+				pollErr = err
+				break
+			}
+			next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start+n+1))
+			continue
+		}
+		for _, bp := range page.Bad {
+			ref := "post:" + hash12(bp.Raw)
+			if bp.ID != "" {
+				ref = "post:" + bp.ID + "#" + hash12(bp.Raw)
+			}
+			if err := b.quarantine(ctx, out, c, ref, bp.Reason, bp.Raw, nil); err != nil {
+				return err
+			}
+		}
+		reached := false
+		for _, p := range page.Posts {
+			if !p.Time.IsZero() && !wm.IsZero() && p.Time.Before(wm) {
+				reached = true
+			}
+			if !seenIDs[p.ID] { // pages shift while we read: keep the first copy
+				seenIDs[p.ID] = true
+				c.posts = append(c.posts, p)
+			}
+		}
+		if reached || b.cfg.Pagination.Mode == PageNone {
+			c.complete = true
+			break
+		}
+		switch b.cfg.Pagination.Mode {
+		case PageNumber:
+			if len(page.Posts)+len(page.Bad) == 0 {
+				c.complete = true
+			}
+			next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start+n+1))
+		case PageCursor:
+			if page.Next == "" {
+				c.complete = true
+			}
+			next = withParam(b.cfg.URL, b.cfg.Pagination.Param, page.Next)
+		case PageNextLink:
+			if page.Next == "" {
+				c.complete = true
+			} else if next, err = resolve(next, page.Next); err != nil {
+				pollErr = fmt.Errorf("next link: %w", err)
+			}
+		}
+		if c.complete || pollErr != nil {
+			break
+		}
+	}
+	if err := b.emitPosts(ctx, out, c); err != nil {
+		return err
+	}
+	// Wait for every acknowledgement of this poll.
+	select {
+	case <-c.all.Idle():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if c.complete && pollErr == nil && !c.all.Failed() {
+		b.mu.Lock()
+		b.st.ETag, b.st.LastModified = c.etag, c.lastMod
+		b.dirty = true
+		b.mu.Unlock()
+	}
+	if c.all.Failed() && pollErr == nil {
+		pollErr = errors.New("some items were not durably handled; they will be offered again")
+	}
+	return pollErr
+}
+
+// emitPosts sorts the poll's posts oldest first and emits the new and the
+// edited ones.
+func (b *Board) emitPosts(ctx context.Context, out minsheng.Emitter, c *cycle) error {
+	sort.SliceStable(c.posts, func(i, j int) bool {
+		ti, tj := c.posts[i].Time, c.posts[j].Time
+		if !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		return c.posts[i].ID < c.posts[j].ID
+	})
+	now := time.Now()
+	for _, p := range c.posts {
+		// Every post with a time takes its place in the order of a complete
+		// poll, so the watermark can pass it once it is handled: at once
+		// when it needs nothing, at its ack otherwise.
+		var orderAck func(ok bool)
+		if c.complete && !p.Time.IsZero() {
+			ot := c.order.Add(p.Time)
+			orderAck = func(ok bool) {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				if c.order.Ack(ot, ok) {
+					if done, _ := c.order.Done(); done.After(b.st.Watermark) {
+						b.st.Watermark = done
+						b.dirty = true
+					}
+				}
+			}
+		} else {
+			orderAck = func(bool) {}
+		}
+		h := contentHash(p)
+		b.mu.Lock()
+		prev, known := b.st.Posts[p.ID]
+		wm := b.st.Watermark
+		b.mu.Unlock()
+		var it *minsheng.Item
+		kind := "new"
+		switch {
+		case known && prev.H == h:
+			orderAck(true) // unchanged
+			continue
+		case known && b.cfg.Edits == "ignore":
+			orderAck(true)
+			continue
+		case known:
+			kind = "edit"
+			it = b.item(p, p.ID+"#"+h, minsheng.ItemID(b.cfg.Channel, b.name, p.ID), now)
+		case !p.Time.IsZero() && !wm.IsZero() && p.Time.Before(wm):
+			orderAck(true) // handled before and no longer tracked
+			continue
+		default:
+			it = b.item(p, p.ID, "", now)
+		}
+		if errs := validate(it); len(errs) > 0 {
+			raw, _ := json.Marshal(p)
+			if err := b.quarantine(ctx, out, c, "post:"+p.ID+"#"+h, "post is not a valid item: "+errs.Error(), raw, orderAck); err != nil {
+				return err
+			}
+			continue
+		}
+		at := c.all.Add(struct{}{})
+		id, t := p.ID, p.Time
+		err := out.Emit(ctx, it, func(_ minsheng.Outcome, err error) {
+			if err == nil {
+				var ts int64
+				if !t.IsZero() {
+					ts = t.Unix()
+				}
+				b.mu.Lock()
+				b.st.Posts[id] = seen{H: h, T: ts}
+				b.dirty = true
+				b.mu.Unlock()
+			}
+			orderAck(err == nil)
+			c.all.Ack(at, err == nil)
+		})
+		if err != nil {
+			// Not taken: the ack will never come.
+			orderAck(false)
+			c.all.Ack(at, false)
+			return err
+		}
+		b.posts.WithLabelValues(kind).Inc()
+	}
+	return nil
+}
+
+func (b *Board) item(p Post, ref, revisionOf string, now time.Time) *minsheng.Item {
+	it := &minsheng.Item{
+		SchemaVersion: minsheng.SchemaVersion,
+		ID:            minsheng.ItemID(b.cfg.Channel, b.name, ref),
+		Channel:       b.cfg.Channel,
+		Source:        b.name,
+		Ref:           ref,
+		ReceivedAt:    now,
+		SubmittedAt:   p.Time,
+		Title:         p.Title,
+		Body:          p.Body,
+		Complainant:   minsheng.Complainant{Name: p.Author},
+		RevisionOf:    revisionOf,
+		Attrs:         map[string]string{"post_id": clip(p.ID, 2000)},
+	}
+	if it.SubmittedAt.IsZero() {
+		it.SubmittedAt = now
+		it.Attrs["submitted_at"] = "unknown; time first seen"
+	}
+	if p.URL != "" {
+		it.Attrs["url"] = clip(p.URL, 2000)
+	}
+	if p.ReplyStatus != "" {
+		it.Attrs["reply_status"] = clip(p.ReplyStatus, 2000)
+	}
+	return it
+}
+
+// validate checks the item as the pipeline will, once it has given the
+// item its trace ID.
+func validate(it *minsheng.Item) minsheng.FieldErrors {
+	c := *it
+	c.TraceID = "t"
+	return c.Validate()
+}
+
+// quarantine hands a malformed page or post to the dead letter path.
+// onAck, when not nil, is told whether the quarantine was durably handled.
+func (b *Board) quarantine(ctx context.Context, out minsheng.Emitter, c *cycle, ref, reason string, raw []byte, onAck func(ok bool)) error {
+	if onAck == nil {
+		onAck = func(bool) {}
+	}
+	q := &minsheng.Quarantined{
+		Channel: b.cfg.Channel, Source: b.name, Ref: clip(ref, 256),
+		ReceivedAt: time.Now(), Reason: reason,
+	}
+	if b.env.Blobs != nil {
+		if bi, err := b.env.Blobs.Put(ctx, strings.NewReader(string(raw)), b.cfg.MaxBodyBytes+1); err == nil {
+			q.RawRef = bi.Ref
+		} else {
+			b.log.Warn("raw bytes of quarantined input not stored", "ref", q.Ref, "err", err)
+		}
+	}
+	if len(raw) <= b.cfg.QuarantineRawMax {
+		q.Raw = raw
+	}
+	t := c.all.Add(struct{}{})
+	if err := out.Quarantine(ctx, q, func(_ minsheng.Outcome, err error) { onAck(err == nil); c.all.Ack(t, err == nil) }); err != nil {
+		onAck(false)
+		c.all.Ack(t, false)
+		return err
+	}
+	b.posts.WithLabelValues("quarantined").Inc()
+	return nil
+}
+
+// contentHash identifies a version of a post: its title and body. Reply
+// status, author and links may change without making it an edit.
+func contentHash(p Post) string {
+	h := sha256.New()
+	h.Write([]byte(p.Title))
+	h.Write([]byte{0})
+	h.Write([]byte(p.Body))
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+func hash12(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write(p)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}

@@ -1,0 +1,192 @@
+package board
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+var cst = time.FixedZone("CST", 8*3600)
+
+// testMapping maps the JSON fixtures' fields.
+var testMapping = JSONMapping{
+	Items: "data.list", ID: "tid", Title: "subject", Body: "content.text",
+	Author: "user.nick", Time: "created", URL: "link", ReplyStatus: "reply.status",
+	Next: "data.next_cursor",
+}
+
+func TestDecodeGolden(t *testing.T) {
+	for _, tc := range []struct{ file, format string }{
+		{"rss_page1.xml", FormatAuto},
+		{"rss_page3.xml", FormatRSS},
+		{"atom.xml", FormatAuto},
+		{"json_page1.json", FormatJSON},
+		{"json_page2.json", FormatAuto},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Decode(tc.format, b, &testMapping, cst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.MarshalIndent(p, "", " ")
+			golden := filepath.Join("testdata", strings.TrimSuffix(tc.file, filepath.Ext(tc.file))+".golden.json")
+			if *update {
+				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
+				t.Errorf("decoded page differs from %s:\n%s", golden, got)
+			}
+		})
+	}
+}
+
+func TestDecodeFacts(t *testing.T) {
+	read := func(f string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	p, err := Decode(FormatAuto, read("rss_page1.xml"), nil, cst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Posts) != 4 || p.Next != "/rss?page=2" {
+		t.Fatalf("rss page 1: %d posts, next %q", len(p.Posts), p.Next)
+	}
+	p0 := p.Posts[0]
+	if p0.ID != "thread-3012" || p0.Author != "冯先生" || strings.Contains(p0.Body, "<p>") ||
+		!strings.Contains(p0.Body, "农贸市场") || !p0.Time.Equal(time.Date(2024, 3, 6, 21, 50, 0, 0, cst)) {
+		t.Errorf("rss post: %+v", p0)
+	}
+	a, err := Decode(FormatAuto, read("atom.xml"), nil, cst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Posts) != 4 || a.Posts[0].Body == "" || strings.Contains(a.Posts[0].Body, "<") || strings.Contains(a.Posts[1].Body, "<br") {
+		t.Errorf("atom xhtml/html content not reduced to text: %q / %q", a.Posts[0].Body, a.Posts[1].Body)
+	}
+	j, err := Decode(FormatAuto, read("json_page2.json"), &testMapping, cst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j.Posts) != 6 || len(j.Bad) != 3 || j.Next != "" {
+		t.Fatalf("json page 2: %d posts, %d bad, next %q", len(j.Posts), len(j.Bad), j.Next)
+	}
+	reasons := j.Bad[0].Reason + "|" + j.Bad[1].Reason + "|" + j.Bad[2].Reason
+	for _, want := range []string{"no id", "unrecognised time", "not an object"} {
+		if !strings.Contains(reasons, want) {
+			t.Errorf("bad-post reasons %q lack %q", reasons, want)
+		}
+	}
+	if _, err := Decode(FormatAuto, read("malformed.xml"), nil, cst); err == nil || !strings.Contains(err.Error(), "malformed RSS") {
+		t.Errorf("malformed RSS: err = %v", err)
+	}
+	for _, bad := range []string{``, `<html><body>502</body></html>`, `{"data":{"list":{}}}`, `{"data":`, `[1,2] [3]`} {
+		if _, err := Decode(FormatAuto, []byte(bad), &testMapping, cst); err == nil {
+			t.Errorf("Decode(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestDecodeGBKRSS(t *testing.T) {
+	doc := `<?xml version="1.0" encoding="gbk"?><rss version="2.0"><channel><item><guid>g1</guid>` +
+		`<title>供暖不热</title><description>家里暖气温度只有十五度。</description><pubDate>2024/1/8 8:00:00</pubDate></item></channel></rss>`
+	gbk, err := simplifiedchinese.GBK.NewEncoder().String(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Decode(FormatAuto, []byte(gbk), nil, cst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Posts) != 1 || p.Posts[0].Title != "供暖不热" || p.Posts[0].Body != "家里暖气温度只有十五度。" {
+		t.Fatalf("GBK feed decoded as %+v", p.Posts)
+	}
+}
+
+// checkPage is what every decoded page must satisfy, whatever the input.
+func checkPage(t *testing.T, p *Page) {
+	for _, post := range p.Posts {
+		if post.ID == "" || len(post.ID) > 200 {
+			t.Fatalf("post with bad id %q", post.ID)
+		}
+		if post.Title == "" && post.Body == "" {
+			t.Fatalf("post %q with neither title nor body", post.ID)
+		}
+		for _, s := range []string{post.ID, post.Title, post.Body, post.Author} {
+			if !utf8.ValidString(s) {
+				t.Fatalf("post %q has invalid UTF-8", post.ID)
+			}
+		}
+	}
+	for _, b := range p.Bad {
+		if b.Reason == "" {
+			t.Fatal("bad post without a reason")
+		}
+	}
+}
+
+func seedFuzz(f *testing.F, files ...string) {
+	for _, file := range files {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+}
+
+func FuzzDecodeRSS(f *testing.F) {
+	seedFuzz(f, "rss_page1.xml", "rss_page3.xml", "malformed.xml")
+	f.Add([]byte(`<rss><channel><item><guid>x</guid><title>&#0;</title></item></channel></rss>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodeRSS(b, cst)
+		if err == nil {
+			checkPage(t, p)
+		}
+	})
+}
+
+func FuzzDecodeAtom(f *testing.F) {
+	seedFuzz(f, "atom.xml")
+	f.Add([]byte(`<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><content type="xhtml"><b>x</b></content></entry></feed>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodeAtom(b, cst)
+		if err == nil {
+			checkPage(t, p)
+		}
+	})
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	seedFuzz(f, "json_page1.json", "json_page2.json")
+	f.Add([]byte(`{"data":{"list":[{"tid":1e400,"subject":null}]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := DecodeJSON(b, &testMapping, cst)
+		if err == nil {
+			checkPage(t, p)
+		}
+	})
+}

@@ -1,0 +1,189 @@
+package board
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/text/encoding/htmlindex"
+)
+
+type response struct {
+	body        []byte
+	etag        string
+	lastMod     string
+	notModified bool
+	tooLarge    bool
+}
+
+// statusError is an HTTP status that ends a request.
+type statusError struct {
+	code int
+	url  string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("GET %s: %d %s", e.url, e.code, http.StatusText(e.code))
+}
+
+// fetch GETs one page. The first page of a poll is asked conditionally
+// (If-None-Match / If-Modified-Since). 429, 5xx and network errors are
+// retried with exponential backoff and jitter, honouring Retry-After.
+func (b *Board) fetch(ctx context.Context, u string, conditional bool, etag, lastMod string) (*response, error) {
+	for attempt := 0; ; attempt++ {
+		resp, retryAfter, err := b.get(ctx, u, conditional, etag, lastMod)
+		if err == nil {
+			return resp, nil
+		}
+		var se *statusError
+		retryable := errors.As(err, &se) && (se.code == http.StatusTooManyRequests || se.code >= 500) ||
+			!errors.As(err, &se) && ctx.Err() == nil
+		if !retryable || attempt >= b.cfg.Retries {
+			return nil, err
+		}
+		wait := backoff(attempt, b.cfg.MinBackoff, b.cfg.MaxBackoff)
+		if retryAfter > wait {
+			wait = min(retryAfter, time.Hour)
+		}
+		b.log.Info("page request failed; retrying", "url", u, "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (b *Board) get(ctx context.Context, u string, conditional bool, etag, lastMod string) (*response, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("User-Agent", "minsheng-board/1")
+	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/json;q=0.9, application/xml;q=0.8, */*;q=0.5")
+	for k, v := range b.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	if b.token != "" {
+		req.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	if conditional {
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		if lastMod != "" {
+			req.Header.Set("If-Modified-Since", lastMod)
+		}
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.fetches.WithLabelValues("error").Inc()
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified && conditional:
+		b.fetches.WithLabelValues("not_modified").Inc()
+		return &response{notModified: true}, 0, nil
+	case resp.StatusCode != http.StatusOK:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		b.fetches.WithLabelValues(strconv.Itoa(resp.StatusCode)).Inc()
+		return nil, retryAfter(resp.Header.Get("Retry-After"), time.Now()), &statusError{resp.StatusCode, u}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, b.cfg.MaxBodyBytes+1))
+	if err != nil {
+		b.fetches.WithLabelValues("error").Inc()
+		return nil, 0, fmt.Errorf("GET %s: reading body: %w", u, err)
+	}
+	b.fetches.WithLabelValues("ok").Inc()
+	r := &response{body: body, etag: resp.Header.Get("ETag"), lastMod: resp.Header.Get("Last-Modified")}
+	if int64(len(body)) > b.cfg.MaxBodyBytes {
+		r.tooLarge = true
+		r.body = body[:b.cfg.MaxBodyBytes]
+		return r, 0, nil
+	}
+	r.body = toUTF8(resp.Header.Get("Content-Type"), body)
+	return r, 0, nil
+}
+
+// toUTF8 converts a JSON body whose Content-Type names another charset
+// (GBK, GB18030, Big5...). XML declares its own and is left alone.
+func toUTF8(contentType string, body []byte) []byte {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.Contains(mt, "json") {
+		return body
+	}
+	cs := strings.ToLower(params["charset"])
+	if cs == "" || cs == "utf-8" || cs == "utf8" {
+		return body
+	}
+	enc, err := htmlindex.Get(cs)
+	if err != nil {
+		return body
+	}
+	out, err := enc.NewDecoder().Bytes(body)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// backoff is min·2^attempt with ±20 % jitter, capped at max.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo << min(attempt, 30)
+	if d <= 0 || d > hi {
+		d = hi
+	}
+	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return min(j, hi)
+}
+
+func withParam(raw, key, val string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set(key, val)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func resolve(base, ref string) (string, error) {
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return "", err
+	}
+	u := b.ResolveReference(r)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("next link %q is not http(s)", ref)
+	}
+	return u.String(), nil
+}

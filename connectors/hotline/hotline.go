@@ -1,0 +1,642 @@
+// Package hotline is the 12345 hotline connector (type "hotline"): the
+// gateway connects to the call centre's work-order feed over WebSocket,
+// authenticates, resumes after its last acknowledged sequence number,
+// receives work orders and acknowledges each one after it has been routed.
+//
+// The protocol is specified in README.md; Sim (sim.go) is a feed server
+// that speaks it, for demos, tests and benchmarks.
+package hotline
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/connectors"
+	"github.com/minsheng/minsheng/connectors/internal/ackwindow"
+	"github.com/minsheng/minsheng/connectors/internal/timefmt"
+)
+
+// Type is the connector type name used in configuration.
+const Type = "hotline"
+
+func init() {
+	connectors.Register(Type, func(name string, decode connectors.Decoder, env connectors.Env) (minsheng.Source, error) {
+		var cfg Config
+		if err := decode(&cfg); err != nil {
+			return nil, err
+		}
+		return New(name, cfg, env)
+	})
+}
+
+// Config is the hotline connector's configuration section.
+type Config struct {
+	// URL of the call centre's feed: wss://host/path (ws:// for tests).
+	URL string `yaml:"url" json:"url" validate:"required,url,startswith=ws:|startswith=wss:"`
+	// TokenEnv / TokenFile name where the feed token is kept; one is
+	// required. The file is re-read at every connection.
+	TokenEnv  string `yaml:"token_env" json:"token_env" validate:"required_without=TokenFile"`
+	TokenFile string `yaml:"token_file" json:"token_file"`
+	// CAFile: PEM certificates to trust for wss:// besides the system's.
+	CAFile string `yaml:"ca_file" json:"ca_file"`
+	// Channel the orders are filed under.
+	Channel minsheng.Channel `yaml:"channel" json:"channel" default:"hotline" validate:"oneof=hotline newspaper broadcaster message_board mayor_mailbox petition_bureau department village"`
+	// Window: most orders received and not yet acknowledged (back-pressure);
+	// sent to the server in hello.
+	Window int `yaml:"window" json:"window" default:"256" validate:"gte=1,lte=100000"`
+	// PingInterval between keepalive pings; IdleTimeout: the connection is
+	// dropped when nothing (frame or pong) arrives for this long.
+	PingInterval time.Duration `yaml:"ping_interval" json:"ping_interval" default:"20s" validate:"gt=0"`
+	IdleTimeout  time.Duration `yaml:"idle_timeout" json:"idle_timeout" default:"60s" validate:"gtfield=PingInterval"`
+	// HandshakeTimeout bounds the WebSocket handshake and hello/welcome.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout" json:"handshake_timeout" default:"10s" validate:"gt=0"`
+	// MinBackoff and MaxBackoff bound the reconnect backoff.
+	MinBackoff time.Duration `yaml:"min_backoff" json:"min_backoff" default:"500ms" validate:"gt=0"`
+	MaxBackoff time.Duration `yaml:"max_backoff" json:"max_backoff" default:"30s" validate:"gtefield=MinBackoff"`
+	// MaxMessageBytes caps one frame.
+	MaxMessageBytes int64 `yaml:"max_message_bytes" json:"max_message_bytes" default:"1048576" validate:"gte=1024"`
+	// TimeZone of received_at values written without a zone.
+	TimeZone string `yaml:"time_zone" json:"time_zone" default:"Asia/Shanghai"`
+	// CheckpointEvery: how often the acknowledged sequence number is
+	// written (and always when a connection ends and on shutdown).
+	CheckpointEvery time.Duration `yaml:"checkpoint_every" json:"checkpoint_every" default:"1s" validate:"gt=0"`
+}
+
+func (c *Config) applyDefaults() {
+	if c.Channel == "" {
+		c.Channel = minsheng.ChannelHotline
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.PingInterval, 20*time.Second)
+	def(&c.IdleTimeout, 60*time.Second)
+	def(&c.HandshakeTimeout, 10*time.Second)
+	def(&c.MinBackoff, 500*time.Millisecond)
+	def(&c.MaxBackoff, 30*time.Second)
+	def(&c.CheckpointEvery, time.Second)
+	if c.Window == 0 {
+		c.Window = 256
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+}
+
+// Hotline is a running hotline connector.
+type Hotline struct {
+	name   string
+	cfg    Config
+	env    connectors.Env
+	log    *slog.Logger
+	loc    *time.Location
+	dialer *websocket.Dialer
+	key    string
+
+	connected prometheus.Gauge
+	orders    *prometheus.CounterVec
+
+	mu    sync.Mutex // guards ck and dirty
+	ck    checkpoint
+	dirty bool
+}
+
+// checkpoint is what the state store keeps: the stream and the last
+// sequence number such that it and every one before it were acknowledged.
+type checkpoint struct {
+	Stream string `json:"stream"`
+	Acked  uint64 `json:"acked"`
+}
+
+// New builds a hotline connector named name.
+func New(name string, cfg Config, env connectors.Env) (*Hotline, error) {
+	cfg.applyDefaults()
+	if err := minsheng.Validator().Struct(cfg); err != nil {
+		return nil, minsheng.ValidationErrors(err, "Config")
+	}
+	loc, err := timefmt.Location(cfg.TimeZone)
+	if err != nil {
+		return nil, minsheng.FieldErrors{{Path: "time_zone", Msg: err.Error()}}
+	}
+	if env.Checkpoints == nil {
+		return nil, errors.New("hotline: no checkpoint store")
+	}
+	h := &Hotline{
+		name: name, cfg: cfg, env: env, loc: loc, log: env.Logger, key: "hotline/" + name,
+		dialer: &websocket.Dialer{
+			HandshakeTimeout: cfg.HandshakeTimeout,
+			Subprotocols:     []string{Subprotocol},
+			Proxy:            http.ProxyFromEnvironment,
+		},
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if _, err := h.token(); err != nil {
+		return nil, err
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, minsheng.FieldErrors{{Path: "ca_file", Msg: err.Error()}}
+		}
+		pool, _ := x509.SystemCertPool()
+		if pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, minsheng.FieldErrors{{Path: "ca_file", Msg: "holds no PEM certificate"}}
+		}
+		h.dialer.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	labels := prometheus.Labels{"instance": name}
+	h.connected = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "minsheng_hotline_connected", Help: "1 while the feed connection is up.", ConstLabels: labels,
+	})
+	h.orders = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "minsheng_hotline_orders_total", Help: "Work orders received, by outcome (emitted, redelivered, quarantined).", ConstLabels: labels,
+	}, []string{"outcome"})
+	if env.Metrics != nil {
+		for _, c := range []prometheus.Collector{h.connected, h.orders} {
+			if err := env.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("hotline %s: metrics: %w", name, err)
+			}
+		}
+	}
+	return h, nil
+}
+
+func (h *Hotline) token() (string, error) {
+	if h.cfg.TokenEnv != "" {
+		t := os.Getenv(h.cfg.TokenEnv)
+		if t == "" {
+			return "", minsheng.FieldErrors{{Path: "token_env", Msg: fmt.Sprintf("environment variable %s is empty", h.cfg.TokenEnv)}}
+		}
+		return t, nil
+	}
+	b, err := os.ReadFile(h.cfg.TokenFile)
+	if err != nil {
+		return "", minsheng.FieldErrors{{Path: "token_file", Msg: err.Error()}}
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", minsheng.FieldErrors{{Path: "token_file", Msg: "is empty"}}
+	}
+	return t, nil
+}
+
+// Run connects, and reconnects with backoff, until ctx is cancelled.
+func (h *Hotline) Run(ctx context.Context, out minsheng.Emitter) error {
+	raw, err := h.env.Checkpoints.Get(ctx, h.key)
+	if err != nil {
+		return fmt.Errorf("hotline %s: read checkpoint: %w", h.name, err)
+	}
+	if raw != nil {
+		if err := json.Unmarshal(raw, &h.ck); err != nil {
+			return fmt.Errorf("hotline %s: checkpoint %s is corrupt: %w", h.name, h.key, err)
+		}
+	}
+	stopSaver := h.startSaver(ctx)
+	defer stopSaver()
+	attempt := 0
+	for {
+		delivered, err := h.session(ctx, out)
+		h.connected.Set(0)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if delivered > 0 {
+			attempt = 0
+		}
+		wait := backoff(attempt, h.cfg.MinBackoff, h.cfg.MaxBackoff)
+		attempt++
+		var pe *peerError
+		if errors.As(err, &pe) && (pe.code == CodeUnauthorized || pe.code == CodeUnsupportedProtocol) {
+			wait = h.cfg.MaxBackoff
+			h.log.Error("feed refused the gateway; check token and protocol version", "code", pe.code, "retry_in", wait)
+		} else {
+			h.log.Warn("feed connection ended; reconnecting", "err", err, "delivered", delivered, "retry_in", wait.Round(time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// startSaver writes the checkpoint every CheckpointEvery while it changes,
+// and once more when stopped.
+func (h *Hotline) startSaver(ctx context.Context) (stop func()) {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(h.cfg.CheckpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+				h.save(sctx)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		fctx, c := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer c()
+		h.save(fctx)
+	}
+}
+
+func (h *Hotline) save(ctx context.Context) {
+	h.mu.Lock()
+	if !h.dirty {
+		h.mu.Unlock()
+		return
+	}
+	raw, _ := json.Marshal(h.ck)
+	h.dirty = false
+	h.mu.Unlock()
+	if err := h.env.Checkpoints.Put(ctx, h.key, raw); err != nil {
+		h.mu.Lock()
+		h.dirty = true
+		h.mu.Unlock()
+		h.log.Warn("checkpoint not written", "err", err)
+	}
+}
+
+// peerError is an error message from the feed.
+type peerError struct{ code, msg string }
+
+func (e *peerError) Error() string { return "feed error " + e.code + ": " + e.msg }
+
+// session is one connection: dial, hello, welcome, then orders until the
+// connection ends; it returns after every order it emitted was acked (or
+// ctx ended), with how many orders it emitted.
+func (h *Hotline) session(ctx context.Context, out minsheng.Emitter) (delivered int, err error) {
+	token, err := h.token()
+	if err != nil {
+		return 0, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, h.cfg.HandshakeTimeout)
+	conn, resp, err := h.dialer.DialContext(dctx, h.cfg.URL, nil)
+	cancel()
+	if err != nil {
+		if resp != nil {
+			return 0, fmt.Errorf("dial %s: %w (HTTP %d)", h.cfg.URL, err, resp.StatusCode)
+		}
+		return 0, fmt.Errorf("dial %s: %w", h.cfg.URL, err)
+	}
+	defer conn.Close()
+	conn.SetReadLimit(h.cfg.MaxMessageBytes)
+
+	h.mu.Lock()
+	ck := h.ck
+	h.mu.Unlock()
+	// Handshake, before the reader and writer start: this goroutine is the
+	// connection's only reader and writer until then.
+	deadline := time.Now().Add(h.cfg.HandshakeTimeout)
+	conn.SetWriteDeadline(deadline)
+	if err := conn.WriteJSON(&Message{Type: TypeHello, Protocol: ProtocolVersion, Client: clientName(),
+		Token: token, Stream: ck.Stream, ResumeAfter: ck.Acked, Window: h.cfg.Window}); err != nil {
+		return 0, fmt.Errorf("hello: %w", err)
+	}
+	conn.SetReadDeadline(deadline)
+	_, b, err := conn.ReadMessage()
+	if err != nil {
+		return 0, fmt.Errorf("waiting for welcome: %w", err)
+	}
+	w, err := DecodeMessage(b)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("welcome: %w", err)
+	case w.Type == TypeError:
+		return 0, &peerError{w.Code, w.Message}
+	case w.Type != TypeWelcome:
+		return 0, fmt.Errorf("expected welcome, got %q", w.Type)
+	case w.Protocol != ProtocolVersion:
+		return 0, &peerError{CodeUnsupportedProtocol, fmt.Sprintf("server speaks protocol %d", w.Protocol)}
+	}
+	if w.Stream != ck.Stream {
+		if ck.Stream != "" {
+			h.log.Warn("feed stream changed; its sequence numbers start over (repeats are recognised by order number)",
+				"old", ck.Stream, "new", w.Stream)
+		}
+		ck = checkpoint{Stream: w.Stream}
+		h.mu.Lock()
+		h.ck, h.dirty = ck, true
+		h.mu.Unlock()
+	}
+	if w.NextSeq > ck.Acked+1 {
+		h.log.Warn("feed no longer holds some orders after the checkpoint", "acked", ck.Acked, "next_seq", w.NextSeq)
+	}
+	h.connected.Set(1)
+	h.log.Info("feed connected", "stream", w.Stream, "resume_after", ck.Acked, "next_seq", w.NextSeq)
+
+	s := &session{h: h, conn: conn, out: out, win: ackwindow.New[uint64](), acked: ck.Acked, stream: ck.Stream,
+		frames: make(chan frame, h.cfg.Window), acks: make(chan uint64, 2*h.cfg.Window+16),
+		notes: make(chan *Message, 16), failed: make(chan struct{}, 1)}
+	return s.run(ctx)
+}
+
+func clientName() string {
+	v := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		v = bi.Main.Version
+	}
+	return "minsheng/" + v
+}
+
+type frame struct {
+	data []byte
+}
+
+// session is the state of one connection. The reader goroutine reads
+// frames, the writer goroutine writes acks, notes and pings; the session's
+// own goroutine decodes and emits.
+type session struct {
+	h      *Hotline
+	conn   *websocket.Conn
+	out    minsheng.Emitter
+	win    *ackwindow.Window[uint64]
+	acked  uint64 // checkpoint at connect: seqs at or below are handled
+	stream string
+	frames chan frame
+	acks   chan uint64
+	notes  chan *Message
+	failed chan struct{}
+}
+
+func (s *session) run(ctx context.Context) (int, error) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.reader(sctx, cancel) }()
+	go func() { defer wg.Done(); s.writer(sctx, cancel) }()
+	delivered, err := s.dispatch(sctx)
+	cancel(err)
+	s.conn.Close() // unblocks the reader
+	wg.Wait()
+	if err == nil {
+		err = context.Cause(sctx)
+	}
+	// Wait for every ack owed, so the checkpoint is exact before the next
+	// connection asks to resume.
+	select {
+	case <-s.win.Idle():
+	case <-ctx.Done():
+	}
+	return delivered, err
+}
+
+func (s *session) reader(ctx context.Context, cancel context.CancelCauseFunc) {
+	idle := s.h.cfg.IdleTimeout
+	s.conn.SetPongHandler(func(string) error { return s.conn.SetReadDeadline(time.Now().Add(idle)) })
+	for {
+		s.conn.SetReadDeadline(time.Now().Add(idle))
+		typ, b, err := s.conn.ReadMessage()
+		if err != nil {
+			cancel(fmt.Errorf("read: %w", err))
+			return
+		}
+		if typ != websocket.TextMessage {
+			b = append([]byte("binary frame: "), b...)
+		}
+		select {
+		case s.frames <- frame{data: b}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *session) writer(ctx context.Context, cancel context.CancelCauseFunc) {
+	ping := time.NewTicker(s.h.cfg.PingInterval)
+	defer ping.Stop()
+	wt := s.h.cfg.HandshakeTimeout
+	write := func(m *Message) bool {
+		s.conn.SetWriteDeadline(time.Now().Add(wt))
+		if err := s.conn.WriteJSON(m); err != nil {
+			cancel(fmt.Errorf("write: %w", err))
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			s.conn.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseGoingAway, "gateway reconnecting or stopping"), time.Now().Add(time.Second))
+			return
+		case seq := <-s.acks:
+			seqs := []uint64{seq}
+		batch:
+			for len(seqs) < 512 {
+				select {
+				case q := <-s.acks:
+					seqs = append(seqs, q)
+				default:
+					break batch
+				}
+			}
+			if !write(&Message{Type: TypeAck, Seqs: seqs}) {
+				return
+			}
+		case m := <-s.notes:
+			if !write(m) {
+				return
+			}
+		case <-ping.C:
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wt)); err != nil {
+				cancel(fmt.Errorf("ping: %w", err))
+				return
+			}
+		}
+	}
+}
+
+// ack queues a seq for the writer. The channel holds twice the window, so
+// this never blocks while the connection is up; after it ended the ack is
+// dropped (the checkpoint still records it and the next hello resumes).
+func (s *session) ack(seq uint64) {
+	select {
+	case s.acks <- seq:
+	default:
+	}
+}
+
+func (s *session) note(m *Message) {
+	select {
+	case s.notes <- m:
+	default:
+	}
+}
+
+func (s *session) dispatch(ctx context.Context) (int, error) {
+	delivered := 0
+	var last uint64
+	for {
+		var f frame
+		select {
+		case <-ctx.Done():
+			return delivered, nil
+		case <-s.failed:
+			return delivered, errors.New("an order was not durably handled; reconnecting to have it sent again")
+		case f = <-s.frames:
+		}
+		m, err := DecodeMessage(f.data)
+		if err != nil && (m == nil || m.Type != TypeOrder) {
+			// Not even an envelope: keep it, tell the server, go on.
+			s.h.log.Warn("unreadable frame quarantined", "reason", err)
+			if qerr := s.quarantine(ctx, "frame:"+hash12(f.data), err.Error(), f.data, func(minsheng.Outcome, error) {}); qerr != nil {
+				return delivered, qerr
+			}
+			s.note(&Message{Type: TypeError, Code: CodeBadMessage, Message: err.Error()})
+			continue
+		}
+		switch m.Type {
+		case TypeOrder:
+		case TypeError:
+			return delivered, &peerError{m.Code, m.Message}
+		default:
+			s.h.log.Debug("ignoring message of unknown type", "type", m.Type)
+			continue
+		}
+		if m.Seq <= last {
+			s.note(&Message{Type: TypeError, Code: CodeBadRequest, Message: fmt.Sprintf("seq %d after %d: sequence numbers must increase", m.Seq, last)})
+			return delivered, fmt.Errorf("protocol violation: seq %d after %d", m.Seq, last)
+		}
+		last = m.Seq
+		// Bounded in flight whatever the server does: at most Window orders
+		// await their ack; a server that ignores the window is held back by
+		// the full frame queue and, behind it, TCP.
+		for s.win.Pending() >= s.h.cfg.Window {
+			select {
+			case <-s.win.Changed():
+			case <-ctx.Done():
+				return delivered, nil
+			}
+		}
+		if m.Seq <= s.acked {
+			// Handled before (a redelivery after resume): ack again.
+			s.h.orders.WithLabelValues("redelivered").Inc()
+			s.ack(m.Seq)
+			continue
+		}
+		seq := m.Seq
+		t := s.win.Add(seq)
+		onAck := func(_ minsheng.Outcome, err error) {
+			if s.win.Ack(t, err == nil) {
+				done, _ := s.win.Done()
+				s.h.mu.Lock()
+				if s.h.ck.Stream == s.stream && done > s.h.ck.Acked {
+					s.h.ck.Acked, s.h.dirty = done, true
+				}
+				s.h.mu.Unlock()
+			}
+			if err != nil {
+				select {
+				case s.failed <- struct{}{}:
+				default:
+				}
+				return
+			}
+			s.ack(seq)
+		}
+		o, submitted, derr := DecodeOrder(m.Order, s.h.loc)
+		if err == nil && derr == nil {
+			it := o.Item(s.h.cfg.Channel, s.h.name, submitted, time.Now())
+			it.Attrs["seq"] = strconv.FormatUint(seq, 10)
+			if errs := validate(it); len(errs) > 0 {
+				derr = fmt.Errorf("work order is not a valid item: %w", errs)
+			} else {
+				if err := s.out.Emit(ctx, it, onAck); err != nil {
+					s.win.Ack(t, false)
+					return delivered, err
+				}
+				s.h.orders.WithLabelValues("emitted").Inc()
+				delivered++
+				continue
+			}
+		}
+		if derr == nil {
+			derr = err
+		}
+		ref := fmt.Sprintf("seq:%s/%d", s.stream, seq)
+		if o != nil && o.OrderNo != "" {
+			ref = "order:" + o.Ref() + "#" + hash12(m.Order)
+		}
+		raw := []byte(m.Order)
+		if len(raw) == 0 {
+			raw = f.data
+		}
+		s.h.log.Warn("work order quarantined", "seq", seq, "reason", derr)
+		if err := s.quarantine(ctx, ref, derr.Error(), raw, onAck); err != nil {
+			s.win.Ack(t, false)
+			return delivered, err
+		}
+		delivered++
+	}
+}
+
+func (s *session) quarantine(ctx context.Context, ref, reason string, raw []byte, ack minsheng.AckFunc) error {
+	q := &minsheng.Quarantined{Channel: s.h.cfg.Channel, Source: s.h.name, Ref: clip(ref, 256),
+		ReceivedAt: time.Now(), Reason: reason, Raw: raw}
+	if s.h.env.Blobs != nil {
+		if bi, err := s.h.env.Blobs.Put(ctx, strings.NewReader(string(raw)), s.h.cfg.MaxMessageBytes+64); err == nil {
+			q.RawRef = bi.Ref
+		}
+	}
+	if err := s.out.Quarantine(ctx, q, ack); err != nil {
+		return err
+	}
+	s.h.orders.WithLabelValues("quarantined").Inc()
+	return nil
+}
+
+// validate checks the item as the pipeline will, once it has given the
+// item its trace ID.
+func validate(it *minsheng.Item) minsheng.FieldErrors {
+	c := *it
+	c.TraceID = "t"
+	return c.Validate()
+}
+
+func hash12(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:6])
+}
+
+// backoff is min·2^attempt with ±20 % jitter, capped at max.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo << min(attempt, 30)
+	if d <= 0 || d > hi {
+		d = hi
+	}
+	return min(time.Duration(float64(d)*(0.8+0.4*rand.Float64())), hi)
+}

@@ -1,0 +1,428 @@
+package hotline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/connectors"
+	"github.com/minsheng/minsheng/connectors/internal/conntest"
+	"github.com/minsheng/minsheng/store"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+var cst = time.FixedZone("CST", 8*3600)
+
+const testToken = "test-feed-token-不要外传"
+
+func init() {
+	os.Setenv("MINSHENG_TEST_HOTLINE_TOKEN", testToken)
+}
+
+func openStore(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before the connector's cleanup, so it runs after it.
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func testConfig(url string) Config {
+	return Config{URL: url, TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN", Window: 8,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		PingInterval: 50 * time.Millisecond, IdleTimeout: 2 * time.Second, CheckpointEvery: 10 * time.Millisecond}
+}
+
+type running struct {
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+func start(t *testing.T, name string, cfg Config, st *store.Store, em minsheng.Emitter) *running {
+	t.Helper()
+	h, err := New(name, cfg, connectors.Env{Checkpoints: st, Blobs: st.Blobs(),
+		Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- h.Run(ctx, em) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *running) stop(t *testing.T) {
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("connector did not stop within 10s of cancel")
+		}
+	})
+}
+
+func serveSim(t *testing.T, sim *Sim) string {
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/feed"
+}
+
+func waitAcked(t *testing.T, sim *Sim, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sim.WaitAcked(ctx, n); err != nil {
+		t.Fatalf("waiting for %d acks: %v (stats %+v)", n, err, sim.Stats())
+	}
+}
+
+func readCheckpoint(t *testing.T, st *store.Store, name string) checkpoint {
+	raw, err := st.Get(context.Background(), "hotline/"+name)
+	if err != nil || raw == nil {
+		t.Fatalf("checkpoint: %q %v", raw, err)
+	}
+	var ck checkpoint
+	if err := json.Unmarshal(raw, &ck); err != nil {
+		t.Fatal(err)
+	}
+	return ck
+}
+
+// The feed cuts the connection three times mid-stream, replays orders the
+// gateway already acked after each resume, sends one order again under a
+// new seq, and paces itself slower than the gateway. Every order is handled
+// exactly once, repeats come only under the same item ID, and in-flight
+// orders stay within the window.
+func TestDropsReplaysAndDuplicates(t *testing.T) {
+	sim := NewSim(SimOptions{Token: testToken, Stream: "qd-2024", Rate: 400, DropAfter: 7, Drops: 3, Replay: 5})
+	orders := Generate(40, 1, time.Date(2024, 3, 6, 8, 0, 0, 0, cst), 7)
+	sim.Append(orders...)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st, MaxDelay: 8 * time.Millisecond}
+	cfg := testConfig(serveSim(t, sim))
+	r := start(t, "12345", cfg, st, em)
+	waitAcked(t, sim, 40)
+	sim.Append(orders[3]) // the call centre sends order 4 again, as seq 41
+	waitAcked(t, sim, 41)
+	r.stop(t)
+	em.Wait()
+
+	want := map[string]bool{}
+	for _, o := range orders {
+		want[minsheng.ItemID(minsheng.ChannelHotline, "12345", o.OrderNo)] = true
+	}
+	handled := em.Handled()
+	for id := range want {
+		if handled[id] != 1 {
+			t.Errorf("order %s handled %d times", id, handled[id])
+		}
+	}
+	for _, it := range em.Emitted() {
+		if !want[it.ID] {
+			t.Errorf("emitted unexpected ID %s (ref %s)", it.ID, it.Ref)
+		}
+	}
+	if em.Duplicates() < 1 {
+		t.Error("the re-sent order was not recognised as a repeat")
+	}
+	s := sim.Stats()
+	if s.Drops != 3 || s.Connections < 4 || s.Redelivered == 0 {
+		t.Errorf("sim stats %+v: want 3 drops, ≥4 connections, redeliveries", s)
+	}
+	if s.MaxUnacked > cfg.Window || em.MaxInFlightSeen() > cfg.Window {
+		t.Errorf("in flight: sim saw %d unacked, pipeline %d; window %d", s.MaxUnacked, em.MaxInFlightSeen(), cfg.Window)
+	}
+	if ck := readCheckpoint(t, st, "12345"); ck.Stream != "qd-2024" || ck.Acked != 41 {
+		t.Errorf("checkpoint %+v, want stream qd-2024 acked 41", ck)
+	}
+	if inv := em.Invalid(); len(inv) > 0 {
+		t.Errorf("invalid items: %v", inv)
+	}
+}
+
+// Stop the connector while orders are in flight and start it again on the
+// reopened store, twice: nothing is lost, repeats carry the same item ID.
+func TestKillAndRestart(t *testing.T) {
+	sim := NewSim(SimOptions{Token: testToken, Rate: 300})
+	orders := Generate(30, 500, time.Date(2024, 3, 7, 8, 0, 0, 0, cst), 11)
+	sim.Append(orders...)
+	url := serveSim(t, sim)
+	dir := t.TempDir()
+	want := map[string]bool{}
+	for _, o := range orders {
+		want[minsheng.ItemID(minsheng.ChannelHotline, "12345", o.OrderNo)] = true
+	}
+	handled := map[string]int{}
+	for run := 0; run < 3; run++ {
+		st := openStore(t, dir)
+		em := &conntest.Emitter{Ledger: st, MaxDelay: 15 * time.Millisecond}
+		r := start(t, "12345", testConfig(url), st, em)
+		if run < 2 {
+			deadline := time.Now().Add(20 * time.Second)
+			for em.Acked() < 5 && sim.Stats().Acked < 30 && time.Now().Before(deadline) {
+				time.Sleep(2 * time.Millisecond)
+			}
+		} else {
+			waitAcked(t, sim, 30)
+		}
+		r.stop(t)
+		em.Wait()
+		for id, n := range em.Handled() {
+			handled[id] += n
+		}
+		for _, it := range em.Emitted() {
+			if !want[it.ID] {
+				t.Errorf("run %d emitted unexpected ID %s", run, it.ID)
+			}
+		}
+		st.Close()
+	}
+	for id := range want {
+		if handled[id] != 1 {
+			t.Errorf("order %s handled %d times over three runs", id, handled[id])
+		}
+	}
+}
+
+// A feed that ignores the window cannot push the gateway past it: the
+// connector holds at most Window orders in flight while the pipeline is slow.
+func TestBackPressureBoundedAgainstGreedyFeed(t *testing.T) {
+	sim := NewSim(SimOptions{Token: testToken, IgnoreWindow: true})
+	sim.Append(Generate(60, 1, time.Date(2024, 3, 8, 8, 0, 0, 0, cst), 3)...)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st, MaxDelay: 10 * time.Millisecond}
+	cfg := testConfig(serveSim(t, sim))
+	cfg.Window = 4
+	start(t, "12345", cfg, st, em)
+	waitAcked(t, sim, 60)
+	if got := em.MaxInFlightSeen(); got > 4 {
+		t.Errorf("%d orders in flight at once, window 4", got)
+	}
+	if s := sim.Stats(); s.MaxUnacked <= 4 {
+		t.Errorf("the greedy feed never got ahead (max unacked %d): the bound was not exercised", s.MaxUnacked)
+	}
+}
+
+// Orders that cannot become items are quarantined with their reason and
+// acked (the dead letter is their durable handling); the feed goes on.
+func TestInvalidOrdersQuarantined(t *testing.T) {
+	sim := NewSim(SimOptions{Token: testToken})
+	badFile, _ := os.ReadFile("testdata/order_bad.json")
+	var buf bytes.Buffer
+	json.Compact(&buf, badFile) // as it travels inside the order message
+	bad := buf.Bytes()
+	good, _ := os.ReadFile("testdata/order.json")
+	long := Generate(1, 9, time.Now(), 1)[0]
+	long.Title = strings.Repeat("很长的标题", 120) // over the schema's 500 characters
+	sim.AppendRaw(bad, good)
+	sim.Append(long)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	start(t, "12345", testConfig(serveSim(t, sim)), st, em)
+	waitAcked(t, sim, 3)
+	qs := em.Quarantined()
+	if len(qs) != 2 || len(em.Emitted()) != 1 {
+		t.Fatalf("%d quarantined, %d emitted; want 2 and 1", len(qs), len(em.Emitted()))
+	}
+	if !strings.Contains(qs[0].Reason, "order_no is required") || !strings.Contains(qs[0].Reason, "received_at") ||
+		!bytes.Equal(qs[0].Raw, bad) || !strings.HasPrefix(qs[0].Ref, "seq:") {
+		t.Errorf("quarantined bad order: ref %q reason %q", qs[0].Ref, qs[0].Reason)
+	}
+	if !strings.Contains(qs[1].Reason, "title") || !strings.HasPrefix(qs[1].Ref, "order:"+long.OrderNo) {
+		t.Errorf("quarantined long order: ref %q reason %q", qs[1].Ref, qs[1].Reason)
+	}
+}
+
+// A frame that is not a protocol message is quarantined, reported to the
+// server as bad_message, and the orders after it still flow. This feed is
+// hand-written so it can send what the simulator never would.
+func TestUnreadableFrameQuarantined(t *testing.T) {
+	good, _ := os.ReadFile("testdata/order.json")
+	notes := make(chan Message, 8)
+	up := websocket.Upgrader{Subprotocols: []string{Subprotocol}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		var hello Message
+		if c.ReadJSON(&hello) != nil || hello.Token != testToken {
+			return
+		}
+		c.WriteJSON(Message{Type: TypeWelcome, Protocol: 1, Stream: "hand", NextSeq: hello.ResumeAfter + 1})
+		if hello.ResumeAfter == 0 {
+			c.WriteMessage(websocket.TextMessage, []byte("工单推送失败 <html>"))
+			c.WriteJSON(Message{Type: TypeOrder, Seq: 1, Order: good})
+		}
+		for {
+			var m Message
+			if c.ReadJSON(&m) != nil {
+				return
+			}
+			notes <- m
+		}
+	}))
+	defer srv.Close()
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	start(t, "12345", testConfig("ws"+strings.TrimPrefix(srv.URL, "http")), st, em)
+	var gotErr, gotAck bool
+	for !gotErr || !gotAck {
+		select {
+		case m := <-notes:
+			gotErr = gotErr || m.Type == TypeError && m.Code == CodeBadMessage
+			gotAck = gotAck || m.Type == TypeAck && len(m.Seqs) == 1 && m.Seqs[0] == 1
+		case <-time.After(10 * time.Second):
+			t.Fatalf("error note %v, ack of seq 1 %v", gotErr, gotAck)
+		}
+	}
+	if qs := em.Quarantined(); len(qs) != 1 || string(qs[0].Raw) != "工单推送失败 <html>" || !strings.HasPrefix(qs[0].Ref, "frame:") {
+		t.Errorf("quarantined: %+v", qs)
+	}
+	if len(em.Emitted()) != 1 {
+		t.Errorf("%d emitted, want the order after the bad frame", len(em.Emitted()))
+	}
+}
+
+// A wrong token gets an unauthorized error; the connector keeps retrying
+// and emits nothing.
+func TestWrongTokenRefused(t *testing.T) {
+	sim := NewSim(SimOptions{Token: "another-token"})
+	sim.Append(Generate(3, 1, time.Now(), 1)...)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{}
+	r := start(t, "12345", testConfig(serveSim(t, sim)), st, em)
+	deadline := time.Now().Add(10 * time.Second)
+	for sim.Stats().Connections < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.stop(t)
+	if s := sim.Stats(); s.Connections < 2 || s.Sent != 0 || len(em.Emitted()) != 0 {
+		t.Errorf("stats %+v, %d emitted: want retries and nothing sent", s, len(em.Emitted()))
+	}
+}
+
+func TestOrderToItemGolden(t *testing.T) {
+	now := time.Date(2024, 3, 6, 9, 16, 0, 0, time.UTC)
+	for _, f := range []string{"order.json", "order_revision.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, at, err := DecodeOrder(b, cst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := o.Item(minsheng.ChannelHotline, "12345", at, now)
+		if errs := validate(it); len(errs) > 0 {
+			t.Fatalf("%s: %v", f, errs)
+		}
+		got, _ := json.MarshalIndent(it, "", "  ")
+		golden := filepath.Join("testdata", strings.TrimSuffix(f, ".json")+".item.golden.json")
+		if *update {
+			os.WriteFile(golden, append(got, '\n'), 0o644)
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (go test -update)", err)
+		}
+		if !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
+			t.Errorf("%s: item differs from %s:\n%s", f, golden, got)
+		}
+	}
+	rev, _ := os.ReadFile("testdata/order_revision.json")
+	o, at, _ := DecodeOrder(rev, cst)
+	it := o.Item(minsheng.ChannelHotline, "12345", at, now)
+	if it.Ref != "QD20240306-0012345#r2" || it.RevisionOf != minsheng.ItemID(minsheng.ChannelHotline, "12345", "QD20240306-0012345") {
+		t.Errorf("revision: ref %q revision_of %q", it.Ref, it.RevisionOf)
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	for _, tc := range []struct {
+		cfg  Config
+		path string
+	}{
+		{Config{TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN"}, "url"},
+		{Config{URL: "https://cc.example/feed", TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN"}, "url"},
+		{Config{URL: "wss://cc.example/feed"}, "token_env"},
+		{Config{URL: "wss://cc.example/feed", TokenEnv: "MINSHENG_TEST_UNSET"}, "token_env"},
+		{Config{URL: "wss://cc.example/feed", TokenFile: "/nonexistent/token"}, "token_file"},
+		{Config{URL: "wss://cc.example/feed", TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN", PingInterval: time.Minute, IdleTimeout: time.Second}, "idle_timeout"},
+	} {
+		_, err := New("h", tc.cfg, connectors.Env{Checkpoints: st})
+		fes, ok := err.(minsheng.FieldErrors)
+		if !ok || len(fes) == 0 || fes[0].Path != tc.path {
+			t.Errorf("config %+v: err %v, want a field error on %s", tc.cfg, err, tc.path)
+		}
+	}
+	if _, ok := connectors.Lookup(Type); !ok {
+		t.Error("hotline not registered")
+	}
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	good, _ := os.ReadFile("testdata/order.json")
+	m, _ := json.Marshal(Message{Type: TypeOrder, Seq: 7, Order: good})
+	f.Add(m)
+	f.Add([]byte(`{"type":"welcome","protocol":1,"stream":"s","next_seq":3}`))
+	f.Add([]byte(`{"type":"order","seq":-1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeMessage(b)
+		if err == nil && (m.Type == "" || m.Type == TypeOrder && (m.Seq == 0 || len(m.Order) == 0)) {
+			t.Fatalf("accepted %q as %+v", b, m)
+		}
+	})
+}
+
+func FuzzDecodeOrder(f *testing.F) {
+	for _, n := range []string{"order.json", "order_revision.json", "order_bad.json"} {
+		b, _ := os.ReadFile(filepath.Join("testdata", n))
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, at, err := DecodeOrder(b, cst)
+		if err != nil {
+			return
+		}
+		if o.OrderNo == "" || at.IsZero() || strings.ContainsAny(o.Ref()[:len(o.OrderNo)], "#") {
+			t.Fatalf("accepted order %+v at %v", o, at)
+		}
+		it := o.Item(minsheng.ChannelHotline, "f", at, time.Now())
+		if !minsheng.ValidItemID(it.ID) || it.Ref == "" || it.Body == "" && it.Title == "" {
+			t.Fatalf("item %+v", it)
+		}
+	})
+}

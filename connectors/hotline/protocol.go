@@ -1,0 +1,247 @@
+package hotline
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/connectors/internal/timefmt"
+)
+
+// Protocol constants. See README.md for the specification.
+const (
+	// Subprotocol is offered in Sec-WebSocket-Protocol.
+	Subprotocol = "minsheng-hotline.v1"
+	// ProtocolVersion is the version this build speaks.
+	ProtocolVersion = 1
+)
+
+// Message types.
+const (
+	TypeHello   = "hello"
+	TypeWelcome = "welcome"
+	TypeOrder   = "order"
+	TypeAck     = "ack"
+	TypeError   = "error"
+)
+
+// Error codes.
+const (
+	CodeUnauthorized        = "unauthorized"
+	CodeUnsupportedProtocol = "unsupported_protocol"
+	CodeBadRequest          = "bad_request"
+	CodeBadMessage          = "bad_message"
+	CodeWindowExceeded      = "window_exceeded"
+	CodeInternal            = "internal"
+	CodeShuttingDown        = "shutting_down"
+)
+
+// Message is every message of the protocol; Type says which fields apply.
+type Message struct {
+	Type string `json:"type"`
+	// hello, welcome
+	Protocol int    `json:"protocol,omitempty"`
+	Client   string `json:"client,omitempty"`
+	Server   string `json:"server,omitempty"`
+	Token    string `json:"token,omitempty"`
+	Stream   string `json:"stream,omitempty"`
+	// hello: resume after this sequence number (0: from the start).
+	ResumeAfter uint64 `json:"resume_after,omitempty"`
+	// hello: most orders the server may have sent and not had acked.
+	Window int `json:"window,omitempty"`
+	// welcome: the first sequence number the server will send.
+	NextSeq uint64 `json:"next_seq,omitempty"`
+	// order
+	Seq   uint64          `json:"seq,omitempty"`
+	Order json.RawMessage `json:"order,omitempty"`
+	// ack
+	Seqs []uint64 `json:"seqs,omitempty"`
+	// error
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// DecodeMessage reads one frame. It fails on anything that is not a JSON
+// object with a type, and on an order without a positive seq.
+func DecodeMessage(b []byte) (*Message, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	var m Message
+	if err := d.Decode(&m); err != nil {
+		return nil, fmt.Errorf("malformed message: %w", err)
+	}
+	if d.More() {
+		return nil, errors.New("malformed message: data after the JSON object")
+	}
+	if m.Type == "" {
+		return nil, errors.New("malformed message: no type")
+	}
+	if m.Type == TypeOrder {
+		if m.Seq == 0 {
+			return nil, errors.New("malformed order message: no seq")
+		}
+		if len(m.Order) == 0 || string(m.Order) == "null" {
+			return &m, errors.New("order message without an order")
+		}
+	}
+	return &m, nil
+}
+
+// WorkOrder is a 12345 work order as the call centre sends it.
+type WorkOrder struct {
+	// OrderNo is the call centre's work-order number; required.
+	OrderNo string `json:"order_no"`
+	// Revision > 0 marks an amended order; it becomes an item naming the
+	// original (RevisionOf).
+	Revision int `json:"revision,omitempty"`
+	// ReceivedAt is when the call was taken (RFC 3339, or
+	// "2006-01-02 15:04:05" in China Standard Time); required.
+	ReceivedAt string `json:"received_at"`
+	Caller     Caller `json:"caller"`
+	// Category is the operator's category (e.g. "城乡建设/市政设施").
+	Category    string       `json:"category,omitempty"`
+	District    string       `json:"district,omitempty"`
+	Address     string       `json:"address,omitempty"`
+	Title       string       `json:"title,omitempty"`
+	Description string       `json:"description"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	// Attrs are further facts, as strings.
+	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+// Caller is who phoned.
+type Caller struct {
+	Name             string `json:"name,omitempty"`
+	Phone            string `json:"phone,omitempty"`
+	Anonymous        bool   `json:"anonymous,omitempty"`
+	ConsentToPublish bool   `json:"consent_to_publish,omitempty"`
+}
+
+// Attachment is a reference to a file the call centre holds.
+type Attachment struct {
+	Name   string `json:"name,omitempty"`
+	Type   string `json:"type,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	URL    string `json:"url"`
+}
+
+// DecodeOrder reads and checks a work order.
+func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
+	var o WorkOrder
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(&o); err != nil {
+		return nil, time.Time{}, fmt.Errorf("malformed work order: %w", err)
+	}
+	var problems []string
+	o.OrderNo = strings.TrimSpace(o.OrderNo)
+	switch {
+	case o.OrderNo == "":
+		problems = append(problems, "order_no is required")
+	case len(o.OrderNo) > 200:
+		problems = append(problems, "order_no is longer than 200 bytes")
+	case strings.ContainsAny(o.OrderNo, "#\x00"):
+		problems = append(problems, "order_no contains # or NUL")
+	}
+	if o.Revision < 0 {
+		problems = append(problems, "revision is negative")
+	}
+	if strings.TrimSpace(o.Description) == "" && strings.TrimSpace(o.Title) == "" {
+		problems = append(problems, "description is required")
+	}
+	at, err := timefmt.Parse(o.ReceivedAt, "", loc)
+	if err != nil {
+		problems = append(problems, "received_at: "+err.Error())
+	}
+	for i, a := range o.Attachments {
+		if strings.TrimSpace(a.URL) == "" {
+			problems = append(problems, fmt.Sprintf("attachments[%d].url is required", i))
+		}
+	}
+	for _, s := range []string{o.OrderNo, o.Title, o.Description, o.Caller.Name, o.Category, o.Address, o.District} {
+		if !utf8.ValidString(s) {
+			problems = append(problems, "text is not valid UTF-8")
+			break
+		}
+	}
+	if len(problems) > 0 {
+		return &o, at, errors.New("invalid work order: " + strings.Join(problems, "; "))
+	}
+	return &o, at, nil
+}
+
+// Ref is the item reference of the order: its number, and "#r<revision>"
+// for an amendment.
+func (o *WorkOrder) Ref() string {
+	if o.Revision > 0 {
+		return fmt.Sprintf("%s#r%d", o.OrderNo, o.Revision)
+	}
+	return o.OrderNo
+}
+
+// Item turns a decoded order into an item of channel ch from source.
+func (o *WorkOrder) Item(ch minsheng.Channel, source string, submitted, now time.Time) *minsheng.Item {
+	it := &minsheng.Item{
+		SchemaVersion: minsheng.SchemaVersion,
+		ID:            minsheng.ItemID(ch, source, o.Ref()),
+		Channel:       ch,
+		Source:        source,
+		Ref:           o.Ref(),
+		ReceivedAt:    now,
+		SubmittedAt:   submitted,
+		Title:         strings.TrimSpace(o.Title),
+		Body:          strings.TrimSpace(o.Description),
+		Complainant: minsheng.Complainant{
+			Name: strings.TrimSpace(o.Caller.Name), Phone: strings.TrimSpace(o.Caller.Phone),
+			Anonymous: o.Caller.Anonymous, ConsentToPublish: o.Caller.ConsentToPublish,
+		},
+		Attrs: map[string]string{"order_no": o.OrderNo},
+	}
+	if o.Revision > 0 {
+		it.RevisionOf = minsheng.ItemID(ch, source, o.OrderNo)
+	}
+	if o.District != "" || o.Address != "" {
+		it.Location = &minsheng.Location{District: strings.TrimSpace(o.District), Address: strings.TrimSpace(o.Address)}
+	}
+	if o.Category != "" {
+		it.Attrs["category"] = o.Category
+	}
+	for k, v := range o.Attrs {
+		if len(it.Attrs) >= 40 {
+			break
+		}
+		if _, taken := it.Attrs[k]; !taken && k != "" && len(k) <= 64 {
+			it.Attrs[k] = clip(v, 2000)
+		}
+	}
+	if refs := attachmentRefs(o.Attachments); refs != "" {
+		it.Attrs["attachment_refs"] = refs
+	}
+	return it
+}
+
+// attachmentRefs encodes the attachment references as a JSON array that
+// fits one attribute (2000 bytes), dropping those that do not fit.
+func attachmentRefs(as []Attachment) string {
+	for n := len(as); n > 0; n-- {
+		b, _ := json.Marshal(as[:n])
+		if len(b) <= 2000 {
+			return string(b)
+		}
+	}
+	return ""
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
