@@ -2,4 +2,7 @@
 // cmd/minsheng imports it; add a line here for a new connector.
 package all
 
-import ()
+import (
+	_ "github.com/minsheng/minsheng/connectors/board"
+	_ "github.com/minsheng/minsheng/connectors/hotline"
+)
