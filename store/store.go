@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -34,6 +35,10 @@ type Options struct {
 	MaxBatch int
 	// Metrics, when set, receives the store's collectors.
 	Metrics prometheus.Registerer
+	// LedgerSyncInterval is how often the ledger is fsynced (default 200ms).
+	LedgerSyncInterval time.Duration
+	// Logger for the store's warnings; none when nil.
+	Logger *slog.Logger
 }
 
 // Store is an open state store. It is safe for concurrent use.
@@ -46,7 +51,7 @@ type Store struct {
 	done   chan struct{}
 	max    int
 	qs     queues
-	ledger *ledgerIndex
+	ledger *ledger
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -87,7 +92,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w (is another minsheng running on this data directory?)", dir, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketCheckpoints, bucketMeta, bucketLedger, bucketLedgerIDs, bucketQueues} {
+		for _, b := range [][]byte{bucketCheckpoints, bucketMeta, bucketQueues} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -98,16 +103,24 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: init: %w", err)
 	}
 	s := &Store{db: db, dir: dir}
-	if err := s.loadLedgerIndex(); err != nil {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LedgerSyncInterval <= 0 {
+		opts.LedgerSyncInterval = 200 * time.Millisecond
+	}
+	if s.ledger, err = openLedger(filepath.Join(dir, "ledger"), opts.LedgerSyncInterval, opts.Logger); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: ledger index: %w", err)
+		return nil, err
 	}
 	if err := s.loadQueues(); err != nil {
+		s.ledger.close()
 		db.Close()
 		return nil, fmt.Errorf("store: queues: %w", err)
 	}
 	blobs, err := OpenBlobs(filepath.Join(dir, "blobs"))
 	if err != nil {
+		s.ledger.close()
 		db.Close()
 		return nil, err
 	}
@@ -119,6 +132,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Metrics != nil {
 		for _, c := range []prometheus.Collector{s.commitSeconds, s.batchSize} {
 			if err := opts.Metrics.Register(c); err != nil {
+				s.ledger.close()
 				db.Close()
 				return nil, fmt.Errorf("store: metrics: %w", err)
 			}
@@ -150,7 +164,7 @@ func (s *Store) Close() error {
 		close(s.closed)
 		close(s.stop)
 		<-s.done
-		err = s.db.Close()
+		err = errors.Join(s.ledger.close(), s.db.Close())
 	})
 	return err
 }
