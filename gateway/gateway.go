@@ -46,8 +46,11 @@ type Config struct {
 		Format string `yaml:"format" default:"json" validate:"oneof=json text"`
 	} `yaml:"log"`
 	Store struct {
-		// NoSync skips fsync: survives a crash of the gateway, not of the machine.
+		// NoSync skips fsync of the queues and checkpoints: they survive a
+		// crash of the gateway, not of the machine. For tests and benchmarks.
 		NoSync bool `yaml:"no_sync"`
+		// LedgerSyncInterval: how often the ledger (trails) is fsynced.
+		LedgerSyncInterval time.Duration `yaml:"ledger_sync_interval" default:"200ms" validate:"gt=0,lte=10s"`
 	} `yaml:"store"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" default:"30s" validate:"gt=0"`
 
@@ -169,7 +172,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{cfg: c, log: log, metrics: prometheus.NewRegistry(), sources: map[string]minsheng.Source{}, mux: http.NewServeMux()}
 	g.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
-	if g.store, err = store.Open(c.Data, store.Options{NoSync: c.Store.NoSync, Metrics: g.metrics}); err != nil {
+	if g.store, err = store.Open(c.Data, store.Options{NoSync: c.Store.NoSync, LedgerSyncInterval: c.Store.LedgerSyncInterval, Metrics: g.metrics, Logger: log}); err != nil {
 		return nil, err
 	}
 	ok := false

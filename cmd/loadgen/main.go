@@ -278,12 +278,17 @@ func (g *gen) openLoop(ctx context.Context, rate float64, maxInFlight int, warmu
 		var c *conn
 		select {
 		case c = <-slots:
-		case <-ctx.Done():
-		}
-		if time.Since(due) > interval && due.After(measureFrom) {
-			s.mu.Lock()
-			s.lateStart++
-			s.mu.Unlock()
+		default:
+			// every connection is busy: wait, and count the late start
+			if due.After(measureFrom) {
+				s.mu.Lock()
+				s.lateStart++
+				s.mu.Unlock()
+			}
+			select {
+			case c = <-slots:
+			case <-ctx.Done():
+			}
 		}
 		wg.Add(1)
 		go func() {
