@@ -260,10 +260,20 @@ func TestCheckConfig(t *testing.T) {
 	}
 }
 
-// TestDeploymentConfigIsValid keeps the production example loadable.
-func TestDeploymentConfigIsValid(t *testing.T) {
-	stdout, stderr, code := runCmd(t, "check-config", "../../deployments/minsheng.yaml")
-	if code != 0 {
-		t.Fatalf("deployments/minsheng.yaml: exit %d\n%s%s", code, stdout, stderr)
+// TestExampleConfigsAreValid keeps the production example and every
+// connector's example.yaml loadable (their secrets come from the environment).
+func TestExampleConfigsAreValid(t *testing.T) {
+	t.Setenv("HOTLINE_FEED_TOKEN", "example-token")
+	t.Setenv("CITY_BOARD_TOKEN", "example-token")
+	files, _ := filepath.Glob("../../connectors/*/example.yaml")
+	files = append(files, "../../deployments/minsheng.yaml")
+	if len(files) < 4 {
+		t.Fatalf("found only %v", files)
+	}
+	for _, f := range files {
+		stdout, stderr, code := runCmd(t, "check-config", f)
+		if code != 0 {
+			t.Errorf("%s: exit %d\n%s%s", f, code, stdout, stderr)
+		}
 	}
 }

@@ -191,9 +191,6 @@ func New(name string, cfg Config, env connectors.Env) (*Board, error) {
 	if err != nil {
 		return nil, minsheng.FieldErrors{{Path: "time_zone", Msg: err.Error()}}
 	}
-	if env.Checkpoints == nil {
-		return nil, errors.New("board: no checkpoint store")
-	}
 	b := &Board{
 		name: name, cfg: cfg, env: env, loc: loc,
 		log: env.Logger,
@@ -317,6 +314,9 @@ func (b *Board) trim() {
 
 // Run polls until ctx is cancelled.
 func (b *Board) Run(ctx context.Context, out minsheng.Emitter) error {
+	if b.env.Checkpoints == nil {
+		return errors.New("board: no checkpoint store")
+	}
 	if err := b.load(ctx); err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package desk
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -83,4 +85,27 @@ func FuzzDecodeSubmission(f *testing.F) {
 			t.Fatal("accepted invalid UTF-8")
 		}
 	})
+}
+
+// TestExampleFilesDecode keeps the README's examples valid.
+func TestExampleFilesDecode(t *testing.T) {
+	raw, err := os.ReadFile("testdata/letter.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeSubmission(raw); err != nil {
+		t.Fatalf("testdata/letter.json: %v", err)
+	}
+	raw, _ = os.ReadFile("testdata/batch.json")
+	var batch struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &batch); err != nil || len(batch.Items) != 2 {
+		t.Fatalf("testdata/batch.json: %v", err)
+	}
+	for i, it := range batch.Items {
+		if _, err := DecodeSubmission(it); err != nil {
+			t.Fatalf("batch item %d: %v", i, err)
+		}
+	}
 }

@@ -139,9 +139,6 @@ func New(name string, cfg Config, env connectors.Env) (*Hotline, error) {
 	if err != nil {
 		return nil, minsheng.FieldErrors{{Path: "time_zone", Msg: err.Error()}}
 	}
-	if env.Checkpoints == nil {
-		return nil, errors.New("hotline: no checkpoint store")
-	}
 	h := &Hotline{
 		name: name, cfg: cfg, env: env, loc: loc, log: env.Logger, key: "hotline/" + name,
 		dialer: &websocket.Dialer{
@@ -208,6 +205,9 @@ func (h *Hotline) token() (string, error) {
 
 // Run connects, and reconnects with backoff, until ctx is cancelled.
 func (h *Hotline) Run(ctx context.Context, out minsheng.Emitter) error {
+	if h.env.Checkpoints == nil {
+		return errors.New("hotline: no checkpoint store")
+	}
 	raw, err := h.env.Checkpoints.Get(ctx, h.key)
 	if err != nil {
 		return fmt.Errorf("hotline %s: read checkpoint: %w", h.name, err)
