@@ -41,6 +41,9 @@ import (
 type Config struct {
 	Data   string `yaml:"data"`
 	Listen string `yaml:"listen" default:"127.0.0.1:8080" validate:"hostname_port"`
+	// MetricsListen serves /metrics on its own address (an internal
+	// network) instead of beside the desk API.
+	MetricsListen string `yaml:"metrics_listen" validate:"omitempty,hostname_port"`
 	Log    struct {
 		Level  string `yaml:"level" default:"info" validate:"oneof=debug info warn error"`
 		Format string `yaml:"format" default:"json" validate:"oneof=json text"`
@@ -211,7 +214,9 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 func (g *Gateway) routes() {
 	g.desk.Register(g.mux, g.auth.Middleware)
 	router.NewQueueAPI(g.router).Register(g.mux, g.auth.Middleware)
-	g.mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{}))
+	if g.cfg.MetricsListen == "" {
+		g.mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{}))
+	}
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -264,8 +269,15 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	for _, n := range names {
 		start(n, g.sources[n])
 	}
-	srvErr := make(chan error, 1)
+	srvErr := make(chan error, 2)
 	go func() { srvErr <- srv.Serve(ln) }()
+	if g.cfg.MetricsListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{}))
+		msrv := &http.Server{Addr: g.cfg.MetricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { srvErr <- msrv.ListenAndServe() }()
+		defer msrv.Close()
+	}
 	g.log.Info("minsheng running", "listen", ln.Addr().String(), "data", g.cfg.Data, "inputs", len(names),
 		"destinations", strings.Join(g.router.Destinations(), ","), "model", g.triage.ModelVersion())
 
