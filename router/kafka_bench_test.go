@@ -18,7 +18,7 @@ import (
 func BenchmarkKafkaSink(b *testing.B) {
 	for _, linger := range []time.Duration{100 * time.Microsecond, time.Millisecond, 5 * time.Millisecond} {
 		b.Run(fmt.Sprintf("linger=%s", linger), func(b *testing.B) {
-			k, err := testkafka.Start(1, 6, "")
+			k, err := testkafka.Start(1, 6, b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -21,7 +23,8 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:9092", "address of the first broker (the others take the next ports)")
 	brokers := flag.Int("brokers", 1, "number of brokers")
 	parts := flag.Int("partitions", 6, "partitions of auto-created topics")
-	data := flag.String("data", "", "directory to persist to (default: memory only)")
+	data := flag.String("data", "", "directory to keep the log in (default: a temporary directory, removed at exit)")
+	debugAddr := flag.String("debug-listen", "", "serve Go's pprof profiles on this address")
 	flag.Parse()
 	host, p, err := net.SplitHostPort(*listen)
 	if err != nil {
@@ -33,17 +36,29 @@ func main() {
 	for i := range ports {
 		ports[i] = port + i
 	}
-	opts := []kfake.Opt{kfake.NumBrokers(*brokers), kfake.Ports(ports...), kfake.DefaultNumPartitions(*parts), kfake.AllowAutoTopicCreation()}
-	if *data != "" {
-		opts = append(opts, kfake.DataDir(*data))
+	// kfake's memory-only mode rewrites a growing in-memory file on every
+	// produce (CPU rising with the data held); on disk it appends.
+	if *data == "" {
+		dir, err := os.MkdirTemp("", "devkafka-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "devkafka:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		*data = dir
 	}
+	opts := []kfake.Opt{kfake.NumBrokers(*brokers), kfake.Ports(ports...), kfake.DefaultNumPartitions(*parts),
+		kfake.AllowAutoTopicCreation(), kfake.DataDir(*data)}
 	if host != "127.0.0.1" && host != "localhost" {
 		fmt.Fprintln(os.Stderr, "devkafka: listens on 127.0.0.1 only")
+	}
+	if *debugAddr != "" {
+		go http.ListenAndServe(*debugAddr, nil)
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "devkafka:", err)
-		os.Exit(1)
+		return
 	}
 	fmt.Println("devkafka: brokers at", c.ListenAddrs())
 	sig := make(chan os.Signal, 1)

@@ -28,7 +28,8 @@ type Cluster struct {
 
 // Start starts a cluster of n brokers with topics of parts partitions,
 // persisting to dataDir ("" keeps data in memory only, and Restart then
-// starts empty).
+// starts empty; kfake's memory mode grows costly as data accumulates, so
+// benchmarks should give a directory).
 func Start(n int, parts int32, dataDir string) (*Cluster, error) {
 	k := &Cluster{brokers: n, dataDir: dataDir, parts: parts}
 	if err := k.start(); err != nil {
