@@ -44,7 +44,7 @@ type Config struct {
 	// MetricsListen serves /metrics on its own address (an internal
 	// network) instead of beside the desk API.
 	MetricsListen string `yaml:"metrics_listen" validate:"omitempty,hostname_port"`
-	Log    struct {
+	Log           struct {
 		Level  string `yaml:"level" default:"info" validate:"oneof=debug info warn error"`
 		Format string `yaml:"format" default:"json" validate:"oneof=json text"`
 	} `yaml:"log"`

@@ -23,14 +23,12 @@ import (
 type KafkaConfig struct {
 	Brokers  []string `yaml:"brokers" validate:"dive,hostname_port"`
 	ClientID string   `yaml:"client_id" default:"minsheng"`
-	// Linger is how long a partition's batch waits for more messages before
-	// it is sent (kafka-go's BatchTimeout, whose 1 s default would make every
-	// lone write take a second).
-	Linger time.Duration `yaml:"linger" default:"1ms" validate:"gt=0,lte=1s"`
-	// MaxBatch caps messages per partition batch.
-	MaxBatch int `yaml:"max_batch" default:"100" validate:"gte=1,lte=100000"`
-	// BatchBytes caps a batch's size; keep it at or below the broker's
-	// message.max.bytes (1 MiB by default).
+	// MaxInFlight is how many produce requests may be out at once per broker.
+	MaxInFlight int `yaml:"max_in_flight" default:"2" validate:"gte=1,lte=16"`
+	// MaxBatch caps the messages of one partition in one produce request.
+	MaxBatch int `yaml:"max_batch" default:"1000" validate:"gte=1,lte=100000"`
+	// BatchBytes caps one partition's batch in a request, and so a message;
+	// keep it at or below the broker's message.max.bytes (1 MiB by default).
 	BatchBytes   int64         `yaml:"batch_bytes" default:"1MiB" validate:"gte=65536"`
 	WriteTimeout time.Duration `yaml:"write_timeout" default:"10s" validate:"gt=0"`
 	Compression  string        `yaml:"compression" default:"none" validate:"oneof=none gzip snappy lz4 zstd"`
@@ -56,7 +54,7 @@ type KafkaConfig struct {
 
 // DefaultKafkaConfig has the defaults the tags give.
 func DefaultKafkaConfig() KafkaConfig {
-	return KafkaConfig{ClientID: "minsheng", Linger: time.Millisecond, MaxBatch: 100, BatchBytes: 1 << 20,
+	return KafkaConfig{ClientID: "minsheng", MaxInFlight: 2, MaxBatch: 1000, BatchBytes: 1 << 20,
 		WriteTimeout: 10 * time.Second, Compression: "none", Partitions: 6, ReplicationFactor: 1}
 }
 
@@ -120,30 +118,19 @@ func (c KafkaConfig) compression() kafka.Compression {
 	return 0
 }
 
-// KafkaSink writes envelopes to Kafka topics with one shared kafka-go
-// Writer: acks from all in-sync replicas (RequireAll), synchronous (never
-// Async, which drops errors), the item ID as the key (so repeats land on one
-// partition and consumers can drop them), and headers for class, channel,
-// trace, schema and model version.
-//
-// Concurrent Deliver calls share kafka-go's per-partition batches: under
-// load a batch fills up to MaxBatch messages, while a lone item waits only
-// for Linger.
+// KafkaSink writes envelopes to Kafka topics: acks from all in-sync replicas,
+// synchronous (Deliver returns once the brokers acked), the item ID as the
+// key (so repeats land on one partition and consumers can drop them), and
+// headers for class, channel, trace, schema and model version. Partitions
+// are chosen by kafka-go's Hash balancer (FNV-1a of the key, as Sarama and
+// kafka-go's Writer do). See producer.go for how requests are batched.
 type KafkaSink struct {
 	cfg   KafkaConfig
 	topic func(dest string) string
-	w     *kafka.Writer
-	reqs  chan *kreq
-	stop  chan struct{}
-	done  chan struct{}
+	p     *producer
 }
 
-type kreq struct {
-	msgs []kafka.Message
-	err  chan error
-}
-
-// NewKafkaSink connects nothing yet: the writer dials on first use. topic
+// NewKafkaSink connects nothing yet: the producer dials on first use. topic
 // names the topic of a destination.
 func NewKafkaSink(cfg KafkaConfig, topic func(dest string) string) (*KafkaSink, error) {
 	if len(cfg.Brokers) == 0 {
@@ -153,29 +140,7 @@ func NewKafkaSink(cfg KafkaConfig, topic func(dest string) string) (*KafkaSink, 
 	if err != nil {
 		return nil, err
 	}
-	s := &KafkaSink{
-		cfg:   cfg,
-		topic: topic,
-		w: &kafka.Writer{
-			Addr:         kafka.TCP(cfg.Brokers...),
-			Balancer:     &kafka.Hash{},
-			RequiredAcks: kafka.RequireAll,
-			Async:        false,
-			BatchTimeout: cfg.Linger,
-			BatchSize:    cfg.MaxBatch,
-			BatchBytes:   cfg.BatchBytes,
-			// A few quick attempts inside kafka-go; the router retries
-			// further with its own backoff until the route timeout.
-			MaxAttempts:     3,
-			WriteBackoffMin: 20 * time.Millisecond,
-			WriteBackoffMax: 200 * time.Millisecond,
-			WriteTimeout:    cfg.WriteTimeout,
-			ReadTimeout:     cfg.WriteTimeout,
-			Compression:     cfg.compression(),
-			Transport:       tr,
-		},
-	}
-	return s, nil
+	return &KafkaSink{cfg: cfg, topic: topic, p: newProducer(cfg, tr)}, nil
 }
 
 // EnsureTopics creates the topics that do not exist yet.
@@ -201,8 +166,7 @@ func (s *KafkaSink) EnsureTopics(ctx context.Context, topics []string) error {
 	return nil
 }
 
-// Deliver writes the envelopes and returns after the brokers acked them
-// all. Concurrent calls share kafka-go's per-partition batches.
+// Deliver writes the envelopes and returns after the brokers acked them all.
 func (s *KafkaSink) Deliver(ctx context.Context, envs []*minsheng.Envelope) error {
 	msgs := make([]kafka.Message, 0, len(envs))
 	for _, e := range envs {
@@ -214,18 +178,7 @@ func (s *KafkaSink) Deliver(ctx context.Context, envs []*minsheng.Envelope) erro
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
-	err := s.w.WriteMessages(wctx, msgs...)
-	var werrs kafka.WriteErrors
-	if errors.As(err, &werrs) {
-		for _, e := range werrs {
-			if e != nil {
-				return wrapKafka(e)
-			}
-		}
-		return nil
-	}
-	// A cancelled write may still land; the caller retries under the same key.
-	return wrapKafka(err)
+	return s.p.send(wctx, msgs)
 }
 
 func kafkaMessage(topic string, e *minsheng.Envelope) (kafka.Message, error) {
@@ -276,9 +229,10 @@ func wrapKafka(err error) error {
 	return fmt.Errorf("kafka: %w: %w", minsheng.ErrUnavailable, err)
 }
 
-// Close waits for writes in flight and closes the writer.
+// Close answers the writes in flight and stops the producer.
 func (s *KafkaSink) Close() error {
-	return s.w.Close()
+	s.p.close()
+	return nil
 }
 
 // Ping checks that a broker answers (for readiness).
