@@ -1,67 +1,124 @@
 package triage
 
 import (
+	"bytes"
 	"strings"
+	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
 )
 
-// builtin are the v0 rules, written from ../shared/TRIAGE-LABELS.md.
+// builtin are the override rules every engine has, written from
+// ../shared/TRIAGE-LABELS.md. The model decides the class; these force what
+// must not depend on it: obvious spam and tests are rejected, words of
+// corruption always raise a discipline lead (recall first: a missed lead
+// never reaches the inspectors), danger to life marks an item urgent.
 var builtin = []Rule{
-	// Screening: not a demand.
-	{Name: "spam_invoice", Any: []string{"代开发票", "发票代开", "代开各类发票", "增值税发票"}, Class: minsheng.ClassInvalid, Weight: 5, Force: true},
-	{Name: "spam_ad", Any: []string{"优惠多多", "欢迎来电咨询", "加微信", "微信同号", "免费领取", "点击链接", "退订回t", "中奖", "日赚", "刷单"}, Class: minsheng.ClassInvalid, Weight: 3},
-	{Name: "test_message", Any: []string{"测试测试", "这是一条测试", "test message", "testing 123"}, Class: minsheng.ClassInvalid, Weight: 5, Force: true},
+	{Name: "spam_invoice", Any: []string{"代开发票", "发票代开", "代开各类发票", "代开增值税"}, Class: minsheng.ClassInvalid, Force: true},
+	{Name: "test_message", Any: []string{"测试测试", "这是一条测试", "test message", "testing 123"}, Class: minsheng.ClassInvalid, Force: true},
 
-	// Discipline inspection: misconduct of officials, party members, cadres.
-	{Name: "corruption", Any: []string{"贪污", "受贿", "行贿", "索贿", "挪用", "侵占", "虚报冒领", "套取", "私分", "中饱私囊", "吃回扣", "权钱交易"}, Class: minsheng.ClassDiscipline, Weight: 3, DisciplineLead: true},
-	{Name: "public_funds", Any: []string{"公款吃喝", "公款旅游", "公车私用", "大操大办", "收受礼金", "违规发放", "小金库"}, Class: minsheng.ClassDiscipline, Weight: 3, DisciplineLead: true},
-	{Name: "abuse_of_power", Any: []string{"以权谋私", "滥用职权", "徇私舞弊", "贿选", "拉票", "优亲厚友", "打击报复", "弄虚作假"}, Class: minsheng.ClassDiscipline, Weight: 2.5, DisciplineLead: true},
-	{Name: "named_official", Any: []string{"村支书", "村主任", "村委会主任", "村干部", "书记", "镇长", "局长", "干部", "党员"}, Class: minsheng.ClassDiscipline, Weight: 0.5},
-	{Name: "inspectors", Any: []string{"纪委", "纪检", "监察委"}, Class: minsheng.ClassDiscipline, Weight: 2},
+	{Name: "corruption", Any: []string{"贪污", "受贿", "行贿", "索贿", "挪用公款", "虚报冒领", "套取资金", "套取补贴", "私分", "中饱私囊", "吃回扣", "权钱交易", "收红包", "收受红包"}, DisciplineLead: true},
+	{Name: "public_funds", Any: []string{"公款吃喝", "公款旅游", "公车私用", "大操大办", "收受礼金", "小金库", "违规发放"}, DisciplineLead: true},
+	{Name: "abuse_of_power", Any: []string{"以权谋私", "滥用职权", "徇私舞弊", "贿选", "优亲厚友", "打击报复", "充当保护伞", "保护伞"}, DisciplineLead: true},
+	{Name: "to_inspectors", Any: []string{"纪委", "纪检", "监察委"}, DisciplineLead: true},
 
-	// Petition: redress of one's own rights against a state body, long-standing cases.
-	{Name: "land_and_demolition", Any: []string{"征地", "拆迁", "征收", "安置房", "补偿款", "回迁"}, Class: minsheng.ClassPetition, Weight: 2},
-	{Name: "petition_history", Any: []string{"上访", "信访", "多次反映无果", "历史遗留", "多年未解决", "至今未解决", "请求领导", "恳请领导", "领导过问"}, Class: minsheng.ClassPetition, Weight: 2},
-	{Name: "entitlements", Any: []string{"退役军人", "安置待遇", "养老金待遇", "工龄认定", "行政复议", "行政处罚不服"}, Class: minsheng.ClassPetition, Weight: 1.5},
-
-	// Media oversight: broad public interest, asking for exposure.
-	{Name: "asks_for_exposure", Any: []string{"曝光", "记者", "媒体", "暗访", "舆论监督", "报道一下"}, Class: minsheng.ClassMediaOversight, Weight: 2.5},
-	{Name: "public_harm", Any: []string{"食品安全", "地沟油", "偷排", "污染严重", "烂尾楼", "集资诈骗", "乱收费", "坑害"}, Class: minsheng.ClassMediaOversight, Weight: 1.5},
-	{Name: "buck_passing", Any: []string{"推诿扯皮", "互相推诿", "踢皮球", "走过场", "敷衍", "糊弄"}, Class: minsheng.ClassMediaOversight, Weight: 1},
-
-	// Flags.
-	{Name: "urgent_danger", Any: []string{"燃气泄漏", "煤气泄漏", "有生命危险", "着火", "坍塌", "触电"}, Urgent: true},
+	{Name: "urgent_danger", Any: []string{"燃气泄漏", "煤气泄漏", "有生命危险", "着火了", "坍塌", "触电", "要跳楼", "轻生"}, Urgent: true},
 }
 
-// departments are the seven first-level sectors of the 泰迪杯 taxonomy,
-// with words that point to each.
-var departments = []struct {
-	name  string
-	words []string
-}{
-	{"城乡建设", []string{"物业", "小区", "道路", "施工", "拆迁", "房屋", "违建", "违章建筑", "井盖", "路灯", "供水", "停水", "供暖", "燃气", "住房", "公积金", "征地", "安置"}},
-	{"环境保护", []string{"噪音", "污染", "排放", "异味", "垃圾", "油烟", "扬尘", "废水", "环保"}},
-	{"交通运输", []string{"公交", "出租车", "地铁", "交通", "停车", "车辆", "驾驶", "客运", "路线"}},
-	{"教育文体", []string{"学校", "教师", "老师", "学生", "入学", "幼儿园", "教育", "培训", "体育", "文化"}},
-	{"劳动和社会保障", []string{"社保", "医保", "养老", "工资", "拖欠", "劳动", "就业", "失业", "退休", "灵活就业", "低保"}},
-	{"商贸旅游", []string{"商家", "消费", "餐馆", "商场", "旅游", "景区", "价格", "市场", "超市", "快递"}},
-	{"卫生计生", []string{"医院", "医生", "看病", "卫生", "疫苗", "生育", "计生", "药店", "诊所"}},
+// matcher finds which of a set of keywords occur in a text in one pass: a
+// bitmap of first runes skips most positions at the cost of a load.
+type matcher struct {
+	first    [0x10000 / 64]uint64
+	byFirst  map[rune][]int // first rune → keyword indexes
+	keywords []string
+	kwBytes  [][]byte
 }
 
-func department(text string) string {
-	best, bestN := "", 0
-	for _, d := range departments {
-		n := 0
-		for _, w := range d.words {
-			n += strings.Count(text, w)
+func newMatcher(keywords []string) *matcher {
+	m := &matcher{byFirst: map[rune][]int{}, keywords: keywords}
+	for i, k := range keywords {
+		m.kwBytes = append(m.kwBytes, []byte(k))
+		r, _ := utf8.DecodeRuneInString(k)
+		if r < 0x10000 {
+			m.first[r/64] |= 1 << (r % 64)
 		}
-		if n > bestN {
-			best, bestN = d.name, n
+		m.byFirst[r] = append(m.byFirst[r], i)
+	}
+	return m
+}
+
+// match sets found[i] for every keyword i in text.
+func (m *matcher) match(text []byte, found []bool) {
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRune(text[i:])
+		if r >= 0x10000 || m.first[r/64]&(1<<(r%64)) != 0 {
+			for _, k := range m.byFirst[r] {
+				if !found[k] && bytes.HasPrefix(text[i:], m.kwBytes[k]) {
+					found[k] = true
+				}
+			}
+		}
+		i += n
+	}
+}
+
+// compiledRule is a Rule with its keywords as matcher indexes.
+type compiledRule struct {
+	Rule
+	any, all []int
+}
+
+func compileRules(rules []Rule) ([]compiledRule, *matcher) {
+	idx := map[string]int{}
+	var kws []string
+	id := func(w string) int {
+		w = Normalize(w)
+		if i, ok := idx[w]; ok {
+			return i
+		}
+		idx[w] = len(kws)
+		kws = append(kws, w)
+		return len(kws) - 1
+	}
+	out := make([]compiledRule, len(rules))
+	for i, r := range rules {
+		out[i].Rule = r
+		for _, w := range r.Any {
+			if w != "" {
+				out[i].any = append(out[i].any, id(w))
+			}
+		}
+		for _, w := range r.All {
+			if w != "" {
+				out[i].all = append(out[i].all, id(w))
+			}
 		}
 	}
-	if best == "" {
-		return "城乡建设"
+	return out, newMatcher(kws)
+}
+
+// fires reports whether the rule fires on the found keywords, and the
+// keyword that made it.
+func (r *compiledRule) fires(found []bool, kws []string) (string, bool) {
+	for _, k := range r.all {
+		if !found[k] {
+			return "", false
+		}
 	}
-	return best
+	if len(r.any) == 0 {
+		if len(r.all) == 0 {
+			return "", false
+		}
+		hit := make([]string, len(r.all))
+		for i, k := range r.all {
+			hit[i] = kws[k]
+		}
+		return strings.Join(hit, "+"), true
+	}
+	for _, k := range r.any {
+		if found[k] {
+			return kws[k], true
+		}
+	}
+	return "", false
 }

@@ -4,23 +4,32 @@
 // carry a lead about an official's misconduct, and which sector does it
 // concern. Every decision says why.
 //
-// This is the v0 engine: transparent keyword rules, configurable, with a
-// confidence from how strongly the rules agree. Items below their class's
+// A learned model (model.go; trained by package learn, committed under
+// model/ with its card) scores four heads over hashed character n-grams in
+// one pass: spam screen, class, discipline lead and department. Keyword
+// rules from the configuration sit on top of it as overrides: they can force
+// a class, raise a flag or ask for review. Items below their class's
 // threshold go to review.
 package triage
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
-	"sort"
-	"strings"
+	"os"
+	"sync"
+	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
 )
 
-// Rule is a keyword rule: when the item's text holds any of Any (and all of
-// All), it votes for Class with Weight, and may force the discipline lead
-// flag or review.
+// Rule is a keyword rule applied on top of the model. When the item's
+// normalised text holds any of Any (and all of All) it fires: it forces
+// Class when Force is set, otherwise adds Weight to Class's score (in
+// log-odds); it may raise the discipline lead or urgent flag, or send the
+// item to review. Keywords are normalised like the text, so traditional or
+// full-width keywords match too.
 type Rule struct {
 	Name           string         `yaml:"name" validate:"required"`
 	Any            []string       `yaml:"any"`
@@ -36,173 +45,357 @@ type Rule struct {
 
 // Config is the `triage:` section.
 type Config struct {
+	// Model is a model file written by `minsheng train`; empty: the model
+	// built into the binary.
+	Model string `yaml:"model"`
 	// Thresholds: a decision whose confidence is below its class's threshold
 	// goes to review. Lower thresholds for petition and discipline favour
 	// recall: fewer of those reach people late.
 	Thresholds map[minsheng.Class]float64 `yaml:"thresholds"`
-	// Rules are added to the built-in ones and win over them.
-	Rules []Rule `yaml:"rules"`
+	// SpamThreshold: the spam screen's probability at or above which an item
+	// is rejected as spam.
+	SpamThreshold float64 `yaml:"spam_threshold" default:"0.9" validate:"gt=0,lte=1"`
+	// LeadThreshold: the lead head's probability at or above which an item
+	// is flagged as a discipline lead. Low on purpose: a missed lead never
+	// reaches the inspectors; a false one costs them a glance.
+	LeadThreshold float64 `yaml:"lead_threshold" default:"0.35" validate:"gt=0,lte=1"`
+	// Rules are added to the built-in ones and are applied before them.
+	Rules []Rule `yaml:"rules" validate:"dive"`
 }
 
 // DefaultConfig returns the default thresholds and no extra rules.
 func DefaultConfig() Config {
-	return Config{Thresholds: map[minsheng.Class]float64{
+	return Config{SpamThreshold: 0.9, LeadThreshold: 0.35, Thresholds: map[minsheng.Class]float64{
 		minsheng.ClassMediaOversight: 0.5,
 		minsheng.ClassPetition:       0.4,
-		minsheng.ClassGovService:     0.45,
+		minsheng.ClassGovService:     0.5,
 		minsheng.ClassDiscipline:     0.35,
 		minsheng.ClassInvalid:        0.5,
 	}}
 }
 
-// Engine implements minsheng.Triager.
+//go:embed model/default.mstm
+var defaultModelBytes []byte
+
+var defaultModel = sync.OnceValues(func() (*Model, error) {
+	return ReadModel(bytes.NewReader(defaultModelBytes))
+})
+
+// DefaultModel returns the model built into the binary.
+func DefaultModel() (*Model, error) { return defaultModel() }
+
+// LoadModel reads a model file, or returns the built-in model for "".
+func LoadModel(path string) (*Model, error) {
+	if path == "" {
+		return DefaultModel()
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("triage model: %w", err)
+	}
+	defer f.Close()
+	m, err := ReadModel(f)
+	if err != nil {
+		return nil, fmt.Errorf("triage model %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Engine implements minsheng.Triager. It is safe for concurrent use.
 type Engine struct {
-	cfg   Config
-	rules []Rule
+	cfg     Config
+	m       *Model
+	rules   []compiledRule
+	matcher *matcher
+	screen  *Head
+	class   *Head
+	lead    *Head
+	dept    *Head
+	classes []minsheng.Class // class head's labels
+	pool    sync.Pool
 }
 
 var _ minsheng.Triager = (*Engine)(nil)
 
-// ModelVersion names the rule set.
-const ModelVersion = "rules-v0"
-
-// New builds an engine.
+// New builds an engine on the configured model.
 func New(cfg Config) (*Engine, error) {
+	m, err := LoadModel(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithModel(cfg, m)
+}
+
+// NewWithModel builds an engine on a model already loaded.
+func NewWithModel(cfg Config, m *Model) (*Engine, error) {
 	for i, r := range cfg.Rules {
 		if len(r.Any) == 0 && len(r.All) == 0 {
 			return nil, fmt.Errorf("triage.rules[%d] (%s): give any or all keywords", i, r.Name)
 		}
 	}
+	def := DefaultConfig()
 	if cfg.Thresholds == nil {
-		cfg.Thresholds = DefaultConfig().Thresholds
+		cfg.Thresholds = def.Thresholds
 	}
-	rules := append(append([]Rule(nil), cfg.Rules...), builtin...)
-	return &Engine{cfg: cfg, rules: rules}, nil
+	if cfg.SpamThreshold == 0 {
+		cfg.SpamThreshold = def.SpamThreshold
+	}
+	if cfg.LeadThreshold == 0 {
+		cfg.LeadThreshold = def.LeadThreshold
+	}
+	e := &Engine{cfg: cfg, m: m, screen: m.Head(HeadScreen), class: m.Head(HeadClass), lead: m.Head(HeadLead), dept: m.Head(HeadDepartment)}
+	if e.screen == nil || e.class == nil || e.lead == nil || e.dept == nil {
+		return nil, fmt.Errorf("triage model %s lacks a head: has %s", m.Version, m.describe())
+	}
+	for _, l := range e.class.Labels {
+		c := minsheng.Class(l)
+		if !c.Valid() {
+			return nil, fmt.Errorf("triage model %s: unknown class %q", m.Version, l)
+		}
+		e.classes = append(e.classes, c)
+	}
+	e.rules, e.matcher = compileRules(append(append([]Rule(nil), cfg.Rules...), builtin...))
+	e.pool.New = func() any {
+		return &scratch{scores: make([]float32, m.Cols()), found: make([]bool, len(e.matcher.keywords))}
+	}
+	return e, nil
 }
 
-// ModelVersion names the model or rule set deciding.
-func (e *Engine) ModelVersion() string { return ModelVersion }
+// ModelVersion names the model deciding.
+func (e *Engine) ModelVersion() string { return e.m.Version }
+
+// Model returns the engine's model.
+func (e *Engine) Model() *Model { return e.m }
+
+type scratch struct {
+	buf    []byte
+	ids    []uint32
+	spans  []span
+	scores []float32
+	probs  []float64
+	found  []bool
+}
 
 // Decide screens, classifies and explains one item.
 func (e *Engine) Decide(_ context.Context, it *minsheng.Item) (minsheng.Decision, error) {
-	d := minsheng.Decision{ModelVersion: ModelVersion}
-	if it.Automated != "" {
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	return e.decide(s, it.Title, it.Body, it.Automated), nil
+}
+
+// SpamProbability is the spam screen's probability for a title and body.
+func (e *Engine) SpamProbability(title, body string) float64 {
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	s.buf, s.ids, s.spans = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], false, title, body)
+	e.m.Scores(s.ids, s.scores)
+	s.probs = e.screen.Probs(s.scores, s.probs)
+	return s.probs[1]
+}
+
+// SpamThreshold is the configured spam threshold.
+func (e *Engine) SpamThreshold() float64 { return e.cfg.SpamThreshold }
+
+// DecideText decides on a bare title and body (the classify command).
+func (e *Engine) DecideText(title, body string) minsheng.Decision {
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	return e.decide(s, title, body, "")
+}
+
+func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Decision {
+	d := minsheng.Decision{ModelVersion: e.m.Version}
+	s.buf, s.ids, s.spans = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], true, title, body)
+	e.m.Scores(s.ids, s.scores)
+	s.probs = e.dept.Probs(s.scores, s.probs)
+	d.Department = e.dept.Labels[argmax(s.probs)]
+
+	if automated != "" {
 		d.Class, d.Confidence = minsheng.ClassInvalid, 1
-		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "auto_reply", Detail: it.Automated}}
-		return d, nil
+		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "auto_reply", Detail: automated}}
+		return d
 	}
-	text := normalise(it.Title + "\n" + it.Body)
-	if len([]rune(strings.TrimSpace(text))) < 4 {
+	if meaningful(s.buf) < 4 {
 		d.Class, d.Confidence = minsheng.ClassInvalid, 0.95
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "empty", Detail: "no content to act on"}}
-		return d, nil
+		return d
 	}
-	scores := map[minsheng.Class]float64{}
+
+	// Rules.
+	clear(s.found)
+	e.matcher.match(s.buf, s.found)
 	var fired []minsheng.Reason
 	var forced minsheng.Class
-	for _, r := range e.rules {
-		hit, ok := r.match(text)
+	cls := s.scores[e.class.col : e.class.col+len(e.class.Labels)]
+	var boosts [8]float32
+	for i := range e.rules {
+		r := &e.rules[i]
+		hit, ok := r.fires(s.found, e.matcher.keywords)
 		if !ok {
 			continue
 		}
-		fired = append(fired, minsheng.Reason{Kind: "rule", Code: r.Name, Detail: hit, Weight: r.Weight})
+		fired = append(fired, minsheng.Reason{Kind: "rule", Code: r.Name, Detail: hit})
 		if r.Class != "" {
-			scores[r.Class] += r.Weight
-			if r.Force && forced == "" {
-				forced = r.Class
+			if r.Force {
+				if forced == "" {
+					forced = r.Class
+				}
+			} else if k := e.classIndex(r.Class); k >= 0 && k < len(boosts) {
+				boosts[k] += float32(r.Weight) * e.class.Temperature
 			}
 		}
 		d.Flags.DisciplineLead = d.Flags.DisciplineLead || r.DisciplineLead
 		d.Flags.Urgent = d.Flags.Urgent || r.Urgent
 		d.Review = d.Review || r.Review
 	}
-	// Government service is the default path: most demands are, and a
-	// request with no other signal goes to 12345 dispatch.
-	scores[minsheng.ClassGovService] += 0.5
-	best, total := minsheng.ClassGovService, 0.0
-	for _, c := range minsheng.Classes {
-		total += scores[c]
-		if scores[c] > scores[best] {
-			best = c
+	for k := range cls {
+		if k < len(boosts) {
+			cls[k] += boosts[k]
 		}
 	}
-	if forced != "" {
-		best = forced
-		d.Confidence = 0.99
-	} else {
-		d.Confidence = scores[best] / total
+
+	// Screen, then class.
+	s.probs = e.screen.Probs(s.scores, s.probs)
+	pSpam := s.probs[1]
+	s.probs = e.class.Probs(s.scores, s.probs)
+	best := argmax(s.probs)
+	d.Class, d.Confidence = e.classes[best], s.probs[best]
+	switch {
+	case forced != "":
+		d.Class, d.Confidence = forced, 0.99
+		best = e.classIndex(forced)
+	case pSpam >= e.cfg.SpamThreshold:
+		d.Class, d.Confidence = minsheng.ClassInvalid, pSpam
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "screen", Code: "spam",
+			Detail: fmt.Sprintf("spam screen %.2f ≥ %.2f; %s", pSpam, e.cfg.SpamThreshold, e.topFeatures(s, e.screen, 1))})
+	case d.Class == minsheng.ClassInvalid:
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "screen", Code: "not_a_demand",
+			Detail: "no request for any government body: " + e.topFeatures(s, e.class, best)})
 	}
-	d.Class = best
-	if best == minsheng.ClassDiscipline {
+	if d.Class == minsheng.ClassInvalid {
+		if forced != "" && len(fired) > 0 {
+			fired[0].Kind = "screen"
+		}
+		d.Flags, d.Review = minsheng.Flags{}, false
+		d.Reasons = append(d.Reasons, fired...)
+		return d
+	}
+
+	// Lead.
+	s.probs = e.lead.Probs(s.scores, s.probs)
+	if pLead := s.probs[1]; pLead >= e.cfg.LeadThreshold || d.Class == minsheng.ClassDiscipline {
+		if !d.Flags.DisciplineLead {
+			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "discipline_lead",
+				Detail: fmt.Sprintf("lead %.2f (threshold %.2f): %s", pLead, e.cfg.LeadThreshold, e.topFeatures(s, e.lead, 1)), Weight: pLead})
+		}
 		d.Flags.DisciplineLead = true
 	}
-	if best == minsheng.ClassInvalid {
-		d.Flags = minsheng.Flags{}
-		d.Review = false
+	if forced == "" {
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: string(d.Class),
+			Detail: e.topFeatures(s, e.class, best), Weight: d.Confidence})
 	}
-	sort.SliceStable(fired, func(i, j int) bool { return fired[i].Weight > fired[j].Weight })
-	if best == minsheng.ClassInvalid {
-		// the screen's reason first
-		for i, r := range fired {
-			if ruleClass(e.rules, r.Code) == minsheng.ClassInvalid {
-				fired[0], fired[i] = fired[i], fired[0]
-				fired[0].Kind = "screen"
+	d.Reasons = append(d.Reasons, fired...)
+	if t, ok := e.cfg.Thresholds[d.Class]; ok && d.Confidence < t {
+		d.Review = true
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "low_confidence",
+			Detail: fmt.Sprintf("confidence %.2f below the %s threshold %.2f", d.Confidence, d.Class, t)})
+	}
+	return d
+}
+
+func (e *Engine) classIndex(c minsheng.Class) int {
+	for i, k := range e.classes {
+		if k == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// topFeatures names the three n-grams that weighed most for label k of
+// head h against the head's other labels, e.g. `"拆迁" +0.41, "补偿" +0.30`.
+func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
+	type fw struct {
+		f    uint32
+		at   int
+		w    float32
+		used bool
+	}
+	var top [3]fw
+	v := Value(len(s.ids))
+	n := float32(len(h.Labels))
+	q, cols, nl := e.m.q, e.m.cols, len(h.Labels)
+	for i, f := range s.ids {
+		var c float32
+		if q != nil { // the loaded model: int8 rows, no call per feature
+			o := int(f)*cols + h.col
+			row := q[o : o+nl : o+nl]
+			own := int32(row[k]) * int32(nl)
+			for _, x := range row {
+				own -= int32(x)
+			}
+			if own <= 0 {
+				continue
+			}
+			c = float32(own) / n * e.m.scale[h.col] * v
+		} else if c = e.m.contrast(h, f, k, n) * v; c <= 0 {
+			continue
+		}
+		dup := false
+		for t := range top {
+			if top[t].used && top[t].f == f {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			continue
+		}
+		for t := range top {
+			if !top[t].used || c > top[t].w {
+				copy(top[t+1:], top[t:len(top)-1])
+				top[t] = fw{f, i, c, true}
 				break
 			}
 		}
 	}
-	d.Reasons = fired
-	if t, ok := e.cfg.Thresholds[best]; ok && d.Confidence < t && best != minsheng.ClassInvalid {
-		d.Review = true
-		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "low_confidence",
-			Detail: fmt.Sprintf("confidence %.2f below the %s threshold %.2f", d.Confidence, best, t)})
+	var b bytes.Buffer
+	for t, a := range top {
+		if !a.used {
+			break
+		}
+		if t > 0 {
+			b.WriteString(", ")
+		}
+		sp := s.spans[a.at]
+		fmt.Fprintf(&b, "%q %+.2f", s.buf[sp.start:sp.end], a.w/h.Temperature)
 	}
-	if len(d.Reasons) == 0 {
-		d.Reasons = []minsheng.Reason{{Kind: "rule", Code: "default_gov_service", Detail: "no other signal: a service request for 12345 dispatch"}}
+	if b.Len() == 0 {
+		return "no single feature stands out"
 	}
-	d.Department = department(text)
-	return d, nil
+	return b.String()
 }
 
-func ruleClass(rules []Rule, name string) minsheng.Class {
-	for _, r := range rules {
-		if r.Name == name {
-			return r.Class
+// meaningful counts the Chinese characters and Latin letters of normalised
+// text.
+func meaningful(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); {
+		r, w := utf8.DecodeRune(b[i:])
+		if isHan(r) || (r >= 'a' && r <= 'z') {
+			n++
 		}
+		i += w
 	}
-	return ""
+	return n
 }
 
-func (r Rule) match(text string) (string, bool) {
-	for _, w := range r.All {
-		if !strings.Contains(text, w) {
-			return "", false
+func argmax(p []float64) int {
+	b := 0
+	for i := range p {
+		if p[i] > p[b] {
+			b = i
 		}
 	}
-	if len(r.Any) == 0 {
-		return strings.Join(r.All, "+"), len(r.All) > 0
-	}
-	for _, w := range r.Any {
-		if strings.Contains(text, w) {
-			return w, true
-		}
-	}
-	return "", false
-}
-
-// normalise folds full-width ASCII to half-width and lower-cases Latin
-// letters, for matching only; the item is never changed.
-func normalise(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= '！' && r <= '～':
-			r -= 0xFEE0
-		case r == '\u3000':
-			r = ' '
-		}
-		if r >= 'A' && r <= 'Z' {
-			r += 'a' - 'A'
-		}
-		return r
-	}, s)
+	return b
 }

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/triage"
+	"github.com/minsheng/minsheng/triage/learn"
+)
+
+func init() {
+	register(&command{name: "train", summary: "train the triage model from triage/labels and ../shared/data", run: runTrain})
+	register(&command{name: "eval", summary: "print precision, recall, F1 and the confusion matrix of the triage model", run: runEval})
+	register(&command{name: "classify", summary: "classify JSON lines from stdin (id, title, body) to stdout", run: runClassify})
+	register(&command{name: "triage-bench", summary: "print the triage model's items/s on one core over real texts", run: runTriageBench})
+}
+
+// defaultShared is where ../shared/data sits relative to a checkout.
+const defaultShared = "../shared/data"
+
+func parseFlags(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
+		return exitConfig
+	}
+	return -1
+}
+
+func runTrain(_ context.Context, args []string) int {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	shared := fs.String("shared", defaultShared, "the shared data folder (tipdm2020c, trec06c-ccert-subset)")
+	labels := fs.String("labels", "triage/labels", "folder with fourway.tsv and examples.jsonl")
+	out := fs.String("out", "triage/model/default.mstm", "model file to write")
+	report := fs.String("report", "triage/model/metrics.md", "cross-validation report to write (markdown); empty: none")
+	version := fs.String("version", "", "model version (default ngram-lr-YYYYMMDD)")
+	if c := parseFlags(fs, args); c >= 0 {
+		return c
+	}
+	cfg := learn.DefaultConfig(*shared, *labels)
+	cfg.Log = os.Stderr
+	if *version != "" {
+		cfg.Version = *version
+	}
+	start := time.Now()
+	d, err := learn.Load(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		return exitFail
+	}
+	m, results, err := learn.Train(cfg, d)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		return exitFail
+	}
+	if err := writeModel(*out, m); err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		return exitFail
+	}
+	if *report != "" {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# Triage model %s: cross-validated metrics\n\nWritten by `minsheng train`; see MODEL_CARD.md.\n\n", m.Version)
+		for _, r := range results {
+			fmt.Fprintf(&b, "## %s — %s\n\n```\n", r.Head, r.Method)
+			r.Report.Print(&b)
+			b.WriteString("```\n\n")
+		}
+		if err := os.WriteFile(*report, []byte(b.String()), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "train:", err)
+			return exitFail
+		}
+	}
+	fmt.Fprintf(os.Stderr, "train: wrote %s (%s) in %s\n", *out, m.Version, time.Since(start).Round(time.Millisecond))
+	return exitOK
+}
+
+func writeModel(path string, m *triage.Model) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := m.Write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// labelled is one line of a labelled JSON-lines file for eval.
+type labelled struct {
+	ID             string `json:"id"`
+	Title          string `json:"title"`
+	Body           string `json:"body"`
+	Class          string `json:"class"`
+	DisciplineLead *bool  `json:"discipline_lead"`
+	Department     string `json:"department"`
+}
+
+func runEval(_ context.Context, args []string) int {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	task := fs.String("task", "", "department (附件2 921 held-out rows), spam (trec06c test_ham + test_spam), fourway (needs --file)")
+	shared := fs.String("shared", defaultShared, "the shared data folder")
+	file := fs.String("file", "", "labelled JSON lines (id, title, body, class, discipline_lead, department) to evaluate on")
+	model := fs.String("model", "", "model file (default: the built-in model)")
+	if c := parseFlags(fs, args); c >= 0 {
+		return c
+	}
+	e, err := triage.New(triage.Config{Model: *model})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "eval:", err)
+		return exitFail
+	}
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	switch {
+	case *file != "":
+		err = evalFile(w, e, *file)
+	case *task == "department":
+		err = evalDepartment(w, e, filepath.Join(*shared, learn.FileDeptTest))
+	case *task == "spam":
+		err = evalSpam(w, e, filepath.Join(*shared, learn.DirTrec))
+	default:
+		fmt.Fprintln(os.Stderr, "eval: give --task department|spam or --file F")
+		return exitConfig
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "eval:", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func evalDepartment(w io.Writer, e *triage.Engine, path string) error {
+	recs, err := learn.ReadTipdmCSV(path, "")
+	if err != nil {
+		return err
+	}
+	rep := learn.NewReport(learn.Departments)
+	for _, r := range recs {
+		g := indexOf(learn.Departments, r.Label)
+		if g < 0 {
+			return fmt.Errorf("%s: message %s has unknown label %q", path, r.ID, r.Label)
+		}
+		rep.Add(g, indexOf(learn.Departments, e.DecideText(r.Title, r.Body).Department))
+	}
+	fmt.Fprintf(w, "department routing on %s (model %s)\n", filepath.Base(path), e.ModelVersion())
+	rep.Print(w)
+	return nil
+}
+
+func evalSpam(w io.Writer, e *triage.Engine, dir string) error {
+	recs, err := learn.ReadTrec(dir)
+	if err != nil {
+		return err
+	}
+	labels := []string{"ham", "spam"}
+	rep := learn.NewReport(labels)
+	for _, r := range recs {
+		if !strings.HasPrefix(r.ID, "test_") {
+			continue
+		}
+		pred := 0
+		if e.SpamProbability(r.Title, r.Body) >= e.SpamThreshold() {
+			pred = 1
+		}
+		rep.Add(indexOf(labels, r.Label), pred)
+	}
+	fmt.Fprintf(w, "spam screen on trec06c test_ham + test_spam (model %s, spam at p ≥ %.2f)\n", e.ModelVersion(), e.SpamThreshold())
+	rep.Print(w)
+	return nil
+}
+
+func evalFile(w io.Writer, e *triage.Engine, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	classes := learn.Classes()
+	rep := learn.NewReport(classes)
+	dept := learn.NewReport(learn.Departments)
+	lead := learn.NewReport([]string{"no", "yes"})
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 4<<20)
+	for n := 1; sc.Scan(); n++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var l labelled
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		d := e.DecideText(l.Title, l.Body)
+		if g := indexOf(classes, l.Class); g >= 0 {
+			rep.Add(g, indexOf(classes, string(d.Class)))
+		} else if l.Class != "" {
+			return fmt.Errorf("%s:%d: unknown class %q", path, n, l.Class)
+		}
+		if l.DisciplineLead != nil {
+			lead.Add(b2i(*l.DisciplineLead), b2i(d.Flags.DisciplineLead))
+		}
+		if g := indexOf(learn.Departments, l.Department); g >= 0 {
+			dept.Add(g, indexOf(learn.Departments, d.Department))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "model %s on %s\n\nclass:\n", e.ModelVersion(), path)
+	rep.Print(w)
+	if lead.N > 0 {
+		_, rc, _ := lead.PRF(1)
+		fmt.Fprintf(w, "\ndiscipline lead (recall of yes %.3f):\n", rc)
+		lead.Print(w)
+	}
+	if dept.N > 0 {
+		fmt.Fprintln(w, "\ndepartment:")
+		dept.Print(w)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
+
+// classified is one output line of classify.
+type classified struct {
+	ID             string            `json:"id"`
+	Class          minsheng.Class    `json:"class"`
+	Confidence     float64           `json:"confidence"`
+	DisciplineLead bool              `json:"discipline_lead"`
+	Urgent         bool              `json:"urgent"`
+	Department     string            `json:"department"`
+	Review         bool              `json:"review"`
+	Reasons        []minsheng.Reason `json:"reasons"`
+	ModelVersion   string            `json:"model_version"`
+	Error          string            `json:"error,omitempty"`
+}
+
+func runClassify(_ context.Context, args []string) int {
+	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
+	model := fs.String("model", "", "model file (default: the built-in model)")
+	if c := parseFlags(fs, args); c >= 0 {
+		return c
+	}
+	e, err := triage.New(triage.Config{Model: *model})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "classify:", err)
+		return exitFail
+	}
+	if err := classify(e, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "classify:", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// classify reads JSON lines and writes one JSON line per input line; a line
+// that is not an object with a title or body gets an error line, and the
+// rest go on.
+func classify(e *triage.Engine, r io.Reader, w io.Writer) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		if len(strings.TrimSpace(string(line))) == 0 {
+			continue
+		}
+		var in struct {
+			ID    json.RawMessage `json:"id"`
+			Title string          `json:"title"`
+			Body  string          `json:"body"`
+		}
+		var out classified
+		if err := json.Unmarshal(line, &in); err != nil {
+			out.Error = fmt.Sprintf("line %d: %v", n, err)
+		} else {
+			out.ID = strings.Trim(string(in.ID), `"`)
+			d := e.DecideText(in.Title, in.Body)
+			out = classified{ID: out.ID, Class: d.Class, Confidence: d.Confidence, DisciplineLead: d.Flags.DisciplineLead,
+				Urgent: d.Flags.Urgent, Department: d.Department, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion}
+		}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func runTriageBench(_ context.Context, args []string) int {
+	fs := flag.NewFlagSet("triage-bench", flag.ContinueOnError)
+	shared := fs.String("shared", defaultShared, "the shared data folder: texts from 附件3 (4,326 real messages)")
+	dur := fs.Duration("duration", 5*time.Second, "how long to run")
+	model := fs.String("model", "", "model file (default: the built-in model)")
+	if c := parseFlags(fs, args); c >= 0 {
+		return c
+	}
+	e, err := triage.New(triage.Config{Model: *model})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "triage-bench:", err)
+		return exitFail
+	}
+	recs, err := learn.ReadTipdmCSV(filepath.Join(*shared, learn.FileUnlabelled), "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "triage-bench:", err)
+		return exitFail
+	}
+	runtime.GOMAXPROCS(1)
+	var bytes int
+	for _, r := range recs {
+		bytes += len(r.Title) + len(r.Body)
+	}
+	start := time.Now()
+	n := 0
+	for time.Since(start) < *dur {
+		for _, r := range recs {
+			e.DecideText(r.Title, r.Body)
+		}
+		n += len(recs)
+	}
+	el := time.Since(start)
+	fmt.Printf("triage-bench: %d items (%d real messages, mean %d bytes) in %s on one core: %.0f items/s, %.1f µs/item, model %s\n",
+		n, len(recs), bytes/len(recs), el.Round(time.Millisecond), float64(n)/el.Seconds(), el.Seconds()*1e6/float64(n), e.ModelVersion())
+	return exitOK
+}

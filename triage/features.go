@@ -1,0 +1,100 @@
+package triage
+
+import "unicode/utf8"
+
+// Features are hashed n-grams of the normalised text: every Chinese
+// character and every pair of adjacent ones, each Latin word and number as
+// one token, and each other symbol (an emoji, a currency sign) alone. Runs are
+// broken at spaces and punctuation. A title's features are counted more than
+// once (Model.TitleRepeat), because a title says more per character.
+//
+// A feature is its hash reduced to the model's bucket count; spans give the
+// bytes of the normalised text it came from, to explain decisions.
+
+type span struct{ start, end int32 }
+
+const seedText uint32 = 0x9E3779B1
+
+func mix(h uint32) uint32 {
+	h ^= h >> 16
+	h *= 0x7feb352d
+	h ^= h >> 15
+	h *= 0x846ca68b
+	h ^= h >> 16
+	return h
+}
+
+func isHan(r rune) bool {
+	return (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3400 && r <= 0x4DBF) ||
+		(r >= 0x20000 && r <= 0x3134F) || (r >= 0xF900 && r <= 0xFAFF)
+}
+
+func isWordRune(r rune) bool {
+	return (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9')
+}
+
+func isSep(r rune) bool {
+	if r < 0x80 {
+		return !isWordRune(r)
+	}
+	// CJK and general punctuation, full-width forms already folded.
+	return (r >= 0x2000 && r <= 0x206F) || (r >= 0x3000 && r <= 0x303F) || (r >= 0xFE30 && r <= 0xFE4F) ||
+		r == 0xFF5F || r == 0xFF60 || (r >= 0xFF61 && r <= 0xFF65) || r == 0xB7
+}
+
+// extract appends the features of normalised text to ids (and their spans,
+// when spans is not nil), with buckets masked by mask.
+func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, wantSpans bool) ([]uint32, []span) {
+	var prev rune = -1
+	prevAt := 0
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRune(text[i:])
+		switch {
+		case isHan(r):
+			ids = append(ids, mix(seed^uint32(r))&mask)
+			if wantSpans {
+				spans = append(spans, span{int32(i), int32(i + n)})
+			}
+			if prev >= 0 {
+				ids = append(ids, mix(seed+uint32(prev)*0x01000193^uint32(r)*0x2545F491)&mask)
+				if wantSpans {
+					spans = append(spans, span{int32(prevAt), int32(i + n)})
+				}
+			}
+			prev, prevAt = r, i
+			i += n
+		case isWordRune(r):
+			j := i
+			h := seed ^ 0x811C9DC5
+			digits := true
+			for j < len(text) && isWordRune(rune(text[j])) {
+				c := text[j]
+				if c > '9' {
+					digits = false
+				}
+				h = (h ^ uint32(c)) * 0x01000193
+				j++
+			}
+			if digits { // numbers by length only: 12345, a phone number, a year
+				h = seed ^ 0xD1B54A35 + uint32(min(j-i, 12))
+			}
+			ids = append(ids, mix(h)&mask)
+			if wantSpans {
+				spans = append(spans, span{int32(i), int32(j)})
+			}
+			prev = -1
+			i = j
+		case isSep(r):
+			prev = -1
+			i += n
+		default: // emoji and other symbols
+			ids = append(ids, mix(seed^0x27D4EB2F^uint32(r))&mask)
+			if wantSpans {
+				spans = append(spans, span{int32(i), int32(i + n)})
+			}
+			prev = -1
+			i += n
+		}
+	}
+	return ids, spans
+}

@@ -1,0 +1,185 @@
+// Package learn trains, cross-validates and evaluates the triage model's
+// heads: multinomial logistic regression over the model's hashed n-gram
+// features, fitted with AdaGrad, class-balanced, with a softmax temperature
+// fitted on held-out folds so that confidences are calibrated.
+package learn
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/minsheng/minsheng/triage"
+)
+
+// Doc is one training document: its features and label index.
+type Doc struct {
+	IDs    []uint32
+	Label  int
+	Weight float32 // 0 means 1
+}
+
+// Options for fitting a head.
+type Options struct {
+	Epochs   int     // passes over the data
+	Rate     float64 // AdaGrad base rate
+	L2       float64 // weight decay on touched rows
+	Balanced bool    // weight classes inversely to their frequency
+	Seed     uint64
+}
+
+// DefaultOptions are those the committed model was trained with.
+func DefaultOptions() Options {
+	return Options{Epochs: 25, Rate: 0.5, L2: 1e-5, Balanced: true, Seed: 1}
+}
+
+// Fit trains head h of m on docs, replacing its weights and bias.
+func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
+	k := len(h.Labels)
+	for i := range h.Bias {
+		h.Bias[i] = 0
+	}
+	zeroRows := func() {
+		seen := map[uint32]bool{}
+		for _, d := range docs {
+			for _, f := range d.IDs {
+				if !seen[f] {
+					seen[f] = true
+					w := m.Weights(h, f)
+					for j := range w {
+						w[j] = 0
+					}
+				}
+			}
+		}
+	}
+	zeroRows()
+	cw := classWeights(docs, k, o.Balanced)
+	g2 := make([]float32, (1<<m.Bits)*k) // AdaGrad's sums of squares
+	bg2 := make([]float64, k)
+	order := make([]int, len(docs))
+	for i := range order {
+		order[i] = i
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 7))
+	var scores []float32
+	p := make([]float64, 0, k)
+	grad := make([]float32, k)
+	for range o.Epochs {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, di := range order {
+			d := docs[di]
+			scores = m.ScoreHead(h, d.IDs, scores)
+			p = softmax(scores, p)
+			wt := cw[d.Label]
+			if d.Weight > 0 {
+				wt *= float64(d.Weight)
+			}
+			for j := range k {
+				y := 0.0
+				if j == d.Label {
+					y = 1
+				}
+				grad[j] = float32((p[j] - y) * wt)
+				bg2[j] += float64(grad[j]) * float64(grad[j])
+				h.Bias[j] -= float32(o.Rate * float64(grad[j]) / math.Sqrt(bg2[j]+1e-8))
+			}
+			v := triage.Value(len(d.IDs))
+			for _, f := range d.IDs {
+				w := m.Weights(h, f)
+				g := g2[int(f)*k : int(f)*k+k]
+				for j := range k {
+					gj := grad[j]*v + float32(o.L2)*w[j]
+					g[j] += gj * gj
+					w[j] -= float32(o.Rate) * gj / float32(math.Sqrt(float64(g[j])+1e-8))
+				}
+			}
+		}
+	}
+}
+
+func classWeights(docs []Doc, k int, balanced bool) []float64 {
+	cw := make([]float64, k)
+	for i := range cw {
+		cw[i] = 1
+	}
+	if !balanced {
+		return cw
+	}
+	n := make([]float64, k)
+	for _, d := range docs {
+		n[d.Label]++
+	}
+	for i := range cw {
+		if n[i] > 0 {
+			cw[i] = float64(len(docs)) / (float64(k) * n[i])
+		}
+	}
+	return cw
+}
+
+func softmax(s []float32, p []float64) []float64 {
+	p = p[:0]
+	mx := math.Inf(-1)
+	for _, x := range s {
+		mx = math.Max(mx, float64(x))
+	}
+	sum := 0.0
+	for _, x := range s {
+		e := math.Exp(float64(x) - mx)
+		p = append(p, e)
+		sum += e
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p
+}
+
+// Predict returns the probabilities of head h for one document, from the
+// float weights at temperature 1.
+func Predict(m *triage.Model, h *triage.Head, ids []uint32) []float64 {
+	return softmax(m.ScoreHead(h, ids, nil), nil)
+}
+
+// CrossValidate fits head h on k-1 folds and predicts the k-th, for every
+// fold; it returns the held-out probabilities of every doc, in order. The
+// head's weights are left from the last fold: fit again on all docs after.
+func CrossValidate(m *triage.Model, h *triage.Head, docs []Doc, folds int, o Options) [][]float64 {
+	out := make([][]float64, len(docs))
+	for fold := range folds {
+		var train []Doc
+		for i, d := range docs {
+			if i%folds != fold {
+				train = append(train, d)
+			}
+		}
+		Fit(m, h, train, o)
+		for i, d := range docs {
+			if i%folds == fold {
+				out[i] = Predict(m, h, d.IDs)
+			}
+		}
+	}
+	return out
+}
+
+// FitTemperature picks the softmax temperature that minimises the negative
+// log-likelihood of held-out predictions made at temperature 1.
+func FitTemperature(probs [][]float64, labels []int) float32 {
+	best, bestNLL := 1.0, math.Inf(1)
+	for t := 0.2; t <= 5.0; t += 0.05 {
+		nll := 0.0
+		for i, p := range probs {
+			// p ∝ exp(s); at temperature t, p' ∝ p^(1/t)
+			sum := 0.0
+			for _, x := range p {
+				sum += math.Pow(x, 1/t)
+			}
+			nll -= math.Log(math.Max(math.Pow(p[labels[i]], 1/t)/sum, 1e-12))
+		}
+		if nll < bestNLL {
+			best, bestNLL = t, nll
+		}
+	}
+	return float32(best)
+}

@@ -1,0 +1,155 @@
+package triage
+
+import (
+	"bytes"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// t2s maps a traditional character in the BMP to its simplified form (0:
+// unchanged). Built once from the generated t2sPairs.
+var t2s = func() []uint16 {
+	t := make([]uint16, 0x10000)
+	for s := t2sPairs; s != ""; {
+		a, n := utf8.DecodeRuneInString(s)
+		b, m := utf8.DecodeRuneInString(s[n:])
+		t[a] = uint16(b)
+		s = s[n+m:]
+	}
+	return t
+}()
+
+// foldRune maps one rune for classification: full-width forms to ASCII,
+// upper to lower case, traditional to simplified Chinese. It returns -1 for
+// runes that carry nothing (format and control characters) and ' ' for any
+// kind of space.
+func foldRune(r rune) rune {
+	switch {
+	case r < 0x80:
+		if r >= 'A' && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		if r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' {
+			return ' '
+		}
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	case r >= 0xFF01 && r <= 0xFF5E: // full-width ASCII
+		return foldRune(r - 0xFEE0)
+	case r == 0x3000 || r == 0xA0 || r == 0x2028 || r == 0x2029:
+		return ' '
+	case r >= 0x200B && r <= 0x200F, r == 0xFEFF, r == 0x2060, r == utf8.RuneError:
+		return -1
+	case r < 0x10000:
+		if s := t2s[r]; s != 0 {
+			return rune(s)
+		}
+		if unicode.IsSpace(r) {
+			return ' '
+		}
+		if unicode.IsControl(r) {
+			return -1
+		}
+	}
+	return r
+}
+
+// noise are phrases that open or close a letter and carry no signal about
+// what it asks for. They are removed after folding. Thanks stay: a note that
+// only thanks is a screening signal.
+var noise = strings.NewReplacer(
+	"尊敬的领导", " ", "尊敬的市长", " ", "尊敬的书记", " ", "尊敬的", " ",
+	"领导您好", " ", "领导你好", " ", "领导们好", " ", "您好", " ", "你好", " ",
+	"此致敬礼", " ", "此致", " ", "敬礼", " ",
+	"&nbsp;", " ", "&amp;", "&", "&lt;", " ", "&gt;", " ", "&quot;", " ",
+)
+
+// Normalize returns the text folded for classification: full-width forms
+// and case folded, traditional characters simplified, markup, invisible
+// characters and greetings removed, runs of space collapsed. The item's
+// stored text is never changed; only the classifier sees this.
+func Normalize(s string) string {
+	return string(appendNormalized(nil, s))
+}
+
+func appendNormalized(dst []byte, s string) []byte {
+	start := len(dst)
+	space := true
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == '<' && i+1 < len(s) && (isASCIILetter(s[i+1]) || s[i+1] == '/' || s[i+1] == '!') {
+			if j := strings.IndexByte(s[i:], '>'); j > 0 && j < 2048 {
+				i += j + 1
+				if !space {
+					dst = append(dst, ' ')
+					space = true
+				}
+				continue
+			}
+		}
+		i += n
+		r = foldRune(r)
+		switch {
+		case r < 0:
+			continue
+		case r == ' ':
+			if !space {
+				dst = append(dst, ' ')
+				space = true
+			}
+		default:
+			dst = utf8.AppendRune(dst, r)
+			space = false
+		}
+	}
+	if space && len(dst) > start {
+		dst = dst[:len(dst)-1]
+	}
+	return stripNoise(dst, start)
+}
+
+// stripNoise removes the noise phrases from the opening and the closing of
+// dst[start:], where greetings sit; the middle is left alone, which keeps
+// this O(1) per item.
+func stripNoise(dst []byte, start int) []byte {
+	const edge = 48
+	text := dst[start:]
+	if len(text) <= 2*edge {
+		if !hasNoise(text) {
+			return dst
+		}
+		out := strings.TrimSpace(noise.Replace(string(text)))
+		return append(dst[:start], out...)
+	}
+	head, tail := text[:edge], text[len(text)-edge:]
+	for len(head) > 0 && !utf8.RuneStart(text[len(head)]) { // cut on a rune boundary
+		head = head[:len(head)-1]
+	}
+	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+		tail = tail[1:]
+	}
+	if !hasNoise(head) && !hasNoise(tail) {
+		return dst
+	}
+	mid := string(text[len(head) : len(text)-len(tail)])
+	out := strings.TrimSpace(noise.Replace(string(head)) + mid + noise.Replace(string(tail)))
+	return append(dst[:start], out...)
+}
+
+// hasNoise is a cheap pre-check for the replacer: every noise phrase holds
+// one of these runes.
+func hasNoise(b []byte) bool {
+	for _, p := range noiseMarks {
+		if bytes.Contains(b, p) {
+			return true
+		}
+	}
+	return false
+}
+
+var noiseMarks = [][]byte{[]byte("尊"), []byte("好"), []byte("此"), []byte("敬"), []byte("&")}
+
+func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
