@@ -121,8 +121,7 @@ func stripNoise(dst []byte, start int) []byte {
 		if !hasNoise(text) {
 			return dst
 		}
-		out := strings.TrimSpace(noise.Replace(string(text)))
-		return append(dst[:start], out...)
+		return append(dst[:start], collapse(noise.Replace(string(text)))...)
 	}
 	head, tail := text[:edge], text[len(text)-edge:]
 	for len(head) > 0 && !utf8.RuneStart(text[len(head)]) { // cut on a rune boundary
@@ -135,8 +134,16 @@ func stripNoise(dst []byte, start int) []byte {
 		return dst
 	}
 	mid := string(text[len(head) : len(text)-len(tail)])
-	out := strings.TrimSpace(noise.Replace(string(head)) + mid + noise.Replace(string(tail)))
-	return append(dst[:start], out...)
+	return append(dst[:start], collapse(noise.Replace(string(head))+mid+noise.Replace(string(tail)))...)
+}
+
+// collapse trims s and folds runs of spaces that removing phrases left.
+func collapse(s string) string {
+	s = strings.TrimSpace(s)
+	for strings.Contains(s, "  ") {
+		s = strings.ReplaceAll(s, "  ", " ")
+	}
+	return s
 }
 
 // hasNoise is a cheap pre-check for the replacer: every noise phrase holds

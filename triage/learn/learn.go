@@ -23,13 +23,17 @@ type Options struct {
 	Epochs   int     // passes over the data
 	Rate     float64 // AdaGrad base rate
 	L2       float64 // weight decay on touched rows
-	Balanced bool    // weight classes inversely to their frequency
+	// Balance weights each class by (n / (k·n_class))^Balance: 1 fully
+	// balances the classes, 0 keeps their frequencies. In between keeps some
+	// of the prior (most demands are government service) while rare classes
+	// still count.
+	Balance float64
 	Seed     uint64
 }
 
 // DefaultOptions are those the committed model was trained with.
 func DefaultOptions() Options {
-	return Options{Epochs: 25, Rate: 0.5, L2: 1e-5, Balanced: true, Seed: 1}
+	return Options{Epochs: 25, Rate: 0.5, L2: 1e-5, Balance: 0.5, Seed: 1}
 }
 
 // Fit trains head h of m on docs, replacing its weights and bias.
@@ -53,7 +57,7 @@ func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 		}
 	}
 	zeroRows()
-	cw := classWeights(docs, k, o.Balanced)
+	cw := classWeights(docs, k, o.Balance)
 	g2 := make([]float32, (1<<m.Bits)*k) // AdaGrad's sums of squares
 	bg2 := make([]float64, k)
 	order := make([]int, len(docs))
@@ -97,12 +101,12 @@ func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 	}
 }
 
-func classWeights(docs []Doc, k int, balanced bool) []float64 {
+func classWeights(docs []Doc, k int, balance float64) []float64 {
 	cw := make([]float64, k)
 	for i := range cw {
 		cw[i] = 1
 	}
-	if !balanced {
+	if balance == 0 {
 		return cw
 	}
 	n := make([]float64, k)
@@ -111,7 +115,7 @@ func classWeights(docs []Doc, k int, balanced bool) []float64 {
 	}
 	for i := range cw {
 		if n[i] > 0 {
-			cw[i] = float64(len(docs)) / (float64(k) * n[i])
+			cw[i] = math.Pow(float64(len(docs))/(float64(k)*n[i]), balance)
 		}
 	}
 	return cw

@@ -1,0 +1,144 @@
+package learn
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minsheng/minsheng/triage"
+)
+
+// A head learns a separable toy task and gets it right on held-out texts.
+func TestFitSeparates(t *testing.T) {
+	m, err := triage.NewModel("toy", 14, []triage.Head{{Name: "h", Labels: []string{"water", "road", "school"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Head("h")
+	train := map[int][]string{
+		0: {"停水三天了", "自来水发黄", "水压太低", "水管爆裂漏水", "小区停水"},
+		1: {"道路坑洼", "马路上有大坑", "路面塌陷", "道路施工封路", "路灯不亮马路黑"},
+		2: {"学校乱收费", "孩子入学难", "老师体罚学生", "学校食堂卫生差", "小学学位不足"},
+	}
+	var docs []Doc
+	for l, texts := range train {
+		for _, s := range texts {
+			docs = append(docs, Doc{IDs: m.Featurize(nil, "", s), Label: l})
+		}
+	}
+	Fit(m, h, docs, DefaultOptions())
+	for want, s := range map[int]string{0: "我家停水了", 1: "路面有坑", 2: "学校收费"} {
+		p := Predict(m, h, m.Featurize(nil, "", s))
+		if got := argmax(p); got != want {
+			t.Errorf("%s: predicted %s (%v), want %s", s, h.Labels[got], p, h.Labels[want])
+		}
+		sum := 0.0
+		for _, x := range p {
+			sum += x
+		}
+		if math.Abs(sum-1) > 1e-9 {
+			t.Errorf("probabilities sum to %v", sum)
+		}
+	}
+}
+
+func TestReport(t *testing.T) {
+	r := NewReport([]string{"a", "b"})
+	for range 8 {
+		r.Add(0, 0)
+	}
+	r.Add(0, 1)
+	r.Add(0, 1)
+	r.Add(1, 1)
+	r.Add(1, 0)
+	p, rc, f := r.PRF(1)
+	if math.Abs(p-1.0/3) > 1e-9 || math.Abs(rc-0.5) > 1e-9 || math.Abs(f-0.4) > 1e-9 {
+		t.Errorf("PRF(b) = %v %v %v, want 1/3 1/2 0.4", p, rc, f)
+	}
+	// a: p 8/9, r 0.8, f1 = 2*(8/9*0.8)/(8/9+0.8)
+	fa := 2 * (8.0 / 9 * 0.8) / (8.0/9 + 0.8)
+	if math.Abs(r.MacroF1()-(fa+0.4)/2) > 1e-9 || math.Abs(r.Accuracy()-0.75) > 1e-9 {
+		t.Errorf("macro-F1 %v accuracy %v", r.MacroF1(), r.Accuracy())
+	}
+	var b strings.Builder
+	r.Print(&b)
+	if !strings.Contains(b.String(), "macro-F1 0.") || !strings.Contains(b.String(), "[1] b") {
+		t.Errorf("report:\n%s", b.String())
+	}
+}
+
+func TestFitTemperature(t *testing.T) {
+	// Over-confident predictions, right only 70% of the time: the fitted
+	// temperature softens them (> 1).
+	var probs [][]float64
+	var labels []int
+	for i := range 100 {
+		probs = append(probs, []float64{0.99, 0.01})
+		labels = append(labels, map[bool]int{true: 0, false: 1}[i%10 < 7])
+	}
+	if T := FitTemperature(probs, labels); T <= 1.5 {
+		t.Errorf("temperature %v for over-confident predictions, want > 1.5", T)
+	}
+}
+
+func TestReservedRefused(t *testing.T) {
+	for _, p := range []string{"x/附件2_留出测试集_921_含一级标签与模型预测.csv", "附件4_全部_2816.xlsx", "作品测试数据_2801_某参赛队预测结果.csv", "附件2_已标注并集_1380.csv"} {
+		if !Reserved(p) {
+			t.Errorf("%s not reserved", p)
+		}
+	}
+	if Reserved("附件2_示例数据_495.csv") || Reserved("附件3_全部_4326.csv") {
+		t.Error("a training file is reserved")
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "fourway.tsv")
+	os.WriteFile(f, []byte("file\tid\tclass\tdiscipline_lead\tnote\n附件4_全部_2816.csv\t1\tpetition\t0\tx\n"), 0o644)
+	if _, err := ReadLabelRefs(f); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Errorf("a label on a reserved file was read: %v", err)
+	}
+}
+
+func TestMailText(t *testing.T) {
+	raw := []byte("Subject: =?GB2312?B?1tDOxA==?=\r\nContent-Type: text/plain; charset=gb2312\r\n\r\n\xc4\xe3\xba\xc3\r\n")
+	s, b := MailText(raw)
+	if s != "中文" || strings.TrimSpace(b) != "你好" {
+		t.Errorf("MailText = %q, %q", s, b)
+	}
+}
+
+// The labels in the repository resolve against the shared data, when it is
+// there: every reference names a message that exists.
+func TestLabelsResolve(t *testing.T) {
+	shared := sharedDir(t)
+	recs, err := ReadFourWay(shared, "../labels")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, r := range recs {
+		counts[r.Label]++
+		if r.Title == "" && r.Body == "" {
+			t.Errorf("%s %s: empty text", r.Source, r.ID)
+		}
+	}
+	for _, c := range Classes() {
+		if counts[c] == 0 {
+			t.Errorf("no example of %s", c)
+		}
+	}
+	t.Logf("four-way labels: %v", counts)
+}
+
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("MINSHENG_SHARED")
+	if dir == "" {
+		dir = "../../../shared/data"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "INDEX.md")); err != nil {
+		t.Skipf("shared data not found at %s (set MINSHENG_SHARED): %v", dir, err)
+	}
+	return dir
+}

@@ -1,0 +1,58 @@
+package triage
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestNormalize(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"full-width", "ＡＢＣ１２３，ｘｙｚ", "abc123,xyz"},
+		{"ideographic space", "你\u3000\u3000要", "你 要"},
+		{"traditional", "拆遷補償與養老保險", "拆迁补偿与养老保险"},
+		{"markup", "<p>路灯<b>不亮</b></p>&nbsp;请修", "路灯 不亮 请修"},
+		{"invisible", "贪\u200b污\ufeff", "贪污"},
+		{"greeting", "尊敬的领导：您好！小区停水三天了", ": !小区停水三天了"},
+		{"thanks kept", "谢谢", "谢谢"},
+		{"whitespace", "  a \n\t b  ", "a b"},
+		{"invalid utf-8", "a\xffb", "ab"},
+		{"lone angle", "3<5 and 7>2", "3<5 and 7>2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Normalize(tt.in); got != tt.want {
+				t.Errorf("Normalize(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// Greetings are only looked for at the edges of long texts.
+func TestNormalizeLongGreeting(t *testing.T) {
+	mid := strings.Repeat("道路积水", 40)
+	got := Normalize("尊敬的领导您好，" + mid + "您好。此致敬礼")
+	if strings.Contains(got[:30], "尊敬") || strings.HasSuffix(got, "敬礼") {
+		t.Errorf("edges not stripped: %q…%q", got[:30], got[len(got)-30:])
+	}
+	if !strings.Contains(got, mid) {
+		t.Error("the middle changed")
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	f.Add("尊敬的領導您好，ＡＢＣ<b>x</b>")
+	f.Add("\xff\xfe<")
+	f.Fuzz(func(t *testing.T, s string) {
+		n := Normalize(s)
+		if !utf8.ValidString(n) {
+			t.Fatalf("Normalize(%q) = %q is not UTF-8", s, n)
+		}
+		if n != strings.TrimSpace(n) || strings.Contains(n, "  ") {
+			t.Fatalf("Normalize(%q) = %q: spaces not collapsed", s, n)
+		}
+		if Normalize(n) != n && len(n) < 96 {
+			t.Fatalf("not idempotent: %q → %q → %q", s, n, Normalize(n))
+		}
+	})
+}

@@ -1,0 +1,270 @@
+package triage
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+type example struct {
+	Name  string         `json:"name"`
+	Class minsheng.Class `json:"class"`
+	Lead  bool           `json:"lead"`
+	Title string         `json:"title"`
+	Body  string         `json:"body"`
+}
+
+func readExamples(t testing.TB) []example {
+	t.Helper()
+	f, err := os.Open("testdata/examples.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []example
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e example
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func engine(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// golden is what the golden file keeps of a decision: everything but the
+// exact confidences, which move with every retraining.
+type golden struct {
+	Class      minsheng.Class `json:"class"`
+	Lead       bool           `json:"discipline_lead"`
+	Urgent     bool           `json:"urgent"`
+	Department string         `json:"department"`
+	Review     bool           `json:"review"`
+	Reasons    []string       `json:"reasons"` // kind:code
+}
+
+// TestDecisions checks the built-in model on examples of our own written
+// in simplified and traditional Chinese, with English words, full-width
+// characters, emoji and markup: the class each example is written to have,
+// the discipline lead, and a golden record of the whole decision.
+func TestDecisions(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	got := map[string]golden{}
+	for _, ex := range readExamples(t) {
+		t.Run(ex.Name, func(t *testing.T) {
+			d, err := e.Decide(context.Background(), &minsheng.Item{Title: ex.Title, Body: ex.Body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Class != ex.Class {
+				t.Errorf("class %s (%.2f), want %s; reasons %+v", d.Class, d.Confidence, ex.Class, d.Reasons)
+			}
+			if ex.Lead && !d.Flags.DisciplineLead {
+				t.Errorf("no discipline lead; reasons %+v", d.Reasons)
+			}
+			g := golden{Class: d.Class, Lead: d.Flags.DisciplineLead, Urgent: d.Flags.Urgent, Department: d.Department, Review: d.Review}
+			for _, r := range d.Reasons {
+				g.Reasons = append(g.Reasons, r.Kind+":"+r.Code)
+			}
+			got[ex.Name] = g
+		})
+	}
+	b, _ := json.MarshalIndent(got, "", "  ")
+	b = append(b, '\n')
+	const path = "testdata/decisions.golden.json"
+	if *update {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./triage -run TestDecisions -update)", err)
+	}
+	if !bytes.Equal(b, want) {
+		t.Errorf("decisions differ from %s (after retraining: -update and review the diff):\n%s", path, b)
+	}
+}
+
+// checkDecision asserts what holds for every decision of every input.
+func checkDecision(t testing.TB, d minsheng.Decision, depts []string) {
+	t.Helper()
+	if !d.Class.Valid() {
+		t.Fatalf("class %q not one of the five", d.Class)
+	}
+	if math.IsNaN(d.Confidence) || d.Confidence < 0 || d.Confidence > 1 {
+		t.Fatalf("confidence %v outside [0,1]", d.Confidence)
+	}
+	if len(d.Reasons) == 0 {
+		t.Fatal("decision without reasons")
+	}
+	if d.Class == minsheng.ClassInvalid {
+		if d.Reasons[0].Kind != "screen" && d.Reasons[0].Kind != "rule" {
+			t.Fatalf("invalid without a screen reason first: %+v", d.Reasons)
+		}
+		if d.Flags.DisciplineLead || d.Review {
+			t.Fatalf("invalid item with a lead or review: %+v", d)
+		}
+	}
+	if d.Class == minsheng.ClassDiscipline && !d.Flags.DisciplineLead {
+		t.Fatal("discipline item without the lead flag")
+	}
+	found := false
+	for _, x := range depts {
+		found = found || x == d.Department
+	}
+	if !found {
+		t.Fatalf("department %q not one of %v", d.Department, depts)
+	}
+	if d.ModelVersion == "" {
+		t.Fatal("no model version")
+	}
+	for _, r := range d.Reasons {
+		if !utf8.ValidString(r.Detail) {
+			t.Fatalf("reason detail not UTF-8: %q", r.Detail)
+		}
+	}
+}
+
+func TestProperties(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	inputs := []string{"", " ", "\x00\xff\xfe", "a", "请", strings.Repeat("噪音", 5000), "<script>alert(1)</script>",
+		"😀😀😀😀😀😀", "１２３４５６７８", "http://example.com/?q=%E4%BD%A0", strings.Repeat("x", 100000), "村支书\u200b贪\u200b污"}
+	for _, ex := range readExamples(t) {
+		inputs = append(inputs, ex.Title+ex.Body, ex.Body)
+	}
+	for _, in := range inputs {
+		for _, automated := range []string{"", "auto-submitted: auto-replied"} {
+			d, err := e.Decide(context.Background(), &minsheng.Item{Body: in, Automated: automated})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkDecision(t, d, e.dept.Labels)
+			if automated != "" && (d.Class != minsheng.ClassInvalid || d.Reasons[0].Code != "auto_reply") {
+				t.Fatalf("automated mail not rejected as an auto-reply: %+v", d)
+			}
+		}
+	}
+}
+
+func FuzzDecide(f *testing.F) {
+	for _, ex := range readExamples(f) {
+		f.Add(ex.Title, ex.Body)
+	}
+	f.Add("", "\xe4\xbd")
+	e := engine(f, DefaultConfig())
+	f.Fuzz(func(t *testing.T, title, body string) {
+		d, err := e.Decide(context.Background(), &minsheng.Item{Title: title, Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDecision(t, d, e.dept.Labels)
+	})
+}
+
+// Traditional and full-width text is normalised to the features of its
+// simplified, half-width form: the same decision.
+func TestScriptInvariance(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	pairs := [][2]string{
+		{"拆遷補償款至今未發放，多次上訪無果", "拆迁补偿款至今未发放，多次上访无果"},
+		{"舉報村幹部貪污低保金", "举报村干部贪污低保金"},
+		{"ＡＢＣ小區停車難，請協調", "abc小区停车难，请协调"},
+	}
+	for _, p := range pairs {
+		a, b := e.DecideText("", p[0]), e.DecideText("", p[1])
+		if a.Class != b.Class || a.Department != b.Department || a.Flags != b.Flags || math.Abs(a.Confidence-b.Confidence) > 1e-9 {
+			t.Errorf("%q → %s/%s/%v %.3f, %q → %s/%s/%v %.3f", p[0], a.Class, a.Department, a.Flags, a.Confidence, p[1], b.Class, b.Department, b.Flags, b.Confidence)
+		}
+	}
+}
+
+func TestRulesOverride(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Rules = []Rule{
+		{Name: "force_media", Any: []string{"黑心食品"}, Class: minsheng.ClassMediaOversight, Force: true},
+		{Name: "named_lead", All: []string{"局长", "好处费"}, DisciplineLead: true},
+		{Name: "review_all_schools", Any: []string{"學校"}, Review: true}, // traditional keyword matches simplified text
+	}
+	e := engine(t, cfg)
+	d := e.DecideText("", "小区门口的路灯坏了，请修理，另外附近有黑心食品作坊")
+	if d.Class != minsheng.ClassMediaOversight || d.Confidence != 0.99 || !hasReason(d, "rule", "force_media") {
+		t.Errorf("forced class: %+v", d)
+	}
+	d = e.DecideText("", "办理营业执照时局长让我交五千元好处费才给办")
+	if !d.Flags.DisciplineLead || !hasReason(d, "rule", "named_lead") {
+		t.Errorf("lead rule: %+v", d)
+	}
+	d = e.DecideText("", "学校门口的道路积水严重，请排水")
+	if !d.Review || !hasReason(d, "rule", "review_all_schools") {
+		t.Errorf("review rule: %+v", d)
+	}
+	if _, err := New(Config{Rules: []Rule{{Name: "empty"}}}); err == nil {
+		t.Error("a rule without keywords was accepted")
+	}
+}
+
+func TestThresholdSendsToReview(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Thresholds = map[minsheng.Class]float64{minsheng.ClassGovService: 1.01, minsheng.ClassPetition: 1.01,
+		minsheng.ClassMediaOversight: 1.01, minsheng.ClassDiscipline: 1.01}
+	e := engine(t, cfg)
+	d := e.DecideText("路灯不亮", "我家门口的路灯坏了一个月了，晚上很黑，请尽快维修。")
+	if !d.Review || !hasReason(d, "threshold", "low_confidence") {
+		t.Errorf("decision above an impossible threshold: %+v", d)
+	}
+	e = engine(t, DefaultConfig())
+	d = e.DecideText("", "测试测试")
+	if d.Review {
+		t.Errorf("an invalid item went to review: %+v", d)
+	}
+}
+
+func hasReason(d minsheng.Decision, kind, code string) bool {
+	for _, r := range d.Reasons {
+		if r.Kind == kind && r.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func BenchmarkDecide(b *testing.B) {
+	e := engine(b, DefaultConfig())
+	exs := readExamples(b)
+	items := make([]minsheng.Item, len(exs))
+	size := 0
+	for i, ex := range exs {
+		items[i] = minsheng.Item{Title: ex.Title, Body: ex.Body}
+		size += len(ex.Title) + len(ex.Body)
+	}
+	b.SetBytes(int64(size / len(items)))
+	b.ReportAllocs()
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		e.Decide(ctx, &items[i%len(items)])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
+}
