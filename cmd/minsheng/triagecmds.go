@@ -151,17 +151,9 @@ func runEval(_ context.Context, args []string) int {
 }
 
 func evalDepartment(w io.Writer, e *triage.Engine, path string) error {
-	recs, err := learn.ReadTipdmCSV(path, "")
+	rep, err := learn.EvalDepartment(e, path)
 	if err != nil {
 		return err
-	}
-	rep := learn.NewReport(learn.Departments)
-	for _, r := range recs {
-		g := indexOf(learn.Departments, r.Label)
-		if g < 0 {
-			return fmt.Errorf("%s: message %s has unknown label %q", path, r.ID, r.Label)
-		}
-		rep.Add(g, indexOf(learn.Departments, e.DecideText(r.Title, r.Body).Department))
 	}
 	fmt.Fprintf(w, "department routing on %s (model %s)\n", filepath.Base(path), e.ModelVersion())
 	rep.Print(w)
@@ -169,21 +161,9 @@ func evalDepartment(w io.Writer, e *triage.Engine, path string) error {
 }
 
 func evalSpam(w io.Writer, e *triage.Engine, dir string) error {
-	recs, err := learn.ReadTrec(dir)
+	rep, err := learn.EvalSpam(e, dir)
 	if err != nil {
 		return err
-	}
-	labels := []string{"ham", "spam"}
-	rep := learn.NewReport(labels)
-	for _, r := range recs {
-		if !strings.HasPrefix(r.ID, "test_") {
-			continue
-		}
-		pred := 0
-		if e.SpamProbability(r.Title, r.Body) >= e.SpamThreshold() {
-			pred = 1
-		}
-		rep.Add(indexOf(labels, r.Label), pred)
 	}
 	fmt.Fprintf(w, "spam screen on trec06c test_ham + test_spam (model %s, spam at p ≥ %.2f)\n", e.ModelVersion(), e.SpamThreshold())
 	rep.Print(w)

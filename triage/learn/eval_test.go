@@ -2,7 +2,6 @@ package learn
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/minsheng/minsheng/triage"
@@ -18,32 +17,17 @@ func TestEvalShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trec, err := ReadTrec(filepath.Join(shared, DirTrec))
+	spam, err := EvalSpam(e, filepath.Join(shared, DirTrec))
 	if err != nil {
 		t.Fatal(err)
-	}
-	spam := NewReport([]string{"ham", "spam"})
-	for _, r := range trec {
-		if !strings.HasPrefix(r.ID, "test_") {
-			continue
-		}
-		pred := 0
-		if e.SpamProbability(r.Title, r.Body) >= e.SpamThreshold() {
-			pred = 1
-		}
-		spam.Add(index(spam.Labels, r.Label), pred)
 	}
 	t.Logf("spam screen on %d test mails: accuracy %.3f", spam.N, spam.Accuracy())
 	if spam.N != 392 || spam.Accuracy() < 0.97 {
 		t.Errorf("spam screen accuracy %.3f on %d mails, want ≥ 0.97 on 392", spam.Accuracy(), spam.N)
 	}
-	test, err := ReadTipdmCSV(filepath.Join(shared, FileDeptTest), "")
+	dept, err := EvalDepartment(e, filepath.Join(shared, FileDeptTest))
 	if err != nil {
 		t.Fatal(err)
-	}
-	dept := NewReport(Departments)
-	for _, r := range test {
-		dept.Add(index(Departments, r.Label), index(Departments, e.DecideText(r.Title, r.Body).Department))
 	}
 	t.Logf("department routing on %d held-out rows: macro-F1 %.3f accuracy %.3f", dept.N, dept.MacroF1(), dept.Accuracy())
 	if dept.N != 921 || dept.MacroF1() < 0.70 {

@@ -20,15 +20,15 @@ type Doc struct {
 
 // Options for fitting a head.
 type Options struct {
-	Epochs   int     // passes over the data
-	Rate     float64 // AdaGrad base rate
-	L2       float64 // weight decay on touched rows
+	Epochs int     // passes over the data
+	Rate   float64 // AdaGrad base rate
+	L2     float64 // weight decay on touched rows
 	// Balance weights each class by (n / (k·n_class))^Balance: 1 fully
 	// balances the classes, 0 keeps their frequencies. In between keeps some
 	// of the prior (most demands are government service) while rare classes
 	// still count.
 	Balance float64
-	Seed     uint64
+	Seed    uint64
 }
 
 // DefaultOptions are those the committed model was trained with.
