@@ -3,6 +3,7 @@ package triage
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -122,3 +123,27 @@ func (r *compiledRule) fires(found []bool, kws []string) (string, bool) {
 	}
 	return "", false
 }
+
+var builtinLead = sync.OnceValue(func() func(title, body string) bool {
+	var lead []Rule
+	for _, r := range builtin {
+		if r.DisciplineLead {
+			lead = append(lead, r)
+		}
+	}
+	rules, m := compileRules(lead)
+	return func(title, body string) bool {
+		found := make([]bool, len(m.keywords))
+		m.match([]byte(Normalize(title)+"\n"+Normalize(body)), found)
+		for i := range rules {
+			if _, ok := rules[i].fires(found, m.keywords); ok {
+				return true
+			}
+		}
+		return false
+	}
+})
+
+// LeadRuleFires reports whether a built-in discipline-lead rule fires on a
+// text (for measuring the engine's lead recall in training).
+func LeadRuleFires(title, body string) bool { return builtinLead()(title, body) }

@@ -79,6 +79,9 @@ func runTrain(_ context.Context, args []string) int {
 		for _, r := range results {
 			fmt.Fprintf(&b, "## %s — %s\n\n```\n", r.Head, r.Method)
 			r.Report.Print(&b)
+			if r.Extra != "" {
+				b.WriteString("\n" + r.Extra)
+			}
 			b.WriteString("```\n\n")
 		}
 		if err := os.WriteFile(*report, []byte(b.String()), 0o644); err != nil {

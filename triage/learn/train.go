@@ -3,6 +3,7 @@ package learn
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,6 +194,8 @@ type HeadResult struct {
 	Head   string
 	Method string
 	Report *Report
+	// Extra holds further held-out figures (the lead's recall by threshold).
+	Extra string
 }
 
 // Train fits every head of a new model on d and returns it with the
@@ -230,7 +233,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	}
 	rep, probs := crossValidate(m, h, dept, 5, fitDept)
 	h.Temperature = FitTemperature(probs, labelsOf(dept))
-	results = append(results, HeadResult{triage.HeadDepartment, "5-fold CV on 附件2_示例数据_495", rep})
+	results = append(results, HeadResult{triage.HeadDepartment, "5-fold CV on 附件2_示例数据_495", rep, ""})
 	logf("department: 5-fold CV macro-F1 %.3f, temperature %.2f", rep.MacroF1(), h.Temperature)
 	fitDept(dept)
 
@@ -252,7 +255,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	})...)
 	rep, probs = crossValidate(m, h, screen, 5, func(tr []Doc) { Fit(m, h, tr, o) })
 	h.Temperature = FitTemperature(probs, labelsOf(screen))
-	results = append(results, HeadResult{triage.HeadScreen, "5-fold CV on trec06c train + citizens' messages", rep})
+	results = append(results, HeadResult{triage.HeadScreen, "5-fold CV on trec06c train + citizens' messages", rep, ""})
 	logf("screen: 5-fold CV macro-F1 %.3f", rep.MacroF1())
 	Fit(m, h, screen, o)
 
@@ -272,11 +275,13 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	// a sample of department-routed service messages), at half weight.
 	weak := unlabelled495(d)
 	class = append(class, docs(m, weak, h.Labels, 0.5, func(Record) string { return string(minsheng.ClassGovService) })...)
+	var classProbs [][]float64
 	rep, probs = crossValidate(m, h, class, 5, func(tr []Doc) {
 		Fit(m, h, append(append([]Doc(nil), tr...), docs(m, spam, h.Labels, 0.3, byLabel)...), o)
 	})
+	classProbs = probs
 	h.Temperature = FitTemperature(probs, labelsOf(class))
-	results = append(results, HeadResult{triage.HeadClass, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep})
+	results = append(results, HeadResult{triage.HeadClass, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep, ""})
 	logf("class: 5-fold CV macro-F1 %.3f", rep.MacroF1())
 	Fit(m, h, append(class, docs(m, spam, h.Labels, 0.3, byLabel)...), o)
 
@@ -293,7 +298,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	lead = append(lead, docs(m, weak, h.Labels, 0.5, func(Record) string { return "no" })...)
 	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, tr, o) })
 	h.Temperature = FitTemperature(probs, labelsOf(lead))
-	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep})
+	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep, thresholdTable(probs, labelsOf(lead), h.Temperature, leadByEngine(d, weak, classProbs))})
 	logf("lead: 5-fold CV macro-F1 %.3f", rep.MacroF1())
 	Fit(m, h, lead, o)
 
@@ -308,6 +313,69 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		"reserved_off": "no file reserved for evaluation in ../shared/data/INDEX.md was read",
 	}
 	return m, results, nil
+}
+
+// thresholdTable gives the held-out precision and recall of label 1 (a
+// lead) when it is flagged at each probability threshold, at the fitted
+// temperature; the engine's lead_threshold is chosen from it.
+//
+// The second set of columns is the engine's: a lead is also raised when the
+// held-out class is discipline or a built-in lead rule fires.
+func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-9s %9s %9s %8s   %s\n", "threshold", "precision", "recall", "flagged", "engine: precision recall flagged")
+	for _, t := range []float64{0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5} {
+		var head, engine prCount
+		for i, p := range probs {
+			a, c := math.Pow(p[0], 1/float64(temp)), math.Pow(p[1], 1/float64(temp))
+			yes := c/(a+c) >= t
+			head.add(yes, labels[i] == 1)
+			engine.add(yes || (i < len(also) && also[i]), labels[i] == 1)
+		}
+		fmt.Fprintf(&b, "%-9.2f %9.3f %9.3f %8d   %9.3f %6.3f %7d\n", t, head.precision(), head.recall(), head.tp+head.fp,
+			engine.precision(), engine.recall(), engine.tp+engine.fp)
+	}
+	return b.String()
+}
+
+type prCount struct{ tp, fp, fn int }
+
+func (c *prCount) add(pred, gold bool) {
+	switch {
+	case pred && gold:
+		c.tp++
+	case pred:
+		c.fp++
+	case gold:
+		c.fn++
+	}
+}
+
+func (c prCount) precision() float64 {
+	if c.tp+c.fp == 0 {
+		return 0
+	}
+	return float64(c.tp) / float64(c.tp+c.fp)
+}
+
+func (c prCount) recall() float64 {
+	if c.tp+c.fn == 0 {
+		return 0
+	}
+	return float64(c.tp) / float64(c.tp+c.fn)
+}
+
+// leadByEngine says, for each lead training doc (the four-way records,
+// then the weak ones), whether the engine raises a lead without the lead
+// head: its held-out class is discipline, or a built-in lead rule fires.
+func leadByEngine(d *Data, weak []Record, classProbs [][]float64) []bool {
+	recs := append(append([]Record(nil), d.FourWay...), weak...)
+	disc := index(Classes(), string(minsheng.ClassDiscipline))
+	out := make([]bool, len(recs))
+	for i, r := range recs {
+		out[i] = triage.LeadRuleFires(r.Title, r.Body) || (i < len(classProbs) && argmax(classProbs[i]) == disc)
+	}
+	return out
 }
 
 // unlabelled495 are the rows of the 495 sample without a four-way label.
