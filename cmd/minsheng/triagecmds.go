@@ -50,11 +50,13 @@ func runTrain(_ context.Context, args []string) int {
 	out := fs.String("out", "triage/model/default.mstm", "model file to write")
 	report := fs.String("report", "triage/model/metrics.md", "cross-validation report to write (markdown); empty: none")
 	version := fs.String("version", "", "model version (default ngram-lr-YYYYMMDD)")
+	bits := fs.Uint("bits", 18, "feature hash bits: 2^bits buckets (10..24)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
 	cfg := learn.DefaultConfig(*shared, *labels)
 	cfg.Log = os.Stderr
+	cfg.Bits = uint8(min(*bits, 24))
 	if *version != "" {
 		cfg.Version = *version
 	}
