@@ -19,7 +19,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+func run() int {
 	listen := flag.String("listen", "127.0.0.1:9092", "address of the first broker (the others take the next ports)")
 	brokers := flag.Int("brokers", 1, "number of brokers")
 	parts := flag.Int("partitions", 6, "partitions of auto-created topics")
@@ -29,7 +31,7 @@ func main() {
 	host, p, err := net.SplitHostPort(*listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "devkafka: -listen:", err)
-		os.Exit(2)
+		return 2
 	}
 	port, _ := strconv.Atoi(p)
 	ports := make([]int, *brokers)
@@ -42,7 +44,7 @@ func main() {
 		dir, err := os.MkdirTemp("", "devkafka-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "devkafka:", err)
-			os.Exit(1)
+			return 1
 		}
 		defer os.RemoveAll(dir)
 		*data = dir
@@ -58,11 +60,12 @@ func main() {
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "devkafka:", err)
-		return
+		return 1
 	}
 	fmt.Println("devkafka: brokers at", c.ListenAddrs())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
 	c.Close()
+	return 0
 }
