@@ -3,6 +3,7 @@ module github.com/minsheng/minsheng
 go 1.26.0
 
 require (
+	github.com/emersion/go-message v0.18.2
 	github.com/go-playground/validator/v10 v10.30.6
 	github.com/gorilla/websocket v1.5.3
 	github.com/prometheus/client_golang v1.25.0
