@@ -80,4 +80,6 @@ multipart("bounce", "Undelivered Mail Returned to Sender", [
     ("Content-Type: text/plain; charset=us-ascii", b"This is the mail system at host mx.example.cn.\nI'm sorry to have to inform you that your message could not be delivered.\n"),
     ("Content-Type: message/delivery-status", b"Reporting-MTA: dns; mx.example.cn\n\nFinal-Recipient: rfc822; nobody@example.cn\nAction: failed\nStatus: 5.1.1\n"),
 ], ctype="multipart/report; report-type=delivery-status", extra="Return-Path: <>\n")
-write("unparseable.eml", b"\x00\x01\x02binary junk without any header\r\n\r\n\xff\xfe")
+write("unparseable.eml", b"\xff\xfe binary junk without any header\r\nno colon here either\r\n\r\nbody\r\n")
+# header syntax fine, but no From, Subject, Message-ID or Date: not a mail
+write("not_a_mail.eml", b"X-Junk: 1\r\nX-More-Junk: 2\r\n\r\n\xff\xfe\x00garbage\r\n")
