@@ -110,16 +110,6 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
-func openStore(t testing.TB, dir string) *store.Store {
-	t.Helper()
-	st, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 func testConfig(addr string) Config {
 	return Config{
 		Address: addr, TLS: TLSNone, Username: testUser, PasswordEnv: pwEnv,

@@ -23,7 +23,7 @@ func TestIngest(t *testing.T) {
 	for _, n := range names {
 		appendMail(t, cl, "INBOX", fixture(t, n))
 	}
-	st := openStore(t, t.TempDir())
+	st := conntest.OpenStore(t, t.TempDir())
 	em := &conntest.Emitter{Ledger: st, MaxDelay: 30 * time.Millisecond}
 	r := run(t, testConfig(srv.addr), st, em)
 	waitFor(t, "checkpoint at UID 6", 10*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 6 })
@@ -70,7 +70,7 @@ func TestOutOfOrderAcksAndFailure(t *testing.T) {
 	for i := 1; i <= 40; i++ {
 		appendMail(t, cl, "INBOX", testMail(i, "路灯"))
 	}
-	st := openStore(t, t.TempDir())
+	st := conntest.OpenStore(t, t.TempDir())
 	var mu sync.Mutex
 	failed := false
 	var maxCP uint32
@@ -109,7 +109,7 @@ func TestRestartResumes(t *testing.T) {
 		appendMail(t, cl, "INBOX", testMail(i, "first"))
 	}
 	dir := t.TempDir()
-	st := openStore(t, dir)
+	st := conntest.OpenStore(t, dir)
 	em := &conntest.Emitter{Ledger: st}
 	r := run(t, testConfig(srv.addr), st, em)
 	waitFor(t, "checkpoint 3", 5*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 3 })
@@ -130,7 +130,7 @@ func TestRestartResumes(t *testing.T) {
 func TestIdleWakeUp(t *testing.T) {
 	srv := startMemServer(t)
 	cl := testClient(t, srv.addr)
-	st := openStore(t, t.TempDir())
+	st := conntest.OpenStore(t, t.TempDir())
 	em := &conntest.Emitter{Ledger: st}
 	r := run(t, testConfig(srv.addr), st, em)
 	time.Sleep(200 * time.Millisecond) // connected and idling
@@ -150,7 +150,7 @@ func TestQuarantineDoesNotStall(t *testing.T) {
 	appendMail(t, cl, "INBOX", big)
 	appendMail(t, cl, "INBOX", fixture(t, "not_a_mail"))
 	appendMail(t, cl, "INBOX", testMail(3, "after"))
-	st := openStore(t, t.TempDir())
+	st := conntest.OpenStore(t, t.TempDir())
 	em := &conntest.Emitter{Ledger: st}
 	cfg := testConfig(srv.addr)
 	cfg.MaxMessageBytes = 4096
@@ -174,7 +174,7 @@ func TestUIDValidityChange(t *testing.T) {
 	m1, m2 := testMail(1, "one"), testMail(2, "two")
 	appendMail(t, cl, "INBOX", m1)
 	appendMail(t, cl, "INBOX", m2)
-	st := openStore(t, t.TempDir())
+	st := conntest.OpenStore(t, t.TempDir())
 	em := &conntest.Emitter{Ledger: st}
 	r := run(t, testConfig(srv.addr), st, em)
 	waitFor(t, "checkpoint 2", 5*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
@@ -211,7 +211,7 @@ func TestAfterAck(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		appendMail(t, cl, "INBOX", testMail(i, "move me"))
 	}
-	st := openStore(t, t.TempDir())
+	st := conntest.OpenStore(t, t.TempDir())
 	em := &conntest.Emitter{Ledger: st}
 	cfg := testConfig(srv.addr)
 	cfg.AfterAck, cfg.MoveTo = AfterAckMove, "Done"

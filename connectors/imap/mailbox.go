@@ -23,6 +23,7 @@ import (
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/connectors/internal/ackwindow"
+	"github.com/minsheng/minsheng/connectors/internal/saver"
 )
 
 // checkpoint is what is kept durably per mailbox: every message of the
@@ -118,32 +119,7 @@ func (m *mailbox) run(ctx context.Context, out minsheng.Emitter) error {
 	if err := m.load(ctx); err != nil {
 		return err
 	}
-	saverDone := make(chan struct{})
-	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		defer close(saverDone)
-		t := time.NewTicker(m.c.cfg.CheckpointEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-saverCtx.Done():
-				return
-			case <-t.C:
-				if err := m.save(saverCtx); err != nil {
-					m.log.Warn("checkpoint not written", "err", err)
-				}
-			}
-		}
-	}()
-	defer func() {
-		stopSaver()
-		<-saverDone
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := m.save(fctx); err != nil {
-			m.log.Error("final checkpoint not written", "err", err)
-		}
-	}()
+	defer saver.Start(ctx, m.c.cfg.CheckpointEvery, m.save, m.log)()
 	backoff := m.c.cfg.MinBackoff
 	for {
 		progressed, err := m.session(ctx, out)
