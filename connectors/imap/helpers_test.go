@@ -17,13 +17,14 @@ import (
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/connectors"
+	"github.com/minsheng/minsheng/connectors/imap/internal/dovetest"
 	"github.com/minsheng/minsheng/connectors/internal/conntest"
 	"github.com/minsheng/minsheng/store"
 )
 
 const (
-	testUser = "mayor"
-	testPass = "s3cret-pass"
+	testUser = dovetest.User // the memory server uses the same account
+	testPass = dovetest.Password
 	pwEnv    = "MINSHENG_IMAP_TEST_PASSWORD"
 )
 
