@@ -84,18 +84,6 @@ func appendMail(t testing.TB, cl *imapclient.Client, mailbox string, raw []byte)
 	}
 }
 
-func appendRaw(cl *imapclient.Client, mailbox string, raw []byte) error {
-	cmd := cl.Append(mailbox, int64(len(raw)), nil)
-	if _, err := cmd.Write(raw); err != nil {
-		return err
-	}
-	if err := cmd.Close(); err != nil {
-		return err
-	}
-	_, err := cmd.Wait()
-	return err
-}
-
 // testMail is a small valid message, unique by i.
 func testMail(i int, subject string) []byte {
 	return []byte(fmt.Sprintf("Message-ID: <m%d.%d@example.cn>\r\nFrom: \"Citizen %d\" <c%d@example.cn>\r\nTo: mayor@city.gov.cn\r\nSubject: %s\r\nDate: Tue, 5 Mar 2024 09:30:00 +0800\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n第%d封来信：路灯坏了，请修理。\r\n",

@@ -124,6 +124,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
+mail_fsync = never
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
 %[3]s
