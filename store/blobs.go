@@ -11,15 +11,31 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	minsheng "github.com/minsheng/minsheng"
 )
 
 // Blobs is a content-addressed file store: each blob is the file
 // <dir>/<first two hex digits>/<sha256 hex>, written to a temporary file,
-// fsynced and renamed into place, so a blob that exists is whole.
+// made durable and renamed into place, so a blob that exists is whole.
+//
+// Concurrent Puts share their syncs (group commit): the first writer to
+// finish becomes the committer and makes every temporary file written so
+// far durable with one filesystem sync, renames them all, and makes the
+// renames durable with a second; writers that finish meanwhile wait for
+// the next round. A Put still returns only once its blob is durable.
 type Blobs struct {
 	dir string
+
+	mu        sync.Mutex
+	queue     []*pendingBlob
+	committer bool
+}
+
+type pendingBlob struct {
+	tmp, final string
+	done       chan error
 }
 
 var _ minsheng.Blobs = (*Blobs)(nil)
@@ -69,23 +85,74 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobI
 	if _, err := os.Stat(final); err == nil {
 		return info, nil // already stored: content-addressed, so identical
 	}
-	if err := tmp.Sync(); err != nil {
-		return minsheng.BlobInfo{}, fmt.Errorf("blobs: sync: %w", err)
-	}
 	if err := tmp.Close(); err != nil {
 		return minsheng.BlobInfo{}, fmt.Errorf("blobs: close: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return minsheng.BlobInfo{}, fmt.Errorf("blobs: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return minsheng.BlobInfo{}, fmt.Errorf("blobs: rename: %w", err)
-	}
+	name := tmp.Name()
 	tmp = nil
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := b.commit(name, final); err != nil {
+		os.Remove(name)
 		return minsheng.BlobInfo{}, err
 	}
 	return info, nil
+}
+
+// commit makes the closed temporary file durable and renames it to final,
+// durably, sharing the syncs with concurrent callers.
+func (b *Blobs) commit(tmp, final string) error {
+	p := &pendingBlob{tmp: tmp, final: final, done: make(chan error, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	if b.committer {
+		b.mu.Unlock()
+		return <-p.done
+	}
+	b.committer = true
+	for len(b.queue) > 0 {
+		round := b.queue
+		b.queue = nil
+		b.mu.Unlock()
+		b.commitRound(round)
+		b.mu.Lock()
+	}
+	b.committer = false
+	b.mu.Unlock()
+	return <-p.done
+}
+
+func (b *Blobs) commitRound(round []*pendingBlob) {
+	tmps := make([]string, len(round))
+	for i, p := range round {
+		tmps[i] = p.tmp
+	}
+	if err := syncFiles(b.dir, tmps); err != nil {
+		for _, p := range round {
+			p.done <- fmt.Errorf("blobs: sync: %w", err)
+		}
+		return
+	}
+	dirs := map[string]bool{}
+	var ok []*pendingBlob
+	for _, p := range round {
+		if err := os.MkdirAll(filepath.Dir(p.final), 0o700); err != nil {
+			p.done <- fmt.Errorf("blobs: %w", err)
+			continue
+		}
+		if err := os.Rename(p.tmp, p.final); err != nil {
+			p.done <- fmt.Errorf("blobs: rename: %w", err)
+			continue
+		}
+		dirs[filepath.Dir(p.final)] = true
+		ok = append(ok, p)
+	}
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		list = append(list, d)
+	}
+	err := syncDirs(b.dir, list)
+	for _, p := range ok {
+		p.done <- err
+	}
 }
 
 // PutBytes stores a byte slice.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 
 	"github.com/minsheng/minsheng/connectors"
 	"github.com/minsheng/minsheng/connectors/imap"
@@ -35,6 +36,7 @@ func runIMAPBench(ctx context.Context, args []string) int {
 	kafka := fs.Bool("kafka", true, "route every destination to an in-process Kafka broker (kfake) instead of the configured sinks")
 	connectorOnly := fs.Bool("connector-only", false, "ack each message at once instead of running the gateway (measures Dovecot + connector + blob store)")
 	mbsync := fs.Bool("mbsync", true, "also run mbsync (isync) on the same mailbox as the reference")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -56,6 +58,17 @@ func runIMAPBench(ctx context.Context, args []string) int {
 		return fail(err)
 	}
 	defer srv.Stop()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fail(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("imap-bench: loaded %d messages (%.1f MB) into a private Dovecot in %s\n", srv.Messages, float64(srv.Bytes)/1e6, srv.LoadTime.Round(1e6))
 
 	if *connectorOnly {

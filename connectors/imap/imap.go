@@ -80,8 +80,12 @@ type Config struct {
 	FetchTimeout time.Duration `yaml:"fetch_timeout" json:"fetch_timeout" default:"2m" validate:"gt=0"`
 	// FetchBatch: messages asked for in one UID FETCH.
 	FetchBatch int `yaml:"fetch_batch" json:"fetch_batch" default:"200" validate:"gte=1,lte=10000"`
-	// Workers parse and store fetched mail concurrently.
-	Workers int `yaml:"workers" json:"workers" default:"4" validate:"gte=1,lte=64"`
+	// Workers parse and store fetched mail concurrently (blob writes share
+	// their syncs, so more workers mean fewer syncs per mail).
+	Workers int `yaml:"workers" json:"workers" default:"32" validate:"gte=1,lte=256"`
+	// BufferBytes bounds the fetched mail held in memory awaiting the
+	// workers (one larger message still passes, alone).
+	BufferBytes int64 `yaml:"buffer_bytes" json:"buffer_bytes" default:"64MiB" validate:"gte=65536"`
 	// AfterAck: none, seen or move.
 	AfterAck string `yaml:"after_ack" json:"after_ack" default:"none" validate:"oneof=none seen move"`
 	// MoveTo is the folder acknowledged mail goes to (after_ack: move).
@@ -128,9 +132,12 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	defInt(&c.FetchBatch, 200)
-	defInt(&c.Workers, 4)
+	defInt(&c.Workers, 32)
 	defInt(&c.QuarantineRawMax, 64<<10)
 	defInt(&c.FetchAttempts, 3)
+	if c.BufferBytes == 0 {
+		c.BufferBytes = 64 << 20
+	}
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = 25 << 20
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/charset"
+	"golang.org/x/sync/semaphore"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/connectors/internal/ackwindow"
@@ -191,6 +192,7 @@ type session struct {
 
 	jobs chan job
 	wg   sync.WaitGroup
+	mem  *semaphore.Weighted // bytes of fetched mail not yet handled
 
 	amu   sync.Mutex
 	acked []imap.UID // for after_ack
@@ -242,13 +244,15 @@ func (m *mailbox) session(ctx context.Context, out minsheng.Emitter) (progressed
 		return false, err
 	}
 
-	s := &session{m: m, cl: cl, out: out, uv: sel.UIDValidity, win: ackwindow.New[uint32](), jobs: make(chan job)}
+	s := &session{m: m, cl: cl, out: out, uv: sel.UIDValidity, win: ackwindow.New[uint32](), jobs: make(chan job),
+		mem: semaphore.NewWeighted(cfg.BufferBytes)}
 	for range cfg.Workers {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			for j := range s.jobs {
 				s.handle(ctx, j)
+				s.mem.Release(s.weight(j))
 			}
 		}()
 	}
@@ -516,11 +520,20 @@ func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 	return nil
 }
 
+func (s *session) weight(j job) int64 {
+	return min(int64(len(j.raw)), s.m.c.cfg.BufferBytes)
+}
+
 func (s *session) dispatch(ctx context.Context, j job) error {
+	if err := s.mem.Acquire(ctx, s.weight(j)); err != nil {
+		s.win.Ack(j.ticket, false)
+		return err
+	}
 	select {
 	case s.jobs <- j:
 		return nil
 	case <-ctx.Done():
+		s.mem.Release(s.weight(j))
 		s.win.Ack(j.ticket, false)
 		return ctx.Err()
 	}
