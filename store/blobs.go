@@ -22,9 +22,10 @@ import (
 //
 // Concurrent Puts share their syncs (group commit): the first writer to
 // finish becomes the committer and makes every temporary file written so
-// far durable with one filesystem sync, renames them all, and makes the
-// renames durable with a second; writers that finish meanwhile wait for
-// the next round. A Put still returns only once its blob is durable.
+// far durable at once (concurrent fsyncs for a few, one syncfs(2) for
+// many), renames them all, and makes the renames durable the same way;
+// writers that finish meanwhile wait for the next round. A Put still returns only once
+// its blob is durable.
 type Blobs struct {
 	dir string
 
@@ -125,7 +126,7 @@ func (b *Blobs) commitRound(round []*pendingBlob) {
 	for i, p := range round {
 		tmps[i] = p.tmp
 	}
-	if err := syncFiles(b.dir, tmps); err != nil {
+	if err := syncFiles(tmps); err != nil {
 		for _, p := range round {
 			p.done <- fmt.Errorf("blobs: sync: %w", err)
 		}
@@ -149,7 +150,7 @@ func (b *Blobs) commitRound(round []*pendingBlob) {
 	for d := range dirs {
 		list = append(list, d)
 	}
-	err := syncDirs(b.dir, list)
+	err := syncDirs(list)
 	for _, p := range ok {
 		p.done <- err
 	}

@@ -82,7 +82,7 @@ type Config struct {
 	FetchBatch int `yaml:"fetch_batch" json:"fetch_batch" default:"200" validate:"gte=1,lte=10000"`
 	// Workers parse and store fetched mail concurrently (blob writes share
 	// their syncs, so more workers mean fewer syncs per mail).
-	Workers int `yaml:"workers" json:"workers" default:"32" validate:"gte=1,lte=256"`
+	Workers int `yaml:"workers" json:"workers" default:"128" validate:"gte=1,lte=1024"`
 	// BufferBytes bounds the fetched mail held in memory awaiting the
 	// workers (one larger message still passes, alone).
 	BufferBytes int64 `yaml:"buffer_bytes" json:"buffer_bytes" default:"64MiB" validate:"gte=65536"`
@@ -132,7 +132,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	defInt(&c.FetchBatch, 200)
-	defInt(&c.Workers, 32)
+	defInt(&c.Workers, 128)
 	defInt(&c.QuarantineRawMax, 64<<10)
 	defInt(&c.FetchAttempts, 3)
 	if c.BufferBytes == 0 {
