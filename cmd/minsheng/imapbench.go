@@ -36,6 +36,7 @@ func runIMAPBench(ctx context.Context, args []string) int {
 	kafka := fs.Bool("kafka", true, "route every destination to an in-process Kafka broker (kfake) instead of the configured sinks")
 	connectorOnly := fs.Bool("connector-only", false, "ack each message at once instead of running the gateway (measures Dovecot + connector + blob store)")
 	mbsync := fs.Bool("mbsync", true, "also run mbsync (isync) on the same mailbox as the reference")
+	serverDir := fs.String("server-dir", defaultServerDir(), "where Dovecot keeps its mail (default /dev/shm when present: the server stands for a remote one, so its disk writes do not compete with the gateway's or mbsync's)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
@@ -52,7 +53,12 @@ func runIMAPBench(ctx context.Context, args []string) int {
 	if gf.data == "" {
 		gf.data = filepath.Join(dir, "gateway")
 	}
-	opts := imap.BenchOptions{Messages: *messages, Corpus: *corpus, Dir: filepath.Join(dir, "dovecot"), Workers: *workers, FetchBatch: *batch}
+	sdir, err := os.MkdirTemp(*serverDir, "minsheng-imap-bench-dovecot")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(sdir)
+	opts := imap.BenchOptions{Messages: *messages, Corpus: *corpus, Dir: sdir, Workers: *workers, FetchBatch: *batch}
 	srv, err := imap.LoadBench(opts)
 	if err != nil {
 		return fail(err)
@@ -126,4 +132,11 @@ func runIMAPBench(ctx context.Context, args []string) int {
 		fmt.Printf("ratio=%.2f\n", res.PerSecond()/ref.PerSecond())
 	}
 	return exitOK
+}
+
+func defaultServerDir() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
 }

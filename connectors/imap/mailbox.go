@@ -181,6 +181,17 @@ func (c *Connector) dial(wake chan<- struct{}) (*imapclient.Client, error) {
 	return cl, nil
 }
 
+// guard runs one command, dropping the connection if it takes longer than
+// fetch_timeout (a stalled server must not stall the mailbox).
+func (m *mailbox) guard(cl *imapclient.Client, what string, fn func() error) error {
+	t := time.AfterFunc(m.c.cfg.FetchTimeout, func() { cl.Close() })
+	defer t.Stop()
+	if err := fn(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
 // session is one connection's life: log in, select, then fetch, wait for
 // the acks, and wait for new mail, until an error or ctx ends it.
 type session struct {
@@ -216,12 +227,15 @@ func (m *mailbox) session(ctx context.Context, out minsheng.Emitter) (progressed
 	stop := context.AfterFunc(ctx, func() { cl.Close() })
 	defer stop()
 	defer cl.Close()
-	if err := cl.Login(cfg.Username, m.c.password).Wait(); err != nil {
-		return false, fmt.Errorf("login: %w", err)
+	if err := m.guard(cl, "login", func() error { return cl.Login(cfg.Username, m.c.password).Wait() }); err != nil {
+		return false, err
 	}
-	sel, err := cl.Select(m.name, &imap.SelectOptions{ReadOnly: cfg.AfterAck == AfterAckNone}).Wait()
-	if err != nil {
-		return false, fmt.Errorf("select %s: %w", m.name, err)
+	var sel *imap.SelectData
+	if err := m.guard(cl, "select "+m.name, func() (err error) {
+		sel, err = cl.Select(m.name, &imap.SelectOptions{ReadOnly: cfg.AfterAck == AfterAckNone}).Wait()
+		return err
+	}); err != nil {
+		return false, err
 	}
 	m.mu.Lock()
 	if m.cp.UIDValidity != sel.UIDValidity {
@@ -309,10 +323,7 @@ func (s *session) wait(ctx context.Context, canIdle bool, wake <-chan struct{}) 
 			return ctx.Err()
 		case <-timer.C:
 		}
-		if err := s.cl.Noop().Wait(); err != nil {
-			return fmt.Errorf("noop: %w", err)
-		}
-		return nil
+		return s.m.guard(s.cl, "noop", func() error { return s.cl.Noop().Wait() })
 	}
 	// A wake-up from before IDLE (SELECT's EXISTS) would only cost an
 	// empty fetch; drop it.
@@ -350,26 +361,30 @@ type sized struct {
 func (s *session) fetchNew(ctx context.Context, next uint32) (int, uint32, error) {
 	var set imap.UIDSet
 	set.AddRange(imap.UID(next), 0) // next:*
-	cmd := s.cl.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true})
 	var list []sized
-	for {
-		msg := cmd.Next()
-		if msg == nil {
-			break
+	err := s.m.guard(s.cl, "fetch sizes", func() error {
+		cmd := s.cl.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true})
+		for {
+			msg := cmd.Next()
+			if msg == nil {
+				break
+			}
+			// Small items only: Collect is fine here.
+			buf, err := msg.Collect()
+			if err != nil {
+				cmd.Close()
+				return err
+			}
+			// UID FETCH n:* returns the last message even when its UID
+			// is below n: filter.
+			if uint32(buf.UID) >= next {
+				list = append(list, sized{uint32(buf.UID), buf.RFC822Size})
+			}
 		}
-		buf, err := msg.Collect()
-		if err != nil {
-			cmd.Close()
-			return 0, 0, fmt.Errorf("fetch sizes: %w", err)
-		}
-		// UID FETCH n:* returns the last message even when its UID is
-		// below n: filter.
-		if uint32(buf.UID) >= next {
-			list = append(list, sized{uint32(buf.UID), buf.RFC822Size})
-		}
-	}
-	if err := cmd.Close(); err != nil {
-		return 0, 0, fmt.Errorf("fetch sizes: %w", err)
+		return cmd.Close()
+	})
+	if err != nil {
+		return 0, 0, err
 	}
 	if len(list) == 0 {
 		return 0, 0, nil
@@ -569,13 +584,13 @@ func (s *session) afterAck() {
 		return
 	}
 	set := imap.UIDSetNum(uids...)
-	var err error
-	switch cfg.AfterAck {
-	case AfterAckSeen:
-		err = s.cl.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
-	case AfterAckMove:
-		_, err = s.cl.Move(set, cfg.MoveTo).Wait()
-	}
+	err := s.m.guard(s.cl, "after_ack "+cfg.AfterAck, func() error {
+		if cfg.AfterAck == AfterAckSeen {
+			return s.cl.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+		}
+		_, err := s.cl.Move(set, cfg.MoveTo).Wait()
+		return err
+	})
 	if err != nil {
 		// The checkpoint is the record of what was handled; the flag or
 		// the move is a courtesy to people reading the mailbox.
@@ -652,21 +667,35 @@ func (s *session) quarantine(ctx context.Context, j job, ref, reason string, inf
 // item builds the item of a parsed message, storing its attachments.
 func (s *session) item(ctx context.Context, msg *Message, j job, raw minsheng.BlobInfo) (*minsheng.Item, error) {
 	c := s.m.c
+	it := buildItem(c.name, s.m.name, s.uv, j.uid, msg, time.Now())
+	it.RawRef = raw.Ref
+	for _, a := range msg.Attachments {
+		info, err := c.env.Blobs.Put(ctx, bytes.NewReader(a.Data), c.cfg.MaxMessageBytes)
+		if err != nil {
+			return nil, fmt.Errorf("store attachment: %w", err)
+		}
+		it.Attachments = append(it.Attachments, minsheng.Attachment{Name: a.Name, Type: a.Type, Size: info.Size, SHA256: info.SHA256, Ref: info.Ref})
+	}
+	return it, nil
+}
+
+// buildItem maps a parsed message to an item (without its attachments and
+// raw reference, which need the blob store).
+func buildItem(source, mailbox string, uidValidity, uid uint32, msg *Message, now time.Time) *minsheng.Item {
 	it := &minsheng.Item{
 		SchemaVersion: minsheng.SchemaVersion,
 		Channel:       minsheng.ChannelMayorMailbox,
-		Source:        c.name,
+		Source:        source,
 		Ref:           msg.Ref(),
-		ReceivedAt:    time.Now().UTC(),
+		ReceivedAt:    now.UTC(),
 		SubmittedAt:   msg.Date,
 		Title:         clipRunes(msg.Subject, 500),
 		Body:          clipRunes(msg.Body, 100000),
 		Complainant:   minsheng.Complainant{Name: msg.FromName, Email: msg.FromEmail},
-		RawRef:        raw.Ref,
 		Automated:     clipRunes(msg.Automated, 200),
 		Attrs: map[string]string{
-			"mailbox":  clipBytes(s.m.name, 2000),
-			"imap_uid": strconv.FormatUint(uint64(s.uv), 10) + "/" + strconv.FormatUint(uint64(j.uid), 10),
+			"mailbox":  clipBytes(mailbox, 2000),
+			"imap_uid": strconv.FormatUint(uint64(uidValidity), 10) + "/" + strconv.FormatUint(uint64(uid), 10),
 		},
 	}
 	it.ID = minsheng.ItemID(it.Channel, it.Source, it.Ref)
@@ -683,12 +712,5 @@ func (s *session) item(ctx context.Context, msg *Message, j job, raw minsheng.Bl
 	if it.Body == "" && it.Title == "" {
 		it.Body = "(no text; see the attachments)"
 	}
-	for _, a := range msg.Attachments {
-		info, err := c.env.Blobs.Put(ctx, bytes.NewReader(a.Data), c.cfg.MaxMessageBytes)
-		if err != nil {
-			return nil, fmt.Errorf("store attachment: %w", err)
-		}
-		it.Attachments = append(it.Attachments, minsheng.Attachment{Name: a.Name, Type: a.Type, Size: info.Size, SHA256: info.SHA256, Ref: info.Ref})
-	}
-	return it, nil
+	return it
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/emersion/go-message/textproto"
 
+	minsheng "github.com/minsheng/minsheng"
+
 	"github.com/minsheng/minsheng/connectors/internal/htmltext"
 )
 
@@ -193,7 +195,8 @@ func (m *Message) address(raw string) (name, email string) {
 	name = strings.ReplaceAll(name, `\"`, `"`)
 	name = m.header(name)
 	name = strings.Trim(name, "\"' ")
-	if a, err := mail.ParseAddress("<" + email + ">"); err == nil && len(a.Address) <= 254 && isASCII([]byte(a.Address)) {
+	if a, err := mail.ParseAddress("<" + email + ">"); err == nil && len(a.Address) <= 254 && isASCII([]byte(a.Address)) &&
+		minsheng.Validator().Var(a.Address, "email") == nil {
 		email = a.Address
 	} else {
 		email = ""

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -171,6 +172,11 @@ func TestCorpusTrec06c(t *testing.T) {
 		}
 		parsed++
 		checkUTF8(t, m)
+		it := buildItem("corpus", "INBOX", 1, 1, m, time.Now())
+		it.Prepare(time.Now())
+		if errs := it.Validate(); len(errs) > 0 {
+			t.Errorf("%s: not a valid item: %v", f, errs)
+		}
 		n := strings.Count(m.Subject, "\uFFFD") + strings.Count(m.Text, "\uFFFD")
 		fffd += n
 		if n > 0 {
