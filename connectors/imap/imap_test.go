@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -253,5 +255,85 @@ func TestRunNeedsStores(t *testing.T) {
 	c, _ := New("a", Config{Address: "127.0.0.1:1", Username: "u", PasswordEnv: pwEnv}, connectors.Env{})
 	if err := c.Run(context.Background(), &conntest.Emitter{}); err == nil || errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// Without IDLE the mailbox is polled.
+func TestPollWithoutIdle(t *testing.T) {
+	srv := startMemServer(t)
+	cl := testClient(t, srv.addr)
+	st := conntest.OpenStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := testConfig(srv.addr)
+	off := false
+	cfg.Idle, cfg.PollInterval = &off, 100*time.Millisecond
+	r := run(t, cfg, st, em)
+	time.Sleep(150 * time.Millisecond)
+	appendMail(t, cl, "INBOX", testMail(1, "polled"))
+	waitFor(t, "the polled mail", 5*time.Second, func() bool { return len(em.Emitted()) == 1 })
+	r.stop()
+}
+
+// stallProxy forwards to addr, but stops passing server data on a
+// connection once it carries marker: a server that stalls mid-message.
+func stallProxy(t *testing.T, addr, marker string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := s.Read(buf)
+					if i := bytes.Index(buf[:n], []byte(marker)); i >= 0 {
+						c.Write(buf[:i])
+						io.Copy(io.Discard, s) // hold the rest back
+						return
+					}
+					if _, werr := c.Write(buf[:n]); werr != nil || err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A message whose fetch stalls is retried, then quarantined unread after
+// fetch_attempts; the mailbox goes on.
+func TestFetchTimeoutQuarantines(t *testing.T) {
+	srv := startMemServer(t)
+	cl := testClient(t, srv.addr)
+	appendMail(t, cl, "INBOX", testMail(1, "before"))
+	appendMail(t, cl, "INBOX", append(testMail(2, "stalls"), []byte("STALL-HERE\r\n")...))
+	appendMail(t, cl, "INBOX", testMail(3, "after"))
+	st := conntest.OpenStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := testConfig(stallProxy(t, srv.addr, "STALL-HERE"))
+	cfg.FetchTimeout, cfg.FetchAttempts, cfg.FetchBatch = 300*time.Millisecond, 2, 1
+	r := run(t, cfg, st, em)
+	waitFor(t, "checkpoint 3", 15*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 3 })
+	r.stop()
+	q := em.Quarantined()
+	if len(q) != 1 || !strings.Contains(q[0].Reason, "failed 2 times") {
+		t.Fatalf("quarantined %+v", q)
+	}
+	if len(em.Handled()) != 3 {
+		t.Fatalf("handled %v", em.Handled())
 	}
 }

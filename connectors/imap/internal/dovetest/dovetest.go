@@ -90,8 +90,11 @@ func (s *Server) writeConfig(port int) error {
 	if os.Getuid() == 0 {
 		// Mail processes may not run as root: they run as nobody, so
 		// every directory on the way to the homes must be searchable.
-		for d := s.Dir; d != "/" && d != "."; d = filepath.Dir(d) {
-			if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 && strings.HasPrefix(d, os.TempDir()) {
+		// (t.TempDir and os.MkdirTemp make 0700 directories; the walk
+		// stops at the home directory and at the root.)
+		home, _ := os.UserHomeDir()
+		for d, _ := filepath.Abs(s.Dir); d != "/" && d != "." && d != home; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
 				os.Chmod(d, fi.Mode().Perm()|0o755)
 			}
 		}
