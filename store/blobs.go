@@ -32,6 +32,7 @@ type Blobs struct {
 	mu        sync.Mutex
 	queue     []*pendingBlob
 	committer bool
+	dirs      sync.Map // shard directories known to exist
 }
 
 type pendingBlob struct {
@@ -58,6 +59,37 @@ func (b *Blobs) path(sum string) string {
 // Put stores at most max bytes from r (max <= 0: no cap). Over the cap it
 // returns an error wrapping minsheng.ErrTooLarge and keeps nothing.
 func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobInfo, error) {
+	src := io.Reader(ctxReader{ctx, r})
+	if max > 0 {
+		src = io.LimitReader(src, max+1)
+	}
+	// A small blob is hashed in memory first: nothing is written for one
+	// already stored, and its temporary file is made in its own shard
+	// directory, so concurrent Puts spread over 256 directories and the
+	// rename stays inside one.
+	head, err := io.ReadAll(io.LimitReader(src, smallBlob+1))
+	if err != nil {
+		return minsheng.BlobInfo{}, fmt.Errorf("blobs: write: %w", err)
+	}
+	if len(head) <= smallBlob {
+		if max > 0 && int64(len(head)) > max {
+			return minsheng.BlobInfo{}, fmt.Errorf("blobs: over %d bytes: %w", max, minsheng.ErrTooLarge)
+		}
+		sum := sha256.Sum256(head)
+		hexsum := hex.EncodeToString(sum[:])
+		info := minsheng.BlobInfo{Ref: refPrefix + hexsum, SHA256: hexsum, Size: int64(len(head))}
+		final := b.path(hexsum)
+		if _, err := os.Stat(final); err == nil {
+			return info, nil // already stored: content-addressed, so identical
+		}
+		if err := b.ensureDir(filepath.Dir(final)); err != nil {
+			return minsheng.BlobInfo{}, err
+		}
+		return info, b.write(filepath.Dir(final), final, func(w io.Writer) (int64, error) {
+			n, err := w.Write(head)
+			return int64(n), err
+		})
+	}
 	tmp, err := os.CreateTemp(filepath.Join(b.dir, "tmp"), "put-*")
 	if err != nil {
 		return minsheng.BlobInfo{}, fmt.Errorf("blobs: %w", err)
@@ -69,11 +101,7 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobI
 		}
 	}()
 	h := sha256.New()
-	src := r
-	if max > 0 {
-		src = io.LimitReader(r, max+1)
-	}
-	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, src})
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.MultiReader(bytes.NewReader(head), src))
 	if err != nil {
 		return minsheng.BlobInfo{}, fmt.Errorf("blobs: write: %w", err)
 	}
@@ -91,11 +119,52 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobI
 	}
 	name := tmp.Name()
 	tmp = nil
+	if err := b.ensureDir(filepath.Dir(final)); err != nil {
+		os.Remove(name)
+		return minsheng.BlobInfo{}, err
+	}
 	if err := b.commit(name, final); err != nil {
 		os.Remove(name)
 		return minsheng.BlobInfo{}, err
 	}
 	return info, nil
+}
+
+// smallBlob is the size up to which a blob is hashed in memory before its
+// file is made.
+const smallBlob = 1 << 20
+
+// write makes a temporary file in dir, fills it, and commits it as final.
+func (b *Blobs) write(dir, final string, fill func(io.Writer) (int64, error)) error {
+	tmp, err := os.CreateTemp(dir, ".put-*")
+	if err != nil {
+		return fmt.Errorf("blobs: %w", err)
+	}
+	_, err = fill(tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("blobs: write: %w", err)
+	}
+	if err := b.commit(tmp.Name(), final); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// ensureDir makes a shard directory once.
+func (b *Blobs) ensureDir(dir string) error {
+	if _, ok := b.dirs.Load(dir); ok {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("blobs: %w", err)
+	}
+	b.dirs.Store(dir, true)
+	return nil
 }
 
 // commit makes the closed temporary file durable and renames it to final,
@@ -135,10 +204,6 @@ func (b *Blobs) commitRound(round []*pendingBlob) {
 	dirs := map[string]bool{}
 	var ok []*pendingBlob
 	for _, p := range round {
-		if err := os.MkdirAll(filepath.Dir(p.final), 0o700); err != nil {
-			p.done <- fmt.Errorf("blobs: %w", err)
-			continue
-		}
 		if err := os.Rename(p.tmp, p.final); err != nil {
 			p.done <- fmt.Errorf("blobs: rename: %w", err)
 			continue

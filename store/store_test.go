@@ -313,7 +313,14 @@ func TestBlobsConcurrentPuts(t *testing.T) {
 			t.Fatalf("blob %d reads %q", i, body)
 		}
 	}
-	if left, _ := os.ReadDir(filepath.Join(b.dir, "tmp")); len(left) != 0 {
-		t.Fatalf("%d temporary files left", len(left))
+	left := 0
+	filepath.WalkDir(b.dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasPrefix(d.Name(), ".put-") || strings.HasPrefix(d.Name(), "put-")) {
+			left++
+		}
+		return nil
+	})
+	if left != 0 {
+		t.Fatalf("%d temporary files left", left)
 	}
 }
