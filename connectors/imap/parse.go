@@ -128,6 +128,8 @@ func (m *Message) note(n string) {
 	m.Notes = append(m.Notes, n)
 }
 
+var unfold = strings.NewReplacer("\r\n ", " ", "\r\n\t", " ", "\n ", " ", "\n\t", " ")
+
 // rawField is a header field's value unfolded, bytes as they came.
 func rawField(h textproto.Header, k string) string {
 	f := h.FieldsByKey(k)
@@ -142,7 +144,7 @@ func rawField(h textproto.Header, k string) string {
 	if i := strings.IndexByte(s, ':'); i >= 0 {
 		s = s[i+1:]
 	}
-	s = strings.NewReplacer("\r\n ", " ", "\r\n\t", " ", "\n ", " ", "\n\t", " ").Replace(s)
+	s = unfold.Replace(s)
 	return strings.TrimSpace(strings.TrimRight(s, "\r\n"))
 }
 
