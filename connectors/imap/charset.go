@@ -22,6 +22,11 @@ func init() {
 	for _, l := range []string{"euc-cn", "x-euc-cn", "gb2312", "gbk", "x-gbk", "cp936", "gb_2312-80", "csgb2312", "chinese", "gb18030", "x-gb18030"} {
 		charset.RegisterEncoding(l, simplifiedchinese.GB18030)
 	}
+	// For go-message and the IMAP client's word decoder; this package's own
+	// decoding tries UTF-8 first for these (see decodeText).
+	for _, l := range []string{"unknown-8bit", "x-unknown"} {
+		charset.RegisterEncoding(l, simplifiedchinese.GB18030)
+	}
 	for _, l := range []string{"cp950", "x-cp950", "big5", "big5-hkscs", "x-big5", "cn-big5", "csbig5", "euc-tw", "x-euc-tw"} {
 		charset.RegisterEncoding(l, traditionalchinese.Big5)
 	}

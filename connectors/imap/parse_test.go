@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -221,4 +223,13 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("bad ref %q", m.Ref())
 		}
 	})
+}
+
+// The labels registered for go-message are known to its charset package.
+func TestRegisteredLabels(t *testing.T) {
+	for _, l := range []string{"euc-cn", "cp950", "euc-tw", "unknown-8bit", "gbk", "gb18030", "big5"} {
+		if _, err := charset.Reader(l, strings.NewReader("")); err != nil {
+			t.Errorf("%s: %v", l, err)
+		}
+	}
 }
