@@ -11,15 +11,33 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	minsheng "github.com/minsheng/minsheng"
 )
 
 // Blobs is a content-addressed file store: each blob is the file
 // <dir>/<first two hex digits>/<sha256 hex>, written to a temporary file,
-// fsynced and renamed into place, so a blob that exists is whole.
+// made durable and renamed into place, so a blob that exists is whole.
+//
+// Concurrent Puts share their syncs (group commit): the first writer to
+// finish becomes the committer and makes every temporary file written so
+// far durable at once (concurrent fsyncs for a few, one syncfs(2) for
+// many), renames them all, and makes the renames durable the same way;
+// writers that finish meanwhile wait for the next round. A Put still returns only once
+// its blob is durable.
 type Blobs struct {
 	dir string
+
+	mu        sync.Mutex
+	queue     []*pendingBlob
+	committer bool
+	dirs      sync.Map // shard directories known to exist
+}
+
+type pendingBlob struct {
+	tmp, final string
+	done       chan error
 }
 
 var _ minsheng.Blobs = (*Blobs)(nil)
@@ -41,6 +59,37 @@ func (b *Blobs) path(sum string) string {
 // Put stores at most max bytes from r (max <= 0: no cap). Over the cap it
 // returns an error wrapping minsheng.ErrTooLarge and keeps nothing.
 func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobInfo, error) {
+	src := io.Reader(ctxReader{ctx, r})
+	if max > 0 {
+		src = io.LimitReader(src, max+1)
+	}
+	// A small blob is hashed in memory first: nothing is written for one
+	// already stored, and its temporary file is made in its own shard
+	// directory, so concurrent Puts spread over 256 directories and the
+	// rename stays inside one.
+	head, err := io.ReadAll(io.LimitReader(src, smallBlob+1))
+	if err != nil {
+		return minsheng.BlobInfo{}, fmt.Errorf("blobs: write: %w", err)
+	}
+	if len(head) <= smallBlob {
+		if max > 0 && int64(len(head)) > max {
+			return minsheng.BlobInfo{}, fmt.Errorf("blobs: over %d bytes: %w", max, minsheng.ErrTooLarge)
+		}
+		sum := sha256.Sum256(head)
+		hexsum := hex.EncodeToString(sum[:])
+		info := minsheng.BlobInfo{Ref: refPrefix + hexsum, SHA256: hexsum, Size: int64(len(head))}
+		final := b.path(hexsum)
+		if _, err := os.Stat(final); err == nil {
+			return info, nil // already stored: content-addressed, so identical
+		}
+		if err := b.ensureDir(filepath.Dir(final)); err != nil {
+			return minsheng.BlobInfo{}, err
+		}
+		return info, b.write(filepath.Dir(final), final, func(w io.Writer) (int64, error) {
+			n, err := w.Write(head)
+			return int64(n), err
+		})
+	}
 	tmp, err := os.CreateTemp(filepath.Join(b.dir, "tmp"), "put-*")
 	if err != nil {
 		return minsheng.BlobInfo{}, fmt.Errorf("blobs: %w", err)
@@ -52,11 +101,7 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobI
 		}
 	}()
 	h := sha256.New()
-	src := r
-	if max > 0 {
-		src = io.LimitReader(r, max+1)
-	}
-	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, src})
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.MultiReader(bytes.NewReader(head), src))
 	if err != nil {
 		return minsheng.BlobInfo{}, fmt.Errorf("blobs: write: %w", err)
 	}
@@ -69,23 +114,111 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobI
 	if _, err := os.Stat(final); err == nil {
 		return info, nil // already stored: content-addressed, so identical
 	}
-	if err := tmp.Sync(); err != nil {
-		return minsheng.BlobInfo{}, fmt.Errorf("blobs: sync: %w", err)
-	}
 	if err := tmp.Close(); err != nil {
 		return minsheng.BlobInfo{}, fmt.Errorf("blobs: close: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return minsheng.BlobInfo{}, fmt.Errorf("blobs: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return minsheng.BlobInfo{}, fmt.Errorf("blobs: rename: %w", err)
-	}
+	name := tmp.Name()
 	tmp = nil
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := b.ensureDir(filepath.Dir(final)); err != nil {
+		os.Remove(name)
+		return minsheng.BlobInfo{}, err
+	}
+	if err := b.commit(name, final); err != nil {
+		os.Remove(name)
 		return minsheng.BlobInfo{}, err
 	}
 	return info, nil
+}
+
+// smallBlob is the size up to which a blob is hashed in memory before its
+// file is made.
+const smallBlob = 1 << 20
+
+// write makes a temporary file in dir, fills it, and commits it as final.
+func (b *Blobs) write(dir, final string, fill func(io.Writer) (int64, error)) error {
+	tmp, err := os.CreateTemp(dir, ".put-*")
+	if err != nil {
+		return fmt.Errorf("blobs: %w", err)
+	}
+	_, err = fill(tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("blobs: write: %w", err)
+	}
+	if err := b.commit(tmp.Name(), final); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// ensureDir makes a shard directory once.
+func (b *Blobs) ensureDir(dir string) error {
+	if _, ok := b.dirs.Load(dir); ok {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("blobs: %w", err)
+	}
+	b.dirs.Store(dir, true)
+	return nil
+}
+
+// commit makes the closed temporary file durable and renames it to final,
+// durably, sharing the syncs with concurrent callers.
+func (b *Blobs) commit(tmp, final string) error {
+	p := &pendingBlob{tmp: tmp, final: final, done: make(chan error, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	if b.committer {
+		b.mu.Unlock()
+		return <-p.done
+	}
+	b.committer = true
+	for len(b.queue) > 0 {
+		round := b.queue
+		b.queue = nil
+		b.mu.Unlock()
+		b.commitRound(round)
+		b.mu.Lock()
+	}
+	b.committer = false
+	b.mu.Unlock()
+	return <-p.done
+}
+
+func (b *Blobs) commitRound(round []*pendingBlob) {
+	tmps := make([]string, len(round))
+	for i, p := range round {
+		tmps[i] = p.tmp
+	}
+	if err := syncFiles(tmps); err != nil {
+		for _, p := range round {
+			p.done <- fmt.Errorf("blobs: sync: %w", err)
+		}
+		return
+	}
+	dirs := map[string]bool{}
+	var ok []*pendingBlob
+	for _, p := range round {
+		if err := os.Rename(p.tmp, p.final); err != nil {
+			p.done <- fmt.Errorf("blobs: rename: %w", err)
+			continue
+		}
+		dirs[filepath.Dir(p.final)] = true
+		ok = append(ok, p)
+	}
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		list = append(list, d)
+	}
+	err := syncDirs(list)
+	for _, p := range ok {
+		p.done <- err
+	}
 }
 
 // PutBytes stores a byte slice.

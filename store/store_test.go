@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -274,5 +276,51 @@ func TestBlobsContentAddressedAndCapped(t *testing.T) {
 	}
 	if _, err := b.Open(ctx, "sha256:../../etc/passwd"); !errors.Is(err, minsheng.ErrNotFound) {
 		t.Fatalf("bad ref: %v", err)
+	}
+}
+
+// Concurrent Puts share their syncs; every blob is whole and readable once
+// its Put has returned.
+func TestBlobsConcurrentPuts(t *testing.T) {
+	b, err := OpenBlobs(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	refs := make([]string, 200)
+	for i := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			info, err := b.PutBytes(ctx, []byte(fmt.Sprintf("blob %d", i%150))) // some repeats
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			refs[i] = info.Ref
+		}()
+	}
+	wg.Wait()
+	for i, ref := range refs {
+		r, err := b.Open(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r)
+		r.Close()
+		if string(body) != fmt.Sprintf("blob %d", i%150) {
+			t.Fatalf("blob %d reads %q", i, body)
+		}
+	}
+	left := 0
+	filepath.WalkDir(b.dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasPrefix(d.Name(), ".put-") || strings.HasPrefix(d.Name(), "put-")) {
+			left++
+		}
+		return nil
+	})
+	if left != 0 {
+		t.Fatalf("%d temporary files left", left)
 	}
 }

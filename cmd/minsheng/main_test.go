@@ -265,6 +265,7 @@ func TestCheckConfig(t *testing.T) {
 func TestExampleConfigsAreValid(t *testing.T) {
 	t.Setenv("HOTLINE_FEED_TOKEN", "example-token")
 	t.Setenv("CITY_BOARD_TOKEN", "example-token")
+	t.Setenv("MAYOR_MAILBOX_PASSWORD", "example-password")
 	files, _ := filepath.Glob("../../connectors/*/example.yaml")
 	files = append(files, "../../deployments/minsheng.yaml")
 	if len(files) < 4 {

@@ -5,4 +5,5 @@ package all
 import (
 	_ "github.com/minsheng/minsheng/connectors/board"
 	_ "github.com/minsheng/minsheng/connectors/hotline"
+	_ "github.com/minsheng/minsheng/connectors/imap"
 )

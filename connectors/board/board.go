@@ -27,6 +27,7 @@ import (
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/connectors"
 	"github.com/minsheng/minsheng/connectors/internal/ackwindow"
+	"github.com/minsheng/minsheng/connectors/internal/saver"
 	"github.com/minsheng/minsheng/connectors/internal/timefmt"
 )
 
@@ -320,33 +321,7 @@ func (b *Board) Run(ctx context.Context, out minsheng.Emitter) error {
 	if err := b.load(ctx); err != nil {
 		return err
 	}
-	saverDone := make(chan struct{})
-	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		defer close(saverDone)
-		t := time.NewTicker(b.cfg.CheckpointEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-saverCtx.Done():
-				return
-			case <-t.C:
-				if err := b.save(saverCtx); err != nil {
-					b.log.Warn("checkpoint not written", "err", err)
-				}
-			}
-		}
-	}()
-	defer func() {
-		stopSaver()
-		<-saverDone
-		// Keep what was acknowledged before the stop, even though ctx is done.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := b.save(fctx); err != nil {
-			b.log.Error("final checkpoint not written", "err", err)
-		}
-	}()
+	defer saver.Start(ctx, b.cfg.CheckpointEvery, b.save, b.log)()
 	for {
 		if err := b.poll(ctx, out); err != nil && ctx.Err() == nil {
 			b.log.Warn("poll incomplete; retrying next interval", "err", err)

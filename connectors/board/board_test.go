@@ -129,16 +129,7 @@ func failFirst(n, status int, retryAfter string, next http.HandlerFunc) http.Han
 	}
 }
 
-func openStore(t *testing.T, dir string) *store.Store {
-	t.Helper()
-	st, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered before the connector's cleanup, so it runs after it.
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+func openStore(t *testing.T, dir string) *store.Store { return conntest.OpenStore(t, dir) }
 
 // running is a connector started in the background.
 type running struct {

@@ -2,7 +2,6 @@ package board_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,31 +10,17 @@ import (
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
-	"github.com/minsheng/minsheng/config"
 	"github.com/minsheng/minsheng/connectors"
 	"github.com/minsheng/minsheng/connectors/board"
-	"github.com/minsheng/minsheng/gateway"
+	"github.com/minsheng/minsheng/connectors/internal/gwtest"
 )
 
 // The real gateway behind the connector: three RSS pages and a malformed
 // one; every post is routed once and the broken page reaches the dead
 // letter destination.
 func TestEndToEndThroughGateway(t *testing.T) {
-	c := gateway.DefaultConfig()
-	if err := config.Decode(nil, c); err != nil {
-		t.Fatal(err)
-	}
-	c.Data = t.TempDir()
-	c.Store.NoSync = true
 	ctx := context.Background()
-	g, err := gateway.Open(ctx, c, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		g.Pipeline().Stop(context.Background())
-		g.Close()
-	})
+	g := gwtest.Open(t)
 	pages := map[string]string{"": "rss_page1.xml", "2": "rss_page2.xml", "3": "rss_page3.xml", "bad": "malformed.xml"}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := os.ReadFile("testdata/" + pages[r.URL.Query().Get("page")])

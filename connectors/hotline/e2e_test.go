@@ -2,7 +2,6 @@ package hotline_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -10,31 +9,17 @@ import (
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
-	"github.com/minsheng/minsheng/config"
 	"github.com/minsheng/minsheng/connectors"
 	"github.com/minsheng/minsheng/connectors/hotline"
-	"github.com/minsheng/minsheng/gateway"
+	"github.com/minsheng/minsheng/connectors/internal/gwtest"
 )
 
 // The real gateway (pipeline, triage, router, embedded queues) behind the
 // connector, the simulator cutting the connection and replaying: every
 // order ends up routed exactly once in the ledger.
 func TestEndToEndThroughGateway(t *testing.T) {
-	c := gateway.DefaultConfig()
-	if err := config.Decode(nil, c); err != nil {
-		t.Fatal(err)
-	}
-	c.Data = t.TempDir()
-	c.Store.NoSync = true
 	ctx := context.Background()
-	g, err := gateway.Open(ctx, c, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		g.Pipeline().Stop(context.Background())
-		g.Close()
-	})
+	g := gwtest.Open(t)
 	const token = "e2e-token"
 	os.Setenv("MINSHENG_E2E_HOTLINE_TOKEN", token)
 	sim := hotline.NewSim(hotline.SimOptions{Token: token, Stream: "e2e", DropAfter: 40, Drops: 2, Replay: 10})

@@ -32,6 +32,7 @@ import (
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/connectors"
 	"github.com/minsheng/minsheng/connectors/internal/ackwindow"
+	"github.com/minsheng/minsheng/connectors/internal/saver"
 	"github.com/minsheng/minsheng/connectors/internal/timefmt"
 )
 
@@ -249,28 +250,7 @@ func (h *Hotline) Run(ctx context.Context, out minsheng.Emitter) error {
 // startSaver writes the checkpoint every CheckpointEvery while it changes,
 // and once more when stopped.
 func (h *Hotline) startSaver(ctx context.Context) (stop func()) {
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(h.cfg.CheckpointEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case <-t.C:
-				h.save(sctx)
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-		fctx, c := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer c()
-		h.save(fctx)
-	}
+	return saver.Start(ctx, h.cfg.CheckpointEvery, func(c context.Context) error { h.save(c); return nil }, h.log)
 }
 
 func (h *Hotline) save(ctx context.Context) {

@@ -33,16 +33,7 @@ func init() {
 	os.Setenv("MINSHENG_TEST_HOTLINE_TOKEN", testToken)
 }
 
-func openStore(t *testing.T, dir string) *store.Store {
-	t.Helper()
-	st, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered before the connector's cleanup, so it runs after it.
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+func openStore(t *testing.T, dir string) *store.Store { return conntest.OpenStore(t, dir) }
 
 type tWriter struct{ t *testing.T }
 

@@ -38,15 +38,7 @@ func SharedData() string {
 	return p
 }
 
-func openStore(t *testing.T, dir string) *store.Store {
-	t.Helper()
-	st, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+func openStore(t *testing.T, dir string) *store.Store { return conntest.OpenStore(t, dir) }
 
 var hotlineHeader = []string{"工单编号", "来电人", "联系电话", "来电时间", "诉求内容", "诉求地址", "诉求类别", "满意度"}
 

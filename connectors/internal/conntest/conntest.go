@@ -11,9 +11,11 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"testing"
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/store"
 )
 
 // Emitter records emitted items and quarantined inputs. The zero value acks
@@ -226,4 +228,16 @@ func (e *Emitter) Acked() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.acked
+}
+
+// OpenStore opens the real store (checkpoints, blobs, ledger) in dir without
+// fsync, and closes it at the test's end.
+func OpenStore(t testing.TB, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

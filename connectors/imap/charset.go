@@ -1,0 +1,275 @@
+package imap
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
+)
+
+func init() {
+	// Labels seen on Chinese mail that go-message does not know. GB2312 and
+	// GBK are subsets of GB18030, so every simplified label decodes with
+	// GB18030 (mail labelled gb2312 often holds GBK-only characters).
+	// euc-tw has no decoder in golang.org/x/text; mail so labelled is in
+	// practice Big5, which is what it is decoded as (see README).
+	for _, l := range []string{"euc-cn", "x-euc-cn", "gb2312", "gbk", "x-gbk", "cp936", "gb_2312-80", "csgb2312", "chinese", "gb18030", "x-gb18030"} {
+		charset.RegisterEncoding(l, simplifiedchinese.GB18030)
+	}
+	// For go-message and the IMAP client's word decoder; this package's own
+	// decoding tries UTF-8 first for these (see decodeText).
+	for _, l := range []string{"unknown-8bit", "x-unknown"} {
+		charset.RegisterEncoding(l, simplifiedchinese.GB18030)
+	}
+	for _, l := range []string{"cp950", "x-cp950", "big5", "big5-hkscs", "x-big5", "cn-big5", "csbig5", "euc-tw", "x-euc-tw"} {
+		charset.RegisterEncoding(l, traditionalchinese.Big5)
+	}
+}
+
+// charsetNote values recorded on a message when a label could not be used
+// as it stands.
+const (
+	noteUnknownCharset = "unknown charset; decoded by detection"
+	noteMislabelled    = "8-bit text under a Western label; decoded as GB18030"
+	noteRawHeader      = "raw 8-bit header; decoded by detection"
+)
+
+// normaliseLabel cleans a charset label as mailers write it: quotes inside
+// the value ("\"gb2312\"", 'gb2312'), a "_charset" or "-charset" suffix, an
+// RFC 2231 language suffix, case and spaces.
+func normaliseLabel(label string) string {
+	l := strings.ToLower(strings.TrimSpace(label))
+	l = strings.Trim(l, "\"' \t\\")
+	if i := strings.IndexByte(l, '*'); i >= 0 { // RFC 2231 language: utf-8*zh
+		l = l[:i]
+	}
+	for _, suf := range []string{"_charset", "-charset", " charset"} {
+		l = strings.TrimSuffix(l, suf)
+	}
+	return strings.Trim(l, "\"' \t\\")
+}
+
+// Labels that mean "nothing known about the bytes".
+var unknownLabels = map[string]bool{"": true, "unknown-8bit": true, "x-unknown": true, "unknown": true, "default": true, "8bit": true}
+
+// Western labels that Chinese mailers put on GBK text.
+var westernLabels = map[string]bool{"us-ascii": true, "ascii": true, "iso-8859-1": true, "latin1": true, "windows-1252": true, "cp1252": true}
+
+// decodeLabelled decodes b with the encoding the label names; known is
+// false when no encoding has that name.
+func decodeLabelled(b []byte, label string) (s string, known bool, err error) {
+	r, err := charset.Reader(label, bytes.NewReader(b))
+	if err != nil {
+		return "", false, err
+	}
+	out, err := io.ReadAll(r)
+	return string(out), true, err
+}
+
+// decodeText turns bytes in the labelled charset into valid UTF-8. It never
+// fails: an unknown or wrong label falls back to detection (valid UTF-8
+// as is, anything else as GB18030) and returns a note saying so.
+func decodeText(b []byte, label string) (string, string) {
+	l := normaliseLabel(label)
+	ascii := isASCII(b)
+	if ascii {
+		return string(b), ""
+	}
+	if unknownLabels[l] {
+		s, _ := detect(b)
+		if l == "" || l == "default" || l == "8bit" {
+			return s, ""
+		}
+		return s, noteUnknownCharset
+	}
+	if westernLabels[l] {
+		if utf8.Valid(b) {
+			return string(b), ""
+		}
+		if s, ok := strictGB(b); ok {
+			return s, noteMislabelled
+		}
+		if l == "us-ascii" || l == "ascii" {
+			l = "windows-1252"
+		}
+	}
+	if l == "utf-8" || l == "utf8" || l == "us-ascii" || l == "ascii" {
+		if utf8.Valid(b) {
+			return string(b), ""
+		}
+		s, _ := detect(b)
+		return s, noteUnknownCharset
+	}
+	s, known, err := decodeLabelled(b, l)
+	if !known || err != nil || !utf8.ValidString(s) {
+		s2, _ := detect(b)
+		return s2, noteUnknownCharset
+	}
+	return s, ""
+}
+
+// detect decodes bytes of unknown charset: valid UTF-8 as is, otherwise
+// GB18030 (which maps every byte sequence to something).
+func detect(b []byte) (string, bool) {
+	if utf8.Valid(b) {
+		return string(b), true
+	}
+	s, err := simplifiedchinese.GB18030.NewDecoder().String(string(b))
+	if err != nil {
+		return strings.ToValidUTF8(string(b), "\uFFFD"), false
+	}
+	return strings.ToValidUTF8(s, "\uFFFD"), false
+}
+
+// strictGB decodes b as GB18030 when every 8-bit byte is part of a valid
+// double-byte sequence, as in GBK text.
+func strictGB(b []byte) (string, bool) {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c < 0x80 {
+			continue
+		}
+		if c == 0x80 || c == 0xff || i+1 >= len(b) {
+			return "", false
+		}
+		t := b[i+1]
+		if t < 0x40 || t == 0x7f || t == 0xff {
+			return "", false
+		}
+		i++
+	}
+	s, err := simplifiedchinese.GB18030.NewDecoder().String(string(b))
+	if err != nil || strings.ContainsRune(s, utf8.RuneError) {
+		return "", false
+	}
+	return s, true
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// encodedWord matches one RFC 2047 encoded-word, tolerating what mailers
+// get wrong (quotes and spaces around the label are handled by the label
+// normaliser; the text may hold '=' and be empty).
+var encodedWord = regexp.MustCompile(`=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=`)
+
+// decodeHeader decodes a header value to UTF-8: raw 8-bit bytes by
+// detection (UTF-8, else GB18030), then encoded-words. Adjacent
+// encoded-words in the same charset are joined as bytes before decoding,
+// so a character split across two words comes out whole; the white space
+// between encoded-words is dropped as RFC 2047 says.
+func decodeHeader(raw string) (string, string) {
+	var note string
+	if !isASCII([]byte(raw)) {
+		s, ok := detect([]byte(raw))
+		if !ok {
+			note = noteRawHeader
+		}
+		raw = s
+	}
+	locs := encodedWord.FindAllStringSubmatchIndex(raw, -1)
+	if len(locs) == 0 {
+		return raw, note
+	}
+	var out strings.Builder
+	var pending []byte
+	var pendingLabel string
+	flush := func() {
+		if pending != nil {
+			s, n := decodeText(pending, pendingLabel)
+			out.WriteString(s)
+			if n != "" && note == "" {
+				note = n
+			}
+			pending, pendingLabel = nil, ""
+		}
+	}
+	last := 0
+	for _, m := range locs {
+		between := raw[last:m[0]]
+		if strings.TrimSpace(between) != "" || last == 0 {
+			flush()
+			out.WriteString(between)
+		}
+		label := normaliseLabel(raw[m[2]:m[3]])
+		data := wordBytes(raw[m[4]:m[5]], raw[m[6]:m[7]])
+		if pending != nil && label != pendingLabel {
+			flush()
+		}
+		if pending == nil {
+			pending = []byte{}
+		}
+		pending = append(pending, data...)
+		pendingLabel = label
+		last = m[1]
+	}
+	flush()
+	out.WriteString(raw[last:])
+	return out.String(), note
+}
+
+// wordBytes decodes the text of an encoded-word (B or Q), leniently.
+func wordBytes(enc, text string) []byte {
+	if enc == "B" || enc == "b" {
+		return lenientBase64(text)
+	}
+	var b []byte
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case c == '_':
+			b = append(b, ' ')
+		case c == '=' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]):
+			b = append(b, unhex(text[i+1])<<4|unhex(text[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// lenientBase64 decodes base64 ignoring white space, stray characters and
+// missing or extra padding; what cannot be decoded is dropped.
+func lenientBase64(s string) []byte {
+	clean := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' {
+			clean = append(clean, c)
+		}
+	}
+	if len(clean)%4 == 1 {
+		clean = clean[:len(clean)-1]
+	}
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+	n, _ := base64.RawStdEncoding.Decode(out, clean)
+	return out[:n]
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}

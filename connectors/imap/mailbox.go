@@ -1,0 +1,716 @@
+package imap
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message/charset"
+	"golang.org/x/sync/semaphore"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/connectors/internal/ackwindow"
+	"github.com/minsheng/minsheng/connectors/internal/saver"
+)
+
+// checkpoint is what is kept durably per mailbox: every message of the
+// mailbox with a UID up to UID (under UIDValidity) has been acknowledged.
+type checkpoint struct {
+	V           int    `json:"v"`
+	UIDValidity uint32 `json:"uidvalidity"`
+	UID         uint32 `json:"uid"`
+}
+
+// mailbox reads one mailbox on a connection of its own.
+type mailbox struct {
+	c    *Connector
+	name string
+	key  string
+	log  *slog.Logger
+
+	mu       sync.Mutex // guards cp, dirty, highest, attempts
+	cp       checkpoint
+	dirty    bool
+	highest  uint32         // highest UID known on the server
+	attempts map[uint32]int // UID → fetches that broke off while reading it
+}
+
+func (m *mailbox) load(ctx context.Context) error {
+	raw, err := m.c.env.Checkpoints.Get(ctx, m.key)
+	if err != nil {
+		return fmt.Errorf("imap %s: read checkpoint %s: %w", m.c.name, m.key, err)
+	}
+	cp := checkpoint{V: 1}
+	if raw != nil {
+		if err := json.Unmarshal(raw, &cp); err != nil {
+			return fmt.Errorf("imap %s: checkpoint %s is corrupt: %w", m.c.name, m.key, err)
+		}
+	}
+	m.mu.Lock()
+	m.cp = cp
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *mailbox) save(ctx context.Context) error {
+	m.mu.Lock()
+	if !m.dirty {
+		m.mu.Unlock()
+		return nil
+	}
+	raw, err := json.Marshal(m.cp)
+	m.dirty = false
+	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := m.c.env.Checkpoints.Put(ctx, m.key, raw); err != nil {
+		m.mu.Lock()
+		m.dirty = true
+		m.mu.Unlock()
+		return fmt.Errorf("imap %s: write checkpoint %s: %w", m.c.name, m.key, err)
+	}
+	return nil
+}
+
+// advance moves the checkpoint to uid (never back, never across a
+// UIDVALIDITY change).
+func (m *mailbox) advance(uidValidity, uid uint32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cp.UIDValidity == uidValidity && uid > m.cp.UID {
+		m.cp.UID = uid
+		m.dirty = true
+	}
+	m.setLagLocked()
+}
+
+func (m *mailbox) seen(uid uint32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if uid > m.highest {
+		m.highest = uid
+	}
+	m.setLagLocked()
+}
+
+func (m *mailbox) setLagLocked() {
+	lag := 0.0
+	if m.highest > m.cp.UID {
+		lag = float64(m.highest - m.cp.UID)
+	}
+	m.c.lag.WithLabelValues(m.name).Set(lag)
+}
+
+func (m *mailbox) run(ctx context.Context, out minsheng.Emitter) error {
+	if err := m.load(ctx); err != nil {
+		return err
+	}
+	defer saver.Start(ctx, m.c.cfg.CheckpointEvery, m.save, m.log)()
+	backoff := m.c.cfg.MinBackoff
+	for {
+		progressed, err := m.session(ctx, out)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if progressed {
+			backoff = m.c.cfg.MinBackoff
+		}
+		m.log.Warn("mailbox session ended; reconnecting", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, m.c.cfg.MaxBackoff)
+	}
+}
+
+func (c *Connector) dial(wake chan<- struct{}) (*imapclient.Client, error) {
+	opts := &imapclient.Options{
+		// Without this, ENVELOPE subjects in GB2312/GBK/Big5 stay encoded
+		// (the connector parses the fetched bytes itself, but keep the
+		// client honest for anything it decodes).
+		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
+		TLSConfig:   &tls.Config{ServerName: c.cfg.ServerName, InsecureSkipVerify: c.cfg.InsecureSkipVerify},
+		Dialer:      &net.Dialer{Timeout: 30 * time.Second},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			// Runs on the client's reader goroutine: never block here.
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	if opts.TLSConfig.ServerName == "" {
+		if h, _, err := net.SplitHostPort(c.cfg.Address); err == nil {
+			opts.TLSConfig.ServerName = h
+		}
+	}
+	var cl *imapclient.Client
+	var err error
+	switch c.cfg.TLS {
+	case TLSNone:
+		cl, err = imapclient.DialInsecure(c.cfg.Address, opts)
+	case TLSStartTLS:
+		cl, err = imapclient.DialStartTLS(c.cfg.Address, opts)
+	default:
+		cl, err = imapclient.DialTLS(c.cfg.Address, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", c.cfg.Address, err)
+	}
+	return cl, nil
+}
+
+// guard runs one command, dropping the connection if it takes longer than
+// fetch_timeout (a stalled server must not stall the mailbox).
+func (m *mailbox) guard(cl *imapclient.Client, what string, fn func() error) error {
+	t := time.AfterFunc(m.c.cfg.FetchTimeout, func() { cl.Close() })
+	defer t.Stop()
+	if err := fn(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// session is one connection's life: log in, select, then fetch, wait for
+// the acks, and wait for new mail, until an error or ctx ends it.
+type session struct {
+	m   *mailbox
+	cl  *imapclient.Client
+	out minsheng.Emitter
+	uv  uint32
+	win *ackwindow.Window[uint32]
+
+	jobs chan job
+	wg   sync.WaitGroup
+	mem  *semaphore.Weighted // bytes of fetched mail not yet handled
+
+	amu   sync.Mutex
+	acked []imap.UID // for after_ack
+}
+
+type job struct {
+	uid    uint32
+	ticket ackwindow.Ticket
+	raw    []byte // nil: quarantine unread with reason
+	reason string
+	kind   string
+}
+
+func (m *mailbox) session(ctx context.Context, out minsheng.Emitter) (progressed bool, err error) {
+	cfg := &m.c.cfg
+	wake := make(chan struct{}, 1)
+	cl, err := m.c.dial(wake)
+	if err != nil {
+		return false, err
+	}
+	stop := context.AfterFunc(ctx, func() { cl.Close() })
+	defer stop()
+	defer cl.Close()
+	if err := m.guard(cl, "login", func() error { return cl.Login(cfg.Username, m.c.password).Wait() }); err != nil {
+		return false, err
+	}
+	var sel *imap.SelectData
+	if err := m.guard(cl, "select "+m.name, func() (err error) {
+		sel, err = cl.Select(m.name, &imap.SelectOptions{ReadOnly: cfg.AfterAck == AfterAckNone}).Wait()
+		return err
+	}); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	if m.cp.UIDValidity != sel.UIDValidity {
+		if m.cp.UIDValidity != 0 {
+			m.log.Warn("UIDVALIDITY changed: reading the mailbox again from the start; repeats keep their item IDs",
+				"old", m.cp.UIDValidity, "new", sel.UIDValidity, "old_uid", m.cp.UID)
+			m.c.resets.WithLabelValues(m.name).Inc()
+		}
+		m.cp = checkpoint{V: 1, UIDValidity: sel.UIDValidity}
+		m.dirty = true
+		m.attempts = map[uint32]int{}
+	}
+	next := m.cp.UID + 1
+	m.highest = 0
+	m.mu.Unlock()
+	if sel.UIDNext > 0 {
+		m.seen(uint32(sel.UIDNext) - 1)
+	}
+	if err := m.save(ctx); err != nil {
+		return false, err
+	}
+
+	s := &session{m: m, cl: cl, out: out, uv: sel.UIDValidity, win: ackwindow.New[uint32](), jobs: make(chan job),
+		mem: semaphore.NewWeighted(cfg.BufferBytes)}
+	for range cfg.Workers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for j := range s.jobs {
+				s.handle(ctx, j)
+				s.mem.Release(s.weight(j))
+			}
+		}()
+	}
+	defer func() {
+		close(s.jobs)
+		s.wg.Wait()
+		// Acks still owed come back to this session's window.
+		select {
+		case <-s.win.Idle():
+		case <-ctx.Done():
+		}
+	}()
+
+	canIdle := m.c.idle && cl.Caps().Has(imap.CapIdle)
+	for {
+		n, last, err := s.fetchNew(ctx, next)
+		if err != nil {
+			return progressed, err
+		}
+		m.c.lastFetch.WithLabelValues(m.name).SetToCurrentTime()
+		if n > 0 {
+			progressed = true
+			next = last + 1
+			s.afterAck()
+			continue
+		}
+		// Drained: wait for every ack of this session before going idle.
+		select {
+		case <-s.win.Idle():
+		case <-ctx.Done():
+			return progressed, ctx.Err()
+		}
+		if s.win.Failed() {
+			return progressed, errors.New("some messages were not durably handled; reading again from the checkpoint")
+		}
+		s.afterAck()
+		if err := m.save(ctx); err != nil {
+			m.log.Warn("checkpoint not written", "err", err)
+		}
+		if err := s.wait(ctx, canIdle, wake); err != nil {
+			return progressed, err
+		}
+	}
+}
+
+// wait blocks until the server reports new mail (IDLE) or the poll
+// interval has passed.
+func (s *session) wait(ctx context.Context, canIdle bool, wake <-chan struct{}) error {
+	timer := time.NewTimer(s.m.c.cfg.PollInterval)
+	defer timer.Stop()
+	if !canIdle {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+		return s.m.guard(s.cl, "noop", func() error { return s.cl.Noop().Wait() })
+	}
+	// A wake-up from before IDLE (SELECT's EXISTS) would only cost an
+	// empty fetch; drop it.
+	select {
+	case <-wake:
+	default:
+	}
+	idle, err := s.cl.Idle()
+	if err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-timer.C:
+	case <-s.cl.Closed():
+	}
+	if err := idle.Close(); err != nil {
+		return fmt.Errorf("idle done: %w", err)
+	}
+	if err := idle.Wait(); err != nil {
+		return fmt.Errorf("idle: %w", err)
+	}
+	return ctx.Err()
+}
+
+type sized struct {
+	uid  uint32
+	size int64
+}
+
+// fetchNew fetches every message with a UID from next on and hands each to
+// the workers in UID order. It returns how many it handed over and the
+// highest UID among them.
+func (s *session) fetchNew(ctx context.Context, next uint32) (int, uint32, error) {
+	var set imap.UIDSet
+	set.AddRange(imap.UID(next), 0) // next:*
+	var list []sized
+	err := s.m.guard(s.cl, "fetch sizes", func() error {
+		cmd := s.cl.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true})
+		for {
+			msg := cmd.Next()
+			if msg == nil {
+				break
+			}
+			// Small items only: Collect is fine here.
+			buf, err := msg.Collect()
+			if err != nil {
+				cmd.Close()
+				return err
+			}
+			// UID FETCH n:* returns the last message even when its UID
+			// is below n: filter.
+			if uint32(buf.UID) >= next {
+				list = append(list, sized{uint32(buf.UID), buf.RFC822Size})
+			}
+		}
+		return cmd.Close()
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(list) == 0 {
+		return 0, 0, nil
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].uid < list[j].uid })
+	s.m.seen(list[len(list)-1].uid)
+	batch := s.m.c.cfg.FetchBatch
+	for i := 0; i < len(list); i += batch {
+		if err := s.fetchBatch(ctx, list[i:min(i+batch, len(list))]); err != nil {
+			return i, 0, err
+		}
+	}
+	return len(list), list[len(list)-1].uid, nil
+}
+
+// fetchBatch fetches the bodies of a batch (ascending UIDs). Each message
+// gets its place in the ack window first, in UID order.
+func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
+	cfg := &s.m.c.cfg
+	tickets := map[uint32]ackwindow.Ticket{}
+	var want imap.UIDSet
+	var order []uint32
+	for _, b := range batch {
+		t := s.win.Add(b.uid)
+		s.m.mu.Lock()
+		tries := s.m.attempts[b.uid]
+		s.m.mu.Unlock()
+		switch {
+		case b.size > cfg.MaxMessageBytes:
+			if err := s.dispatch(ctx, job{uid: b.uid, ticket: t, kind: "too_large",
+				reason: fmt.Sprintf("message of %d bytes is over max_message_bytes (%d); not fetched", b.size, cfg.MaxMessageBytes)}); err != nil {
+				return err
+			}
+		case tries >= cfg.FetchAttempts:
+			if err := s.dispatch(ctx, job{uid: b.uid, ticket: t, kind: "fetch_failed",
+				reason: fmt.Sprintf("fetching the message failed %d times (timeout %s or connection lost); not fetched", tries, cfg.FetchTimeout)}); err != nil {
+				return err
+			}
+		default:
+			tickets[b.uid] = t
+			order = append(order, b.uid)
+			want.AddNum(imap.UID(b.uid))
+		}
+	}
+	if len(order) == 0 {
+		return nil
+	}
+	received := map[uint32]bool{}
+	// The message being waited for is the first one not yet received.
+	current := func() uint32 {
+		for _, u := range order {
+			if !received[u] {
+				return u
+			}
+		}
+		return 0
+	}
+	var timeout atomic.Bool
+	watchdog := time.AfterFunc(cfg.FetchTimeout, func() {
+		timeout.Store(true)
+		s.cl.Close()
+	})
+	defer watchdog.Stop()
+	fail := func(err error) error {
+		watchdog.Stop()
+		if u := current(); u != 0 {
+			s.m.mu.Lock()
+			s.m.attempts[u]++
+			s.m.mu.Unlock()
+		}
+		// What was not handed over will never be acked by this session.
+		for _, u := range order {
+			if !received[u] {
+				s.win.Ack(tickets[u], false)
+			}
+		}
+		if timeout.Load() {
+			return fmt.Errorf("fetch of UID %d timed out after %s: %w", current(), cfg.FetchTimeout, err)
+		}
+		return err
+	}
+	cmd := s.cl.Fetch(want, &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}}, // BODY.PEEK[]: never sets \Seen
+	})
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		var uid uint32
+		var raw []byte
+		var rerr error
+		for {
+			item := msg.Next()
+			if item == nil {
+				break
+			}
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = uint32(it.UID)
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil {
+					continue
+				}
+				var b bytes.Buffer
+				if sz := it.Literal.Size(); sz > 0 && sz <= cfg.MaxMessageBytes {
+					b.Grow(int(sz))
+				}
+				_, rerr = io.Copy(&b, io.LimitReader(it.Literal, cfg.MaxMessageBytes+1))
+				raw = b.Bytes()
+			}
+		}
+		if rerr != nil {
+			cmd.Close()
+			return fail(fmt.Errorf("read message: %w", rerr))
+		}
+		t, ok := tickets[uid]
+		if !ok || received[uid] {
+			continue // not asked for (see UID FETCH quirk) or repeated
+		}
+		received[uid] = true
+		watchdog.Reset(cfg.FetchTimeout)
+		s.m.c.fetched.WithLabelValues(s.m.name).Inc()
+		s.m.mu.Lock()
+		delete(s.m.attempts, uid)
+		s.m.mu.Unlock()
+		j := job{uid: uid, ticket: t, raw: raw}
+		if int64(len(raw)) > cfg.MaxMessageBytes {
+			j = job{uid: uid, ticket: t, kind: "too_large", reason: fmt.Sprintf("message is over max_message_bytes (%d)", cfg.MaxMessageBytes)}
+		}
+		if err := s.dispatch(ctx, j); err != nil {
+			cmd.Close()
+			return fail(err)
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return fail(fmt.Errorf("fetch: %w", err))
+	}
+	watchdog.Stop()
+	// Asked for but not returned: expunged meanwhile; nothing to hand over.
+	for _, u := range order {
+		if !received[u] {
+			received[u] = true
+			s.win.Ack(tickets[u], true)
+		}
+	}
+	return nil
+}
+
+func (s *session) weight(j job) int64 {
+	return min(int64(len(j.raw)), s.m.c.cfg.BufferBytes)
+}
+
+func (s *session) dispatch(ctx context.Context, j job) error {
+	if err := s.mem.Acquire(ctx, s.weight(j)); err != nil {
+		s.win.Ack(j.ticket, false)
+		return err
+	}
+	select {
+	case s.jobs <- j:
+		return nil
+	case <-ctx.Done():
+		s.mem.Release(s.weight(j))
+		s.win.Ack(j.ticket, false)
+		return ctx.Err()
+	}
+}
+
+// ack is the AckFunc of one message.
+func (s *session) ack(j job) minsheng.AckFunc {
+	return func(_ minsheng.Outcome, err error) {
+		if s.win.Ack(j.ticket, err == nil) {
+			if done, ok := s.win.Done(); ok {
+				s.m.advance(s.uv, done)
+			}
+		}
+		if err == nil && s.m.c.cfg.AfterAck != AfterAckNone {
+			s.amu.Lock()
+			s.acked = append(s.acked, imap.UID(j.uid))
+			s.amu.Unlock()
+		}
+	}
+}
+
+// afterAck marks or moves the messages acknowledged so far.
+func (s *session) afterAck() {
+	cfg := &s.m.c.cfg
+	if cfg.AfterAck == AfterAckNone {
+		return
+	}
+	s.amu.Lock()
+	uids := s.acked
+	s.acked = nil
+	s.amu.Unlock()
+	if len(uids) == 0 {
+		return
+	}
+	set := imap.UIDSetNum(uids...)
+	err := s.m.guard(s.cl, "after_ack "+cfg.AfterAck, func() error {
+		if cfg.AfterAck == AfterAckSeen {
+			return s.cl.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+		}
+		_, err := s.cl.Move(set, cfg.MoveTo).Wait()
+		return err
+	})
+	if err != nil {
+		// The checkpoint is the record of what was handled; the flag or
+		// the move is a courtesy to people reading the mailbox.
+		s.m.log.Warn("after_ack action failed", "action", cfg.AfterAck, "messages", len(uids), "err", err)
+	}
+}
+
+// handle turns one fetched message into an item (or a quarantined input)
+// and hands it to the pipeline.
+func (s *session) handle(ctx context.Context, j job) {
+	c := s.m.c
+	ack := s.ack(j)
+	if j.raw == nil {
+		s.quarantine(ctx, j, "uid:"+strconv.FormatUint(uint64(s.uv), 10)+"/"+strconv.FormatUint(uint64(j.uid), 10), j.reason, nil, ack)
+		return
+	}
+	info, err := c.env.Blobs.Put(ctx, bytes.NewReader(j.raw), c.cfg.MaxMessageBytes)
+	if err != nil {
+		s.m.log.Error("raw message not stored; will be fetched again", "uid", j.uid, "err", err)
+		s.win.Ack(j.ticket, false)
+		return
+	}
+	msg, perr := Parse(j.raw)
+	if perr != nil {
+		sum := info.SHA256
+		s.quarantine(ctx, j, "sha256:"+sum[:24], perr.Error(), &info, ack)
+		return
+	}
+	it, err := s.item(ctx, msg, j, info)
+	if err != nil {
+		s.m.log.Error("attachment not stored; message will be fetched again", "uid", j.uid, "err", err)
+		s.win.Ack(j.ticket, false)
+		return
+	}
+	// Validate as the pipeline will, on a copy (the pipeline gives the
+	// trace ID).
+	probe := *it
+	probe.Prepare(time.Now())
+	if errs := probe.Validate(); len(errs) > 0 {
+		s.quarantine(ctx, j, msg.Ref(), "mail is not a valid item: "+errs.Error(), &info, ack)
+		return
+	}
+	if err := s.out.Emit(ctx, it, ack); err != nil {
+		s.win.Ack(j.ticket, false)
+		return
+	}
+	c.parsed.WithLabelValues(s.m.name).Inc()
+}
+
+func (s *session) quarantine(ctx context.Context, j job, ref, reason string, info *minsheng.BlobInfo, ack minsheng.AckFunc) {
+	c := s.m.c
+	kind := j.kind
+	if kind == "" {
+		kind = "unparseable"
+	}
+	q := &minsheng.Quarantined{
+		Channel: minsheng.ChannelMayorMailbox, Source: c.name, Ref: clipBytes(ref, 256),
+		ReceivedAt: time.Now().UTC(), Reason: clipBytes(reason, 1000),
+	}
+	if info != nil {
+		q.RawRef = info.Ref
+	}
+	if j.raw != nil && c.cfg.QuarantineRawMax >= 0 && len(j.raw) <= c.cfg.QuarantineRawMax {
+		q.Raw = j.raw
+	}
+	s.m.log.Warn("message quarantined", "uid", j.uid, "reason", q.Reason)
+	if err := s.out.Quarantine(ctx, q, ack); err != nil {
+		s.win.Ack(j.ticket, false)
+		return
+	}
+	c.quarantined.WithLabelValues(s.m.name, kind).Inc()
+}
+
+// item builds the item of a parsed message, storing its attachments.
+func (s *session) item(ctx context.Context, msg *Message, j job, raw minsheng.BlobInfo) (*minsheng.Item, error) {
+	c := s.m.c
+	it := buildItem(c.name, s.m.name, s.uv, j.uid, msg, time.Now())
+	it.RawRef = raw.Ref
+	for _, a := range msg.Attachments {
+		info, err := c.env.Blobs.Put(ctx, bytes.NewReader(a.Data), c.cfg.MaxMessageBytes)
+		if err != nil {
+			return nil, fmt.Errorf("store attachment: %w", err)
+		}
+		it.Attachments = append(it.Attachments, minsheng.Attachment{Name: a.Name, Type: a.Type, Size: info.Size, SHA256: info.SHA256, Ref: info.Ref})
+	}
+	return it, nil
+}
+
+// buildItem maps a parsed message to an item (without its attachments and
+// raw reference, which need the blob store).
+func buildItem(source, mailbox string, uidValidity, uid uint32, msg *Message, now time.Time) *minsheng.Item {
+	it := &minsheng.Item{
+		SchemaVersion: minsheng.SchemaVersion,
+		Channel:       minsheng.ChannelMayorMailbox,
+		Source:        source,
+		Ref:           msg.Ref(),
+		ReceivedAt:    now.UTC(),
+		SubmittedAt:   msg.Date,
+		Title:         clipRunes(msg.Subject, 500),
+		Body:          clipRunes(msg.Body, 100000),
+		Complainant:   minsheng.Complainant{Name: msg.FromName, Email: msg.FromEmail},
+		Automated:     clipRunes(msg.Automated, 200),
+		Attrs: map[string]string{
+			"mailbox":  clipBytes(mailbox, 2000),
+			"imap_uid": strconv.FormatUint(uint64(uidValidity), 10) + "/" + strconv.FormatUint(uint64(uid), 10),
+		},
+	}
+	it.ID = minsheng.ItemID(it.Channel, it.Source, it.Ref)
+	if msg.MessageID != "" {
+		it.Attrs["message_id"] = clipBytes(msg.MessageID, 2000)
+	}
+	if msg.Body != msg.Text {
+		it.Attrs["body_trimmed"] = "quoted reply or signature cut; the whole mail is at raw_ref"
+	}
+	if len(msg.Notes) > 0 {
+		b, _ := json.Marshal(msg.Notes)
+		it.Attrs["charset_notes"] = clipBytes(string(b), 2000)
+	}
+	if it.Body == "" && it.Title == "" {
+		it.Body = "(no text; see the attachments)"
+	}
+	return it
+}

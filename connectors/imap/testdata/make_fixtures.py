@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Writes the charset fixtures (*.eml) of the imap connector's golden tests.
+Run from this folder; the .eml files are committed, this is how they were made."""
+import base64, quopri
+
+def b(s, cs):
+    return "=?%s?B?%s?=" % (cs, base64.b64encode(s.encode(cs if cs not in ("euc-cn",) else "gb2312")).decode())
+
+def q(s, cs):
+    raw = s.encode(cs)
+    return "=?%s?Q?%s?=" % (cs, "".join("=%02X" % c if c > 127 or c in b"=?_ " else chr(c) for c in raw))
+
+def write(name, head, body=b""):
+    data = head.replace("\n", "\r\n").encode("latin1") if isinstance(head, str) else head
+    open(name, "wb").write(data + body)
+
+HDR = "Message-ID: <{id}@example.cn>\nDate: Tue, 5 Mar 2024 09:30:00 +0800\n"
+
+def simple(name, subject_hdr, from_hdr, ctype, cte, body_bytes, extra=""):
+    h = HDR.format(id=name) + "From: %s\nTo: mayor@city.gov.cn\nSubject: %s\nMIME-Version: 1.0\n%sContent-Type: %s\nContent-Transfer-Encoding: %s\n\n" % (from_hdr, subject_hdr, extra, ctype, cte)
+    if cte == "base64":
+        body_bytes = base64.encodebytes(body_bytes)
+    elif cte == "quoted-printable":
+        body_bytes = quopri.encodestring(body_bytes)
+    write(name + ".eml", h.replace("\n", "\r\n").encode("latin1"), body_bytes.replace(b"\n", b"\r\n") if cte != "8bit" else body_bytes)
+
+T1 = "小区门口道路塌陷多日无人修复"
+B1 = "市长您好：\n小区东门外的人行道塌陷，已经有老人摔倒受伤，请尽快修复。\n"
+simple("gb2312_base64", b(T1, "gb2312"), '"%s" <zhang.san@example.cn>' % b("张三", "gb2312"), "text/plain; charset=gb2312", "base64", B1.encode("gb2312"))
+# GBK-only characters (喆, 堃) in a part labelled gb2312, Q-encoded subject
+simple("gbk_in_gb2312_qp", q("王喆反映噪音扰民", "gbk"), "%s <wang@example.cn>" % q("王喆", "gbk"), "text/plain; charset=gb2312", "quoted-printable", "夜间施工噪音扰民，王喆和李堃多次投诉无果。\n".encode("gbk"))
+simple("big5_8bit", b("臺北市道路坑洞請盡速修補", "big5"), '"%s" <chen@example.tw>' % b("陳小明", "big5"), "text/plain; charset=big5", "8bit", "路面坑洞很多，機車騎士常常摔倒。\n".encode("big5"))
+simple("gb18030_4byte", b("生僻字𠮷姓居民户籍问题", "gb18030"), "<ji@example.cn>", "text/plain; charset=GB18030", "base64", "𠮷先生的户口本姓氏无法录入系统。\n".encode("gb18030"))
+# one character split across two encoded-words
+raw = "供暖温度不达标".encode("gbk")
+w1 = "=?gbk?B?%s?=" % base64.b64encode(raw[:5]).decode()
+w2 = "=?gbk?B?%s?=" % base64.b64encode(raw[5:]).decode()
+simple("split_encoded_word", w1 + "\n " + w2, "<heat@example.cn>", "text/plain; charset=gbk", "base64", "家里只有十四度。\n".encode("gbk"))
+# raw 8-bit GBK header bytes, no encoded-words
+h = (HDR.format(id="raw8bit_header")).encode() + b"From: " + "李四".encode("gbk") + b" <li.si@example.cn>\r\nSubject: " + "垃圾清运不及时".encode("gbk") + b"\r\nContent-Type: text/plain\r\n\r\n" + "垃圾桶满了三天没人清理。\r\n".encode("gbk")
+write("raw8bit_header.eml", h)
+# labels: aliases and malformed
+for name, label, enc in [("label_euc_cn", "euc-cn", "gb2312"), ("label_cp950", "cp950", "big5"), ("label_euc_tw", "euc-tw", "big5"),
+                         ("label_unknown_8bit", "unknown-8bit", "gbk"), ("label_quotes_inside", '"\\"gb2312\\""', "gb2312"),
+                         ("label_single_quotes", "'gb2312'", "gb2312"), ("label_gb2312_charset", "gb2312_charset", "gb2312"),
+                         ("label_unknown", "x-klingon", "gbk"), ("label_ascii_but_gbk", "us-ascii", "gbk")]:
+    text = "路灯坏了" if enc != "big5" else "路燈壞了"
+    simple(name, b(text, enc if enc != "gbk" else "gbk"), "<citizen@example.cn>", "text/plain; charset=%s" % label, "8bit", (text + "，晚上很黑。\n").encode(enc) if enc != "big5" else (text + "，晚上很黑。\n").encode("big5"))
+
+def multipart(name, subject, parts, ctype="multipart/mixed", extra=""):
+    bd = "==b_" + name
+    out = (HDR.format(id=name) + "From: <m@example.cn>\nSubject: %s\nMIME-Version: 1.0\n%sContent-Type: %s; boundary=\"%s\"\n\n" % (subject, extra, ctype, bd)).replace("\n", "\r\n").encode("latin1")
+    for ph, pb in parts:
+        out += ("--%s\r\n" % bd).encode() + ph.replace("\n", "\r\n").encode("latin1") + b"\r\n\r\n" + pb + b"\r\n"
+    out += ("--%s--\r\n" % bd).encode()
+    write(name + ".eml", out)
+
+pdf = b"%PDF-1.4 fake photo of the pothole\n"
+multipart("rfc2231_filename", b("附件：现场照片", "gbk"), [
+    ("Content-Type: text/plain; charset=gbk\nContent-Transfer-Encoding: base64", base64.encodebytes("照片见附件。\n".encode("gbk"))),
+    ("Content-Type: application/pdf\nContent-Disposition: attachment; filename*=gbk''" + "".join("%%%02X" % c for c in "现场照片.pdf".encode("gbk")) + "\nContent-Transfer-Encoding: base64", base64.encodebytes(pdf)),
+])
+multipart("big5_unquoted_name", b("附件", "big5"), [
+    ("Content-Type: text/plain; charset=big5", "請看附件。\n".encode("big5")),
+    ("Content-Type: application/octet-stream; name=" + b("陳情書.doc", "big5") + "\nContent-Transfer-Encoding: base64", base64.encodebytes(b"fake doc bytes")),
+])
+multipart("alternative", b("公交线路调整建议", "gb2312"), [
+    ("Content-Type: text/plain; charset=gb2312\nContent-Transfer-Encoding: base64", base64.encodebytes("建议增加早高峰班次。\n".encode("gb2312"))),
+    ("Content-Type: text/html; charset=gb2312\nContent-Transfer-Encoding: base64", base64.encodebytes("<p>建议<b>增加</b>早高峰班次。</p>".encode("gb2312"))),
+], ctype="multipart/alternative")
+simple("html_only", b("网页表单来信", "gbk"), "<web@example.cn>", "text/html; charset=gbk", "quoted-printable",
+       "<html><head><style>p{color:red}</style></head><body><p>菜市场&nbsp;占道经营</p><div>请城管处理&lt;谢谢&gt;</div></body></html>".encode("gbk"))
+simple("reply_quoted", b("回复：关于噪音投诉的答复", "gb2312"), "<zhao@example.cn>", "text/plain; charset=utf-8", "8bit",
+       "谢谢答复，但问题仍未解决，施工依旧持续到深夜。\n\n-- \n赵六 手机发送\n\n-----原始邮件-----\n发件人: 市长信箱\n> 您反映的问题已转交区环保局。\n".encode("utf-8"))
+simple("reply_zai_xiedao", "=?utf-8?B?%s?=" % base64.b64encode("Re: 停车难".encode()).decode(), "<q@example.cn>", "text/plain; charset=utf-8", "8bit",
+       "小区车位还是不够。\n\n在 2024年3月1日 10:00，市长信箱 写道：\n> 已转交物业。\n> 请耐心等待。\n".encode("utf-8"))
+simple("autoreply", b("自动回复：休假中", "gb2312"), "<away@example.cn>", "text/plain; charset=gb2312", "8bit", "我正在休假，将于下周回复。\n".encode("gb2312"), extra="Auto-Submitted: auto-replied\n")
+simple("bulk", "Weekly newsletter", "<news@example.com>", "text/plain; charset=us-ascii", "7bit", b"News of the week.\n", extra="Precedence: bulk\n")
+multipart("bounce", "Undelivered Mail Returned to Sender", [
+    ("Content-Type: text/plain; charset=us-ascii", b"This is the mail system at host mx.example.cn.\nI'm sorry to have to inform you that your message could not be delivered.\n"),
+    ("Content-Type: message/delivery-status", b"Reporting-MTA: dns; mx.example.cn\n\nFinal-Recipient: rfc822; nobody@example.cn\nAction: failed\nStatus: 5.1.1\n"),
+], ctype="multipart/report; report-type=delivery-status", extra="Return-Path: <>\n")
+write("unparseable.eml", b"\xff\xfe binary junk without any header\r\nno colon here either\r\n\r\nbody\r\n")
+# header syntax fine, but no From, Subject, Message-ID or Date: not a mail
+write("not_a_mail.eml", b"X-Junk: 1\r\nX-More-Junk: 2\r\n\r\n\xff\xfe\x00garbage\r\n")
