@@ -15,7 +15,7 @@ import (
 // corruption always raise a discipline lead (recall first: a missed lead
 // never reaches the inspectors), danger to life marks an item urgent.
 var builtin = []Rule{
-	{Name: "spam_invoice", Any: []string{"代开发票", "发票代开", "代开各类发票", "代开增值税"}, Class: minsheng.ClassInvalid, Force: true},
+	{Name: "spam_invoice", Any: []string{"代开各类发票", "代开各种发票", "代开增值税发票", "发票代开", "代开发票联系", "专业代开发票", "长期代开发票"}, Class: minsheng.ClassInvalid, Force: true},
 	{Name: "test_message", Any: []string{"测试测试", "这是一条测试", "test message", "testing 123"}, Class: minsheng.ClassInvalid, Force: true},
 
 	{Name: "corruption", Any: []string{"贪污", "受贿", "行贿", "索贿", "挪用公款", "虚报冒领", "套取资金", "套取补贴", "私分", "中饱私囊", "吃回扣", "权钱交易", "收红包", "收受红包"}, DisciplineLead: true},

@@ -49,7 +49,9 @@ type Config struct {
 	// built into the binary.
 	Model string `yaml:"model"`
 	// Thresholds: a decision whose confidence is below its class's threshold
-	// goes to review. Lower thresholds for petition and discipline favour
+	// goes to review. For invalid, the model's rejection stands only at or
+	// above its threshold; below it the item keeps its best valid class and
+	// goes to review (rules, the spam screen and empty text reject outright). Lower thresholds for petition and discipline favour
 	// recall: fewer of those reach people late.
 	Thresholds map[minsheng.Class]float64 `yaml:"thresholds"`
 	// SpamThreshold: the spam screen's probability at or above which an item
@@ -72,7 +74,7 @@ func DefaultConfig() Config {
 		minsheng.ClassPetition:       0.4,
 		minsheng.ClassGovService:     0.5,
 		minsheng.ClassDiscipline:     0.35,
-		minsheng.ClassInvalid:        0.5,
+		minsheng.ClassInvalid:        0.8, // below it, an item the model would reject goes to review instead
 	}}
 }
 
@@ -270,9 +272,23 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Class, d.Confidence = minsheng.ClassInvalid, pSpam
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "screen", Code: "spam",
 			Detail: fmt.Sprintf("spam screen %.2f ≥ %.2f; %s", pSpam, e.cfg.SpamThreshold, e.topFeatures(s, e.screen, 1))})
-	case d.Class == minsheng.ClassInvalid:
+	case d.Class == minsheng.ClassInvalid && d.Confidence >= e.cfg.Thresholds[minsheng.ClassInvalid]:
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "screen", Code: "not_a_demand",
 			Detail: "no request for any government body: " + e.topFeatures(s, e.class, best)})
+	case d.Class == minsheng.ClassInvalid:
+		// The model leans to invalid but not surely: rejecting a real demand
+		// costs more than a person's look, so the item keeps its best valid
+		// class and goes to review.
+		pInvalid := d.Confidence
+		best = -1
+		for k, c := range e.classes {
+			if c != minsheng.ClassInvalid && (best < 0 || s.probs[k] > s.probs[best]) {
+				best = k
+			}
+		}
+		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "uncertain_invalid",
+			Detail: fmt.Sprintf("the screen leans to invalid (%.2f, below %.2f); kept as %s for a person to check", pInvalid, e.cfg.Thresholds[minsheng.ClassInvalid], d.Class)})
 	}
 	if d.Class == minsheng.ClassInvalid {
 		if forced != "" && len(fired) > 0 {

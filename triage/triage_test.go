@@ -239,6 +239,16 @@ func TestThresholdSendsToReview(t *testing.T) {
 	if d.Review {
 		t.Errorf("an invalid item went to review: %+v", d)
 	}
+
+	// The model's own rejection below the invalid threshold: kept with its
+	// best valid class, for a person to check.
+	cfg = DefaultConfig()
+	cfg.Thresholds[minsheng.ClassInvalid] = 1.01
+	e = engine(t, cfg)
+	d = e.DecideText("感谢", "感谢12345热线帮我们解决了路灯问题，谢谢你们！")
+	if d.Class == minsheng.ClassInvalid || !d.Review || !hasReason(d, "threshold", "uncertain_invalid") {
+		t.Errorf("uncertain rejection: %+v", d)
+	}
 }
 
 func hasReason(d minsheng.Decision, kind, code string) bool {
