@@ -64,6 +64,22 @@ func Register(typ string, f Factory) {
 	factories[typ] = f
 }
 
+// RegisterConfig registers a connector whose factory is "decode the config
+// struct C, then call newFn": the common case.
+func RegisterConfig[C any, S minsheng.Source](typ string, newFn func(name string, cfg C, env Env) (S, error)) {
+	Register(typ, func(name string, decode Decoder, env Env) (minsheng.Source, error) {
+		var cfg C
+		if err := decode(&cfg); err != nil {
+			return nil, err
+		}
+		src, err := newFn(name, cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
+	})
+}
+
 // Lookup returns the factory registered for typ.
 func Lookup(typ string) (Factory, bool) {
 	mu.RLock()

@@ -93,8 +93,18 @@ const (
 	HeadDepartment = "department" // the seven first-level sectors
 )
 
-// NewModel allocates a zero model with the given heads.
+// NewModel allocates a zero model with the given heads, with float weights
+// for training.
 func NewModel(version string, bits uint8, heads []Head) (*Model, error) {
+	m, err := newModel(version, bits, heads)
+	if err != nil {
+		return nil, err
+	}
+	m.w = make([]float32, (1<<bits)*m.cols)
+	return m, nil
+}
+
+func newModel(version string, bits uint8, heads []Head) (*Model, error) {
 	if bits < 10 || bits > 24 {
 		return nil, fmt.Errorf("bits %d outside 10..24", bits)
 	}
@@ -109,7 +119,6 @@ func NewModel(version string, bits uint8, heads []Head) (*Model, error) {
 			h.Temperature = 1
 		}
 	}
-	m.w = make([]float32, (1<<bits)*m.cols)
 	return m, nil
 }
 
@@ -246,16 +255,6 @@ func (m *Model) ScoreHead(h *Head, ids []uint32, out []float32) []float32 {
 		}
 	}
 	return out
-}
-
-// weight is head h's weight of label k for bucket f, from whichever form
-// the model holds.
-func (m *Model) weight(h *Head, f uint32, k int) float32 {
-	c := h.col + k
-	if m.q != nil {
-		return float32(m.q[int(f)*m.cols+c]) * m.scale[c]
-	}
-	return m.w[int(f)*m.cols+c]
 }
 
 // contrast is label k's weight for bucket f minus the mean of head h's
@@ -427,12 +426,11 @@ func ReadModel(r io.Reader) (*Model, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%w: header: %w", ErrBadModel, err)
 	}
-	mm, err := NewModel(m.Version, m.Bits, m.Heads)
+	mm, err := newModel(m.Version, m.Bits, m.Heads)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadModel, err)
 	}
 	mm.TitleRepeat, mm.Meta = m.TitleRepeat, m.Meta
-	mm.w = nil
 	mm.q = make([]int8, (1<<mm.Bits)*mm.cols)
 	mm.scale = make([]float32, mm.cols)
 	for _, h := range mm.Heads {

@@ -213,7 +213,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	s.buf, s.ids, s.spans = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], true, title, body)
 	e.m.Scores(s.ids, s.scores)
 	s.probs = e.dept.Probs(s.scores, s.probs)
-	d.Department = e.dept.Labels[argmax(s.probs)]
+	d.Department = e.dept.Labels[Argmax(s.probs)]
 
 	if automated != "" {
 		d.Class, d.Confidence = minsheng.ClassInvalid, 1
@@ -263,7 +263,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	s.probs = e.screen.Probs(s.scores, s.probs)
 	pSpam := s.probs[1]
 	s.probs = e.class.Probs(s.scores, s.probs)
-	best := argmax(s.probs)
+	best := Argmax(s.probs)
 	d.Class, d.Confidence = e.classes[best], s.probs[best]
 	switch {
 	case forced != "":
@@ -409,7 +409,8 @@ func meaningful(b []byte) int {
 	return n
 }
 
-func argmax(p []float64) int {
+// Argmax is the index of the largest of p (the first, on a tie).
+func Argmax(p []float64) int {
 	b := 0
 	for i := range p {
 		if p[i] > p[b] {

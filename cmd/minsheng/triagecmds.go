@@ -26,6 +26,16 @@ func init() {
 	register(&command{name: "triage-bench", summary: "print the triage model's items/s on one core over real texts", run: runTriageBench})
 }
 
+// engine loads the triage engine for command cmd, printing a failure.
+func engine(cmd, model string) (*triage.Engine, bool) {
+	e, err := triage.New(triage.Config{Model: model})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", cmd, err)
+		return nil, false
+	}
+	return e, true
+}
+
 // defaultShared is where ../shared/data sits relative to a checkout.
 const defaultShared = "../shared/data"
 
@@ -130,13 +140,13 @@ func runEval(_ context.Context, args []string) int {
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
-	e, err := triage.New(triage.Config{Model: *model})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "eval:", err)
+	e, ok := engine("eval", *model)
+	if !ok {
 		return exitFail
 	}
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
+	var err error
 	switch {
 	case *file != "":
 		err = evalFile(w, e, *file)
@@ -176,30 +186,20 @@ func evalSpam(w io.Writer, e *triage.Engine, dir string) error {
 }
 
 func evalFile(w io.Writer, e *triage.Engine, path string) error {
-	f, err := os.Open(path)
+	items, err := learn.ReadJSONLines[labelled](path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	classes := learn.Classes()
 	rep := learn.NewReport(classes)
 	dept := learn.NewReport(learn.Departments)
 	lead := learn.NewReport([]string{"no", "yes"})
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 4<<20)
-	for n := 1; sc.Scan(); n++ {
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var l labelled
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return fmt.Errorf("%s:%d: %w", path, n, err)
-		}
+	for _, l := range items {
 		d := e.DecideText(l.Title, l.Body)
 		if g := indexOf(classes, l.Class); g >= 0 {
 			rep.Add(g, indexOf(classes, string(d.Class)))
 		} else if l.Class != "" {
-			return fmt.Errorf("%s:%d: unknown class %q", path, n, l.Class)
+			return fmt.Errorf("%s: item %s: unknown class %q", path, l.ID, l.Class)
 		}
 		if l.DisciplineLead != nil {
 			lead.Add(b2i(*l.DisciplineLead), b2i(d.Flags.DisciplineLead))
@@ -207,9 +207,6 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 		if g := indexOf(learn.Departments, l.Department); g >= 0 {
 			dept.Add(g, indexOf(learn.Departments, d.Department))
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return err
 	}
 	fmt.Fprintf(w, "model %s on %s\n\nclass:\n", e.ModelVersion(), path)
 	rep.Print(w)
@@ -261,9 +258,8 @@ func runClassify(_ context.Context, args []string) int {
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
-	e, err := triage.New(triage.Config{Model: *model})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "classify:", err)
+	e, ok := engine("classify", *model)
+	if !ok {
 		return exitFail
 	}
 	if err := classify(e, os.Stdin, os.Stdout); err != nil {
@@ -319,9 +315,8 @@ func runTriageBench(_ context.Context, args []string) int {
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
-	e, err := triage.New(triage.Config{Model: *model})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "triage-bench:", err)
+	e, ok := engine("triage-bench", *model)
+	if !ok {
 		return exitFail
 	}
 	recs, err := learn.ReadTipdmCSV(filepath.Join(*shared, learn.FileUnlabelled), "")

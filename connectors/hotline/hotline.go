@@ -40,13 +40,7 @@ import (
 const Type = "hotline"
 
 func init() {
-	connectors.Register(Type, func(name string, decode connectors.Decoder, env connectors.Env) (minsheng.Source, error) {
-		var cfg Config
-		if err := decode(&cfg); err != nil {
-			return nil, err
-		}
-		return New(name, cfg, env)
-	})
+	connectors.RegisterConfig(Type, New)
 }
 
 // Config is the hotline connector's configuration section.

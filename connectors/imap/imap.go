@@ -26,13 +26,7 @@ import (
 const Type = "imap"
 
 func init() {
-	connectors.Register(Type, func(name string, decode connectors.Decoder, env connectors.Env) (minsheng.Source, error) {
-		var cfg Config
-		if err := decode(&cfg); err != nil {
-			return nil, err
-		}
-		return New(name, cfg, env)
-	})
+	connectors.RegisterConfig(Type, New)
 }
 
 // TLS modes.

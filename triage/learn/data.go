@@ -170,25 +170,42 @@ type Example struct {
 
 // ReadExamples reads a JSON-lines file of examples.
 func ReadExamples(path string) ([]Record, error) {
+	exs, err := ReadJSONLines[Example](path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Record, len(exs))
+	for i, e := range exs {
+		out[i] = Record{Source: "own", ID: e.ID, Title: e.Title, Body: e.Body, Label: e.Class, Lead: e.DisciplineLead}
+	}
+	return out, nil
+}
+
+// ReadJSONLines reads one T per non-blank line of path; an error names the
+// line.
+func ReadJSONLines[T any](path string) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []Record
+	var out []T
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(make([]byte, 1<<20), 4<<20)
 	for n := 1; sc.Scan(); n++ {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		var e Example
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
 		}
-		out = append(out, Record{Source: "own", ID: e.ID, Title: e.Title, Body: e.Body, Label: e.Class, Lead: e.DisciplineLead})
+		out = append(out, v)
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
 }
 
 // LabelRef is one row of triage/labels/fourway.tsv: a reference to a

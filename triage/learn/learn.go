@@ -145,28 +145,6 @@ func Predict(m *triage.Model, h *triage.Head, ids []uint32) []float64 {
 	return softmax(m.ScoreHead(h, ids, nil), nil)
 }
 
-// CrossValidate fits head h on k-1 folds and predicts the k-th, for every
-// fold; it returns the held-out probabilities of every doc, in order. The
-// head's weights are left from the last fold: fit again on all docs after.
-func CrossValidate(m *triage.Model, h *triage.Head, docs []Doc, folds int, o Options) [][]float64 {
-	out := make([][]float64, len(docs))
-	for fold := range folds {
-		var train []Doc
-		for i, d := range docs {
-			if i%folds != fold {
-				train = append(train, d)
-			}
-		}
-		Fit(m, h, train, o)
-		for i, d := range docs {
-			if i%folds == fold {
-				out[i] = Predict(m, h, d.IDs)
-			}
-		}
-	}
-	return out
-}
-
 // FitTemperature picks the softmax temperature that minimises the negative
 // log-likelihood of held-out predictions made at temperature 1.
 func FitTemperature(probs [][]float64, labels []int) float32 {

@@ -31,7 +31,7 @@ func TestFitSeparates(t *testing.T) {
 	Fit(m, h, docs, DefaultOptions())
 	for want, s := range map[int]string{0: "我家停水了", 1: "路面有坑", 2: "学校收费"} {
 		p := Predict(m, h, m.Featurize(nil, "", s))
-		if got := argmax(p); got != want {
+		if got := triage.Argmax(p); got != want {
 			t.Errorf("%s: predicted %s (%v), want %s", s, h.Labels[got], p, h.Labels[want])
 		}
 		sum := 0.0

@@ -224,7 +224,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 			var pseudo []Doc
 			for _, ids := range unl {
 				p := Predict(m, h, ids)
-				if b := argmax(p); p[b] >= cfg.SelfTrainConfidence {
+				if b := triage.Argmax(p); p[b] >= cfg.SelfTrainConfidence {
 					pseudo = append(pseudo, Doc{IDs: ids, Label: b, Weight: 0.5})
 				}
 			}
@@ -373,7 +373,7 @@ func leadByEngine(d *Data, weak []Record, classProbs [][]float64) []bool {
 	disc := index(Classes(), string(minsheng.ClassDiscipline))
 	out := make([]bool, len(recs))
 	for i, r := range recs {
-		out[i] = triage.LeadRuleFires(r.Title, r.Body) || (i < len(classProbs) && argmax(classProbs[i]) == disc)
+		out[i] = triage.LeadRuleFires(r.Title, r.Body) || (i < len(classProbs) && triage.Argmax(classProbs[i]) == disc)
 	}
 	return out
 }
@@ -423,17 +423,7 @@ func crossValidate(m *triage.Model, h *triage.Head, ds []Doc, k int, fit func([]
 	}
 	rep := NewReport(h.Labels)
 	for i, p := range probs {
-		rep.Add(ds[i].Label, argmax(p))
+		rep.Add(ds[i].Label, triage.Argmax(p))
 	}
 	return rep, probs
-}
-
-func argmax(p []float64) int {
-	b := 0
-	for i := range p {
-		if p[i] > p[b] {
-			b = i
-		}
-	}
-	return b
 }
