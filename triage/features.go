@@ -43,14 +43,26 @@ func isSep(r rune) bool {
 }
 
 // extract appends the features of normalised text to ids (and their spans,
-// when spans is not nil), with buckets masked by mask.
-func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, wantSpans bool) ([]uint32, []span) {
+// when wantSpans), with buckets masked by mask. It also returns how many
+// Chinese characters and Latin letters the text holds: below a few, there
+// is nothing to act on.
+func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, wantSpans bool) ([]uint32, []span, int) {
 	var prev rune = -1
 	prevAt := 0
+	meaningful := 0
 	for i := 0; i < len(text); {
-		r, n := utf8.DecodeRune(text[i:])
+		var r rune
+		var n int
+		if c := text[i]; c >= 0xE0 && c < 0xF0 && i+2 < len(text) && text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
+			// three bytes, most Chinese: decoded here; the text is
+			// normalised, so valid
+			r, n = rune(c&0x0F)<<12|rune(text[i+1]&0x3F)<<6|rune(text[i+2]&0x3F), 3
+		} else {
+			r, n = utf8.DecodeRune(text[i:])
+		}
 		switch {
 		case isHan(r):
+			meaningful++
 			ids = append(ids, mix(seed^uint32(r))&mask)
 			if wantSpans {
 				spans = append(spans, span{int32(i), int32(i + n)})
@@ -71,6 +83,7 @@ func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, 
 				c := text[j]
 				if c > '9' {
 					digits = false
+					meaningful++
 				}
 				h = (h ^ uint32(c)) * 0x01000193
 				j++
@@ -96,5 +109,5 @@ func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, 
 			i += n
 		}
 	}
-	return ids, spans
+	return ids, spans, meaningful
 }

@@ -79,6 +79,22 @@ func appendNormalized(dst []byte, s string) []byte {
 	start := len(dst)
 	space := true
 	for i := 0; i < len(s); {
+		// Fast path: a three-byte sequence for U+1000–U+CFFF, which holds
+		// the CJK ideographs, is most of a Chinese letter. Only the
+		// traditional → simplified table applies to it.
+		if c := s[i]; c >= 0xE1 && c <= 0xEC && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
+			r := rune(c&0x0F)<<12 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F)
+			if r >= 0x4E00 && r <= 0x9FFF {
+				if t := t2s[r]; t != 0 {
+					dst = utf8.AppendRune(dst, rune(t))
+				} else {
+					dst = append(dst, s[i:i+3]...)
+				}
+				space = false
+				i += 3
+				continue
+			}
+		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if r == '<' && i+1 < len(s) && (isASCIILetter(s[i+1]) || s[i+1] == '/' || s[i+1] == '!') {
 			if j := strings.IndexByte(s[i:], '>'); j > 0 && j < 2048 {

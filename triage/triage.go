@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
 )
@@ -192,7 +191,7 @@ func (e *Engine) Decide(_ context.Context, it *minsheng.Item) (minsheng.Decision
 func (e *Engine) SpamProbability(title, body string) float64 {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
-	s.buf, s.ids, s.spans = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], false, title, body)
+	s.buf, s.ids, s.spans, _ = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], false, title, body)
 	e.m.Scores(s.ids, s.scores)
 	s.probs = e.screen.Probs(s.scores, s.probs)
 	return s.probs[1]
@@ -210,7 +209,8 @@ func (e *Engine) DecideText(title, body string) minsheng.Decision {
 
 func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Decision {
 	d := minsheng.Decision{ModelVersion: e.m.Version}
-	s.buf, s.ids, s.spans = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], true, title, body)
+	var meaningful int
+	s.buf, s.ids, s.spans, meaningful = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], true, title, body)
 	e.m.Scores(s.ids, s.scores)
 	s.probs = e.dept.Probs(s.scores, s.probs)
 	d.Department = e.dept.Labels[Argmax(s.probs)]
@@ -220,7 +220,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "auto_reply", Detail: automated}}
 		return d
 	}
-	if meaningful(s.buf) < 4 {
+	if meaningful < 4 {
 		d.Class, d.Confidence = minsheng.ClassInvalid, 0.95
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "empty", Detail: "no content to act on"}}
 		return d
@@ -334,25 +334,26 @@ func (e *Engine) classIndex(c minsheng.Class) int {
 // topFeatures names the three n-grams that weighed most for label k of
 // head h against the head's other labels, e.g. `"拆迁" +0.41, "补偿" +0.30`.
 // With a loaded model it considers the n-grams whose bucket leans to k
-// most of all labels, read from a 2-byte table rather than the rows.
+// most of all labels.
 func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
 	type fw struct {
 		f    uint32
 		at   int
 		w    float32 // contrast, in the model's units
+		by   int32   // the same in q units, for a quantised model
 		used bool
 	}
 	var top [3]fw
 	n := float32(len(h.Labels))
-	lean := e.m.leanings(h)
+	quant := e.m.q != nil
 	for i, f := range s.ids {
 		var c float32
-		if lean != nil {
-			l := lean[f]
-			if int(l.label) != k || l.by == 0 {
+		var by int32
+		if quant {
+			if by = e.m.lean(h, f, k, top[2].by); by == 0 {
 				continue
 			}
-			c = float32(l.by) * e.m.scale[h.col]
+			c = float32(by) * e.m.scale[h.col]
 		} else if c = e.m.contrast(h, f, k, n); c <= 0 {
 			continue
 		}
@@ -372,7 +373,7 @@ func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
 		for t := range top {
 			if !top[t].used || c > top[t].w {
 				copy(top[t+1:], top[t:len(top)-1])
-				top[t] = fw{f, i, c, true}
+				top[t] = fw{f, i, c, by, true}
 				break
 			}
 		}
@@ -393,20 +394,6 @@ func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
 		return "no single feature stands out"
 	}
 	return b.String()
-}
-
-// meaningful counts the Chinese characters and Latin letters of normalised
-// text.
-func meaningful(b []byte) int {
-	n := 0
-	for i := 0; i < len(b); {
-		r, w := utf8.DecodeRune(b[i:])
-		if isHan(r) || (r >= 'a' && r <= 'z') {
-			n++
-		}
-		i += w
-	}
-	return n
 }
 
 // Argmax is the index of the largest of p (the first, on a tie).

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -312,6 +313,7 @@ func runTriageBench(_ context.Context, args []string) int {
 	shared := fs.String("shared", defaultShared, "the shared data folder: texts from 附件3 (4,326 real messages)")
 	dur := fs.Duration("duration", 5*time.Second, "how long to run")
 	model := fs.String("model", "", "model file (default: the built-in model)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
@@ -325,6 +327,19 @@ func runTriageBench(_ context.Context, args []string) int {
 		return exitFail
 	}
 	runtime.GOMAXPROCS(1)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "triage-bench:", err)
+			return exitFail
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "triage-bench:", err)
+			return exitFail
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var bytes int
 	for _, r := range recs {
 		bytes += len(r.Title) + len(r.Body)

@@ -131,7 +131,7 @@ func TestLabelsResolve(t *testing.T) {
 	t.Logf("four-way labels: %v", counts)
 }
 
-func sharedDir(t *testing.T) string {
+func sharedDir(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("MINSHENG_SHARED")
 	if dir == "" {
