@@ -51,15 +51,7 @@ func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, 
 	prevAt := 0
 	meaningful := 0
 	for i := 0; i < len(text); {
-		var r rune
-		var n int
-		if c := text[i]; c >= 0xE0 && c < 0xF0 && i+2 < len(text) && text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
-			// three bytes, most Chinese: decoded here; the text is
-			// normalised, so valid
-			r, n = rune(c&0x0F)<<12|rune(text[i+1]&0x3F)<<6|rune(text[i+2]&0x3F), 3
-		} else {
-			r, n = utf8.DecodeRune(text[i:])
-		}
+		r, n := decode3(text, i)
 		switch {
 		case isHan(r):
 			meaningful++
@@ -110,4 +102,15 @@ func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, 
 		}
 	}
 	return ids, spans, meaningful
+}
+
+// decode3 decodes the rune at text[i], three-byte sequences (most of a
+// Chinese text) inline and the rest with utf8.DecodeRune. Only for valid
+// UTF-8 such as normalised text: it does not reject overlong or surrogate
+// forms.
+func decode3(text []byte, i int) (rune, int) {
+	if c := text[i]; c >= 0xE0 && c < 0xF0 && i+2 < len(text) && text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
+		return rune(c&0x0F)<<12 | rune(text[i+1]&0x3F)<<6 | rune(text[i+2]&0x3F), 3
+	}
+	return utf8.DecodeRune(text[i:])
 }

@@ -64,7 +64,7 @@ var noise = strings.NewReplacer(
 	"尊敬的领导", " ", "尊敬的市长", " ", "尊敬的书记", " ", "尊敬的", " ",
 	"领导您好", " ", "领导你好", " ", "领导们好", " ", "您好", " ", "你好", " ",
 	"此致敬礼", " ", "此致", " ", "敬礼", " ",
-	"&nbsp;", " ", "&amp;", "&", "&lt;", " ", "&gt;", " ", "&quot;", " ",
+	"&nbsp;", " ", "&amp;", "& ", "&lt;", " ", "&gt;", " ", "&quot;", " ",
 )
 
 // Normalize returns the text folded for classification: full-width forms
@@ -79,12 +79,12 @@ func appendNormalized(dst []byte, s string) []byte {
 	start := len(dst)
 	space := true
 	for i := 0; i < len(s); {
-		// Fast path: a three-byte sequence for U+1000–U+CFFF, which holds
-		// the CJK ideographs, is most of a Chinese letter. Only the
-		// traditional → simplified table applies to it.
-		if c := s[i]; c >= 0xE1 && c <= 0xEC && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
+		// Fast path: a three-byte sequence, most of a Chinese letter (its
+		// characters and punctuation), decoded here. E0 and ED lead bytes,
+		// which have overlong and surrogate forms, take the slow path.
+		if c := s[i]; c >= 0xE1 && c <= 0xEF && c != 0xED && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
 			r := rune(c&0x0F)<<12 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F)
-			if r >= 0x4E00 && r <= 0x9FFF {
+			if r >= 0x4E00 && r <= 0x9FFF { // only the traditional → simplified table applies
 				if t := t2s[r]; t != 0 {
 					dst = utf8.AppendRune(dst, rune(t))
 				} else {
@@ -94,18 +94,14 @@ func appendNormalized(dst []byte, s string) []byte {
 				i += 3
 				continue
 			}
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == '<' && i+1 < len(s) && (isASCIILetter(s[i+1]) || s[i+1] == '/' || s[i+1] == '!') {
-			if j := strings.IndexByte(s[i:], '>'); j > 0 && j < 2048 {
-				i += j + 1
-				if !space {
-					dst = append(dst, ' ')
-					space = true
-				}
+			if f := foldRune(r); f == r {
+				dst = append(dst, s[i:i+3]...)
+				space = false
+				i += 3
 				continue
 			}
 		}
+		r, n := utf8.DecodeRuneInString(s[i:])
 		i += n
 		r = foldRune(r)
 		switch {
@@ -124,7 +120,44 @@ func appendNormalized(dst []byte, s string) []byte {
 	if space && len(dst) > start {
 		dst = dst[:len(dst)-1]
 	}
+	if bytes.IndexByte(dst[start:], '<') >= 0 {
+		dst = stripTags(dst, start)
+	}
 	return stripNoise(dst, start)
+}
+
+// stripTags removes markup from folded text dst[start:] in place: a '<'
+// followed by a letter, '/' or '!' up to the nearest '>' (within 2 KiB)
+// becomes a space. It runs on the folded text, so a tag written in
+// full-width forms or broken by an invisible character goes too, and what
+// it leaves holds no tag (a '<' before a removed tag is followed by the
+// space): normalising twice changes nothing.
+func stripTags(dst []byte, start int) []byte {
+	w, space := start, true
+	for i := start; i < len(dst); {
+		c := dst[i]
+		if c == '<' && i+1 < len(dst) && (isASCIILetter(dst[i+1]) || dst[i+1] == '/' || dst[i+1] == '!') {
+			if j := bytes.IndexByte(dst[i:], '>'); j > 0 && j < 2048 {
+				i += j + 1
+				if !space {
+					dst[w], w, space = ' ', w+1, true
+				}
+				continue
+			}
+		}
+		i++
+		if c == ' ' {
+			if !space {
+				dst[w], w, space = ' ', w+1, true
+			}
+			continue
+		}
+		dst[w], w, space = c, w+1, false
+	}
+	if space && w > start {
+		w--
+	}
+	return dst[:w]
 }
 
 // stripNoise removes the noise phrases from the opening and the closing of

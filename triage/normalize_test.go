@@ -18,6 +18,9 @@ func TestNormalize(t *testing.T) {
 		{"whitespace", "  a \n\t b  ", "a b"},
 		{"invalid utf-8", "a\xffb", "ab"},
 		{"lone angle", "3<5 and 7>2", "3<5 and 7>2"},
+		{"full-width markup", "＜ｂ＞路灯＜／ｂ＞", "路灯"},
+		{"markup broken by an invisible character", "<\u200bp>路灯", "路灯"},
+		{"angle before a tag", "a<<p>b", "a< b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,6 +46,7 @@ func TestNormalizeLongGreeting(t *testing.T) {
 func FuzzNormalize(f *testing.F) {
 	f.Add("尊敬的領導您好，ＡＢＣ<b>x</b>")
 	f.Add("\xff\xfe<")
+	f.Add("\xe0\x80\xaf\xed\xa0\x80「拆遷」，\u3000\u2028“補償”\uff01\ufeff")
 	f.Fuzz(func(t *testing.T, s string) {
 		n := Normalize(s)
 		if !utf8.ValidString(n) {
@@ -51,8 +55,45 @@ func FuzzNormalize(f *testing.F) {
 		if n != strings.TrimSpace(n) || strings.Contains(n, "  ") {
 			t.Fatalf("Normalize(%q) = %q: spaces not collapsed", s, n)
 		}
+		if ref := normalizeReference(s); n != ref {
+			t.Fatalf("Normalize(%q) = %q, the rune-by-rune reference gives %q", s, n, ref)
+		}
+		for i := 0; i < len(n); {
+			r, w := decode3([]byte(n), i)
+			if rr, ww := utf8.DecodeRuneInString(n[i:]); r != rr || w != ww {
+				t.Fatalf("decode3(%q, %d) = %U/%d, utf8 says %U/%d", n, i, r, w, rr, ww)
+			}
+			i += w
+		}
 		if Normalize(n) != n && len(n) < 96 {
 			t.Fatalf("not idempotent: %q → %q → %q", s, n, Normalize(n))
 		}
 	})
+}
+
+// normalizeReference is Normalize without its fast paths: every rune
+// decoded by the utf8 package and folded by foldRune. Normalize must agree
+// with it on any input.
+func normalizeReference(s string) string {
+	var dst []byte
+	space := true
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
+		switch r = foldRune(r); {
+		case r < 0:
+		case r == ' ':
+			if !space {
+				dst = append(dst, ' ')
+				space = true
+			}
+		default:
+			dst = utf8.AppendRune(dst, r)
+			space = false
+		}
+	}
+	if space && len(dst) > 0 {
+		dst = dst[:len(dst)-1]
+	}
+	return string(stripNoise(stripTags(dst, 0), 0))
 }

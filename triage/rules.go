@@ -51,7 +51,7 @@ func newMatcher(keywords []string) *matcher {
 // match sets found[i] for every keyword i in text.
 func (m *matcher) match(text []byte, found []bool) {
 	for i := 0; i < len(text); {
-		r, n := utf8.DecodeRune(text[i:])
+		r, n := decode3(text, i)
 		if r >= 0x10000 || m.first[r/64]&(1<<(r%64)) != 0 {
 			for _, k := range m.byFirst[r] {
 				if !found[k] && bytes.HasPrefix(text[i:], m.kwBytes[k]) {

@@ -336,6 +336,12 @@ func (e *Engine) classIndex(c minsheng.Class) int {
 // With a loaded model it considers the n-grams whose bucket leans to k
 // most of all labels.
 func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
+	return e.explain(s, h, k, e.m.strong(h, k))
+}
+
+// explain is topFeatures looking first at the buckets set in strong (nil:
+// at all of them).
+func (e *Engine) explain(s *scratch, h *Head, k int, strong []uint64) string {
 	type fw struct {
 		f    uint32
 		at   int
@@ -346,36 +352,52 @@ func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
 	var top [3]fw
 	n := float32(len(h.Labels))
 	quant := e.m.q != nil
-	for i, f := range s.ids {
-		var c float32
-		var by int32
-		if quant {
-			if by = e.m.lean(h, f, k, top[2].by); by == 0 {
+	// With a quantised model, first only the buckets strong for k: when
+	// three of them lean by strongLean or more, no other can beat them.
+	for pass := range 2 {
+		if pass == 1 {
+			if strong != nil && top[2].used && top[2].by >= strongLean {
+				break
+			}
+			top, strong = [3]fw{}, nil
+		}
+		for i, f := range s.ids {
+			if strong != nil && strong[f/64]&(1<<(f%64)) == 0 {
 				continue
 			}
-			c = float32(by) * e.m.scale[h.col]
-		} else if c = e.m.contrast(h, f, k, n); c <= 0 {
-			continue
-		}
-		if top[2].used && c <= top[2].w {
-			continue
-		}
-		dup := false
-		for t := range top {
-			if top[t].used && top[t].f == f {
-				dup = true
-				break
+			var c float32
+			var by int32
+			if quant {
+				if by = e.m.lean(h, f, k, top[2].by); by == 0 {
+					continue
+				}
+				c = float32(by) * e.m.scale[h.col]
+			} else if c = e.m.contrast(h, f, k, n); c <= 0 {
+				continue
+			}
+			if top[2].used && c <= top[2].w {
+				continue
+			}
+			dup := false
+			for t := range top {
+				if top[t].used && top[t].f == f {
+					dup = true
+					break
+				}
+			}
+			if dup {
+				continue
+			}
+			for t := range top {
+				if !top[t].used || c > top[t].w {
+					copy(top[t+1:], top[t:len(top)-1])
+					top[t] = fw{f, i, c, by, true}
+					break
+				}
 			}
 		}
-		if dup {
-			continue
-		}
-		for t := range top {
-			if !top[t].used || c > top[t].w {
-				copy(top[t+1:], top[t:len(top)-1])
-				top[t] = fw{f, i, c, by, true}
-				break
-			}
+		if !quant {
+			break
 		}
 	}
 	v := Value(len(s.ids))

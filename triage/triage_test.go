@@ -260,6 +260,34 @@ func hasReason(d minsheng.Decision, kind, code string) bool {
 	return false
 }
 
+// Explaining from the strong buckets first gives the same three features
+// as looking at every bucket, for every head and label.
+func TestExplainStrongExact(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	s := e.pool.Get().(*scratch)
+	texts := []string{strings.Repeat("拆迁补偿款被村干部私分，", 20), "路灯不亮", "贪污受贿", "免费发票代开 加微信", ""}
+	for _, ex := range readExamples(t) {
+		texts = append(texts, ex.Title+"\n"+ex.Body)
+	}
+	checked := 0
+	for _, text := range texts {
+		s.buf, s.ids, s.spans, _ = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], true, "", text)
+		e.m.Scores(s.ids, s.scores)
+		for _, h := range []*Head{e.screen, e.class, e.lead} {
+			for k := range h.Labels {
+				fast, full := e.explain(s, h, k, e.m.strong(h, k)), e.explain(s, h, k, nil)
+				if fast != full {
+					t.Errorf("%.30q %s/%s: strong-first %q, every bucket %q", text, h.Name, h.Labels[k], fast, full)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d explanations compared", checked)
+	}
+}
+
 func BenchmarkDecide(b *testing.B) {
 	e := engine(b, DefaultConfig())
 	exs := readExamples(b)
