@@ -62,6 +62,7 @@ func runTrain(_ context.Context, args []string) int {
 	report := fs.String("report", "triage/model/metrics.md", "cross-validation report to write (markdown); empty: none")
 	version := fs.String("version", "", "model version (default ngram-lr-YYYYMMDD)")
 	bits := fs.Uint("bits", 18, "feature hash bits: 2^bits buckets (10..24)")
+	leadDump := fs.String("lead-dump", "", "write each lead doc's held-out lead probability, class and rule hit to this TSV (to read the leads the engine misses)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
@@ -70,6 +71,15 @@ func runTrain(_ context.Context, args []string) int {
 	cfg.Bits = uint8(min(*bits, 24))
 	if *version != "" {
 		cfg.Version = *version
+	}
+	if *leadDump != "" {
+		f, err := os.Create(*leadDump)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "train:", err)
+			return exitFail
+		}
+		defer f.Close()
+		cfg.LeadDump = f
 	}
 	start := time.Now()
 	d, err := learn.Load(cfg)

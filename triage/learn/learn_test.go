@@ -142,3 +142,22 @@ func sharedDir(t testing.TB) string {
 	}
 	return dir
 }
+
+// The lead dump has a header and one row per lead doc with its held-out
+// figures.
+func TestDumpLeads(t *testing.T) {
+	recs := []Record{
+		{Source: "own", ID: "a", Body: "村主任贪污低保金"},
+		{Source: "own", ID: "b", Body: "路灯坏了"},
+	}
+	probs := [][]float64{{0.2, 0.8}, {0.9, 0.1}}
+	class := [][]float64{{0, 0, 0, 1, 0}, {0, 0, 1, 0, 0}}
+	var b strings.Builder
+	dumpLeads(&b, recs, probs, []int{1, 0}, 1, class)
+	want := "source\tid\tgold\tp_lead\tclass_discipline\trule\n" +
+		"own\ta\t1\t0.8000\t1\t1\n" +
+		"own\tb\t0\t0.1000\t0\t0\n"
+	if b.String() != want {
+		t.Errorf("dump:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -48,6 +48,11 @@ type Config struct {
 	SelfTrain           int
 	SelfTrainConfidence float64
 	Log                 io.Writer
+	// LeadDump, when set, receives one tab-separated row per lead doc of the
+	// cross-validation (source, id, gold lead, held-out lead probability at
+	// the fitted temperature, held-out class is discipline, a built-in lead
+	// rule fires), so that the leads the engine misses can be read.
+	LeadDump io.Writer
 }
 
 // DefaultConfig is the recipe of the committed model.
@@ -298,7 +303,11 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	lead = append(lead, docs(m, weak, h.Labels, 0.5, func(Record) string { return "no" })...)
 	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, tr, o) })
 	h.Temperature = FitTemperature(probs, labelsOf(lead))
-	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep, thresholdTable(probs, labelsOf(lead), h.Temperature, leadByEngine(d, weak, classProbs))})
+	also := leadByEngine(d, weak, classProbs)
+	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep, thresholdTable(probs, labelsOf(lead), h.Temperature, also)})
+	if cfg.LeadDump != nil {
+		dumpLeads(cfg.LeadDump, append(append([]Record(nil), d.FourWay...), weak...), probs, labelsOf(lead), h.Temperature, classProbs)
+	}
 	logf("lead: 5-fold CV macro-F1 %.3f", rep.MacroF1())
 	Fit(m, h, lead, o)
 
@@ -327,8 +336,7 @@ func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool) 
 	for _, t := range []float64{0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5} {
 		var head, engine prCount
 		for i, p := range probs {
-			a, c := math.Pow(p[0], 1/float64(temp)), math.Pow(p[1], 1/float64(temp))
-			yes := c/(a+c) >= t
+			yes := leadProb(p, temp) >= t
 			head.add(yes, labels[i] == 1)
 			engine.add(yes || (i < len(also) && also[i]), labels[i] == 1)
 		}
@@ -363,6 +371,32 @@ func (c prCount) recall() float64 {
 		return 0
 	}
 	return float64(c.tp) / float64(c.tp+c.fn)
+}
+
+// leadProb is a lead head's probability of "yes" at temperature temp.
+func leadProb(p []float64, temp float32) float64 {
+	a, c := math.Pow(p[0], 1/float64(temp)), math.Pow(p[1], 1/float64(temp))
+	return c / (a + c)
+}
+
+// dumpLeads writes Config.LeadDump: recs are the lead docs' records in
+// order (the four-way records, then the weak ones).
+func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp float32, classProbs [][]float64) {
+	disc := index(Classes(), string(minsheng.ClassDiscipline))
+	b01 := func(v bool) int {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintln(w, "source\tid\tgold\tp_lead\tclass_discipline\trule")
+	for i, r := range recs {
+		if i >= len(probs) {
+			break
+		}
+		cd := i < len(classProbs) && triage.Argmax(classProbs[i]) == disc
+		fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%d\t%d\n", r.Source, r.ID, labels[i], leadProb(probs[i], temp), b01(cd), b01(triage.LeadRuleFires(r.Title, r.Body)))
+	}
 }
 
 // leadByEngine says, for each lead training doc (the four-way records,

@@ -1,0 +1,59 @@
+package triage
+
+import "testing"
+
+// builtinRule compiles one built-in rule by name.
+func builtinRule(t *testing.T, name string) (compiledRule, *matcher) {
+	t.Helper()
+	for _, r := range builtin {
+		if r.Name == name {
+			rules, m := compileRules([]Rule{r})
+			return rules[0], m
+		}
+	}
+	t.Fatalf("no built-in rule %s", name)
+	return compiledRule{}, nil
+}
+
+// Each lead keyword added for misconduct the guide lists fires on a short
+// letter that uses it, and no lead rule fires on a near miss: a letter with
+// similar words but no accusation (不作为 or 作风 alone, 报复 without 挟私 …).
+func TestLeadRules(t *testing.T) {
+	cases := []struct {
+		rule, keyword, text, nearMiss string
+	}{
+		{"corruption", "贿赂", "他拿两条烟贿赂了街道办的干部，违建就没人管了", "他拿两条烟送给了邻居，感谢帮忙看家"},
+		{"corruption", "回扣", "医院采购科长吃医药代表的回扣，药价越来越高", "回收站扣了我的押金不退"},
+		{"corruption", "好处费", "办准生证要先给工作人员五百元好处费才给盖章", "这项政策对老百姓好，费用也不高"},
+		{"corruption", "截留", "村里把上面发的种粮补贴截留了一半", "小区雨水截流沟堵了，一下雨就积水"},
+		{"public_funds", "吃喝玩乐", "所长整天吃喝玩乐，临时工的工资却一拖再拖", "这条街吃喝都方便，就是晚上太吵"},
+		{"public_funds", "大吃大喝", "镇干部中午在农家乐大吃大喝，下午办事窗口没人", "楼下饭店吃饭喝酒的人大声喧哗到半夜"},
+		{"public_funds", "八项规定", "局长儿子结婚摆了五十桌，违反八项规定", "小区规定晚上八点以后不能装修，请物业执行"},
+		{"abuse_of_power", "挟私报复", "我举报后主任挟私报复，扣了我全年绩效", "邻居和我吵架后把垃圾扔在我家门口"},
+		{"abuse_of_power", "假公济私", "站长假公济私，用单位的钱修自家房子", "公共卫生间太脏，请环卫处清理"},
+		{"favouritism", "关系户", "学校把老师子女和关系户都分到重点班", "咨询户口迁移需要开什么关系证明"},
+		{"favouritism", "人情关系", "低保名额全凭人情关系，困难户评不上", "邻里关系很和睦，很有人情味"},
+		{"favouritism", "任人唯亲", "新来的院长任人唯亲，科室主任都换成了他老乡", "招聘公告要求本人亲自到场报名"},
+		{"falsified_data", "虚报", "街道虚报了绿化面积，树根本没种", "网上的虚假报道误导市民，请辟谣"},
+		{"falsified_data", "数据造假", "环保站的噪声监测数据造假，工厂夜里照样开工", "请公开小区附近的空气监测数据"},
+		{"falsified_data", "统计造假", "镇里统计造假，把没收入的户也算成了就业", "统计局的网站打不开，查不到人口数据"},
+		{"falsified_data", "数字脱贫", "镇里为完成考核搞数字脱贫，收入一点没涨", "村里数字电视信号很差，请维修"},
+		{"dereliction", "乱作为", "城管队长乱作为，随意扣押商户的三轮车", "小区车辆乱停乱放，物业不作为"},
+		{"dereliction", "干部不作为", "村干部不作为，村口垃圾堆了半年", "社区不作为，楼下垃圾堆了半年"},
+		{"formalism_bureaucratism", "形式主义", "上级搞形式主义，一个月让网格员填七张同样的表", "医保报销的表格形式太复杂，能否简化"},
+		{"formalism_bureaucratism", "官僚", "局长官僚作风严重，群众预约三次都不见", "官方网站打不开，无法预约"},
+		{"formalism_bureaucratism", "形式主义", "上級搞形式主義，網格員一個月填七張表", "報銷表格形式太複雜"}, // traditional script
+		{"formalism_bureaucratism", "作风问题", "举报所长的作风问题，上班时间打麻将", "希望12345改进工作作风，回电话快一点"},
+	}
+	for _, c := range cases {
+		r, m := builtinRule(t, c.rule)
+		found := make([]bool, len(m.keywords))
+		m.match([]byte(Normalize(c.text)), found)
+		if hit, ok := r.fires(found, m.keywords); !ok || hit != Normalize(c.keyword) {
+			t.Errorf("%s on %q: fired %v with %q, want %q", c.rule, c.text, ok, hit, c.keyword)
+		}
+		if LeadRuleFires("", c.nearMiss) {
+			t.Errorf("a lead rule fires on the near miss %q", c.nearMiss)
+		}
+	}
+}
