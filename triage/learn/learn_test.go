@@ -144,19 +144,19 @@ func sharedDir(t testing.TB) string {
 }
 
 // The lead dump has a header and one row per lead doc with its held-out
-// figures.
+// figures and its gold and held-out class.
 func TestDumpLeads(t *testing.T) {
 	recs := []Record{
-		{Source: "own", ID: "a", Body: "村主任贪污低保金"},
-		{Source: "own", ID: "b", Body: "路灯坏了"},
+		{Source: "own", ID: "a", Body: "村主任贪污低保金", Label: "discipline"},
+		{Source: "own", ID: "b", Body: "路灯坏了", Label: "petition"},
 	}
 	probs := [][]float64{{0.2, 0.8}, {0.9, 0.1}}
 	class := [][]float64{{0, 0, 0, 1, 0}, {0, 0, 1, 0, 0}}
 	var b strings.Builder
 	dumpLeads(&b, recs, probs, []int{1, 0}, 1, class)
-	want := "source\tid\tgold\tp_lead\tclass_discipline\trule\n" +
-		"own\ta\t1\t0.8000\t1\t1\n" +
-		"own\tb\t0\t0.1000\t0\t0\n"
+	want := "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class\n" +
+		"own\ta\t1\t0.8000\t1\t1\tdiscipline\tdiscipline\n" +
+		"own\tb\t0\t0.1000\t0\t0\tpetition\tgov_service\n"
 	if b.String() != want {
 		t.Errorf("dump:\n%s\nwant:\n%s", b.String(), want)
 	}

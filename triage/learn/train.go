@@ -389,13 +389,17 @@ func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp
 		}
 		return 0
 	}
-	fmt.Fprintln(w, "source\tid\tgold\tp_lead\tclass_discipline\trule")
+	fmt.Fprintln(w, "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class")
 	for i, r := range recs {
 		if i >= len(probs) {
 			break
 		}
 		cd := i < len(classProbs) && triage.Argmax(classProbs[i]) == disc
-		fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%d\t%d\n", r.Source, r.ID, labels[i], leadProb(probs[i], temp), b01(cd), b01(triage.LeadRuleFires(r.Title, r.Body)))
+		held := ""
+		if i < len(classProbs) {
+			held = Classes()[triage.Argmax(classProbs[i])]
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%d\t%d\t%s\t%s\n", r.Source, r.ID, labels[i], leadProb(probs[i], temp), b01(cd), b01(triage.LeadRuleFires(r.Title, r.Body)), r.Label, held)
 	}
 }
 
