@@ -59,9 +59,9 @@ type Config struct {
 	// LeadThreshold: the lead head's probability at or above which an item
 	// is flagged as a discipline lead. Low on purpose: a missed lead never
 	// reaches the inspectors; a false one costs them a glance. At 0.1 the
-	// engine (head, discipline class and lead rules together) recalled 0.91
-	// of the leads in held-out folds of our labels at precision 0.32, but
-	// only 0.70 of those in labels made after the rules were chosen
+	// engine (head, discipline class and lead rules together) recalled 0.93
+	// of the leads in held-out folds of our labels at precision 0.30, but
+	// only 0.76 of those in labels made after the rules were chosen
 	// (model/MODEL_CARD.md).
 	LeadThreshold float64 `yaml:"lead_threshold" default:"0.1" validate:"gt=0,lte=1"`
 	// Rules are added to the built-in ones and are applied before them.
