@@ -165,3 +165,68 @@ func FitTemperature(probs [][]float64, labels []int) float32 {
 	}
 	return float32(best)
 }
+
+// FitBias picks an offset per label, added to the log-probabilities of
+// held-out predictions made at temperature 1, that maximises their
+// macro-F1: a rare class the model under-predicts gets a push up, one it
+// over-predicts a push down. Coordinate ascent over [-1.5, 1.5] in steps of
+// 0.1; on a tie the smaller offset wins. Only the docs for which use(i) is
+// true count (nil: all).
+func FitBias(probs [][]float64, labels []int, n int, use func(int) bool) []float64 {
+	off := make([]float64, n)
+	best := biasedReport(probs, labels, n, off, use).MacroF1()
+	for range 3 {
+		for c := range n {
+			keep := off[c]
+			for step := -15; step <= 15; step++ {
+				off[c] = float64(step) / 10
+				s := biasedReport(probs, labels, n, off, use).MacroF1()
+				if s > best+1e-9 || (s > best-1e-9 && math.Abs(off[c]) < math.Abs(keep)) {
+					best, keep = s, off[c]
+				}
+			}
+			off[c] = keep
+		}
+	}
+	return off
+}
+
+// biasedReport scores held-out predictions with offsets added to their
+// log-probabilities; only the docs for which use(i) is true (nil: all).
+func biasedReport(probs [][]float64, labels []int, n int, off []float64, use func(int) bool) *Report {
+	rep := NewReport(make([]string, n))
+	for i, p := range probs {
+		if use != nil && !use(i) {
+			continue
+		}
+		bi, bv := 0, math.Inf(-1)
+		for k, x := range p {
+			if v := math.Log(math.Max(x, 1e-300)) + off[k]; v > bv {
+				bi, bv = k, v
+			}
+		}
+		rep.Add(labels[i], bi)
+	}
+	return rep
+}
+
+// CrossFitBias estimates what FitBias's offsets are worth on unseen docs:
+// offsets fitted on the even-numbered held-out predictions are scored on
+// the odd ones and the other way round, and the two halves' predictions
+// are counted together. It returns that report and the macro-F1 without
+// offsets.
+func CrossFitBias(probs [][]float64, labels []int, names []string) (crossFitted *Report, without float64) {
+	n := len(names)
+	even := func(i int) bool { return i%2 == 0 }
+	odd := func(i int) bool { return i%2 == 1 }
+	a := biasedReport(probs, labels, n, FitBias(probs, labels, n, even), odd)
+	b := biasedReport(probs, labels, n, FitBias(probs, labels, n, odd), even)
+	rep := NewReport(names)
+	for g := range n {
+		for p := range n {
+			rep.Confusion[g][p] = a.Confusion[g][p] + b.Confusion[g][p]
+		}
+	}
+	rep.N = a.N + b.N
+	return rep, biasedReport(probs, labels, n, make([]float64, n), nil).MacroF1()
+}

@@ -161,3 +161,32 @@ func TestDumpLeads(t *testing.T) {
 		t.Errorf("dump:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// A class the held-out predictions under-call gets an offset that recovers
+// it, and the cross-fitted estimate sees the gain.
+func TestFitBias(t *testing.T) {
+	var probs [][]float64
+	var labels []int
+	for i := range 40 {
+		if i%5 == 0 { // in both halves of the cross-fit
+
+			probs, labels = append(probs, []float64{0.6, 0.4}), append(labels, 1)
+		} else {
+			probs, labels = append(probs, []float64{0.9, 0.1}), append(labels, 0)
+		}
+	}
+	off := FitBias(probs, labels, 2, nil)
+	if d := off[1] - off[0]; d <= math.Log(1.5) || d >= math.Log(9) {
+		t.Fatalf("offsets %v do not separate the classes", off)
+	}
+	if f := biasedReport(probs, labels, 2, off, nil).MacroF1(); f != 1 {
+		t.Errorf("macro-F1 with offsets %v = %.3f, want 1", off, f)
+	}
+	crossed, without := CrossFitBias(probs, labels, []string{"a", "b"})
+	if crossed.MacroF1() <= without || crossed.N != len(probs) {
+		t.Errorf("cross-fitted %.3f (n=%d), without %.3f", crossed.MacroF1(), crossed.N, without)
+	}
+	if got := shifted([]float64{0.5, 0.5}, []float64{0, math.Log(3)}); math.Abs(got[1]-0.75) > 1e-9 {
+		t.Errorf("shifted = %v, want [0.25 0.75]", got)
+	}
+}
