@@ -46,9 +46,9 @@ type Model struct {
 	q     []int8
 	scale []float32 // per column
 	// strongBits holds, per head and label, a bit per bucket: is it
-	// strong for the label (see strong)? Built on first use.
+	// strong for the label (see strong)? Built per head on first use.
 	strongBits [][][]uint64
-	strongOnce sync.Once
+	strongOnce []sync.Once
 }
 
 // lean is how much bucket f favours label k of head h, in q units above the
@@ -88,34 +88,33 @@ func (m *Model) lean(h *Head, f uint32, k int, least int32) int32 {
 const strongLean = 32
 
 // strong returns the bitmap of buckets strong for label k of head h (bit
-// f set: lean(h, f, k) ≥ strongLean), built for every head on first use;
-// nil for a float model.
+// f set: lean(h, f, k) ≥ strongLean), built for all of h's labels the
+// first time h is explained (the department head never is); nil for a
+// float model.
 func (m *Model) strong(h *Head, k int) []uint64 {
 	if m.q == nil {
 		return nil
 	}
-	m.strongOnce.Do(func() {
-		m.strongBits = make([][][]uint64, len(m.Heads))
-		for i := range m.Heads {
-			hh := &m.Heads[i]
-			m.strongBits[i] = make([][]uint64, len(hh.Labels))
-			for l := range hh.Labels {
-				bits := make([]uint64, (1<<m.Bits+63)/64)
-				for f := range uint32(1) << m.Bits {
-					if m.lean(hh, f, l, strongLean-1) > 0 {
-						bits[f/64] |= 1 << (f % 64)
-					}
+	i := 0
+	for i < len(m.Heads) && &m.Heads[i] != h {
+		i++
+	}
+	if i == len(m.Heads) {
+		return nil
+	}
+	m.strongOnce[i].Do(func() {
+		m.strongBits[i] = make([][]uint64, len(h.Labels))
+		for l := range h.Labels {
+			bits := make([]uint64, (1<<m.Bits+63)/64)
+			for f := range uint32(1) << m.Bits {
+				if m.lean(h, f, l, strongLean-1) > 0 {
+					bits[f/64] |= 1 << (f % 64)
 				}
-				m.strongBits[i][l] = bits
 			}
+			m.strongBits[i][l] = bits
 		}
 	})
-	for i := range m.Heads {
-		if &m.Heads[i] == h {
-			return m.strongBits[i][k]
-		}
-	}
-	return nil
+	return m.strongBits[i][k]
 }
 
 // Head names in the default model.
@@ -156,6 +155,8 @@ func newModel(version string, bits uint8, heads []Head) (*Model, error) {
 }
 
 func (m *Model) layout() {
+	m.strongBits = make([][][]uint64, len(m.Heads))
+	m.strongOnce = make([]sync.Once, len(m.Heads))
 	m.cols = 0
 	for i := range m.Heads {
 		m.Heads[i].col = m.cols
@@ -501,7 +502,7 @@ func ReadModel(r io.Reader) (*Model, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBadModel, err)
 	}
 	mm.TitleRepeat, mm.Meta = m.TitleRepeat, m.Meta
-	mm.q = allocWeights((1 << mm.Bits) * mm.cols)
+	mm.q = make([]int8, (1<<mm.Bits)*mm.cols)
 	mm.scale = make([]float32, mm.cols)
 	for _, h := range mm.Heads {
 		if len(h.Bias) != len(h.Labels) || len(h.Labels) < 2 {
