@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
-	"sync"
 	"unsafe"
 )
 
@@ -25,6 +25,7 @@ type Head struct {
 	// folds so that confidences are calibrated.
 	Temperature float32 `json:"temperature"`
 	col         int
+	index       int // in Model.Heads
 }
 
 // Model is a set of linear heads over hashed character n-grams. The weights
@@ -45,21 +46,26 @@ type Model struct {
 	w     []float32
 	q     []int8
 	scale []float32 // per column
-	// strongBits holds, per head and label, a bit per bucket: is it
-	// strong for the label (see strong)? Built per head on first use.
-	strongBits [][][]uint64
-	strongOnce []sync.Once
+	// pk is q laid out for scoring (see packed), nil when the heads do
+	// not fit.
+	pk *packed
 }
 
 // lean is how much bucket f favours label k of head h, in q units above the
 // mean of the head's labels, when k is the label it favours most (the first
-// on a tie) and by more than least; otherwise 0. It runs for every feature
+// on a tie) and by more than least; otherwise 0. It runs for the features
 // of an item when a decision is explained (the rows are in cache by then:
-// Scores has just read them), so it avoids the division unless the bucket
+// scoring has just read them), so it avoids the division unless the bucket
 // qualifies, and data-dependent branches before that.
 func (m *Model) lean(h *Head, f uint32, k int, least int32) int32 {
+	if p := m.pk; p != nil {
+		return p.lean(h, f, k, least)
+	}
 	o := int(f)*m.cols + h.col
-	row := m.q[o : o+len(h.Labels)]
+	return leanRow(m.q[o:o+len(h.Labels)], k, least)
+}
+
+func leanRow(row []int8, k int, least int32) int32 {
 	x := int32(row[k])
 	var sum int32
 	before, after := int32(math.MinInt8), int32(math.MinInt8) // best of the labels before k and after it
@@ -80,41 +86,129 @@ func (m *Model) lean(h *Head, f uint32, k int, least int32) int32 {
 	return min(num/n, 255)
 }
 
-// strongLean is the lean (see lean) from which a bucket counts as strong
-// for a label. Explaining looks at the strong buckets first; when three of
-// them lean by at least this much, no other bucket can be among the top
-// three. On the 附件3 letters the third-best class feature leans by 38 or
-// more in 99 % of them, so the other pass is rare.
-const strongLean = 32
+// strongLean is the lean (see lean) from which a bucket counts as strong:
+// scoring collects the features strong for the marked head (see packed),
+// and explaining looks at those first; when three of them lean to the
+// label by at least this much, no other bucket can be among the top three.
+// On the 附件3 letters 98 % of class explanations need no other pass, with
+// some 60 strong features an item.
+const strongLean = 48
 
-// strong returns the bitmap of buckets strong for label k of head h (bit
-// f set: lean(h, f, k) ≥ strongLean), built for all of h's labels the
-// first time h is explained (the department head never is); nil for a
-// float model.
-func (m *Model) strong(h *Head, k int) []uint64 {
+// packed is the layout a quantised model is scored with when its heads fit
+// in 15 bytes a bucket: a 16-byte row per bucket, so that a row is one
+// aligned read and four rows share a cache line. A head of two labels whose
+// weights are exact opposites (as training makes them: the gradients of a
+// two-way softmax are) keeps one column, label 1's, and label 0 is its
+// negation; the other heads keep a column per label. The last byte of a
+// row is the mark of one head of three to seven labels, the first such
+// (the class head): its best label for the bucket (plus one, in the top
+// three bits) and the lean to it divided by 8 (the low five, at most 31).
+type packed struct {
+	rows []byte
+	col  []int  // per head: the column of its first label, or of label 1 when bin
+	bin  []bool // per head: one column for two labels
+	mark int    // the marked head's index; -1: none
+}
+
+const (
+	packedRow  = 16
+	packedMark = packedRow - 1 // the mark byte
+	markShift  = 5             // label+1 above, lean/8 below
+	markLevel  = 1<<markShift - 1
+)
+
+// pack builds m.pk from m.q when the heads fit; otherwise m.pk stays nil
+// and scoring reads m.q.
+func (m *Model) pack() {
+	m.pk = nil
 	if m.q == nil {
-		return nil
+		return
 	}
-	i := 0
-	for i < len(m.Heads) && &m.Heads[i] != h {
-		i++
-	}
-	if i == len(m.Heads) {
-		return nil
-	}
-	m.strongOnce[i].Do(func() {
-		m.strongBits[i] = make([][]uint64, len(h.Labels))
-		for l := range h.Labels {
-			bits := make([]uint64, (1<<m.Bits+63)/64)
-			for f := range uint32(1) << m.Bits {
-				if m.lean(h, f, l, strongLean-1) > 0 {
-					bits[f/64] |= 1 << (f % 64)
-				}
-			}
-			m.strongBits[i][l] = bits
+	p := &packed{col: make([]int, len(m.Heads)), bin: make([]bool, len(m.Heads)), mark: -1}
+	cols := 0
+	for i, h := range m.Heads {
+		p.col[i] = cols
+		if len(h.Labels) == 2 && m.opposite(&h) {
+			p.bin[i] = true
+			cols++
+			continue
 		}
-	})
-	return m.strongBits[i][k]
+		cols += len(h.Labels)
+		if p.mark < 0 && len(h.Labels) <= 1<<(8-markShift)-1 {
+			p.mark = i
+		}
+	}
+	if cols > packedMark {
+		return
+	}
+	n := 1 << m.Bits
+	p.rows = make([]byte, n*packedRow)
+	for f := range n {
+		row := p.rows[f*packedRow : (f+1)*packedRow]
+		src := m.q[f*m.cols : (f+1)*m.cols]
+		for i := range m.Heads {
+			h := &m.Heads[i]
+			if p.bin[i] {
+				row[p.col[i]] = byte(src[h.col+1])
+				continue
+			}
+			w := src[h.col : h.col+len(h.Labels)]
+			for k := range h.Labels {
+				row[p.col[i]+k] = byte(w[k])
+			}
+			if i == p.mark {
+				best := 0
+				for k := range w {
+					if w[k] > w[best] {
+						best = k
+					}
+				}
+				level := min(leanRow(w, best, -1)>>3, markLevel)
+				row[packedMark] = byte(best+1)<<markShift | byte(level)
+			}
+		}
+	}
+	m.pk = p
+}
+
+// opposite reports whether head h's two columns are exact opposites.
+func (m *Model) opposite(h *Head) bool {
+	if m.scale[h.col] != m.scale[h.col+1] {
+		return false
+	}
+	for f := range 1 << m.Bits {
+		o := f*m.cols + h.col
+		if int32(m.q[o]) != -int32(m.q[o+1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lean is Model.lean on the packed rows.
+func (p *packed) lean(h *Head, f uint32, k int, least int32) int32 {
+	i := h.index
+	o := int(f)*packedRow + p.col[i]
+	if p.bin[i] {
+		x := int32(int8(p.rows[o])) // label 1's weight; label 0's is -x
+		if k == 0 {
+			x = -x
+		}
+		// the lean of the better of two labels is its weight: (x - (-x)) / 2
+		if x <= least {
+			return 0
+		}
+		return x
+	}
+	if i == p.mark {
+		// only the best label leans; and by less than 8 × (level + 1)
+		mk := p.rows[int(f)*packedRow+packedMark]
+		if int(mk>>markShift) != k+1 || int32(mk&markLevel) < markLevel && int32(mk&markLevel)*8+7 <= least {
+			return 0
+		}
+	}
+	row := unsafe.Slice((*int8)(unsafe.Pointer(&p.rows[o])), len(h.Labels))
+	return leanRow(row, k, least)
 }
 
 // Head names in the default model.
@@ -155,11 +249,9 @@ func newModel(version string, bits uint8, heads []Head) (*Model, error) {
 }
 
 func (m *Model) layout() {
-	m.strongBits = make([][][]uint64, len(m.Heads))
-	m.strongOnce = make([]sync.Once, len(m.Heads))
 	m.cols = 0
 	for i := range m.Heads {
-		m.Heads[i].col = m.cols
+		m.Heads[i].col, m.Heads[i].index = m.cols, i
 		m.cols += len(m.Heads[i].Labels)
 	}
 }
@@ -227,58 +319,81 @@ func Value(n int) float32 {
 // Scores adds the raw scores of every head for the features ids into out
 // (len = total labels), biases included.
 func (m *Model) Scores(ids []uint32, out []float32) {
-	if m.q == nil {
+	m.scores(ids, out, nil, false)
+}
+
+// scores is Scores that, with collect, also appends to cand the positions
+// in ids of the features whose buckets are strong (lean ≥ strongLean) for
+// a label of the marked head, when the model is packed (see packed).
+func (m *Model) scores(ids []uint32, out []float32, cand []int32, collect bool) []int32 {
+	switch {
+	case m.pk != nil:
+		return m.scoresPacked(ids, out, cand, collect)
+	case m.q == nil:
 		m.scoresFloat(ids, out)
-		return
+		return cand
 	}
-	const maxCols = 32
-	var acc [maxCols]int32
 	cols := m.cols
-	if cols > maxCols {
-		m.scoresFloat(ids, out)
-		return
-	}
-	a := acc[:cols]
-	if cols == 16 { // the default heads
-		m.scores16(ids, &acc)
-	} else {
-		for _, f := range ids {
-			row := m.q[int(f)*cols : int(f)*cols+cols]
-			for k, x := range row {
-				a[k] += int32(x)
-			}
+	acc := make([]int32, cols)
+	for _, f := range ids {
+		row := m.q[int(f)*cols : int(f)*cols+cols]
+		for k, x := range row {
+			acc[k] += int32(x)
 		}
 	}
 	v := Value(len(ids))
 	for _, h := range m.Heads {
 		for k := range h.Labels {
 			c := h.col + k
-			out[c] = h.Bias[k] + float32(a[c])*m.scale[c]*v
+			out[c] = h.Bias[k] + float32(acc[c])*m.scale[c]*v
 		}
 	}
+	return cand
 }
 
-// scores16 sums 16-column rows eight bytes at a time (SWAR): each byte is
-// biased to unsigned (x+128, by flipping its top bit) and its word split
-// into four 16-bit lanes of even and four of odd columns, so one 64-bit add
-// sums four columns. A lane holds at most 256 rows of 255 before it is
-// emptied into acc; the bias is taken off at the end. This does a quarter of
-// the adds of a column loop, and the shorter loop keeps more row loads in
-// flight, which is what an item of a thousand bytes waits on.
-func (m *Model) scores16(ids []uint32, acc *[32]int32) {
+// scoresPacked sums the packed rows of ids in two passes. The first only
+// reads a byte of each row: a loop that short keeps many rows' loads in
+// flight at once, and an item of a thousand bytes has some 650 rows
+// scattered over the 4 MiB table, so waiting on them is most of the cost.
+// The second sums the rows, now in cache, eight bytes at a time (SWAR):
+// each byte is biased to unsigned (x+128, by flipping its top bit) and its
+// word split into four 16-bit lanes of even and four of odd columns, so
+// one 64-bit add sums four columns. A lane holds at most 256 rows of 255
+// before it is emptied into acc; the bias is taken off at the end.
+func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect bool) []int32 {
 	const (
 		lanes = 0x00FF00FF00FF00FF
 		flip  = 0x8080808080808080
 		batch = 256
 	)
-	q := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(m.q))), len(m.q))
-	for len(ids) > 0 {
-		n := min(len(ids), batch)
+	p := m.pk
+	base := unsafe.Pointer(unsafe.SliceData(p.rows))
+	mask := m.mask()
+	var t byte
+	for _, f := range ids {
+		t += *(*byte)(unsafe.Add(base, int(f&mask)*packedRow))
+	}
+	nc := len(cand)
+	if collect {
+		cand = slices.Grow(cand, len(ids))[:nc+len(ids)]
+	}
+	var acc [packedRow]int32
+	acc[packedMark] = int32(t) // the byte read must be used; this column is not a score
+	for at := 0; at < len(ids); at += batch {
+		chunk := ids[at:min(at+batch, len(ids))]
 		var e0, o0, e1, o1 uint64 // even and odd columns of bytes 0-7 and 8-15
-		for _, f := range ids[:n] {
-			row := q[int(f)*16 : int(f)*16+16]
-			x := binary.LittleEndian.Uint64(row[:8]) ^ flip
-			y := binary.LittleEndian.Uint64(row[8:]) ^ flip
+		for i, f := range chunk {
+			row := p.rows[int(f)*packedRow : int(f)*packedRow+packedRow]
+			x := binary.LittleEndian.Uint64(row[:8])
+			y := binary.LittleEndian.Uint64(row[8:])
+			if collect {
+				cand[nc] = int32(at + i)
+				if y>>56&markLevel >= strongLean/8 { // the mark byte (packedMark)
+					nc++
+				}
+			}
+			x ^= flip
+			y ^= flip
 			e0 += x & lanes
 			o0 += x >> 8 & lanes
 			e1 += y & lanes
@@ -291,11 +406,26 @@ func (m *Model) scores16(ids []uint32, acc *[32]int32) {
 			acc[8+2*l] += int32(e1 >> sh & 0xFFFF)
 			acc[9+2*l] += int32(o1 >> sh & 0xFFFF)
 		}
-		for k := range 16 {
-			acc[k] -= int32(128 * n)
+		for k := range packedMark {
+			acc[k] -= int32(128 * len(chunk))
 		}
-		ids = ids[n:]
 	}
+	v := Value(len(ids))
+	for i, h := range m.Heads {
+		c := p.col[i]
+		if p.bin[i] {
+			sum := float32(acc[c]) * m.scale[h.col+1] * v
+			out[h.col], out[h.col+1] = h.Bias[0]-sum, h.Bias[1]+sum
+			continue
+		}
+		for k := range h.Labels {
+			out[h.col+k] = h.Bias[k] + float32(acc[c+k])*m.scale[h.col+k]*v
+		}
+	}
+	if collect {
+		cand = cand[:nc]
+	}
+	return cand
 }
 
 func (m *Model) scoresFloat(ids []uint32, out []float32) {
@@ -379,6 +509,7 @@ func (m *Model) Quantize() {
 		}
 	}
 	m.w = nil
+	m.pack()
 }
 
 // Probs turns head h's part of raw scores into probabilities in p.
@@ -540,6 +671,7 @@ func ReadModel(r io.Reader) (*Model, error) {
 			copy(mm.q[int(f)*mm.cols+h.col:], row)
 		}
 	}
+	mm.pack()
 	return mm, nil
 }
 

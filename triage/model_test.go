@@ -3,6 +3,8 @@ package triage
 import (
 	"bytes"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +57,88 @@ func TestDefaultModelLoads(t *testing.T) {
 			t.Errorf("built-in model has no %s head", h)
 		}
 	}
+}
+
+// The packed layout scores exactly as the int8 matrix it is built from,
+// collects as strong exactly the features leaning strongLean or more to a
+// label of the marked head, and gives every bucket the same lean.
+func TestPackedScoresExact(t *testing.T) {
+	def, err := DefaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// two heads of two labels, the first's columns opposite as training
+	// makes them, the second's not
+	toy, err := NewModel("toy", 12, []Head{{Name: "a", Labels: []string{"x", "y"}}, {Name: "b", Labels: []string{"p", "q"}}, {Name: "c", Labels: []string{"r", "s", "t"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range uint32(1 << 12) {
+		a, b, c := toy.Weights(&toy.Heads[0], f), toy.Weights(&toy.Heads[1], f), toy.Weights(&toy.Heads[2], f)
+		x := float32(int(f*2654435761>>7)%255-127) / 100
+		a[0], a[1] = -x, x
+		b[0], b[1] = x, x/2
+		c[0], c[1], c[2] = x, -x/3, float32(f%5)/4
+	}
+	toy.Quantize()
+	if toy.pk == nil || !toy.pk.bin[0] || toy.pk.bin[1] || toy.pk.bin[2] || toy.pk.mark != 1 {
+		t.Fatalf("toy packing: %+v", toy.pk)
+	}
+	if def.pk == nil || !def.pk.bin[0] || def.pk.bin[1] || !def.pk.bin[2] || def.pk.bin[3] || def.pk.mark != 1 {
+		t.Fatalf("built-in packing: %+v", def.pk)
+	}
+	texts := []string{"拆迁补偿款被村干部私分", "路灯不亮 12345 abc", "贪污受贿😀", strings.Repeat("小区噪音扰民，", 60)}
+	for _, m := range []*Model{def, toy} {
+		flat := *m
+		flat.pk = nil
+		for _, text := range texts {
+			ids := m.Featurize(nil, "", text)
+			got, want := make([]float32, m.Cols()), make([]float32, m.Cols())
+			cand := m.scores(ids, got, nil, true)
+			flat.Scores(ids, want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %q: packed %v, int8 %v", m.Version, text, got, want)
+			}
+			var strong []int32
+			h := &m.Heads[m.pk.mark]
+			for i, f := range ids {
+				o := int(f)*m.cols + h.col
+				for k := range h.Labels {
+					if leanRow(m.q[o:o+len(h.Labels)], k, strongLean-1) > 0 {
+						strong = append(strong, int32(i))
+					}
+				}
+			}
+			if !slices.Equal(cand, strong) {
+				t.Errorf("%s %q: marked %v, want %v", m.Version, text, cand, strong)
+			}
+		}
+	}
+	for _, m := range []*Model{def, toy} {
+		for f := uint32(0); f < 1<<m.Bits; f += 1 + f%7 {
+			for _, h := range m.Heads {
+				o := int(f)*m.cols + h.col
+				for k := range h.Labels {
+					for _, least := range []int32{-1, 0, 7, 8, 31, 47, 100, 247, 250} {
+						if got, want := m.pk.lean(&h, f, k, least), leanRow(m.q[o:o+len(h.Labels)], k, least); got != want {
+							t.Fatalf("%s bucket %d %s/%s least %d: packed lean %d, int8 %d", m.Version, f, h.Name, h.Labels[k], least, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+	wide := make([]Head, 4) // 4×4 = 16 columns, more than a packed row holds
+	for i := range wide {
+		wide[i] = Head{Name: string(rune('a' + i)), Labels: []string{"1", "2", "3", "4"}}
+	}
+	w, err := NewModel("wide", 10, wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Quantize()
+	if w.pk != nil {
+		t.Errorf("16 columns packed")
+	}
+	w.Scores(w.Featurize(nil, "", "测试"), make([]float32, w.Cols()))
 }

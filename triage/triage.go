@@ -18,6 +18,8 @@ import (
 	_ "embed"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"sync"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -179,6 +181,7 @@ type scratch struct {
 	scores []float32
 	probs  []float64
 	found  []bool
+	cand   []int32 // positions in ids of strong features (Model.scores)
 }
 
 // Decide screens, classifies and explains one item.
@@ -212,7 +215,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	d := minsheng.Decision{ModelVersion: e.m.Version}
 	var meaningful int
 	s.buf, s.ids, s.spans, meaningful = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], true, title, body)
-	e.m.Scores(s.ids, s.scores)
+	s.cand = e.m.scores(s.ids, s.scores, s.cand[:0], true)
 	s.probs = e.dept.Probs(s.scores, s.probs)
 	d.Department = e.dept.Labels[Argmax(s.probs)]
 
@@ -337,12 +340,12 @@ func (e *Engine) classIndex(c minsheng.Class) int {
 // With a loaded model it considers the n-grams whose bucket leans to k
 // most of all labels.
 func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
-	return e.explain(s, h, k, e.m.strong(h, k))
+	return e.explain(s, h, k, e.m.pk != nil && e.m.pk.mark == h.index)
 }
 
-// explain is topFeatures looking first at the buckets set in strong (nil:
-// at all of them).
-func (e *Engine) explain(s *scratch, h *Head, k int, strong []uint64) string {
+// explain is topFeatures; with strongFirst (h is the packed model's marked
+// head) it looks first at the features scoring found strong (s.cand).
+func (e *Engine) explain(s *scratch, h *Head, k int, strongFirst bool) string {
 	type fw struct {
 		f    uint32
 		at   int
@@ -353,19 +356,27 @@ func (e *Engine) explain(s *scratch, h *Head, k int, strong []uint64) string {
 	var top [3]fw
 	n := float32(len(h.Labels))
 	quant := e.m.q != nil
-	// With a quantised model, first only the buckets strong for k: when
-	// three of them lean by strongLean or more, no other can beat them.
+	// First only the buckets strong for a label of h: when three of them
+	// lean to k by strongLean or more, no other can beat them. (The lean of
+	// a packed model reads the mark first, so the other pass is cheap too.)
 	for pass := range 2 {
+		first := strongFirst && pass == 0
 		if pass == 1 {
-			if strong != nil && top[2].used && top[2].by >= strongLean {
+			if !strongFirst || top[2].used && top[2].by >= strongLean {
 				break
 			}
-			top, strong = [3]fw{}, nil
+			top = [3]fw{}
 		}
-		for i, f := range s.ids {
-			if strong != nil && strong[f/64]&(1<<(f%64)) == 0 {
-				continue
+		end := len(s.ids)
+		if first {
+			end = len(s.cand)
+		}
+		for j := range end {
+			i := j
+			if first {
+				i = int(s.cand[j])
 			}
+			f := s.ids[i]
 			var c float32
 			var by int32
 			if quant {
@@ -397,26 +408,29 @@ func (e *Engine) explain(s *scratch, h *Head, k int, strong []uint64) string {
 				}
 			}
 		}
-		if !quant {
-			break
-		}
 	}
 	v := Value(len(s.ids))
-	var b bytes.Buffer
+	var b []byte
 	for t, a := range top {
 		if !a.used {
 			break
 		}
 		if t > 0 {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
 		sp := s.spans[a.at]
-		fmt.Fprintf(&b, "%q %+.2f", s.buf[sp.start:sp.end], a.w*v/h.Temperature)
+		b = strconv.AppendQuote(b, string(s.buf[sp.start:sp.end]))
+		b = append(b, ' ')
+		at := len(b) // %+.2f, without fmt's cost
+		b = strconv.AppendFloat(b, float64(a.w*v/h.Temperature), 'f', 2, 32)
+		if b[at] != '-' && b[at] != '+' {
+			b = slices.Insert(b, at, '+')
+		}
 	}
-	if b.Len() == 0 {
+	if len(b) == 0 {
 		return "no single feature stands out"
 	}
-	return b.String()
+	return string(b)
 }
 
 // Argmax is the index of the largest of p (the first, on a tie).

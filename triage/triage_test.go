@@ -260,22 +260,33 @@ func hasReason(d minsheng.Decision, kind, code string) bool {
 	return false
 }
 
-// Explaining from the strong buckets first gives the same three features
-// as looking at every bucket, for every head and label.
+// Explaining from the features scoring found strong gives the same three
+// features as looking at every bucket of the unpacked weights, for every
+// head and label.
 func TestExplainStrongExact(t *testing.T) {
 	e := engine(t, DefaultConfig())
+	if e.m.pk == nil {
+		t.Fatal("the built-in model is not packed")
+	}
+	um := *e.m
+	um.pk = nil
+	flat, err := NewWithModel(DefaultConfig(), &um)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := e.pool.Get().(*scratch)
 	texts := []string{strings.Repeat("拆迁补偿款被村干部私分，", 20), "路灯不亮", "贪污受贿", "免费发票代开 加微信", ""}
 	for _, ex := range readExamples(t) {
 		texts = append(texts, ex.Title+"\n"+ex.Body)
 	}
-	checked := 0
+	checked, marked := 0, 0
 	for _, text := range texts {
 		s.buf, s.ids, s.spans, _ = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], true, "", text)
-		e.m.Scores(s.ids, s.scores)
+		s.cand = e.m.scores(s.ids, s.scores, s.cand[:0], true)
+		marked += len(s.cand)
 		for _, h := range []*Head{e.screen, e.class, e.lead} {
 			for k := range h.Labels {
-				fast, full := e.explain(s, h, k, e.m.strong(h, k)), e.explain(s, h, k, nil)
+				fast, full := e.topFeatures(s, h, k), flat.explain(s, h, k, false)
 				if fast != full {
 					t.Errorf("%.30q %s/%s: strong-first %q, every bucket %q", text, h.Name, h.Labels[k], fast, full)
 				}
@@ -283,8 +294,8 @@ func TestExplainStrongExact(t *testing.T) {
 			}
 		}
 	}
-	if checked < 100 {
-		t.Fatalf("only %d explanations compared", checked)
+	if checked < 100 || marked == 0 {
+		t.Fatalf("only %d explanations compared, %d features marked strong", checked, marked)
 	}
 }
 
