@@ -20,6 +20,19 @@ var t2s = func() []uint16 {
 	return t
 }()
 
+// traditional has a bit per BMP rune: is it in t2s? At 8 KiB it stays in
+// the first-level cache, where the 128 KiB table does not, and most
+// characters of a letter are not traditional.
+var traditional = func() *[0x10000 / 64]uint64 {
+	var b [0x10000 / 64]uint64
+	for r, s := range t2s {
+		if s != 0 {
+			b[r/64] |= 1 << (r % 64)
+		}
+	}
+	return &b
+}()
+
 // foldRune maps one rune for classification: full-width forms to ASCII,
 // upper to lower case, traditional to simplified Chinese. It returns -1 for
 // runes that carry nothing (format and control characters) and ' ' for any
@@ -85,8 +98,8 @@ func appendNormalized(dst []byte, s string) []byte {
 		if c := s[i]; c >= 0xE1 && c <= 0xEF && c != 0xED && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
 			r := rune(c&0x0F)<<12 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F)
 			if r >= 0x4E00 && r <= 0x9FFF { // only the traditional → simplified table applies
-				if t := t2s[r]; t != 0 {
-					dst = utf8.AppendRune(dst, rune(t))
+				if traditional[r/64]&(1<<(r%64)) != 0 {
+					dst = utf8.AppendRune(dst, rune(t2s[r]))
 				} else {
 					dst = append(dst, s[i:i+3]...)
 				}
@@ -162,37 +175,60 @@ func stripTags(dst []byte, start int) []byte {
 
 // stripNoise removes the noise phrases from the opening and the closing of
 // dst[start:], where greetings sit; the middle is left alone, which keeps
-// this O(1) per item.
+// this O(1) per item. The text is rewritten in place: every phrase is
+// replaced by something shorter, so the writing never overtakes the
+// reading. Runs of space the removal leaves are folded, and the text
+// trimmed.
 func stripNoise(dst []byte, start int) []byte {
 	const edge = 48
 	text := dst[start:]
-	if len(text) <= 2*edge {
-		if !hasNoise(text) {
-			return dst
+	head, tail := text, text[len(text):]
+	if len(text) > 2*edge {
+		head, tail = text[:edge], text[len(text)-edge:]
+		for len(head) > 0 && !utf8.RuneStart(text[len(head)]) { // cut on a rune boundary
+			head = head[:len(head)-1]
 		}
-		return append(dst[:start], collapse(noise.Replace(string(text)))...)
+		for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+			tail = tail[1:]
+		}
 	}
-	head, tail := text[:edge], text[len(text)-edge:]
-	for len(head) > 0 && !utf8.RuneStart(text[len(head)]) { // cut on a rune boundary
-		head = head[:len(head)-1]
-	}
-	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
-		tail = tail[1:]
-	}
-	if !hasNoise(head) && !hasNoise(tail) {
+	hn, tn := hasNoise(head), hasNoise(tail)
+	if !hn && !tn {
 		return dst
 	}
-	mid := string(text[len(head) : len(text)-len(tail)])
-	return append(dst[:start], collapse(noise.Replace(string(head))+mid+noise.Replace(string(tail)))...)
-}
-
-// collapse trims s and folds runs of spaces that removing phrases left.
-func collapse(s string) string {
-	s = strings.TrimSpace(s)
-	for strings.Contains(s, "  ") {
-		s = strings.ReplaceAll(s, "  ", " ")
+	h, t := string(head), string(tail)
+	if hn {
+		h = noise.Replace(h)
 	}
-	return s
+	if tn {
+		t = noise.Replace(t)
+	}
+	w, space := start, true
+	put := func(s string) {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c != ' ' {
+				dst[w], w, space = c, w+1, false
+			} else if !space {
+				dst[w], w, space = ' ', w+1, true
+			}
+		}
+	}
+	put(h)
+	// The middle holds no run of spaces (the text was folded): only its
+	// first byte can start one.
+	mid := text[len(head) : len(text)-len(tail)]
+	if len(mid) > 0 && mid[0] == ' ' && space {
+		mid = mid[1:]
+	}
+	if len(mid) > 0 {
+		w += copy(dst[w:], mid)
+		space = mid[len(mid)-1] == ' '
+	}
+	put(t)
+	if space && w > start {
+		w--
+	}
+	return dst[:w]
 }
 
 // hasNoise is a cheap pre-check for the replacer: every noise phrase holds
