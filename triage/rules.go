@@ -2,6 +2,7 @@ package triage
 
 import (
 	"bytes"
+	"math/bits"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -54,24 +55,41 @@ var builtin = []Rule{
 	{Name: "urgent_danger", Any: []string{"燃气泄漏", "煤气泄漏", "有生命危险", "着火了", "坍塌", "触电", "要跳楼", "轻生"}, Urgent: true},
 }
 
-// matcher finds which of a set of keywords occur in a text in one pass: a
-// bitmap of first runes skips most positions at the cost of a load.
+// matcher finds which of a set of keywords occur in a text in one pass. A
+// bitmap of the keywords' first runes skips most positions at the cost of
+// a load; at a set bit, the bits below it in the bitmap count to the
+// keywords starting with that rune (a rank, so no map lookup per hit).
 type matcher struct {
 	first    [0x10000 / 64]uint64
-	byFirst  map[rune][]int // first rune → keyword indexes
+	rank     [0x10000 / 64]uint16 // set bits of first in the words before
+	groups   [][]int              // per set bit, in rune order: keyword indexes
+	astral   map[rune][]int       // first runes outside the BMP
 	keywords []string
 	kwBytes  [][]byte
 }
 
 func newMatcher(keywords []string) *matcher {
-	m := &matcher{byFirst: map[rune][]int{}, keywords: keywords}
+	m := &matcher{astral: map[rune][]int{}, keywords: keywords}
+	byFirst := map[rune][]int{}
 	for i, k := range keywords {
 		m.kwBytes = append(m.kwBytes, []byte(k))
 		r, _ := utf8.DecodeRuneInString(k)
-		if r < 0x10000 {
-			m.first[r/64] |= 1 << (r % 64)
+		if r >= 0x10000 {
+			m.astral[r] = append(m.astral[r], i)
+			continue
 		}
-		m.byFirst[r] = append(m.byFirst[r], i)
+		m.first[r/64] |= 1 << (r % 64)
+		byFirst[r] = append(byFirst[r], i)
+	}
+	n := 0
+	for w, bits := range m.first {
+		m.rank[w] = uint16(n)
+		for b := range 64 {
+			if bits&(1<<b) != 0 {
+				m.groups = append(m.groups, byFirst[rune(w*64+b)])
+				n++
+			}
+		}
 	}
 	return m
 }
@@ -80,11 +98,20 @@ func newMatcher(keywords []string) *matcher {
 func (m *matcher) match(text []byte, found []bool) {
 	for i := 0; i < len(text); {
 		r, n := decode3(text, i)
-		if r >= 0x10000 || m.first[r/64]&(1<<(r%64)) != 0 {
-			for _, k := range m.byFirst[r] {
-				if !found[k] && bytes.HasPrefix(text[i:], m.kwBytes[k]) {
-					found[k] = true
-				}
+		var group []int
+		if r < 0x10000 {
+			w, bit := r/64, uint64(1)<<(r%64)
+			if m.first[w]&bit == 0 {
+				i += n
+				continue
+			}
+			group = m.groups[int(m.rank[w])+bits.OnesCount64(m.first[w]&(bit-1))]
+		} else {
+			group = m.astral[r]
+		}
+		for _, k := range group {
+			if !found[k] && bytes.HasPrefix(text[i:], m.kwBytes[k]) {
+				found[k] = true
 			}
 		}
 		i += n

@@ -1,6 +1,10 @@
 package triage
 
-import "testing"
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
 
 // builtinRule compiles one built-in rule by name.
 func builtinRule(t *testing.T, name string) (compiledRule, *matcher) {
@@ -54,6 +58,30 @@ func TestLeadRules(t *testing.T) {
 		}
 		if LeadRuleFires("", c.nearMiss) {
 			t.Errorf("a lead rule fires on the near miss %q", c.nearMiss)
+		}
+	}
+}
+
+// The matcher finds exactly the keywords strings.Contains finds, with
+// keywords that share a first rune, start outside the BMP, are one rune
+// long or Latin.
+func TestMatcherAgreesWithContains(t *testing.T) {
+	kws := []string{"公款吃喝", "公车私用", "公", "😀测试", "test message", "贪污", "污", "a", "\U0001F600"}
+	m := newMatcher(kws)
+	pieces := []string{"公款", "吃喝", "公车私用", "😀", "测试", "test ", "message", "贪", "污", "a", "路灯", " "}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		text := b.String()
+		found := make([]bool, len(kws))
+		m.match([]byte(text), found)
+		for i, k := range kws {
+			if found[i] != strings.Contains(text, k) {
+				t.Fatalf("%q: found %q = %v", text, k, found[i])
+			}
 		}
 	}
 }
