@@ -42,16 +42,29 @@ func isSep(r rune) bool {
 		r == 0xFF5F || r == 0xFF60 || (r >= 0xFF61 && r <= 0xFF65) || r == 0xB7
 }
 
-// extract appends the features of normalised text to ids (and their spans,
-// when wantSpans), with buckets masked by mask. It also returns how many
-// Chinese characters and Latin letters the text holds: below a few, there
-// is nothing to act on.
-func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, wantSpans bool) ([]uint32, []span, int) {
+// extractor turns normalised text into features, and finds the rules'
+// keywords in the same pass when kw is set.
+type extractor struct {
+	ids        []uint32
+	spans      []span // with wantSpans: each feature's bytes in the text
+	wantSpans  bool
+	kw         *matcher // when set, found[k] is set for each keyword k seen
+	found      []bool
+	meaningful int // Chinese characters and Latin letters seen: below a few, there is nothing to act on
+}
+
+// extract appends the features of text[from:to] (normalised) to x.ids,
+// with buckets masked by mask. Keywords are looked for at every rune.
+func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
+	ids, spans, wantSpans, kw, found := x.ids, x.spans, x.wantSpans, x.kw, x.found
 	var prev rune = -1
 	prevAt := 0
 	meaningful := 0
-	for i := 0; i < len(text); {
-		r, n := decode3(text, i)
+	for i := from; i < to; {
+		r, n := decode3(text[:to], i)
+		if kw != nil && kw.starts(r) {
+			kw.at(text, i, r, found)
+		}
 		switch {
 		case isHan(r):
 			meaningful++
@@ -71,11 +84,14 @@ func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, 
 			j := i
 			h := seed ^ 0x811C9DC5
 			digits := true
-			for j < len(text) && isWordRune(rune(text[j])) {
+			for j < to && isWordRune(rune(text[j])) {
 				c := text[j]
 				if c > '9' {
 					digits = false
 					meaningful++
+				}
+				if j > i && kw != nil && kw.starts(rune(c)) { // a keyword may start inside a word
+					kw.at(text, j, rune(c), found)
 				}
 				h = (h ^ uint32(c)) * 0x01000193
 				j++
@@ -101,7 +117,8 @@ func extract(text []byte, seed uint32, mask uint32, ids []uint32, spans []span, 
 			i += n
 		}
 	}
-	return ids, spans, meaningful
+	x.ids, x.spans = ids, spans
+	x.meaningful += meaningful
 }
 
 // decode3 decodes the rune at text[i], three-byte sequences (most of a

@@ -279,32 +279,31 @@ func (m *Model) Weights(h *Head, f uint32) []float32 {
 // The texts are normalised first.
 func (m *Model) Featurize(ids []uint32, title, body string) []uint32 {
 	var buf [4096]byte
-	_, ids, _, _ = m.featurize(buf[:0], ids, nil, false, title, body)
-	return ids
+	x := extractor{ids: ids}
+	m.featurize(buf[:0], &x, title, body)
+	return x.ids
 }
 
 // featurize normalises title and body into buf (title, a line break, body)
-// and appends the features of both, the title's TitleRepeat times, with
-// their spans in buf when wantSpans. It returns the count of Chinese
-// characters and Latin letters in buf.
-func (m *Model) featurize(buf []byte, ids []uint32, spans []span, wantSpans bool, title, body string) ([]byte, []uint32, []span, int) {
+// and appends the features of both to x, the title's TitleRepeat times. It
+// counts x.meaningful and x.found afresh.
+func (m *Model) featurize(buf []byte, x *extractor, title, body string) []byte {
 	buf = appendNormalized(buf, title)
 	tl := len(buf)
 	buf = append(buf, '\n')
 	buf = appendNormalized(buf, body)
-	i0, s0 := len(ids), len(spans)
-	ids, spans, meaningful := extract(buf[:tl], seedText, m.mask(), ids, spans, wantSpans)
+	x.meaningful = 0
+	if x.kw != nil {
+		clear(x.found)
+	}
+	i0, s0 := len(x.ids), len(x.spans)
+	x.extract(buf, 0, tl, seedText, m.mask())
 	for range m.TitleRepeat - 1 { // the same features again
-		ids = append(ids, ids[i0:]...)
-		spans = append(spans, spans[s0:]...)
+		x.ids = append(x.ids, x.ids[i0:]...)
+		x.spans = append(x.spans, x.spans[s0:]...)
 	}
-	b := len(spans)
-	ids, spans, n := extract(buf[tl+1:], seedText, m.mask(), ids, spans, wantSpans)
-	for i := b; i < len(spans); i++ {
-		spans[i].start += int32(tl + 1)
-		spans[i].end += int32(tl + 1)
-	}
-	return buf, ids, spans, meaningful + n
+	x.extract(buf, tl+1, len(buf), seedText, m.mask())
+	return buf
 }
 
 // Value is the value of each feature occurrence for a document with n of

@@ -98,23 +98,38 @@ func newMatcher(keywords []string) *matcher {
 func (m *matcher) match(text []byte, found []bool) {
 	for i := 0; i < len(text); {
 		r, n := decode3(text, i)
-		var group []int
-		if r < 0x10000 {
-			w, bit := r/64, uint64(1)<<(r%64)
-			if m.first[w]&bit == 0 {
-				i += n
-				continue
-			}
-			group = m.groups[int(m.rank[w])+bits.OnesCount64(m.first[w]&(bit-1))]
-		} else {
-			group = m.astral[r]
-		}
-		for _, k := range group {
-			if !found[k] && bytes.HasPrefix(text[i:], m.kwBytes[k]) {
-				found[k] = true
-			}
+		if m.starts(r) {
+			m.at(text, i, r, found)
 		}
 		i += n
+	}
+}
+
+// starts reports whether some keyword may start with r.
+func (m *matcher) starts(r rune) bool {
+	if r < 0x10000 {
+		return m.first[r/64]&(1<<(r%64)) != 0
+	}
+	return len(m.astral) > 0
+}
+
+// at sets found[k] for the keywords k that text[i:] starts with, r being
+// the rune at i.
+func (m *matcher) at(text []byte, i int, r rune, found []bool) {
+	var group []int
+	if r < 0x10000 {
+		w, bit := r/64, uint64(1)<<(r%64)
+		if m.first[w]&bit == 0 {
+			return
+		}
+		group = m.groups[int(m.rank[w])+bits.OnesCount64(m.first[w]&(bit-1))]
+	} else {
+		group = m.astral[r]
+	}
+	for _, k := range group {
+		if !found[k] && bytes.HasPrefix(text[i:], m.kwBytes[k]) {
+			found[k] = true
+		}
 	}
 }
 

@@ -163,7 +163,7 @@ func NewWithModel(cfg Config, m *Model) (*Engine, error) {
 	}
 	e.rules, e.matcher = compileRules(append(append([]Rule(nil), cfg.Rules...), builtin...))
 	e.pool.New = func() any {
-		return &scratch{scores: make([]float32, m.Cols()), found: make([]bool, len(e.matcher.keywords))}
+		return &scratch{scores: make([]float32, m.Cols()), extractor: extractor{found: make([]bool, len(e.matcher.keywords))}}
 	}
 	return e, nil
 }
@@ -175,12 +175,10 @@ func (e *Engine) ModelVersion() string { return e.m.Version }
 func (e *Engine) Model() *Model { return e.m }
 
 type scratch struct {
+	extractor
 	buf    []byte
-	ids    []uint32
-	spans  []span
 	scores []float32
 	probs  []float64
-	found  []bool
 	cand   []int32 // positions in ids of strong features (Model.scores)
 }
 
@@ -195,7 +193,8 @@ func (e *Engine) Decide(_ context.Context, it *minsheng.Item) (minsheng.Decision
 func (e *Engine) SpamProbability(title, body string) float64 {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
-	s.buf, s.ids, s.spans, _ = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], false, title, body)
+	s.ids, s.spans, s.wantSpans, s.kw = s.ids[:0], s.spans[:0], false, nil
+	s.buf = e.m.featurize(s.buf[:0], &s.extractor, title, body)
 	e.m.Scores(s.ids, s.scores)
 	s.probs = e.screen.Probs(s.scores, s.probs)
 	return s.probs[1]
@@ -213,8 +212,9 @@ func (e *Engine) DecideText(title, body string) minsheng.Decision {
 
 func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Decision {
 	d := minsheng.Decision{ModelVersion: e.m.Version}
-	var meaningful int
-	s.buf, s.ids, s.spans, meaningful = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], true, title, body)
+	// features, and the rules' keywords in the same pass
+	s.ids, s.spans, s.wantSpans, s.kw = s.ids[:0], s.spans[:0], true, e.matcher
+	s.buf = e.m.featurize(s.buf[:0], &s.extractor, title, body)
 	s.cand = e.m.scores(s.ids, s.scores, s.cand[:0], true)
 	s.probs = e.dept.Probs(s.scores, s.probs)
 	d.Department = e.dept.Labels[Argmax(s.probs)]
@@ -224,15 +224,13 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "auto_reply", Detail: automated}}
 		return d
 	}
-	if meaningful < 4 {
+	if s.meaningful < 4 {
 		d.Class, d.Confidence = minsheng.ClassInvalid, 0.95
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "empty", Detail: "no content to act on"}}
 		return d
 	}
 
 	// Rules.
-	clear(s.found)
-	e.matcher.match(s.buf, s.found)
 	var fired []minsheng.Reason
 	var forced minsheng.Class
 	cls := s.scores[e.class.col : e.class.col+len(e.class.Labels)]

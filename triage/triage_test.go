@@ -8,6 +8,7 @@ import (
 	"flag"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -281,7 +282,8 @@ func TestExplainStrongExact(t *testing.T) {
 	}
 	checked, marked := 0, 0
 	for _, text := range texts {
-		s.buf, s.ids, s.spans, _ = e.m.featurize(s.buf[:0], s.ids[:0], s.spans[:0], true, "", text)
+		s.ids, s.spans, s.wantSpans = s.ids[:0], s.spans[:0], true
+		s.buf = e.m.featurize(s.buf[:0], &s.extractor, "", text)
 		s.cand = e.m.scores(s.ids, s.scores, s.cand[:0], true)
 		marked += len(s.cand)
 		for _, h := range []*Head{e.screen, e.class, e.lead} {
@@ -316,4 +318,33 @@ func BenchmarkDecide(b *testing.B) {
 		e.Decide(ctx, &items[i%len(items)])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
+}
+
+// Keywords found while extracting features are those a separate pass of
+// the matcher finds over the same normalised text, title and body.
+func TestExtractFindsKeywords(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	s := e.pool.Get().(*scratch)
+	texts := [][2]string{{"贪污", "受贿"}, {"村干部私分", "testing 123 测试测试"}, {"ＴＥＳＴ ＭＥＳＳＡＧＥ", ""}, {"", "xtest message"}, {"", "燃气泄漏"}}
+	for _, ex := range readExamples(t) {
+		texts = append(texts, [2]string{ex.Title, ex.Body})
+	}
+	hits := 0
+	for _, tb := range texts {
+		s.ids, s.spans, s.wantSpans, s.kw = s.ids[:0], s.spans[:0], false, e.matcher
+		s.buf = e.m.featurize(s.buf[:0], &s.extractor, tb[0], tb[1])
+		want := make([]bool, len(e.matcher.keywords))
+		e.matcher.match(s.buf, want)
+		if !slices.Equal(s.found, want) {
+			t.Errorf("%q: extract found %v, the matcher %v", tb, s.found, want)
+		}
+		for _, f := range want {
+			if f {
+				hits++
+			}
+		}
+	}
+	if hits < 10 {
+		t.Errorf("only %d keyword hits: the texts do not exercise the rules", hits)
+	}
 }
