@@ -338,82 +338,94 @@ func (e *Engine) classIndex(c minsheng.Class) int {
 // With a loaded model it considers the n-grams whose bucket leans to k
 // most of all labels.
 func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
-	return e.explain(s, h, k, e.m.pk != nil && e.m.pk.mark == h.index)
+	return e.explain(s, h, k, true)
 }
 
-// explain is topFeatures; with strongFirst (h is the packed model's marked
-// head) it looks first at the features scoring found strong (s.cand).
-func (e *Engine) explain(s *scratch, h *Head, k int, strongFirst bool) string {
-	type fw struct {
-		f    uint32
-		at   int
-		w    float32 // contrast, in the model's units
-		by   int32   // the same in q units, for a quantised model
-		used bool
+// top3 keeps the three features that weigh most, each bucket once, the
+// first seen on a tie.
+type top3 [3]struct {
+	f    uint32
+	at   int     // position in ids
+	w    float32 // contrast, in the model's units
+	by   int32   // the same in q units, for a quantised model
+	used bool
+}
+
+// least is the q-unit weight a feature must beat to enter.
+func (t *top3) least() int32 { return t[2].by }
+
+func (t *top3) offer(f uint32, at int, w float32, by int32) {
+	if t[2].used && w <= t[2].w {
+		return
 	}
-	var top [3]fw
-	n := float32(len(h.Labels))
-	quant := e.m.q != nil
-	// First only the buckets strong for a label of h: when three of them
-	// lean to k by strongLean or more, no other can beat them. (The lean of
-	// a packed model reads the mark first, so the other pass is cheap too.)
-	for pass := range 2 {
-		first := strongFirst && pass == 0
-		if pass == 1 {
-			if !strongFirst || top[2].used && top[2].by >= strongLean {
-				break
-			}
-			top = [3]fw{}
+	for j := range t {
+		if t[j].used && t[j].f == f {
+			return
 		}
-		end := len(s.ids)
-		if first {
-			end = len(s.cand)
+	}
+	for j := range t {
+		if !t[j].used || w > t[j].w {
+			copy(t[j+1:], t[j:len(t)-1])
+			t[j].f, t[j].at, t[j].w, t[j].by, t[j].used = f, at, w, by, true
+			return
 		}
-		for j := range end {
-			i := j
-			if first {
-				i = int(s.cand[j])
+	}
+}
+
+// explain is topFeatures. With fast, a packed model's explanation reads the
+// packed rows: a head kept as one column directly, the marked head from
+// the features scoring found strong (s.cand) first; without, every bucket
+// through Model.lean (the tests compare the two).
+func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
+	var top top3
+	p := e.m.pk
+	switch {
+	case fast && p != nil && p.bin[h.index]:
+		col, sign := p.col[h.index], int32(1)
+		if k == 0 {
+			sign = -1
+		}
+		scale := e.m.scale[h.col]
+		for i, f := range s.ids {
+			if by := sign * int32(int8(p.rows[int(f)*packedRow+col])); by > top.least() {
+				top.offer(f, i, float32(by)*scale, by)
 			}
+		}
+	case fast && p != nil && p.mark == h.index:
+		// The buckets strong for a label of h first: when three of them
+		// lean to k by strongLean or more, no other can beat them.
+		for _, i := range s.cand {
 			f := s.ids[i]
-			var c float32
-			var by int32
-			if quant {
-				if by = e.m.lean(h, f, k, top[2].by); by == 0 {
-					continue
-				}
-				c = float32(by) * e.m.scale[h.col]
-			} else if c = e.m.contrast(h, f, k, n); c <= 0 {
-				continue
+			if by := p.lean(h, f, k, top.least()); by > 0 {
+				top.offer(f, int(i), float32(by)*e.m.scale[h.col], by)
 			}
-			if top[2].used && c <= top[2].w {
-				continue
+		}
+		if top[2].used && top.least() >= strongLean {
+			break
+		}
+		top = top3{}
+		fallthrough
+	case e.m.q != nil:
+		for i, f := range s.ids {
+			if by := e.m.lean(h, f, k, top.least()); by > 0 {
+				top.offer(f, i, float32(by)*e.m.scale[h.col], by)
 			}
-			dup := false
-			for t := range top {
-				if top[t].used && top[t].f == f {
-					dup = true
-					break
-				}
-			}
-			if dup {
-				continue
-			}
-			for t := range top {
-				if !top[t].used || c > top[t].w {
-					copy(top[t+1:], top[t:len(top)-1])
-					top[t] = fw{f, i, c, by, true}
-					break
-				}
+		}
+	default:
+		n := float32(len(h.Labels))
+		for i, f := range s.ids {
+			if c := e.m.contrast(h, f, k, n); c > 0 {
+				top.offer(f, i, c, 0)
 			}
 		}
 	}
 	v := Value(len(s.ids))
 	var b []byte
-	for t, a := range top {
+	for j, a := range top {
 		if !a.used {
 			break
 		}
-		if t > 0 {
+		if j > 0 {
 			b = append(b, ", "...)
 		}
 		sp := s.spans[a.at]
