@@ -31,6 +31,20 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+// Every noise phrase holds a mark that hasNoise looks for, and is replaced
+// by something shorter (stripNoise rewrites in place).
+func TestNoiseMarks(t *testing.T) {
+	for i := 0; i < len(noisePairs); i += 2 {
+		phrase, by := noisePairs[i], noisePairs[i+1]
+		if !hasNoise([]byte("路灯" + phrase + "不亮")) {
+			t.Errorf("hasNoise misses %q", phrase)
+		}
+		if len(by) >= len(phrase) {
+			t.Errorf("%q is replaced by the longer %q", phrase, by)
+		}
+	}
+}
+
 // Greetings are only looked for at the edges of long texts.
 func TestNormalizeLongGreeting(t *testing.T) {
 	mid := strings.Repeat("道路积水", 40)
