@@ -244,7 +244,7 @@ func hasNoise(b []byte) bool {
 			continue
 		}
 		for _, m := range noiseMarks {
-			if strings.HasPrefix(string(b[i:]), m) {
+			if bytes.HasPrefix(b[i:], m) {
 				return true
 			}
 		}
@@ -252,7 +252,7 @@ func hasNoise(b []byte) bool {
 	return false
 }
 
-var noiseMarks = []string{"尊", "好", "此", "敬", "&"}
+var noiseMarks = [][]byte{[]byte("尊"), []byte("好"), []byte("此"), []byte("敬"), []byte("&")}
 
 // noiseFirst has a bit per byte that starts a noise mark.
 var noiseFirst = func() (set [4]uint64) {
