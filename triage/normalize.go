@@ -236,30 +236,35 @@ func stripNoise(dst []byte, start int) []byte {
 }
 
 // hasNoise is a cheap pre-check for the replacer: every noise phrase holds
-// one of noiseMarks. One pass over b, looking closer only at the bytes a
-// mark starts with.
+// '&' or one of the characters of noiseMarks. One pass over b, comparing
+// the three bytes at each lead byte of a Chinese character as one number.
 func hasNoise(b []byte) bool {
 	for i, c := range b {
-		if noiseFirst[c/64]&(1<<(c%64)) == 0 {
-			continue
+		if c == '&' {
+			return true
 		}
-		for _, m := range noiseMarks {
-			if bytes.HasPrefix(b[i:], m) {
-				return true
+		if c >= 0xE0 && i+2 < len(b) {
+			k := uint32(c)<<16 | uint32(b[i+1])<<8 | uint32(b[i+2])
+			for _, m := range noiseKeys {
+				if k == m {
+					return true
+				}
 			}
 		}
 	}
 	return false
 }
 
-var noiseMarks = [][]byte{[]byte("尊"), []byte("好"), []byte("此"), []byte("敬"), []byte("&")}
+const noiseMarks = "尊好此敬"
 
-// noiseFirst has a bit per byte that starts a noise mark.
-var noiseFirst = func() (set [4]uint64) {
-	for _, m := range noiseMarks {
-		set[m[0]/64] |= 1 << (m[0] % 64)
+// noiseKeys are noiseMarks' characters as their UTF-8 bytes in a number.
+var noiseKeys = func() (keys []uint32) {
+	for _, r := range noiseMarks {
+		var u [3]byte
+		utf8.EncodeRune(u[:], r)
+		keys = append(keys, uint32(u[0])<<16|uint32(u[1])<<8|uint32(u[2]))
 	}
-	return set
+	return keys
 }()
 
 func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
