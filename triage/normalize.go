@@ -95,31 +95,44 @@ func Normalize(s string) string {
 func appendNormalized(dst []byte, s string) []byte {
 	start := len(dst)
 	space := true
+	run := 0 // s[run:i] is kept as it is, copied in one piece when it ends
 	for i := 0; i < len(s); {
-		// Fast path: a three-byte sequence, most of a Chinese letter (its
-		// characters and punctuation), decoded here. E0 and ED lead bytes,
-		// which have overlong and surrogate forms, take the slow path.
-		if c := s[i]; c >= 0xE1 && c <= 0xEF && c != 0xED && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
+		c := s[i]
+		// Fast paths, for bytes that stay as they are: a three-byte
+		// sequence, most of a Chinese letter (its characters and
+		// punctuation), decoded here (E0 and ED lead bytes, which have
+		// overlong and surrogate forms, take the slow path); printable
+		// ASCII but capitals, and a space after something else.
+		if c >= 0xE1 && c <= 0xEF && c != 0xED && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
 			r := rune(c&0x0F)<<12 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F)
 			if r >= 0x4E00 && r <= 0x9FFF { // only the traditional → simplified table applies
 				if traditional[(r-0x4E00)/64]&(1<<(r%64)) != 0 {
+					dst = append(dst, s[run:i]...)
 					dst = utf8.AppendRune(dst, rune(t2s[r]))
-				} else {
-					dst = append(dst, s[i:i+3]...)
+					run = i + 3
 				}
 				space = false
 				i += 3
 				continue
 			}
-			if f := foldRune(r); f == r {
-				dst = append(dst, s[i:i+3]...)
+			if foldRune(r) == r {
 				space = false
 				i += 3
 				continue
 			}
+		} else if c > ' ' && c < 0x7F && (c < 'A' || c > 'Z') {
+			space = false
+			i++
+			continue
+		} else if c == ' ' && !space {
+			space = true
+			i++
+			continue
 		}
+		dst = append(dst, s[run:i]...)
 		r, n := utf8.DecodeRuneInString(s[i:])
 		i += n
+		run = i
 		r = foldRune(r)
 		switch {
 		case r < 0:
@@ -134,6 +147,7 @@ func appendNormalized(dst []byte, s string) []byte {
 			space = false
 		}
 	}
+	dst = append(dst, s[run:]...)
 	if space && len(dst) > start {
 		dst = dst[:len(dst)-1]
 	}
