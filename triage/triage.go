@@ -429,7 +429,7 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 			b = append(b, ", "...)
 		}
 		sp := s.spans[a.at]
-		b = strconv.AppendQuote(b, string(s.buf[sp.start:sp.end]))
+		b = appendQuoted(b, s.buf[sp.start:sp.end])
 		b = append(b, ' ')
 		at := len(b) // %+.2f, without fmt's cost
 		b = strconv.AppendFloat(b, float64(a.w*v/h.Temperature), 'f', 2, 32)
@@ -441,6 +441,21 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 		return "no single feature stands out"
 	}
 	return string(b)
+}
+
+// appendQuoted is strconv.AppendQuote without its per-rune table search
+// for the common case, an n-gram of Chinese characters or plain ASCII.
+func appendQuoted(b, s []byte) []byte {
+	for i := 0; i < len(s); {
+		r, n := decode3(s, i)
+		if !(r >= 0x4E00 && r <= 0x9FFF || r >= ' ' && r < 0x7F && r != '"' && r != '\\') {
+			return strconv.AppendQuote(b, string(s))
+		}
+		i += n
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Argmax is the index of the largest of p (the first, on a tie).

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -346,5 +347,13 @@ func TestExtractFindsKeywords(t *testing.T) {
 	}
 	if hits < 10 {
 		t.Errorf("only %d keyword hits: the texts do not exercise the rules", hits)
+	}
+}
+
+func TestAppendQuoted(t *testing.T) {
+	for _, s := range []string{"拆迁", "abc 12", `a"b`, `a\b`, "\u3000", "😀", "é", "\x01", "", "拆\n迁"} {
+		if got, want := string(appendQuoted(nil, []byte(s))), strconv.Quote(s); got != want {
+			t.Errorf("appendQuoted(%q) = %s, want %s", s, got, want)
+		}
 	}
 }
