@@ -171,6 +171,30 @@ func (m *Model) pack() {
 	m.pk = p
 }
 
+// int8 returns the int8 matrix, rebuilt from the packed rows when a loaded
+// model dropped it.
+func (m *Model) int8() []int8 {
+	if m.q != nil || m.pk == nil {
+		return m.q
+	}
+	p := m.pk
+	q := make([]int8, (1<<m.Bits)*m.cols)
+	for f := range 1 << m.Bits {
+		row := p.rows[f*packedRow : (f+1)*packedRow]
+		for i, h := range m.Heads {
+			o := f*m.cols + h.col
+			if p.bin[i] {
+				q[o], q[o+1] = -int8(row[p.col[i]]), int8(row[p.col[i]])
+				continue
+			}
+			for k := range h.Labels {
+				q[o+k] = int8(row[p.col[i]+k])
+			}
+		}
+	}
+	return q
+}
+
 // opposite reports whether head h's two columns are exact opposites.
 func (m *Model) opposite(h *Head) bool {
 	if m.scale[h.col] != m.scale[h.col+1] {
@@ -547,6 +571,7 @@ const modelMagic = "MSTRIAGE1\n"
 // its scale and its non-zero rows (bucket, int8 weights), gzipped.
 func (m *Model) Write(w io.Writer) error {
 	m.Quantize()
+	q := m.int8()
 	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
 	if err != nil {
 		return err
@@ -565,7 +590,7 @@ func (m *Model) Write(w io.Writer) error {
 		binary.Write(bw, binary.LittleEndian, m.scale[h.col])
 		var n uint32
 		for f := range rows {
-			if nonzero(m.q[f*m.cols+h.col : f*m.cols+h.col+k]) {
+			if nonzero(q[f*m.cols+h.col : f*m.cols+h.col+k]) {
 				n++
 			}
 		}
@@ -573,13 +598,13 @@ func (m *Model) Write(w io.Writer) error {
 		// buckets as deltas, then the rows: both compress better apart
 		prev := 0
 		for f := range rows {
-			if nonzero(m.q[f*m.cols+h.col : f*m.cols+h.col+k]) {
+			if nonzero(q[f*m.cols+h.col : f*m.cols+h.col+k]) {
 				binary.Write(bw, binary.LittleEndian, uint32(f-prev))
 				prev = f
 			}
 		}
 		for f := range rows {
-			row := m.q[f*m.cols+h.col : f*m.cols+h.col+k]
+			row := q[f*m.cols+h.col : f*m.cols+h.col+k]
 			if nonzero(row) {
 				binary.Write(bw, binary.LittleEndian, row)
 			}
@@ -671,6 +696,9 @@ func ReadModel(r io.Reader) (*Model, error) {
 		}
 	}
 	mm.pack()
+	if mm.pk != nil {
+		mm.q = nil // the packed rows hold the same weights (int8 rebuilds them)
+	}
 	return mm, nil
 }
 

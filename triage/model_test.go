@@ -37,6 +37,13 @@ func TestModelRoundTrip(t *testing.T) {
 			t.Errorf("score %d: %v before, %v after a round trip", i, before[i], after[i])
 		}
 	}
+	var again bytes.Buffer // a loaded model keeps only its packed rows; it writes the same file
+	if err := r.Write(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), buf.Bytes()) {
+		t.Errorf("a loaded model wrote %d bytes unlike the %d it was read from", again.Len(), buf.Len())
+	}
 	if r.Version != "t1" || len(r.Heads) != 2 || r.Heads[1].Labels[2] != "r" {
 		t.Errorf("header lost: %+v", r.Heads)
 	}
@@ -56,6 +63,21 @@ func TestDefaultModelLoads(t *testing.T) {
 		if m.Head(h) == nil {
 			t.Errorf("built-in model has no %s head", h)
 		}
+	}
+	// It keeps only the packed rows, and writes back the same weights.
+	if m.q != nil || m.pk == nil {
+		t.Errorf("built-in model: int8 matrix kept %v, packed %v", m.q != nil, m.pk != nil)
+	}
+	var buf bytes.Buffer
+	if err := m.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ReadModel(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.pk.rows, m.pk.rows) {
+		t.Error("the built-in model written and read again scores differently")
 	}
 }
 
@@ -90,7 +112,7 @@ func TestPackedScoresExact(t *testing.T) {
 	texts := []string{"拆迁补偿款被村干部私分", "路灯不亮 12345 abc", "贪污受贿😀", strings.Repeat("小区噪音扰民，", 60)}
 	for _, m := range []*Model{def, toy} {
 		flat := *m
-		flat.pk = nil
+		flat.pk, flat.q = nil, m.int8()
 		for _, text := range texts {
 			ids := m.Featurize(nil, "", text)
 			got, want := make([]float32, m.Cols()), make([]float32, m.Cols())
@@ -104,7 +126,7 @@ func TestPackedScoresExact(t *testing.T) {
 			for i, f := range ids {
 				o := int(f)*m.cols + h.col
 				for k := range h.Labels {
-					if leanRow(m.q[o:o+len(h.Labels)], k, strongLean-1) > 0 {
+					if leanRow(flat.q[o:o+len(h.Labels)], k, strongLean-1) > 0 {
 						strong = append(strong, int32(i))
 					}
 				}
@@ -115,12 +137,13 @@ func TestPackedScoresExact(t *testing.T) {
 		}
 	}
 	for _, m := range []*Model{def, toy} {
+		q := m.int8()
 		for f := uint32(0); f < 1<<m.Bits; f += 1 + f%7 {
 			for _, h := range m.Heads {
 				o := int(f)*m.cols + h.col
 				for k := range h.Labels {
 					for _, least := range []int32{-1, 0, 7, 8, 31, 47, 100, 247, 250} {
-						if got, want := m.pk.lean(&h, f, k, least), leanRow(m.q[o:o+len(h.Labels)], k, least); got != want {
+						if got, want := m.pk.lean(&h, f, k, least), leanRow(q[o:o+len(h.Labels)], k, least); got != want {
 							t.Fatalf("%s bucket %d %s/%s least %d: packed lean %d, int8 %d", m.Version, f, h.Name, h.Labels[k], least, got, want)
 						}
 					}

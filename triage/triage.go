@@ -405,7 +405,7 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 		}
 		top = top3{}
 		fallthrough
-	case e.m.q != nil:
+	case e.m.q != nil || p != nil:
 		for i, f := range s.ids {
 			if by := e.m.lean(h, f, k, top.least()); by > 0 {
 				top.offer(f, i, float32(by)*e.m.scale[h.col], by)

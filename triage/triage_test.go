@@ -271,7 +271,7 @@ func TestExplainStrongExact(t *testing.T) {
 		t.Fatal("the built-in model is not packed")
 	}
 	um := *e.m
-	um.pk = nil
+	um.pk, um.q = nil, e.m.int8()
 	flat, err := NewWithModel(DefaultConfig(), &um)
 	if err != nil {
 		t.Fatal(err)
