@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -322,13 +323,31 @@ func BenchmarkDecide(b *testing.B) {
 }
 
 // Keywords found while extracting features are those a separate pass of
-// the matcher finds over the same normalised text, title and body.
+// the matcher finds over the same normalised text, title and body: built-in
+// keywords, and configured ones of one character, with a space or a Latin
+// letter after the first character, opening with digits or outside the
+// BMP, over our examples and random mixes.
 func TestExtractFindsKeywords(t *testing.T) {
-	e := engine(t, DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.Rules = []Rule{{Name: "odd", Review: true, Any: []string{"贪", "公 款", "12345热线", "ab贪污", "污b", "\U00020000字", "字\U00020000", "路灯😀", "😀路灯", "。贪污"}}}
+	e := engine(t, cfg)
 	s := e.pool.Get().(*scratch)
 	texts := [][2]string{{"贪污", "受贿"}, {"村干部私分", "testing 123 测试测试"}, {"ＴＥＳＴ ＭＥＳＳＡＧＥ", ""}, {"", "xtest message"}, {"", "燃气泄漏"}}
 	for _, ex := range readExamples(t) {
 		texts = append(texts, [2]string{ex.Title, ex.Body})
+	}
+	pieces := []string{"贪", "污", "公", "款", " ", "12345", "热线", "ab", "b", "\U00020000", "字", "路灯", "😀", "。", "有生命", "危险", "收受礼金", "x"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 3000 {
+		var tb [2]string
+		for j := range tb {
+			var b strings.Builder
+			for range rng.IntN(7) {
+				b.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+			tb[j] = b.String()
+		}
+		texts = append(texts, tb)
 	}
 	hits := 0
 	for _, tb := range texts {
@@ -337,7 +356,7 @@ func TestExtractFindsKeywords(t *testing.T) {
 		want := make([]bool, len(e.matcher.keywords))
 		e.matcher.match(s.buf, want)
 		if !slices.Equal(s.found, want) {
-			t.Errorf("%q: extract found %v, the matcher %v", tb, s.found, want)
+			t.Fatalf("%q: extract found %v, the matcher %v", tb, s.found, want)
 		}
 		for _, f := range want {
 			if f {
@@ -345,7 +364,7 @@ func TestExtractFindsKeywords(t *testing.T) {
 			}
 		}
 	}
-	if hits < 10 {
+	if hits < 1000 {
 		t.Errorf("only %d keyword hits: the texts do not exercise the rules", hits)
 	}
 }
