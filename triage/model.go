@@ -41,13 +41,13 @@ type Model struct {
 	Meta map[string]any `json:"meta,omitempty"`
 	cols int
 	// w holds float weights while training; q the weights quantised to
-	// int8 with a scale per head (scale), which is what a loaded model
-	// scores with: a quarter of the memory, so more of it stays in cache.
+	// int8 with a scale per head (scale): a quarter of the memory, so more
+	// of it stays in cache. A loaded model keeps them only as pk.
 	w     []float32
 	q     []int8
 	scale []float32 // per column
 	// pk is q laid out for scoring (see packed), nil when the heads do
-	// not fit.
+	// not fit; then q is scored.
 	pk *packed
 }
 
@@ -481,18 +481,11 @@ func (m *Model) ScoreHead(h *Head, ids []uint32, out []float32) []float32 {
 	return out
 }
 
-// contrast is label k's weight for bucket f minus the mean of head h's
-// weights for it (n labels): how much the feature favours k.
+// contrast is label k's float weight for bucket f minus the mean of head
+// h's weights for it (n labels): how much the feature favours k, for a
+// model still in training (a quantised one is explained through lean).
 func (m *Model) contrast(h *Head, f uint32, k int, n float32) float32 {
 	o := int(f)*m.cols + h.col
-	if m.q != nil {
-		row := m.q[o : o+len(h.Labels)]
-		var sum int32
-		for _, x := range row {
-			sum += int32(x)
-		}
-		return (float32(row[k]) - float32(sum)/n) * m.scale[h.col]
-	}
 	row := m.w[o : o+len(h.Labels)]
 	var sum float32
 	for _, x := range row {

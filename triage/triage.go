@@ -335,7 +335,7 @@ func (e *Engine) classIndex(c minsheng.Class) int {
 
 // topFeatures names the three n-grams that weighed most for label k of
 // head h against the head's other labels, e.g. `"拆迁" +0.41, "补偿" +0.30`.
-// With a loaded model it considers the n-grams whose bucket leans to k
+// With a quantised model it considers the n-grams whose bucket leans to k
 // most of all labels.
 func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
 	return e.explain(s, h, k, true)
