@@ -198,18 +198,8 @@ func stripTags(dst []byte, start int) []byte {
 // reading. Runs of space the removal leaves are folded, and the text
 // trimmed.
 func stripNoise(dst []byte, start int) []byte {
-	const edge = 48
 	text := dst[start:]
-	head, tail := text, text[len(text):]
-	if len(text) > 2*edge {
-		head, tail = text[:edge], text[len(text)-edge:]
-		for len(head) > 0 && !utf8.RuneStart(text[len(head)]) { // cut on a rune boundary
-			head = head[:len(head)-1]
-		}
-		for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
-			tail = tail[1:]
-		}
-	}
+	head, tail := noiseEdges(text)
 	hn, tn := hasNoise(head), hasNoise(tail)
 	if !hn && !tn {
 		return dst
@@ -247,6 +237,24 @@ func stripNoise(dst []byte, start int) []byte {
 		w--
 	}
 	return dst[:w]
+}
+
+// noiseEdges are the opening and closing of text where greetings are
+// looked for: up to 48 bytes each, cut on rune boundaries; a text of 96
+// bytes or less is all opening.
+func noiseEdges(text []byte) (head, tail []byte) {
+	const edge = 48
+	if len(text) <= 2*edge {
+		return text, text[len(text):]
+	}
+	head, tail = text[:edge], text[len(text)-edge:]
+	for len(head) > 0 && !utf8.RuneStart(text[len(head)]) {
+		head = head[:len(head)-1]
+	}
+	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+		tail = tail[1:]
+	}
+	return head, tail
 }
 
 // hasNoise is a cheap pre-check for the replacer: every noise phrase holds

@@ -115,23 +115,10 @@ func normalizeReference(s string) string {
 }
 
 // stripNoiseReference is stripNoise by replacing strings: the phrases
-// removed from the opening and closing 48 bytes, then the whole text
-// trimmed and its runs of space folded.
+// removed from the edges (noiseEdges), then the whole text trimmed and its
+// runs of space folded.
 func stripNoiseReference(text []byte) []byte {
-	const edge = 48
-	if len(text) <= 2*edge {
-		if !hasNoise(text) {
-			return text
-		}
-		return []byte(foldSpaces(noise.Replace(string(text))))
-	}
-	head, tail := text[:edge], text[len(text)-edge:]
-	for len(head) > 0 && !utf8.RuneStart(text[len(head)]) {
-		head = head[:len(head)-1]
-	}
-	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
-		tail = tail[1:]
-	}
+	head, tail := noiseEdges(text)
 	if !hasNoise(head) && !hasNoise(tail) {
 		return text
 	}

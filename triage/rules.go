@@ -82,10 +82,10 @@ func newMatcher(keywords []string) *matcher {
 		byFirst[r] = append(byFirst[r], i)
 	}
 	n := 0
-	for w, bits := range m.first {
+	for w, set := range m.first {
 		m.rank[w] = uint16(n)
 		for b := range 64 {
-			if bits&(1<<b) != 0 {
+			if set&(1<<b) != 0 {
 				m.groups = append(m.groups, byFirst[rune(w*64+b)])
 				n++
 			}
