@@ -384,11 +384,7 @@ func (m *Model) scores(ids []uint32, out []float32, cand []int32, collect bool) 
 // one 64-bit add sums four columns. A lane holds at most 256 rows of 255
 // before it is emptied into acc; the bias is taken off at the end.
 func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect bool) []int32 {
-	const (
-		lanes = 0x00FF00FF00FF00FF
-		flip  = 0x8080808080808080
-		batch = 256
-	)
+	const batch = 256
 	p := m.pk
 	base := unsafe.Pointer(unsafe.SliceData(p.rows))
 	mask := m.mask()
@@ -404,30 +400,23 @@ func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect 
 	acc[packedMark] = int32(t) // the byte read must be used; this column is not a score
 	for at := 0; at < len(ids); at += batch {
 		chunk := ids[at:min(at+batch, len(ids))]
-		var e0, o0, e1, o1 uint64 // even and odd columns of bytes 0-7 and 8-15
-		for i, f := range chunk {
-			row := p.rows[int(f)*packedRow : int(f)*packedRow+packedRow]
-			x := binary.LittleEndian.Uint64(row[:8])
-			y := binary.LittleEndian.Uint64(row[8:])
-			if collect {
-				cand[nc] = int32(at + i)
-				if y>>56&markLevel >= strongLean/8 { // the mark byte (packedMark)
-					nc++
-				}
+		var l [4]uint64
+		if collect {
+			var n int
+			l, n = sumMarked(base, mask, chunk, cand[nc:])
+			for k := nc; k < nc+n; k++ {
+				cand[k] += int32(at)
 			}
-			x ^= flip
-			y ^= flip
-			e0 += x & lanes
-			o0 += x >> 8 & lanes
-			e1 += y & lanes
-			o1 += y >> 8 & lanes
+			nc += n
+		} else {
+			l = sumRows(base, mask, chunk)
 		}
-		for l := range 4 {
-			sh := 16 * l
-			acc[2*l] += int32(e0 >> sh & 0xFFFF)
-			acc[2*l+1] += int32(o0 >> sh & 0xFFFF)
-			acc[8+2*l] += int32(e1 >> sh & 0xFFFF)
-			acc[9+2*l] += int32(o1 >> sh & 0xFFFF)
+		for k := range 4 {
+			sh := 16 * k
+			acc[2*k] += int32(l[0] >> sh & 0xFFFF)
+			acc[2*k+1] += int32(l[1] >> sh & 0xFFFF)
+			acc[8+2*k] += int32(l[2] >> sh & 0xFFFF)
+			acc[9+2*k] += int32(l[3] >> sh & 0xFFFF)
 		}
 		for k := range packedMark {
 			acc[k] -= int32(128 * len(chunk))
@@ -449,6 +438,45 @@ func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect 
 		cand = cand[:nc]
 	}
 	return cand
+}
+
+const (
+	swarLanes = 0x00FF00FF00FF00FF
+	swarFlip  = 0x8080808080808080
+)
+
+// sumRows sums the packed rows of chunk (at most 256) into 16-bit lanes:
+// the even and odd columns of bytes 0-7, then of bytes 8-15, each biased
+// by 128. Its own function, so that the four sums stay in registers.
+func sumRows(base unsafe.Pointer, mask uint32, chunk []uint32) (l [4]uint64) {
+	var e0, o0, e1, o1 uint64
+	for _, f := range chunk {
+		r := unsafe.Add(base, int(f&mask)*packedRow)
+		x := *(*uint64)(r) ^ swarFlip
+		y := *(*uint64)(unsafe.Add(r, 8)) ^ swarFlip
+		e0 += x & swarLanes
+		o0 += x >> 8 & swarLanes
+		e1 += y & swarLanes
+		o1 += y >> 8 & swarLanes
+	}
+	return [4]uint64{e0, o0, e1, o1}
+}
+
+// sumMarked is sumRows that also writes to cand the positions in chunk of
+// the rows whose mark is strong, returning how many; cand has room for
+// all of chunk. The marks are read in a pass of their own, from rows now
+// in the first-level cache: in the summing loop they would take registers
+// it needs.
+func sumMarked(base unsafe.Pointer, mask uint32, chunk []uint32, cand []int32) (l [4]uint64, n int) {
+	l = sumRows(base, mask, chunk)
+	cand = cand[:len(chunk)]
+	for i, f := range chunk {
+		cand[n] = int32(i)
+		if *(*byte)(unsafe.Add(base, int(f&mask)*packedRow+packedMark))&markLevel >= strongLean/8 {
+			n++
+		}
+	}
+	return l, n
 }
 
 func (m *Model) scoresFloat(ids []uint32, out []float32) {
