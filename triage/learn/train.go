@@ -252,9 +252,13 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 			screen = append(screen, docs(m, []Record{r}, h.Labels, 0, func(Record) string { return "ham" })...)
 		}
 	}
+	// Of the four-way records only our own examples are added: the real
+	// ones are rows of the 495 or of 附件3, already here, and adding them
+	// again would tie the screen to each new label pass (the 1,997 rows of
+	// 2026-11-30 cut its spam recall at p ≥ 0.9 from 0.98 to 0.95).
 	screen = append(screen, docs(m, d.FourWay, h.Labels, 0, func(r Record) string {
-		if r.Label == string(minsheng.ClassInvalid) {
-			return "" // thanks and tests are invalid, but not spam
+		if r.Source != "own" || r.Label == string(minsheng.ClassInvalid) {
+			return "" // real rows are in already; thanks and tests are invalid, but not spam
 		}
 		return "ham"
 	})...)
@@ -335,7 +339,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		"trained_at":   time.Now().UTC().Format(time.RFC3339),
 		"method":       "multinomial logistic regression (AdaGrad, class-balanced) over hashed character 1-2-grams and Latin words; softmax temperature fitted on 5-fold held-out predictions",
 		"department":   fmt.Sprintf("%d labelled rows (附件2_示例数据_495) + %d taxonomy rows (附件1) at weight 0.5 + %d self-training rounds on %d unlabelled 附件3 rows at p≥%.2f", len(dept), len(tax), cfg.SelfTrain, len(unl), cfg.SelfTrainConfidence),
-		"screen":       fmt.Sprintf("%d docs: trec06c ham/ and spam/, 495 and every 4th 附件3 row as ham", len(screen)),
+		"screen":       fmt.Sprintf("%d docs: trec06c ham/ and spam/, 495, every 4th 附件3 row and our valid examples as ham", len(screen)),
 		"class":        fmt.Sprintf("%d docs: labels/fourway.tsv and labels/examples.jsonl, plus %d unlabelled rows of the 495 as gov_service at weight 0.5; %d trec06c spam as invalid at weight 0.3", len(class), len(weak), len(spam)),
 		"lead":         fmt.Sprintf("%d labelled docs", len(lead)),
 		"options":      o,
