@@ -548,7 +548,16 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Stop once some items are through and more are in flight; a fixed
+	// sleep let a loaded machine stop before the first 202.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(accepted)
+		mu.Unlock()
+		if n >= 50 {
+			break
+		}
+	}
 	r.stop()
 	wg.Wait()
 	c2 := *c
