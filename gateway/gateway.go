@@ -225,6 +225,10 @@ func (g *Gateway) routes() {
 			http.Error(w, "stopping", http.StatusServiceUnavailable)
 			return
 		}
+		if !g.desk.Taking() { // Serve has not started the desk yet
+			http.Error(w, "not ready: the desk API is starting", http.StatusServiceUnavailable)
+			return
+		}
 		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
 		defer cancel()
 		if err := g.router.Health(ctx); err != nil {

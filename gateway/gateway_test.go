@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"slices"
 	"sort"
@@ -100,6 +101,15 @@ func start(t *testing.T, c *Config) *running {
 		})
 	}}
 	t.Cleanup(r.stop)
+	// Wait until ready, as a load balancer would: the desk answers 503
+	// until Serve has started it, which a loaded machine can delay.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if a := call(t, "GET", r.url+"/readyz", "", "", nil); a.status == http.StatusOK {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("not ready after 10 s: %d %s %v", a.status, a.body, a.err)
+		}
+	}
 	return r
 }
 
@@ -107,6 +117,7 @@ type answer struct {
 	status int
 	header http.Header
 	body   []byte
+	err    error // when no answer came
 }
 
 func (a answer) decode(t *testing.T, v any) {
@@ -130,11 +141,11 @@ func call(t *testing.T, method, url, token, ctype string, body []byte) answer {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return answer{}
+		return answer{err: err}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, resp.Header, b}
+	return answer{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
 func submission(ref string, i int) []byte {
@@ -540,6 +551,7 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 					accepted[acc.ID] = true
 					mu.Unlock()
 				case 503, 0: // refused while stopping, or the listener is gone
+					t.Logf("worker %d stops at post %d: status %d %s", w, i, a.status, a.err)
 					return
 				default:
 					t.Errorf("status %d %s", a.status, a.body)
@@ -584,4 +596,26 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 		t.Fatalf("%d accepted, %d queue entries", len(accepted), queued)
 	}
 	t.Logf("%d items accepted before shutdown, all recorded and queued", len(accepted))
+}
+
+// TestNotReadyUntilServing: an opened gateway whose Serve has not started
+// the desk answers /readyz 503, so that a load balancer sends nothing the
+// desk would refuse; once serving, it answers 200.
+func TestNotReadyUntilServing(t *testing.T) {
+	c := testConfig(t, nil)
+	g, err := Open(context.Background(), c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	rec := httptest.NewRecorder()
+	g.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "desk") {
+		t.Fatalf("before Serve: %d %q, want 503 naming the desk", rec.Code, rec.Body.String())
+	}
+	c2 := testConfig(t, nil)
+	r := start(t, c2) // waits for 200 on /readyz
+	if a := post(t, r.url, "READY-1", 1); a.status != http.StatusAccepted {
+		t.Fatalf("first post after ready: %d %s", a.status, a.body)
+	}
 }

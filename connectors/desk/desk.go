@@ -82,6 +82,9 @@ func (d *Desk) Run(ctx context.Context, out minsheng.Emitter) error {
 	return nil
 }
 
+// Taking reports whether the API takes items (Run is running).
+func (d *Desk) Taking() bool { return d.out.Load() != nil }
+
 // Register adds the routes to mux; wrap authenticates (auth middleware).
 func (d *Desk) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
 	mux.Handle("POST /v1/items", wrap(http.HandlerFunc(d.postItem)))
