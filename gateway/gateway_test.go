@@ -103,14 +103,24 @@ func start(t *testing.T, c *Config) *running {
 	t.Cleanup(r.stop)
 	// Wait until ready, as a load balancer would: the desk answers 503
 	// until Serve has started it, which a loaded machine can delay.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if a := call(t, "GET", r.url+"/readyz", "", "", nil); a.status == http.StatusOK {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("not ready after 10 s: %d %s %v", a.status, a.body, a.err)
-		}
+	var a answer
+	if !waitUntil(10*time.Second, func() bool {
+		a = call(t, "GET", r.url+"/readyz", "", "", nil)
+		return a.status == http.StatusOK
+	}) {
+		t.Fatalf("not ready after 10 s: %d %s %v", a.status, a.body, a.err)
 	}
 	return r
+}
+
+// waitUntil polls cond until it holds or d has passed, and says which.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 type answer struct {
@@ -562,14 +572,11 @@ func TestGracefulShutdownLosesNothing(t *testing.T) {
 	}
 	// Stop once some items are through and more are in flight; a fixed
 	// sleep let a loaded machine stop before the first 202.
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	waitUntil(10*time.Second, func() bool {
 		mu.Lock()
-		n := len(accepted)
-		mu.Unlock()
-		if n >= 50 {
-			break
-		}
-	}
+		defer mu.Unlock()
+		return len(accepted) >= 50
+	})
 	r.stop()
 	wg.Wait()
 	c2 := *c

@@ -403,10 +403,7 @@ func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect 
 		var l [4]uint64
 		if collect {
 			var n int
-			l, n = sumMarked(base, mask, chunk, cand[nc:])
-			for k := nc; k < nc+n; k++ {
-				cand[k] += int32(at)
-			}
+			l, n = sumMarked(base, mask, chunk, cand[nc:], at)
 			nc += n
 		} else {
 			l = sumRows(base, mask, chunk)
@@ -462,16 +459,16 @@ func sumRows(base unsafe.Pointer, mask uint32, chunk []uint32) (l [4]uint64) {
 	return [4]uint64{e0, o0, e1, o1}
 }
 
-// sumMarked is sumRows that also writes to cand the positions in chunk of
-// the rows whose mark is strong, returning how many; cand has room for
-// all of chunk. The marks are read in a pass of their own, from rows now
+// sumMarked is sumRows that also writes to cand the positions (chunk's
+// start at, plus the index in chunk) of the rows whose mark is strong,
+// returning how many; cand has room for all of chunk. The marks are read in a pass of their own, from rows now
 // in the first-level cache: in the summing loop they would take registers
 // it needs.
-func sumMarked(base unsafe.Pointer, mask uint32, chunk []uint32, cand []int32) (l [4]uint64, n int) {
+func sumMarked(base unsafe.Pointer, mask uint32, chunk []uint32, cand []int32, at int) (l [4]uint64, n int) {
 	l = sumRows(base, mask, chunk)
 	cand = cand[:len(chunk)]
 	for i, f := range chunk {
-		cand[n] = int32(i)
+		cand[n] = int32(at + i)
 		if *(*byte)(unsafe.Add(base, int(f&mask)*packedRow+packedMark))&markLevel >= strongLean/8 {
 			n++
 		}

@@ -227,66 +227,65 @@ func TestTrainingRules(t *testing.T) {
 // holds blind second labels for a random 300 of the 附件3 rows in
 // fourway.tsv. It needs no shared data. Run with -v for the figures.
 func TestSecondOpinion(t *testing.T) {
-	read := func(name string) map[string][2]string {
-		b, err := os.ReadFile(filepath.Join("../labels", name))
+	read := func(name string) map[string]LabelRef {
+		refs, err := ReadLabelRefs(filepath.Join("../labels", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := map[string][2]string{}
-		for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
-			f := strings.Split(line, "\t")
-			if len(f) < 4 || index(Classes(), f[2]) < 0 || (f[3] != "0" && f[3] != "1") {
-				t.Fatalf("%s line %d: %q", name, i+2, line)
+		out := map[string]LabelRef{}
+		for _, r := range refs {
+			if index(Classes(), r.Class) < 0 {
+				t.Fatalf("%s: %s %s has class %q", name, r.File, r.ID, r.Class)
 			}
-			out[f[0]+"|"+f[1]] = [2]string{f[2], f[3]}
+			out[r.File+"|"+r.ID] = r
 		}
 		return out
 	}
 	first, second := read("fourway.tsv"), read("second-opinion.tsv")
 	classes := Classes()
 	rep := NewReport(classes)
-	var same, leadSame, lead1, lead2, leadBoth int
-	n1, n2 := make([]float64, len(classes)), make([]float64, len(classes))
+	lead := NewReport([]string{"no", "yes"})
+	b2i := func(b bool) int {
+		if b {
+			return 1
+		}
+		return 0
+	}
 	for k, b := range second {
 		a, ok := first[k]
 		if !ok {
 			t.Fatalf("%s: second label for a row fourway.tsv does not have", k)
 		}
-		i, j := index(classes, a[0]), index(classes, b[0])
-		rep.Add(i, j)
-		n1[i]++
-		n2[j]++
-		if i == j {
-			same++
-		}
-		if a[1] == b[1] {
-			leadSame++
-		}
-		lead1 += int(a[1][0] - '0')
-		lead2 += int(b[1][0] - '0')
-		if a[1] == "1" && b[1] == "1" {
-			leadBoth++
-		}
+		rep.Add(index(classes, a.Class), index(classes, b.Class))
+		lead.Add(b2i(a.Lead), b2i(b.Lead))
 	}
-	n := float64(len(second))
-	kappa := func(po, pe float64) float64 { return (po - pe) / (1 - pe) }
-	var pe float64
-	for c := range classes {
-		pe += n1[c] * n2[c] / n / n
-	}
-	po := float64(same) / n
-	k := kappa(po, pe)
-	p1, p2 := float64(lead1)/n, float64(lead2)/n
-	kl := kappa(float64(leadSame)/n, p1*p2+(1-p1)*(1-p2))
+	k, kl := kappa(rep), kappa(lead)
 	var f4 float64
 	for c := range 4 { // the four valid classes
 		_, _, f := rep.PRF(c)
 		f4 += f / 4
 	}
-	t.Logf("%d rows: class agreement %.3f, Cohen's kappa %.3f; the second labeller against the first: macro-F1 over the four valid classes %.3f", len(second), po, k, f4)
-	t.Logf("lead: agreement %.3f, kappa %.3f; %d leads first, %d second, %d both", float64(leadSame)/n, kl, lead1, lead2, leadBoth)
+	t.Logf("%d rows: class agreement %.3f, Cohen's kappa %.3f; the second labeller against the first: macro-F1 over the four valid classes %.3f", rep.N, rep.Accuracy(), k, f4)
+	t.Logf("lead: agreement %.3f, kappa %.3f; %d leads first, %d second, %d both", lead.Accuracy(), kl,
+		lead.Confusion[1][0]+lead.Confusion[1][1], lead.Confusion[0][1]+lead.Confusion[1][1], lead.Confusion[1][1])
 	t.Logf("\n%s", reportString(rep))
-	if len(second) < 300 || k < 0.6 {
-		t.Errorf("%d rows, kappa %.3f: the labels no longer agree as they did (0.777 on 2026-11-30)", len(second), k)
+	if rep.N < 300 || k < 0.6 {
+		t.Errorf("%d rows, kappa %.3f: the labels no longer agree as they did (0.777 on 2026-11-30)", rep.N, k)
 	}
+}
+
+// kappa is Cohen's kappa of a report read as two raters' agreement.
+func kappa(r *Report) float64 {
+	n := float64(r.N)
+	var pe float64
+	for i := range r.Labels {
+		var row, col float64
+		for j := range r.Labels {
+			row += float64(r.Confusion[i][j])
+			col += float64(r.Confusion[j][i])
+		}
+		pe += row * col / n / n
+	}
+	po := r.Accuracy()
+	return (po - pe) / (1 - pe)
 }
