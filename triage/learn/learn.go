@@ -36,6 +36,14 @@ func DefaultOptions() Options {
 	return Options{Epochs: 25, Rate: 0.5, L2: 1e-5, Balance: 0.5, Seed: 1}
 }
 
+// DemandOptions fit the heads trained on the four-way labels. Against
+// DefaultOptions, in 5-fold CV on those labels (two seeds each): macro-F1
+// 0.793 and 0.800 against 0.756, and 0.730 and 0.743 against 0.695 over the
+// four valid classes on the whole of 附件3.
+func DemandOptions() Options {
+	return Options{Epochs: 25, Rate: 0.2, L2: 1e-4, Balance: 0.7, Seed: 1}
+}
+
 // Fit trains head h of m on docs, replacing its weights and bias.
 func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 	k := len(h.Labels)

@@ -42,7 +42,11 @@ type Config struct {
 	Labels  string // triage/labels
 	Version string
 	Bits    uint8
-	Options Options
+	Options Options // the department and screen heads
+	// FourWay fits the class and lead heads. Their labels are noisier and
+	// their classes rarer than the others': a lower rate, more decay and
+	// more class balance held out better on them (see DemandOptions).
+	FourWay Options
 	// SelfTrain rounds of pseudo-labelling the unlabelled 附件3 messages with
 	// the department head, at Confidence or above.
 	SelfTrain           int
@@ -58,7 +62,7 @@ type Config struct {
 // DefaultConfig is the recipe of the committed model.
 func DefaultConfig(shared, labels string) Config {
 	return Config{Shared: shared, Labels: labels, Version: "ngram-lr-" + time.Now().UTC().Format("20060102"),
-		Bits: 18, Options: DefaultOptions(), SelfTrain: 2, SelfTrainConfidence: 0.7, Log: io.Discard}
+		Bits: 18, Options: DefaultOptions(), FourWay: DemandOptions(), SelfTrain: 2, SelfTrainConfidence: 0.7, Log: io.Discard}
 }
 
 // Data is everything loaded for training.
@@ -304,7 +308,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	class = append(class, docs(m, weak, h.Labels, 0.5, func(Record) string { return string(minsheng.ClassGovService) })...)
 	var classProbs [][]float64
 	rep, probs = crossValidate(m, h, class, 5, func(tr []Doc) {
-		Fit(m, h, append(append([]Doc(nil), tr...), docs(m, spam, h.Labels, 0.3, byLabel)...), o)
+		Fit(m, h, append(append([]Doc(nil), tr...), docs(m, spam, h.Labels, 0.3, byLabel)...), cfg.FourWay)
 	})
 	classProbs = probs
 	h.Temperature = FitTemperature(probs, labelsOf(class))
@@ -327,7 +331,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	results = append(results, HeadResult{triage.HeadClass, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep,
 		biasNote + "cross-fitted report (offsets fitted on one half of the held-out predictions, scored on the other):\n" + reportString(crossed)})
 	logf("class: 5-fold CV macro-F1 %.3f (%s)", rep.MacroF1(), strings.TrimSpace(biasNote))
-	Fit(m, h, append(class, docs(m, spam, h.Labels, 0.3, byLabel)...), o)
+	Fit(m, h, append(class, docs(m, spam, h.Labels, 0.3, byLabel)...), cfg.FourWay)
 	for k, b := range offsets {
 		h.Bias[k] += float32(b) // log-probability offsets at temperature 1 are raw-score offsets
 	}
@@ -343,7 +347,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		return "no"
 	})
 	lead = append(lead, docs(m, weak, h.Labels, 0.5, func(Record) string { return "no" })...)
-	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, tr, o) })
+	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, tr, cfg.FourWay) })
 	h.Temperature = FitTemperature(probs, labelsOf(lead))
 	also := leadByEngine(d, weak, classProbs)
 	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep, thresholdTable(probs, labelsOf(lead), h.Temperature, also)})
@@ -351,7 +355,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		dumpLeads(cfg.LeadDump, append(append([]Record(nil), d.FourWay...), weak...), probs, labelsOf(lead), h.Temperature, classProbs)
 	}
 	logf("lead: 5-fold CV macro-F1 %.3f", rep.MacroF1())
-	Fit(m, h, lead, o)
+	Fit(m, h, lead, cfg.FourWay)
 
 	m.Meta = map[string]any{
 		"trained_at":   time.Now().UTC().Format(time.RFC3339),
@@ -361,6 +365,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		"class":        fmt.Sprintf("%d docs: labels/fourway.tsv and labels/examples.jsonl, plus %d unlabelled rows of the 495 as gov_service at weight 0.5; %d trec06c spam as invalid at weight 0.3", len(class), len(weak), len(spam)),
 		"lead":         fmt.Sprintf("%d labelled docs", len(lead)),
 		"options":      o,
+		"four_way":     cfg.FourWay,
 		"reserved_off": "no file reserved for evaluation in ../shared/data/INDEX.md was read",
 	}
 	return m, results, nil
@@ -375,7 +380,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-9s %9s %9s %8s   %s\n", "threshold", "precision", "recall", "flagged", "engine: precision recall flagged")
-	for _, t := range []float64{0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5} {
+	for _, t := range []float64{0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5} {
 		var head, engine prCount
 		for i, p := range probs {
 			yes := leadProb(p, temp) >= t
