@@ -61,9 +61,9 @@ type Config struct {
 	// LeadThreshold: the lead head's probability at or above which an item
 	// is flagged as a discipline lead. Low on purpose: a missed lead never
 	// reaches the inspectors; a false one costs them a glance. At 0.05 the
-	// engine (head, discipline class and lead rules together) recalled 0.909
-	// of the leads in held-out folds of our labels, flagging 24 % of items,
-	// and 0.854 of those labelled after the lead rules were chosen
+	// engine (head, discipline class and lead rules together) recalled 0.92
+	// of the leads in held-out folds of our labels, flagging 27 % of items,
+	// and 0.88 of those labelled after the lead rules were chosen
 	// (model/MODEL_CARD.md).
 	LeadThreshold float64 `yaml:"lead_threshold" default:"0.05" validate:"gt=0,lte=1"`
 	// Rules are added to the built-in ones and are applied before them.
