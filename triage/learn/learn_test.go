@@ -260,11 +260,7 @@ func TestSecondOpinion(t *testing.T) {
 		lead.Add(b2i(a.Lead), b2i(b.Lead))
 	}
 	k, kl := kappa(rep), kappa(lead)
-	var f4 float64
-	for c := range 4 { // the four valid classes
-		_, _, f := rep.PRF(c)
-		f4 += f / 4
-	}
+	f4 := rep.MacroF1Over(validClasses)
 	t.Logf("%d rows: class agreement %.3f, Cohen's kappa %.3f; the second labeller against the first: macro-F1 over the four valid classes %.3f", rep.N, rep.Accuracy(), k, f4)
 	t.Logf("lead: agreement %.3f, kappa %.3f; %d leads first, %d second, %d both", lead.Accuracy(), kl,
 		lead.Confusion[1][0]+lead.Confusion[1][1], lead.Confusion[0][1]+lead.Confusion[1][1], lead.Confusion[1][1])
@@ -288,4 +284,39 @@ func kappa(r *Report) float64 {
 	}
 	po := r.Accuracy()
 	return (po - pe) / (1 - pe)
+}
+
+func TestAgainstSecond(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "second-opinion.tsv")
+	if got, err := againstSecond(path, nil, nil, Classes()); got != "" || err != nil {
+		t.Fatalf("no file: got %q, %v; want nothing", got, err)
+	}
+	tsv := "file\tid\tclass\tdiscipline_lead\tnote\n" +
+		"b.csv\t1\tpetition\t0\tx\n" +
+		"b.csv\t2\tmedia_oversight\t0\tx\n" +
+		"b.csv\t9\tgov_service\t0\tnot among the records\n"
+	if err := os.WriteFile(path, []byte(tsv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recs := []Record{{Source: "b.csv", ID: "1"}, {Source: "b.csv", ID: "2"}, {Source: "b.csv", ID: "3"}, {Source: "own", ID: "1"}}
+	p := func(k int) []float64 { out := make([]float64, 5); out[k] = 1; return out }
+	// held out: row 1 petition (agrees), row 2 gov_service (the second
+	// labeller says media_oversight), rows 3 and own not in the file
+	probs := [][]float64{p(1), p(2), p(0), p(0)}
+	got, err := againstSecond(path, recs, probs, Classes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(2 rows;", "accuracy 0.500  n=2", "macro-F1 over the four valid classes 0.500"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
+		}
+	}
+	if err := os.WriteFile(path, []byte("b.csv\t1\tnews\t0\tx\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := againstSecond(path, recs, probs, Classes()); err == nil || !strings.Contains(err.Error(), `"news"`) {
+		t.Errorf("unknown class: err %v, want one naming it", err)
+	}
 }

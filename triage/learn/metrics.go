@@ -49,9 +49,14 @@ func (r *Report) PRF(i int) (p, rc, f1 float64) {
 }
 
 // MacroF1 averages F1 over the labels that occur in the gold data.
-func (r *Report) MacroF1() float64 {
-	sum, n := 0.0, 0
-	for i := range r.Labels {
+func (r *Report) MacroF1() float64 { return r.MacroF1Over(len(r.Labels)) }
+
+// MacroF1Over is MacroF1 over the first n labels only, still counting
+// predictions of the others as errors: over the class head's labels, 4
+// gives the four valid classes (invalid comes last).
+func (r *Report) MacroF1Over(n int) float64 {
+	sum, k := 0.0, 0
+	for i := range n {
 		row := 0
 		for j := range r.Labels {
 			row += r.Confusion[i][j]
@@ -61,12 +66,12 @@ func (r *Report) MacroF1() float64 {
 		}
 		_, _, f := r.PRF(i)
 		sum += f
-		n++
+		k++
 	}
-	if n == 0 {
+	if k == 0 {
 		return 0
 	}
-	return sum / float64(n)
+	return sum / float64(k)
 }
 
 // Accuracy is the share of correct predictions.

@@ -1,8 +1,10 @@
 package learn
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -328,8 +330,12 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	} else {
 		biasNote += "not kept\n"
 	}
+	second, err := againstSecond(filepath.Join(cfg.Labels, "second-opinion.tsv"), d.FourWay, classProbs, h.Labels)
+	if err != nil {
+		return nil, nil, err
+	}
 	results = append(results, HeadResult{triage.HeadClass, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep,
-		biasNote + "cross-fitted report (offsets fitted on one half of the held-out predictions, scored on the other):\n" + reportString(crossed)})
+		biasNote + "cross-fitted report (offsets fitted on one half of the held-out predictions, scored on the other):\n" + reportString(crossed) + second})
 	logf("class: 5-fold CV macro-F1 %.3f (%s)", rep.MacroF1(), strings.TrimSpace(biasNote))
 	Fit(m, h, append(class, docs(m, spam, h.Labels, 0.3, byLabel)...), cfg.FourWay)
 	for k, b := range offsets {
@@ -531,4 +537,43 @@ func reportString(r *Report) string {
 	var b strings.Builder
 	r.Print(&b)
 	return b.String()
+}
+
+// validClasses are the class head's labels but invalid, which come first.
+const validClasses = 4
+
+// againstSecond scores the held-out class predictions of recs (probs[i]
+// for recs[i]) against the labels of a second labeller in path, who
+// labelled some of the same rows blind: the nearest thing here to a set
+// labelled by someone else. It returns "" when there is no such file.
+func againstSecond(path string, recs []Record, probs [][]float64, labels []string) (string, error) {
+	refs, err := ReadLabelRefs(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	gold := map[[2]string]string{}
+	for _, r := range refs {
+		gold[[2]string{r.File, r.ID}] = r.Class
+	}
+	rep := NewReport(labels)
+	for i, r := range recs {
+		g, ok := gold[[2]string{r.Source, r.ID}]
+		if !ok || i >= len(probs) {
+			continue
+		}
+		k := index(labels, g)
+		if k < 0 {
+			return "", fmt.Errorf("%s: %s %s: unknown class %q", path, r.Source, r.ID, g)
+		}
+		rep.Add(k, triage.Argmax(probs[i]))
+		delete(gold, [2]string{r.Source, r.ID})
+	}
+	if rep.N == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("\nheld out, against the second labeller of %s (%d rows; macro-F1 over the four valid classes %.3f):\n%s",
+		filepath.Base(path), rep.N, rep.MacroF1Over(validClasses), reportString(rep)), nil
 }
