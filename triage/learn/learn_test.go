@@ -10,6 +10,25 @@ import (
 	"github.com/minsheng/minsheng/triage"
 )
 
+// A fit starts from nothing: a feature that only an earlier fit saw keeps no
+// weight. In cross-validation such a feature is one found only in the
+// held-out fold, whose documents the earlier folds trained on.
+func TestFitStartsFromZero(t *testing.T) {
+	m, err := triage.NewModel("toy", 10, []triage.Head{{Name: "h", Labels: []string{"a", "b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Head("h")
+	Fit(m, h, []Doc{{IDs: []uint32{7, 1}, Label: 1}, {IDs: []uint32{2, 1}, Label: 0}}, DefaultOptions())
+	if w := m.Weights(h, 7); w[1] <= w[0] {
+		t.Fatalf("the first fit did not learn feature 7 as b: %v", w)
+	}
+	Fit(m, h, []Doc{{IDs: []uint32{3}, Label: 0}, {IDs: []uint32{4}, Label: 1}}, DefaultOptions())
+	if w := m.Weights(h, 7); w[0] != 0 || w[1] != 0 {
+		t.Errorf("feature 7, absent from the second fit's documents, kept the first fit's weights %v", w)
+	}
+}
+
 // A head learns a separable toy task and gets it right on held-out texts.
 func TestFitSeparates(t *testing.T) {
 	m, err := triage.NewModel("toy", 14, []triage.Head{{Name: "h", Labels: []string{"water", "road", "school"}}})
