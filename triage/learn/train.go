@@ -45,10 +45,12 @@ type Config struct {
 	Version string
 	Bits    uint8
 	Options Options // the department and screen heads
-	// FourWay fits the class and lead heads. Their labels are noisier and
-	// their classes rarer than the others': a lower rate, more decay and
-	// more class balance held out better on them (see DemandOptions).
+	// FourWay fits the class head. Its labels are noisier and its classes
+	// rarer than the others': a lower rate, more decay and full class
+	// balance held out better on them (see DemandOptions).
 	FourWay Options
+	// Lead fits the lead head (see LeadOptions).
+	Lead Options
 	// SelfTrain rounds of pseudo-labelling the unlabelled 附件3 messages with
 	// the department head, at Confidence or above.
 	SelfTrain           int
@@ -64,7 +66,7 @@ type Config struct {
 // DefaultConfig is the recipe of the committed model.
 func DefaultConfig(shared, labels string) Config {
 	return Config{Shared: shared, Labels: labels, Version: "ngram-lr-" + time.Now().UTC().Format("20060102"),
-		Bits: 18, Options: DefaultOptions(), FourWay: DemandOptions(), SelfTrain: 2, SelfTrainConfidence: 0.7, Log: io.Discard}
+		Bits: 18, Options: DefaultOptions(), FourWay: DemandOptions(), Lead: LeadOptions(), SelfTrain: 2, SelfTrainConfidence: 0.7, Log: io.Discard}
 }
 
 // Data is everything loaded for training.
@@ -353,7 +355,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		return "no"
 	})
 	lead = append(lead, docs(m, weak, h.Labels, 0.5, func(Record) string { return "no" })...)
-	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, tr, cfg.FourWay) })
+	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, tr, cfg.Lead) })
 	h.Temperature = FitTemperature(probs, labelsOf(lead))
 	also := leadByEngine(d, weak, classProbs)
 	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep, thresholdTable(probs, labelsOf(lead), h.Temperature, also)})
@@ -361,7 +363,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		dumpLeads(cfg.LeadDump, append(append([]Record(nil), d.FourWay...), weak...), probs, labelsOf(lead), h.Temperature, classProbs)
 	}
 	logf("lead: 5-fold CV macro-F1 %.3f", rep.MacroF1())
-	Fit(m, h, lead, cfg.FourWay)
+	Fit(m, h, lead, cfg.Lead)
 
 	m.Meta = map[string]any{
 		"trained_at":   time.Now().UTC().Format(time.RFC3339),
@@ -372,6 +374,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		"lead":         fmt.Sprintf("%d labelled docs", len(lead)),
 		"options":      o,
 		"four_way":     cfg.FourWay,
+		"lead_options": cfg.Lead,
 		"reserved_off": "no file reserved for evaluation in ../shared/data/INDEX.md was read",
 	}
 	return m, results, nil
