@@ -36,8 +36,9 @@ func DefaultOptions() Options {
 	return Options{Epochs: 25, Rate: 0.5, L2: 1e-5, Balance: 0.5, Seed: 1}
 }
 
-// DemandOptions fit the heads trained on the four-way labels, whose labels
-// are noisier and classes rarer than the department's and the screen's.
+// DemandOptions fit the class head, trained on the four-way labels, whose
+// labels are noisier and classes rarer than the department's and the
+// screen's (the lead head, on the same labels, has LeadOptions).
 // Macro-F1 held out in 5-fold CV on those labels (seed 1): over the five
 // classes; over the four valid ones on all of 附件3; and against the second
 // labeller's 300 rows (second-opinion.tsv), which no head trains on:
