@@ -45,10 +45,10 @@ type Config struct {
 	Version string
 	Bits    uint8
 	Options Options // the department and screen heads
-	// FourWay fits the class head. Its labels are noisier and its classes
+	// Class fits the class head. Its labels are noisier and its classes
 	// rarer than the others': a lower rate, more decay and full class
-	// balance held out better on them (see DemandOptions).
-	FourWay Options
+	// balance held out better on them (see ClassOptions).
+	Class Options
 	// Lead fits the lead head (see LeadOptions).
 	Lead Options
 	// SelfTrain rounds of pseudo-labelling the unlabelled 附件3 messages with
@@ -66,7 +66,7 @@ type Config struct {
 // DefaultConfig is the recipe of the committed model.
 func DefaultConfig(shared, labels string) Config {
 	return Config{Shared: shared, Labels: labels, Version: "ngram-lr-" + time.Now().UTC().Format("20060102"),
-		Bits: 18, Options: DefaultOptions(), FourWay: DemandOptions(), Lead: LeadOptions(), SelfTrain: 2, SelfTrainConfidence: 0.7, Log: io.Discard}
+		Bits: 18, Options: DefaultOptions(), Class: ClassOptions(), Lead: LeadOptions(), SelfTrain: 2, SelfTrainConfidence: 0.7, Log: io.Discard}
 }
 
 // Data is everything loaded for training.
@@ -311,8 +311,9 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	weak := unlabelled495(d)
 	class = append(class, docs(m, weak, h.Labels, 0.5, func(Record) string { return string(minsheng.ClassGovService) })...)
 	var classProbs [][]float64
+	spamDocs := docs(m, spam, h.Labels, 0.3, byLabel)
 	rep, probs = crossValidate(m, h, class, 5, func(tr []Doc) {
-		Fit(m, h, append(append([]Doc(nil), tr...), docs(m, spam, h.Labels, 0.3, byLabel)...), cfg.FourWay)
+		Fit(m, h, append(append([]Doc(nil), tr...), spamDocs...), cfg.Class)
 	})
 	classProbs = probs
 	h.Temperature = FitTemperature(probs, labelsOf(class))
@@ -339,7 +340,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	results = append(results, HeadResult{triage.HeadClass, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep,
 		biasNote + "cross-fitted report (offsets fitted on one half of the held-out predictions, scored on the other):\n" + reportString(crossed) + second})
 	logf("class: 5-fold CV macro-F1 %.3f (%s)", rep.MacroF1(), strings.TrimSpace(biasNote))
-	Fit(m, h, append(class, docs(m, spam, h.Labels, 0.3, byLabel)...), cfg.FourWay)
+	Fit(m, h, append(class, spamDocs...), cfg.Class)
 	for k, b := range offsets {
 		h.Bias[k] += float32(b) // log-probability offsets at temperature 1 are raw-score offsets
 	}
@@ -366,16 +367,16 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	Fit(m, h, lead, cfg.Lead)
 
 	m.Meta = map[string]any{
-		"trained_at":   time.Now().UTC().Format(time.RFC3339),
-		"method":       "multinomial logistic regression (AdaGrad, class-balanced) over hashed character 1-2-grams and Latin words; softmax temperature fitted on 5-fold held-out predictions",
-		"department":   fmt.Sprintf("%d labelled rows (附件2_示例数据_495) + %d taxonomy rows (附件1) at weight 0.5 + %d self-training rounds on %d unlabelled 附件3 rows at p≥%.2f", len(dept), len(tax), cfg.SelfTrain, len(unl), cfg.SelfTrainConfidence),
-		"screen":       fmt.Sprintf("%d docs: trec06c ham/ and spam/, 495, every 4th 附件3 row and our valid examples as ham", len(screen)),
-		"class":        fmt.Sprintf("%d docs: labels/fourway.tsv and labels/examples.jsonl, plus %d unlabelled rows of the 495 as gov_service at weight 0.5; %d trec06c spam as invalid at weight 0.3", len(class), len(weak), len(spam)),
-		"lead":         fmt.Sprintf("%d labelled docs", len(lead)),
-		"options":      o,
-		"four_way":     cfg.FourWay,
-		"lead_options": cfg.Lead,
-		"reserved_off": "no file reserved for evaluation in ../shared/data/INDEX.md was read",
+		"trained_at":    time.Now().UTC().Format(time.RFC3339),
+		"method":        "multinomial logistic regression (AdaGrad, class-balanced) over hashed character 1-2-grams and Latin words; softmax temperature fitted on 5-fold held-out predictions",
+		"department":    fmt.Sprintf("%d labelled rows (附件2_示例数据_495) + %d taxonomy rows (附件1) at weight 0.5 + %d self-training rounds on %d unlabelled 附件3 rows at p≥%.2f", len(dept), len(tax), cfg.SelfTrain, len(unl), cfg.SelfTrainConfidence),
+		"screen":        fmt.Sprintf("%d docs: trec06c ham/ and spam/, 495, every 4th 附件3 row and our valid examples as ham", len(screen)),
+		"class":         fmt.Sprintf("%d docs: labels/fourway.tsv and labels/examples.jsonl, plus %d unlabelled rows of the 495 as gov_service at weight 0.5; %d trec06c spam as invalid at weight 0.3", len(class), len(weak), len(spam)),
+		"lead":          fmt.Sprintf("%d labelled docs", len(lead)),
+		"options":       o,
+		"class_options": cfg.Class,
+		"lead_options":  cfg.Lead,
+		"reserved_off":  "no file reserved for evaluation in ../shared/data/INDEX.md was read",
 	}
 	return m, results, nil
 }
@@ -572,7 +573,7 @@ func againstSecond(path string, recs []Record, probs [][]float64, labels []strin
 			return "", fmt.Errorf("%s: %s %s: unknown class %q", path, r.Source, r.ID, g)
 		}
 		rep.Add(k, triage.Argmax(probs[i]))
-		delete(gold, [2]string{r.Source, r.ID})
+		delete(gold, [2]string{r.Source, r.ID}) // a row listed twice in fourway.tsv counts once
 	}
 	if rep.N == 0 {
 		return "", nil
