@@ -269,7 +269,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	}
 	rep, probs := crossValidate(m, h, dept, 5, fitDept)
 	h.Temperature = FitTemperature(probs, labelsOf(dept))
-	results = append(results, HeadResult{triage.HeadDepartment, "5-fold CV on 附件2_示例数据_495", rep, ""})
+	results = append(results, HeadResult{triage.HeadDepartment, "5-fold CV on 附件2_示例数据_495", rep, calibrationTable(probs, labelsOf(dept), h.Temperature)})
 	logf("department: 5-fold CV macro-F1 %.3f, temperature %.2f", rep.MacroF1(), h.Temperature)
 	fitDept(dept)
 
@@ -290,7 +290,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	screen = append(screen, docs(m, d.FourWay, h.Labels, 0, screenHam)...)
 	rep, probs = crossValidate(m, h, screen, 5, func(tr []Doc) { Fit(m, h, tr, o) })
 	h.Temperature = FitTemperature(probs, labelsOf(screen))
-	results = append(results, HeadResult{triage.HeadScreen, "5-fold CV on trec06c train + citizens' messages", rep, ""})
+	results = append(results, HeadResult{triage.HeadScreen, "5-fold CV on trec06c train + citizens' messages", rep, calibrationTable(probs, labelsOf(screen), h.Temperature)})
 	logf("screen: 5-fold CV macro-F1 %.3f", rep.MacroF1())
 	Fit(m, h, screen, o)
 
@@ -338,7 +338,9 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		return nil, nil, err
 	}
 	results = append(results, HeadResult{triage.HeadClass, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep,
-		biasNote + "cross-fitted report (offsets fitted on one half of the held-out predictions, scored on the other):\n" + reportString(crossed) + second})
+		biasNote + "cross-fitted report (offsets fitted on one half of the held-out predictions, scored on the other):\n" + reportString(crossed) + second +
+			"\n" + calibrationTable(classProbs, labelsOf(class), h.Temperature) +
+			"\n" + reviewTable(classProbs, labelsOf(class), h.Temperature, h.Labels, triage.DefaultConfig().Thresholds)})
 	logf("class: 5-fold CV macro-F1 %.3f (%s)", rep.MacroF1(), strings.TrimSpace(biasNote))
 	Fit(m, h, append(class, spamDocs...), cfg.Class)
 	for k, b := range offsets {
@@ -359,7 +361,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, tr, cfg.Lead) })
 	h.Temperature = FitTemperature(probs, labelsOf(lead))
 	also := leadByEngine(d, weak, classProbs)
-	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep, thresholdTable(probs, labelsOf(lead), h.Temperature, also)})
+	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep, thresholdTable(probs, labelsOf(lead), h.Temperature, also) + "\n" + calibrationTable(probs, labelsOf(lead), h.Temperature)})
 	if cfg.LeadDump != nil {
 		dumpLeads(cfg.LeadDump, append(append([]Record(nil), d.FourWay...), weak...), probs, labelsOf(lead), h.Temperature, classProbs)
 	}
@@ -432,8 +434,7 @@ func (c prCount) recall() float64 {
 
 // leadProb is a lead head's probability of "yes" at temperature temp.
 func leadProb(p []float64, temp float32) float64 {
-	a, c := math.Pow(p[0], 1/float64(temp)), math.Pow(p[1], 1/float64(temp))
-	return c / (a + c)
+	return atTemperature(p, temp)[1]
 }
 
 // dumpLeads writes Config.LeadDump: recs are the lead docs' records in

@@ -1,0 +1,204 @@
+package learn
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/triage"
+)
+
+// atTemperature returns p (probabilities at temperature 1) at temperature t.
+func atTemperature(p []float64, t float32) []float64 {
+	out := make([]float64, len(p))
+	sum := 0.0
+	for i, x := range p {
+		out[i] = math.Pow(x, 1/float64(t))
+		sum += out[i]
+	}
+	for i := range out {
+		out[i] /= sum
+	}
+	return out
+}
+
+// calibrationBins are the confidence bands of calibrationTable: a band
+// holds the items whose top probability is at least its start.
+var calibrationBins = []float64{0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95}
+
+// expectedCalibrationError is the gap between confidence and accuracy,
+// averaged over the bands of calibrationBins weighted by their items: 0
+// when, in every band, the share of right answers equals the mean
+// confidence.
+func expectedCalibrationError(probs [][]float64, labels []int, temp float32) float64 {
+	n, conf, right := calibrationCounts(probs, labels, temp)
+	total, ece := 0, 0.0
+	for b := range n {
+		if n[b] == 0 {
+			continue
+		}
+		total += n[b]
+		ece += math.Abs(conf[b] - float64(right[b])) // n·|mean conf − accuracy|
+	}
+	if total == 0 {
+		return 0
+	}
+	return ece / float64(total)
+}
+
+func calibrationCounts(probs [][]float64, labels []int, temp float32) (n []int, conf []float64, right []int) {
+	n, conf, right = make([]int, len(calibrationBins)), make([]float64, len(calibrationBins)), make([]int, len(calibrationBins))
+	for i, p := range probs {
+		q := atTemperature(p, temp)
+		k := triage.Argmax(q)
+		b := len(calibrationBins) - 1
+		for b > 0 && q[k] < calibrationBins[b] {
+			b--
+		}
+		n[b]++
+		conf[b] += q[k]
+		if k == labels[i] {
+			right[b]++
+		}
+	}
+	return n, conf, right
+}
+
+// calibrationTable shows, per confidence band of the held-out predictions
+// at the fitted temperature, how many items fall in it, their mean
+// confidence and how many of them were right; and the expected calibration
+// error at temperature 1 and at the fitted one. It is what "confidence 0.8"
+// means to the people who read a decision.
+func calibrationTable(probs [][]float64, labels []int, temp float32) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "calibration, held out: expected calibration error %.3f at temperature 1, %.3f at the fitted %.2f\n",
+		expectedCalibrationError(probs, labels, 1), expectedCalibrationError(probs, labels, temp), temp)
+	fmt.Fprintf(&b, "%-10s %6s %10s %9s\n", "confidence", "items", "mean conf", "accuracy")
+	n, conf, right := calibrationCounts(probs, labels, temp)
+	for i, lo := range calibrationBins {
+		if n[i] == 0 {
+			continue
+		}
+		hi := 1.0
+		if i+1 < len(calibrationBins) {
+			hi = calibrationBins[i+1]
+		}
+		fmt.Fprintf(&b, "%.2f-%.2f  %6d %10.3f %9.3f\n", lo, hi, n[i], conf[i]/float64(n[i]), float64(right[i])/float64(n[i]))
+	}
+	return b.String()
+}
+
+// reviewTable shows what the engine's per-class review thresholds do to the
+// held-out class predictions at the fitted temperature, rules aside: how
+// many items go to review, how often the model was right on the items
+// passed on and on those sent to review; then, per valid class and
+// candidate threshold, the precision and recall of the items passed on to
+// that class's desk and the share of all items the threshold sends to
+// review. A bureau picks its thresholds from it.
+//
+// It follows the engine: an item whose best label is invalid is rejected at
+// or above the invalid threshold; below it, it keeps its best valid class
+// and goes to review.
+func reviewTable(probs [][]float64, labels []int, temp float32, names []string, thresholds map[minsheng.Class]float64) string {
+	inv := -1
+	for k, c := range names {
+		if c == string(minsheng.ClassInvalid) {
+			inv = k
+		}
+	}
+	// decide returns the class the engine gives and its confidence.
+	decide := func(q []float64) (int, float64, bool) {
+		k := triage.Argmax(q)
+		if k == inv {
+			if q[k] >= thresholds[minsheng.ClassInvalid] {
+				return k, q[k], false
+			}
+			best := -1
+			for j := range q {
+				if j != inv && (best < 0 || q[j] > q[best]) {
+					best = j
+				}
+			}
+			return best, q[best], true
+		}
+		t, ok := thresholds[minsheng.Class(names[k])]
+		return k, q[k], ok && q[k] < t
+	}
+	qs := make([][]float64, len(probs))
+	var passed, passedRight, reviewed, reviewedRight int
+	for i, p := range probs {
+		qs[i] = atTemperature(p, temp)
+		k, _, review := decide(qs[i])
+		if review {
+			reviewed++
+			if k == labels[i] {
+				reviewedRight++
+			}
+		} else {
+			passed++
+			if k == labels[i] {
+				passedRight++
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "review, held out, with the engine's default thresholds %s (rules aside): %d of %d items (%.1f %%) to review;\n",
+		thresholdString(names, thresholds), reviewed, len(probs), pct(reviewed, len(probs)))
+	fmt.Fprintf(&b, "the model's class was right for %.3f of the items passed on and %.3f of those sent to review\n",
+		ratio(passedRight, passed), ratio(reviewedRight, reviewed))
+	fmt.Fprintf(&b, "%-16s %9s %9s %9s %9s\n", "class", "threshold", "precision", "recall", "review %")
+	for k, c := range names {
+		if k == inv {
+			continue
+		}
+		gold := 0
+		for _, l := range labels {
+			if l == k {
+				gold++
+			}
+		}
+		for _, t := range []float64{0.35, 0.4, 0.5, 0.6, 0.7, 0.8} {
+			var tp, fp, below int
+			for i, q := range qs {
+				j, conf, _ := decide(q)
+				if j != k {
+					continue
+				}
+				switch {
+				case conf < t:
+					below++
+				case labels[i] == k:
+					tp++
+				default:
+					fp++
+				}
+			}
+			mark := ""
+			if thresholds[minsheng.Class(c)] == t {
+				mark = " (default)"
+			}
+			fmt.Fprintf(&b, "%-16s %9.2f %9.3f %9.3f %9.1f%s\n", c, t, ratio(tp, tp+fp), ratio(tp, gold), pct(below, len(qs)), mark)
+		}
+	}
+	return b.String()
+}
+
+func thresholdString(names []string, thresholds map[minsheng.Class]float64) string {
+	var parts []string
+	for _, c := range names {
+		if t, ok := thresholds[minsheng.Class(c)]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.2f", c, t))
+		}
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func pct(a, b int) float64 { return 100 * ratio(a, b) }

@@ -1,0 +1,88 @@
+package learn
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+func TestExpectedCalibrationError(t *testing.T) {
+	// Ten items at confidence 0.8: calibrated when eight are right.
+	probs := make([][]float64, 10)
+	labels := make([]int, 10)
+	for i := range probs {
+		probs[i] = []float64{0.8, 0.2}
+		if i >= 8 {
+			labels[i] = 1
+		}
+	}
+	if e := expectedCalibrationError(probs, labels, 1); math.Abs(e) > 1e-9 {
+		t.Errorf("calibrated set: error %.4f, want 0", e)
+	}
+	// All wrong at 0.8: the gap is 0.8.
+	for i := range labels {
+		labels[i] = 1
+	}
+	if e := expectedCalibrationError(probs, labels, 1); math.Abs(e-0.8) > 1e-9 {
+		t.Errorf("all wrong at 0.8: error %.4f, want 0.8", e)
+	}
+	// A temperature above 1 softens 0.8 towards 0.5: the gap narrows.
+	if hot, cold := expectedCalibrationError(probs, labels, 2), expectedCalibrationError(probs, labels, 1); hot >= cold {
+		t.Errorf("temperature 2 gave error %.4f, not below %.4f at 1", hot, cold)
+	}
+}
+
+func TestAtTemperature(t *testing.T) {
+	q := atTemperature([]float64{0.8, 0.2}, 2) // ∝ (√0.8, √0.2) = (2, 1)/√5
+	if math.Abs(q[0]-2.0/3) > 1e-9 || math.Abs(q[1]-1.0/3) > 1e-9 {
+		t.Errorf("got %v, want [2/3 1/3]", q)
+	}
+	if p := leadProb([]float64{0.8, 0.2}, 2); math.Abs(p-1.0/3) > 1e-9 {
+		t.Errorf("leadProb %.4f, want 1/3", p)
+	}
+}
+
+func TestReviewTable(t *testing.T) {
+	names := []string{"media_oversight", "gov_service", "invalid"}
+	th := map[minsheng.Class]float64{"media_oversight": 0.5, "gov_service": 0.5, "invalid": 0.8}
+	probs := [][]float64{
+		{0.9, 0.05, 0.05}, // media, passed on, right
+		{0.45, 0.4, 0.15}, // media below 0.5: review, right
+		{0.1, 0.85, 0.05}, // gov, passed on, wrong (gold media)
+		{0.1, 0.2, 0.7},   // invalid below 0.8: kept as gov, review, right
+		{0.05, 0.05, 0.9}, // invalid, rejected, right
+	}
+	labels := []int{0, 0, 0, 1, 2}
+	got := reviewTable(probs, labels, 1, names, th)
+	for _, want := range []string{
+		"2 of 5 items (40.0 %) to review",
+		"right for 0.667 of the items passed on and 1.000 of those sent to review",
+		// media at 0.5: one passed on (right) of three gold media; one below
+		"media_oversight       0.50     1.000     0.333      20.0 (default)",
+		// media at 0.35: both media predictions pass, both right
+		"media_oversight       0.35     1.000     0.667       0.0",
+		// gov at 0.5: the wrong 0.85 passes; the kept-as-gov 0.2 is below
+		"gov_service           0.50     0.000     0.000      20.0 (default)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestCalibrationTable(t *testing.T) {
+	probs := [][]float64{{0.97, 0.03}, {0.96, 0.04}, {0.55, 0.45}, {0.35, 0.65}}
+	labels := []int{0, 1, 0, 1}
+	got := calibrationTable(probs, labels, 1)
+	for _, want := range []string{
+		"0.95-1.00       2      0.965     0.500",
+		"0.50-0.60       1      0.550     1.000",
+		"0.60-0.70       1      0.650     1.000",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
