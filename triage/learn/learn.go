@@ -28,12 +28,49 @@ type Options struct {
 	// of the prior (most demands are government service) while rare classes
 	// still count.
 	Balance float64
+	// NBScale, when above 0, scales each feature's weight for each label by
+	// NBScale·|r| + (1−NBScale), where r is the log-ratio of how often the
+	// feature appears in documents of that label and in the others (the
+	// naive-Bayes weight), and fits the rest as usual: a feature that says
+	// nothing about a label learns slowly for it, one that says much learns
+	// fast. It helps a head with few labelled documents (see
+	// DepartmentOptions).
+	NBScale float64
 	Seed    uint64
 }
 
 // DefaultOptions are those the committed model was trained with.
 func DefaultOptions() Options {
 	return Options{Epochs: 25, Rate: 0.5, L2: 1e-5, Balance: 0.5, Seed: 1}
+}
+
+// DepartmentOptions fit the department head, trained on the 495 labelled
+// messages and the taxonomy: naive-Bayes scaling (NBScale), a lower rate
+// and more decay than DefaultOptions, and no self-training. Leak-free 5-fold
+// CV macro-F1 on the 495 (seed 1), with the two rounds of self-training on
+// 附件3 that DefaultOptions needed and without:
+//
+//	                                     self-training   none
+//	DefaultOptions                           0.797       0.785
+//	  NBScale 0.5                            0.838
+//	  NBScale 0.75                           0.844       0.840
+//	  NBScale 1                              0.843       0.847
+//	NBScale 1, rate 1                                    0.852
+//	  rate 0.2                                           0.859
+//	  rate 0.1                                           0.860
+//	  rate 0.2, L2 1e-4                                  0.877
+//	  rate 0.2, L2 3e-4                                  0.878
+//	  rate 0.2, L2 1e-3                                  0.866
+//	  rate 0.5, L2 1e-4                                  0.860
+//	  rate 0.2, L2 1e-4, balance 1                       0.872
+//
+// Differences under 0.01 are within what another seed moves. With the
+// scaling, self-training adds nothing, so it is off (Config.SelfTrain).
+// Dense features from a truncated SVD of 附件3's tf-idf matrix (LSA, 100
+// dimensions), folded back into the bucket weights, lowered the CV of
+// DefaultOptions (0.795, 0.773, 0.734 as their weight grew) and were dropped.
+func DepartmentOptions() Options {
+	return Options{Epochs: 25, Rate: 0.2, L2: 1e-4, Balance: 0.5, NBScale: 1, Seed: 1}
 }
 
 // ClassOptions fit the class head, trained on the four-way labels, whose
@@ -100,6 +137,12 @@ func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 	}
 	cw := classWeights(docs, k, o.Balance)
 	g2 := make([]float32, (1<<m.Bits)*k) // AdaGrad's sums of squares
+	// With NBScale the fitted parameters are u, and a weight is s·u.
+	var s, u []float32
+	if o.NBScale > 0 {
+		s = nbScales(docs, k, 1<<m.Bits, o.NBScale)
+		u = make([]float32, len(s))
+	}
 	bg2 := make([]float64, k)
 	order := make([]int, len(docs))
 	for i := range order {
@@ -132,6 +175,16 @@ func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 			for _, f := range d.IDs {
 				w := m.Weights(h, f)
 				g := g2[int(f)*k : int(f)*k+k]
+				if s != nil {
+					sf, uf := s[int(f)*k:int(f)*k+k], u[int(f)*k:int(f)*k+k]
+					for j := range k {
+						gj := grad[j]*v*sf[j] + float32(o.L2)*uf[j]
+						g[j] += gj * gj
+						uf[j] -= float32(o.Rate) * gj / float32(math.Sqrt(float64(g[j])+1e-8))
+						w[j] = sf[j] * uf[j]
+					}
+					continue
+				}
 				for j := range k {
 					gj := grad[j]*v + float32(o.L2)*w[j]
 					g[j] += gj * gj
@@ -140,6 +193,48 @@ func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 			}
 		}
 	}
+}
+
+// nbScales returns, for each of n buckets and k labels, beta·|r| + (1−beta),
+// where r = log(p/q): p is the share of the label's feature presences that
+// are this bucket's, q the same share over the other labels' documents, each
+// with one added to the counts. A document counts a bucket once however
+// often it holds it; buckets no document holds keep 0.
+func nbScales(docs []Doc, k, n int, beta float64) []float32 {
+	cnt := make([]float32, n*k)
+	tot := make([]float64, k)
+	seen := make(map[uint32]bool)
+	for _, d := range docs {
+		clear(seen)
+		for _, f := range d.IDs {
+			if !seen[f] {
+				seen[f] = true
+				cnt[int(f)*k+d.Label]++
+			}
+		}
+		tot[d.Label] += float64(len(seen))
+	}
+	var all float64
+	for _, t := range tot {
+		all += t
+	}
+	s := make([]float32, n*k)
+	for f := range n {
+		c := cnt[f*k : f*k+k]
+		var sum float64
+		for _, x := range c {
+			sum += float64(x)
+		}
+		if sum == 0 {
+			continue
+		}
+		for j := range k {
+			p := (float64(c[j]) + 1) / (tot[j] + 1)
+			q := (sum - float64(c[j]) + 1) / (all - tot[j] + 1)
+			s[f*k+j] = float32(beta*math.Abs(math.Log(p/q)) + (1 - beta))
+		}
+	}
+	return s
 }
 
 func classWeights(docs []Doc, k int, balance float64) []float64 {

@@ -339,3 +339,46 @@ func TestAgainstSecond(t *testing.T) {
 		t.Errorf("unknown class: err %v, want one naming it", err)
 	}
 }
+
+// The naive-Bayes scales: a bucket found only in one label's documents gets
+// a large scale for it, one found equally in both gets 1−beta, one found
+// nowhere 0; and a fit with them keeps a bucket at weight 0 where its scale
+// is 0 (beta 1, a bucket that says nothing).
+func TestNBScales(t *testing.T) {
+	docs := []Doc{
+		{IDs: []uint32{1, 2, 2}, Label: 0},
+		{IDs: []uint32{1, 3}, Label: 1},
+	}
+	s := nbScales(docs, 2, 8, 0.5)
+	// Bucket 1: in one document of each label, each with two distinct
+	// buckets: p = q = 2/3, r = 0.
+	if s[1*2+0] != 0.5 || s[1*2+1] != 0.5 {
+		t.Errorf("bucket 1, in both labels alike: scales %v, want 0.5 0.5", s[2:4])
+	}
+	// Bucket 2: only in label 0 (counted once): p = 2/3, q = 1/3, r = log 2.
+	want := float32(0.5*math.Log(2) + 0.5)
+	if math.Abs(float64(s[2*2+0]-want)) > 1e-6 || math.Abs(float64(s[2*2+1]-want)) > 1e-6 {
+		t.Errorf("bucket 2: scales %v, want %v for both labels (|r| is symmetric for two labels)", s[4:6], want)
+	}
+	if s[5*2] != 0 || s[5*2+1] != 0 {
+		t.Errorf("bucket 5, in no document: scales %v, want 0", s[10:12])
+	}
+
+	m, err := triage.NewModel("toy", 10, []triage.Head{{Name: "h", Labels: []string{"a", "b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Head("h")
+	o := DefaultOptions()
+	o.NBScale = 1
+	Fit(m, h, docs, o)
+	if w := m.Weights(h, 1); w[0] != 0 || w[1] != 0 {
+		t.Errorf("bucket 1 says nothing (scale 0) but got weights %v", w)
+	}
+	if w := m.Weights(h, 2); w[0] <= w[1] {
+		t.Errorf("bucket 2 (label a only) weights %v do not favour a", w)
+	}
+	if w := m.Weights(h, 3); w[1] <= w[0] {
+		t.Errorf("bucket 3 (label b only) weights %v do not favour b", w)
+	}
+}

@@ -44,7 +44,9 @@ type Config struct {
 	Labels  string // triage/labels
 	Version string
 	Bits    uint8
-	Options Options // the department and screen heads
+	Options Options // the screen head
+	// Department fits the department head (see DepartmentOptions).
+	Department Options
 	// Class fits the class head. Its labels are noisier and its classes
 	// rarer than the others': a lower rate, more decay and full class
 	// balance held out better on them (see ClassOptions).
@@ -66,7 +68,7 @@ type Config struct {
 // DefaultConfig is the recipe of the committed model.
 func DefaultConfig(shared, labels string) Config {
 	return Config{Shared: shared, Labels: labels, Version: "ngram-lr-" + time.Now().UTC().Format("20060102"),
-		Bits: 18, Options: DefaultOptions(), Class: ClassOptions(), Lead: LeadOptions(), SelfTrain: 2, SelfTrainConfidence: 0.7, Log: io.Discard}
+		Bits: 18, Options: DefaultOptions(), Department: DepartmentOptions(), Class: ClassOptions(), Lead: LeadOptions(), SelfTrain: 0, SelfTrainConfidence: 0.7, Log: io.Discard}
 }
 
 // Data is everything loaded for training.
@@ -245,17 +247,20 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	var results []HeadResult
 	logf := func(format string, a ...any) { fmt.Fprintf(cfg.Log, format+"\n", a...) }
 
-	// Department: the 495 and the taxonomy, then self-training on 附件3.
+	// Department: the 495 and the taxonomy, then self-training on 附件3 when
+	// SelfTrain is set.
 	h := m.Head(triage.HeadDepartment)
 	dept := docs(m, d.Dept, Departments, 0, byLabel)
 	tax := docs(m, d.Taxonomy, Departments, 0.5, byLabel)
 	var unl [][]uint32
-	for _, r := range d.Unlabelled {
-		unl = append(unl, m.Featurize(nil, r.Title, r.Body))
+	if cfg.SelfTrain > 0 {
+		for _, r := range d.Unlabelled {
+			unl = append(unl, m.Featurize(nil, r.Title, r.Body))
+		}
 	}
 	fitDept := func(train []Doc) {
 		base := append(append([]Doc(nil), train...), tax...)
-		Fit(m, h, base, o)
+		Fit(m, h, base, cfg.Department)
 		for range cfg.SelfTrain {
 			var pseudo []Doc
 			for _, ids := range unl {
@@ -264,7 +269,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 					pseudo = append(pseudo, Doc{IDs: ids, Label: b, Weight: 0.5})
 				}
 			}
-			Fit(m, h, append(base, pseudo...), o)
+			Fit(m, h, append(base, pseudo...), cfg.Department)
 		}
 	}
 	rep, probs := crossValidate(m, h, dept, 5, fitDept)
@@ -368,14 +373,22 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	logf("lead: 5-fold CV macro-F1 %.3f", rep.MacroF1())
 	Fit(m, h, lead, cfg.Lead)
 
+	deptMeta := fmt.Sprintf("%d labelled rows (附件2_示例数据_495) + %d taxonomy rows (附件1) at weight 0.5", len(dept), len(tax))
+	if cfg.Department.NBScale > 0 {
+		deptMeta += fmt.Sprintf(", naive-Bayes scaled (NBScale %g)", cfg.Department.NBScale)
+	}
+	if cfg.SelfTrain > 0 {
+		deptMeta += fmt.Sprintf(" + %d self-training rounds on %d unlabelled 附件3 rows at p≥%.2f", cfg.SelfTrain, len(unl), cfg.SelfTrainConfidence)
+	}
 	m.Meta = map[string]any{
 		"trained_at":    time.Now().UTC().Format(time.RFC3339),
 		"method":        "multinomial logistic regression (AdaGrad, class-balanced) over hashed character 1-2-grams and Latin words; softmax temperature fitted on 5-fold held-out predictions",
-		"department":    fmt.Sprintf("%d labelled rows (附件2_示例数据_495) + %d taxonomy rows (附件1) at weight 0.5 + %d self-training rounds on %d unlabelled 附件3 rows at p≥%.2f", len(dept), len(tax), cfg.SelfTrain, len(unl), cfg.SelfTrainConfidence),
+		"department":    deptMeta,
 		"screen":        fmt.Sprintf("%d docs: trec06c ham/ and spam/, 495, every 4th 附件3 row and our valid examples as ham", len(screen)),
 		"class":         fmt.Sprintf("%d docs: labels/fourway.tsv and labels/examples.jsonl, plus %d unlabelled rows of the 495 as gov_service at weight 0.5; %d trec06c spam as invalid at weight 0.3", len(class), len(weak), len(spam)),
 		"lead":          fmt.Sprintf("%d labelled docs", len(lead)),
 		"options":       o,
+		"dept_options":  cfg.Department,
 		"class_options": cfg.Class,
 		"lead_options":  cfg.Lead,
 		"reserved_off":  "no file reserved for evaluation in ../shared/data/INDEX.md was read",
