@@ -36,6 +36,11 @@ type Options struct {
 	// fast. It helps a head with few labelled documents (see
 	// DepartmentOptions).
 	NBScale float64
+	// Average, when above 1, fits the head that many times, with seeds
+	// Seed, Seed+1, …, and keeps the mean of their weights and biases: the
+	// fits differ only in the order they see the documents, and their mean
+	// varies less than any one of them.
+	Average int
 	Seed    uint64
 }
 
@@ -46,7 +51,8 @@ func DefaultOptions() Options {
 
 // DepartmentOptions fit the department head, trained on the 495 labelled
 // messages and the taxonomy: naive-Bayes scaling (NBScale), a lower rate
-// and more decay than DefaultOptions, and no self-training. Leak-free 5-fold
+// and more decay than DefaultOptions, the mean of five fits (Average), and
+// no self-training. Leak-free 5-fold
 // CV macro-F1 on the 495 (seed 1), with the two rounds of self-training on
 // 附件3 that DefaultOptions needed and without:
 //
@@ -63,14 +69,21 @@ func DefaultOptions() Options {
 //	  rate 0.2, L2 1e-3                                  0.866
 //	  rate 0.5, L2 1e-4                                  0.860
 //	  rate 0.2, L2 1e-4, balance 1                       0.872
+//	rate 0.2, L2 1e-4, the mean of 3 seeds' fits         0.882
+//	  of 5 (Average)                                     0.888
+//	  of 10                                              0.888
+//	  NBScale 0.75, one fit                              0.876
+//	  40 epochs, one fit                                 0.877
+//	  taxonomy at weight 2, one fit                      0.871
 //
-// Differences under 0.01 are within what another seed moves. With the
-// scaling, self-training adds nothing, so it is off (Config.SelfTrain).
+// Differences under 0.01 are within what another seed moves; the mean of
+// several seeds' fits gained a little more at each step up to five. With
+// the scaling, self-training adds nothing, so it is off (Config.SelfTrain).
 // Dense features from a truncated SVD of 附件3's tf-idf matrix (LSA, 100
 // dimensions), folded back into the bucket weights, lowered the CV of
 // DefaultOptions (0.795, 0.773, 0.734 as their weight grew) and were dropped.
 func DepartmentOptions() Options {
-	return Options{Epochs: 25, Rate: 0.2, L2: 1e-4, Balance: 0.5, NBScale: 1, Seed: 1}
+	return Options{Epochs: 25, Rate: 0.2, L2: 1e-4, Balance: 0.5, NBScale: 1, Average: 5, Seed: 1}
 }
 
 // ClassOptions fit the class head, trained on the four-way labels, whose
@@ -124,6 +137,38 @@ func LeadOptions() Options {
 
 // Fit trains head h of m on docs, replacing its weights and bias.
 func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
+	if o.Average <= 1 {
+		fitOnce(m, h, docs, o)
+		return
+	}
+	k, n := len(h.Labels), 1<<m.Bits
+	sum, bias := make([]float32, n*k), make([]float32, k)
+	for i := range o.Average {
+		one := o
+		one.Seed, one.Average = o.Seed+uint64(i), 0
+		fitOnce(m, h, docs, one)
+		for f := range n {
+			for j, x := range m.Weights(h, uint32(f)) {
+				sum[f*k+j] += x
+			}
+		}
+		for j, b := range h.Bias {
+			bias[j] += b
+		}
+	}
+	inv := 1 / float32(o.Average)
+	for f := range n {
+		w := m.Weights(h, uint32(f))
+		for j := range w {
+			w[j] = sum[f*k+j] * inv
+		}
+	}
+	for j := range h.Bias {
+		h.Bias[j] = bias[j] * inv
+	}
+}
+
+func fitOnce(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 	k := len(h.Labels)
 	for i := range h.Bias {
 		h.Bias[i] = 0

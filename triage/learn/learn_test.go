@@ -382,3 +382,54 @@ func TestNBScales(t *testing.T) {
 		t.Errorf("bucket 3 (label b only) weights %v do not favour b", w)
 	}
 }
+
+// An averaged fit keeps the mean of the fits with seeds Seed, Seed+1, …
+func TestFitAverage(t *testing.T) {
+	m, err := triage.NewModel("toy", 10, []triage.Head{{Name: "h", Labels: []string{"a", "b", "c"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Head("h")
+	docs := []Doc{
+		{IDs: []uint32{1, 2}, Label: 0}, {IDs: []uint32{2, 3}, Label: 1},
+		{IDs: []uint32{3, 4}, Label: 2}, {IDs: []uint32{1, 4}, Label: 0},
+	}
+	o := DefaultOptions()
+	o.Seed = 5
+	var want [5][3]float32
+	var wantBias [3]float32
+	for s := range 3 {
+		one := o
+		one.Seed = 5 + uint64(s)
+		Fit(m, h, docs, one)
+		for f := range 5 {
+			for j, x := range m.Weights(h, uint32(f)) {
+				want[f][j] += x / 3
+			}
+		}
+		for j, b := range h.Bias {
+			wantBias[j] += b / 3
+		}
+	}
+	// The seeds do change the fit, or the test would prove nothing.
+	first := o
+	Fit(m, h, docs, first)
+	w5 := append([]float32(nil), m.Weights(h, 1)...)
+	if math.Abs(float64(w5[0]-want[1][0])) < 1e-6 {
+		t.Fatalf("seed 5 alone already gives the mean %v: pick documents that seeds order differently", w5)
+	}
+	o.Average = 3
+	Fit(m, h, docs, o)
+	for f := range 5 {
+		for j, x := range m.Weights(h, uint32(f)) {
+			if math.Abs(float64(x-want[f][j])) > 1e-5 {
+				t.Errorf("bucket %d label %d: averaged weight %v, want the mean %v", f, j, x, want[f][j])
+			}
+		}
+	}
+	for j, b := range h.Bias {
+		if math.Abs(float64(b-wantBias[j])) > 1e-5 {
+			t.Errorf("bias %d: %v, want %v", j, b, wantBias[j])
+		}
+	}
+}

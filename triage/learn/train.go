@@ -377,6 +377,9 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	if cfg.Department.NBScale > 0 {
 		deptMeta += fmt.Sprintf(", naive-Bayes scaled (NBScale %g)", cfg.Department.NBScale)
 	}
+	if cfg.Department.Average > 1 {
+		deptMeta += fmt.Sprintf(", the mean of %d fits", cfg.Department.Average)
+	}
 	if cfg.SelfTrain > 0 {
 		deptMeta += fmt.Sprintf(" + %d self-training rounds on %d unlabelled 附件3 rows at p≥%.2f", cfg.SelfTrain, len(unl), cfg.SelfTrainConfidence)
 	}
