@@ -91,8 +91,8 @@ func calibrationTable(probs [][]float64, labels []int, temp float32) string {
 
 // reviewTable shows what the engine's per-class review thresholds do to the
 // held-out class predictions at the fitted temperature, rules aside: how
-// many items go to review, how often the model was right on the items
-// passed on and on those sent to review; then, per valid class and
+// many items go to review, how often the model was right on the items it
+// decided alone (passed on or rejected) and on those sent to review; then, per valid class and
 // candidate threshold, the precision and recall of the items passed on to
 // that class's desk and the share of all items the threshold sends to
 // review. A bureau picks its thresholds from it.
@@ -145,7 +145,7 @@ func reviewTable(probs [][]float64, labels []int, temp float32, names []string, 
 	var b strings.Builder
 	fmt.Fprintf(&b, "review, held out, with the engine's default thresholds %s (rules aside): %d of %d items (%.1f %%) to review;\n",
 		thresholdString(names, thresholds), reviewed, len(probs), pct(reviewed, len(probs)))
-	fmt.Fprintf(&b, "the model's class was right for %.3f of the items passed on and %.3f of those sent to review\n",
+	fmt.Fprintf(&b, "the model's class was right for %.3f of the items it decided alone (passed on or rejected) and %.3f of those sent to review\n",
 		ratio(passedRight, passed), ratio(reviewedRight, reviewed))
 	fmt.Fprintf(&b, "%-16s %9s %9s %9s %9s\n", "class", "threshold", "precision", "recall", "review %")
 	for k, c := range names {
@@ -165,8 +165,10 @@ func reviewTable(probs [][]float64, labels []int, temp float32, names []string, 
 				if j != k {
 					continue
 				}
-				switch {
-				case conf < t:
+				// An item the model leant to reject goes to review whatever
+				// its kept class's threshold.
+				switch keptFromInvalid := triage.Argmax(q) == inv; {
+				case keptFromInvalid || conf < t:
 					below++
 				case labels[i] == k:
 					tp++

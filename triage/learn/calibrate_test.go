@@ -53,18 +53,21 @@ func TestReviewTable(t *testing.T) {
 		{0.1, 0.85, 0.05}, // gov, passed on, wrong (gold media)
 		{0.1, 0.2, 0.7},   // invalid below 0.8: kept as gov, review, right
 		{0.05, 0.05, 0.9}, // invalid, rejected, right
+		{0, 0.45, 0.55},   // invalid below 0.8: kept as gov at 0.45, review at any threshold, right
 	}
-	labels := []int{0, 0, 0, 1, 2}
+	labels := []int{0, 0, 0, 1, 2, 1}
 	got := reviewTable(probs, labels, 1, names, th)
 	for _, want := range []string{
-		"2 of 5 items (40.0 %) to review",
-		"right for 0.667 of the items passed on and 1.000 of those sent to review",
-		// media at 0.5: one passed on (right) of three gold media; one below
-		"media_oversight       0.50     1.000     0.333      20.0 (default)",
+		"3 of 6 items (50.0 %) to review",
+		"right for 0.667 of the items it decided alone (passed on or rejected) and 1.000 of those sent to review",
+		// media at 0.5: one passed on (right) of three gold media; one of six below
+		"media_oversight       0.50     1.000     0.333      16.7 (default)",
 		// media at 0.35: both media predictions pass, both right
 		"media_oversight       0.35     1.000     0.667       0.0",
-		// gov at 0.5: the wrong 0.85 passes; the kept-as-gov 0.2 is below
-		"gov_service           0.50     0.000     0.000      20.0 (default)",
+		// gov at 0.5: the wrong 0.85 passes; both kept-as-gov items go to review
+		"gov_service           0.50     0.000     0.000      33.3 (default)",
+		// gov at 0.35: the kept-as-gov 0.45 still goes to review
+		"gov_service           0.35     0.000     0.000      33.3",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)
