@@ -143,6 +143,20 @@ func checkDecision(t testing.TB, d minsheng.Decision, depts []string) {
 	if d.ModelVersion == "" {
 		t.Fatal("no model version")
 	}
+	// A service request is routed by its sector, so it says why; nothing
+	// else gives a department reason.
+	deptReasons := 0
+	for _, r := range d.Reasons {
+		if r.Code == "department" {
+			deptReasons++
+			if r.Kind != "feature" || !strings.HasPrefix(r.Detail, d.Department+" ") || r.Weight <= 0 || r.Weight > 1 {
+				t.Fatalf("department reason %+v does not name %s with a probability", r, d.Department)
+			}
+		}
+	}
+	if want := d.Class == minsheng.ClassGovService; (deptReasons == 1) != want || deptReasons > 1 {
+		t.Fatalf("%s decision with %d department reasons: %+v", d.Class, deptReasons, d.Reasons)
+	}
 	for _, r := range d.Reasons {
 		if !utf8.ValidString(r.Detail) {
 			t.Fatalf("reason detail not UTF-8: %q", r.Detail)
@@ -300,6 +314,93 @@ func TestExplainStrongExact(t *testing.T) {
 	}
 	if checked < 100 || marked == 0 {
 		t.Fatalf("only %d explanations compared, %d features marked strong", checked, marked)
+	}
+}
+
+// The department is explained by the three buckets whose own weight for
+// the sector is highest (its naive-Bayes-scaled weights leave a bucket that
+// says nothing near 0), each bucket once, the first seen on a tie: the
+// packed single-column pass gives the same n-grams as a sort of the plain
+// int8 matrix.
+func TestExplainDepartment(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	q := e.m.int8()
+	s := e.pool.Get().(*scratch)
+	texts := []string{strings.Repeat("小区物业乱收停车费，", 10), "路灯不亮", "孩子入学报名", "医保报销比例", "公交线路调整"}
+	for _, ex := range readExamples(t) {
+		texts = append(texts, ex.Title+"\n"+ex.Body)
+	}
+	h := e.dept
+	checked := 0
+	for _, text := range texts {
+		s.ids, s.spans, s.wantSpans = s.ids[:0], s.spans[:0], true
+		s.buf = e.m.featurize(s.buf[:0], &s.extractor, "", text)
+		s.cand = e.m.scores(s.ids, s.scores, s.cand[:0], true)
+		for k := range h.Labels {
+			type bucket struct {
+				at int
+				w  int8
+			}
+			first := map[uint32]bucket{}
+			var order []uint32
+			for i, f := range s.ids {
+				if _, ok := first[f]; !ok {
+					first[f] = bucket{i, q[int(f)*e.m.cols+h.col+k]}
+					order = append(order, f)
+				}
+			}
+			slices.SortStableFunc(order, func(a, b uint32) int { return int(first[b].w) - int(first[a].w) })
+			got := e.topFeatures(s, h, k)
+			var want []string
+			for _, f := range order[:min(3, len(order))] {
+				if first[f].w > 0 {
+					sp := s.spans[first[f].at]
+					want = append(want, strconv.Quote(string(s.buf[sp.start:sp.end])))
+				}
+			}
+			if len(want) == 0 {
+				if got != "no single feature stands out" {
+					t.Errorf("%.30q %s: no bucket weighs for it, yet %q", text, h.Labels[k], got)
+				}
+				continue
+			}
+			var names []string
+			for _, part := range strings.Split(got, ", ") {
+				names = append(names, part[:strings.LastIndexByte(part, ' ')])
+			}
+			if !slices.Equal(names, want) {
+				t.Errorf("%.30q %s: explained by %v, want %v", text, h.Labels[k], names, want)
+			}
+			checked++
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("only %d explanations compared", checked)
+	}
+
+	// In a decision: the sector and its probability by default, and the
+	// n-grams when the bureau asks for them.
+	cfg := DefaultConfig()
+	cfg.ExplainDepartment = true
+	explaining := engine(t, cfg)
+	item := &minsheng.Item{Title: "孩子入学报名", Body: "孩子今年该上小学了，请问应该去哪个学校报名？"}
+	for _, c := range []struct {
+		e    *Engine
+		want string
+	}{{e, "教育文体 0."}, {explaining, "教育文体 0."}} {
+		d, err := c.e.Decide(context.Background(), item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		for _, r := range d.Reasons {
+			if r.Code == "department" {
+				got = r.Detail
+			}
+		}
+		if !strings.HasPrefix(got, c.want) || (c.e == e) == strings.Contains(got, `: "`) {
+			t.Errorf("explain_department %v: department reason %q, want it to start %q", c.e.cfg.ExplainDepartment, got, c.want)
+		}
 	}
 }
 
