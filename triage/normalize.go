@@ -204,15 +204,18 @@ func stripNoise(dst []byte, start int) []byte {
 	if !hn && !tn {
 		return dst
 	}
-	h, t := string(head), string(tail)
+	// The edges are at most 48 bytes each and a replacement is never
+	// longer than what it replaces, so they fit on the stack.
+	var hb, tb [64]byte
+	h, t := append(hb[:0], head...), append(tb[:0], tail...)
 	if hn {
-		h = noise.Replace(h)
+		h = replaceNoise(hb[:0], head)
 	}
 	if tn {
-		t = noise.Replace(t)
+		t = replaceNoise(tb[:0], tail)
 	}
 	w, space := start, true
-	put := func(s string) {
+	put := func(s []byte) {
 		for i := 0; i < len(s); i++ {
 			if c := s[i]; c != ' ' {
 				dst[w], w, space = c, w+1, false
@@ -237,6 +240,29 @@ func stripNoise(dst []byte, start int) []byte {
 		w--
 	}
 	return dst[:w]
+}
+
+// replaceNoise appends s to out with each noise phrase replaced as
+// noise.Replace replaces it: left to right, without overlaps, and at each
+// position the first phrase of noisePairs that matches. It allocates nothing
+// when out has room.
+func replaceNoise(out, s []byte) []byte {
+	for i := 0; i < len(s); {
+		matched := false
+		for p := 0; p < len(noisePairs); p += 2 {
+			if old := noisePairs[p]; len(s)-i >= len(old) && string(s[i:i+len(old)]) == old {
+				out = append(out, noisePairs[p+1]...)
+				i += len(old)
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			out = append(out, s[i])
+			i++
+		}
+	}
+	return out
 }
 
 // noiseEdges are the opening and closing of text where greetings are

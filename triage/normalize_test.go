@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -132,4 +133,27 @@ func foldSpaces(s string) string {
 		s = strings.ReplaceAll(s, "  ", " ")
 	}
 	return s
+}
+
+// replaceNoise, which works in place on bytes, replaces as the
+// strings.Replacer of the same phrases does, on texts made of the phrases,
+// their prefixes and other characters.
+func TestReplaceNoise(t *testing.T) {
+	var parts []string
+	for i := 0; i < len(noisePairs); i += 2 {
+		p := noisePairs[i]
+		parts = append(parts, p, p[:len(p)/2])
+	}
+	parts = append(parts, "路灯", " ", "&", "a", "好")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(parts[rng.IntN(len(parts))])
+		}
+		s := b.String()
+		if got, want := string(replaceNoise(nil, []byte(s))), noise.Replace(s); got != want {
+			t.Fatalf("replaceNoise(%q) = %q, strings.Replacer gives %q", s, got, want)
+		}
+	}
 }

@@ -449,7 +449,7 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 		}
 	}
 	v := Value(len(s.ids))
-	var b []byte
+	b := make([]byte, 0, 80) // three quoted n-grams and weights, most often
 	for j, a := range top {
 		if !a.used {
 			break
