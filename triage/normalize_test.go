@@ -145,15 +145,24 @@ func TestReplaceNoise(t *testing.T) {
 		parts = append(parts, p, p[:len(p)/2])
 	}
 	parts = append(parts, "路灯", " ", "&", "a", "好")
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 2000 {
-		var b strings.Builder
-		for range rng.IntN(8) {
-			b.WriteString(parts[rng.IntN(len(parts))])
-		}
-		s := b.String()
+	for _, s := range mixes(parts, 2000) {
 		if got, want := string(replaceNoise(nil, []byte(s))), noise.Replace(s); got != want {
 			t.Fatalf("replaceNoise(%q) = %q, strings.Replacer gives %q", s, got, want)
 		}
 	}
+}
+
+// mixes returns n texts, each of up to seven of parts picked at random (the
+// same texts on every run).
+func mixes(parts []string, n int) []string {
+	rng := rand.New(rand.NewPCG(1, 2))
+	out := make([]string, n)
+	for i := range out {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(parts[rng.IntN(len(parts))])
+		}
+		out[i] = b.String()
+	}
+	return out
 }
