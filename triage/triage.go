@@ -407,14 +407,13 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 		// whose naive-Bayes-scaled weights are near 0 for a bucket that
 		// says nothing about a sector, so that a bucket's own weight for k
 		// tells what it brings to k.
-		col, sign := p.col[h.index]+k, int32(1)
+		col, sign, scale := p.col[h.index]+k, int32(1), e.m.scale[h.col+k]
 		if p.bin[h.index] {
 			col = p.col[h.index]
 			if k == 0 {
 				sign = -1
 			}
 		}
-		scale := e.m.scale[h.col]
 		for i, f := range s.ids {
 			if by := sign * int32(int8(p.rows[int(f)*packedRow+col])); by > top.least() {
 				top.offer(f, i, float32(by)*scale, by)
