@@ -107,37 +107,38 @@ func reviewTable(probs [][]float64, labels []int, temp float32, names []string, 
 			inv = k
 		}
 	}
-	// decide returns the class the engine gives and its confidence.
-	decide := func(q []float64) (int, float64, bool) {
-		k := triage.Argmax(q)
-		if k == inv {
-			if q[k] >= thresholds[minsheng.ClassInvalid] {
-				return k, q[k], false
-			}
-			best := -1
-			for j := range q {
-				if j != inv && (best < 0 || q[j] > q[best]) {
-					best = j
-				}
-			}
-			return best, q[best], true
-		}
-		t, ok := thresholds[minsheng.Class(names[k])]
-		return k, q[k], ok && q[k] < t
+	// Each item's class as the engine gives it, its confidence, and whether
+	// it was kept from invalid (the model leant to reject it, not surely),
+	// which sends it to review whatever its kept class's threshold.
+	type decision struct {
+		k    int
+		conf float64
+		kept bool
 	}
-	qs := make([][]float64, len(probs))
+	ds := make([]decision, len(probs))
 	var passed, passedRight, reviewed, reviewedRight int
 	for i, p := range probs {
-		qs[i] = atTemperature(p, temp)
-		k, _, review := decide(qs[i])
-		if review {
+		q := atTemperature(p, temp)
+		d := decision{k: triage.Argmax(q)}
+		if d.k == inv && q[inv] < thresholds[minsheng.ClassInvalid] {
+			d.k, d.kept = -1, true
+			for j := range q {
+				if j != inv && (d.k < 0 || q[j] > q[d.k]) {
+					d.k = j
+				}
+			}
+		}
+		d.conf = q[d.k]
+		ds[i] = d
+		t, ok := thresholds[minsheng.Class(names[d.k])]
+		if d.kept || (d.k != inv && ok && d.conf < t) {
 			reviewed++
-			if k == labels[i] {
+			if d.k == labels[i] {
 				reviewedRight++
 			}
 		} else {
 			passed++
-			if k == labels[i] {
+			if d.k == labels[i] {
 				passedRight++
 			}
 		}
@@ -160,15 +161,12 @@ func reviewTable(probs [][]float64, labels []int, temp float32, names []string, 
 		}
 		for _, t := range []float64{0.35, 0.4, 0.5, 0.6, 0.7, 0.8} {
 			var tp, fp, below int
-			for i, q := range qs {
-				j, conf, _ := decide(q)
-				if j != k {
+			for i, d := range ds {
+				if d.k != k {
 					continue
 				}
-				// An item the model leant to reject goes to review whatever
-				// its kept class's threshold.
-				switch keptFromInvalid := triage.Argmax(q) == inv; {
-				case keptFromInvalid || conf < t:
+				switch {
+				case d.kept || d.conf < t:
 					below++
 				case labels[i] == k:
 					tp++
@@ -180,7 +178,7 @@ func reviewTable(probs [][]float64, labels []int, temp float32, names []string, 
 			if thresholds[minsheng.Class(c)] == t {
 				mark = " (default)"
 			}
-			fmt.Fprintf(&b, "%-16s %9.2f %9.3f %9.3f %9.1f%s\n", c, t, ratio(tp, tp+fp), ratio(tp, gold), pct(below, len(qs)), mark)
+			fmt.Fprintf(&b, "%-16s %9.2f %9.3f %9.3f %9.1f%s\n", c, t, ratio(tp, tp+fp), ratio(tp, gold), pct(below, len(ds)), mark)
 		}
 	}
 	return b.String()

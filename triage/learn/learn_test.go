@@ -14,11 +14,7 @@ import (
 // weight. In cross-validation such a feature is one found only in the
 // held-out fold, whose documents the earlier folds trained on.
 func TestFitStartsFromZero(t *testing.T) {
-	m, err := triage.NewModel("toy", 10, []triage.Head{{Name: "h", Labels: []string{"a", "b"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := m.Head("h")
+	m, h := toyHead(t, 10, "a", "b")
 	Fit(m, h, []Doc{{IDs: []uint32{7, 1}, Label: 1}, {IDs: []uint32{2, 1}, Label: 0}}, DefaultOptions())
 	if w := m.Weights(h, 7); w[1] <= w[0] {
 		t.Fatalf("the first fit did not learn feature 7 as b: %v", w)
@@ -31,11 +27,7 @@ func TestFitStartsFromZero(t *testing.T) {
 
 // A head learns a separable toy task and gets it right on held-out texts.
 func TestFitSeparates(t *testing.T) {
-	m, err := triage.NewModel("toy", 14, []triage.Head{{Name: "h", Labels: []string{"water", "road", "school"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := m.Head("h")
+	m, h := toyHead(t, 14, "water", "road", "school")
 	train := map[int][]string{
 		0: {"停水三天了", "自来水发黄", "水压太低", "水管爆裂漏水", "小区停水"},
 		1: {"道路坑洼", "马路上有大坑", "路面塌陷", "道路施工封路", "路灯不亮马路黑"},
@@ -364,11 +356,7 @@ func TestNBScales(t *testing.T) {
 		t.Errorf("bucket 5, in no document: scales %v, want 0", s[10:12])
 	}
 
-	m, err := triage.NewModel("toy", 10, []triage.Head{{Name: "h", Labels: []string{"a", "b"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := m.Head("h")
+	m, h := toyHead(t, 10, "a", "b")
 	o := DefaultOptions()
 	o.NBScale = 1
 	Fit(m, h, docs, o)
@@ -385,11 +373,7 @@ func TestNBScales(t *testing.T) {
 
 // An averaged fit keeps the mean of the fits with seeds Seed, Seed+1, …
 func TestFitAverage(t *testing.T) {
-	m, err := triage.NewModel("toy", 10, []triage.Head{{Name: "h", Labels: []string{"a", "b", "c"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := m.Head("h")
+	m, h := toyHead(t, 10, "a", "b", "c")
 	docs := []Doc{
 		{IDs: []uint32{1, 2}, Label: 0}, {IDs: []uint32{2, 3}, Label: 1},
 		{IDs: []uint32{3, 4}, Label: 2}, {IDs: []uint32{1, 4}, Label: 0},
@@ -432,4 +416,14 @@ func TestFitAverage(t *testing.T) {
 			t.Errorf("bias %d: %v, want %v", j, b, wantBias[j])
 		}
 	}
+}
+
+// toyHead returns a model of 2^bits buckets with one head, "h", of labels.
+func toyHead(t *testing.T, bits uint8, labels ...string) (*triage.Model, *triage.Head) {
+	t.Helper()
+	m, err := triage.NewModel("toy", bits, []triage.Head{{Name: "h", Labels: labels}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, m.Head("h")
 }
