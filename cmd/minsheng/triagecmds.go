@@ -132,14 +132,17 @@ func writeModel(path string, m *triage.Model) error {
 	return os.Rename(tmp, path)
 }
 
-// labelled is one line of a labelled JSON-lines file for eval.
+// labelled is one line of a labelled JSON-lines file for eval. The id may
+// be a string or a number; the class and the lead are read leniently
+// (learn.ClassOf, learn.LeadOf), so a file labelled elsewhere, with 舆论监督
+// or "discipline_lead": 1, needs no conversion.
 type labelled struct {
-	ID             string `json:"id"`
-	Title          string `json:"title"`
-	Body           string `json:"body"`
-	Class          string `json:"class"`
-	DisciplineLead *bool  `json:"discipline_lead"`
-	Department     string `json:"department"`
+	ID             json.RawMessage `json:"id"`
+	Title          string          `json:"title"`
+	Body           string          `json:"body"`
+	Class          string          `json:"class"`
+	DisciplineLead json.RawMessage `json:"discipline_lead"`
+	Department     string          `json:"department"`
 }
 
 func runEval(_ context.Context, args []string) int {
@@ -205,25 +208,42 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	rep := learn.NewReport(classes)
 	dept := learn.NewReport(learn.Departments)
 	lead := learn.NewReport([]string{"no", "yes"})
-	for _, l := range items {
+	for i, l := range items {
+		item := fmt.Sprintf("%s: item %d (id %s)", path, i+1, learn.IDOf(l.ID))
+		gold := -1
+		if c, ok := learn.ClassOf(l.Class); ok {
+			gold = indexOf(classes, string(c))
+		} else if strings.TrimSpace(l.Class) != "" {
+			return fmt.Errorf("%s: unknown class %q (want one of %s, or its Chinese name)", item, l.Class, strings.Join(classes, ", "))
+		}
+		gl, err := learn.LeadOf(l.DisciplineLead)
+		if err != nil {
+			return fmt.Errorf("%s: %w", item, err)
+		}
+		gd := indexOf(learn.Departments, strings.TrimSpace(l.Department))
+		if gd < 0 && strings.TrimSpace(l.Department) != "" {
+			return fmt.Errorf("%s: unknown department %q (want one of %s)", item, l.Department, strings.Join(learn.Departments, ", "))
+		}
 		d := e.DecideText(l.Title, l.Body)
-		if g := indexOf(classes, l.Class); g >= 0 {
-			rep.Add(g, indexOf(classes, string(d.Class)))
-		} else if l.Class != "" {
-			return fmt.Errorf("%s: item %s: unknown class %q", path, l.ID, l.Class)
+		if gold >= 0 {
+			rep.Add(gold, indexOf(classes, string(d.Class)))
 		}
-		if l.DisciplineLead != nil {
-			lead.Add(b2i(*l.DisciplineLead), b2i(d.Flags.DisciplineLead))
+		if gl != nil {
+			lead.Add(b2i(*gl), b2i(d.Flags.DisciplineLead))
 		}
-		if g := indexOf(learn.Departments, l.Department); g >= 0 {
-			dept.Add(g, indexOf(learn.Departments, d.Department))
+		if gd >= 0 {
+			dept.Add(gd, indexOf(learn.Departments, d.Department))
 		}
 	}
 	fmt.Fprintf(w, "model %s on %s\n\nclass:\n", e.ModelVersion(), path)
 	rep.Print(w)
+	if rep.N > 0 {
+		fmt.Fprintf(w, "four-way macro-F1 (%s): %.3f\n", strings.Join(classes[:4], ", "), rep.MacroF1Over(4))
+	}
 	if lead.N > 0 {
-		_, rc, _ := lead.PRF(1)
-		fmt.Fprintf(w, "\ndiscipline lead (recall of yes %.3f):\n", rc)
+		p, rc, _ := lead.PRF(1)
+		flagged := lead.Confusion[0][1] + lead.Confusion[1][1]
+		fmt.Fprintf(w, "\ndiscipline lead (recall of yes %.3f, precision %.3f, %d of %d items flagged):\n", rc, p, flagged, lead.N)
 		lead.Print(w)
 	}
 	if dept.N > 0 {
@@ -303,7 +323,7 @@ func classify(e *triage.Engine, r io.Reader, w io.Writer) error {
 		if err := json.Unmarshal(line, &in); err != nil {
 			out.Error = fmt.Sprintf("line %d: %v", n, err)
 		} else {
-			out.ID = strings.Trim(string(in.ID), `"`)
+			out.ID = learn.IDOf(in.ID)
 			d := e.DecideText(in.Title, in.Body)
 			out = classified{ID: out.ID, Class: d.Class, Confidence: d.Confidence, DisciplineLead: d.Flags.DisciplineLead,
 				Urgent: d.Flags.Urgent, Department: d.Department, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion}

@@ -70,18 +70,44 @@ func TestEvalFile(t *testing.T) {
 	if err := evalFile(&out, e, good); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"n=3", "discipline lead (recall of yes 1.000)", "department:"} {
+	for _, want := range []string{"n=3", "discipline lead (recall of yes 1.000, ", "department:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("eval output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// A file labelled elsewhere: numeric ids, Chinese or spaced class
+	// names, leads as numbers and words. Each counts as its class.
+	other := dir + "/other.jsonl"
+	os.WriteFile(other, []byte(strings.Join([]string{
+		`{"id":101,"title":"举报村支书贪污","body":"村党支部书记虚报冒领低保金，还用公款吃喝。","class":"纪检监察","discipline_lead":1}`,
+		`{"id":102,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","class":"Gov Service","discipline_lead":"no"}`,
+		`{"id":103,"title":"拆迁补偿","body":"我家房屋被征收，补偿标准远低于市场价，多次上访未果。","class":"信访事项","discipline_lead":0}`,
+	}, "\n")), 0o644)
+	out.Reset()
+	if err := evalFile(&out, e, other); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"petition             1.000     1.000     1.000       1", // support 1 each: the names were read
+		"gov_service          1.000     1.000     1.000       1",
+		"discipline           1.000     1.000     1.000       1",
+		"n=3", "four-way macro-F1 (media_oversight, petition, gov_service, discipline): 1.000",
+		"recall of yes 1.000",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("eval output lacks %q:\n%s", want, out.String())
 		}
 	}
 	bad := dir + "/bad.jsonl"
-	os.WriteFile(bad, []byte(`{"id":"1","body":"x","class":"urgent"}`+"\n"), 0o644)
-	if err := evalFile(&out, e, bad); err == nil || !strings.Contains(err.Error(), `unknown class "urgent"`) {
-		t.Errorf("unknown class: %v", err)
-	}
-	os.WriteFile(bad, []byte("{\n"), 0o644)
-	if err := evalFile(&out, e, bad); err == nil || !strings.Contains(err.Error(), "bad.jsonl:1") {
-		t.Errorf("malformed line: %v", err)
+	for _, tc := range []struct{ line, want string }{
+		{`{"id":"1","body":"x","class":"urgent"}`, `item 1 (id 1): unknown class "urgent"`},
+		{`{"id":7,"body":"x","class":"petition","discipline_lead":"maybe"}`, `item 1 (id 7): discipline_lead "maybe"`},
+		{`{"id":"8","body":"x","department":"城建"}`, `unknown department "城建"`},
+		{"{", "bad.jsonl:1"},
+	} {
+		os.WriteFile(bad, []byte(tc.line+"\n"), 0o644)
+		if err := evalFile(&out, e, bad); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.line, err, tc.want)
+		}
 	}
 }
