@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,7 +202,7 @@ func evalSpam(w io.Writer, e *triage.Engine, dir string) error {
 }
 
 func evalFile(w io.Writer, e *triage.Engine, path string) error {
-	items, err := learn.ReadJSONLines[labelled](path)
+	items, err := readLabelled(path)
 	if err != nil {
 		return err
 	}
@@ -235,9 +237,10 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 			dept.Add(gd, indexOf(learn.Departments, d.Department))
 		}
 	}
-	fmt.Fprintf(w, "model %s on %s\n\nclass:\n", e.ModelVersion(), path)
-	rep.Print(w)
+	fmt.Fprintf(w, "model %s on %s (%d items)\n", e.ModelVersion(), path, len(items))
 	if rep.N > 0 {
+		fmt.Fprintln(w, "\nclass:")
+		rep.Print(w)
 		fmt.Fprintf(w, "four-way macro-F1 (%s): %.3f\n", strings.Join(classes[:4], ", "), rep.MacroF1Over(4))
 	}
 	if lead.N > 0 {
@@ -251,6 +254,79 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 		dept.Print(w)
 	}
 	return nil
+}
+
+// readLabelled reads a labelled file: JSON lines, or with a .csv or .tsv
+// name a table whose header names its columns (tableColumns).
+func readLabelled(path string) ([]labelled, error) {
+	comma := rune(0)
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		comma = ','
+	case ".tsv":
+		comma = '\t'
+	default:
+		return learn.ReadJSONLines[labelled](path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReader(f))
+	r.Comma, r.FieldsPerRecord, r.LazyQuotes = comma, -1, comma == '\t'
+	rows, err := r.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
+		for name, aliases := range tableColumns {
+			if slices.Contains(aliases, h) {
+				if _, dup := col[name]; !dup {
+					col[name] = i
+				}
+			}
+		}
+	}
+	if _, ok := col["title"]; !ok {
+		if _, ok := col["body"]; !ok {
+			return nil, fmt.Errorf("%s: the header names no title or body column (%s)", path, strings.Join(rows[0], ", "))
+		}
+	}
+	get := func(row []string, name string) string {
+		if i, ok := col[name]; ok && i < len(row) {
+			return row[i]
+		}
+		return ""
+	}
+	out := make([]labelled, 0, len(rows)-1)
+	for _, row := range rows[1:] {
+		id, _ := json.Marshal(get(row, "id"))
+		lead := get(row, "discipline_lead")
+		var leadRaw json.RawMessage
+		if strings.TrimSpace(lead) != "" {
+			leadRaw, _ = json.Marshal(lead)
+		}
+		out = append(out, labelled{ID: id, Title: get(row, "title"), Body: get(row, "body"), Class: get(row, "class"),
+			DisciplineLead: leadRaw, Department: get(row, "department")})
+	}
+	return out, nil
+}
+
+// tableColumns are the header names a labelled table may give each field,
+// lower-cased: ours, and those of the 泰迪杯 files.
+var tableColumns = map[string][]string{
+	"id":              {"id", "留言编号", "编号"},
+	"title":           {"title", "留言主题", "主题", "标题"},
+	"body":            {"body", "留言详情", "详情", "内容", "text"},
+	"class":           {"class", "label", "类别", "分类"},
+	"discipline_lead": {"discipline_lead", "lead", "纪检线索"},
+	"department":      {"department", "一级分类", "一级标签"},
 }
 
 func b2i(b bool) int {

@@ -98,6 +98,36 @@ func TestEvalFile(t *testing.T) {
 			t.Errorf("eval output lacks %q:\n%s", want, out.String())
 		}
 	}
+	// Tables: a TSV with the 泰迪杯 headers, a CSV with ours.
+	tsv := dir + "/board.tsv"
+	os.WriteFile(tsv, []byte("留言编号\t留言主题\t留言详情\t一级分类\t类别\n"+
+		"5\t路灯不亮\t小区门口路灯坏了一个月，请维修。\t城乡建设\t政务服务\n"), 0o644)
+	out.Reset()
+	if err := evalFile(&out, e, tsv); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(1 items)", "gov_service          1.000     1.000     1.000       1", "\ndepartment:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("eval of %s lacks %q:\n%s", tsv, want, out.String())
+		}
+	}
+	csvFile := dir + "/labels.csv"
+	os.WriteFile(csvFile, []byte("id,title,body,class,discipline_lead\n"+
+		`7,举报贪污,"村支书虚报冒领低保金，还用公款吃喝。",discipline,yes`+"\n"), 0o644)
+	out.Reset()
+	if err := evalFile(&out, e, csvFile); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"discipline           1.000     1.000     1.000       1", "recall of yes 1.000, precision 1.000, 1 of 1 items flagged"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("eval of %s lacks %q:\n%s", csvFile, want, out.String())
+		}
+	}
+	os.WriteFile(csvFile, []byte("id,class\n1,petition\n"), 0o644)
+	if err := evalFile(&out, e, csvFile); err == nil || !strings.Contains(err.Error(), "no title or body column") {
+		t.Errorf("a table without text: %v", err)
+	}
+
 	bad := dir + "/bad.jsonl"
 	for _, tc := range []struct{ line, want string }{
 		{`{"id":"1","body":"x","class":"urgent"}`, `item 1 (id 1): unknown class "urgent"`},
