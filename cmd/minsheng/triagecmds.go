@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -377,41 +378,84 @@ func runClassify(_ context.Context, args []string) int {
 }
 
 // classify reads JSON lines and writes one JSON line per input line; a line
-// that is not an object with a title or body gets an error line, and the
-// rest go on.
+// that is not an object with a title or body, or is longer than
+// maxClassifyLine, gets an error line, and the rest go on.
 func classify(e *triage.Engine, r io.Reader, w io.Writer) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Bytes()
-		if len(strings.TrimSpace(string(line))) == 0 {
-			continue
+	err := eachLine(r, maxClassifyLine, func(n int, line []byte) error {
+		if line != nil && len(bytes.TrimSpace(line)) == 0 {
+			return nil
 		}
+		var out classified
 		var in struct {
 			ID    json.RawMessage `json:"id"`
 			Title string          `json:"title"`
 			Body  string          `json:"body"`
 		}
-		var out classified
-		if err := json.Unmarshal(line, &in); err != nil {
+		if line == nil {
+			out.Error = fmt.Sprintf("line %d: longer than %d MiB, not read", n, maxClassifyLine>>20)
+		} else if err := json.Unmarshal(line, &in); err != nil {
 			out.Error = fmt.Sprintf("line %d: %v", n, err)
 		} else {
-			out.ID = learn.IDOf(in.ID)
 			d := e.DecideText(in.Title, in.Body)
-			out = classified{ID: out.ID, Class: d.Class, Confidence: d.Confidence, DisciplineLead: d.Flags.DisciplineLead,
+			out = classified{ID: learn.IDOf(in.ID), Class: d.Class, Confidence: d.Confidence, DisciplineLead: d.Flags.DisciplineLead,
 				Urgent: d.Flags.Urgent, Department: d.Department, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion}
 		}
-		if err := enc.Encode(out); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
+		return enc.Encode(out)
+	})
+	if err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// maxClassifyLine is the longest input line classify reads.
+const maxClassifyLine = 16 << 20
+
+// eachLine calls fn with each line of r (without its line break) and its
+// number from 1. A line longer than max is read to its end but passed as
+// nil, so one huge line costs no more than max bytes of memory and the
+// lines after it still come.
+func eachLine(r io.Reader, max int, fn func(n int, line []byte) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	for n := 1; ; n++ {
+		buf = buf[:0]
+		long := false
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = br.ReadSlice('\n')
+			if !long {
+				if len(buf)+len(chunk) > max+2 { // +2: room for a line break
+					long, buf = true, buf[:0]
+				} else {
+					buf = append(buf, chunk...)
+				}
+			}
+			if err != bufio.ErrBufferFull {
+				break
+			}
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if err == io.EOF && len(buf) == 0 && !long {
+			return nil
+		}
+		line := bytes.TrimSuffix(bytes.TrimSuffix(buf, []byte("\n")), []byte("\r"))
+		if long || len(line) > max {
+			line = nil
+		}
+		if ferr := fn(n, line); ferr != nil {
+			return ferr
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
 }
 
 func runTriageBench(_ context.Context, args []string) int {

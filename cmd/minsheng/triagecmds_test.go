@@ -51,6 +51,54 @@ func TestClassify(t *testing.T) {
 	if got[3].ID != "c3" || got[3].Class != minsheng.ClassGovService || got[3].Department == "" {
 		t.Errorf("line 5: %+v", got[3])
 	}
+
+	// A line over the limit gets an error line, and the next is still read.
+	huge := `{"id":"huge","body":"` + strings.Repeat("路", maxClassifyLine/3+1) + `"}`
+	out.Reset()
+	if err := classify(e, strings.NewReader(huge+"\n"+`{"id":"next","body":"小区门口路灯坏了一个月，请维修。"}`), &out); err != nil {
+		t.Fatal(err)
+	}
+	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"error":"line 1: longer than 16 MiB, not read"`) || !strings.Contains(lines[1], `"id":"next","class":"gov_service"`) {
+		t.Errorf("after a huge line:\n%.300s", out.String())
+	}
+}
+
+func TestEachLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string // "<nil>" for a line over the limit
+	}{
+		{"", nil},
+		{"a", []string{"a"}},
+		{"a\n", []string{"a"}},
+		{"a\r\nb\r\n", []string{"a", "b"}},
+		{"\n\nx", []string{"", "", "x"}},
+		{"12345678\n123456789\nz", []string{"12345678", "<nil>", "z"}}, // max 8
+		{"123456789", []string{"<nil>"}},
+		{strings.Repeat("y", 200) + "\nok\n", []string{"<nil>", "ok"}}, // longer than the reader's buffer too
+	} {
+		var got []string
+		var nums []int
+		err := eachLine(strings.NewReader(tc.in), 8, func(n int, line []byte) error {
+			nums = append(nums, n)
+			if line == nil {
+				got = append(got, "<nil>")
+			} else {
+				got = append(got, string(line))
+			}
+			return nil
+		})
+		if err != nil || strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("eachLine(%.20q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+		for i, n := range nums {
+			if n != i+1 {
+				t.Errorf("eachLine(%.20q): line numbers %v", tc.in, nums)
+				break
+			}
+		}
+	}
 }
 
 func TestEvalFile(t *testing.T) {
