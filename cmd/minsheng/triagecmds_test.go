@@ -189,3 +189,40 @@ func TestEvalFile(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEachLine checks eachLine against a plain split: the same lines, in
+// order, numbered from 1, with those over the limit passed as nil.
+func FuzzEachLine(f *testing.F) {
+	for _, s := range []string{"", "a\nb", "a\r\n\r\n", strings.Repeat("x", 70) + "\ny\n", "\n\n\n", "12345678\n123456789"} {
+		f.Add(s, 8)
+	}
+	f.Fuzz(func(t *testing.T, in string, max int) {
+		if max < 0 || max > 1<<12 {
+			return
+		}
+		var want []string
+		if in != "" {
+			want = strings.Split(strings.TrimSuffix(in, "\n"), "\n")
+		}
+		i := 0
+		err := eachLine(strings.NewReader(in), max, func(n int, line []byte) error {
+			if i >= len(want) {
+				t.Fatalf("line %d beyond the %d lines of %q", n, len(want), in)
+			}
+			w := strings.TrimSuffix(want[i], "\r")
+			switch {
+			case n != i+1:
+				t.Fatalf("line %d numbered %d", i+1, n)
+			case len(w) > max && line != nil:
+				t.Fatalf("line %d of %d bytes passed with limit %d", n, len(w), max)
+			case len(w) <= max && string(line) != w:
+				t.Fatalf("line %d = %q, want %q", n, line, w)
+			}
+			i++
+			return nil
+		})
+		if err != nil || i != len(want) {
+			t.Fatalf("%d of %d lines, error %v", i, len(want), err)
+		}
+	})
+}

@@ -72,3 +72,29 @@ func TestIDOf(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLabelValues: the readers never panic, a class they return reads back
+// as itself, and a lead they read is the one its JSON boolean gives.
+func FuzzLabelValues(f *testing.F) {
+	for _, s := range []string{"media_oversight", "Media Oversight", "舆论监督", `"yes"`, `1`, `null`, `"是"`, `[]`, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if c, ok := ClassOf(s); ok {
+			if !c.Valid() {
+				t.Fatalf("ClassOf(%q) = %q, not a class", s, c)
+			}
+			if back, ok := ClassOf(string(c)); !ok || back != c {
+				t.Fatalf("ClassOf(%q) = %q, which reads back as %q, %v", s, c, back, ok)
+			}
+		}
+		v, err := LeadOf(json.RawMessage(s))
+		if err == nil && v != nil {
+			b, _ := json.Marshal(*v)
+			if again, err := LeadOf(b); err != nil || again == nil || *again != *v {
+				t.Fatalf("LeadOf(%q) = %v, but its JSON %s reads as %v, %v", s, *v, b, again, err)
+			}
+		}
+		_ = IDOf(json.RawMessage(s))
+	})
+}
