@@ -72,7 +72,29 @@ type Config struct {
 	// decision on real letters, so it is off unless a bureau asks for it.
 	ExplainDepartment bool `yaml:"explain_department"`
 	// Rules are added to the built-in ones and are applied before them.
-	Rules []Rule `yaml:"rules" validate:"dive"`
+	Rules []Rule `yaml:"rules"`
+}
+
+// Validate checks what the tags cannot: each threshold names a class and
+// lies in [0, 1]. (Rules are checked by their own tags: the config loader
+// validates every element of a list.)
+func (c Config) Validate() minsheng.FieldErrors {
+	var errs minsheng.FieldErrors
+	classes := make([]minsheng.Class, 0, len(c.Thresholds))
+	for cls := range c.Thresholds {
+		classes = append(classes, cls)
+	}
+	slices.Sort(classes)
+	for _, cls := range classes {
+		path := fmt.Sprintf("thresholds[%s]", cls)
+		switch t := c.Thresholds[cls]; {
+		case !cls.Valid():
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: "is not a class (want one of media_oversight, petition, gov_service, discipline, invalid)"})
+		case t < 0 || t > 1 || t != t:
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: fmt.Sprintf("must be between 0 and 1, not %g", t)})
+		}
+	}
+	return errs
 }
 
 // DefaultConfig returns the default thresholds and no extra rules.
