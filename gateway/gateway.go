@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -140,6 +142,31 @@ func (c *Config) Validate() minsheng.FieldErrors {
 		}
 		known[spec.Name] = true
 		c.inputs = append(c.inputs, spec)
+	}
+	return append(errs, c.checkDepartments()...)
+}
+
+// checkDepartments checks that every sector routes.departments names is a
+// department of the triage model: a misspelt one would never match, and its
+// items would reach only the gov_service destinations.
+func (c *Config) checkDepartments() minsheng.FieldErrors {
+	if len(c.Routes.Departments) == 0 {
+		return nil
+	}
+	m, err := triage.LoadModel(c.Triage.Model)
+	if err != nil {
+		return minsheng.FieldErrors{{Path: "triage.model", Msg: err.Error()}}
+	}
+	h := m.Head(triage.HeadDepartment)
+	if h == nil {
+		return minsheng.FieldErrors{{Path: "triage.model", Msg: fmt.Sprintf("model %s has no department head", m.Version)}}
+	}
+	var errs minsheng.FieldErrors
+	for _, k := range slices.Sorted(maps.Keys(c.Routes.Departments)) {
+		if !slices.Contains(h.Labels, k) {
+			errs = append(errs, minsheng.FieldError{Path: fmt.Sprintf("routes.departments[%s]", k),
+				Msg: fmt.Sprintf("is not a department of the triage model (%s)", strings.Join(h.Labels, ", "))})
+		}
 	}
 	return errs
 }

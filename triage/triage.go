@@ -20,6 +20,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -76,10 +77,33 @@ type Config struct {
 }
 
 // Validate checks what the tags cannot: each threshold names a class and
-// lies in [0, 1]. (Rules are checked by their own tags: the config loader
-// validates every element of a list.)
+// lies in [0, 1]; each rule has a keyword to fire on, no blank ones, and a
+// class when it forces one. (The rules' tags are checked by the config
+// loader, which validates every element of a list.)
 func (c Config) Validate() minsheng.FieldErrors {
 	var errs minsheng.FieldErrors
+	for i, r := range c.Rules {
+		path := fmt.Sprintf("rules[%d]", i)
+		words := 0
+		for _, f := range [...]struct {
+			name  string
+			words []string
+		}{{"any", r.Any}, {"all", r.All}} {
+			for j, w := range f.words {
+				if strings.TrimSpace(w) == "" {
+					errs = append(errs, minsheng.FieldError{Path: fmt.Sprintf("%s.%s[%d]", path, f.name, j), Msg: "is blank: a keyword must hold some text"})
+					continue
+				}
+				words++
+			}
+		}
+		if words == 0 && len(r.Any)+len(r.All) == 0 {
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: "gives no keywords: set any or all, or the rule never fires"})
+		}
+		if r.Force && r.Class == "" {
+			errs = append(errs, minsheng.FieldError{Path: path + ".force", Msg: "needs a class to force"})
+		}
+	}
 	classes := make([]minsheng.Class, 0, len(c.Thresholds))
 	for cls := range c.Thresholds {
 		classes = append(classes, cls)
