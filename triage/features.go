@@ -51,6 +51,7 @@ type extractor struct {
 	kw         *matcher // when set, found[k] is set for each keyword k seen
 	found      []bool
 	meaningful int // Chinese characters and Latin letters seen: below a few, there is nothing to act on
+	words      int // Chinese characters and Latin words (not numbers) seen: how much text there is to judge by
 }
 
 // extract appends the features of text[from:to] (normalised) to x.ids,
@@ -59,7 +60,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	ids, spans, wantSpans, kw, found := x.ids, x.spans, x.wantSpans, x.kw, x.found
 	var prev rune = -1
 	prevAt := 0
-	meaningful := 0
+	meaningful, words := 0, 0
 	for i := from; i < to; {
 		r, n := decode3(text[:to], i)
 		if kw != nil && kw.starts(r) {
@@ -68,6 +69,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 		switch {
 		case isHan(r):
 			meaningful++
+			words++
 			ids = append(ids, mix(seed^uint32(r))&mask)
 			if wantSpans {
 				spans = append(spans, span{int32(i), int32(i + n)})
@@ -98,6 +100,8 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 			}
 			if digits { // numbers by length only: 12345, a phone number, a year
 				h = seed ^ 0xD1B54A35 + uint32(min(j-i, 12))
+			} else {
+				words++
 			}
 			ids = append(ids, mix(h)&mask)
 			if wantSpans {
@@ -119,6 +123,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	}
 	x.ids, x.spans = ids, spans
 	x.meaningful += meaningful
+	x.words += words
 }
 
 // decode3 decodes the rune at text[i], three-byte sequences (most of a

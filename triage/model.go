@@ -316,7 +316,7 @@ func (m *Model) featurize(buf []byte, x *extractor, title, body string) []byte {
 	tl := len(buf)
 	buf = append(buf, '\n')
 	buf = appendNormalized(buf, body)
-	x.meaningful = 0
+	x.meaningful, x.words = 0, 0
 	if x.kw != nil {
 		clear(x.found)
 	}
@@ -328,6 +328,16 @@ func (m *Model) featurize(buf []byte, x *extractor, title, body string) []byte {
 	}
 	x.extract(buf, tl+1, len(buf), seedText, m.mask())
 	return buf
+}
+
+// Words counts the Chinese characters and Latin words (numbers aside) of an
+// item's normalised title and body: the measure of how much text there is
+// that Config.LeadMinWords applies.
+func (m *Model) Words(title, body string) int {
+	var buf [4096]byte
+	x := extractor{}
+	m.featurize(buf[:0], &x, title, body)
+	return x.words
 }
 
 // Value is the value of each feature occurrence for a document with n of

@@ -133,6 +133,11 @@ func checkDecision(t testing.TB, d minsheng.Decision, depts []string) {
 	if d.Class == minsheng.ClassDiscipline && !d.Flags.DisciplineLead {
 		t.Fatal("discipline item without the lead flag")
 	}
+	for _, r := range d.Reasons {
+		if r.Code == "lead_little_text" && (d.Flags.DisciplineLead || r.Kind != "threshold") {
+			t.Fatalf("a lead held back for little text, yet %+v", d)
+		}
+	}
 	found := false
 	for _, x := range depts {
 		found = found || x == d.Department
@@ -474,6 +479,71 @@ func TestAppendQuoted(t *testing.T) {
 	for _, s := range []string{"拆迁", "abc 12", `a"b`, `a\b`, "\u3000", "😀", "é", "\x01", "", "拆\n迁"} {
 		if got, want := string(appendQuoted(nil, []byte(s))), strconv.Quote(s); got != want {
 			t.Errorf("appendQuoted(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestLeadMinWords: on a text too short to accuse anyone by, the lead head
+// alone raises no lead and an uncertain item is not kept as discipline;
+// rules still raise leads, and long texts are untouched.
+func TestLeadMinWords(t *testing.T) {
+	guarded, open := engine(t, DefaultConfig()), engine(t, Config{LeadMinWords: 1})
+	hasReason := func(d minsheng.Decision, code string) bool {
+		for _, r := range d.Reasons {
+			if r.Code == code {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		name, title, body string
+		lead, openLead    bool // with the guard (default 40) and without (1)
+		held              bool // the guard's reason is given
+	}{
+		// The head's prior flags these when nothing holds it back.
+		{"bus", "", "公交车太挤了", false, true, true},
+		{"english", "Street light broken", "The street light outside my building has been broken for a month. Please repair it.", false, true, true},
+		{"complaint", "", "我要投诉", false, true, true},
+		// A lead rule fires whatever the length.
+		{"rule", "举报", "镇长收受红包，请查处。", true, true, false},
+		// Long enough: the guard does not apply.
+		{"graft", "举报村支书贪污", "我村党支部书记王某长期虚报冒领低保金，把扶贫款转到亲戚名下，还经常用公款吃喝，村民敢怒不敢言，请纪委调查处理。", true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, o := guarded.DecideText(tc.title, tc.body), open.DecideText(tc.title, tc.body)
+			checkDecision(t, d, guarded.dept.Labels)
+			if d.Flags.DisciplineLead != tc.lead || o.Flags.DisciplineLead != tc.openLead {
+				t.Errorf("lead %v with the guard and %v without, want %v and %v; reasons %+v", d.Flags.DisciplineLead, o.Flags.DisciplineLead, tc.lead, tc.openLead, d.Reasons)
+			}
+			if hasReason(d, "lead_little_text") != tc.held {
+				t.Errorf("lead_little_text given: %v, want %v; reasons %+v", !tc.held, tc.held, d.Reasons)
+			}
+			if tc.held && d.Class == minsheng.ClassDiscipline {
+				t.Errorf("a short text kept as discipline: %+v", d)
+			}
+		})
+	}
+}
+
+func TestWords(t *testing.T) {
+	m, err := DefaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		title, body string
+		want        int
+	}{
+		{"", "", 0},
+		{"停车难", "", 3}, // the title counts once, however often its features repeat
+		{"ABC小区", "2024年 停车 OK", 2 + 1 + 1 + 2 + 1}, // abc, 小区; 2024 (a number) not; 年, 停车, ok
+		{"", "Please repair it.", 3},
+		{"", "😡😡 ！！", 0},
+		{"舉報", "您好，此致敬禮", 2}, // greetings go before counting
+	} {
+		if got := m.Words(tc.title, tc.body); got != tc.want {
+			t.Errorf("Words(%q, %q) = %d, want %d", tc.title, tc.body, got, tc.want)
 		}
 	}
 }

@@ -164,10 +164,10 @@ func TestDumpLeads(t *testing.T) {
 	probs := [][]float64{{0.2, 0.8}, {0.9, 0.1}}
 	class := [][]float64{{0, 0, 0, 1, 0}, {0, 0, 1, 0, 0}}
 	var b strings.Builder
-	dumpLeads(&b, recs, probs, []int{1, 0}, 1, class)
-	want := "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class\n" +
-		"own\ta\t1\t0.8000\t1\t1\tdiscipline\tdiscipline\n" +
-		"own\tb\t0\t0.1000\t0\t0\tpetition\tgov_service\n"
+	dumpLeads(&b, recs, probs, []int{1, 0}, 1, class, []int{8, 4})
+	want := "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class\twords\n" +
+		"own\ta\t1\t0.8000\t1\t1\tdiscipline\tdiscipline\t8\n" +
+		"own\tb\t0\t0.1000\t0\t0\tpetition\tgov_service\t4\n"
 	if b.String() != want {
 		t.Errorf("dump:\n%s\nwant:\n%s", b.String(), want)
 	}
@@ -426,4 +426,28 @@ func toyHead(t *testing.T, bits uint8, labels ...string) (*triage.Model, *triage
 		t.Fatal(err)
 	}
 	return m, m.Head("h")
+}
+
+// In the lead table the head's flag counts for the engine only on texts
+// long enough (lead_min_words); rules and the discipline class count on any.
+func TestThresholdTableMinWords(t *testing.T) {
+	probs := [][]float64{{0.5, 0.5}, {0.5, 0.5}, {0.99, 0.01}}
+	labels := []int{1, 0, 1}
+	also := []bool{false, false, true}
+	words := []int{50, 10, 5}
+	tab := thresholdTable(probs, labels, 1, also, words, 40)
+	var row string
+	for _, l := range strings.Split(tab, "\n") {
+		if strings.HasPrefix(l, "0.10 ") {
+			row = l
+		}
+	}
+	// head: a and b flagged (1 of 2 right, 1 of 2 leads); engine: a and c.
+	if got := strings.Fields(row); len(got) != 7 || got[1] != "0.500" || got[2] != "0.500" || got[3] != "2" ||
+		got[4] != "1.000" || got[5] != "1.000" || got[6] != "2" {
+		t.Errorf("row at 0.10: %q\n%s", row, tab)
+	}
+	if tab2 := thresholdTable(probs, labels, 1, also, words, 0); strings.Contains(tab2, " 1.000  1.000       2") {
+		t.Errorf("without the guard b counts for the engine too:\n%s", tab2)
+	}
 }

@@ -366,9 +366,15 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, tr, cfg.Lead) })
 	h.Temperature = FitTemperature(probs, labelsOf(lead))
 	also := leadByEngine(d, weak, classProbs)
-	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep, thresholdTable(probs, labelsOf(lead), h.Temperature, also) + "\n" + calibrationTable(probs, labelsOf(lead), h.Temperature)})
+	leadRecs := append(append([]Record(nil), d.FourWay...), weak...)
+	words := make([]int, len(leadRecs))
+	for i, r := range leadRecs {
+		words[i] = m.Words(r.Title, r.Body)
+	}
+	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep,
+		thresholdTable(probs, labelsOf(lead), h.Temperature, also, words, triage.DefaultConfig().LeadMinWords) + "\n" + calibrationTable(probs, labelsOf(lead), h.Temperature)})
 	if cfg.LeadDump != nil {
-		dumpLeads(cfg.LeadDump, append(append([]Record(nil), d.FourWay...), weak...), probs, labelsOf(lead), h.Temperature, classProbs)
+		dumpLeads(cfg.LeadDump, leadRecs, probs, labelsOf(lead), h.Temperature, classProbs, words)
 	}
 	logf("lead: 5-fold CV macro-F1 %.3f", rep.MacroF1())
 	Fit(m, h, lead, cfg.Lead)
@@ -405,15 +411,17 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 //
 // The second set of columns is the engine's: a lead is also raised when the
 // held-out class is discipline or a built-in lead rule fires.
-func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool) string {
+func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool, words []int, minWords int) string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "engine: the head's flag counts only on texts of %d or more characters (triage.lead_min_words); rules and the discipline class count on any\n", minWords)
 	fmt.Fprintf(&b, "%-9s %9s %9s %8s   %s\n", "threshold", "precision", "recall", "flagged", "engine: precision recall flagged")
 	for _, t := range []float64{0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5} {
 		var head, engine prCount
 		for i, p := range probs {
 			yes := leadProb(p, temp) >= t
 			head.add(yes, labels[i] == 1)
-			engine.add(yes || (i < len(also) && also[i]), labels[i] == 1)
+			enough := i >= len(words) || words[i] >= minWords
+			engine.add(yes && enough || (i < len(also) && also[i]), labels[i] == 1)
 		}
 		fmt.Fprintf(&b, "%-9.2f %9.3f %9.3f %8d   %9.3f %6.3f %7d\n", t, head.precision(), head.recall(), head.tp+head.fp,
 			engine.precision(), engine.recall(), engine.tp+engine.fp)
@@ -455,7 +463,7 @@ func leadProb(p []float64, temp float32) float64 {
 
 // dumpLeads writes Config.LeadDump: recs are the lead docs' records in
 // order (the four-way records, then the weak ones).
-func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp float32, classProbs [][]float64) {
+func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp float32, classProbs [][]float64, words []int) {
 	disc := index(Classes(), string(minsheng.ClassDiscipline))
 	b01 := func(v bool) int {
 		if v {
@@ -463,7 +471,7 @@ func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp
 		}
 		return 0
 	}
-	fmt.Fprintln(w, "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class")
+	fmt.Fprintln(w, "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class\twords")
 	for i, r := range recs {
 		if i >= len(probs) {
 			break
@@ -473,7 +481,7 @@ func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp
 		if i < len(classProbs) {
 			held = Classes()[triage.Argmax(classProbs[i])]
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%d\t%d\t%s\t%s\n", r.Source, r.ID, labels[i], leadProb(probs[i], temp), b01(cd), b01(triage.LeadRuleFires(r.Title, r.Body)), r.Label, held)
+		fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%d\t%d\t%s\t%s\t%d\n", r.Source, r.ID, labels[i], leadProb(probs[i], temp), b01(cd), b01(triage.LeadRuleFires(r.Title, r.Body)), r.Label, held, words[i])
 	}
 }
 
