@@ -51,7 +51,8 @@ type extractor struct {
 	kw         *matcher // when set, found[k] is set for each keyword k seen
 	found      []bool
 	meaningful int // Chinese characters and Latin letters seen: below a few, there is nothing to act on
-	words      int // Chinese characters and Latin words (not numbers) seen: how much text there is to judge by
+	words      int // Chinese characters but repeats of the one before, and Latin words (not numbers): how much text there is to judge by
+	repeats    int // Chinese characters that repeat the one before (啊啊啊)
 }
 
 // extract appends the features of text[from:to] (normalised) to x.ids,
@@ -60,7 +61,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	ids, spans, wantSpans, kw, found := x.ids, x.spans, x.wantSpans, x.kw, x.found
 	var prev rune = -1
 	prevAt := 0
-	meaningful, words := 0, 0
+	meaningful, words, repeats := 0, 0, 0
 	for i := from; i < to; {
 		r, n := decode3(text[:to], i)
 		if kw != nil && kw.starts(r) {
@@ -69,7 +70,11 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 		switch {
 		case isHan(r):
 			meaningful++
-			words++
+			if r != prev { // 啊啊啊啊 is one word's worth
+				words++
+			} else {
+				repeats++
+			}
 			ids = append(ids, mix(seed^uint32(r))&mask)
 			if wantSpans {
 				spans = append(spans, span{int32(i), int32(i + n)})
@@ -124,6 +129,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	x.ids, x.spans = ids, spans
 	x.meaningful += meaningful
 	x.words += words
+	x.repeats += repeats
 }
 
 // decode3 decodes the rune at text[i], three-byte sequences (most of a

@@ -316,7 +316,7 @@ func (m *Model) featurize(buf []byte, x *extractor, title, body string) []byte {
 	tl := len(buf)
 	buf = append(buf, '\n')
 	buf = appendNormalized(buf, body)
-	x.meaningful, x.words = 0, 0
+	x.meaningful, x.words, x.repeats = 0, 0, 0
 	if x.kw != nil {
 		clear(x.found)
 	}
@@ -330,9 +330,9 @@ func (m *Model) featurize(buf []byte, x *extractor, title, body string) []byte {
 	return buf
 }
 
-// Words counts the Chinese characters and Latin words (numbers aside) of an
-// item's normalised title and body: the measure of how much text there is
-// that Config.LeadMinWords applies.
+// Words counts the Chinese characters (but a repeat of the one before) and
+// Latin words (numbers aside) of an item's normalised title and body: the
+// measure of how much text there is that Config.LeadMinWords applies.
 func (m *Model) Words(title, body string) int {
 	var buf [4096]byte
 	x := extractor{}

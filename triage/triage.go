@@ -289,7 +289,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "auto_reply", Detail: automated}}
 		return d
 	}
-	if s.meaningful < 4 {
+	if s.meaningful < 4 || s.words < 3 && s.repeats > 0 { // 哈哈哈哈哈 is as empty as nothing
 		d.Class, d.Confidence = minsheng.ClassInvalid, 0.95
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "empty", Detail: "no content to act on"}}
 		return d

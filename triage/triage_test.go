@@ -541,9 +541,35 @@ func TestWords(t *testing.T) {
 		{"", "Please repair it.", 3},
 		{"", "😡😡 ！！", 0},
 		{"舉報", "您好，此致敬禮", 2}, // greetings go before counting
+		{"", "啊啊啊啊，啊啊", 2},   // a repeat of the character before is not another word
+		{"", "天天加班", 3},
 	} {
 		if got := m.Words(tc.title, tc.body); got != tc.want {
 			t.Errorf("Words(%q, %q) = %d, want %d", tc.title, tc.body, got, tc.want)
+		}
+	}
+}
+
+// TestEmptyText: too little to act on, or one character over and over, is
+// rejected as empty; a short text with some variety is left to the model.
+func TestEmptyText(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	for _, tc := range []struct {
+		title, body string
+		empty       bool
+	}{
+		{"", "。。。？？", true},
+		{"", "哈哈", true},
+		{"啊啊啊啊", "啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊", true},
+		{"", "哈哈哈哈哈哈哈哈", true},
+		{"", "天天加班", false},
+		{"", "No water", false},
+		{"啊啊啊", "小区门口路灯坏了一个月了啊啊啊", false},
+	} {
+		d := e.DecideText(tc.title, tc.body)
+		empty := d.Class == minsheng.ClassInvalid && len(d.Reasons) > 0 && d.Reasons[0].Code == "empty"
+		if empty != tc.empty {
+			t.Errorf("%q %q: empty %v, want %v (%s, %+v)", tc.title, tc.body, empty, tc.empty, d.Class, d.Reasons)
 		}
 	}
 }
