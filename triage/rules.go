@@ -35,8 +35,12 @@ var builtin = []Rule{
 	// 八项规定 (the Party's frugality rules) 2/0.
 	{Name: "public_funds", Any: []string{"公款吃喝", "公款旅游", "公车私用", "大操大办", "收受礼金", "小金库", "违规发放", "吃喝玩乐", "大吃大喝", "八项规定"}, DisciplineLead: true},
 	// Abuse of power. 挟私报复 (retaliation out of spite, next to 打击报复) 2/0,
-	// 假公济私 2/0.
-	{Name: "abuse_of_power", Any: []string{"以权谋私", "滥用职权", "徇私舞弊", "贿选", "优亲厚友", "打击报复", "挟私报复", "假公济私", "充当保护伞", "保护伞"}, DisciplineLead: true},
+	// 假公济私 2/0. Added 2026-12-01 so that an accusation made in passing
+	// in a long letter, which the lead head's document-wide score dilutes,
+	// is still raised: 包庇 (shielding) 24/10, 官商勾结 (officials colluding
+	// with business) 7/4, 徇私 6/1; every lead among those rows was already
+	// raised, and 3 of the 15 others were not.
+	{Name: "abuse_of_power", Any: []string{"以权谋私", "滥用职权", "徇私舞弊", "徇私", "贿选", "优亲厚友", "打击报复", "挟私报复", "假公济私", "充当保护伞", "保护伞", "包庇", "官商勾结"}, DisciplineLead: true},
 	// Favouritism and nepotism: 关系户 4/0, 人情关系 2/0, 任人唯亲 (no hit yet).
 	{Name: "favouritism", Any: []string{"关系户", "人情关系", "任人唯亲"}, DisciplineLead: true},
 	// Falsified data: 虚报 (虚报数据, 虚报工程量 …) 3/0, 数据造假 1/0, 统计造假,
@@ -50,7 +54,10 @@ var builtin = []Rule{
 	// style) 1/0, where 作风 alone is 7/5.
 	{Name: "dereliction", Any: []string{"乱作为", "干部不作为"}, DisciplineLead: true},
 	{Name: "formalism_bureaucratism", Any: []string{"形式主义", "官僚", "作风问题"}, DisciplineLead: true},
-	{Name: "to_inspectors", Any: []string{"纪委", "纪检", "监察委"}, DisciplineLead: true},
+	// The inspectors named, or their remit: 违纪 (breaking discipline) 13/5,
+	// added 2026-12-01 with the words above (1 of its 5 non-leads was not
+	// already flagged).
+	{Name: "to_inspectors", Any: []string{"纪委", "纪检", "监察委", "违纪"}, DisciplineLead: true},
 
 	{Name: "urgent_danger", Any: []string{"燃气泄漏", "煤气泄漏", "有生命危险", "着火了", "坍塌", "触电", "要跳楼", "轻生"}, Urgent: true},
 }

@@ -573,3 +573,17 @@ func TestEmptyText(t *testing.T) {
 		}
 	}
 }
+
+// An accusation made in passing at the end of a long letter is diluted in
+// the lead head's document-wide score; a lead rule word still raises it.
+func TestLeadAsideInLongLetter(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	long := strings.Repeat("小区东门外的人行道塌陷成坑已经两个月，雨天积水很深，老人和孩子出行很不方便，请尽快修复。", 30)
+	if d := e.DecideText("人行道塌陷", long); d.Flags.DisciplineLead {
+		t.Fatalf("the plain letter already has a lead: %+v", d.Reasons)
+	}
+	d := e.DecideText("人行道塌陷", long+"我们怀疑村支书收了施工方的钱，才一直包庇他们。")
+	if !d.Flags.DisciplineLead {
+		t.Errorf("no lead for the aside; reasons %+v", d.Reasons)
+	}
+}
