@@ -67,15 +67,18 @@ type Config struct {
 	// them, and 0.90 of those labelled after the lead rules were chosen
 	// (model/MODEL_CARD.md).
 	LeadThreshold float64 `yaml:"lead_threshold" default:"0.1" validate:"gt=0,lte=1"`
-	// LeadMinWords: below this many Chinese characters (a Latin word counts
-	// as one), the lead head alone raises no lead; the lead rules and a
-	// discipline class still do. A short text gives the head too little to
-	// go on, and it then answers with its prior, which is high: held out on
-	// our labels it flagged 69 of the 120 items under 40 characters, none of
-	// them a lead; with the guard, 1 (a lead rule's) and the same recall
-	// (model/metrics.md, the lead table). 0 gives that default; 1 turns the
-	// guard off.
-	LeadMinWords int `yaml:"lead_min_words" default:"40" validate:"gte=0"`
+	// LeadMinWords and LeadShortThreshold: below LeadMinWords Chinese
+	// characters (a Latin word counts as one, a repeated character not), the
+	// lead head raises a lead only at LeadShortThreshold or above; the lead
+	// rules and a discipline class still raise one at any length. A short
+	// text gives the head little to go on, and it then answers near its
+	// prior, which is high (0.40 with no known feature): held out on our
+	// labels, at 0.1 it flagged 69 of the 120 docs under 40 characters, at
+	// 0.5 it flags 8, and none of them is a lead. Recall is the same either
+	// way (model/metrics.md, the lead table). 0 gives the defaults; a
+	// LeadMinWords of 1 turns the guard off.
+	LeadMinWords       int     `yaml:"lead_min_words" default:"40" validate:"gte=0"`
+	LeadShortThreshold float64 `yaml:"lead_short_threshold" default:"0.5" validate:"gte=0,lte=1"`
 	// ExplainDepartment: a gov_service decision's department reason also
 	// names the three n-grams whose weight for the sector is highest, not
 	// only the sector's probability. It costs 1–4 µs an item, 5–20 % of a
@@ -132,7 +135,7 @@ func (c Config) Validate() minsheng.FieldErrors {
 
 // DefaultConfig returns the default thresholds and no extra rules.
 func DefaultConfig() Config {
-	return Config{SpamThreshold: 0.9, LeadThreshold: 0.1, LeadMinWords: 40, Thresholds: map[minsheng.Class]float64{
+	return Config{SpamThreshold: 0.9, LeadThreshold: 0.1, LeadMinWords: 40, LeadShortThreshold: 0.5, Thresholds: map[minsheng.Class]float64{
 		minsheng.ClassMediaOversight: 0.5,
 		minsheng.ClassPetition:       0.4,
 		minsheng.ClassGovService:     0.5,
@@ -212,6 +215,9 @@ func NewWithModel(cfg Config, m *Model) (*Engine, error) {
 	}
 	if cfg.LeadMinWords == 0 {
 		cfg.LeadMinWords = def.LeadMinWords
+	}
+	if cfg.LeadShortThreshold == 0 {
+		cfg.LeadShortThreshold = def.LeadShortThreshold
 	}
 	e := &Engine{cfg: cfg, m: m, screen: m.Head(HeadScreen), class: m.Head(HeadClass), lead: m.Head(HeadLead), dept: m.Head(HeadDepartment)}
 	if e.screen == nil || e.class == nil || e.lead == nil || e.dept == nil {
@@ -327,6 +333,15 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		}
 	}
 
+	// The lead head's view, needed by the class below: on a short text it
+	// must be surer (LeadMinWords).
+	pLead := e.lead.Probs(s.scores, s.probs)[1]
+	leadThreshold, short := e.cfg.LeadThreshold, s.words < e.cfg.LeadMinWords
+	if short {
+		leadThreshold = max(leadThreshold, e.cfg.LeadShortThreshold)
+	}
+	headLead := pLead >= leadThreshold
+
 	// Screen, then class.
 	s.probs = e.screen.Probs(s.scores, s.probs)
 	pSpam := s.probs[1]
@@ -347,14 +362,13 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	case d.Class == minsheng.ClassInvalid:
 		// The model leans to invalid but not surely: rejecting a real demand
 		// costs more than a person's look, so the item keeps its best valid
-		// class and goes to review. On a text too short to accuse anyone by
-		// (LeadMinWords), not discipline: that class would also send it to
-		// the inspectors, on no more than the class head's prior.
+		// class and goes to review. On a short text (LeadMinWords) not
+		// discipline, unless the lead head is sure: that class would also
+		// send it to the inspectors, on no more than the class head's prior.
 		pInvalid := d.Confidence
-		short := s.words < e.cfg.LeadMinWords
 		best = -1
 		for k, c := range e.classes {
-			if c == minsheng.ClassInvalid || short && c == minsheng.ClassDiscipline {
+			if c == minsheng.ClassInvalid || short && !headLead && c == minsheng.ClassDiscipline {
 				continue
 			}
 			if best < 0 || s.probs[k] > s.probs[best] {
@@ -375,18 +389,14 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	}
 
 	// Lead.
-	s.probs = e.lead.Probs(s.scores, s.probs)
-	pLead := s.probs[1]
-	head := pLead >= e.cfg.LeadThreshold
-	if head && s.words < e.cfg.LeadMinWords && !d.Flags.DisciplineLead && d.Class != minsheng.ClassDiscipline {
-		head = false
+	if !headLead && pLead >= e.cfg.LeadThreshold && !d.Flags.DisciplineLead && d.Class != minsheng.ClassDiscipline {
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "lead_little_text",
-			Detail: fmt.Sprintf("lead %.2f not raised: %d characters or words, fewer than %d to judge by", pLead, s.words, e.cfg.LeadMinWords), Weight: pLead})
+			Detail: fmt.Sprintf("lead %.2f not raised: below %.2f, the threshold for texts of fewer than %d characters or words (%d here)", pLead, leadThreshold, e.cfg.LeadMinWords, s.words), Weight: pLead})
 	}
-	if head || d.Class == minsheng.ClassDiscipline {
+	if headLead || d.Class == minsheng.ClassDiscipline {
 		if !d.Flags.DisciplineLead {
 			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "discipline_lead",
-				Detail: fmt.Sprintf("lead %.2f (threshold %.2f): %s", pLead, e.cfg.LeadThreshold, e.topFeatures(s, e.lead, 1)), Weight: pLead})
+				Detail: fmt.Sprintf("lead %.2f (threshold %.2f): %s", pLead, leadThreshold, e.topFeatures(s, e.lead, 1)), Weight: pLead})
 		}
 		d.Flags.DisciplineLead = true
 	}

@@ -483,9 +483,10 @@ func TestAppendQuoted(t *testing.T) {
 	}
 }
 
-// TestLeadMinWords: on a text too short to accuse anyone by, the lead head
-// alone raises no lead and an uncertain item is not kept as discipline;
-// rules still raise leads, and long texts are untouched.
+// TestLeadMinWords: on a short text the lead head must be surer
+// (lead_short_threshold) to raise a lead, and an uncertain item it is not
+// sure of is not kept as discipline; rules still raise leads, and long
+// texts are untouched.
 func TestLeadMinWords(t *testing.T) {
 	guarded, open := engine(t, DefaultConfig()), engine(t, Config{LeadMinWords: 1})
 	hasReason := func(d minsheng.Decision, code string) bool {
@@ -504,7 +505,9 @@ func TestLeadMinWords(t *testing.T) {
 		// The head's prior flags these when nothing holds it back.
 		{"bus", "", "公交车太挤了", false, true, true},
 		{"english", "Street light broken", "The street light outside my building has been broken for a month. Please repair it.", false, true, true},
-		{"complaint", "", "我要投诉", false, true, true},
+		{"gibberish", "abcd efgh", "ijkl mnop", false, true, true},
+		// A short accusation the head is sure of (0.61) still raises one.
+		{"enforcers", "", "城管砸了我的摊子还打人", true, true, false},
 		// A lead rule fires whatever the length.
 		{"rule", "举报", "镇长收受红包，请查处。", true, true, false},
 		// Long enough: the guard does not apply.

@@ -428,14 +428,15 @@ func toyHead(t *testing.T, bits uint8, labels ...string) (*triage.Model, *triage
 	return m, m.Head("h")
 }
 
-// In the lead table the head's flag counts for the engine only on texts
-// long enough (lead_min_words); rules and the discipline class count on any.
+// In the lead table the head's flag counts for the engine on a short text
+// (lead_min_words) only at lead_short_threshold; rules and the discipline
+// class count on any.
 func TestThresholdTableMinWords(t *testing.T) {
 	probs := [][]float64{{0.5, 0.5}, {0.5, 0.5}, {0.99, 0.01}}
 	labels := []int{1, 0, 1}
 	also := []bool{false, false, true}
 	words := []int{50, 10, 5}
-	tab := thresholdTable(probs, labels, 1, also, words, 40)
+	tab := thresholdTable(probs, labels, 1, also, words, triage.Config{LeadMinWords: 40, LeadShortThreshold: 0.6})
 	var row string
 	for _, l := range strings.Split(tab, "\n") {
 		if strings.HasPrefix(l, "0.10 ") {
@@ -447,7 +448,7 @@ func TestThresholdTableMinWords(t *testing.T) {
 		got[4] != "1.000" || got[5] != "1.000" || got[6] != "2" {
 		t.Errorf("row at 0.10: %q\n%s", row, tab)
 	}
-	if tab2 := thresholdTable(probs, labels, 1, also, words, 0); strings.Contains(tab2, " 1.000  1.000       2") {
+	if tab2 := thresholdTable(probs, labels, 1, also, words, triage.Config{LeadMinWords: 40, LeadShortThreshold: 0.5}); strings.Contains(tab2, " 1.000  1.000       2") {
 		t.Errorf("without the guard b counts for the engine too:\n%s", tab2)
 	}
 }

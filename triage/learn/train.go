@@ -372,7 +372,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		words[i] = m.Words(r.Title, r.Body)
 	}
 	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep,
-		thresholdTable(probs, labelsOf(lead), h.Temperature, also, words, triage.DefaultConfig().LeadMinWords) + "\n" + calibrationTable(probs, labelsOf(lead), h.Temperature)})
+		thresholdTable(probs, labelsOf(lead), h.Temperature, also, words, triage.DefaultConfig()) + "\n" + calibrationTable(probs, labelsOf(lead), h.Temperature)})
 	if cfg.LeadDump != nil {
 		dumpLeads(cfg.LeadDump, leadRecs, probs, labelsOf(lead), h.Temperature, classProbs, words)
 	}
@@ -411,17 +411,21 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 //
 // The second set of columns is the engine's: a lead is also raised when the
 // held-out class is discipline or a built-in lead rule fires.
-func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool, words []int, minWords int) string {
+func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool, words []int, cfg triage.Config) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "engine: the head's flag counts only on texts of %d or more characters (triage.lead_min_words); rules and the discipline class count on any\n", minWords)
+	minWords := cfg.LeadMinWords
+	fmt.Fprintf(&b, "engine: on texts of fewer than %d characters (triage.lead_min_words) the head's flag needs at least %.2f (lead_short_threshold); rules and the discipline class count on any\n", minWords, cfg.LeadShortThreshold)
 	fmt.Fprintf(&b, "%-9s %9s %9s %8s   %s\n", "threshold", "precision", "recall", "flagged", "engine: precision recall flagged")
 	for _, t := range []float64{0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5} {
 		var head, engine prCount
 		for i, p := range probs {
 			yes := leadProb(p, temp) >= t
 			head.add(yes, labels[i] == 1)
-			enough := i >= len(words) || words[i] >= minWords
-			engine.add(yes && enough || (i < len(also) && also[i]), labels[i] == 1)
+			engineYes := yes
+			if i < len(words) && words[i] < minWords {
+				engineYes = leadProb(p, temp) >= max(t, cfg.LeadShortThreshold)
+			}
+			engine.add(engineYes || (i < len(also) && also[i]), labels[i] == 1)
 		}
 		fmt.Fprintf(&b, "%-9.2f %9.3f %9.3f %8d   %9.3f %6.3f %7d\n", t, head.precision(), head.recall(), head.tp+head.fp,
 			engine.precision(), engine.recall(), engine.tp+engine.fp)
