@@ -82,3 +82,20 @@ func TestMatcherAgreesWithContains(t *testing.T) {
 		}
 	}
 }
+
+// The urgent rule marks danger to life in its usual words, and not a
+// nuisance that shares a character with them.
+func TestUrgentRule(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	for text, urgent := range map[string]bool{
+		"小区燃气管道老化漏气，楼道里闻到很重的煤气味，请燃气公司马上来检修。": true,
+		"三号楼的电梯困人半小时了，物业电话一直打不通，请赶快派人来救援。":   true,
+		"楼下天然气泄漏了，已经疏散了住户，请燃气公司尽快处理。":        true,
+		"自行车轮胎漏气了，小区门口的修车摊被城管赶走了，希望能保留。":     false,
+		"小区电梯经常停运，物业维修不及时，老人上下楼很不方便。":        false,
+	} {
+		if d := e.DecideText("", text); d.Flags.Urgent != urgent {
+			t.Errorf("%s: urgent %v, want %v", text, d.Flags.Urgent, urgent)
+		}
+	}
+}
