@@ -66,10 +66,12 @@ func runTrain(_ context.Context, args []string) int {
 	version := fs.String("version", "", "model version (default ngram-lr-YYYYMMDD)")
 	bits := fs.Uint("bits", 18, "feature hash bits: 2^bits buckets (10..24)")
 	leadDump := fs.String("lead-dump", "", "write each lead doc's held-out lead probability, class and rule hit to this TSV (to read the leads the engine misses)")
+	titleWeight := fs.Float64("title-weight", learn.DefaultConfig("", "").TitleWeight, "weight of the letters' titles, sent alone, in the class head's training (0: none)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
 	cfg := learn.DefaultConfig(*shared, *labels)
+	cfg.TitleWeight = *titleWeight
 	cfg.Log = os.Stderr
 	cfg.Bits = uint8(min(*bits, 24))
 	if *version != "" {

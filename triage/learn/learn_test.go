@@ -452,3 +452,52 @@ func TestThresholdTableMinWords(t *testing.T) {
 		t.Errorf("without the guard b counts for the engine too:\n%s", tab2)
 	}
 }
+
+// crossValidateWith trains on an extra doc only in the folds that train on
+// the doc it was made from, and predicts each extra doc once, held out.
+func TestCrossValidateWith(t *testing.T) {
+	m, h := toyHead(t, 10, "a", "b")
+	var ds, extra []Doc
+	var of []int
+	for i := range 10 {
+		ds = append(ds, Doc{IDs: []uint32{uint32(i)}, Label: i % 2})
+		if i%3 != 0 { // some docs have an extra, one has two
+			extra = append(extra, Doc{IDs: []uint32{uint32(100 + i)}, Label: i % 2})
+			of = append(of, i)
+		}
+	}
+	extra = append(extra, Doc{IDs: []uint32{200}, Label: 1})
+	of = append(of, 4)
+	held := make([]int, len(extra))
+	fold := 0
+	_, probs := crossValidateWith(m, h, ds, extra, of, 5, func(tr []Doc) {
+		seen := map[uint32]bool{}
+		for _, d := range tr {
+			seen[d.IDs[0]] = true
+		}
+		for i := range ds {
+			if seen[uint32(i)] == (i%5 == fold) {
+				t.Errorf("fold %d: doc %d trained on: %v", fold, i, seen[uint32(i)])
+			}
+		}
+		for j, d := range extra {
+			if seen[d.IDs[0]] == (of[j]%5 == fold) {
+				t.Errorf("fold %d: extra %d (of doc %d) trained on: %v", fold, j, of[j], seen[d.IDs[0]])
+			}
+		}
+		fold++
+	}, func(j int, p []float64) { held[j]++ })
+	if fold != 5 {
+		t.Fatalf("%d fits, want 5", fold)
+	}
+	for j, n := range held {
+		if n != 1 {
+			t.Errorf("extra %d predicted %d times held out", j, n)
+		}
+	}
+	for i, p := range probs {
+		if len(p) != 2 {
+			t.Errorf("doc %d: no held-out prediction", i)
+		}
+	}
+}
