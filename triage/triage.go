@@ -96,7 +96,6 @@ func (c Config) Validate() minsheng.FieldErrors {
 	var errs minsheng.FieldErrors
 	for i, r := range c.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
-		words := 0
 		for _, f := range [...]struct {
 			name  string
 			words []string
@@ -104,12 +103,10 @@ func (c Config) Validate() minsheng.FieldErrors {
 			for j, w := range f.words {
 				if strings.TrimSpace(w) == "" {
 					errs = append(errs, minsheng.FieldError{Path: fmt.Sprintf("%s.%s[%d]", path, f.name, j), Msg: "is blank: a keyword must hold some text"})
-					continue
 				}
-				words++
 			}
 		}
-		if words == 0 && len(r.Any)+len(r.All) == 0 {
+		if len(r.Any)+len(r.All) == 0 {
 			errs = append(errs, minsheng.FieldError{Path: path, Msg: "gives no keywords: set any or all, or the rule never fires"})
 		}
 		if r.Force && r.Class == "" {
