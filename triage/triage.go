@@ -195,10 +195,8 @@ func New(cfg Config) (*Engine, error) {
 
 // NewWithModel builds an engine on a model already loaded.
 func NewWithModel(cfg Config, m *Model) (*Engine, error) {
-	for i, r := range cfg.Rules {
-		if len(r.Any) == 0 && len(r.All) == 0 {
-			return nil, fmt.Errorf("triage.rules[%d] (%s): give any or all keywords", i, r.Name)
-		}
+	if errs := cfg.Validate(); len(errs) > 0 { // the config loader ran it too; a Config built in code has not
+		return nil, fmt.Errorf("triage: %w", errs)
 	}
 	def := DefaultConfig()
 	if cfg.Thresholds == nil {

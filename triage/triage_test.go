@@ -245,12 +245,15 @@ func TestRulesOverride(t *testing.T) {
 	if _, err := New(Config{Rules: []Rule{{Name: "empty"}}}); err == nil {
 		t.Error("a rule without keywords was accepted")
 	}
+	if _, err := New(Config{Thresholds: map[minsheng.Class]float64{"urgentt": 0.5}}); err == nil || !strings.Contains(err.Error(), "thresholds[urgentt]") {
+		t.Errorf("a threshold for no class: %v", err)
+	}
 }
 
 func TestThresholdSendsToReview(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Thresholds = map[minsheng.Class]float64{minsheng.ClassGovService: 1.01, minsheng.ClassPetition: 1.01,
-		minsheng.ClassMediaOversight: 1.01, minsheng.ClassDiscipline: 1.01}
+	cfg.Thresholds = map[minsheng.Class]float64{minsheng.ClassGovService: 1, minsheng.ClassPetition: 1,
+		minsheng.ClassMediaOversight: 1, minsheng.ClassDiscipline: 1}
 	e := engine(t, cfg)
 	d := e.DecideText("路灯不亮", "我家门口的路灯坏了一个月了，晚上很黑，请尽快维修。")
 	if !d.Review || !hasReason(d, "threshold", "low_confidence") {
@@ -265,7 +268,7 @@ func TestThresholdSendsToReview(t *testing.T) {
 	// The model's own rejection below the invalid threshold: kept with its
 	// best valid class, for a person to check.
 	cfg = DefaultConfig()
-	cfg.Thresholds[minsheng.ClassInvalid] = 1.01
+	cfg.Thresholds[minsheng.ClassInvalid] = 1
 	e = engine(t, cfg)
 	d = e.DecideText("感谢", "感谢12345热线帮我们解决了路灯问题，谢谢你们！")
 	if d.Class == minsheng.ClassInvalid || !d.Review || !hasReason(d, "threshold", "uncertain_invalid") {

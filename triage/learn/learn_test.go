@@ -436,20 +436,25 @@ func TestThresholdTableMinWords(t *testing.T) {
 	labels := []int{1, 0, 1}
 	also := []bool{false, false, true}
 	words := []int{50, 10, 5}
-	tab := thresholdTable(probs, labels, 1, also, words, triage.Config{LeadMinWords: 40, LeadShortThreshold: 0.6})
-	var row string
-	for _, l := range strings.Split(tab, "\n") {
-		if strings.HasPrefix(l, "0.10 ") {
-			row = l
+	row := func(cfg triage.Config) []string {
+		tab := thresholdTable(probs, labels, 1, also, words, cfg)
+		for _, l := range strings.Split(tab, "\n") {
+			if strings.HasPrefix(l, "0.10 ") {
+				return strings.Fields(l)
+			}
 		}
+		t.Fatalf("no row at 0.10:\n%s", tab)
+		return nil
 	}
-	// head: a and b flagged (1 of 2 right, 1 of 2 leads); engine: a and c.
-	if got := strings.Fields(row); len(got) != 7 || got[1] != "0.500" || got[2] != "0.500" || got[3] != "2" ||
+	// head: a and b flagged (1 of 2 right, 1 of 2 leads); engine: a and c,
+	// b being short and under 0.6.
+	if got := row(triage.Config{LeadMinWords: 40, LeadShortThreshold: 0.6}); len(got) != 7 || got[1] != "0.500" || got[2] != "0.500" || got[3] != "2" ||
 		got[4] != "1.000" || got[5] != "1.000" || got[6] != "2" {
-		t.Errorf("row at 0.10: %q\n%s", row, tab)
+		t.Errorf("row at 0.10 with short threshold 0.6: %q", got)
 	}
-	if tab2 := thresholdTable(probs, labels, 1, also, words, triage.Config{LeadMinWords: 40, LeadShortThreshold: 0.5}); strings.Contains(tab2, " 1.000  1.000       2") {
-		t.Errorf("without the guard b counts for the engine too:\n%s", tab2)
+	// At 0.5, b reaches the short threshold: the engine flags all three.
+	if got := row(triage.Config{LeadMinWords: 40, LeadShortThreshold: 0.5}); len(got) != 7 || got[4] != "0.667" || got[5] != "1.000" || got[6] != "3" {
+		t.Errorf("row at 0.10 with short threshold 0.5: %q", got)
 	}
 }
 
