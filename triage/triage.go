@@ -290,7 +290,9 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "auto_reply", Detail: automated}}
 		return d
 	}
-	if s.meaningful < 4 || s.words < 3 && s.repeats > 0 { // 哈哈哈哈哈 is as empty as nothing
+	// Three characters can be a demand (路灯坏, 没水了); two are not enough
+	// to act on. 哈哈哈哈哈 is as empty as nothing.
+	if s.meaningful < 3 || s.words < 3 && s.repeats > 0 {
 		d.Class, d.Confidence = minsheng.ClassInvalid, 0.95
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "empty", Detail: "no content to act on"}}
 		return d
@@ -337,6 +339,29 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	}
 	headLead := pLead >= leadThreshold
 
+	// A lead or urgent rule outranks the screen: an accusation of an
+	// official's misconduct, or danger to life, is never rejected (as a
+	// test, spam or no demand) but kept for a person to check, so that the
+	// lead reaches the inspectors and the danger someone who can act.
+	// overruled names what would have rejected it.
+	var keptFor string
+	switch {
+	case d.Flags.DisciplineLead:
+		keptFor = "a lead rule"
+	case d.Flags.Urgent:
+		keptFor = "an urgent rule"
+	}
+	var overruled string
+	if keptFor != "" && forced == minsheng.ClassInvalid {
+		for _, f := range fired {
+			if r := e.rule(f.Code); r != nil && r.Force && r.Class == minsheng.ClassInvalid {
+				overruled = "rule " + f.Code
+				break
+			}
+		}
+		forced = ""
+	}
+
 	// Screen, then class.
 	s.probs = e.screen.Probs(s.scores, s.probs)
 	pSpam := s.probs[1]
@@ -344,6 +369,17 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	best := Argmax(s.probs)
 	d.Class, d.Confidence = e.classes[best], s.probs[best]
 	switch {
+	case keptFor != "" && forced == "" && (overruled != "" || pSpam >= e.cfg.SpamThreshold || d.Class == minsheng.ClassInvalid):
+		if overruled == "" {
+			overruled = "the screen"
+			if pSpam >= e.cfg.SpamThreshold {
+				overruled = fmt.Sprintf("the spam screen (%.2f)", pSpam)
+			}
+		}
+		best = e.bestValid(s.probs, short && !headLead)
+		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "kept_for_lead",
+			Detail: fmt.Sprintf("%s would reject it, but %s fired; kept as %s for a person to check", overruled, keptFor, d.Class)})
 	case forced != "":
 		d.Class, d.Confidence = forced, 0.99
 		best = e.classIndex(forced)
@@ -361,15 +397,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		// discipline, unless the lead head is sure: that class would also
 		// send it to the inspectors, on no more than the class head's prior.
 		pInvalid := d.Confidence
-		best = -1
-		for k, c := range e.classes {
-			if c == minsheng.ClassInvalid || short && !headLead && c == minsheng.ClassDiscipline {
-				continue
-			}
-			if best < 0 || s.probs[k] > s.probs[best] {
-				best = k
-			}
-		}
+		best = e.bestValid(s.probs, short && !headLead)
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "uncertain_invalid",
 			Detail: fmt.Sprintf("the screen leans to invalid (%.2f, below %.2f); kept as %s for a person to check", pInvalid, e.cfg.Thresholds[minsheng.ClassInvalid], d.Class)})
@@ -419,6 +447,31 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 			Detail: fmt.Sprintf("confidence %.2f below the %s threshold %.2f", d.Confidence, d.Class, t)})
 	}
 	return d
+}
+
+// bestValid is the most probable class but invalid, and but discipline
+// when noDiscipline is set.
+func (e *Engine) bestValid(p []float64, noDiscipline bool) int {
+	best := -1
+	for k, c := range e.classes {
+		if c == minsheng.ClassInvalid || noDiscipline && c == minsheng.ClassDiscipline {
+			continue
+		}
+		if best < 0 || p[k] > p[best] {
+			best = k
+		}
+	}
+	return best
+}
+
+// rule is the compiled rule of that name, or nil.
+func (e *Engine) rule(name string) *compiledRule {
+	for i := range e.rules {
+		if e.rules[i].Name == name {
+			return &e.rules[i]
+		}
+	}
+	return nil
 }
 
 func (e *Engine) classIndex(c minsheng.Class) int {

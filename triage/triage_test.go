@@ -566,6 +566,9 @@ func TestEmptyText(t *testing.T) {
 	}{
 		{"", "。。。？？", true},
 		{"", "哈哈", true},
+		{"", "ok", true},
+		{"路灯坏", "", false},
+		{"", "没水了", false},
 		{"啊啊啊啊", "啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊", true},
 		{"", "哈哈哈哈哈哈哈哈", true},
 		{"", "天天加班", false},
@@ -591,5 +594,38 @@ func TestLeadAsideInLongLetter(t *testing.T) {
 	d := e.DecideText("人行道塌陷", long+"我们怀疑村支书收了施工方的钱，才一直包庇他们。")
 	if !d.Flags.DisciplineLead {
 		t.Errorf("no lead for the aside; reasons %+v", d.Reasons)
+	}
+}
+
+// A lead or urgent rule outranks the screen: a text that a rule or the
+// screen would reject but that accuses an official, or reports danger to
+// life, is kept, with its flag, for review.
+func TestLeadRuleOutranksScreen(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	for _, tc := range []struct {
+		title, body string
+		kept        bool
+	}{
+		{"", "测试测试，镇长收受贿赂五万元", true},
+		{"测试测试", "这是一条测试，请忽略", false},
+		{"代开发票联系", "专业代开发票，高额回扣，联系电话13800000000", true},
+		{"代开发票联系", "专业代开发票，价格优惠，联系电话13800000000", false},
+		{"", "这是一条测试短信吗？不是！我家楼下燃气泄漏了，快来人", true},
+	} {
+		d := e.DecideText(tc.title, tc.body)
+		checkDecision(t, d, e.dept.Labels)
+		if kept := d.Class != minsheng.ClassInvalid; kept != tc.kept {
+			t.Errorf("%q %q: kept %v, want %v (%s %+v)", tc.title, tc.body, kept, tc.kept, d.Class, d.Reasons)
+			continue
+		}
+		if !tc.kept {
+			continue
+		}
+		if !(d.Flags.DisciplineLead || d.Flags.Urgent) || !d.Review {
+			t.Errorf("%q: lead %v urgent %v review %v, want a flag and review", tc.body, d.Flags.DisciplineLead, d.Flags.Urgent, d.Review)
+		}
+		if !hasReason(d, "threshold", "kept_for_lead") {
+			t.Errorf("%q: no kept_for_lead reason in %+v", tc.body, d.Reasons)
+		}
 	}
 }
