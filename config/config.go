@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,9 +124,11 @@ func (d *decoder) shadowed(p string) bool {
 	return false
 }
 
-// report adds a validation error unless its field failed to decode.
+// report adds a validation error unless its field failed to decode or
+// already has one: a field checked both by its tag and by its section's
+// Validate (which must also hold for values set in code) is named once.
 func (d *decoder) report(fe minsheng.FieldError) {
-	if d.shadowed(fe.Path) {
+	if d.shadowed(fe.Path) || slices.ContainsFunc(d.errs, func(e minsheng.FieldError) bool { return e.Path == fe.Path }) {
 		return
 	}
 	fe.Line = d.lineOf(fe.Path)

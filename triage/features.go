@@ -60,6 +60,7 @@ type extractor struct {
 func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	ids, spans, wantSpans, kw, found := x.ids, x.spans, x.wantSpans, x.kw, x.found
 	var prev rune = -1
+	var last rune = -1 // the last Chinese character, across spaces and punctuation: 啊 啊 啊 repeats too
 	prevAt := 0
 	meaningful, words, repeats := 0, 0, 0
 	for i := from; i < to; {
@@ -70,11 +71,12 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 		switch {
 		case isHan(r):
 			meaningful++
-			if r != prev { // 啊啊啊啊 is one word's worth
+			if r != last { // 啊啊啊啊 is one word's worth
 				words++
 			} else {
 				repeats++
 			}
+			last = r
 			ids = append(ids, mix(seed^uint32(r))&mask)
 			if wantSpans {
 				spans = append(spans, span{int32(i), int32(i + n)})

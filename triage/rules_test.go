@@ -1,8 +1,11 @@
 package triage
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	minsheng "github.com/minsheng/minsheng"
 )
 
 // builtinRule compiles one built-in rule by name.
@@ -65,22 +68,49 @@ func TestLeadRules(t *testing.T) {
 	}
 }
 
-// The matcher finds exactly the keywords strings.Contains finds, with
-// keywords that share a first rune, start outside the BMP, are one rune
-// long or Latin.
+// The matcher finds exactly the keywords a plain search finds (refFinds),
+// with keywords that share a first rune, start outside the BMP, are one
+// rune long, Latin, or have exception phrases.
 func TestMatcherAgreesWithContains(t *testing.T) {
-	kws := []string{"公款吃喝", "公车私用", "公", "😀测试", "test message", "贪污", "污", "a", "\U0001F600"}
-	m := newMatcher(kws)
-	pieces := []string{"公款", "吃喝", "公车私用", "😀", "测试", "test ", "message", "贪", "污", "a", "路灯", " "}
-	for _, text := range mixes(pieces, 2000) {
+	kws := []string{"公款吃喝", "公车私用", "公", "😀测试", "test message", "贪污", "污", "a", "\U0001F600", "私分", "9"}
+	except := map[int][]string{9: {"公私分明", "私分明"}, 5: {"贪污染"}}
+	m := newMatcher(kws, except)
+	pieces := []string{"公款", "吃喝", "公车私用", "😀", "测试", "test ", "message", "la", "贪", "污", "染", "a", "路灯", " ", "公", "私分", "明", "9", "x9"}
+	for _, text := range mixes(pieces, 4000) {
 		found := make([]bool, len(kws))
 		m.match([]byte(text), found)
 		for i, k := range kws {
-			if found[i] != strings.Contains(text, k) {
-				t.Fatalf("%q: found %q = %v", text, k, found[i])
+			if want := refFinds(text, k, except[i]); found[i] != want {
+				t.Fatalf("%q: found %q = %v, want %v", text, k, found[i], want)
 			}
 		}
 	}
+}
+
+// refFinds reports whether text holds k at a place that counts: where k
+// starts (ends) with a Latin letter or digit, not right after (before)
+// another, and not inside one of the phrases of except.
+func refFinds(text, k string, except []string) bool {
+	word := func(b byte) bool { return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' }
+	for i := 0; i <= len(text)-len(k); i++ {
+		if !strings.HasPrefix(text[i:], k) {
+			continue
+		}
+		end := i + len(k)
+		if word(k[0]) && i > 0 && word(text[i-1]) || word(k[len(k)-1]) && end < len(text) && word(text[end]) {
+			continue
+		}
+		inside := false
+		for _, p := range except {
+			for s := max(0, end-len(p)); s <= i && !inside; s++ {
+				inside = strings.HasPrefix(text[s:], p)
+			}
+		}
+		if !inside {
+			return true
+		}
+	}
+	return false
 }
 
 // The urgent rule marks danger to life in its usual words, and not a
@@ -96,6 +126,35 @@ func TestUrgentRule(t *testing.T) {
 	} {
 		if d := e.DecideText("", text); d.Flags.Urgent != urgent {
 			t.Errorf("%s: urgent %v, want %v", text, d.Flags.Urgent, urgent)
+		}
+	}
+}
+
+// Keywords inside a longer word do not fire: Latin ones at a word's edge
+// only, Chinese ones not inside their rule's exception phrases; the same
+// words standing alone still do.
+func TestRuleEdgesAndExceptions(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	for _, tc := range []struct {
+		text  string
+		rule  string
+		fires bool
+	}{
+		{"the latest message from the committee says the lift is broken again", "test_message", false},
+		{"this is a test message, please ignore", "test_message", true},
+		{"他一向公私分明，这次却把补偿款私分了", "corruption", true},
+		{"村主任为人公私分明，大家都信服他，希望提拔", "corruption", false},
+		{"我们公司承接了二十一世纪委托的装修工程，工钱一直拖欠", "to_inspectors", false},
+		{"请市纪委调查这件事", "to_inspectors", true},
+		{"年轻生活压力大，希望多建公租房", "urgent_danger", false},
+		{"他说活不下去了，可能要轻生", "urgent_danger", true},
+		{"施工时工人接触电线，请加强安全管理", "urgent_danger", false},
+		{"小孩在配电箱旁触电了", "urgent_danger", true},
+	} {
+		d := e.DecideText("", tc.text)
+		fired := slices.ContainsFunc(d.Reasons, func(r minsheng.Reason) bool { return (r.Kind == "rule" || r.Kind == "screen") && r.Code == tc.rule })
+		if fired != tc.fires {
+			t.Errorf("%q: %s fired %v, want %v (%+v)", tc.text, tc.rule, fired, tc.fires, d.Reasons)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -33,9 +34,12 @@ import (
 // item to review. Keywords are normalised like the text, so traditional or
 // full-width keywords match too.
 type Rule struct {
-	Name           string         `yaml:"name" validate:"required"`
-	Any            []string       `yaml:"any"`
-	All            []string       `yaml:"all"`
+	Name string   `yaml:"name" validate:"required"`
+	Any  []string `yaml:"any"`
+	All  []string `yaml:"all"`
+	// Except are phrases inside which a hit of the rule's keywords does
+	// not count (公私分明 for 私分): each must hold one of the keywords.
+	Except         []string       `yaml:"except"`
 	Class          minsheng.Class `yaml:"class" validate:"omitempty,oneof=media_oversight petition gov_service discipline invalid"`
 	Weight         float64        `yaml:"weight" default:"1" validate:"gte=0"`
 	DisciplineLead bool           `yaml:"discipline_lead"`
@@ -53,8 +57,9 @@ type Config struct {
 	// Thresholds: a decision whose confidence is below its class's threshold
 	// goes to review. For invalid, the model's rejection stands only at or
 	// above its threshold; below it the item keeps its best valid class and
-	// goes to review (rules, the spam screen and empty text reject outright). Lower thresholds for petition and discipline favour
-	// recall: fewer of those reach people late.
+	// goes to review (rules, the spam screen and empty text reject outright).
+	// Lower thresholds for petition and discipline favour recall: fewer of
+	// those reach people late. A class not named keeps its default.
 	Thresholds map[minsheng.Class]float64 `yaml:"thresholds"`
 	// SpamThreshold: the spam screen's probability at or above which an item
 	// is rejected as spam.
@@ -101,17 +106,42 @@ func (c Config) Validate() minsheng.FieldErrors {
 			words []string
 		}{{"any", r.Any}, {"all", r.All}} {
 			for j, w := range f.words {
-				if strings.TrimSpace(w) == "" {
-					errs = append(errs, minsheng.FieldError{Path: fmt.Sprintf("%s.%s[%d]", path, f.name, j), Msg: "is blank: a keyword must hold some text"})
+				if foldKeyword(w) == "" {
+					errs = append(errs, minsheng.FieldError{Path: fmt.Sprintf("%s.%s[%d]", path, f.name, j), Msg: "is blank (or only invisible characters): a keyword must hold some text"})
 				}
 			}
 		}
 		if len(r.Any)+len(r.All) == 0 {
 			errs = append(errs, minsheng.FieldError{Path: path, Msg: "gives no keywords: set any or all, or the rule never fires"})
 		}
+		for j, p := range r.Except {
+			p = foldKeyword(p)
+			holds := func(w string) bool { w = foldKeyword(w); return w != "" && strings.Contains(p, w) }
+			if !slices.ContainsFunc(r.Any, holds) && !slices.ContainsFunc(r.All, holds) {
+				errs = append(errs, minsheng.FieldError{Path: fmt.Sprintf("%s.except[%d]", path, j), Msg: fmt.Sprintf("%q holds none of the rule's keywords, so it excepts nothing", p)})
+			}
+		}
+		if r.Class != "" && !r.Class.Valid() {
+			errs = append(errs, minsheng.FieldError{Path: path + ".class", Msg: fmt.Sprintf("%q is not a class (want one of media_oversight, petition, gov_service, discipline, invalid)", r.Class)})
+		}
 		if r.Force && r.Class == "" {
 			errs = append(errs, minsheng.FieldError{Path: path + ".force", Msg: "needs a class to force"})
 		}
+		if !(r.Weight >= 0 && r.Weight <= maxRuleWeight) { // NaN too
+			errs = append(errs, minsheng.FieldError{Path: path + ".weight", Msg: fmt.Sprintf("must be between 0 and %d, not %g", maxRuleWeight, r.Weight)})
+		}
+	}
+	// 0 takes the default (NewWithModel); anything else must be a probability.
+	for _, f := range [...]struct {
+		path string
+		v    float64
+	}{{"spam_threshold", c.SpamThreshold}, {"lead_threshold", c.LeadThreshold}, {"lead_short_threshold", c.LeadShortThreshold}} {
+		if !(f.v >= 0 && f.v <= 1) {
+			errs = append(errs, minsheng.FieldError{Path: f.path, Msg: fmt.Sprintf("must be between 0 and 1, not %g", f.v)})
+		}
+	}
+	if c.LeadMinWords < 0 {
+		errs = append(errs, minsheng.FieldError{Path: "lead_min_words", Msg: fmt.Sprintf("must be 0 or more, not %d", c.LeadMinWords)})
 	}
 	classes := make([]minsheng.Class, 0, len(c.Thresholds))
 	for cls := range c.Thresholds {
@@ -129,6 +159,11 @@ func (c Config) Validate() minsheng.FieldErrors {
 	}
 	return errs
 }
+
+// maxRuleWeight bounds a rule's weight, which is added to a class's score
+// at the class head's temperature: at 20 it outweighs any model score, so
+// more only risks overflow.
+const maxRuleWeight = 20
 
 // DefaultConfig returns the default thresholds and no extra rules.
 func DefaultConfig() Config {
@@ -199,9 +234,12 @@ func NewWithModel(cfg Config, m *Model) (*Engine, error) {
 		return nil, fmt.Errorf("triage: %w", errs)
 	}
 	def := DefaultConfig()
-	if cfg.Thresholds == nil {
-		cfg.Thresholds = def.Thresholds
-	}
+	// A class the thresholds do not name keeps its default: a map that
+	// names only petition must not leave invalid at 0, which would reject
+	// every item the screen leans to reject.
+	given := cfg.Thresholds
+	cfg.Thresholds = def.Thresholds
+	maps.Copy(cfg.Thresholds, given)
 	if cfg.SpamThreshold == 0 {
 		cfg.SpamThreshold = def.SpamThreshold
 	}
@@ -302,6 +340,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	d.Reasons = make([]minsheng.Reason, 0, 4) // the class, the department, a rule, a threshold
 	var fired []minsheng.Reason
 	var forced minsheng.Class
+	forcedBy := -1 // the reason in fired of the rule that forced the class
 	cls := s.scores[e.class.col : e.class.col+len(e.class.Labels)]
 	var boosts [8]float32
 	for i := range e.rules {
@@ -314,7 +353,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		if r.Class != "" {
 			if r.Force {
 				if forced == "" {
-					forced = r.Class
+					forced, forcedBy = r.Class, len(fired)-1
 				}
 			} else if k := e.classIndex(r.Class); k >= 0 && k < len(boosts) {
 				boosts[k] += float32(r.Weight) * e.class.Temperature
@@ -403,8 +442,8 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 			Detail: fmt.Sprintf("the screen leans to invalid (%.2f, below %.2f); kept as %s for a person to check", pInvalid, e.cfg.Thresholds[minsheng.ClassInvalid], d.Class)})
 	}
 	if d.Class == minsheng.ClassInvalid {
-		if forced != "" && len(fired) > 0 {
-			fired[0].Kind = "screen"
+		if forced != "" && forcedBy >= 0 {
+			fired[forcedBy].Kind = "screen"
 		}
 		d.Flags, d.Review = minsheng.Flags{}, false
 		d.Reasons = append(d.Reasons, fired...)
@@ -417,9 +456,14 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 			Detail: fmt.Sprintf("lead %.2f not raised: below %.2f, the threshold for texts of fewer than %d characters or words (%d here)", pLead, leadThreshold, e.cfg.LeadMinWords, s.words), Weight: pLead})
 	}
 	if headLead || d.Class == minsheng.ClassDiscipline {
-		if !d.Flags.DisciplineLead {
+		switch {
+		case d.Flags.DisciplineLead: // a rule raised it, and says so
+		case headLead:
 			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "discipline_lead",
 				Detail: fmt.Sprintf("lead %.2f (threshold %.2f): %s", pLead, leadThreshold, e.topFeatures(s, e.lead, 1)), Weight: pLead})
+		default:
+			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "discipline_lead",
+				Detail: fmt.Sprintf("raised with the discipline class (the lead head alone gave %.2f, below %.2f)", pLead, leadThreshold), Weight: pLead})
 		}
 		d.Flags.DisciplineLead = true
 	}

@@ -242,11 +242,64 @@ func TestRulesOverride(t *testing.T) {
 	if !d.Review || !hasReason(d, "rule", "review_all_schools") {
 		t.Errorf("review rule: %+v", d)
 	}
+	// The screen reason names the rule that rejected the item, not the
+	// first rule that fired; a lead that came with a forced discipline class
+	// says so, not that the lead head raised it.
+	cfg.Rules = append(cfg.Rules, Rule{Name: "gas_review", Any: []string{"燃气"}, Review: true},
+		Rule{Name: "force_discipline", Any: []string{"工作作风"}, Class: minsheng.ClassDiscipline, Force: true})
+	e = engine(t, cfg)
+	d = e.DecideText("", "燃气公司测试测试测试")
+	if d.Class != minsheng.ClassInvalid || !hasReason(d, "screen", "test_message") || !hasReason(d, "rule", "gas_review") {
+		t.Errorf("screen reason: %+v", d.Reasons)
+	}
+	d = e.DecideText("", "希望改进工作作风，提高办事效率，方便群众办理业务")
+	if !d.Flags.DisciplineLead || !slices.ContainsFunc(d.Reasons, func(r minsheng.Reason) bool {
+		return r.Code == "discipline_lead" && strings.HasPrefix(r.Detail, "raised with the discipline class")
+	}) {
+		t.Errorf("forced discipline lead: %+v", d.Reasons)
+	}
 	if _, err := New(Config{Rules: []Rule{{Name: "empty"}}}); err == nil {
 		t.Error("a rule without keywords was accepted")
 	}
 	if _, err := New(Config{Thresholds: map[minsheng.Class]float64{"urgentt": 0.5}}); err == nil || !strings.Contains(err.Error(), "thresholds[urgentt]") {
 		t.Errorf("a threshold for no class: %v", err)
+	}
+}
+
+// A Config built in code meets the loader's rules, and a thresholds map
+// that names some classes leaves the others at their defaults.
+func TestConfigInCode(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		path string
+	}{
+		{Config{Rules: []Rule{{Name: "w", Any: []string{"拆迁"}, Class: minsheng.ClassPetition, Weight: math.Inf(1)}}}, "rules[0].weight"},
+		{Config{Rules: []Rule{{Name: "w", Any: []string{"拆迁"}, Class: minsheng.ClassPetition, Weight: math.NaN()}}}, "rules[0].weight"},
+		{Config{Rules: []Rule{{Name: "c", Any: []string{"拆迁"}, Class: "bogus", Force: true}}}, "rules[0].class"},
+		{Config{Rules: []Rule{{Name: "z", Any: []string{"\u200b"}, Review: true}}}, "rules[0].any[0]"},
+		{Config{Rules: []Rule{{Name: "x", Any: []string{"私分"}, Except: []string{"公私兼顾"}}}}, "rules[0].except[0]"},
+		{Config{SpamThreshold: -1}, "spam_threshold"},
+		{Config{LeadShortThreshold: 2}, "lead_short_threshold"},
+		{Config{LeadMinWords: -1}, "lead_min_words"},
+	} {
+		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.path) {
+			t.Errorf("%+v: error %v, want one naming %s", tc.cfg, err, tc.path)
+		}
+	}
+
+	// Only petition named: the invalid threshold stays at its default, so
+	// an item the screen leans to reject below it goes to review instead.
+	cfg := DefaultConfig()
+	cfg.Thresholds = map[minsheng.Class]float64{minsheng.ClassPetition: 0.3}
+	e := engine(t, cfg)
+	def := DefaultConfig().Thresholds
+	for c, want := range def {
+		if c == minsheng.ClassPetition {
+			want = 0.3
+		}
+		if got := e.cfg.Thresholds[c]; got != want {
+			t.Errorf("threshold of %s = %v, want %v", c, got, want)
+		}
 	}
 }
 
@@ -547,7 +600,7 @@ func TestWords(t *testing.T) {
 		{"", "Please repair it.", 3},
 		{"", "😡😡 ！！", 0},
 		{"舉報", "您好，此致敬禮", 2}, // greetings go before counting
-		{"", "啊啊啊啊，啊啊", 2},   // a repeat of the character before is not another word
+		{"", "啊啊啊啊，啊啊", 1},   // a repeat of the character before, across punctuation, is not another word
 		{"", "天天加班", 3},
 	} {
 		if got := m.Words(tc.title, tc.body); got != tc.want {
@@ -571,6 +624,8 @@ func TestEmptyText(t *testing.T) {
 		{"", "没水了", false},
 		{"啊啊啊啊", "啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊啊", true},
 		{"", "哈哈哈哈哈哈哈哈", true},
+		{"", strings.Repeat("啊 ", 47), true},
+		{"", strings.Repeat("啊！", 20), true},
 		{"", "天天加班", false},
 		{"", "No water", false},
 		{"啊啊啊", "小区门口路灯坏了一个月了啊啊啊", false},
@@ -626,6 +681,20 @@ func TestLeadRuleOutranksScreen(t *testing.T) {
 		}
 		if !hasReason(d, "threshold", "kept_for_lead") {
 			t.Errorf("%q: no kept_for_lead reason in %+v", tc.body, d.Reasons)
+		}
+	}
+}
+
+// Invoice-forging ads lean to invalid without forcing it: a letter about
+// such ads on the stairs is not rejected, while the ads themselves are.
+func TestInvoiceAdComplaintKept(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	if d := e.DecideText("", "我们小区楼道里到处贴着代开各类发票的小广告，墙面脏乱不堪，请城管和公安清理查处"); d.Class == minsheng.ClassInvalid {
+		t.Errorf("the complaint was rejected: %+v", d.Reasons)
+	}
+	for _, ad := range []string{"专业代开发票，价格优惠，联系电话13800000000", "代开各类发票 13800000000 王先生"} {
+		if d := e.DecideText("", ad); d.Class != minsheng.ClassInvalid {
+			t.Errorf("%q: %s, want invalid", ad, d.Class)
 		}
 	}
 }
