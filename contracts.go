@@ -211,3 +211,27 @@ type QueuedMessage struct {
 	Deliveries int       `json:"deliveries"`
 	Envelope   *Envelope `json:"envelope"`
 }
+
+// Refusal names an item ID that an ack or a release of an embedded queue did
+// not act on, and why (one of the Refused… reasons).
+type Refusal struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// Why an ack or a release refused an ID: only messages the caller holds
+// under a live lease are acked or released.
+const (
+	// RefusedUnknown: no such message waits in the queue (never queued, or
+	// acked already).
+	RefusedUnknown = "unknown"
+	// RefusedNotLeased: the message waits but the caller does not hold it
+	// (not read since the gateway started, released, or its lease ran out
+	// while someone else held it).
+	RefusedNotLeased = "not_leased"
+	// RefusedLeaseExpired: the caller held it, but its lease has run out; it
+	// will be handed out again, perhaps to the caller.
+	RefusedLeaseExpired = "lease_expired"
+	// RefusedLeasedByOther: another desk holds it under a live lease.
+	RefusedLeasedByOther = "leased_by_other"
+)

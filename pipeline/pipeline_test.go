@@ -282,7 +282,7 @@ func TestQuarantinedGoesToDeadLetter(t *testing.T) {
 	if r.err != nil || !slices.Equal(r.out.Destinations, []string{"dead_letter"}) {
 		t.Fatalf("%+v %v", r.out, r.err)
 	}
-	msgs, _ := rg.store.Read(context.Background(), "dead_letter", 10, time.Minute, 0)
+	msgs, _ := rg.store.Read(context.Background(), "dead_letter", "test-desk", 10, time.Minute, 0)
 	if len(msgs) != 1 || string(msgs[0].Envelope.Quarantine.Raw) != "raw bytes" || msgs[0].Envelope.Reason != q.Reason {
 		t.Fatalf("dead letter: %+v", msgs)
 	}

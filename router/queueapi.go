@@ -20,7 +20,11 @@ import (
 //	POST /v1/queues/{dest}/release  {"ids": [...]}   hand leased messages back now
 //
 // A message leased and not acked before its lease ends is handed out again,
-// so a reader that crashes loses nothing. Requests must carry an
+// so a reader that crashes loses nothing. A message is leased to one desk
+// at a time, and ack and release act only on messages the calling desk
+// holds under a live lease; they answer how many they acked or released
+// and which IDs they did not, with why ({"id", "reason"}: unknown,
+// not_leased, lease_expired, leased_by_other). Requests must carry an
 // authenticated desk in their context (auth.Registry.Middleware); a desk
 // reads only the destinations it was granted: 403 otherwise.
 type QueueAPI struct {
@@ -136,7 +140,8 @@ func (a *QueueAPI) read(w http.ResponseWriter, req *http.Request) {
 				err = errors.New("lease: must be positive")
 			} else {
 				var msgs []minsheng.QueuedMessage
-				msgs, err = a.r.queues.Read(req.Context(), d, max, lease, wait)
+				holder := minsheng.PrincipalFrom(req.Context()).Name
+				msgs, err = a.r.queues.Read(req.Context(), d, holder, max, lease, wait)
 				if err == nil {
 					if msgs == nil {
 						msgs = []minsheng.QueuedMessage{}
@@ -177,12 +182,13 @@ func (a *QueueAPI) ack(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := a.r.queues.Ack(req.Context(), d, ids)
+	holder := minsheng.PrincipalFrom(req.Context()).Name
+	n, refused, err := a.r.queues.Ack(req.Context(), d, holder, ids)
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"acked": n})
+	writeJSON(w, http.StatusOK, map[string]any{"acked": n, "not_acked": orNone(refused)})
 }
 
 func (a *QueueAPI) release(w http.ResponseWriter, req *http.Request) {
@@ -194,9 +200,15 @@ func (a *QueueAPI) release(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
-	if err := a.r.queues.Release(d, ids); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", err.Error()})
-		return
+	n, refused := a.r.queues.Release(d, minsheng.PrincipalFrom(req.Context()).Name, ids)
+	writeJSON(w, http.StatusOK, map[string]any{"released": n, "not_released": orNone(refused)})
+}
+
+// orNone returns r, or an empty list for none: the answers to ack and
+// release always carry their list of refused IDs.
+func orNone(r []minsheng.Refusal) []minsheng.Refusal {
+	if r == nil {
+		return []minsheng.Refusal{}
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"released": len(ids)})
+	return r
 }

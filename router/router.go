@@ -24,9 +24,11 @@ import (
 // Queues is the embedded queue store (store.Store implements it).
 type Queues interface {
 	Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error)
-	Read(ctx context.Context, dest string, max int, lease, wait time.Duration) ([]minsheng.QueuedMessage, error)
-	Ack(ctx context.Context, dest string, ids []string) (int, error)
-	Release(dest string, ids []string) error
+	// Read leases messages to holder, the reading desk; Ack and Release act
+	// only on messages holder leases now, refusing the other IDs.
+	Read(ctx context.Context, dest, holder string, max int, lease, wait time.Duration) ([]minsheng.QueuedMessage, error)
+	Ack(ctx context.Context, dest, holder string, ids []string) (int, []minsheng.Refusal, error)
+	Release(dest, holder string, ids []string) (int, []minsheng.Refusal)
 	QueueDepth(dest string) (int, error)
 }
 

@@ -103,7 +103,7 @@ func openStore(t *testing.T) *store.Store {
 
 func drain(t *testing.T, s *store.Store, dest string) []*minsheng.Envelope {
 	t.Helper()
-	msgs, err := s.Read(context.Background(), dest, 100, time.Minute, 0)
+	msgs, err := s.Read(context.Background(), dest, "test-desk", 100, time.Minute, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

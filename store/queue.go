@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,10 +20,10 @@ import (
 //	seq (8 bytes, big endian) → len(id) (1 byte), id, envelope JSON
 //
 // for every message not yet acked, appended under sequential keys (cheap;
-// see ledger.go). Which item IDs are queued, and leases (who is reading
-// what, until when), live in memory; the IDs are rebuilt at Open from the
-// keys' values. After a restart every unacked message is visible again,
-// which is what at-least-once needs.
+// see ledger.go). Which item IDs are queued, and leases (which desk is
+// reading what, until when), live in memory; the IDs are rebuilt at Open
+// from the keys' values. After a restart every unacked message is visible
+// again, which is what at-least-once needs.
 //
 // An item already waiting in a queue is not queued again. One that was
 // acked and is then delivered again (a source re-sent it after a crash
@@ -31,9 +32,27 @@ import (
 
 var bucketQueues = []byte("queues")
 
+// A lease records its holder, the desk that read the message, and Ack and
+// Release act only on messages the caller holds under a live lease: a
+// message is handled by one desk at a time, and a desk whose lease ran out
+// cannot take the message away from the desk that read it next.
+//
+// The holder is the desk's name rather than a token handed out with each
+// read (like SQS receipt handles): desks already ack by item ID, the desk
+// is what the gateway authenticates and entitles, and a desk that reads
+// and acks as before keeps working unchanged. What a name cannot tell apart
+// is two workers sharing one desk's token: to the gateway they are one
+// reader, and either may settle what the other leased.
 type lease struct {
 	until      time.Time
 	deliveries int
+	holder     string // the desk that read it; "" once released
+	acking     bool   // the holder's Ack is removing it: not handed out again
+}
+
+// live reports whether the lease keeps the message from other readers.
+func (l *lease) live(now time.Time) bool {
+	return l.acking || l.until.After(now)
 }
 
 type queueState struct {
@@ -171,9 +190,13 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 }
 
 // Read leases up to max unacked, unleased messages of a destination, oldest
-// first, for the lease duration. If none is ready it waits up to wait for
-// one. Leased messages are handed out again once their lease runs out.
-func (s *Store) Read(ctx context.Context, dest string, max int, leaseFor, wait time.Duration) ([]minsheng.QueuedMessage, error) {
+// first, to holder (the reading desk) for the lease duration. If none is
+// ready it waits up to wait for one. Leased messages are handed out again
+// once their lease runs out.
+func (s *Store) Read(ctx context.Context, dest, holder string, max int, leaseFor, wait time.Duration) ([]minsheng.QueuedMessage, error) {
+	if holder == "" {
+		return nil, errors.New("store: read: holder: empty (name the reading desk)")
+	}
 	if max <= 0 {
 		max = 1
 	}
@@ -183,7 +206,7 @@ func (s *Store) Read(ctx context.Context, dest string, max int, leaseFor, wait t
 		q.mu.Lock()
 		wake := q.wake
 		q.mu.Unlock()
-		msgs, err := s.readOnce(q, dest, max, leaseFor)
+		msgs, err := s.readOnce(q, dest, holder, max, leaseFor)
 		if err != nil || len(msgs) > 0 || wait <= 0 {
 			return msgs, err
 		}
@@ -208,7 +231,7 @@ func (s *Store) Read(ctx context.Context, dest string, max int, leaseFor, wait t
 	}
 }
 
-func (s *Store) readOnce(q *queueState, dest string, max int, leaseFor time.Duration) ([]minsheng.QueuedMessage, error) {
+func (s *Store) readOnce(q *queueState, dest, holder string, max int, leaseFor time.Duration) ([]minsheng.QueuedMessage, error) {
 	now := time.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -222,7 +245,7 @@ func (s *Store) readOnce(q *queueState, dest string, max int, leaseFor time.Dura
 		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
 			seq := seqOf(k)
 			l := q.leases[seq]
-			if l != nil && l.until.After(now) {
+			if l != nil && l.live(now) {
 				continue
 			}
 			_, raw, err := decodeMessage(v)
@@ -238,6 +261,7 @@ func (s *Store) readOnce(q *queueState, dest string, max int, leaseFor time.Dura
 				q.leases[seq] = l
 			}
 			l.until = now.Add(leaseFor)
+			l.holder = holder
 			l.deliveries++
 			out = append(out, minsheng.QueuedMessage{Seq: seq, Deliveries: l.deliveries, Envelope: &env})
 		}
@@ -246,19 +270,22 @@ func (s *Store) readOnce(q *queueState, dest string, max int, leaseFor time.Dura
 	return out, err
 }
 
-// Ack removes acknowledged messages (by item ID) from a destination's
-// queue, durably. Unknown or already-acked IDs are not an error; it returns
-// how many messages were removed.
-func (s *Store) Ack(ctx context.Context, dest string, ids []string) (int, error) {
+// Ack removes the messages of the given item IDs that holder leases now
+// from a destination's queue, durably, and returns how many it removed and
+// the IDs it refused, with why (unknown, not leased, leased by another
+// desk, lease expired). A refusal is not an error.
+func (s *Store) Ack(ctx context.Context, dest, holder string, ids []string) (int, []minsheng.Refusal, error) {
 	q := s.queue(dest)
 	q.mu.Lock()
-	var seqs []uint64
-	for _, id := range ids {
-		seqs = append(seqs, q.pending[id]...)
+	seqs, refused := q.held(holder, ids, time.Now())
+	for _, seq := range seqs {
+		// Until the removal is written, the lease may run out: acking keeps
+		// the message from being handed to another reader meanwhile.
+		q.leases[seq].acking = true
 	}
 	q.mu.Unlock()
 	if len(seqs) == 0 {
-		return 0, nil
+		return 0, refused, nil
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketQueues).Bucket([]byte(dest))
@@ -272,16 +299,19 @@ func (s *Store) Ack(ctx context.Context, dest string, ids []string) (int, error)
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, err
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	removed := 0
+	if err != nil {
+		for _, seq := range seqs {
+			q.leases[seq].acking = false
+		}
+		return 0, nil, err
+	}
 	acked := map[uint64]bool{}
 	for _, seq := range seqs {
 		acked[seq] = true
 	}
+	removed := 0
 	for _, id := range ids {
 		var keep []uint64
 		for _, seq := range q.pending[id] {
@@ -290,7 +320,7 @@ func (s *Store) Ack(ctx context.Context, dest string, ids []string) (int, error)
 				removed++
 				q.count--
 			} else {
-				keep = append(keep, seq) // queued again after our snapshot
+				keep = append(keep, seq) // not held, or queued again after our snapshot
 			}
 		}
 		if len(keep) == 0 {
@@ -299,23 +329,67 @@ func (s *Store) Ack(ctx context.Context, dest string, ids []string) (int, error)
 			q.pending[id] = keep
 		}
 	}
-	return removed, nil
+	return removed, refused, nil
 }
 
-// Release gives leased messages back at once (a reader that cannot handle
-// them now), by item ID.
-func (s *Store) Release(dest string, ids []string) error {
+// Release gives the messages of the given item IDs that holder leases now
+// back at once (a reader that cannot handle them now), and returns how many
+// it gave back and the IDs it refused, with why, as Ack does.
+func (s *Store) Release(dest, holder string, ids []string) (int, []minsheng.Refusal) {
 	q := s.queue(dest)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	seqs, refused := q.held(holder, ids, time.Now())
+	for _, seq := range seqs {
+		l := q.leases[seq]
+		l.until, l.holder = time.Time{}, ""
+	}
+	return len(seqs), refused
+}
+
+// refusalRank orders the reasons an ID's messages are not held, least
+// telling first: an ID with several messages is refused for the most
+// telling.
+var refusalRank = []string{minsheng.RefusedUnknown, minsheng.RefusedNotLeased, minsheng.RefusedLeaseExpired, minsheng.RefusedLeasedByOther}
+
+// held sorts ids into the seqs of the messages holder leases at now and the
+// IDs none of whose messages it leases, with why. Repeated IDs count once.
+// q.mu must be held.
+func (q *queueState) held(holder string, ids []string, now time.Time) ([]uint64, []minsheng.Refusal) {
+	var seqs []uint64
+	var refused []minsheng.Refusal
+	seen := map[string]bool{}
 	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		mine, why := 0, minsheng.RefusedUnknown
 		for _, seq := range q.pending[id] {
-			if l := q.leases[seq]; l != nil {
-				l.until = time.Time{}
+			l := q.leases[seq]
+			reason := minsheng.RefusedNotLeased
+			switch {
+			case l == nil:
+			case l.acking:
+				reason = minsheng.RefusedUnknown // being removed
+			case l.until.After(now) && l.holder == holder:
+				seqs = append(seqs, seq)
+				mine++
+				continue
+			case l.until.After(now):
+				reason = minsheng.RefusedLeasedByOther
+			case l.holder == holder:
+				reason = minsheng.RefusedLeaseExpired
+			}
+			if slices.Index(refusalRank, reason) > slices.Index(refusalRank, why) {
+				why = reason
 			}
 		}
+		if mine == 0 {
+			refused = append(refused, minsheng.Refusal{ID: id, Reason: why})
+		}
 	}
-	return nil
+	return seqs, refused
 }
 
 // QueueDepth returns how many unacked messages a destination's queue holds.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -133,22 +134,23 @@ func TestQueueLeaseAckAndDedupe(t *testing.T) {
 	if n, _ := s.Enqueue(ctx, []*minsheng.Envelope{env("petition", "a")}); n != 0 {
 		t.Fatalf("re-enqueue added %d", n)
 	}
-	msgs, err := s.Read(ctx, "petition", 10, time.Minute, 0)
+	msgs, err := s.Read(ctx, "petition", "desk", 10, time.Minute, 0)
 	if err != nil || len(msgs) != 2 || msgs[0].Envelope.ItemID != "a" || msgs[1].Envelope.ItemID != "b" {
 		t.Fatalf("read: %+v, %v", msgs, err)
 	}
 	// leased: a second reader sees nothing
-	if msgs, _ := s.Read(ctx, "petition", 10, time.Minute, 0); len(msgs) != 0 {
+	if msgs, _ := s.Read(ctx, "petition", "desk", 10, time.Minute, 0); len(msgs) != 0 {
 		t.Fatalf("leased messages handed out twice: %+v", msgs)
 	}
-	if n, err := s.Ack(ctx, "petition", []string{"a", "zzz"}); err != nil || n != 1 {
-		t.Fatalf("ack: %d, %v", n, err)
+	n, refused, err := s.Ack(ctx, "petition", "desk", []string{"a", "zzz"})
+	if err != nil || n != 1 || !slices.Equal(refused, []minsheng.Refusal{{ID: "zzz", Reason: minsheng.RefusedUnknown}}) {
+		t.Fatalf("ack: %d %v, %v", n, refused, err)
 	}
 	// restart: leases are forgotten, unacked b comes back, acked a does not
 	s.Close()
 	s = open(t, dir)
 	defer s.Close()
-	msgs, err = s.Read(ctx, "petition", 10, time.Minute, 0)
+	msgs, err = s.Read(ctx, "petition", "desk", 10, time.Minute, 0)
 	if err != nil || len(msgs) != 1 || msgs[0].Envelope.ItemID != "b" {
 		t.Fatalf("after restart: %+v, %v", msgs, err)
 	}
@@ -163,7 +165,10 @@ func TestQueueLeaseAckAndDedupe(t *testing.T) {
 	if n, _ := s.Enqueue(ctx, []*minsheng.Envelope{env("petition", "a")}); n != 1 {
 		t.Fatal("a re-delivered item was not queued")
 	}
-	if n, _ := s.Ack(ctx, "petition", []string{"a", "b"}); n != 2 {
+	if msgs, _ := s.Read(ctx, "petition", "desk", 10, time.Minute, 0); len(msgs) != 1 || msgs[0].Envelope.ItemID != "a" {
+		t.Fatalf("re-delivered item read: %+v", msgs)
+	}
+	if n, _, _ := s.Ack(ctx, "petition", "desk", []string{"a", "b"}); n != 2 {
 		t.Fatalf("acked %d", n)
 	}
 	if d, _ := s.QueueDepth("petition"); d != 0 {
@@ -210,18 +215,21 @@ func TestQueueLeaseExpiryAndRelease(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	s.Enqueue(ctx, []*minsheng.Envelope{env("review", "x")})
-	m, _ := s.Read(ctx, "review", 1, 50*time.Millisecond, 0)
+	if _, err := s.Read(ctx, "review", "", 1, time.Minute, 0); err == nil || !strings.Contains(err.Error(), "holder") {
+		t.Fatalf("read without a holder: %v, want an error naming the holder", err)
+	}
+	m, _ := s.Read(ctx, "review", "desk", 1, 50*time.Millisecond, 0)
 	if len(m) != 1 || m[0].Deliveries != 1 {
 		t.Fatalf("first read %+v", m)
 	}
-	m, _ = s.Read(ctx, "review", 1, time.Minute, 2*time.Second)
+	m, _ = s.Read(ctx, "review", "desk", 1, time.Minute, 2*time.Second)
 	if len(m) != 1 || m[0].Deliveries != 2 {
 		t.Fatalf("after lease expiry %+v", m)
 	}
-	if err := s.Release("review", []string{"x"}); err != nil {
-		t.Fatal(err)
+	if n, refused := s.Release("review", "desk", []string{"x"}); n != 1 || len(refused) != 0 {
+		t.Fatalf("release: %d %v", n, refused)
 	}
-	m, _ = s.Read(ctx, "review", 1, time.Minute, 0)
+	m, _ = s.Read(ctx, "review", "desk", 1, time.Minute, 0)
 	if len(m) != 1 || m[0].Deliveries != 3 {
 		t.Fatalf("after release %+v", m)
 	}
@@ -233,7 +241,7 @@ func TestQueueLongPollWakesOnEnqueue(t *testing.T) {
 	ctx := context.Background()
 	got := make(chan []minsheng.QueuedMessage, 1)
 	go func() {
-		m, _ := s.Read(ctx, "media_oversight", 5, time.Minute, 10*time.Second)
+		m, _ := s.Read(ctx, "media_oversight", "desk", 5, time.Minute, 10*time.Second)
 		got <- m
 	}()
 	time.Sleep(50 * time.Millisecond)
