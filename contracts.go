@@ -226,12 +226,10 @@ const (
 	// acked already).
 	RefusedUnknown = "unknown"
 	// RefusedNotLeased: the message waits but the caller does not hold it
-	// (not read since the gateway started, released, or its lease ran out
-	// while someone else held it).
+	// (not read by the caller since the gateway started, or released). A
+	// caller whose lease ran out still holds the message until another
+	// desk reads it.
 	RefusedNotLeased = "not_leased"
-	// RefusedLeaseExpired: the caller held it, but its lease has run out; it
-	// will be handed out again, perhaps to the caller.
-	RefusedLeaseExpired = "lease_expired"
 	// RefusedLeasedByOther: another desk holds it under a live lease.
 	RefusedLeasedByOther = "leased_by_other"
 )

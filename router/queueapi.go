@@ -22,9 +22,10 @@ import (
 // A message leased and not acked before its lease ends is handed out again,
 // so a reader that crashes loses nothing. A message is leased to one desk
 // at a time, and ack and release act only on messages the calling desk
-// holds under a live lease; they answer how many they acked or released
-// and which IDs they did not, with why ({"id", "reason"}: unknown,
-// not_leased, lease_expired, leased_by_other). Requests must carry an
+// holds (its lease may have run out, as long as no other desk has read the
+// message since); they answer how many they acked or released and which
+// IDs they did not, with why ({"id", "reason"}: unknown, not_leased,
+// leased_by_other). Requests must carry an
 // authenticated desk in their context (auth.Registry.Middleware); a desk
 // reads only the destinations it was granted: 403 otherwise.
 type QueueAPI struct {

@@ -270,10 +270,10 @@ func (s *Store) readOnce(q *queueState, dest, holder string, max int, leaseFor t
 	return out, err
 }
 
-// Ack removes the messages of the given item IDs that holder leases now
-// from a destination's queue, durably, and returns how many it removed and
-// the IDs it refused, with why (unknown, not leased, leased by another
-// desk, lease expired). A refusal is not an error.
+// Ack removes the messages of the given item IDs that holder leased, and
+// no one has read since, from a destination's queue, durably, and returns
+// how many it removed and the IDs it refused, with why (unknown, not
+// leased, leased by another desk). A refusal is not an error.
 func (s *Store) Ack(ctx context.Context, dest, holder string, ids []string) (int, []minsheng.Refusal, error) {
 	q := s.queue(dest)
 	q.mu.Lock()
@@ -350,7 +350,7 @@ func (s *Store) Release(dest, holder string, ids []string) (int, []minsheng.Refu
 // refusalRank orders the reasons an ID's messages are not held, least
 // telling first: an ID with several messages is refused for the most
 // telling.
-var refusalRank = []string{minsheng.RefusedUnknown, minsheng.RefusedNotLeased, minsheng.RefusedLeaseExpired, minsheng.RefusedLeasedByOther}
+var refusalRank = []string{minsheng.RefusedUnknown, minsheng.RefusedNotLeased, minsheng.RefusedLeasedByOther}
 
 // held sorts ids into the seqs of the messages holder leases at now and the
 // IDs none of whose messages it leases, with why. Repeated IDs count once.
@@ -372,14 +372,15 @@ func (q *queueState) held(holder string, ids []string, now time.Time) ([]uint64,
 			case l == nil:
 			case l.acking:
 				reason = minsheng.RefusedUnknown // being removed
-			case l.until.After(now) && l.holder == holder:
+			case l.holder == holder:
+				// Its lease may have run out: while no one else has read
+				// it since, the holder's ack still settles it, which spares
+				// the message a second handling.
 				seqs = append(seqs, seq)
 				mine++
 				continue
 			case l.until.After(now):
 				reason = minsheng.RefusedLeasedByOther
-			case l.holder == holder:
-				reason = minsheng.RefusedLeaseExpired
 			}
 			if slices.Index(refusalRank, reason) > slices.Index(refusalRank, why) {
 				why = reason
