@@ -14,7 +14,7 @@ func TestNearDuplicateGroups(t *testing.T) {
 	texts := []string{
 		a,
 		"学校门口上下学时段交通拥堵严重，希望增派交警疏导",
-		a + "。谢谢",                    // a again, with a word added: with 0
+		a + "。谢谢",                        // a again, with a word added: with 0
 		"Please repair the street light", // no Chinese: alone
 		"小区门口的道路塌陷多日无人修复，已有老人摔伤，请尽快处理，物业推诿", // a, longer: with 0
 		"医保报销比例是多少，异地就医如何备案",
