@@ -5,6 +5,9 @@
 //     "did you mean" hint), values of the wrong type, failed `validate` tags
 //     and semantic checks, each naming its field path and its line;
 //   - `default:"..."` struct tags fill fields the file leaves out;
+//   - a mapping merges over a map's defaults (what dst held before): the
+//     keys the file names replace their entries, the others stay; a list
+//     replaces its default whole;
 //   - time.Duration fields take Go duration strings ("1500ms", "2m");
 //   - a field of type *yaml.Node, or Node, keeps its section raw for a
 //     plug-in (a connector) to decode later with DecodeNode.
@@ -200,7 +203,13 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(n, path, "must be a mapping")
 			return
 		}
-		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		// The file's entries merge over the entries the map already holds
+		// (its defaults), the way a struct's fields do: a key it names
+		// replaces that entry, the others stay.
+		m := reflect.MakeMapWithSize(v.Type(), v.Len()+len(n.Content)/2)
+		for iter := v.MapRange(); iter.Next(); {
+			m.SetMapIndex(iter.Key(), iter.Value())
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			kn, vn := n.Content[i], n.Content[i+1]
 			k := reflect.New(v.Type().Key()).Elem()

@@ -143,3 +143,31 @@ func TestReadSecretNeverInline(t *testing.T) {
 		t.Fatal("both env and file accepted")
 	}
 }
+
+// TestMapsMergeOverDefaults: a mapping in the file merges over the entries
+// the map held before decoding (its defaults), as a struct's fields do.
+func TestMapsMergeOverDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       map[string]string // destination → kind
+	}{
+		{"absent keeps the defaults", ``, map[string]string{"petition": "queue", "review": "queue"}},
+		{"a new key adds to them", "destinations:\n  cdi: {kind: queue}\n", map[string]string{"petition": "queue", "review": "queue", "cdi": "queue"}},
+		{"a named key replaces its entry", "destinations:\n  petition: {kind: kafka, topic: t}\n", map[string]string{"petition": "kafka", "review": "queue"}},
+		{"an empty mapping keeps them", "destinations: {}\n", map[string]string{"petition": "queue", "review": "queue"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCfg{Dests: map[string]sinkCfg{"petition": {Kind: "queue"}, "review": {Kind: "queue"}}}
+			if err := Decode([]byte(tc.yaml), &c); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for k, d := range c.Dests {
+				got[k] = d.Kind
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("destinations %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
