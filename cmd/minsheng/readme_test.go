@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/minsheng/minsheng/gateway"
+)
+
+// readmeConfig is the block README.md's configuration section prints as
+// "Every key, with its default", exactly as printed.
+func readmeConfig(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(raw), "Every key, with its default:\n")
+	if !ok {
+		t.Fatal(`README.md: no "Every key, with its default:" block`)
+	}
+	_, block, ok := strings.Cut(after, "```yaml\n")
+	if !ok {
+		t.Fatal("README.md: the block of every key is not a ```yaml block")
+	}
+	block, _, ok = strings.Cut(block, "```")
+	if !ok {
+		t.Fatal("README.md: the block of every key does not end")
+	}
+	return block
+}
+
+// TestReadmeConfigBlock runs README.md's block of every key through
+// check-config, so that a user who copies it gets a valid configuration, and
+// checks that the defaults it documents are the defaults: README and code
+// cannot drift apart.
+func TestReadmeConfigBlock(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "readme.yaml")
+	if err := os.WriteFile(f, []byte(readmeConfig(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runCmd(t, "check-config", f)
+	if code != 0 {
+		t.Fatalf("README.md's block of every key fails check-config (exit %d):\n%s%s", code, stdout, stderr)
+	}
+
+	documented, err := gateway.Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := gateway.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the block shows as an example rather than a default.
+	documented.Desks = nil
+	documented.Data = filepath.Clean(documented.Data)
+	for _, c := range []*gateway.Config{documented, def} {
+		if len(c.Routes.Departments) == 0 {
+			c.Routes.Departments = nil
+		}
+		if len(c.Triage.Rules) == 0 {
+			c.Triage.Rules = nil
+		}
+		if len(c.Inputs) == 0 {
+			c.Inputs = nil
+		}
+		if len(c.Kafka.Brokers) == 0 {
+			c.Kafka.Brokers = nil
+		}
+	}
+	if !reflect.DeepEqual(documented, def) {
+		t.Errorf("README.md's block of every key documents other defaults than the code's:\nREADME: %+v\ncode:   %+v", *documented, *def)
+	}
+}
