@@ -21,7 +21,11 @@ const (
 	// destination that is not a discipline destination when the item is a
 	// discipline case or carries a discipline lead.
 	IdentityAuto = "auto"
-	// IdentityFull: always passed on, unless the complainant is anonymous.
+	// IdentityFull: passed on unless the complainant is anonymous — but,
+	// like auto, never to a destination that is not a discipline
+	// destination when the item is a discipline case or carries a discipline
+	// lead: no policy overrides whistle-blower protection. It therefore gives
+	// what auto gives; files that say it keep loading.
 	IdentityFull = "full"
 	// IdentityRedacted: never passed on.
 	IdentityRedacted = "redacted"

@@ -165,15 +165,11 @@ func (r *Router) DestinationsFor(d *minsheng.Decision) ([]string, string) {
 }
 
 // Entitled reports whether a destination may see the complainant's identity
-// for an item with this decision.
+// for an item with this decision. Whistle-blower protection comes before a
+// destination's policy: the identity of a discipline case or lead reaches
+// only the discipline destinations, whatever the others' identity says.
 func (r *Router) Entitled(dest string, it *minsheng.Item, d *minsheng.Decision) bool {
-	if it.Complainant.Anonymous {
-		return false
-	}
-	switch r.cfg.Destinations[dest].Identity {
-	case IdentityFull:
-		return true
-	case IdentityRedacted:
+	if it.Complainant.Anonymous || r.cfg.Destinations[dest].Identity == IdentityRedacted {
 		return false
 	}
 	if d != nil && (d.Class == minsheng.ClassDiscipline || d.Flags.DisciplineLead) {

@@ -309,3 +309,59 @@ func TestKafkaUnavailableIsNotAcked(t *testing.T) {
 		t.Fatalf("after the broker returned: %v", err)
 	}
 }
+
+// TestEntitledDisciplineProtectionWins: no identity policy gives a
+// discipline case's or lead's complainant to a destination that is not a
+// discipline destination; redacted and anonymity withhold it everywhere.
+func TestEntitledDisciplineProtectionWins(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Destinations["media_oversight"] = Destination{Sink: SinkQueue, Identity: IdentityFull}
+	cfg.Destinations["dead_letter"] = Destination{Sink: SinkQueue, Identity: IdentityFull}
+	cfg.Destinations["petition"] = Destination{Sink: SinkQueue, Identity: IdentityRedacted}
+	cfg.Destinations["discipline"] = Destination{Sink: SinkQueue, Identity: IdentityFull}
+	r := &Router{cfg: cfg, discipline: cfg.disciplineDestinations()}
+	lead := &minsheng.Decision{Class: minsheng.ClassMediaOversight, Flags: minsheng.Flags{DisciplineLead: true}}
+	disc := &minsheng.Decision{Class: minsheng.ClassDiscipline}
+	svc := &minsheng.Decision{Class: minsheng.ClassGovService}
+	named, anon := testItem("e-1"), testItem("e-2")
+	anon.Complainant.Anonymous = true
+	for _, tc := range []struct {
+		dest string
+		it   *minsheng.Item
+		d    *minsheng.Decision
+		want bool
+	}{
+		{"media_oversight", named, lead, false}, // full does not override the protection
+		{"media_oversight", named, disc, false},
+		{"dead_letter", named, lead, false},
+		{"media_oversight", named, svc, true},
+		{"gov_service", named, lead, false}, // auto
+		{"gov_service", named, svc, true},
+		{"discipline", named, lead, true},
+		{"discipline", named, disc, true},
+		{"discipline", anon, disc, false},
+		{"media_oversight", anon, svc, false},
+		{"petition", named, svc, false}, // redacted
+	} {
+		if got := r.Entitled(tc.dest, tc.it, tc.d); got != tc.want {
+			t.Errorf("Entitled(%s, anonymous=%v, %s lead=%v) = %v, want %v", tc.dest, tc.it.Complainant.Anonymous, tc.d.Class, tc.d.Flags.DisciplineLead, got, tc.want)
+		}
+	}
+
+	// Routed through the queues: the media desk with identity: full gets
+	// the lead without its complainant.
+	s := openStore(t)
+	rr, err := New(context.Background(), cfg, Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rr.Route(context.Background(), testItem("lead-full"), lead); err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(t, s, "media_oversight"); len(got) != 1 || got[0].Item.Complainant.Identified() {
+		t.Fatalf("media_oversight (identity: full) envelope: %+v", got)
+	}
+	if got := drain(t, s, "discipline"); len(got) != 1 || !got[0].Item.Complainant.Identified() {
+		t.Fatalf("discipline envelope: %+v", got)
+	}
+}
