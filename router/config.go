@@ -2,7 +2,10 @@ package router
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -149,6 +152,7 @@ func (c Config) Validate() minsheng.FieldErrors {
 			known(path, d)
 		}
 	}
+	errs = append(errs, c.deadLetterApart()...)
 	usesKafka := false
 	for _, d := range c.Destinations {
 		usesKafka = usesKafka || d.Sink == SinkKafka
@@ -158,6 +162,41 @@ func (c Config) Validate() minsheng.FieldErrors {
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
 	return errs
+}
+
+// deadLetterApart refuses a dead letter destination that another route also
+// names: dead letters hold raw input that nothing parsed or screened (an
+// anonymous or a whistle-blower's name included, unredacted) and no
+// decision, and would mix with that destination's items, before its desks.
+func (c Config) deadLetterApart() minsheng.FieldErrors {
+	dl := c.Routes.DeadLetter
+	if dl == "" {
+		return nil
+	}
+	var also []string
+	for _, cl := range ValidClasses {
+		if slices.Contains(c.Routes.Classes[cl], dl) {
+			also = append(also, fmt.Sprintf("routes.classes[%s]", cl))
+		}
+	}
+	if slices.Contains(c.Routes.DisciplineLead, dl) {
+		also = append(also, "routes.discipline_lead")
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Routes.Departments)) {
+		if slices.Contains(c.Routes.Departments[k], dl) {
+			also = append(also, fmt.Sprintf("routes.departments[%s]", k))
+		}
+	}
+	if c.Routes.Rejected == dl {
+		also = append(also, "routes.rejected")
+	}
+	if c.Routes.Review == dl {
+		also = append(also, "routes.review")
+	}
+	if len(also) == 0 {
+		return nil
+	}
+	return minsheng.FieldErrors{{Path: "routes.dead_letter", Msg: fmt.Sprintf("destination %q is also where %s sends items: dead letters (raw input nothing parsed or redacted, with no decision) would mix with them; give dead letters a destination of their own", dl, strings.Join(also, ", "))}}
 }
 
 // disciplineDestinations are the destinations entitled to discipline cases.

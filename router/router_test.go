@@ -71,6 +71,13 @@ func TestConfigRefusesLossyRouteTables(t *testing.T) {
 		{"unknown lead destination", func(c *Config) { c.Routes.DisciplineLead = []string{"cdi"} }, "routes.discipline_lead[0]"},
 		{"no dead letter", func(c *Config) { c.Routes.DeadLetter = "" }, "routes.dead_letter"},
 		{"route for invalid", func(c *Config) { c.Routes.Classes[minsheng.ClassInvalid] = []string{"rejected"} }, "routes.classes[invalid]"},
+		{"dead letters into a class's destination", func(c *Config) { c.Routes.DeadLetter = "petition" }, "routes.dead_letter"},
+		{"dead letters into the discipline destination", func(c *Config) { c.Routes.DeadLetter = "discipline" }, "routes.dead_letter"},
+		{"dead letters into review", func(c *Config) { c.Routes.DeadLetter = "review" }, "routes.dead_letter"},
+		{"dead letters into a department's destination", func(c *Config) {
+			*c = withDepartments(*c)
+			c.Routes.DeadLetter = "dept_urban"
+		}, "routes.dead_letter"},
 		{"kafka without brokers", func(c *Config) { c.Destinations["petition"] = Destination{Sink: SinkKafka} }, "kafka.brokers"},
 	}
 	for _, tc := range tests {
