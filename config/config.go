@@ -251,6 +251,12 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 		v.SetInt(size)
 		return
 	}
+	// yaml.v3 decodes yes, on, "yes" and the like into a bool for YAML 1.1's
+	// sake; a boolean here is true or false, as it is for numbers.
+	if v.Kind() == reflect.Bool && n.ShortTag() != "!!bool" {
+		d.fail(n, path, "%q is not a valid %s", n.Value, typeName(v.Type()))
+		return
+	}
 	tmp := reflect.New(v.Type())
 	if err := n.Decode(tmp.Interface()); err != nil {
 		d.fail(n, path, "%q is not a valid %s", n.Value, typeName(v.Type()))

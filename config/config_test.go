@@ -171,3 +171,26 @@ func TestMapsMergeOverDefaults(t *testing.T) {
 		})
 	}
 }
+
+// TestBooleansAreStrict: a boolean is true or false (YAML 1.2), not one of
+// YAML 1.1's yes, no, on, off, nor a quoted string.
+func TestBooleansAreStrict(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  bool
+		ok    bool
+	}{
+		{"true", true, true}, {"false", false, true}, {"True", true, true},
+		{"yes", false, false}, {`"yes"`, false, false}, {"no", false, false},
+		{"on", false, false}, {"off", false, false}, {`"true"`, false, false}, {"1", false, false},
+	} {
+		var c testCfg
+		err := Decode([]byte("verbose: "+tc.value+"\n"), &c)
+		if tc.ok && (err != nil || c.Verbose != tc.want) {
+			t.Errorf("verbose: %s gave %v, %v; want %v", tc.value, c.Verbose, err, tc.want)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "line 1: verbose: ") || !strings.Contains(err.Error(), "is not a valid boolean")) {
+			t.Errorf("verbose: %s gave %v, %v; want an error naming line 1 and verbose", tc.value, c.Verbose, err)
+		}
+	}
+}
