@@ -35,6 +35,21 @@ func (es FieldErrors) Error() string {
 	return b.String()
 }
 
+// Prefix returns es with path prefixed to each field path (the section the
+// fields are in, e.g. "desks[0]").
+func (es FieldErrors) Prefix(path string) FieldErrors {
+	out := make(FieldErrors, len(es))
+	for i, e := range es {
+		if e.Path != "" {
+			e.Path = path + "." + e.Path
+		} else {
+			e.Path = path
+		}
+		out[i] = e
+	}
+	return out
+}
+
 // Err returns es as an error, or nil when it is empty.
 func (es FieldErrors) Err() error {
 	if len(es) == 0 {

@@ -12,25 +12,58 @@ import (
 // set; a file's trailing newline is dropped. The secret itself never
 // appears in the error.
 func ReadSecret(env, file string) (string, error) {
+	v, _, msg := readSecret(env, file, "the environment variable", "the file")
+	if msg != "" {
+		return "", errors.New(msg)
+	}
+	return v, nil
+}
+
+// ReadSecretField is ReadSecret for a configuration's pair of fields (e.g.
+// "token_env" and "token_file"): its error is a FieldErrors naming the field
+// at fault, worded the same for every secret of the gateway. The caller
+// prefixes the path of the section the fields are in.
+func ReadSecretField(envKey, env, fileKey, file string) (string, error) {
+	v, env1, msg := readSecret(env, file, envKey, fileKey)
+	if msg == "" {
+		return v, nil
+	}
+	path := fileKey
+	if env1 {
+		path = envKey
+	}
+	return "", FieldErrors{{Path: path, Msg: msg}}
+}
+
+// readSecret returns the secret, or a message and whether it concerns the
+// environment variable (rather than the file).
+func readSecret(env, file, envKey, fileKey string) (string, bool, string) {
 	switch {
 	case env != "" && file != "":
-		return "", errors.New("set either the environment variable or the file, not both")
+		return "", true, fmt.Sprintf("set either %s or %s, not both", envKey, fileKey)
 	case env != "":
 		v, ok := os.LookupEnv(env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", env)
+		if !ok {
+			return "", true, fmt.Sprintf("environment variable %s is not set", env)
 		}
-		return v, nil
+		if v == "" {
+			return "", true, fmt.Sprintf("environment variable %s is empty", env)
+		}
+		return v, true, ""
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("secret file: %w", err)
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return "", false, fmt.Sprintf("secret file %s cannot be read: %v", file, err)
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			return "", fmt.Errorf("secret file %s is empty", file)
+			return "", false, fmt.Sprintf("secret file %s is empty", file)
 		}
-		return v, nil
+		return v, false, ""
 	}
-	return "", errors.New("no secret configured")
+	return "", true, fmt.Sprintf("is required: set %s or %s", envKey, fileKey)
 }

@@ -91,6 +91,10 @@ func NewRegistry(desks []DeskConfig, file string, log *slog.Logger) (*Registry, 
 	names := map[string]bool{}
 	for i, d := range desks {
 		h, err := d.hash()
+		var fes minsheng.FieldErrors
+		if errors.As(err, &fes) {
+			return nil, fes.Prefix(fmt.Sprintf("desks[%d]", i))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("desks[%d] (%s): %w", i, d.Name, err)
 		}
@@ -121,12 +125,16 @@ func (d DeskConfig) hash() ([32]byte, error) {
 		copy(h[:], b)
 		return h, nil
 	}
-	tok, err := minsheng.ReadSecret(d.TokenEnv, d.TokenFile)
+	tok, err := minsheng.ReadSecretField("token_env", d.TokenEnv, "token_file", d.TokenFile)
 	if err != nil {
-		return h, fmt.Errorf("token: %w", err)
+		return h, err
 	}
 	if len(tok) < 20 {
-		return h, errors.New("token: shorter than 20 characters")
+		path := "token_env"
+		if d.TokenEnv == "" {
+			path = "token_file"
+		}
+		return h, minsheng.FieldErrors{{Path: path, Msg: "the token is shorter than 20 characters"}}
 	}
 	return sha256.Sum256([]byte(tok)), nil
 }

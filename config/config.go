@@ -618,3 +618,76 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Lines finds the lines of field paths in a YAML file, for errors found
+// after loading (a secret that cannot be read, a connector's own checks).
+type Lines struct{ root *yaml.Node }
+
+// ParseLines reads the lines of raw; bad YAML gives no lines.
+func ParseLines(raw []byte) Lines {
+	var doc yaml.Node
+	if yaml.Unmarshal(raw, &doc) != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return Lines{}
+	}
+	return Lines{root: doc.Content[0]}
+}
+
+// Of is the line of path ("inputs[0].board.token_env"), or of its nearest
+// ancestor in the file; 0 when the file has none of it.
+func (l Lines) Of(path string) int {
+	n, line := l.root, 0
+	for n != nil && path != "" {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		line = n.Line
+		var key string
+		if strings.HasPrefix(path, "[") {
+			end := strings.Index(path, "]")
+			if end < 0 {
+				break
+			}
+			key, path = path[1:end], path[end+1:]
+		} else {
+			path = strings.TrimPrefix(path, ".")
+			i := strings.IndexAny(path, ".[")
+			if i < 0 {
+				i = len(path)
+			}
+			key, path = path[:i], path[i:]
+		}
+		n = child(n, key)
+	}
+	if n != nil {
+		line = n.Line
+	}
+	return line
+}
+
+func child(n *yaml.Node, key string) *yaml.Node {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return n.Content[i+1]
+			}
+		}
+	case yaml.SequenceNode:
+		if i, err := strconv.Atoi(key); err == nil && i >= 0 && i < len(n.Content) {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
+// Locate gives each error of es without a line the line of its path.
+func (l Lines) Locate(es minsheng.FieldErrors) minsheng.FieldErrors {
+	out := make(minsheng.FieldErrors, len(es))
+	for i, e := range es {
+		if e.Line == 0 {
+			e.Line = l.Of(e.Path)
+		}
+		out[i] = e
+	}
+	return out
+}

@@ -194,3 +194,30 @@ func TestBooleansAreStrict(t *testing.T) {
 		}
 	}
 }
+
+// TestReadSecretFieldWording: every secret's error names the field at fault
+// and says the same thing for the same problem.
+func TestReadSecretFieldWording(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	t.Setenv("MS_TEST_EMPTY", "")
+	for _, tc := range []struct {
+		name, env, file, want string
+	}{
+		{"unset variable", "MS_TEST_UNSET_VAR", "", "token_env: environment variable MS_TEST_UNSET_VAR is not set"},
+		{"empty variable", "MS_TEST_EMPTY", "", "token_env: environment variable MS_TEST_EMPTY is empty"},
+		{"missing file", "", filepath.Join(dir, "none"), "token_file: secret file " + filepath.Join(dir, "none") + " cannot be read: no such file or directory"},
+		{"empty file", "", empty, "token_file: secret file " + empty + " is empty"},
+		{"both", "MS_TEST_EMPTY", empty, "token_env: set either token_env or token_file, not both"},
+		{"neither", "", "", "token_env: is required: set token_env or token_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := minsheng.ReadSecretField("token_env", tc.env, "token_file", tc.file)
+			var fes minsheng.FieldErrors
+			if !errors.As(err, &fes) || err.Error() != tc.want {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+}

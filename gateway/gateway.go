@@ -14,6 +14,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -73,6 +74,8 @@ type Config struct {
 
 	// filled by Validate
 	inputs []inputSpec
+	// filled by Load: lines for errors found after loading
+	lines config.Lines
 }
 
 type inputSpec struct {
@@ -212,12 +215,18 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 		}
 	}()
 	if g.auth, err = auth.NewRegistry(c.Desks, filepath.Join(c.Data, "desks.json"), log); err != nil {
+		if errors.As(err, new(minsheng.FieldErrors)) {
+			return nil, c.located(err)
+		}
 		return nil, fmt.Errorf("desks: %w", err)
 	}
 	if g.triage, err = triage.New(c.Triage); err != nil {
 		return nil, fmt.Errorf("triage: %w", err)
 	}
 	if g.router, err = router.New(ctx, c.RouterConfig(), router.Options{Logger: log, Queues: g.store, Metrics: g.metrics}); err != nil {
+		if errors.As(err, new(minsheng.FieldErrors)) {
+			return nil, c.located(err)
+		}
 		return nil, fmt.Errorf("router: %w", err)
 	}
 	if g.pipeline, err = pipeline.New(c.Pipeline, pipeline.Options{Triager: g.triage, Router: g.router, Ledger: g.store, Logger: log, Metrics: g.metrics}); err != nil {
@@ -229,6 +238,9 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 		env := connectors.Env{Logger: log.With("connector", in.Type, "input", in.Name), Checkpoints: g.store, Blobs: g.store.Blobs(), Metrics: g.metrics}
 		src, err := f(in.Name, func(v any) error { return config.DecodeNode(in.Node, in.Path, v) }, env)
 		if err != nil {
+			if errors.As(err, new(minsheng.FieldErrors)) {
+				return nil, c.inputErrors(in, err)
+			}
 			return nil, fmt.Errorf("inputs %s (%s): %w", in.Name, in.Type, err)
 		}
 		g.sources[in.Name] = src
@@ -361,6 +373,10 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if path != "" {
+		raw, _ := os.ReadFile(path)
+		c.lines = config.ParseLines(raw)
+	}
 	if c.Data == "" {
 		c.Data = "minsheng-data"
 	}
@@ -370,15 +386,41 @@ func Load(path string) (*Config, error) {
 // CheckInputs builds every configured input without starting it, so that
 // each connector checks its own section.
 func (c *Config) CheckInputs() error {
-	var errs []error
+	var errs minsheng.FieldErrors
 	for _, in := range c.inputs {
 		f, _ := connectors.Lookup(in.Type)
 		env := connectors.Env{Logger: slog.New(slog.DiscardHandler)}
 		if _, err := f(in.Name, func(v any) error { return config.DecodeNode(in.Node, in.Path, v) }, env); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, c.inputErrors(in, err)...)
 		}
 	}
-	return errors.Join(errs...)
+	return errs.Err()
+}
+
+// inputErrors names an input's fields in an error of its connector by their
+// whole path and line ("line 7: inputs[0].board.token_env").
+func (c *Config) inputErrors(in inputSpec, err error) minsheng.FieldErrors {
+	var fes minsheng.FieldErrors
+	if !errors.As(err, &fes) {
+		return minsheng.FieldErrors{{Path: in.Path, Line: c.lines.Of(in.Path), Msg: err.Error()}}
+	}
+	out := make(minsheng.FieldErrors, 0, len(fes))
+	for _, fe := range fes {
+		if fe.Path != in.Path && !strings.HasPrefix(fe.Path, in.Path+".") && !strings.HasPrefix(fe.Path, in.Path+"[") {
+			fe = minsheng.FieldErrors{fe}.Prefix(in.Path)[0]
+		}
+		out = append(out, fe)
+	}
+	return c.lines.Locate(out)
+}
+
+// located gives the field errors in err, if any, their lines in the file.
+func (c *Config) located(err error) error {
+	var fes minsheng.FieldErrors
+	if errors.As(err, &fes) {
+		return c.lines.Locate(fes)
+	}
+	return err
 }
 
 // InputCount is how many inputs the configuration declares.

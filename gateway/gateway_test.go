@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -624,5 +626,39 @@ func TestNotReadyUntilServing(t *testing.T) {
 	r := start(t, c2) // waits for 200 on /readyz
 	if a := post(t, r.url, "READY-1", 1); a.status != http.StatusAccepted {
 		t.Fatalf("first post after ready: %d %s", a.status, a.body)
+	}
+}
+
+// TestSecretErrorsNameFieldAndLine: a desk's or Kafka's secret that cannot
+// be read is reported, when the gateway opens, with its field path and line.
+func TestSecretErrorsNameFieldAndLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"desk token_env", "desks:\n  - name: qingdao-daily\n    channel: newspaper\n    token_env: MINSHENG_TEST_NEVER_SET\n",
+			"line 4: desks[0].token_env: environment variable MINSHENG_TEST_NEVER_SET is not set"},
+		{"kafka password_file", "kafka:\n  brokers: [127.0.0.1:1]\n  sasl:\n    mechanism: plain\n    password_file: /nonexistent/minsheng-kafka\ndestinations:\n  petition: {sink: kafka}\n",
+			"line 5: kafka.sasl.password_file: secret file /nonexistent/minsheng-kafka cannot be read: no such file or directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f := dir + "/minsheng.yaml"
+			if err := os.WriteFile(f, []byte(tc.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Data = dir + "/data"
+			g, err := Open(context.Background(), c, slog.New(slog.DiscardHandler))
+			if err == nil {
+				g.Close()
+			}
+			var fes minsheng.FieldErrors
+			if !errors.As(err, &fes) || err.Error() != tc.want {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+		})
 	}
 }

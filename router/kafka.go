@@ -83,9 +83,9 @@ func (c KafkaConfig) transport() (*kafka.Transport, error) {
 		t.TLS = tc
 	}
 	if c.SASL.Mechanism != "" {
-		pw, err := minsheng.ReadSecret(c.SASL.PasswordEnv, c.SASL.PasswordFile)
+		pw, err := minsheng.ReadSecretField("kafka.sasl.password_env", c.SASL.PasswordEnv, "kafka.sasl.password_file", c.SASL.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka.sasl password: %w", err)
+			return nil, err
 		}
 		var m sasl.Mechanism
 		switch c.SASL.Mechanism {

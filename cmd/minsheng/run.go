@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/gateway"
 )
 
@@ -46,6 +48,9 @@ func runGateway(ctx context.Context, args []string) int {
 		}()
 	}
 	g, err := gateway.Open(ctx, c, log)
+	if errors.As(err, new(minsheng.FieldErrors)) { // a secret that cannot be read, a connector's own checks
+		return configError(err)
+	}
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFail

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -195,18 +194,12 @@ func New(name string, cfg Config, env connectors.Env) (*Board, error) {
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
-	switch {
-	case cfg.TokenEnv != "":
-		b.token = os.Getenv(cfg.TokenEnv)
-		if b.token == "" {
-			return nil, minsheng.FieldErrors{{Path: "token_env", Msg: fmt.Sprintf("environment variable %s is empty", cfg.TokenEnv)}}
-		}
-	case cfg.TokenFile != "":
-		t, err := os.ReadFile(cfg.TokenFile)
+	if cfg.TokenEnv != "" || cfg.TokenFile != "" {
+		t, err := minsheng.ReadSecretField("token_env", cfg.TokenEnv, "token_file", cfg.TokenFile)
 		if err != nil {
-			return nil, minsheng.FieldErrors{{Path: "token_file", Msg: err.Error()}}
+			return nil, err
 		}
-		b.token = strings.TrimSpace(string(t))
+		b.token = strings.TrimSpace(t)
 	}
 	labels := prometheus.Labels{"instance": name}
 	b.fetches = prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -180,20 +180,12 @@ func New(name string, cfg Config, env connectors.Env) (*Hotline, error) {
 }
 
 func (h *Hotline) token() (string, error) {
-	if h.cfg.TokenEnv != "" {
-		t := os.Getenv(h.cfg.TokenEnv)
-		if t == "" {
-			return "", minsheng.FieldErrors{{Path: "token_env", Msg: fmt.Sprintf("environment variable %s is empty", h.cfg.TokenEnv)}}
-		}
-		return t, nil
-	}
-	b, err := os.ReadFile(h.cfg.TokenFile)
+	t, err := minsheng.ReadSecretField("token_env", h.cfg.TokenEnv, "token_file", h.cfg.TokenFile)
 	if err != nil {
-		return "", minsheng.FieldErrors{{Path: "token_file", Msg: err.Error()}}
+		return "", err
 	}
-	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", minsheng.FieldErrors{{Path: "token_file", Msg: "is empty"}}
+	if t = strings.TrimSpace(t); t == "" {
+		return "", minsheng.FieldErrors{{Path: "token_file", Msg: fmt.Sprintf("secret file %s is empty", h.cfg.TokenFile)}}
 	}
 	return t, nil
 }

@@ -161,9 +161,9 @@ func New(name string, cfg Config, env connectors.Env) (*Connector, error) {
 	if err := minsheng.Validator().Struct(cfg); err != nil {
 		return nil, minsheng.ValidationErrors(err, "Config")
 	}
-	pw, err := minsheng.ReadSecret(cfg.PasswordEnv, cfg.PasswordFile)
+	pw, err := minsheng.ReadSecretField("password_env", cfg.PasswordEnv, "password_file", cfg.PasswordFile)
 	if err != nil {
-		return nil, minsheng.FieldErrors{{Path: "password_env", Msg: err.Error()}}
+		return nil, err
 	}
 	c := &Connector{name: name, cfg: cfg, env: env, log: env.Logger, password: pw, idle: cfg.Idle == nil || *cfg.Idle}
 	if c.log == nil {
