@@ -5,9 +5,12 @@
 // inspectors. Each has its own token, which fixes the channel it submits on
 // and the destination queues it may read. Only SHA-256 hashes of tokens are
 // kept: in the configuration (token_sha256), or in <data>/desks.json written
-// by `minsheng desk add`, which the gateway re-reads when it changes, so
-// desks can be added while it runs and their tokens work at once. Tokens can also come from an environment
-// variable or a file named in the configuration.
+// by `minsheng desk add`. The gateway looks at that file at most every
+// checkEvery on the authentication path and re-reads it when it changed, so
+// a desk added while it runs works at once, and a desk removed (or given a
+// new token) loses its old token at once, known token or not. Tokens can
+// also come from an environment variable or a file named in the
+// configuration.
 package auth
 
 import (
@@ -74,12 +77,16 @@ type Registry struct {
 	log    *slog.Logger
 	static map[[32]byte]*minsheng.Principal
 
-	mu        sync.RWMutex
-	fromFile  map[[32]byte]*minsheng.Principal
-	fileStamp time.Time
-	fileSize  int64
-	checked   time.Time
+	mu       sync.RWMutex
+	fromFile map[[32]byte]*minsheng.Principal
+	loaded   os.FileInfo // the desks file as last read, nil when absent
+	bad      os.FileInfo // the desks file as last found unreadable
+	warned   string      // the last problem logged, so it is logged once
+	checked  time.Time
 }
+
+// checkEvery is how often, at most, Authenticate looks at the desks file.
+const checkEvery = 50 * time.Millisecond
 
 // NewRegistry builds a registry from configured desks and the desks file
 // (may not exist yet). Desk names must be unique across both.
@@ -104,7 +111,7 @@ func NewRegistry(desks []DeskConfig, file string, log *slog.Logger) (*Registry, 
 		names[d.Name] = true
 		r.static[h] = d.principal()
 	}
-	if err := r.reload(true); err != nil {
+	if err := r.load(true); err != nil {
 		return nil, err
 	}
 	for _, p := range r.fromFile {
@@ -167,55 +174,87 @@ func (r *Registry) Authenticate(token string) *minsheng.Principal {
 	if p := r.static[h]; p != nil {
 		return p
 	}
+	// Known token or not: the desk may have been removed since.
 	r.mu.RLock()
-	p := r.fromFile[h]
-	stale := time.Since(r.checked) > 50*time.Millisecond
+	due := time.Since(r.checked) >= checkEvery
 	r.mu.RUnlock()
-	if p == nil && stale {
-		// Perhaps a desk was added since: look at the file (a stat, at most
-		// every 50 ms, re-reading it only when it changed).
-		if err := r.reload(false); err != nil {
-			r.log.Warn("desks file unreadable; keeping the desks already loaded", "file", r.file, "err", err)
-		}
-		r.mu.RLock()
-		p = r.fromFile[h]
-		r.mu.RUnlock()
+	if due {
+		r.refresh()
 	}
-	return p
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.fromFile[h]
 }
 
-func (r *Registry) reload(force bool) error {
+// refresh looks at the desks file and re-reads it if it changed. A file
+// that cannot be read leaves the desks already loaded in place, with a
+// warning (once for each problem) that holds no token or hash.
+func (r *Registry) refresh() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if time.Since(r.checked) < checkEvery {
+		return // another request looked meanwhile
+	}
+	err := r.load(false)
+	if err == nil {
+		r.warned = ""
+		return
+	}
+	if msg := err.Error(); msg != r.warned {
+		r.warned = msg
+		r.log.Warn("desks file unreadable; keeping the desks already loaded", "file", r.file, "err", err)
+	}
+}
+
+// load reads the desks file, unless force is false and it is the file last
+// read or last found unreadable (same inode, size and modification time:
+// writeDesks replaces the file, so every change made by `minsheng desk` is a
+// new inode, however coarse the file system's clock). The caller holds
+// r.mu for writing, or has not shared r yet.
+func (r *Registry) load(force bool) error {
 	r.checked = time.Now()
 	if r.file == "" {
 		return nil
 	}
 	st, err := os.Stat(r.file)
 	if errors.Is(err, os.ErrNotExist) {
-		r.fromFile = nil
+		r.fromFile, r.loaded, r.bad = nil, nil, nil
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if !force && st.ModTime().Equal(r.fileStamp) && st.Size() == r.fileSize {
+	if !force && (sameFile(st, r.loaded) || sameFile(st, r.bad)) {
 		return nil
 	}
-	desks, err := ReadDesksFile(r.file)
+	m, err := readPrincipals(r.file)
 	if err != nil {
+		r.bad = st
 		return err
+	}
+	r.fromFile, r.loaded, r.bad = m, st, nil
+	return nil
+}
+
+func sameFile(a, b os.FileInfo) bool {
+	return b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// readPrincipals reads the desks file into a map from token hash to desk.
+func readPrincipals(file string) (map[[32]byte]*minsheng.Principal, error) {
+	desks, err := ReadDesksFile(file)
+	if err != nil {
+		return nil, err
 	}
 	m := make(map[[32]byte]*minsheng.Principal, len(desks))
-	for _, d := range desks {
+	for i, d := range desks {
 		h, err := d.hash()
 		if err != nil {
-			return fmt.Errorf("%s: desk %s: %w", r.file, d.Name, err)
+			return nil, fmt.Errorf("%s: desks[%d] (%s): %w", file, i, d.Name, err)
 		}
 		m[h] = d.principal()
 	}
-	r.fromFile, r.fileStamp, r.fileSize = m, st.ModTime(), st.Size()
-	return nil
+	return m, nil
 }
 
 // Bearer extracts the token of an "Authorization: Bearer" header.

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -37,7 +39,7 @@ func TestDesksFileAddedWhileRunning(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("desks file mode %v", st.Mode().Perm())
 	}
-	// the running registry picks it up (it looks at the file again on an unknown token)
+	// the running registry picks it up (it looks at the file at most every checkEvery)
 	var p *minsheng.Principal
 	for deadline := time.Now().Add(3 * time.Second); p == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		p = r.Authenticate(tok)
@@ -48,13 +50,128 @@ func TestDesksFileAddedWhileRunning(t *testing.T) {
 	if _, err := AddDesk(file, DeskConfig{Name: "inspectors", Reads: []string{"x"}}); err == nil {
 		t.Fatal("duplicate desk name accepted")
 	}
+}
+
+// refusedWithin polls Authenticate until it refuses tok or 3 s pass. Only
+// tok is presented, as on a gateway that sees no unknown token.
+func refusedWithin(r *Registry, tok string) bool {
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if r.Authenticate(tok) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDesksFileRevokedWhileRunning: a desk removed, or given a new token,
+// with `minsheng desk` while the gateway runs loses its old token promptly,
+// though the gateway is only ever shown that (known) token.
+func TestDesksFileRevokedWhileRunning(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(file string) (newTok string, err error)
+	}{
+		{"removed", func(file string) (string, error) { return "", RemoveDesk(file, "inspectors") }},
+		{"token reissued", func(file string) (string, error) {
+			if err := RemoveDesk(file, "inspectors"); err != nil {
+				return "", err
+			}
+			return AddDesk(file, DeskConfig{Name: "inspectors", Reads: []string{"discipline"}})
+		}},
+		{"file deleted", func(file string) (string, error) { return "", os.Remove(file) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "desks.json")
+			tok, err := AddDesk(file, DeskConfig{Name: "inspectors", Reads: []string{"discipline"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := NewRegistry(nil, file, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := r.Authenticate(tok); p == nil || p.Name != "inspectors" {
+				t.Fatalf("before the change: %+v", p)
+			}
+			newTok, err := tc.change(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !refusedWithin(r, tok) {
+				t.Fatal("the old token still authenticates 3 s after the change")
+			}
+			if newTok != "" {
+				if p := r.Authenticate(newTok); p == nil || p.Name != "inspectors" {
+					t.Fatalf("new token: %+v", p)
+				}
+			}
+		})
+	}
+}
+
+// TestDesksFileCorrupt: a desks file that cannot be read keeps the desks
+// already loaded, with a warning that names neither tokens nor hashes; once
+// the file is good again it is read.
+func TestDesksFileCorrupt(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "desks.json")
+	tok, err := AddDesk(file, DeskConfig{Name: "inspectors", Reads: []string{"discipline"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	r, err := NewRegistry(nil, file, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := HashToken(tok)
+	for _, tc := range []struct {
+		name, content string
+	}{
+		{"truncated", string(good[:len(good)/2])},
+		{"bad hash", strings.Replace(string(good), hash, hash[:63]+"z", 1)},
+		{"not a list", `{"name": "x"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs.Reset()
+			if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(3 * time.Second); logs.Len() == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if r.Authenticate(tok) == nil {
+					t.Fatal("a corrupt desks file revoked the desks already loaded")
+				}
+			}
+			out := logs.String()
+			if !strings.Contains(out, "level=WARN") || !strings.Contains(out, file) {
+				t.Fatalf("no warning naming the file: %q", out)
+			}
+			if strings.Contains(out, tok) || strings.Contains(out, hash[:16]) {
+				t.Fatalf("the warning holds the token or its hash: %q", out)
+			}
+			// Looked at again and again, the same bad file is reported once.
+			time.Sleep(150 * time.Millisecond)
+			logs.Reset()
+			for range 5 {
+				r.Authenticate(tok)
+				time.Sleep(60 * time.Millisecond)
+			}
+			if logs.Len() != 0 {
+				t.Fatalf("the same bad file reported again: %q", logs.String())
+			}
+		})
+	}
+	if err := os.WriteFile(file, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := RemoveDesk(file, "inspectors"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond)
-	r.reload(true)
-	if r.Authenticate(tok) != nil {
-		t.Fatal("removed desk still authenticates")
+	if !refusedWithin(r, tok) {
+		t.Fatal("a good file after a bad one is not read")
 	}
 }
 

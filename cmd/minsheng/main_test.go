@@ -278,3 +278,39 @@ func TestExampleConfigsAreValid(t *testing.T) {
 		}
 	}
 }
+
+// TestDeskRemoveRevokes: `minsheng desk remove` says the desk's token no
+// longer works, and a running gateway that is shown only that token (no
+// unknown token to make it look at the desks file) refuses it promptly.
+func TestDeskRemoveRevokes(t *testing.T) {
+	data, addr := t.TempDir(), freeAddr(t)
+	tok, errOut, code := runCmd(t, "desk", "add", "--data", data, "--name", "dispatch", "--reads", "gov_service")
+	if code != 0 {
+		t.Fatalf("desk add: %s", errOut)
+	}
+	tok = strings.TrimSpace(tok)
+	startGateway(t, data, addr)
+	queues := func() int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/queues", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := queues(); st != 200 {
+		t.Fatalf("GET /v1/queues before removal: %d", st)
+	}
+	if _, errOut, code := runCmd(t, "desk", "remove", "--data", data, "--name", "dispatch"); code != 0 || !strings.Contains(errOut, "no longer works") {
+		t.Fatalf("desk remove: exit %d: %s", code, errOut)
+	}
+	st := 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st = queues(); st == 401 {
+			return
+		}
+	}
+	t.Fatalf("GET /v1/queues with a removed desk's token: %d 3 s after `desk remove`, want 401", st)
+}
