@@ -30,6 +30,9 @@ const (
 	ChannelVillage        Channel = "village"         // village and residents' committees (the "1")
 )
 
+// ViaDesk is Item.Via for an item posted through the desk API.
+const ViaDesk = "desk"
+
 // Channels lists every channel, in documentation order.
 var Channels = []Channel{
 	ChannelHotline, ChannelNewspaper, ChannelBroadcaster, ChannelMessageBoard,
@@ -62,6 +65,13 @@ type Item struct {
 	Channel Channel `json:"channel" validate:"required,oneof=hotline newspaper broadcaster message_board mayor_mailbox petition_bureau department village"`
 	// Source is the source instance: the desk's name, the mailbox's name, the feed's name.
 	Source string `json:"source" validate:"required,max=128"`
+	// Via is ViaDesk for an item a desk posted through the desk API; the
+	// gateway sets it, with Channel and Source, from the desk's token, and
+	// the desk cannot choose it. Inputs and imports leave it empty. Only
+	// with it does Source name the desk that submitted the item, which
+	// may see it whole (router.View): an import, a mailbox or a feed may
+	// carry any source name, a desk's among them.
+	Via string `json:"via,omitempty" validate:"omitempty,oneof=desk"`
 	// Ref is the source's own reference (desk letter number, Message-ID, work-order number, post id).
 	Ref string `json:"ref" validate:"required,max=256"`
 	// ReceivedAt is when the gateway received the item.

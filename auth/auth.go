@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -73,9 +74,11 @@ func (d DeskConfig) Validate() minsheng.FieldErrors {
 
 // Registry maps token hashes to desks. It is safe for concurrent use.
 type Registry struct {
-	file   string
-	log    *slog.Logger
-	static map[[32]byte]*minsheng.Principal
+	file     string
+	log      *slog.Logger
+	static   map[[32]byte]*minsheng.Principal
+	names    map[string]bool // of the configured desks
+	reserved []string        // names no desk may take (CheckName)
 
 	mu       sync.RWMutex
 	fromFile map[[32]byte]*minsheng.Principal
@@ -89,13 +92,13 @@ type Registry struct {
 const checkEvery = 50 * time.Millisecond
 
 // NewRegistry builds a registry from configured desks and the desks file
-// (may not exist yet). Desk names must be unique across both.
-func NewRegistry(desks []DeskConfig, file string, log *slog.Logger) (*Registry, error) {
+// (may not exist yet). Desk names must be unique across both, and none may
+// be one of reserved: the source names of the inputs and of imports.
+func NewRegistry(desks []DeskConfig, file string, reserved []string, log *slog.Logger) (*Registry, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{file: file, log: log, static: map[[32]byte]*minsheng.Principal{}}
-	names := map[string]bool{}
+	r := &Registry{file: file, log: log, static: map[[32]byte]*minsheng.Principal{}, names: map[string]bool{}, reserved: reserved}
 	for i, d := range desks {
 		h, err := d.hash()
 		var fes minsheng.FieldErrors
@@ -105,21 +108,29 @@ func NewRegistry(desks []DeskConfig, file string, log *slog.Logger) (*Registry, 
 		if err != nil {
 			return nil, fmt.Errorf("desks[%d] (%s): %w", i, d.Name, err)
 		}
-		if names[d.Name] {
-			return nil, fmt.Errorf("desks[%d]: name %q is used twice", i, d.Name)
+		if r.names[d.Name] {
+			return nil, fmt.Errorf("desks[%d].name: %q is used twice", i, d.Name)
 		}
-		names[d.Name] = true
+		if err := CheckName(d.Name, reserved); err != nil {
+			return nil, fmt.Errorf("desks[%d].name: %w", i, err)
+		}
+		r.names[d.Name] = true
 		r.static[h] = d.principal()
 	}
 	if err := r.load(true); err != nil {
 		return nil, err
 	}
-	for _, p := range r.fromFile {
-		if names[p.Name] {
-			return nil, fmt.Errorf("desk %q is both in the configuration and in %s", p.Name, file)
-		}
-	}
 	return r, nil
+}
+
+// CheckName refuses a desk name that is one of reserved, the source names
+// of the inputs and of `minsheng import`: items from there carry it as
+// their source, and would share their IDs with the desk's own.
+func CheckName(name string, reserved []string) error {
+	if slices.Contains(reserved, name) {
+		return fmt.Errorf("%q is the source name of an input or of imports; a desk may not take it", name)
+	}
+	return nil
 }
 
 func (d DeskConfig) hash() ([32]byte, error) {
@@ -227,7 +238,7 @@ func (r *Registry) load(force bool) error {
 	if !force && (sameFile(st, r.loaded) || sameFile(st, r.bad)) {
 		return nil
 	}
-	m, err := readPrincipals(r.file)
+	m, err := r.readFile()
 	if err != nil {
 		r.bad = st
 		return err
@@ -240,17 +251,24 @@ func sameFile(a, b os.FileInfo) bool {
 	return b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
-// readPrincipals reads the desks file into a map from token hash to desk.
-func readPrincipals(file string) (map[[32]byte]*minsheng.Principal, error) {
-	desks, err := ReadDesksFile(file)
+// readFile reads the desks file into a map from token hash to desk. A desk
+// named like a configured one or a reserved name makes the file unreadable.
+func (r *Registry) readFile() (map[[32]byte]*minsheng.Principal, error) {
+	desks, err := ReadDesksFile(r.file)
 	if err != nil {
 		return nil, err
 	}
 	m := make(map[[32]byte]*minsheng.Principal, len(desks))
 	for i, d := range desks {
+		if r.names[d.Name] {
+			return nil, fmt.Errorf("%s: desks[%d].name: %q is a desk in the configuration too", r.file, i, d.Name)
+		}
+		if err := CheckName(d.Name, r.reserved); err != nil {
+			return nil, fmt.Errorf("%s: desks[%d].name: %w (minsheng desk remove --name %s)", r.file, i, err, d.Name)
+		}
 		h, err := d.hash()
 		if err != nil {
-			return nil, fmt.Errorf("%s: desks[%d] (%s): %w", file, i, d.Name, err)
+			return nil, fmt.Errorf("%s: desks[%d] (%s): %w", r.file, i, d.Name, err)
 		}
 		m[h] = d.principal()
 	}

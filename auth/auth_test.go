@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +18,7 @@ import (
 func TestDesksFileAddedWhileRunning(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "desks.json")
 	t.Setenv("MS_TEST_DAILY_TOKEN", "daily-token-0123456789abcdef")
-	r, err := NewRegistry([]DeskConfig{{Name: "qingdao-daily", Channel: minsheng.ChannelNewspaper, TokenEnv: "MS_TEST_DAILY_TOKEN"}}, file, nil)
+	r, err := NewRegistry([]DeskConfig{{Name: "qingdao-daily", Channel: minsheng.ChannelNewspaper, TokenEnv: "MS_TEST_DAILY_TOKEN"}}, file, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +53,21 @@ func TestDesksFileAddedWhileRunning(t *testing.T) {
 	}
 }
 
+// withInspectors makes a desks file holding the desk "inspectors" and a
+// registry that has read it.
+func withInspectors(t *testing.T, reserved []string) (file, tok string, r *Registry) {
+	t.Helper()
+	file = filepath.Join(t.TempDir(), "desks.json")
+	tok, err := AddDesk(file, DeskConfig{Name: "inspectors", Reads: []string{"discipline"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = NewRegistry(nil, file, reserved, nil); err != nil {
+		t.Fatal(err)
+	}
+	return file, tok, r
+}
+
 // refusedWithin polls Authenticate until it refuses tok or 3 s pass. Only
 // tok is presented, as on a gateway that sees no unknown token.
 func refusedWithin(r *Registry, tok string) bool {
@@ -81,15 +97,7 @@ func TestDesksFileRevokedWhileRunning(t *testing.T) {
 		{"file deleted", func(file string) (string, error) { return "", os.Remove(file) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "desks.json")
-			tok, err := AddDesk(file, DeskConfig{Name: "inspectors", Reads: []string{"discipline"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := NewRegistry(nil, file, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			file, tok, r := withInspectors(t, nil)
 			if p := r.Authenticate(tok); p == nil || p.Name != "inspectors" {
 				t.Fatalf("before the change: %+v", p)
 			}
@@ -123,7 +131,7 @@ func TestDesksFileCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	r, err := NewRegistry(nil, file, slog.New(slog.NewTextHandler(&logs, nil)))
+	r, err := NewRegistry(nil, file, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +189,7 @@ func TestMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewRegistry(nil, file, nil)
+	r, err := NewRegistry(nil, file, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,5 +233,48 @@ func TestDeskConfigValidate(t *testing.T) {
 		if len(errs) == 0 || errs[0].Path != tc.field {
 			t.Errorf("%+v: %v, want an error on %s", tc.d, errs, tc.field)
 		}
+	}
+}
+
+// TestReservedDeskNames: no desk, configured or in the desks file, may bear
+// a reserved name (an input's, imports') or a configured desk's name.
+func TestReservedDeskNames(t *testing.T) {
+	hash := strings.Repeat("a", 64)
+	reserved := []string{"import", "mayor-mailbox"}
+	for _, tc := range []struct {
+		name   string
+		config []DeskConfig
+		file   []DeskConfig
+		want   string
+	}{
+		{"configured as import", []DeskConfig{{Name: "import", Channel: "hotline", TokenSHA256: hash}}, nil, `desks[0].name: "import" is the source name`},
+		{"configured twice", []DeskConfig{{Name: "a", Channel: "hotline", TokenSHA256: hash}, {Name: "a", Channel: "hotline", TokenSHA256: hash}}, nil, `desks[1].name: "a" is used twice`},
+		{"in the file as an input", nil, []DeskConfig{{Name: "ok"}, {Name: "mayor-mailbox"}}, `desks[1].name: "mayor-mailbox" is the source name`},
+		{"in the file and configured", []DeskConfig{{Name: "a", Channel: "hotline", TokenSHA256: hash}}, []DeskConfig{{Name: "a"}}, `desks[0].name: "a" is a desk in the configuration too`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "desks.json")
+			for i := range tc.file {
+				tc.file[i].TokenSHA256, tc.file[i].Reads = HashToken(fmt.Sprint("token-", i, "-0123456789abcdef")), []string{"x"}
+			}
+			if tc.file != nil {
+				if err := writeDesks(file, tc.file); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := NewRegistry(tc.config, file, reserved, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// A running gateway keeps its desks when a reserved name appears in the file.
+	file, tok, r := withInspectors(t, reserved)
+	if _, err := AddDesk(file, DeskConfig{Name: "import", Channel: "hotline"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * checkEvery)
+	if p := r.Authenticate(tok); p == nil || len(r.Principals()) != 1 {
+		t.Fatalf("after a reserved name was added: %+v, %d desks", p, len(r.Principals()))
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/minsheng/minsheng/connectors"
 	_ "github.com/minsheng/minsheng/connectors/all"
 	"github.com/minsheng/minsheng/connectors/desk"
+	"github.com/minsheng/minsheng/connectors/importfile"
 	"github.com/minsheng/minsheng/pipeline"
 	"github.com/minsheng/minsheng/router"
 	"github.com/minsheng/minsheng/store"
@@ -146,7 +147,38 @@ func (c *Config) Validate() minsheng.FieldErrors {
 		known[spec.Name] = true
 		c.inputs = append(c.inputs, spec)
 	}
+	errs = append(errs, c.checkDeskNames()...)
 	return append(errs, c.checkDepartments()...)
+}
+
+// checkDeskNames checks that desk names are unique and that none is the
+// source name of an input or of imports (SourceNames). It needs c.inputs.
+func (c *Config) checkDeskNames() minsheng.FieldErrors {
+	var errs minsheng.FieldErrors
+	first := map[string]int{}
+	for i, d := range c.Desks {
+		path := fmt.Sprintf("desks[%d].name", i)
+		if j, ok := first[d.Name]; ok {
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: fmt.Sprintf("%q names desks[%d] too; desk names must be unique", d.Name, j)})
+			continue
+		}
+		first[d.Name] = i
+		if err := auth.CheckName(d.Name, c.SourceNames()); err != nil {
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: err.Error()})
+		}
+	}
+	return errs
+}
+
+// SourceNames are the source names that items from the configured inputs
+// and from `minsheng import` (by default) carry; no desk may take one.
+// Validate must have run.
+func (c *Config) SourceNames() []string {
+	names := []string{importfile.DefaultSource}
+	for _, in := range c.inputs {
+		names = append(names, in.Name)
+	}
+	return names
 }
 
 // checkDepartments checks that every sector routes.departments names is a
@@ -214,7 +246,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 			g.Close()
 		}
 	}()
-	if g.auth, err = auth.NewRegistry(c.Desks, filepath.Join(c.Data, "desks.json"), log); err != nil {
+	if g.auth, err = auth.NewRegistry(c.Desks, filepath.Join(c.Data, "desks.json"), c.SourceNames(), log); err != nil {
 		if errors.As(err, new(minsheng.FieldErrors)) {
 			return nil, c.located(err)
 		}

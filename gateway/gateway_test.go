@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/minsheng/minsheng/auth"
 	"github.com/minsheng/minsheng/config"
 	"github.com/minsheng/minsheng/connectors/desk"
+	"github.com/minsheng/minsheng/connectors/importfile"
 	"github.com/minsheng/minsheng/internal/testkafka"
 	"github.com/minsheng/minsheng/router"
 )
@@ -660,5 +662,48 @@ func TestSecretErrorsNameFieldAndLine(t *testing.T) {
 				t.Fatalf("got %v, want %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestImportedUnderADesksNameIsNotTheDesks: `minsheng import --source
+// qingdao-daily` (any source name may be given) files items under a desk's
+// name. They are not the desk's: it is told nothing of them (404), and a
+// reader of one of their destinations sees them as that destination would,
+// without the identity of a discipline lead's complainant. The desk's own
+// post, through the desk API, it sees whole.
+func TestImportedUnderADesksNameIsNotTheDesks(t *testing.T) {
+	c := testConfig(t, nil)
+	r := start(t, c)
+	file := filepath.Join(t.TempDir(), "export.csv")
+	csv := "信件编号,来电人,联系电话,来电时间,诉求内容\n" +
+		"QD-1,赵六,13600000000,2026/11/21 09:30:00," + letters[1].body + "\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := importfile.Run(context.Background(), file, r.g.Emitter(), importfile.Options{
+		Channel: minsheng.ChannelNewspaper, Source: "qingdao-daily", RejectsPath: file + ".rejected", Progress: io.Discard})
+	if err != nil || sum.Imported != 1 {
+		t.Fatalf("import: %+v %v", sum, err)
+	}
+	id := minsheng.ItemID(minsheng.ChannelNewspaper, "qingdao-daily", "QD-1")
+	if a := call(t, "GET", r.url+"/v1/items/"+id, deskToken, "", nil); a.status != 404 {
+		t.Fatalf("the desk named like the import's source: %d %s", a.status, a.body)
+	}
+	a := call(t, "GET", r.url+"/v1/items/"+id, mediaToken, "", nil)
+	var rec minsheng.Record
+	if a.status == 200 {
+		a.decode(t, &rec)
+	}
+	if a.status == 200 && rec.Item.Complainant.Identified() {
+		t.Fatalf("a media reader was shown a discipline lead's complainant: %s", a.body)
+	}
+	a = post(t, r.url, "QD-2", 1)
+	var own desk.Accepted
+	a.decode(t, &own)
+	a = call(t, "GET", r.url+"/v1/items/"+own.ID, deskToken, "", nil)
+	rec = minsheng.Record{}
+	a.decode(t, &rec)
+	if a.status != 200 || rec.Item.Complainant.Name != "赵六" || rec.Item.Via != minsheng.ViaDesk {
+		t.Fatalf("the desk's own post: %d %s", a.status, a.body)
 	}
 }

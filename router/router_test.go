@@ -186,6 +186,7 @@ func TestViewHidesWhatADeskMayNotSee(t *testing.T) {
 	r := &Router{cfg: DefaultConfig()}
 	r.discipline = r.cfg.disciplineDestinations()
 	it := testItem("v-1")
+	it.Via = minsheng.ViaDesk
 	d := &minsheng.Decision{Class: minsheng.ClassMediaOversight, Flags: minsheng.Flags{DisciplineLead: true}}
 	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: []string{"media_oversight", "discipline"},
 		Trail: []minsheng.Event{{Step: minsheng.StepRouted, Destinations: []string{"media_oversight", "discipline"}}}}
@@ -202,6 +203,50 @@ func TestViewHidesWhatADeskMayNotSee(t *testing.T) {
 	}
 	if _, ok := r.View(rec, &minsheng.Principal{Name: "petition-bureau", Reads: []string{"petition"}}); ok {
 		t.Fatal("a desk unrelated to the item saw it")
+	}
+}
+
+// TestViewSubmitterIsNotASourceName: only an item posted through the desk
+// API, on the desk's channel under its name, is shown whole to a desk as
+// its own. A desk that bears the source name of an import, a mailbox or a
+// feed is not their submitter: it sees their items only as a reader of
+// their destinations, without the identity in a discipline case.
+func TestViewSubmitterIsNotASourceName(t *testing.T) {
+	r := &Router{cfg: DefaultConfig()}
+	r.discipline = r.cfg.disciplineDestinations()
+	lead := &minsheng.Decision{Class: minsheng.ClassMediaOversight, Flags: minsheng.Flags{DisciplineLead: true}}
+	item := func(ch minsheng.Channel, source, via string) *minsheng.Record {
+		it := testItem("s-1")
+		it.Channel, it.Source, it.Via = ch, source, via
+		return &minsheng.Record{ID: it.ID, Item: it, Decision: lead, Destinations: []string{"media_oversight", "discipline"}}
+	}
+	quarantined := &minsheng.Record{ID: "q", Destinations: []string{"dead_letter"},
+		Quarantine: &minsheng.Quarantined{Channel: minsheng.ChannelMayorMailbox, Source: "mayor-mailbox", Raw: []byte("From: 王五")}}
+	desk := func(name string, ch minsheng.Channel, reads ...string) *minsheng.Principal {
+		return &minsheng.Principal{Name: name, Channel: ch, Reads: reads}
+	}
+	for _, tc := range []struct {
+		name           string
+		rec            *minsheng.Record
+		p              *minsheng.Principal
+		seen, identity bool
+	}{
+		{"its own item", item(minsheng.ChannelNewspaper, "qingdao-daily", minsheng.ViaDesk), desk("qingdao-daily", minsheng.ChannelNewspaper), true, true},
+		{"imported under its name", item(minsheng.ChannelNewspaper, "qingdao-daily", ""), desk("qingdao-daily", minsheng.ChannelNewspaper), false, false},
+		{"desk named import, imported item", item(minsheng.ChannelHotline, "import", ""), desk("import", minsheng.ChannelHotline), false, false},
+		{"desk named import, reading a destination", item(minsheng.ChannelHotline, "import", ""), desk("import", minsheng.ChannelHotline, "media_oversight"), true, false},
+		{"desk named like a mailbox, quarantined mail", quarantined, desk("mayor-mailbox", minsheng.ChannelMayorMailbox), false, false},
+		{"same name, another channel", item(minsheng.ChannelBroadcaster, "qingdao-daily", minsheng.ViaDesk), desk("qingdao-daily", minsheng.ChannelNewspaper), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, ok := r.View(tc.rec, tc.p)
+			if ok != tc.seen {
+				t.Fatalf("seen = %v, want %v", ok, tc.seen)
+			}
+			if ok && v.Item.Complainant.Identified() != tc.identity {
+				t.Fatalf("identity shown = %v, want %v", v.Item.Complainant.Identified(), tc.identity)
+			}
+		})
 	}
 }
 

@@ -9,7 +9,10 @@ import (
 // View returns a handled item's record as a desk may see it, or false when
 // the desk may not see it at all.
 //
-//   - The desk that submitted the item sees all of it.
+//   - The desk that submitted the item sees all of it: an item posted
+//     through the desk API (Via) with the desk's channel and name. A source
+//     name alone proves nothing: an import, a mailbox or a feed may carry
+//     any, a desk's among them. No desk submits a quarantined input.
 //   - A desk that reads one of the destinations the item went to sees the
 //     item as that destination received it (identity withheld where the
 //     destination is not entitled to it), and only the destinations it
@@ -21,14 +24,7 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 	if p == nil || rec == nil {
 		return nil, false
 	}
-	source := ""
-	switch {
-	case rec.Item != nil:
-		source = rec.Item.Source
-	case rec.Quarantine != nil:
-		source = rec.Quarantine.Source
-	}
-	if source == p.Name {
+	if it := rec.Item; it != nil && it.Via == minsheng.ViaDesk && it.Source == p.Name && it.Channel == p.Channel {
 		return rec, true
 	}
 	var readable []string

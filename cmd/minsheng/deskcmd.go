@@ -26,7 +26,8 @@ func deskUsage() {
 
 add prints the new desk's token once; only its hash is kept, in DIR/desks.json,
 which a running gateway re-reads. A desk with --channel submits items on that
-channel; a desk with --reads reads those destinations' queues.
+channel; a desk with --reads reads those destinations' queues. NAME may not be
+a configured desk's or input's name, nor "import" (imported items' source).
 Channels: `+channelList()+`
 `)
 }
@@ -74,6 +75,16 @@ func runDesk(_ context.Context, args []string) int {
 					return exitConfig
 				}
 				d.Reads = append(d.Reads, r)
+			}
+		}
+		if err := auth.CheckName(d.Name, c.SourceNames()); err != nil {
+			fmt.Fprintf(os.Stderr, "desk add: --name: %v\n", err)
+			return exitConfig
+		}
+		for _, x := range c.Desks {
+			if x.Name == d.Name {
+				fmt.Fprintf(os.Stderr, "desk add: --name: %q is a desk in the configuration already\n", d.Name)
+				return exitConfig
 			}
 		}
 		tok, err := auth.AddDesk(file, d)

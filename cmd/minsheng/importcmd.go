@@ -51,7 +51,7 @@ flags:
 	var gf gatewayFlags
 	gf.register(fs)
 	channel := fs.String("channel", "", "channel the rows came in on: "+channelList())
-	source := fs.String("source", "import", "source name in item IDs; use one name per exporting system so overlapping exports are recognised")
+	source := fs.String("source", importfile.DefaultSource, "source name in item IDs; use one name per exporting system so overlapping exports are recognised")
 	cols := columnFlags{}
 	fs.Var(cols, "column", "field=HEADER: read field from the column with that header (repeatable; HEADER '-' unmaps)")
 	sheet := fs.String("sheet", "", "XLSX sheet (default: the active sheet)")

@@ -122,10 +122,11 @@ func jsonType(goType string) string {
 	return goType
 }
 
-// item turns a submission from desk p into an item.
+// item turns a submission from desk p into an item: channel and source are
+// the desk's, and Via marks it as the desk's own.
 func (s *Submission) item(p *minsheng.Principal) *minsheng.Item {
 	it := &minsheng.Item{
-		Channel: p.Channel, Source: p.Name, Ref: s.Ref,
+		Channel: p.Channel, Source: p.Name, Via: minsheng.ViaDesk, Ref: s.Ref,
 		SubmittedAt: s.SubmittedAt.UTC(), Title: s.Title, Body: s.Body,
 		Complainant: *s.Complainant, Location: s.Location, Attrs: s.Attrs,
 	}

@@ -23,6 +23,9 @@ import (
 	"github.com/minsheng/minsheng/connectors/internal/timefmt"
 )
 
+// DefaultSource is the source name of imported items when none is given.
+const DefaultSource = "import"
+
 // Options configure an import.
 type Options struct {
 	// Channel the rows are filed under (required).
@@ -30,7 +33,7 @@ type Options struct {
 	// Source names the export in item IDs (ItemID(channel, source, ref)).
 	// Use the same source for every export of one system, so that a row
 	// imported twice — from two overlapping exports — is recognised.
-	// Default "import".
+	// Default DefaultSource.
 	Source string
 	// Columns maps fields to header names, over DefaultHeaders. A header
 	// of "-" unmaps a field.
@@ -121,7 +124,7 @@ func Run(ctx context.Context, path string, out minsheng.Emitter, o Options) (*Su
 		return nil, fmt.Errorf("channel %q is not a channel", o.Channel)
 	}
 	if o.Source == "" {
-		o.Source = "import"
+		o.Source = DefaultSource
 	}
 	if o.Retries == 0 {
 		o.Retries = 3
