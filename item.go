@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
+	"fmt"
+	"path"
 	"strings"
 	"time"
 )
@@ -167,15 +169,80 @@ func ValidItemID(s string) bool {
 	return true
 }
 
-// Redacted returns a copy of the item with the complainant's identifying
-// fields removed (the flags stay). Slices and maps are shared, not copied.
+// RedactedAttrs are the attrs a destination not entitled to the
+// complainant's identity still receives. Attrs are free-form (a desk's own
+// keys, every unmapped column of an import, a hotline vendor's extras) and
+// may hold an ID-card number, a second phone or a home address, so Redacted
+// keeps only these keys, which describe the case and never the person:
+// the operator's category, the work-order and desk case numbers, a board
+// post's reply status and how its time was known, and where a mail was read
+// from. Anything else reaches only destinations entitled to the identity.
+var RedactedAttrs = map[string]bool{
+	"category":     true, // operator's or export's category (hotline, import)
+	"order_no":     true, // 12345 work-order number (hotline)
+	"desk_case_no": true, // a desk's case number
+	"reply_status": true, // whether a board post was answered (board)
+	"submitted_at": true, // "unknown; time first seen" (board)
+	"body_trimmed": true, // a quoted reply or signature was cut (imap)
+	"mailbox":      true, // the gateway's own mailbox (imap)
+	"imap_uid":     true, // UIDVALIDITY/UID in that mailbox (imap)
+	"import_row":   true, // row number in the imported file (import)
+}
+
+// Redacted returns a copy of the item for a destination not entitled to the
+// complainant's identity. It removes the complainant's name, phone and
+// e-mail (the anonymous and consent flags stay) and everything else that
+// may identify the complainant outside the text itself:
+//
+//   - attrs, except the keys in RedactedAttrs;
+//   - raw_ref, which points at the original (a mail's From header);
+//   - attachments' file names (a scan called 张三身份证.jpg), which become
+//     attachment-1.jpg, … (type, size, hash and blob reference stay).
+//
+// Location stays: it is the place the demand is about (the pothole's
+// address), which the departments need, not the complainant's; connectors
+// must not put a caller's home address there (the importer withholds such
+// columns). Title and body stay as written. The original is not changed;
+// Attrs and Attachments of the copy are new.
 func (it *Item) Redacted() *Item {
 	c := *it
 	c.Complainant = Complainant{
 		Anonymous:        it.Complainant.Anonymous,
 		ConsentToPublish: it.Complainant.ConsentToPublish,
 	}
+	c.RawRef = ""
+	c.Attrs = nil
+	for k, v := range it.Attrs {
+		if RedactedAttrs[k] {
+			if c.Attrs == nil {
+				c.Attrs = map[string]string{}
+			}
+			c.Attrs[k] = v
+		}
+	}
+	if len(it.Attachments) > 0 {
+		c.Attachments = make([]Attachment, len(it.Attachments))
+		for i, a := range it.Attachments {
+			a.Name = fmt.Sprintf("attachment-%d%s", i+1, safeExt(a.Name))
+			c.Attachments[i] = a
+		}
+	}
 	return &c
+}
+
+// safeExt is name's extension when it is short and plain ASCII (".jpg"),
+// else "".
+func safeExt(name string) string {
+	ext := path.Ext(name)
+	if len(ext) < 2 || len(ext) > 8 {
+		return ""
+	}
+	for _, r := range ext[1:] {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return ""
+		}
+	}
+	return ext
 }
 
 // NewTraceID returns a random 128-bit trace ID in hex.

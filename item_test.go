@@ -1,6 +1,7 @@
 package minsheng
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -88,11 +89,34 @@ func TestValidateNamesFields(t *testing.T) {
 func TestRedactedKeepsFlagsDropsIdentity(t *testing.T) {
 	it := validItem()
 	it.Complainant = Complainant{Name: "张三", Phone: "13800000000", Email: "z@example.cn", ConsentToPublish: true}
+	it.Location = &Location{District: "市南区", Address: "香港中路 1 号"}
+	it.RawRef = "sha256:rawmail"
+	it.Attrs = map[string]string{"身份证号": "370202199001011234", "备用电话": "13911112222", "来电人住址": "市北区某路 8 号",
+		"url": "https://bbs.example.cn/u/zhangsan", "category": "城市管理", "order_no": "GD0001"}
+	it.Attachments = []Attachment{{Name: "张三身份证.jpg", Type: "image/jpeg", SHA256: strings.Repeat("a", 64), Ref: "sha256:" + strings.Repeat("a", 64)},
+		{Name: "举报材料", SHA256: strings.Repeat("b", 64), Ref: "sha256:" + strings.Repeat("b", 64)}}
 	r := it.Redacted()
 	if r.Complainant.Identified() || !r.Complainant.ConsentToPublish {
 		t.Fatalf("redacted complainant = %+v", r.Complainant)
 	}
-	if !it.Complainant.Identified() {
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"attrs keep only the allow-list", r.Attrs, map[string]string{"category": "城市管理", "order_no": "GD0001"}},
+		{"raw_ref dropped", r.RawRef, ""},
+		{"attachment name with extension", r.Attachments[0].Name, "attachment-1.jpg"},
+		{"attachment name without extension", r.Attachments[1].Name, "attachment-2"},
+		{"attachment ref kept", r.Attachments[0].Ref, it.Attachments[0].Ref},
+		{"the problem's location kept", *r.Location, Location{District: "市南区", Address: "香港中路 1 号"}},
+	}
+	for _, tc := range tests {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+	if !it.Complainant.Identified() || len(it.Attrs) != 6 || it.Attachments[0].Name != "张三身份证.jpg" || it.RawRef == "" {
 		t.Fatal("Redacted changed the original")
 	}
 }

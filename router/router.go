@@ -190,8 +190,10 @@ func (r *Router) Route(ctx context.Context, it *minsheng.Item, d *minsheng.Decis
 	now := r.now().UTC()
 	envs := make([]*minsheng.Envelope, 0, len(dests))
 	for _, name := range dests {
+		// Not entitled: redacted even without a name, phone or e-mail, since
+		// attrs, raw_ref and attachment names may identify the complainant.
 		view := it
-		if !r.Entitled(name, it, d) && it.Complainant.Identified() {
+		if !r.Entitled(name, it, d) {
 			view = it.Redacted()
 		}
 		e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: name, Kind: kind,
@@ -225,7 +227,7 @@ func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.
 	if it != nil {
 		e.ItemID, e.TraceID = it.ID, it.TraceID
 		e.Item = it
-		if !r.Entitled(name, it, d) && it.Complainant.Identified() {
+		if !r.Entitled(name, it, d) {
 			e.Item = it.Redacted()
 		}
 	} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -179,6 +180,67 @@ func TestIdentityReachesOnlyThoseEntitled(t *testing.T) {
 	}
 	if got := drain(t, s, "rejected"); len(got) != 1 || got[0].Kind != minsheng.KindRejected || !strings.HasPrefix(got[0].Reason, "spam") {
 		t.Fatalf("rejected envelope: %+v", got)
+	}
+}
+
+// TestFreeFormIdentityReachesOnlyThoseEntitled: identity in attrs, raw_ref
+// and attachment names reaches no destination that is not entitled to it,
+// even when the complainant's own fields are empty (an import whose name
+// column was not recognised) — for a discipline lead and for an anonymous
+// complainant alike.
+func TestFreeFormIdentityReachesOnlyThoseEntitled(t *testing.T) {
+	secrets := []string{"370202199001011234", "13911112222", "市北区某路 8 号", "吴某身份证.jpg", "sha256:rawmail"}
+	tests := []struct {
+		name       string
+		edit       func(*minsheng.Item)
+		d          minsheng.Decision
+		dests      []string
+		identified []string // destinations that get the secrets
+	}{
+		{"discipline lead, identity only in attrs", func(it *minsheng.Item) { it.Complainant = minsheng.Complainant{} },
+			minsheng.Decision{Class: minsheng.ClassMediaOversight, Flags: minsheng.Flags{DisciplineLead: true}},
+			[]string{"media_oversight", "discipline"}, []string{"discipline"}},
+		{"discipline lead under review", func(*minsheng.Item) {},
+			minsheng.Decision{Class: minsheng.ClassGovService, Review: true, Flags: minsheng.Flags{DisciplineLead: true}},
+			[]string{"review", "discipline"}, []string{"discipline"}},
+		{"anonymous", func(it *minsheng.Item) { it.Complainant = minsheng.Complainant{Anonymous: true} },
+			minsheng.Decision{Class: minsheng.ClassPetition}, []string{"petition"}, nil},
+		{"ordinary service request", func(*minsheng.Item) {},
+			minsheng.Decision{Class: minsheng.ClassGovService}, []string{"gov_service"}, []string{"gov_service"}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			r, err := New(context.Background(), DefaultConfig(), Options{Queues: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			it := testItem(fmt.Sprintf("free-%d", i))
+			it.Attrs = map[string]string{"身份证号": secrets[0], "备用电话": secrets[1], "来电人住址": secrets[2], "category": "城市管理"}
+			it.Attachments = []minsheng.Attachment{{Name: secrets[3], Type: "image/jpeg", SHA256: strings.Repeat("a", 64), Ref: "sha256:" + strings.Repeat("a", 64)}}
+			it.RawRef = secrets[4]
+			it.Location = &minsheng.Location{Address: "黄岛区长江中路"}
+			tc.edit(it)
+			dests, err := r.Route(context.Background(), it, &tc.d)
+			if err != nil || !slices.Equal(dests, tc.dests) {
+				t.Fatalf("route: %v %v", dests, err)
+			}
+			for _, dest := range dests {
+				envs := drain(t, s, dest)
+				if len(envs) != 1 {
+					t.Fatalf("%s: %d envelopes", dest, len(envs))
+				}
+				raw, _ := json.Marshal(envs[0])
+				for _, secret := range secrets {
+					if got, want := strings.Contains(string(raw), secret), slices.Contains(tc.identified, dest); got != want {
+						t.Errorf("%s: holds %q = %v, want %v", dest, secret, got, want)
+					}
+				}
+				if envs[0].Item.Attrs["category"] != "城市管理" || envs[0].Item.Location.Address != "黄岛区长江中路" {
+					t.Errorf("%s: lost the case's category or location: %+v", dest, envs[0].Item)
+				}
+			}
+		})
 	}
 }
 

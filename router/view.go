@@ -42,7 +42,7 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 	}
 	v := *rec
 	v.Destinations = readable
-	if v.Item != nil && !entitled && v.Item.Complainant.Identified() {
+	if v.Item != nil && !entitled {
 		v.Item = v.Item.Redacted()
 	}
 	v.Trail = make([]minsheng.Event, len(rec.Trail))

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -198,6 +200,73 @@ destinations:
 		}
 		if got != want {
 			t.Errorf("topic %s holds %d messages, the ledger names it for %d items", topic, got, want)
+		}
+	}
+}
+
+// A 12345 export with the caller's ID card, second phone and home address
+// in extra columns, for a case with a discipline lead: those reach no
+// destination (the importer withholds them), and the caller's name and
+// phone reach the inspectors only.
+func TestImportWithholdsIdentityFromThoseNotEntitled(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "minsheng.yaml")
+	// A rule makes the class certain, so that the lead fans out to a
+	// destination that is not entitled (media_oversight) whatever the model.
+	os.WriteFile(cfg, []byte(`log: {level: warn}
+triage:
+  rules: [{name: press, any: [请记者曝光], class: media_oversight, force: true}]
+`), 0o644)
+	file := filepath.Join(dir, "export.csv")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"工单编号", "来电人", "联系电话", "来电时间", "诉求内容", "诉求地址", "身份证号", "备用电话", "来电人住址"})
+	w.Write([]string{"GD0000001", "吴某", "13000000001", "2026/11/2 9:00:00",
+		"小区门口道路塌陷多日无人修复，社区主任收受施工方好处费，对居民反映置之不理，请记者曝光。", "黄岛区长江中路",
+		"370202199001011234", "13911112222", "市北区某路 8 号"})
+	w.Flush()
+	f.Close()
+	data := filepath.Join(dir, "data")
+	out, errOut, code := runCmd(t, "import", "--config", cfg, "--data", data, "--channel", "hotline", "--source", "export", "--progress", "none", file)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "not imported: 备用电话,来电人住址,身份证号") {
+		t.Errorf("the summary does not name the withheld columns:\n%s", out)
+	}
+	st, err := store.Open(data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec, err := st.Lookup(context.Background(), minsheng.ItemID(minsheng.ChannelHotline, "export", "GD0000001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rec.Destinations, []string{"media_oversight", "discipline"}) {
+		t.Fatalf("destinations %v, want media_oversight and discipline", rec.Destinations)
+	}
+	for _, dest := range rec.Destinations {
+		msgs, err := st.Read(context.Background(), dest, 10, time.Minute, 0)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("%s: %d messages, %v", dest, len(msgs), err)
+		}
+		raw, _ := json.Marshal(msgs[0].Envelope)
+		for _, secret := range []string{"370202199001011234", "13911112222", "市北区某路 8 号"} {
+			if strings.Contains(string(raw), secret) {
+				t.Errorf("%s: the message holds the caller's %q", dest, secret)
+			}
+		}
+		for _, id := range []string{"吴某", "13000000001"} {
+			if strings.Contains(string(raw), id) != (dest == "discipline") {
+				t.Errorf("%s: holds %q = %v", dest, id, strings.Contains(string(raw), id))
+			}
+		}
+		if !strings.Contains(string(raw), "黄岛区长江中路") {
+			t.Errorf("%s: the problem's address is missing", dest)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -327,6 +328,63 @@ func TestHeaderMapping(t *testing.T) {
 	}
 	if _, err := newMapping(hotlineHeader, map[Field]string{FieldBody: "没有这一列"}); err == nil || !strings.Contains(err.Error(), "not in the header") {
 		t.Errorf("missing override column: %v", err)
+	}
+}
+
+// TestIdentityColumnsWithheld: a column about the caller that fills no
+// complainant field is not imported (attrs reach destinations not entitled
+// to the identity); a column about the case still goes to attrs.
+func TestIdentityColumnsWithheld(t *testing.T) {
+	header := []string{"工单编号", "来电人", "联系电话", "来电时间", "诉求内容", "诉求地址",
+		"身份证号", "备用电话", "来电人住址", "E-mail", "微信号", "点赞数", "承办单位"}
+	m, err := newMapping(header, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		header string
+		want   string // field, "attrs" or "withheld"
+	}{
+		{"来电人", "name"}, {"联系电话", "phone"}, {"诉求地址", "address"}, {"E-mail", "email"},
+		{"身份证号", "withheld"}, {"备用电话", "withheld"}, {"来电人住址", "withheld"}, {"微信号", "withheld"},
+		{"点赞数", "attrs"}, {"承办单位", "attrs"},
+	}
+	for _, tc := range tests {
+		i := slices.Index(header, tc.header)
+		got := ""
+		for f, c := range m.col {
+			if c == i {
+				got = string(f)
+			}
+		}
+		switch {
+		case slices.Contains(m.attrs, i):
+			got = "attrs"
+		case slices.Contains(m.withheld, i):
+			got = "withheld"
+		}
+		if got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.header, got, tc.want)
+		}
+	}
+	row := []string{"GD1", "吴某", "13000000001", "2026/11/2 9:00:00", "路灯坏了", "黄岛区长江中路",
+		"370202199001011234", "13911112222", "市北区某路 8 号", "wu@example.cn", "wx_wu", "3", "城管局"}
+	it, reason := m.item(row, 2, &rowSpec{channel: minsheng.ChannelHotline, source: "s", file: "f.csv", loc: time.UTC}, time.Now())
+	if it == nil {
+		t.Fatal(reason)
+	}
+	for k, v := range it.Attrs {
+		for _, secret := range row[6:11] {
+			if strings.Contains(k+v, secret) {
+				t.Errorf("attrs[%s] = %q holds the caller's %q", k, v, secret)
+			}
+		}
+	}
+	if it.Complainant.Email != "wu@example.cn" || it.Attrs["承办单位"] != "城管局" {
+		t.Errorf("item %+v", it)
+	}
+	if d := m.Describe(); !strings.Contains(d, "not imported: 备用电话,微信号,来电人住址,身份证号") {
+		t.Errorf("Describe does not name the withheld columns: %s", d)
 	}
 }
 

@@ -46,8 +46,8 @@ var DefaultHeaders = map[Field][]string{
 	FieldBody:     {"留言详情", "诉求内容", "来电内容", "问题描述", "诉求描述", "工单内容", "内容", "详情", "body", "content"},
 	FieldTime:     {"留言时间", "来电时间", "受理时间", "登记时间", "创建时间", "时间", "time", "date"},
 	FieldName:     {"留言用户", "来电人", "来电人姓名", "诉求人", "联系人", "姓名", "name", "author"},
-	FieldPhone:    {"联系电话", "来电号码", "手机号码", "联系方式", "电话", "phone"},
-	FieldEmail:    {"电子邮箱", "邮箱", "email"},
+	FieldPhone:    {"联系电话", "来电号码", "手机号码", "联系方式", "电话", "手机", "手机号", "来电人电话", "phone", "mobile"},
+	FieldEmail:    {"电子邮箱", "邮箱", "电子邮件", "email", "e-mail"},
 	FieldAddress:  {"诉求地址", "事发地址", "事发地点", "地址", "address"},
 	FieldDistrict: {"所属区县", "所属区域", "区县", "区域", "行政区", "district"},
 	FieldCategory: {"诉求类别", "工单类别", "问题分类", "业务类别", "分类", "category"},
@@ -63,12 +63,36 @@ func normHeader(s string) string {
 	}, s))
 }
 
-// mapping is the column index of each field (-1: absent) and the columns
-// that go to attrs.
+// identityWords mark a column about the caller rather than the case: its
+// name, phones, ID card, home address, e-mail, chat accounts. A column whose
+// header contains one and that fills no field is withheld: it is not
+// imported at all, for attrs reach destinations that are not entitled to
+// the complainant's identity (a media desk, in a discipline case), and the
+// item has no place for it among the complainant's fields. A problem's own
+// address is a field (address: 诉求地址, 事发地址, 地址), so it is mapped
+// before this check; 来电人住址 or 家庭地址 is not.
+var identityWords = []string{"姓名", "名字", "来电人", "诉求人", "联系人", "投诉人", "举报人", "反映人",
+	"电话", "手机", "号码", "联系方式", "身份证", "证件", "住址", "地址", "邮箱", "邮件", "微信", "qq",
+	"name", "phone", "mobile", "tel", "mail", "address", "idcard", "wechat"}
+
+// identityColumn reports whether a header names something about the caller.
+func identityColumn(header string) bool {
+	h := normHeader(header)
+	for _, w := range identityWords {
+		if strings.Contains(h, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// mapping is the column index of each field (-1: absent), the columns that
+// go to attrs and those withheld as the caller's identity.
 type mapping struct {
-	col    map[Field]int
-	attrs  []int
-	header []string
+	col      map[Field]int
+	attrs    []int
+	withheld []int
+	header   []string
 }
 
 // newMapping maps the header. overrides names the header of a field
@@ -121,7 +145,11 @@ func newMapping(header []string, overrides map[Field]string) (*mapping, error) {
 		return nil, fmt.Errorf("no time column in the header (%s); name it with --column time=HEADER", strings.Join(header, ", "))
 	}
 	for i, h := range header {
-		if !used[i] && strings.TrimSpace(h) != "" {
+		switch {
+		case used[i] || strings.TrimSpace(h) == "":
+		case identityColumn(h):
+			m.withheld = append(m.withheld, i)
+		default:
 			m.attrs = append(m.attrs, i)
 		}
 	}
@@ -153,13 +181,19 @@ func (m *mapping) Describe() string {
 			parts = append(parts, fmt.Sprintf("%s=%s", f, m.header[i]))
 		}
 	}
-	if len(m.attrs) > 0 {
+	for _, cols := range []struct {
+		label string
+		idx   []int
+	}{{"attrs: ", m.attrs}, {"withheld as the caller's identity, not imported: ", m.withheld}} {
+		if len(cols.idx) == 0 {
+			continue
+		}
 		var a []string
-		for _, i := range m.attrs {
+		for _, i := range cols.idx {
 			a = append(a, m.header[i])
 		}
 		sort.Strings(a)
-		parts = append(parts, "attrs: "+strings.Join(a, ","))
+		parts = append(parts, cols.label+strings.Join(a, ","))
 	}
 	return strings.Join(parts, " ")
 }
