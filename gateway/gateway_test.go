@@ -166,7 +166,7 @@ func submission(ref string, i int) []byte {
 	l := letters[i%len(letters)]
 	b, _ := json.Marshal(map[string]any{"ref": ref, "title": l.title, "body": l.body,
 		"submitted_at": "2026-11-21T09:30:00+08:00",
-		"complainant":  map[string]any{"name": "赵六", "phone": "13600000000", "anonymous": false}})
+		"complainant":  map[string]any{"name": "赵六", "phone": "13600000000", "anonymous": false, "consent_to_publish": false}})
 	return b
 }
 
@@ -381,6 +381,65 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestComplainantFlagsRequired: a complainant without "anonymous" or
+// "consent_to_publish" (or with null) is refused naming the flag, as a
+// single item, in a batch and in multipart, rather than read as "not
+// anonymous", which would share the identity. The README's example passes.
+func TestComplainantFlagsRequired(t *testing.T) {
+	c := testConfig(t, nil)
+	r := start(t, c)
+	withComplainant := func(ref, complainant string) []byte {
+		return []byte(`{"ref":"` + ref + `","title":"小区噪音扰民","body":"楼下商铺夜间施工，噪音很大。",` +
+			`"submitted_at":"2026-11-21T09:30:00+08:00","complainant":` + complainant + `}`)
+	}
+	flags := []struct {
+		name        string
+		complainant string
+		field       string
+	}{
+		{"anonymous missing", `{"name":"吴某","phone":"13000000001","consent_to_publish":false}`, "complainant.anonymous"},
+		{"anonymous null", `{"name":"吴某","phone":"13000000001","anonymous":null,"consent_to_publish":false}`, "complainant.anonymous"},
+		{"consent missing", `{"name":"吴某","phone":"13000000001","anonymous":false}`, "complainant.consent_to_publish"},
+		{"both missing", `{"name":"吴某","phone":"13000000001"}`, "complainant.anonymous"},
+	}
+	for i, f := range flags {
+		item := withComplainant(fmt.Sprint("FLAG-", i), f.complainant)
+		mct, mbody := multipartItem(item, nil)
+		for _, via := range []struct {
+			name, path, ctype, field string
+			body                     []byte
+		}{
+			{"single", "/v1/items", "application/json", f.field, item},
+			{"batch", "/v1/items/batch", "application/json", "items[1]." + f.field,
+				[]byte(fmt.Sprintf(`{"items":[%s,%s]}`, submission(fmt.Sprint("FLAG-OK-", i), 0), item))},
+			{"multipart", "/v1/items", mct, f.field, mbody},
+		} {
+			t.Run(f.name+"/"+via.name, func(t *testing.T) {
+				a := call(t, "POST", r.url+via.path, deskToken, via.ctype, via.body)
+				if a.status != 400 || !strings.Contains(string(a.body), `"field":"`+via.field+`"`) {
+					t.Fatalf("status %d body %s; want 400 naming %s", a.status, a.body, via.field)
+				}
+			})
+		}
+	}
+	if n, _ := r.g.Store().CountItems(); n != 0 {
+		t.Fatalf("%d items recorded after refused posts only", n)
+	}
+
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, ok := strings.Cut(string(readme), "-H 'Content-Type: application/json' -d '")
+	example, _, ok2 := strings.Cut(example, "'")
+	if !ok || !ok2 {
+		t.Fatal("README: no curl -d example found")
+	}
+	if a := call(t, "POST", r.url+"/v1/items", deskToken, "application/json", []byte(example)); a.status != 202 {
+		t.Fatalf("the README's example: %d %s", a.status, a.body)
+	}
+}
+
 // TestRepostTrailAndWhoSeesWhat: idempotent re-posting, the trail, and
 // access to items and queues by desk.
 func TestRepostTrailAndWhoSeesWhat(t *testing.T) {
@@ -488,29 +547,35 @@ func TestRepostTrailAndWhoSeesWhat(t *testing.T) {
 	}
 }
 
+// multipartItem is a multipart/form-data body: the "item" part, then the
+// files in name order. It returns the content type and the body.
+func multipartItem(item []byte, files map[string][]byte) (string, []byte) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="item"`)
+	h.Set("Content-Type", "application/json")
+	w, _ := mw.CreatePart(h)
+	w.Write(item)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fw, _ := mw.CreateFormFile("file", n)
+		fw.Write(files[n])
+	}
+	mw.Close()
+	return mw.FormDataContentType(), buf.Bytes()
+}
+
 func TestMultipartAttachments(t *testing.T) {
 	c := testConfig(t, nil)
 	c.Intake.MaxAttachmentBytes = 64 << 10
 	r := start(t, c)
 	form := func(files map[string][]byte) (string, []byte) {
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", `form-data; name="item"`)
-		h.Set("Content-Type", "application/json")
-		w, _ := mw.CreatePart(h)
-		w.Write(submission("ATT-"+fmt.Sprint(len(files), len(buf.Bytes())), 0))
-		names := make([]string, 0, len(files))
-		for n := range files {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fw, _ := mw.CreateFormFile("file", n)
-			fw.Write(files[n])
-		}
-		mw.Close()
-		return mw.FormDataContentType(), buf.Bytes()
+		return multipartItem(submission("ATT-"+fmt.Sprint(len(files)), 0), files)
 	}
 	ct, body := form(map[string][]byte{"现场照片.jpg": bytes.Repeat([]byte{0xff, 0xd8}, 1000), "说明.txt": []byte("附件说明")})
 	a := call(t, "POST", r.url+"/v1/items", deskToken, ct, body)

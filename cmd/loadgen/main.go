@@ -110,7 +110,7 @@ func (g *gen) prepare() {
 	for _, l := range g.letters {
 		tail, _ := json.Marshal(map[string]any{"title": l.Title, "body": l.Body,
 			"submitted_at": "2026-11-22T09:30:00+08:00",
-			"complainant":  map[string]any{"name": "测试用户", "phone": "13800000000", "anonymous": false}})
+			"complainant":  map[string]any{"name": "测试用户", "phone": "13800000000", "anonymous": false, "consent_to_publish": false}})
 		g.pre = append(g.pre, tail[1:]) // without the opening brace
 	}
 }

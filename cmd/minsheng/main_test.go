@@ -92,7 +92,7 @@ func startGateway(t *testing.T, data, addr string) *exec.Cmd {
 }
 
 func postLetter(base, token, ref string) (int, string) {
-	body := fmt.Sprintf(`{"ref":%q,"title":"楼道灯坏了","body":"三号楼二单元楼道灯坏了一个月，晚上很黑，请物业修理。","submitted_at":"2026-11-21T20:00:00+08:00","complainant":{"name":"孙七","phone":"13500000000"}}`, ref)
+	body := fmt.Sprintf(`{"ref":%q,"title":"楼道灯坏了","body":"三号楼二单元楼道灯坏了一个月，晚上很黑，请物业修理。","submitted_at":"2026-11-21T20:00:00+08:00","complainant":{"name":"孙七","phone":"13500000000","anonymous":false,"consent_to_publish":false}}`, ref)
 	req, _ := http.NewRequest("POST", base+"/v1/items", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)

@@ -21,13 +21,34 @@ import (
 type Submission struct {
 	// Ref is the desk's own reference for the letter; re-posting the same
 	// ref is recognised as a repeat and answered with the same item ID.
-	Ref         string                `json:"ref" validate:"required,max=256"`
-	Title       string                `json:"title" validate:"max=500"`
-	Body        string                `json:"body" validate:"required_without=Title,max=100000"`
-	SubmittedAt time.Time             `json:"submitted_at" validate:"required"`
-	Complainant *minsheng.Complainant `json:"complainant" validate:"required"`
-	Location    *minsheng.Location    `json:"location,omitempty"`
-	Attrs       map[string]string     `json:"attrs,omitempty" validate:"max=50,dive,keys,max=64,endkeys,max=2000"`
+	Ref         string             `json:"ref" validate:"required,max=256"`
+	Title       string             `json:"title" validate:"max=500"`
+	Body        string             `json:"body" validate:"required_without=Title,max=100000"`
+	SubmittedAt time.Time          `json:"submitted_at" validate:"required"`
+	Complainant *Complainant       `json:"complainant" validate:"required"`
+	Location    *minsheng.Location `json:"location,omitempty"`
+	Attrs       map[string]string  `json:"attrs,omitempty" validate:"max=50,dive,keys,max=64,endkeys,max=2000"`
+}
+
+// Complainant is the complainant as a desk posts it. The two flags are
+// required (docs/item-schema.md): a missing or null "anonymous" must not
+// read as false, which would share the identity, so they are pointers here
+// and "required" tells a missing flag from false.
+type Complainant struct {
+	Name             string `json:"name" validate:"max=100"`
+	Phone            string `json:"phone" validate:"max=40"`
+	Email            string `json:"email" validate:"omitempty,max=254,email"`
+	Anonymous        *bool  `json:"anonymous" validate:"required"`
+	ConsentToPublish *bool  `json:"consent_to_publish" validate:"required"`
+}
+
+// complainant is the item's complainant. Both flags are set once the
+// submission has been validated; were one not, it would read as
+// anonymous / no consent, the side that shares nothing.
+func (c *Complainant) complainant() minsheng.Complainant {
+	return minsheng.Complainant{Name: c.Name, Phone: c.Phone, Email: c.Email,
+		Anonymous:        c.Anonymous == nil || *c.Anonymous,
+		ConsentToPublish: c.ConsentToPublish != nil && *c.ConsentToPublish}
 }
 
 // DecodeSubmission parses one submission strictly: valid UTF-8, one JSON
@@ -128,7 +149,7 @@ func (s *Submission) item(p *minsheng.Principal) *minsheng.Item {
 	it := &minsheng.Item{
 		Channel: p.Channel, Source: p.Name, Via: minsheng.ViaDesk, Ref: s.Ref,
 		SubmittedAt: s.SubmittedAt.UTC(), Title: s.Title, Body: s.Body,
-		Complainant: *s.Complainant, Location: s.Location, Attrs: s.Attrs,
+		Complainant: s.Complainant.complainant(), Location: s.Location, Attrs: s.Attrs,
 	}
 	return it
 }

@@ -12,7 +12,7 @@ import (
 )
 
 const goodJSON = `{"ref":"QD-2026-0001","title":"小区噪音扰民","body":"楼下商铺夜间施工，噪音很大，多次反映无果。",
-"submitted_at":"2026-11-20T21:15:00+08:00","complainant":{"name":"张三","phone":"13800000000","anonymous":false}}`
+"submitted_at":"2026-11-20T21:15:00+08:00","complainant":{"name":"张三","phone":"13800000000","anonymous":false,"consent_to_publish":false}}`
 
 func TestDecodeSubmission(t *testing.T) {
 	tests := []struct {
@@ -34,6 +34,11 @@ func TestDecodeSubmission(t *testing.T) {
 		{"missing complainant", `{"ref":"a","title":"t","submitted_at":"2026-11-20T21:15:00Z"}`, "complainant", "is required"},
 		{"missing submitted_at", `{"ref":"a","title":"t","complainant":{}}`, "submitted_at", "is required"},
 		{"no title no body", `{"ref":"a","submitted_at":"2026-11-20T21:15:00Z","complainant":{}}`, "body", "is required when title is empty"},
+		{"missing anonymous", strings.Replace(goodJSON, `"anonymous":false,`, ``, 1), "complainant.anonymous", "is required"},
+		{"null anonymous", strings.Replace(goodJSON, `"anonymous":false`, `"anonymous":null`, 1), "complainant.anonymous", "is required"},
+		{"missing consent_to_publish", strings.Replace(goodJSON, `,"consent_to_publish":false`, ``, 1), "complainant.consent_to_publish", "is required"},
+		{"null consent_to_publish", strings.Replace(goodJSON, `"consent_to_publish":false`, `"consent_to_publish":null`, 1), "complainant.consent_to_publish", "is required"},
+		{"empty complainant", strings.Replace(goodJSON, `{"name":"张三","phone":"13800000000","anonymous":false,"consent_to_publish":false}`, `{}`, 1), "complainant.anonymous", "is required"},
 		{"bad email", strings.Replace(goodJSON, `"phone"`, `"email":"nobody","phone"`, 1), "complainant.email", "e-mail"},
 		{"trailing data", goodJSON + `{}`, "(body)", "data after"},
 		{"invalid utf-8", strings.Replace(goodJSON, "噪音", "\xb8\xdf", 1), "(body)", "not valid UTF-8"},
@@ -65,7 +70,7 @@ func TestDecodeSubmission(t *testing.T) {
 // complete, valid submission with valid UTF-8 text.
 func FuzzDecodeSubmission(f *testing.F) {
 	f.Add([]byte(goodJSON))
-	f.Add([]byte(`{"ref":"r","title":"標題（繁體）","body":"😀 ｆｕｌｌ ｗｉｄｔｈ","submitted_at":"2026-01-01T00:00:00Z","complainant":{"anonymous":true},"location":{"district":"市南区"},"attrs":{"k":"v"}}`))
+	f.Add([]byte(`{"ref":"r","title":"標題（繁體）","body":"😀 ｆｕｌｌ ｗｉｄｔｈ","submitted_at":"2026-01-01T00:00:00Z","complainant":{"anonymous":true,"consent_to_publish":false},"location":{"district":"市南区"},"attrs":{"k":"v"}}`))
 	f.Add([]byte(`{"ref":"r","body":"x","submitted_at":"2026-01-01T00:00:00Z","complainant":null}`))
 	f.Add([]byte("{\"ref\":\"\xff\"}"))
 	f.Add([]byte(`{"ref":"r","title":"\u0000\ud800","submitted_at":"0001-01-01T00:00:00Z","complainant":{}}`))
@@ -78,7 +83,7 @@ func FuzzDecodeSubmission(f *testing.F) {
 			}
 			return
 		}
-		if s.Ref == "" || s.Complainant == nil || s.SubmittedAt.IsZero() || (s.Title == "" && s.Body == "") {
+		if s.Ref == "" || s.Complainant == nil || s.Complainant.Anonymous == nil || s.Complainant.ConsentToPublish == nil || s.SubmittedAt.IsZero() || (s.Title == "" && s.Body == "") {
 			t.Fatalf("accepted an incomplete submission: %+v", s)
 		}
 		if !utf8.ValidString(s.Title) || !utf8.ValidString(s.Body) {
