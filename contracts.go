@@ -149,6 +149,11 @@ const (
 	StepAcked      = "acked"
 )
 
+// TrailDisciplineLead ends the classified step's detail of an item with a
+// discipline lead. The router takes it out of the trail shown to a desk
+// that is not told of the lead.
+const TrailDisciplineLead = ", discipline lead"
+
 // Event is one step of an item's trail.
 type Event struct {
 	Step         string    `json:"step"`

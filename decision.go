@@ -69,4 +69,8 @@ type Reason struct {
 	Detail string `json:"detail,omitempty"`
 	// Weight is the feature's contribution, where it has one.
 	Weight float64 `json:"weight,omitempty"`
+	// Lead: the reason raised the discipline lead (a lead rule, the lead
+	// head). Destinations that are not told of the lead (all but the
+	// discipline inspectors) receive the decision without such reasons.
+	Lead bool `json:"lead,omitempty"`
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/minsheng/minsheng/connectors/importfile"
 	"github.com/minsheng/minsheng/internal/testkafka"
 	"github.com/minsheng/minsheng/router"
+	"github.com/minsheng/minsheng/triage"
 )
 
 const (
@@ -437,6 +438,63 @@ func TestComplainantFlagsRequired(t *testing.T) {
 	}
 	if a := call(t, "POST", r.url+"/v1/items", deskToken, "application/json", []byte(example)); a.status != 202 {
 		t.Fatalf("the README's example: %d %s", a.status, a.body)
+	}
+}
+
+// TestMediaDeskNotToldOfTheLead: a media case with a discipline lead goes
+// to the media desk and the inspectors. The media desk's queue message and
+// its GET /v1/items/{id} say nothing of the lead (flag, the rule that raised
+// it, the trail's ", discipline lead") nor of the inspectors; the
+// inspectors and the submitting desk see all of it.
+func TestMediaDeskNotToldOfTheLead(t *testing.T) {
+	c := testConfig(t, nil)
+	// A rule makes the class certain, whatever the model says.
+	c.Triage.Rules = append(c.Triage.Rules, triage.Rule{Name: "press", Any: []string{"请记者曝光"},
+		Class: minsheng.ClassMediaOversight, Force: true, Weight: 1})
+	r := start(t, c)
+	body, _ := json.Marshal(map[string]any{"ref": "LEAD-MEDIA-1", "title": "道路塌陷无人修",
+		"body": "小区门口道路塌陷多日无人修复，社区主任收受施工方好处费，对居民反映置之不理，请记者曝光。", "submitted_at": "2026-11-21T09:30:00+08:00",
+		"complainant": map[string]any{"name": "吴某", "phone": "13000000001", "anonymous": false, "consent_to_publish": false}})
+	a := call(t, "POST", r.url+"/v1/items", deskToken, "application/json", body)
+	var acc desk.Accepted
+	a.decode(t, &acc)
+	if a.status != 202 || !slices.Equal(acc.Destinations, []string{"media_oversight", "discipline"}) || !acc.Decision.Flags.DisciplineLead {
+		t.Fatalf("post: %d %s", a.status, a.body)
+	}
+	// What tells of the lead, the inspectors or the whistle-blower.
+	lead := []string{`"discipline_lead":true`, `"code":"corruption","detail":"好处费"`, `"discipline"`, "吴某", "13000000001"}
+	trail := ", discipline lead" // in views only: a queue message has no trail
+	tests := []struct {
+		name, token, path string
+		told              bool
+	}{
+		{"media desk's queue", mediaToken, "/v1/queues/media_oversight?max=10&lease=30s", false},
+		{"media desk's view", mediaToken, "/v1/items/" + acc.ID, false},
+		{"inspectors' queue", cdiToken, "/v1/queues/discipline?max=10&lease=30s", true},
+		{"inspectors' view", cdiToken, "/v1/items/" + acc.ID, true},
+		{"submitting desk's view", deskToken, "/v1/items/" + acc.ID, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := call(t, "GET", r.url+tc.path, tc.token, "", nil)
+			if a.status != 200 || !strings.Contains(string(a.body), acc.ID) {
+				t.Fatalf("%d %s", a.status, a.body)
+			}
+			check := lead
+			if strings.Contains(tc.path, "/items/") {
+				check = append(slices.Clip(lead), trail)
+			}
+			for _, s := range check {
+				if strings.Contains(string(a.body), s) != tc.told {
+					t.Errorf("holds %s = %v, want %v: %s", s, !tc.told, tc.told, a.body)
+				}
+			}
+			for _, keep := range []string{`"class":"media_oversight"`, `"confidence":0.99`} {
+				if !strings.Contains(string(a.body), keep) {
+					t.Errorf("lost %s: %s", keep, a.body)
+				}
+			}
+		})
 	}
 }
 

@@ -269,7 +269,7 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 	}
 	classified := fmt.Sprintf("%s (confidence %.2f, model %s)", d.Class, d.Confidence, d.ModelVersion)
 	if d.Flags.DisciplineLead {
-		classified += ", discipline lead"
+		classified += minsheng.TrailDisciplineLead
 	}
 	if d.Review {
 		classified += ", to review"

@@ -178,6 +178,17 @@ func (r *Router) Entitled(dest string, it *minsheng.Item, d *minsheng.Decision) 
 	return true
 }
 
+// decisionFor is the decision as destination dest receives it: without the
+// discipline lead where dest is not told of it (see toldOfLead), so that
+// neither the envelope nor its minsheng-discipline-lead header reveals that
+// the item also went to the inspectors.
+func (r *Router) decisionFor(dest string, d *minsheng.Decision) *minsheng.Decision {
+	if hasLead(d) && !r.toldOfLead(dest) {
+		return withoutLead(d)
+	}
+	return d
+}
+
 // Route delivers an item to the destinations its decision names.
 func (r *Router) Route(ctx context.Context, it *minsheng.Item, d *minsheng.Decision) ([]string, error) {
 	if !d.Class.Valid() {
@@ -197,7 +208,7 @@ func (r *Router) Route(ctx context.Context, it *minsheng.Item, d *minsheng.Decis
 			view = it.Redacted()
 		}
 		e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: name, Kind: kind,
-			ItemID: it.ID, TraceID: it.TraceID, RoutedAt: now, Item: view, Decision: d}
+			ItemID: it.ID, TraceID: it.TraceID, RoutedAt: now, Item: view, Decision: r.decisionFor(name, d)}
 		if kind == minsheng.KindRejected && len(d.Reasons) > 0 {
 			e.Reason = d.Reasons[0].Code + ": " + d.Reasons[0].Detail
 		}
@@ -223,7 +234,7 @@ func (r *Router) RouteQuarantined(ctx context.Context, q *minsheng.Quarantined) 
 func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.Quarantined, d *minsheng.Decision, reason string) ([]string, error) {
 	name := r.cfg.Routes.DeadLetter
 	e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: name, Kind: minsheng.KindDeadLetter,
-		RoutedAt: r.now().UTC(), Decision: d, Reason: reason, Quarantine: q}
+		RoutedAt: r.now().UTC(), Decision: r.decisionFor(name, d), Reason: reason, Quarantine: q}
 	if it != nil {
 		e.ItemID, e.TraceID = it.ID, it.TraceID
 		e.Item = it

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +184,33 @@ func TestIdentityReachesOnlyThoseEntitled(t *testing.T) {
 	}
 }
 
+// delivered is one destination's envelope, and its JSON.
+type delivered struct {
+	dest string
+	env  *minsheng.Envelope
+	raw  string
+}
+
+// routeAndRead routes it with d, checks that it went to want, and returns
+// the one envelope each destination received.
+func routeAndRead(t *testing.T, r *Router, s *store.Store, it *minsheng.Item, d *minsheng.Decision, want []string) []delivered {
+	t.Helper()
+	dests, err := r.Route(context.Background(), it, d)
+	if err != nil || !slices.Equal(dests, want) {
+		t.Fatalf("route: %v %v, want %v", dests, err, want)
+	}
+	var out []delivered
+	for _, dest := range dests {
+		envs := drain(t, s, dest)
+		if len(envs) != 1 {
+			t.Fatalf("%s: %d envelopes", dest, len(envs))
+		}
+		raw, _ := json.Marshal(envs[0])
+		out = append(out, delivered{dest, envs[0], string(raw)})
+	}
+	return out
+}
+
 // TestFreeFormIdentityReachesOnlyThoseEntitled: identity in attrs, raw_ref
 // and attachment names reaches no destination that is not entitled to it,
 // even when the complainant's own fields are empty (an import whose name
@@ -221,23 +249,14 @@ func TestFreeFormIdentityReachesOnlyThoseEntitled(t *testing.T) {
 			it.RawRef = secrets[4]
 			it.Location = &minsheng.Location{Address: "黄岛区长江中路"}
 			tc.edit(it)
-			dests, err := r.Route(context.Background(), it, &tc.d)
-			if err != nil || !slices.Equal(dests, tc.dests) {
-				t.Fatalf("route: %v %v", dests, err)
-			}
-			for _, dest := range dests {
-				envs := drain(t, s, dest)
-				if len(envs) != 1 {
-					t.Fatalf("%s: %d envelopes", dest, len(envs))
-				}
-				raw, _ := json.Marshal(envs[0])
+			for _, got := range routeAndRead(t, r, s, it, &tc.d, tc.dests) {
 				for _, secret := range secrets {
-					if got, want := strings.Contains(string(raw), secret), slices.Contains(tc.identified, dest); got != want {
-						t.Errorf("%s: holds %q = %v, want %v", dest, secret, got, want)
+					if has, want := strings.Contains(got.raw, secret), slices.Contains(tc.identified, got.dest); has != want {
+						t.Errorf("%s: holds %q = %v, want %v", got.dest, secret, has, want)
 					}
 				}
-				if envs[0].Item.Attrs["category"] != "城市管理" || envs[0].Item.Location.Address != "黄岛区长江中路" {
-					t.Errorf("%s: lost the case's category or location: %+v", dest, envs[0].Item)
+				if got.env.Item.Attrs["category"] != "城市管理" || got.env.Item.Location.Address != "黄岛区长江中路" {
+					t.Errorf("%s: lost the case's category or location: %+v", got.dest, got.env.Item)
 				}
 			}
 		})
@@ -249,22 +268,90 @@ func TestViewHidesWhatADeskMayNotSee(t *testing.T) {
 	r.discipline = r.cfg.disciplineDestinations()
 	it := testItem("v-1")
 	it.Via = minsheng.ViaDesk
-	d := &minsheng.Decision{Class: minsheng.ClassMediaOversight, Flags: minsheng.Flags{DisciplineLead: true}}
+	d := &minsheng.Decision{Class: minsheng.ClassMediaOversight, Confidence: 0.8, Flags: minsheng.Flags{DisciplineLead: true}, Reasons: leadReasons()}
 	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: []string{"media_oversight", "discipline"},
-		Trail: []minsheng.Event{{Step: minsheng.StepRouted, Destinations: []string{"media_oversight", "discipline"}}}}
-
-	if v, ok := r.View(rec, &minsheng.Principal{Name: "qingdao-daily", Channel: minsheng.ChannelNewspaper}); !ok || !v.Item.Complainant.Identified() {
-		t.Fatal("the submitting desk must see its own item whole")
+		Trail: []minsheng.Event{{Step: minsheng.StepClassified, Detail: "media_oversight (confidence 0.80, model m)" + minsheng.TrailDisciplineLead},
+			{Step: minsheng.StepRouted, Destinations: []string{"media_oversight", "discipline"}}}}
+	tests := []struct {
+		name string
+		p    minsheng.Principal
+		told bool // of the identity, the lead and the inspectors
+	}{
+		{"submitting desk", minsheng.Principal{Name: "qingdao-daily", Channel: minsheng.ChannelNewspaper}, true},
+		{"media reader", minsheng.Principal{Name: "tv-desk", Reads: []string{"media_oversight"}}, false},
+		{"inspectors", minsheng.Principal{Name: "cdi", Reads: []string{"discipline"}}, true},
+		{"reads both", minsheng.Principal{Name: "ops", Reads: []string{"media_oversight", "discipline"}}, true},
 	}
-	v, ok := r.View(rec, &minsheng.Principal{Name: "tv-desk", Reads: []string{"media_oversight"}})
-	if !ok || v.Item.Complainant.Identified() || slices.Contains(v.Destinations, "discipline") || slices.Contains(v.Trail[0].Destinations, "discipline") {
-		t.Fatalf("media reader's view: %+v", v)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, ok := r.View(rec, &tc.p)
+			if !ok {
+				t.Fatal("not shown")
+			}
+			raw, _ := json.Marshal(v)
+			for _, s := range []string{"王五", `"discipline_lead":true`, `"code":"corruption"`, `"code":"discipline_lead"`, `"discipline"`, minsheng.TrailDisciplineLead} {
+				if strings.Contains(string(raw), s) != tc.told {
+					t.Errorf("holds %s = %v, want %v: %s", s, !tc.told, tc.told, raw)
+				}
+			}
+			if v.Decision.Class != d.Class || v.Decision.Confidence != d.Confidence || !strings.Contains(string(raw), `"code":"low_confidence"`) {
+				t.Errorf("the rest of the decision is lost: %+v", v.Decision)
+			}
+		})
 	}
-	if v, ok := r.View(rec, &minsheng.Principal{Name: "cdi", Reads: []string{"discipline"}}); !ok || v.Item.Complainant.Name != "王五" {
-		t.Fatalf("inspectors' view: %+v", v)
+	if !d.Flags.DisciplineLead || len(d.Reasons) != 4 || !strings.HasSuffix(rec.Trail[0].Detail, minsheng.TrailDisciplineLead) {
+		t.Fatal("View changed the record")
 	}
 	if _, ok := r.View(rec, &minsheng.Principal{Name: "petition-bureau", Reads: []string{"petition"}}); ok {
 		t.Fatal("a desk unrelated to the item saw it")
+	}
+}
+
+// leadReasons explain a media case whose lead a rule and the lead head raised.
+func leadReasons() []minsheng.Reason {
+	return []minsheng.Reason{{Kind: "feature", Code: "media_oversight", Detail: "曝光"},
+		{Kind: "feature", Code: "discipline_lead", Detail: "lead 0.40", Lead: true},
+		{Kind: "rule", Code: "corruption", Detail: "好处费", Lead: true},
+		{Kind: "threshold", Code: "low_confidence", Detail: "below 0.5"}}
+}
+
+// TestLeadToldOnlyToInspectors: the envelopes of a lead case carry the lead
+// flag and the reasons that raised it to the inspectors only; every other
+// destination gets the class, confidence and the other reasons.
+func TestLeadToldOnlyToInspectors(t *testing.T) {
+	s := openStore(t)
+	r, err := New(context.Background(), DefaultConfig(), Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		d     minsheng.Decision
+		dests []string
+	}{
+		{"media case with a lead", minsheng.Decision{Class: minsheng.ClassMediaOversight, Confidence: 0.8, Flags: minsheng.Flags{DisciplineLead: true}}, []string{"media_oversight", "discipline"}},
+		{"lead under review", minsheng.Decision{Class: minsheng.ClassPetition, Confidence: 0.3, Review: true, Flags: minsheng.Flags{DisciplineLead: true}}, []string{"review", "discipline"}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.d.Reasons = leadReasons()
+			for _, e := range routeAndRead(t, r, s, testItem(fmt.Sprint("lead-told-", i)), &tc.d, tc.dests) {
+				dest, told := e.dest, e.dest == "discipline"
+				for _, s := range []string{`"discipline_lead":true`, `"code":"corruption"`, `"code":"discipline_lead"`} {
+					if strings.Contains(e.raw, s) != told {
+						t.Errorf("%s: holds %s = %v, want %v", dest, s, !told, told)
+					}
+				}
+				got := e.env.Decision
+				if got.Class != tc.d.Class || got.Confidence != tc.d.Confidence || got.Review != tc.d.Review ||
+					!slices.ContainsFunc(got.Reasons, func(r minsheng.Reason) bool { return r.Code == "low_confidence" }) {
+					t.Errorf("%s: the rest of the decision is lost: %+v", dest, got)
+				}
+			}
+			if !tc.d.Flags.DisciplineLead || len(tc.d.Reasons) != 4 {
+				t.Fatal("Route changed the decision")
+			}
+		})
 	}
 }
 
@@ -351,8 +438,10 @@ func TestKafkaSinkKeysHeadersAndFanOut(t *testing.T) {
 		if string(m.Key) != it.ID {
 			t.Errorf("%s: key %q, want the item ID", topic, m.Key)
 		}
+		// Only the inspectors are told of the lead.
+		lead := strconv.FormatBool(topic == "minsheng.discipline")
 		for h, want := range map[string]string{"minsheng-class": "petition", "minsheng-channel": "newspaper",
-			"minsheng-trace-id": it.TraceID, "minsheng-schema-version": "1", "minsheng-model-version": "test-1", "minsheng-discipline-lead": "true"} {
+			"minsheng-trace-id": it.TraceID, "minsheng-schema-version": "1", "minsheng-model-version": "test-1", "minsheng-discipline-lead": lead} {
 			if got := testkafka.Header(m, h); got != want {
 				t.Errorf("%s: header %s = %q, want %q", topic, h, got, want)
 			}

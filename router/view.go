@@ -2,6 +2,7 @@ package router
 
 import (
 	"slices"
+	"strings"
 
 	minsheng "github.com/minsheng/minsheng"
 )
@@ -17,7 +18,9 @@ import (
 //     item as that destination received it (identity withheld where the
 //     destination is not entitled to it), and only the destinations it
 //     reads: a media desk is not told that a case also went to the
-//     discipline inspectors.
+//     discipline inspectors. Unless one of those destinations is the
+//     inspectors', the decision and trail do not say that the item has a
+//     discipline lead either (see toldOfLead).
 //   - Anyone else is told nothing (the caller answers 404, not 403, so that
 //     the existence of a case is not disclosed either).
 func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Record, bool) {
@@ -28,13 +31,14 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 		return rec, true
 	}
 	var readable []string
-	entitled := false
+	entitled, toldOfLead := false, false
 	for _, d := range rec.Destinations {
 		if p.CanRead(d) {
 			readable = append(readable, d)
 			if rec.Item != nil && r.Entitled(d, rec.Item, rec.Decision) {
 				entitled = true
 			}
+			toldOfLead = toldOfLead || r.toldOfLead(d)
 		}
 	}
 	if len(readable) == 0 {
@@ -45,8 +49,15 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 	if v.Item != nil && !entitled {
 		v.Item = v.Item.Redacted()
 	}
+	hide := !toldOfLead && hasLead(rec.Decision)
+	if hide {
+		v.Decision = withoutLead(rec.Decision)
+	}
 	v.Trail = make([]minsheng.Event, len(rec.Trail))
 	for i, e := range rec.Trail {
+		if hide && e.Step == minsheng.StepClassified {
+			e.Detail = strings.Replace(e.Detail, minsheng.TrailDisciplineLead, "", 1)
+		}
 		if len(e.Destinations) > 0 {
 			var keep []string
 			for _, d := range e.Destinations {
@@ -59,4 +70,32 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 		v.Trail[i] = e
 	}
 	return &v, true
+}
+
+// toldOfLead reports whether a destination may learn that an item has a
+// discipline lead: only the discipline inspectors' destinations. Any other
+// (a media desk, the petition bureau, review, dead letter) gets the
+// decision without the lead flag and the reasons that raised it, so it
+// cannot tell that the case also went to the inspectors. The class,
+// confidence and other reasons stay.
+func (r *Router) toldOfLead(dest string) bool { return r.discipline[dest] }
+
+// hasLead reports whether a decision sends the item to the inspectors.
+func hasLead(d *minsheng.Decision) bool {
+	return d != nil && (d.Flags.DisciplineLead || d.Class == minsheng.ClassDiscipline)
+}
+
+// withoutLead returns a copy of d without the discipline lead flag and the
+// reasons that raised it (those marked Lead, and the lead head's reason in
+// records written before reasons were marked).
+func withoutLead(d *minsheng.Decision) *minsheng.Decision {
+	c := *d
+	c.Flags.DisciplineLead = false
+	c.Reasons = make([]minsheng.Reason, 0, len(d.Reasons))
+	for _, rs := range d.Reasons {
+		if !rs.Lead && rs.Code != "discipline_lead" {
+			c.Reasons = append(c.Reasons, rs)
+		}
+	}
+	return &c
 }

@@ -349,7 +349,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		if !ok {
 			continue
 		}
-		fired = append(fired, minsheng.Reason{Kind: "rule", Code: r.Name, Detail: hit})
+		fired = append(fired, minsheng.Reason{Kind: "rule", Code: r.Name, Detail: hit, Lead: r.DisciplineLead})
 		if r.Class != "" {
 			if r.Force {
 				if forced == "" {
@@ -418,7 +418,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		best = e.bestValid(s.probs, short && !headLead)
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "kept_for_lead",
-			Detail: fmt.Sprintf("%s would reject it, but %s fired; kept as %s for a person to check", overruled, keptFor, d.Class)})
+			Detail: fmt.Sprintf("%s would reject it, but %s fired; kept as %s for a person to check", overruled, keptFor, d.Class), Lead: d.Flags.DisciplineLead})
 	case forced != "":
 		d.Class, d.Confidence = forced, 0.99
 		best = e.classIndex(forced)
@@ -460,10 +460,10 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		case d.Flags.DisciplineLead: // a rule raised it, and says so
 		case headLead:
 			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "discipline_lead",
-				Detail: fmt.Sprintf("lead %.2f (threshold %.2f): %s", pLead, leadThreshold, e.topFeatures(s, e.lead, 1)), Weight: pLead})
+				Detail: fmt.Sprintf("lead %.2f (threshold %.2f): %s", pLead, leadThreshold, e.topFeatures(s, e.lead, 1)), Weight: pLead, Lead: true})
 		default:
 			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "discipline_lead",
-				Detail: fmt.Sprintf("raised with the discipline class (the lead head alone gave %.2f, below %.2f)", pLead, leadThreshold), Weight: pLead})
+				Detail: fmt.Sprintf("raised with the discipline class (the lead head alone gave %.2f, below %.2f)", pLead, leadThreshold), Weight: pLead, Lead: true})
 		}
 		d.Flags.DisciplineLead = true
 	}
