@@ -250,7 +250,7 @@ triage:
 		t.Fatalf("destinations %v, want media_oversight and discipline", rec.Destinations)
 	}
 	for _, dest := range rec.Destinations {
-		msgs, err := st.Read(context.Background(), dest, 10, time.Minute, 0)
+		msgs, err := st.Read(context.Background(), dest, "test-reader", 10, time.Minute, 0)
 		if err != nil || len(msgs) != 1 {
 			t.Fatalf("%s: %d messages, %v", dest, len(msgs), err)
 		}
