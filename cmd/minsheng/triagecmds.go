@@ -211,7 +211,8 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	}
 	classes := learn.Classes()
 	rep := learn.NewReport(classes)
-	dept := learn.NewReport(learn.Departments)
+	depts := learn.ModelDepartments(e)
+	dept := learn.NewReport(depts)
 	lead := learn.NewReport([]string{"no", "yes"})
 	for i, l := range items {
 		item := fmt.Sprintf("%s: item %d (id %s)", path, i+1, learn.IDOf(l.ID))
@@ -225,9 +226,9 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", item, err)
 		}
-		gd := indexOf(learn.Departments, strings.TrimSpace(l.Department))
+		gd := indexOf(depts, strings.TrimSpace(l.Department))
 		if gd < 0 && strings.TrimSpace(l.Department) != "" {
-			return fmt.Errorf("%s: unknown department %q (want one of %s)", item, l.Department, strings.Join(learn.Departments, ", "))
+			return fmt.Errorf("%s: unknown department %q (the model %s knows %s)", item, l.Department, e.ModelVersion(), strings.Join(depts, ", "))
 		}
 		d := e.DecideText(l.Title, l.Body)
 		if gold >= 0 {
@@ -237,7 +238,9 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 			lead.Add(b2i(*gl), b2i(d.Flags.DisciplineLead))
 		}
 		if gd >= 0 {
-			dept.Add(gd, indexOf(learn.Departments, d.Department))
+			if err := dept.AddLabel(depts[gd], d.Department); err != nil {
+				return fmt.Errorf("%s: department: %w", item, err)
+			}
 		}
 	}
 	fmt.Fprintf(w, "model %s on %s (%d items)\n", e.ModelVersion(), path, len(items))

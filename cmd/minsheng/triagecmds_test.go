@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/triage"
+	"github.com/minsheng/minsheng/triage/learn"
 )
 
 func TestClassify(t *testing.T) {
@@ -225,4 +227,31 @@ func FuzzEachLine(f *testing.F) {
 			t.Fatalf("%d of %d lines, error %v", i, len(want), err)
 		}
 	})
+}
+
+// TestEvalFileModelDepartments: eval --file with a model retrained on other
+// departments scores against the model's labels; a gold department the
+// model does not know is an error naming the item, not a panic.
+func TestEvalFileModelDepartments(t *testing.T) {
+	m, err := learn.NewModel("other-departments", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Head(triage.HeadDepartment).Labels = []string{"区0", "区1", "区2"}
+	e, err := triage.NewWithModel(triage.DefaultConfig(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/depts.jsonl"
+	for _, tc := range []struct{ dept, want string }{
+		{"区0", "\ndepartment:\nlabel"},
+		{"城乡建设", `item 1 (id 1): unknown department "城乡建设" (the model ` + m.Version + ` knows 区0, 区1, 区2)`},
+	} {
+		os.WriteFile(path, []byte(`{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","department":"`+tc.dept+`"}`+"\n"), 0o644)
+		var out bytes.Buffer
+		err := evalFile(&out, e, path)
+		if got := out.String() + fmt.Sprint(err); !strings.Contains(got, tc.want) {
+			t.Errorf("department %s: got %s, want it to contain %q", tc.dept, got, tc.want)
+		}
+	}
 }

@@ -22,10 +22,25 @@ func NewReport(labels []string) *Report {
 	return r
 }
 
-// Add counts one prediction.
+// Add counts one prediction; gold and pred must be indices into r.Labels
+// (AddLabel checks names).
 func (r *Report) Add(gold, pred int) {
 	r.Confusion[gold][pred]++
 	r.N++
+}
+
+// AddLabel counts one prediction given by label names. A name not among
+// r.Labels is an error naming it, and nothing is counted.
+func (r *Report) AddLabel(gold, pred string) error {
+	g, p := index(r.Labels, gold), index(r.Labels, pred)
+	switch {
+	case g < 0:
+		return fmt.Errorf("gold label %q is not one of %s", gold, strings.Join(r.Labels, ", "))
+	case p < 0:
+		return fmt.Errorf("predicted label %q is not one of %s", pred, strings.Join(r.Labels, ", "))
+	}
+	r.Add(g, p)
+	return nil
 }
 
 // PRF returns precision, recall and F1 of label i.
