@@ -255,3 +255,22 @@ func TestEvalFileModelDepartments(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalDepartmentLeavesOutTraining: eval --task department leaves out
+// the held-out rows that are also in the training file, by id (1) or by
+// title and body (3), and says how many it left out and scored.
+func TestEvalDepartmentLeavesOutTraining(t *testing.T) {
+	e, err := triage.New(triage.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := evalDepartment(&out, e, "testdata/dept_heldout.csv", "testdata/dept_train.csv"); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	want := "department routing on dept_heldout.csv (model " + e.ModelVersion() + "): left out 2 of its 4 rows that are also in the training file dept_train.csv (same id, or same normalised title and body); scored on the other 2"
+	if first != want || !strings.Contains(out.String(), "n=2\n") {
+		t.Errorf("got\n%s\nwant the first line\n%s\nand n=2", out.String(), want)
+	}
+}
