@@ -286,9 +286,14 @@ func readLabelled(path string) ([]labelled, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
-	r.Comma, r.FieldsPerRecord, r.LazyQuotes = comma, -1, comma == '\t'
-	rows, err := r.ReadAll()
+	var rows [][]string
+	if comma == '\t' {
+		rows, err = tsvRows(f)
+	} else {
+		r := csv.NewReader(bufio.NewReader(f))
+		r.FieldsPerRecord = -1
+		rows, err = r.ReadAll()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -329,6 +334,22 @@ func readLabelled(path string) ([]labelled, error) {
 			DisciplineLead: leadRaw, Department: get(row, "department")})
 	}
 	return out, nil
+}
+
+// tsvRows splits each non-blank line of r on tabs. A TSV has no quoting:
+// a field may start with " (csv's quoting would join it to the next rows).
+func tsvRows(r io.Reader) ([][]string, error) {
+	var rows [][]string
+	err := eachLine(r, maxClassifyLine, func(n int, line []byte) error {
+		if line == nil {
+			return fmt.Errorf("line %d: longer than %d MiB", n, maxClassifyLine>>20)
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			rows = append(rows, strings.Split(string(line), "\t"))
+		}
+		return nil
+	})
+	return rows, err
 }
 
 // tableColumns are the header names a labelled table may give each field,

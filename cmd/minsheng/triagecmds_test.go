@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -272,5 +273,30 @@ func TestEvalDepartmentLeavesOutTraining(t *testing.T) {
 	want := "department routing on dept_heldout.csv (model " + e.ModelVersion() + "): left out 2 of its 4 rows that are also in the training file dept_train.csv (same id, or same normalised title and body); scored on the other 2"
 	if first != want || !strings.Contains(out.String(), "n=2\n") {
 		t.Errorf("got\n%s\nwant the first line\n%s\nand n=2", out.String(), want)
+	}
+}
+
+// TestReadLabelledQuotes: a TSV has no quoting, so a field that starts
+// with " is read as it is and the rows stay apart; a CSV keeps its quoting.
+func TestReadLabelledQuotes(t *testing.T) {
+	for _, tc := range []struct {
+		path   string
+		bodies []string
+	}{
+		{"testdata/quoted.tsv", []string{`"路灯"坏了两个月没人修`, "村支书贪污低保金，用公款吃喝", "停水三天没人管"}},
+		{"testdata/quoted.csv", []string{`"路灯"坏了两个月没人修`, "村支书贪污低保金\n用公款吃喝"}},
+	} {
+		items, err := readLabelled(tc.path)
+		if err != nil {
+			t.Errorf("%s: %v", tc.path, err)
+			continue
+		}
+		var bodies []string
+		for _, it := range items {
+			bodies = append(bodies, it.Body)
+		}
+		if !slices.Equal(bodies, tc.bodies) {
+			t.Errorf("%s: bodies %q, want %q", tc.path, bodies, tc.bodies)
+		}
 	}
 }
