@@ -137,17 +137,17 @@ func writeModel(path string, m *triage.Model) error {
 	return os.Rename(tmp, path)
 }
 
-// labelled is one line of a labelled JSON-lines file for eval. The id may
-// be a string or a number; the class and the lead are read leniently
+// labelled is one item of a labelled file for eval. The id may be a
+// string or a number; the class and the lead are read leniently
 // (learn.ClassOf, learn.LeadOf), so a file labelled elsewhere, with 舆论监督
 // or "discipline_lead": 1, needs no conversion.
 type labelled struct {
-	ID             json.RawMessage `json:"id"`
-	Title          string          `json:"title"`
-	Body           string          `json:"body"`
-	Class          string          `json:"class"`
-	DisciplineLead json.RawMessage `json:"discipline_lead"`
-	Department     string          `json:"department"`
+	ID             json.RawMessage
+	Title          string
+	Body           string
+	Class          string
+	DisciplineLead json.RawMessage
+	Department     string
 }
 
 func runEval(_ context.Context, args []string) int {
@@ -250,6 +250,12 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 			}
 		}
 	}
+	if len(items) == 0 {
+		return fmt.Errorf("%s: no items", path)
+	}
+	if rep.N+lead.N+dept.N == 0 {
+		return fmt.Errorf("%s: none of its %d items carries a class, discipline_lead or department label (names read: %s)", path, len(items), labelNames())
+	}
 	fmt.Fprintf(w, "model %s on %s (%d items)\n", e.ModelVersion(), path, len(items))
 	if rep.N > 0 {
 		fmt.Fprintln(w, "\nclass:")
@@ -279,7 +285,7 @@ func readLabelled(path string) ([]labelled, error) {
 	case ".tsv":
 		comma = '\t'
 	default:
-		return learn.ReadJSONLines[labelled](path)
+		return readLabelledJSON(path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -336,6 +342,49 @@ func readLabelled(path string) ([]labelled, error) {
 	return out, nil
 }
 
+// readLabelledJSON reads labelled JSON lines, taking each field under any
+// of its names in tableColumns, as a table's header may give them; a key's
+// case does not matter, and where an object has two names of one field the
+// first in tableColumns wins.
+func readLabelledJSON(path string) ([]labelled, error) {
+	objs, err := learn.ReadJSONLines[map[string]json.RawMessage](path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]labelled, len(objs))
+	for i, obj := range objs {
+		keys := make(map[string]json.RawMessage, len(obj))
+		for k, v := range obj {
+			keys[strings.ToLower(strings.TrimSpace(k))] = v
+		}
+		field := func(name string) json.RawMessage {
+			for _, a := range tableColumns[name] {
+				if v, ok := keys[a]; ok {
+					return v
+				}
+			}
+			return nil
+		}
+		var bad error
+		text := func(name string) string {
+			var s *string
+			if raw := field(name); raw != nil && json.Unmarshal(raw, &s) != nil && bad == nil {
+				bad = fmt.Errorf("%s: item %d (id %s): %s %s: want a string", path, i+1, learn.IDOf(field("id")), name, raw)
+			}
+			if s == nil {
+				return ""
+			}
+			return *s
+		}
+		out[i] = labelled{ID: field("id"), Title: text("title"), Body: text("body"), Class: text("class"),
+			DisciplineLead: field("discipline_lead"), Department: text("department")}
+		if bad != nil {
+			return nil, bad
+		}
+	}
+	return out, nil
+}
+
 // tsvRows splits each non-blank line of r on tabs. A TSV has no quoting:
 // a field may start with " (csv's quoting would join it to the next rows).
 func tsvRows(r io.Reader) ([][]string, error) {
@@ -361,6 +410,15 @@ var tableColumns = map[string][]string{
 	"class":           {"class", "label", "类别", "分类"},
 	"discipline_lead": {"discipline_lead", "lead", "纪检线索"},
 	"department":      {"department", "一级分类", "一级标签"},
+}
+
+// labelNames lists the names a label field may have, for an error.
+func labelNames() string {
+	var names []string
+	for _, f := range []string{"class", "discipline_lead", "department"} {
+		names = append(names, strings.Join(tableColumns[f], "/"))
+	}
+	return strings.Join(names, ", ")
 }
 
 func b2i(b bool) int {

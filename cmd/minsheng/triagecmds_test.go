@@ -300,3 +300,32 @@ func TestReadLabelledQuotes(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalFileLabels: JSON lines take the fields under the names a table's
+// header may give them and may start with a byte order mark; a file where
+// no item carries a readable label is an error, not a report of nothing.
+func TestEvalFileLabels(t *testing.T) {
+	e, err := triage.New(triage.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/items.jsonl"
+	for _, tc := range []struct{ name, in, want string }{
+		{"aliases", `{"ID":1,"留言主题":"举报村支书贪污","text":"村支书虚报冒领低保金，还用公款吃喝。","label":"discipline","lead":true}`,
+			"discipline           1.000     1.000     1.000       1"},
+		{"byte order mark", "\uFEFF" + `{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","class":"gov_service"}`,
+			"gov_service          1.000     1.000     1.000       1"},
+		{"empty", "\n", "items.jsonl: no items"},
+		{"no label", `{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月。"}`, "none of its 1 items carries a class, discipline_lead or department label (names read: class/label/"},
+		{"labels under unknown names", `{"id":1,"text":"路灯坏了","tag":"gov_service","lead_flag":0}`, "none of its 1 items carries"},
+		{"blank labels", `{"id":1,"body":"路灯坏了","class":" ","discipline_lead":null,"department":""}`, "none of its 1 items carries"},
+		{"a field not a string", `{"id":"b","title":123,"class":"petition"}`, "items.jsonl: item 1 (id b): title 123: want a string"},
+	} {
+		os.WriteFile(path, []byte(tc.in+"\n"), 0o644)
+		var out bytes.Buffer
+		err := evalFile(&out, e, path)
+		if got := out.String() + fmt.Sprint(err); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got %s, want it to contain %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -181,8 +181,8 @@ func ReadExamples(path string) ([]Record, error) {
 	return out, nil
 }
 
-// ReadJSONLines reads one T per non-blank line of path; an error names the
-// line.
+// ReadJSONLines reads one T per non-blank line of path, after a UTF-8 byte
+// order mark at its start if there is one; an error names the line.
 func ReadJSONLines[T any](path string) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -193,11 +193,15 @@ func ReadJSONLines[T any](path string) ([]T, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 4<<20)
 	for n := 1; sc.Scan(); n++ {
-		if strings.TrimSpace(sc.Text()) == "" {
+		line := sc.Bytes()
+		if n == 1 {
+			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+		if err := json.Unmarshal(line, &v); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
 		}
 		out = append(out, v)
