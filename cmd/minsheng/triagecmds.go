@@ -437,7 +437,7 @@ func indexOf(xs []string, x string) int {
 	return -1
 }
 
-// classified is one output line of classify.
+// classified is one output line of classify for a line it classified.
 type classified struct {
 	ID             string            `json:"id"`
 	Class          minsheng.Class    `json:"class"`
@@ -448,7 +448,13 @@ type classified struct {
 	Review         bool              `json:"review"`
 	Reasons        []minsheng.Reason `json:"reasons"`
 	ModelVersion   string            `json:"model_version"`
-	Error          string            `json:"error,omitempty"`
+}
+
+// classifyError is the output line of classify for a line it could not
+// classify: the line's id when it could be read, and what was wrong.
+type classifyError struct {
+	ID    string `json:"id,omitempty"`
+	Error string `json:"error"`
 }
 
 func runClassify(_ context.Context, args []string) int {
@@ -468,38 +474,74 @@ func runClassify(_ context.Context, args []string) int {
 	return exitOK
 }
 
-// classify reads JSON lines and writes one JSON line per input line; a line
-// that is not an object with a title or body, or is longer than
-// maxClassifyLine, gets an error line, and the rest go on.
+// classify reads JSON lines and writes one JSON line per input line, so
+// that output line n answers input line n. A UTF-8 byte order mark before
+// the first line is skipped. A line that is blank, is not an object with a
+// title or a body (strings), or is longer than maxClassifyLine gets an
+// error line (classifyError), and the rest go on.
 func classify(e *triage.Engine, r io.Reader, w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	err := eachLine(r, maxClassifyLine, func(n int, line []byte) error {
-		if line != nil && len(bytes.TrimSpace(line)) == 0 {
-			return nil
+		if n == 1 {
+			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
 		}
-		var out classified
-		var in struct {
-			ID    json.RawMessage `json:"id"`
-			Title string          `json:"title"`
-			Body  string          `json:"body"`
+		title, body, id, err := classifyInput(line)
+		if err != nil {
+			return enc.Encode(classifyError{ID: id, Error: fmt.Sprintf("line %d: %v", n, err)})
 		}
-		if line == nil {
-			out.Error = fmt.Sprintf("line %d: longer than %d MiB, not read", n, maxClassifyLine>>20)
-		} else if err := json.Unmarshal(line, &in); err != nil {
-			out.Error = fmt.Sprintf("line %d: %v", n, err)
-		} else {
-			d := e.DecideText(in.Title, in.Body)
-			out = classified{ID: learn.IDOf(in.ID), Class: d.Class, Confidence: d.Confidence, DisciplineLead: d.Flags.DisciplineLead,
-				Urgent: d.Flags.Urgent, Department: d.Department, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion}
-		}
-		return enc.Encode(out)
+		d := e.DecideText(title, body)
+		return enc.Encode(classified{ID: id, Class: d.Class, Confidence: d.Confidence, DisciplineLead: d.Flags.DisciplineLead,
+			Urgent: d.Flags.Urgent, Department: d.Department, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion})
 	})
 	if err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// classifyInput reads one input line of classify (nil: over the limit).
+// The id is returned whenever the line is an object, even when another
+// field is wrong.
+func classifyInput(line []byte) (title, body, id string, err error) {
+	switch {
+	case line == nil:
+		return "", "", "", fmt.Errorf("longer than %d MiB, not read", maxClassifyLine>>20)
+	case len(bytes.TrimSpace(line)) == 0:
+		return "", "", "", errors.New("blank")
+	}
+	var in struct{ ID, Title, Body json.RawMessage }
+	if err := json.Unmarshal(line, &in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return "", "", "", fmt.Errorf("a JSON %s, not an object", te.Value)
+		}
+		return "", "", "", err
+	}
+	if in.ID != nil && string(in.ID) != "null" {
+		id = learn.IDOf(in.ID)
+	}
+	var t, b *string
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		to   **string
+	}{{"title", in.Title, &t}, {"body", in.Body, &b}} {
+		if f.raw != nil && json.Unmarshal(f.raw, f.to) != nil {
+			return "", "", id, fmt.Errorf("%s %s: want a string", f.name, f.raw)
+		}
+	}
+	if t == nil && b == nil {
+		return "", "", id, errors.New("no title or body")
+	}
+	if t != nil {
+		title = *t
+	}
+	if b != nil {
+		body = *b
+	}
+	return title, body, id, nil
 }
 
 // maxClassifyLine is the longest input line classify reads.

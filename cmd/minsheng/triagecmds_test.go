@@ -31,12 +31,12 @@ func TestClassify(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("%d output lines for 4 non-empty inputs:\n%s", len(lines), out.String())
+	if len(lines) != 5 {
+		t.Fatalf("%d output lines for 5 input lines:\n%s", len(lines), out.String())
 	}
-	var got []classified
+	var got []classifyLine
 	for _, l := range lines {
-		var c classified
+		var c classifyLine
 		if err := json.Unmarshal([]byte(l), &c); err != nil {
 			t.Fatalf("%s: %v", l, err)
 		}
@@ -51,8 +51,11 @@ func TestClassify(t *testing.T) {
 	if got[2].Error == "" || got[2].Class != "" {
 		t.Errorf("malformed line 3 without an error: %+v", got[2])
 	}
-	if got[3].ID != "c3" || got[3].Class != minsheng.ClassGovService || got[3].Department == "" {
-		t.Errorf("line 5: %+v", got[3])
+	if got[3].Error != "line 4: blank" {
+		t.Errorf("blank line 4: %+v", got[3])
+	}
+	if got[4].ID != "c3" || got[4].Class != minsheng.ClassGovService || got[4].Department == "" {
+		t.Errorf("line 5: %+v", got[4])
 	}
 
 	// A line over the limit gets an error line, and the next is still read.
@@ -64,6 +67,63 @@ func TestClassify(t *testing.T) {
 	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `"error":"line 1: longer than 16 MiB, not read"`) || !strings.Contains(lines[1], `"id":"next","class":"gov_service"`) {
 		t.Errorf("after a huge line:\n%.300s", out.String())
+	}
+}
+
+// classifyLine reads either kind of classify output line.
+type classifyLine struct {
+	classified
+	Error string `json:"error"`
+}
+
+// TestClassifyErrors: each line classify cannot classify gets an error
+// line of the shape triage/README.md gives, with the id whenever the line
+// is an object with one; the output stays aligned with the input.
+func TestClassifyErrors(t *testing.T) {
+	e, err := triage.New(triage.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ in, want string }{ // want: the error line, or "" for a decision
+		{`{"id":"a","title":"小区停水三天","body":"请自来水公司尽快处理"}`, ""},
+		{`not json`, `{"error":"line 2: invalid character 'o' in literal null (expecting 'u')"}`},
+		{`{"id":"b","title":123,"body":"路灯坏了两个月请修"}`, `{"id":"b","error":"line 3: title 123: want a string"}`},
+		{`{"id":9,"body":["x"]}`, `{"id":"9","error":"line 4: body [\"x\"]: want a string"}`},
+		{``, `{"error":"line 5: blank"}`},
+		{" \t ", `{"error":"line 6: blank"}`},
+		{`{"id":"c"}`, `{"id":"c","error":"line 7: no title or body"}`},
+		{`{"id":"c2","title":null,"body":null}`, `{"id":"c2","error":"line 8: no title or body"}`},
+		{`{}`, `{"error":"line 9: no title or body"}`},
+		{`null`, `{"error":"line 10: no title or body"}`},
+		{`[]`, `{"error":"line 11: a JSON array, not an object"}`},
+		{`"str"`, `{"error":"line 12: a JSON string, not an object"}`},
+		{`{"id":"d","title":"路灯坏了","body":null}`, ""},
+		{`{"id":"e","title":"路灯坏了"} trailing`, `{"error":"line 14: invalid character 't' after top-level value"}`},
+	}
+	var in []string
+	for _, c := range cases {
+		in = append(in, c.in)
+	}
+	var out bytes.Buffer
+	// A byte order mark before the first line is skipped.
+	if err := classify(e, strings.NewReader("\uFEFF"+strings.Join(in, "\r\n")+"\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("%d output lines for %d input lines:\n%s", len(lines), len(cases), out.String())
+	}
+	for i, c := range cases {
+		var got classifyLine
+		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
+			t.Errorf("line %d: %s: %v", i+1, lines[i], err)
+		}
+		switch {
+		case c.want != "" && lines[i] != c.want:
+			t.Errorf("line %d %s:\n got %s\nwant %s", i+1, c.in, lines[i], c.want)
+		case c.want == "" && (got.Error != "" || got.Class == "" || got.ModelVersion == ""):
+			t.Errorf("line %d %s: got %s, want a decision", i+1, c.in, lines[i])
+		}
 	}
 }
 
