@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -220,6 +221,11 @@ type LabelRef struct {
 }
 
 // ReadLabelRefs reads fourway.tsv (file, id, class, discipline_lead, note).
+// The class is read by ClassOf and kept under its own name, the lead by
+// LeadOf; a class or lead it cannot read, or an empty lead, is an error
+// naming the file, the line and the value. (Training aligns each row with
+// its held-out prediction by position among the rows of a known class, so
+// a row of a misspelt class must not be dropped on the way.)
 func ReadLabelRefs(path string) ([]LabelRef, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -237,7 +243,19 @@ func ReadLabelRefs(path string) ([]LabelRef, error) {
 		if Reserved(f[0]) {
 			return nil, fmt.Errorf("%s:%d: %s is reserved for evaluation", path, i+1, f[0])
 		}
-		out = append(out, LabelRef{File: f[0], ID: f[1], Class: f[2], Lead: f[3] == "1" || f[3] == "true"})
+		c, ok := ClassOf(f[2])
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: class %q: want one of %s, or its Chinese name", path, i+1, f[2], strings.Join(Classes(), ", "))
+		}
+		raw, _ := json.Marshal(f[3]) // a string always marshals
+		lead, err := LeadOf(raw)
+		if err == nil && lead == nil {
+			err = errors.New("discipline_lead is empty")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+		out = append(out, LabelRef{File: f[0], ID: f[1], Class: string(c), Lead: *lead})
 	}
 	return out, nil
 }

@@ -35,3 +35,44 @@ func TestReadJSONLines(t *testing.T) {
 		}
 	}
 }
+
+// TestReadLabelRefs: a class or lead that cannot be read is an error naming
+// the file, the line and the value, so that a misspelt class cannot drop a
+// row and shift the rows after it against their held-out predictions.
+func TestReadLabelRefs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fourway.tsv")
+	for _, tc := range []struct {
+		row     string // class<TAB>discipline_lead
+		class   string
+		lead    bool
+		wantErr string
+	}{
+		{"petition\t0", "petition", false, ""},
+		{"discipline\t1", "discipline", true, ""},
+		{"舆论监督\tno", "media_oversight", false, ""},
+		{"Gov Service\tyes", "gov_service", true, ""},
+		{"petition\tTRUE", "petition", true, ""},
+		{"petition\t 1", "petition", true, ""},
+		{"petition\t是", "petition", true, ""},
+		{"petition\t否\r", "petition", false, ""},
+		{"petiton\t0", "", false, `fourway.tsv:3: class "petiton": want one of media_oversight, petition`},
+		{"\t0", "", false, `fourway.tsv:3: class "": want one of`},
+		{"petition\tmaybe", "", false, `fourway.tsv:3: discipline_lead "maybe": want true or false`},
+		{"petition\t\tnote", "", false, "fourway.tsv:3: discipline_lead is empty"},
+	} {
+		os.WriteFile(path, []byte("file\tid\tclass\tdiscipline_lead\tnote\n"+
+			"附件3_全部_4326.csv\t1\tgov_service\t0\tx\n"+
+			"附件3_全部_4326.csv\t2\t"+tc.row+"\n"), 0o644)
+		refs, err := ReadLabelRefs(path)
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want one containing %q", tc.row, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tc.row, err)
+		case len(refs) != 2 || refs[1].Class != tc.class || refs[1].Lead != tc.lead:
+			t.Errorf("%q: %+v, want class %s lead %v", tc.row, refs, tc.class, tc.lead)
+		}
+	}
+}

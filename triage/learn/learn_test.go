@@ -506,3 +506,15 @@ func TestCrossValidateWith(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainRefusesUnknownClass: a four-way record of a class the head does
+// not have stops training, naming it, rather than being skipped, which
+// would shift every later record against its held-out prediction.
+func TestTrainRefusesUnknownClass(t *testing.T) {
+	cfg := DefaultConfig("", "")
+	cfg.Bits = 10
+	d := &Data{FourWay: []Record{{Source: "own", ID: "x1", Title: "路灯", Body: "坏了", Label: "petiton"}}}
+	if _, _, err := Train(cfg, d); err == nil || !strings.Contains(err.Error(), `own x1: class "petiton" is not one of`) {
+		t.Errorf("Train: %v", err)
+	}
+}

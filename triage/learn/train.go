@@ -336,8 +336,8 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	var classSrc, classText []string // each class doc's file ("" for our own examples) and text
 	for _, r := range d.FourWay {
 		k := index(h.Labels, r.Label)
-		if k < 0 {
-			continue
+		if k < 0 { // skipped, it would shift classProbs against d.FourWay
+			return nil, nil, fmt.Errorf("%s %s: class %q is not one of %s", r.Source, r.ID, r.Label, strings.Join(h.Labels, ", "))
 		}
 		class = append(class, Doc{IDs: m.Featurize(nil, r.Title, r.Body), Label: k})
 		src := r.Source
