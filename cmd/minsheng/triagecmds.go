@@ -64,16 +64,20 @@ func runTrain(_ context.Context, args []string) int {
 	out := fs.String("out", "triage/model/default.mstm", "model file to write")
 	report := fs.String("report", "triage/model/metrics.md", "cross-validation report to write (markdown); empty: none")
 	version := fs.String("version", "", "model version (default ngram-lr-YYYYMMDD)")
-	bits := fs.Uint("bits", 18, "feature hash bits: 2^bits buckets (10..24)")
+	bits := fs.Uint("bits", 18, fmt.Sprintf("feature hash bits: 2^bits buckets (%d..%d)", minBits, maxBits))
 	leadDump := fs.String("lead-dump", "", "write each lead doc's held-out lead probability, class and rule hit to this TSV (to read the leads the engine misses)")
 	titleWeight := fs.Float64("title-weight", learn.DefaultConfig("", "").TitleWeight, "weight of the letters' titles, sent alone, in the class head's training (0: none)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
+	if *bits < minBits || *bits > maxBits {
+		fmt.Fprintf(os.Stderr, "train: --bits %d outside %d..%d\n", *bits, minBits, maxBits)
+		return exitConfig
+	}
 	cfg := learn.DefaultConfig(*shared, *labels)
 	cfg.TitleWeight = *titleWeight
 	cfg.Log = os.Stderr
-	cfg.Bits = uint8(min(*bits, 24))
+	cfg.Bits = uint8(*bits)
 	if *version != "" {
 		cfg.Version = *version
 	}
@@ -120,6 +124,9 @@ func runTrain(_ context.Context, args []string) int {
 	fmt.Fprintf(os.Stderr, "train: wrote %s (%s) in %s\n", *out, m.Version, time.Since(start).Round(time.Millisecond))
 	return exitOK
 }
+
+// minBits and maxBits bound train --bits, as triage.NewModel does.
+const minBits, maxBits = 10, 24
 
 func writeModel(path string, m *triage.Model) error {
 	tmp := path + ".tmp"
@@ -260,7 +267,14 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	if rep.N > 0 {
 		fmt.Fprintln(w, "\nclass:")
 		rep.Print(w)
-		fmt.Fprintf(w, "four-way macro-F1 (%s): %.3f\n", strings.Join(classes[:4], ", "), rep.MacroF1Over(4))
+		four := "n/a (no item's class is one of them)"
+		for i := range 4 {
+			if rep.Support(i) > 0 {
+				four = fmt.Sprintf("%.3f", rep.MacroF1Over(4))
+				break
+			}
+		}
+		fmt.Fprintf(w, "four-way macro-F1 (%s): %s\n", strings.Join(classes[:4], ", "), four)
 	}
 	if lead.N > 0 {
 		p, rc, _ := lead.PRF(1)
@@ -599,6 +613,10 @@ func runTriageBench(_ context.Context, args []string) int {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
+	}
+	if *dur <= 0 {
+		fmt.Fprintf(os.Stderr, "triage-bench: --duration %s: want a positive duration\n", *dur)
+		return exitConfig
 	}
 	e, ok := engine("triage-bench", *model)
 	if !ok {

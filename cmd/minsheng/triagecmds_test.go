@@ -379,6 +379,8 @@ func TestEvalFileLabels(t *testing.T) {
 		{"no label", `{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月。"}`, "none of its 1 items carries a class, discipline_lead or department label (names read: class/label/"},
 		{"labels under unknown names", `{"id":1,"text":"路灯坏了","tag":"gov_service","lead_flag":0}`, "none of its 1 items carries"},
 		{"blank labels", `{"id":1,"body":"路灯坏了","class":" ","discipline_lead":null,"department":""}`, "none of its 1 items carries"},
+		{"no item of the four classes", `{"id":1,"title":"感谢","body":"谢谢你们修好了路灯！","class":"invalid"}`,
+			"four-way macro-F1 (media_oversight, petition, gov_service, discipline): n/a (no item's class is one of them)\n"},
 		{"a field not a string", `{"id":"b","title":123,"class":"petition"}`, "items.jsonl: item 1 (id b): title 123: want a string"},
 	} {
 		os.WriteFile(path, []byte(tc.in+"\n"), 0o644)
@@ -386,6 +388,25 @@ func TestEvalFileLabels(t *testing.T) {
 		err := evalFile(&out, e, path)
 		if got := out.String() + fmt.Sprint(err); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: got %s, want it to contain %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestTriageFlagRanges: a flag out of its range is an error naming it,
+// before any data is read.
+func TestTriageFlagRanges(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"triage-bench", "--duration", "0"}, "triage-bench: --duration 0s: want a positive duration"},
+		{[]string{"triage-bench", "--duration", "-1s"}, "triage-bench: --duration -1s: want a positive duration"},
+		{[]string{"train", "--bits", "25", "--shared", "/nonexistent"}, "train: --bits 25 outside 10..24"},
+		{[]string{"train", "--bits", "9", "--shared", "/nonexistent"}, "train: --bits 9 outside 10..24"},
+	} {
+		_, stderr, code := runCmd(t, tc.args...)
+		if code != exitConfig || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr, exitConfig, tc.want)
 		}
 	}
 }

@@ -63,6 +63,15 @@ func (r *Report) PRF(i int) (p, rc, f1 float64) {
 	return p, rc, f1
 }
 
+// Support is how many items have gold label i.
+func (r *Report) Support(i int) int {
+	n := 0
+	for _, c := range r.Confusion[i] {
+		n += c
+	}
+	return n
+}
+
 // MacroF1 averages F1 over the labels that occur in the gold data.
 func (r *Report) MacroF1() float64 { return r.MacroF1Over(len(r.Labels)) }
 
@@ -72,11 +81,7 @@ func (r *Report) MacroF1() float64 { return r.MacroF1Over(len(r.Labels)) }
 func (r *Report) MacroF1Over(n int) float64 {
 	sum, k := 0.0, 0
 	for i := range n {
-		row := 0
-		for j := range r.Labels {
-			row += r.Confusion[i][j]
-		}
-		if row == 0 {
+		if r.Support(i) == 0 {
 			continue
 		}
 		_, _, f := r.PRF(i)
@@ -107,11 +112,7 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "%-16s %9s %9s %9s %7s\n", "label", "precision", "recall", "f1", "support")
 	for i, l := range r.Labels {
 		p, rc, f := r.PRF(i)
-		sup := 0
-		for j := range r.Labels {
-			sup += r.Confusion[i][j]
-		}
-		fmt.Fprintf(w, "%-16s %9.3f %9.3f %9.3f %7d\n", l, p, rc, f, sup)
+		fmt.Fprintf(w, "%-16s %9.3f %9.3f %9.3f %7d\n", l, p, rc, f, r.Support(i))
 	}
 	fmt.Fprintf(w, "macro-F1 %.3f  accuracy %.3f  n=%d\n", r.MacroF1(), r.Accuracy(), r.N)
 	fmt.Fprintf(w, "confusion (rows gold, columns predicted):\n%-16s", "")
