@@ -680,6 +680,9 @@ func ReadModel(r io.Reader) (*Model, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%w: header: %w", ErrBadModel, err)
 	}
+	if err := m.checkHeader(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadModel, err)
+	}
 	mm, err := newModel(m.Version, m.Bits, m.Heads)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadModel, err)
@@ -688,13 +691,13 @@ func ReadModel(r io.Reader) (*Model, error) {
 	mm.q = make([]int8, (1<<mm.Bits)*mm.cols)
 	mm.scale = make([]float32, mm.cols)
 	for _, h := range mm.Heads {
-		if len(h.Bias) != len(h.Labels) || len(h.Labels) < 2 {
-			return nil, fmt.Errorf("%w: head %q has %d labels and %d biases", ErrBadModel, h.Name, len(h.Labels), len(h.Bias))
-		}
 		var scale float32
 		var cnt uint32
 		if err := binary.Read(br, binary.LittleEndian, &scale); err != nil {
 			return nil, fmt.Errorf("%w: head %q: %w", ErrBadModel, h.Name, err)
+		}
+		if !finite(scale) || scale <= 0 {
+			return nil, fmt.Errorf("%w: head %q: scale %v, want finite and positive", ErrBadModel, h.Name, scale)
 		}
 		if err := binary.Read(br, binary.LittleEndian, &cnt); err != nil {
 			return nil, fmt.Errorf("%w: head %q: %w", ErrBadModel, h.Name, err)
@@ -712,7 +715,10 @@ func ReadModel(r io.Reader) (*Model, error) {
 		}
 		f := uint64(0)
 		row := make([]int8, k)
-		for _, d := range buckets {
+		for i, d := range buckets {
+			if d == 0 && i > 0 { // Write writes each bucket once, in order
+				return nil, fmt.Errorf("%w: head %q: bucket %d repeated", ErrBadModel, h.Name, f)
+			}
 			f += uint64(d)
 			if f >= 1<<mm.Bits {
 				return nil, fmt.Errorf("%w: head %q: bucket %d out of range", ErrBadModel, h.Name, f)
@@ -723,12 +729,49 @@ func ReadModel(r io.Reader) (*Model, error) {
 			copy(mm.q[int(f)*mm.cols+h.col:], row)
 		}
 	}
+	// The last row must end the stream: reading on to io.EOF is also what
+	// makes the gzip reader check the CRC-32 and length in its trailer.
+	switch _, err := br.ReadByte(); {
+	case err == nil:
+		return nil, fmt.Errorf("%w: data after the last row", ErrBadModel)
+	case err != io.EOF:
+		return nil, fmt.Errorf("%w: end of stream: %w", ErrBadModel, err)
+	}
 	mm.pack()
 	if mm.pk != nil {
 		mm.q = nil // the packed rows hold the same weights (int8 rebuilds them)
 	}
 	return mm, nil
 }
+
+// maxTitleRepeat bounds Model.TitleRepeat in a model file: a title counted
+// more often than this would outweigh any body.
+const maxTitleRepeat = 8
+
+// checkHeader reports what is wrong with a model file's header, before
+// newModel fills in defaults (a bias per label, temperature 1) that would
+// hide it.
+func (m *Model) checkHeader() error {
+	if m.TitleRepeat < 1 || m.TitleRepeat > maxTitleRepeat {
+		return fmt.Errorf("title_repeat %d outside 1..%d", m.TitleRepeat, maxTitleRepeat)
+	}
+	for _, h := range m.Heads {
+		if len(h.Labels) < 2 || len(h.Bias) != len(h.Labels) {
+			return fmt.Errorf("head %q has %d labels and %d biases", h.Name, len(h.Labels), len(h.Bias))
+		}
+		if !finite(h.Temperature) || h.Temperature <= 0 {
+			return fmt.Errorf("head %q: temperature %v, want finite and positive", h.Name, h.Temperature)
+		}
+		for k, b := range h.Bias {
+			if !finite(b) {
+				return fmt.Errorf("head %q: bias %d is %v", h.Name, k, b)
+			}
+		}
+	}
+	return nil
+}
+
+func finite(x float32) bool { return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) }
 
 // Labels of head name, for messages.
 func (m *Model) describe() string {

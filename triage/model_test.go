@@ -2,13 +2,20 @@ package triage
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"io"
+	"math"
 	"slices"
 	"strings"
 	"testing"
 )
 
-func TestModelRoundTrip(t *testing.T) {
+// smallModel is a model of two heads with a few weights set, and the
+// features those weights are on.
+func smallModel(t testing.TB) (*Model, []uint32) {
 	m, err := NewModel("t1", 12, []Head{{Name: "a", Labels: []string{"x", "y"}}, {Name: "b", Labels: []string{"p", "q", "r"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -20,6 +27,11 @@ func TestModelRoundTrip(t *testing.T) {
 		w[len(w)-1] -= 0.05
 	}
 	m.Heads[1].Bias = []float32{0.1, -0.2, 0.3}
+	return m, ids
+}
+
+func TestModelRoundTrip(t *testing.T) {
+	m, ids := smallModel(t)
 	before := make([]float32, m.Cols())
 	m.Scores(ids, before)
 	var buf bytes.Buffer
@@ -52,6 +64,163 @@ func TestModelRoundTrip(t *testing.T) {
 			t.Errorf("ReadModel(%d bytes) = %v, want ErrBadModel", len(bad), err)
 		}
 	}
+}
+
+// smallModelFile is smallModel as Write writes it, and the stream inside
+// its gzip: the magic, the header's length and the header, then the rows.
+func smallModelFile(t testing.TB) (file, raw []byte) {
+	m, _ := smallModel(t)
+	var buf bytes.Buffer
+	if err := m.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err = io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), raw
+}
+
+func gzipped(raw []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(raw)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// rows is where the rows begin in a model's stream: the first head's scale.
+func rows(raw []byte) int {
+	return len(modelMagic) + 4 + int(binary.LittleEndian.Uint32(raw[len(modelMagic):]))
+}
+
+// withHeader is a model's stream with its header edited by edit.
+func withHeader(t *testing.T, raw []byte, edit func(h map[string]any)) []byte {
+	var h map[string]any
+	if err := json.Unmarshal(raw[len(modelMagic)+4:rows(raw)], &h); err != nil {
+		t.Fatal(err)
+	}
+	edit(h)
+	hdr, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := binary.LittleEndian.AppendUint32([]byte(modelMagic), uint32(len(hdr)))
+	return append(append(out, hdr...), raw[rows(raw):]...)
+}
+
+// withScale is a model's stream with its first head's scale set to x.
+func withScale(raw []byte, x float32) []byte {
+	out := slices.Clone(raw)
+	binary.LittleEndian.PutUint32(out[rows(raw):], math.Float32bits(x))
+	return out
+}
+
+func head(i int, h map[string]any) map[string]any { return h["heads"].([]any)[i].(map[string]any) }
+
+// ReadModel refuses a model file that is cut short, corrupt, or well
+// formed but holding values no model has.
+func TestReadModelCorrupt(t *testing.T) {
+	file, raw := smallModelFile(t)
+	if _, err := ReadModel(bytes.NewReader(gzipped(raw))); err != nil {
+		t.Fatalf("the model compressed again: %v", err)
+	}
+	flip := func(i int) []byte {
+		c := slices.Clone(file)
+		c[i] ^= 0xff
+		return c
+	}
+	tests := []struct {
+		name string
+		file []byte
+	}{
+		{"empty", nil},
+		{"not gzip", []byte("not gzip")},
+		{"half", file[:len(file)/2]},
+		{"trailer cut", file[:len(file)-8]},
+		{"last byte cut", file[:len(file)-1]},
+		{"wrong CRC-32", flip(len(file) - 8)},
+		{"wrong length", flip(len(file) - 1)},
+		{"garbage after the gzip stream", append(slices.Clone(file), "garbage"...)},
+		{"a second gzip stream", append(slices.Clone(file), gzipped([]byte("garbage"))...)},
+		{"garbage after the last row", gzipped(append(slices.Clone(raw), "garbage"...))},
+		{"a byte after the last row", gzipped(append(slices.Clone(raw), 0))},
+		{"last row cut", gzipped(raw[:len(raw)-1])},
+		{"NaN scale", gzipped(withScale(raw, float32(math.NaN())))},
+		{"infinite scale", gzipped(withScale(raw, float32(math.Inf(1))))},
+		{"zero scale", gzipped(withScale(raw, 0))},
+		{"negative scale", gzipped(withScale(raw, -0.01))},
+		{"bucket repeated", gzipped(func() []byte {
+			c := slices.Clone(raw)
+			binary.LittleEndian.PutUint32(c[rows(raw)+12:], 0) // the first head's second bucket delta
+			return c
+		}())},
+		{"title_repeat 0", gzipped(withHeader(t, raw, func(h map[string]any) { h["title_repeat"] = 0 }))},
+		{"title_repeat -5", gzipped(withHeader(t, raw, func(h map[string]any) { h["title_repeat"] = -5 }))},
+		{"title_repeat 9", gzipped(withHeader(t, raw, func(h map[string]any) { h["title_repeat"] = 9 }))},
+		{"bits 9", gzipped(withHeader(t, raw, func(h map[string]any) { h["bits"] = 9 }))},
+		{"bits 25", gzipped(withHeader(t, raw, func(h map[string]any) { h["bits"] = 25 }))},
+		{"temperature 0", gzipped(withHeader(t, raw, func(h map[string]any) { head(0, h)["temperature"] = 0 }))},
+		{"temperature -1", gzipped(withHeader(t, raw, func(h map[string]any) { head(1, h)["temperature"] = -1 }))},
+		{"bias missing", gzipped(withHeader(t, raw, func(h map[string]any) { head(1, h)["bias"] = []float32{0.1, 0.2} }))},
+		{"one label", gzipped(withHeader(t, raw, func(h map[string]any) {
+			head(0, h)["labels"], head(0, h)["bias"] = []string{"x"}, []float32{0}
+		}))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ReadModel(bytes.NewReader(tt.file)); !errors.Is(err, ErrBadModel) {
+				t.Errorf("ReadModel = %v, want ErrBadModel", err)
+			}
+		})
+	}
+	// Every byte flipped: all but the gzip header's time, extra flags and
+	// OS (bytes 4 to 9), which nothing checks, make the file unreadable.
+	for i := range file {
+		if i >= 4 && i <= 9 {
+			continue
+		}
+		if _, err := ReadModel(bytes.NewReader(flip(i))); !errors.Is(err, ErrBadModel) {
+			t.Errorf("byte %d of %d flipped: ReadModel = %v, want ErrBadModel", i, len(file), err)
+		}
+	}
+}
+
+// FuzzReadModel gives ReadModel gzip streams of any content: it returns an
+// error or a model that scores finitely and writes a file it reads back.
+func FuzzReadModel(f *testing.F) {
+	_, raw := smallModelFile(f)
+	f.Add(raw)
+	f.Add(raw[:len(raw)-3])
+	f.Add(withScale(raw, float32(math.Inf(-1))))
+	f.Add(append(slices.Clone(raw), 0))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, err := ReadModel(bytes.NewReader(gzipped(raw)))
+		if err != nil {
+			if !errors.Is(err, ErrBadModel) {
+				t.Fatalf("ReadModel: %v does not wrap ErrBadModel", err)
+			}
+			return
+		}
+		scores := make([]float32, m.Cols())
+		m.Scores(m.Featurize(nil, "路灯不亮", "小区门口的路灯坏了 abc 123"), scores)
+		for i, s := range scores {
+			if !finite(s) {
+				t.Fatalf("score %d is %v", i, s)
+			}
+		}
+		var buf bytes.Buffer
+		if err := m.Write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadModel(&buf); err != nil {
+			t.Fatalf("a model read, written and read again: %v", err)
+		}
+	})
 }
 
 func TestDefaultModelLoads(t *testing.T) {
