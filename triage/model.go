@@ -322,9 +322,10 @@ func (m *Model) featurize(buf []byte, x *extractor, title, body string) []byte {
 	}
 	i0, s0 := len(x.ids), len(x.spans)
 	x.extract(buf, 0, tl, seedText, m.mask())
-	for range m.TitleRepeat - 1 { // the same features again
-		x.ids = append(x.ids, x.ids[i0:]...)
-		x.spans = append(x.spans, x.spans[s0:]...)
+	i1, s1 := len(x.ids), len(x.spans)
+	for range m.TitleRepeat - 1 { // the same features again: the first copy, not all so far
+		x.ids = append(x.ids, x.ids[i0:i1]...)
+		x.spans = append(x.spans, x.spans[s0:s1]...)
 	}
 	x.extract(buf, tl+1, len(buf), seedText, m.mask())
 	return buf

@@ -334,3 +334,31 @@ func TestPackedScoresExact(t *testing.T) {
 	}
 	w.Scores(w.Featurize(nil, "", "测试"), make([]float32, w.Cols()))
 }
+
+// A title's features count TitleRepeat times, its spans with them, and the
+// body's once.
+func TestTitleRepeat(t *testing.T) {
+	m, err := NewModel("t", 12, []Head{{Name: "a", Labels: []string{"x", "y"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.TitleRepeat = 1
+	title := m.Featurize(nil, "路灯不亮", "")
+	body := m.Featurize(nil, "", "请修")
+	for _, n := range []int{1, 2, 3, 5, maxTitleRepeat} {
+		m.TitleRepeat = n
+		x := extractor{ids: []uint32{7}, wantSpans: true, spans: []span{{0, 1}}} // something before, kept once
+		m.featurize(nil, &x, "路灯不亮", "请修")
+		want := []uint32{7}
+		for range n {
+			want = append(want, title...)
+		}
+		want = append(want, body...)
+		if !slices.Equal(x.ids, want) {
+			t.Errorf("TitleRepeat %d: %d features, want %d (%d of the title's %d, then the body's %d)", n, len(x.ids), len(want), n, len(title), len(body))
+		}
+		if len(x.spans) != len(x.ids) {
+			t.Errorf("TitleRepeat %d: %d spans for %d features", n, len(x.spans), len(x.ids))
+		}
+	}
+}
