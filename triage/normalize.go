@@ -2,6 +2,7 @@ package triage
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -81,12 +82,12 @@ var noisePairs = []string{
 	"尊敬的领导", " ", "尊敬的市长", " ", "尊敬的书记", " ", "尊敬的", " ",
 	"领导您好", " ", "领导你好", " ", "领导们好", " ", "您好", " ", "你好", " ",
 	"此致敬礼", " ", "此致", " ", "敬礼", " ",
-	"&nbsp;", " ", "&amp;", "& ", "&lt;", " ", "&gt;", " ", "&quot;", " ",
 }
 
 // Normalize returns the text folded for classification: full-width forms
 // and case folded, traditional characters simplified, markup, invisible
-// characters and greetings removed, runs of space collapsed. The item's
+// characters and greetings removed, character references (&nbsp; &#20320;)
+// decoded, runs of space collapsed. The item's
 // stored text is never changed; only the classifier sees this.
 func Normalize(s string) string {
 	return string(appendNormalized(nil, s))
@@ -154,41 +155,261 @@ func appendNormalized(dst []byte, s string) []byte {
 	if bytes.IndexByte(dst[start:], '<') >= 0 {
 		dst = stripTags(dst, start)
 	}
+	if bytes.IndexByte(dst[start:], '&') >= 0 {
+		dst = decodeEntities(dst, start)
+	}
 	return stripNoise(dst, start)
 }
 
-// stripTags removes markup from folded text dst[start:] in place: a '<'
-// followed by a letter, '/' or '!' up to the nearest '>' (within 2 KiB)
-// becomes a space. It runs on the folded text, so a tag written in
-// full-width forms or broken by an invisible character goes too, and what
-// it leaves holds no tag (a '<' before a removed tag is followed by the
-// space): normalising twice changes nothing.
+// stripTags removes markup from folded text dst[start:] in place, each tag
+// becoming a space. A tag is '<' and a name (a letter, then letters,
+// digits, '-', ':' or '_') followed by '>', "/>", or a space and then '>',
+// "/>" or an attribute with a value (name=); a closing tag is "</", a name,
+// a space at most and '>'; "<!" or "<?" and a letter, '-' or '[' opens a
+// comment, declaration or processing instruction. Each but a closing tag
+// runs to the first '>' after it, within 2 KiB. A style or script element
+// goes whole, content and all: CSS and code are not the letter's words.
+//
+// Anything else is text: "a<b and c>d" and "噪声>70分贝, L<Lmax" keep their
+// words. But a '<' followed by a letter, '/', '!' or '?' that opens no tag
+// becomes a space (to the features it was a break between words already),
+// so that what is removed next to it, here or later (a greeting), cannot
+// make a tag of it: the text left holds none, and normalising twice changes
+// nothing. It runs on the folded text, so a tag written in full-width forms
+// or broken by an invisible character goes too.
 func stripTags(dst []byte, start int) []byte {
-	w, space := start, true
+	out := rewriter{dst: dst, w0: start, w: start, space: true}
+	gt := -1            // the first '>' at or after where closeAt last looked; len(dst) if none
+	var noClose [2]bool // no closing tag of rawText[b] after where blockEnd last looked
 	for i := start; i < len(dst); {
 		c := dst[i]
-		if c == '<' && i+1 < len(dst) && (isASCIILetter(dst[i+1]) || dst[i+1] == '/' || dst[i+1] == '!') {
-			if j := bytes.IndexByte(dst[i:], '>'); j > 0 && j < 2048 {
-				i += j + 1
-				if !space {
-					dst[w], w, space = ' ', w+1, true
+		if c == '<' {
+			if end, name := tagAt(dst, i, &gt); end > 0 {
+				if b := slices.Index(rawText[:], string(name)); b >= 0 && !noClose[b] {
+					if e := blockEnd(dst, end, rawText[b]); e > 0 {
+						end = e
+					} else {
+						noClose[b] = true
+					}
+				}
+				i = end
+				out.put(' ')
+				continue
+			}
+			if i+1 < len(dst) && (isASCIILetter(dst[i+1]) || dst[i+1] == '/' || dst[i+1] == '!' || dst[i+1] == '?') {
+				c = ' '
+			}
+		}
+		out.put(c)
+		i++
+	}
+	return out.end()
+}
+
+// rewriter writes text over dst from w on as it is read further on: runs
+// of space as one space, and none at the start (w0) or the end.
+type rewriter struct {
+	dst   []byte
+	w0, w int
+	space bool
+}
+
+func (r *rewriter) put(c byte) {
+	if c != ' ' {
+		r.dst[r.w], r.w, r.space = c, r.w+1, false
+	} else if !r.space {
+		r.dst[r.w], r.w, r.space = ' ', r.w+1, true
+	}
+}
+
+func (r *rewriter) end() []byte {
+	if r.space && r.w > r.w0 {
+		r.w--
+	}
+	return r.dst[:r.w]
+}
+
+// maxTag is how far a tag may run to its '>'.
+const maxTag = 2048
+
+// rawText are the elements whose content is not text.
+var rawText = [...]string{"style", "script"}
+
+// tagAt returns the end of the tag that dst[i] ('<') opens, as stripTags
+// describes them, or 0; and the name of an opening tag that is not also
+// closing (<br/>).
+func tagAt(dst []byte, i int, gt *int) (end int, name []byte) {
+	j := i + 1
+	switch c := at(dst, j); c {
+	case '!', '?':
+		if c := at(dst, j+1); !isASCIILetter(c) && c != '-' && c != '[' {
+			return 0, nil
+		}
+		return closeAt(dst, i, gt), nil
+	case '/':
+		if !isASCIILetter(at(dst, j+1)) {
+			return 0, nil
+		}
+		k := nameEnd(dst, j+2)
+		if at(dst, k) == ' ' {
+			k++
+		}
+		if at(dst, k) == '>' {
+			return k + 1, nil
+		}
+		return 0, nil
+	}
+	if !isASCIILetter(at(dst, j)) {
+		return 0, nil
+	}
+	k := nameEnd(dst, j+1)
+	name = dst[j:k]
+	if at(dst, k) == ' ' {
+		k++
+		if a := at(dst, k); isASCIILetter(a) && at(dst, nameEnd(dst, k+1)) == '=' {
+			return closeAt(dst, i, gt), name
+		}
+	}
+	switch at(dst, k) {
+	case '>':
+		return k + 1, name
+	case '/':
+		if at(dst, k+1) == '>' {
+			return k + 2, nil
+		}
+	}
+	return 0, nil
+}
+
+// closeAt returns the end of a tag opened at i that runs to the first '>'
+// after it, within maxTag bytes, or 0. *gt keeps the '>' found, so that
+// looking from each of many '<' reads the text once.
+func closeAt(dst []byte, i int, gt *int) int {
+	if *gt < i {
+		*gt = len(dst)
+		if j := bytes.IndexByte(dst[i:], '>'); j >= 0 {
+			*gt = i + j
+		}
+	}
+	if *gt < len(dst) && *gt-i < maxTag {
+		return *gt + 1
+	}
+	return 0
+}
+
+// blockEnd returns the end of the first closing tag of element name in
+// dst[from:] (its '>' when a space at most comes before it), or 0.
+func blockEnd(dst []byte, from int, name string) int {
+	for k := from; ; {
+		j := bytes.Index(dst[k:], []byte("</"))
+		if j < 0 {
+			return 0
+		}
+		k += j + 2
+		if !bytes.HasPrefix(dst[k:], []byte(name)) {
+			continue
+		}
+		e := k + len(name)
+		if c := at(dst, e); c != ' ' && c != '>' && c != '/' && e < len(dst) {
+			continue
+		}
+		if at(dst, e) == ' ' && at(dst, e+1) == '>' {
+			e++
+		}
+		if at(dst, e) == '>' {
+			e++
+		}
+		return e
+	}
+}
+
+// at is b[i], or 0 (which folded text does not hold) past its end.
+func at(b []byte, i int) byte {
+	if i < len(b) {
+		return b[i]
+	}
+	return 0
+}
+
+// nameEnd returns where the tag or attribute name going on at b[i] ends.
+func nameEnd(b []byte, i int) int {
+	for i < len(b) && (isASCIILetter(b[i]) || b[i] >= '0' && b[i] <= '9' || b[i] == '-' || b[i] == ':' || b[i] == '_') {
+		i++
+	}
+	return i
+}
+
+// decodeEntities replaces the HTML character references in folded text
+// dst[start:], in place: a numeric one (&#20320; &#x4f60;) by its
+// character folded, or by a space when that is ASCII; a named one of those
+// letters use (&nbsp; &amp; &lt; &gt; &quot; …) by a space, which is what
+// punctuation is to the features. Nothing it writes is ASCII but the space,
+// so it spells no tag and no reference: normalising twice changes nothing.
+func decodeEntities(dst []byte, start int) []byte {
+	out := rewriter{dst: dst, w0: start, w: start, space: true}
+	for i := start; i < len(dst); {
+		c := dst[i]
+		if c == '&' {
+			if r, n := entity(dst[i:]); n > 0 {
+				i += n
+				switch r = foldRune(r); {
+				case r < 0:
+				case r < utf8.RuneSelf:
+					out.put(' ')
+				default: // shorter than the reference: &#128; is 6 bytes, 2 in UTF-8
+					out.w += utf8.EncodeRune(dst[out.w:], r)
+					out.space = false
 				}
 				continue
 			}
 		}
+		out.put(c)
 		i++
-		if c == ' ' {
-			if !space {
-				dst[w], w, space = ' ', w+1, true
-			}
-			continue
+	}
+	return out.end()
+}
+
+// entity decodes the character reference at the start of b ('&'): the
+// character, and the reference's length; 0 when there is none. A named one
+// is decoded as a space, a numeric one out of Unicode's range as
+// utf8.RuneError.
+func entity(b []byte) (rune, int) {
+	if at(b, 1) == '#' {
+		base, i := 10, 2
+		if at(b, 2) == 'x' {
+			base, i = 16, 3
 		}
-		dst[w], w, space = c, w+1, false
+		var r rune
+		for k := i; k < len(b) && k <= i+7; k++ { // 7 digits: 1114111, the last code point
+			c := b[k]
+			var d rune
+			switch {
+			case c >= '0' && c <= '9':
+				d = rune(c - '0')
+			case base == 16 && c >= 'a' && c <= 'f':
+				d = rune(c-'a') + 10
+			case c == ';' && k > i:
+				if !utf8.ValidRune(r) || r == 0 {
+					r = utf8.RuneError
+				}
+				return r, k + 1
+			default:
+				return 0, 0
+			}
+			r = r*rune(base) + d
+		}
+		return 0, 0
 	}
-	if space && w > start {
-		w--
+	k := nameEnd(b, 1)
+	if at(b, k) != ';' || k-1 > 6 {
+		return 0, 0
 	}
-	return dst[:w]
+	switch string(b[1:k]) {
+	case "nbsp", "amp", "lt", "gt", "quot", "apos", "ensp", "emsp", "thinsp",
+		"ldquo", "rdquo", "lsquo", "rsquo", "laquo", "raquo", "mdash", "ndash", "hellip", "middot", "bull":
+		return ' ', k + 1
+	}
+	return 0, 0
 }
 
 // stripNoise removes the noise phrases from the opening and the closing of
@@ -284,13 +505,10 @@ func noiseEdges(text []byte) (head, tail []byte) {
 }
 
 // hasNoise is a cheap pre-check for the replacer: every noise phrase holds
-// '&' or one of the characters of noiseMarks. One pass over b, comparing
+// one of the characters of noiseMarks. One pass over b, comparing
 // the three bytes at each lead byte of a Chinese character as one number.
 func hasNoise(b []byte) bool {
 	for i, c := range b {
-		if c == '&' {
-			return true
-		}
 		if c >= 0xE0 && i+2 < len(b) {
 			k := uint32(c)<<16 | uint32(b[i+1])<<8 | uint32(b[i+2])
 			for _, m := range noiseKeys {

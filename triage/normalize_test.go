@@ -1,9 +1,11 @@
 package triage
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -22,6 +24,25 @@ func TestNormalize(t *testing.T) {
 		{"full-width markup", "＜ｂ＞路灯＜／ｂ＞", "路灯"},
 		{"markup broken by an invisible character", "<\u200bp>路灯", "路灯"},
 		{"angle before a tag", "a<<p>b", "a< b"},
+		{"style", "<html><head><style>body{font-family:Microsoft YaHei;font-size:14px}</style></head><body><div>城管砸了我的摊子还打人</div></body></html>", "城管砸了我的摊子还打人"},
+		{"script", "<SCRIPT type=text/javascript>var font = 1;</script >路灯", "路灯"},
+		{"style unclosed", "<style>路灯坏了", "路灯坏了"},
+		{"style closed by its name only", "<style>a{}</stylesheet>b{}</style>路灯", "路灯"},
+		{"attributes", `<div class="a" style='x'>路灯</div><font face=宋体 size=3>不亮</font>`, "路灯 不亮"},
+		{"empty elements", "路灯<br>不亮<br/>请<br />修<p >好", "路灯 不亮 请 修 好"},
+		{"comment, declaration, namespaces", `<!DOCTYPE html><!--[if mso]><?xml version="1.0"?><o:p></o:p><st1:chsdate year="2026">路灯`, "路灯"},
+		{"less than in words", "a<b and c>d", "a b and c>d"},
+		{"less than before a letter", "标准要求夜间 L<Lmax，噪声>70分贝", "标准要求夜间 l lmax,噪声>70分贝"},
+		{"less than before a number", "<5 岁儿童", "<5 岁儿童"},
+		{"boolean attribute alone is text", "a<td nowrap>b", "a td nowrap>b"},
+		{"closing tag with more", "a</b c>d", "a /b c>d"},
+		{"tag too long", "<a href=" + strings.Repeat("x", 2048) + ">路灯", "a href=" + strings.Repeat("x", 2048) + ">路灯"},
+		{"entities in the middle", "身高&lt;1.2米&nbsp;的儿童&quot;免费&quot;&amp;", "身高 1.2米 的儿童 免费"},
+		{"numeric entities", "&#22478;&#x7BA1;打人&#65312;", "城管打人"},
+		{"numeric entity traditional", "&#36010;污", "贪污"},
+		{"numeric entity ASCII", "&#60;p&#62;路灯&#0;&#x110000;&#99999999;", "p 路灯&#99999999;"},
+		{"entity decoded once", "&amp;lt;p&amp;gt;", "lt;p gt;"},
+		{"not entities", "AT&T R&D &foo; &", "at&t r&d &foo; &"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -29,6 +50,30 @@ func TestNormalize(t *testing.T) {
 				t.Errorf("Normalize(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// Markup that never closes costs no more than text: the time grows with
+// the length, not its square.
+func TestNormalizeLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times Normalize on 1 MiB")
+	}
+	for _, unit := range []string{"<a", "<a x=", "<!a", "<style>", "&#1", "<a&"} {
+		took := func(n int) time.Duration {
+			s := strings.Repeat(unit, n/len(unit))
+			best := time.Duration(math.MaxInt64)
+			for range 3 {
+				t0 := time.Now()
+				Normalize(s)
+				best = min(best, time.Since(t0))
+			}
+			return best
+		}
+		small, large := took(1<<16), took(1<<20)
+		if large > 64*small+10*time.Millisecond { // 16 times as long; 256 if quadratic
+			t.Errorf("%q: 64 KiB in %v, 1 MiB in %v", unit, small, large)
+		}
 	}
 }
 
@@ -64,6 +109,7 @@ func FuzzNormalize(f *testing.F) {
 	f.Add("\xe0\x80\xaf\xed\xa0\x80「拆遷」，\u3000\u2028“補償”\uff01\ufeff")
 	f.Add("您好 " + strings.Repeat("路灯 不亮 ", 12) + " 此致 敬礼 ")
 	f.Add(strings.Repeat("&amp;", 12) + "<b>" + strings.Repeat("x ", 30) + "&lt;&gt;尊敬的")
+	f.Add("<style>a{}</style><b c=d>x</b ><br/>&#20320;&#x597d;<L<a <td x>")
 	f.Fuzz(func(t *testing.T, s string) {
 		n := Normalize(s)
 		if !utf8.ValidString(n) {
@@ -112,7 +158,7 @@ func normalizeReference(s string) string {
 	if space && len(dst) > 0 {
 		dst = dst[:len(dst)-1]
 	}
-	return string(stripNoiseReference(stripTags(dst, 0)))
+	return string(stripNoiseReference(decodeEntities(stripTags(dst, 0), 0)))
 }
 
 // stripNoiseReference is stripNoise by replacing strings: the phrases
