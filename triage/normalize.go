@@ -72,12 +72,11 @@ func foldRune(r rune) rune {
 	return r
 }
 
-// noise are phrases that open or close a letter and carry no signal about
-// what it asks for. They are removed after folding. Thanks stay: a note that
-// only thanks is a screening signal.
-var noise = strings.NewReplacer(noisePairs...)
-
-// noisePairs are the phrases and what each is replaced by.
+// noisePairs are phrases that open or close a letter and carry no signal
+// about what it asks for, and what each is replaced by. They are removed
+// after folding. Thanks stay: a note that only thanks is a screening
+// signal. A greeting ending in greetingEnd is removed only where a pause
+// follows it (see pauseAt).
 var noisePairs = []string{
 	"尊敬的领导", " ", "尊敬的市长", " ", "尊敬的书记", " ", "尊敬的", " ",
 	"领导您好", " ", "领导你好", " ", "领导们好", " ", "您好", " ", "你好", " ",
@@ -430,10 +429,10 @@ func stripNoise(dst []byte, start int) []byte {
 	var hb, tb [64]byte
 	h, t := append(hb[:0], head...), append(tb[:0], tail...)
 	if hn {
-		h = replaceNoise(hb[:0], head)
+		h = replaceAllNoise(&hb, head, text[len(head):])
 	}
 	if tn {
-		t = replaceNoise(tb[:0], tail)
+		t = replaceAllNoise(&tb, tail, nil)
 	}
 	w, space := start, true
 	put := func(s []byte) {
@@ -463,20 +462,40 @@ func stripNoise(dst []byte, start int) []byte {
 	return dst[:w]
 }
 
-// replaceNoise appends s to out with each noise phrase replaced as
-// noise.Replace replaces it: left to right, without overlaps, and at each
-// position the first phrase of noisePairs that matches. It allocates nothing
-// when out has room.
-func replaceNoise(out, s []byte) []byte {
+// replaceAllNoise is replaceNoise into buf, again until nothing changes: a
+// greeting kept before another that went (您好您好！) stands before a pause
+// the next time, and normalising twice must change nothing.
+func replaceAllNoise(buf *[64]byte, edge, next []byte) []byte {
+	var again [64]byte
+	out := replaceNoise(buf[:0], edge, next)
+	for len(out) < len(edge) { // a phrase went: look again
+		edge = append(again[:0], out...)
+		out = replaceNoise(buf[:0], edge, next)
+	}
+	return out
+}
+
+// replaceNoise appends s, followed in the text by next, to out with each
+// noise phrase replaced: left to right, without overlaps, and at each
+// position the first phrase of noisePairs that matches (as a
+// strings.Replacer of the pairs would), but a greeting ending in
+// greetingEnd where no pause follows. It allocates nothing when out has
+// room.
+func replaceNoise(out, s, next []byte) []byte {
 	for i := 0; i < len(s); {
 		matched := false
 		for p := 0; p < len(noisePairs); p += 2 {
-			if old := noisePairs[p]; len(s)-i >= len(old) && string(s[i:i+len(old)]) == old {
-				out = append(out, noisePairs[p+1]...)
-				i += len(old)
-				matched = true
-				break
+			old := noisePairs[p]
+			if len(s)-i < len(old) || string(s[i:i+len(old)]) != old {
+				continue
 			}
+			if strings.HasSuffix(old, greetingEnd) && !pauseAt(s[i+len(old):], next) {
+				continue
+			}
+			out = append(out, noisePairs[p+1]...)
+			i += len(old)
+			matched = true
+			break
 		}
 		if !matched {
 			out = append(out, s[i])
@@ -484,6 +503,31 @@ func replaceNoise(out, s []byte) []byte {
 		}
 	}
 	return out
+}
+
+// greetingEnd ends the greetings (你好, 您好, 领导们好) that are noise only
+// before a pause. 好 is also "very", "easy to" and the start of words, so
+// run on into the next character a greeting is most often part of what the
+// letter says: 局长你好像收了… (seems to have taken), 开发商给您好处费
+// (a kickback), 你好好想想, 你好久没来. A greeting followed by punctuation
+// or a space, or ending the text, is one: 领导您好！, 您好，我是…, 你好 我想反映.
+// That rule needs no list of words, which would never be complete; what it
+// misses (您好我是…) keeps a few weak features, where a word eaten could
+// lose a rule (好处费 is corruption).
+const greetingEnd = "好"
+
+// pauseAt reports whether rest, the edge after a phrase, and next, the text
+// after the edge, begin with a pause: a space or punctuation (a separator
+// to the features), or nothing at all.
+func pauseAt(rest, next []byte) bool {
+	if len(rest) == 0 {
+		rest = next
+	}
+	if len(rest) == 0 {
+		return true
+	}
+	r, _ := utf8.DecodeRune(rest)
+	return isSep(r)
 }
 
 // noiseEdges are the opening and closing of text where greetings are

@@ -162,15 +162,54 @@ func normalizeReference(s string) string {
 }
 
 // stripNoiseReference is stripNoise by replacing strings: the phrases
-// removed from the edges (noiseEdges), then the whole text trimmed and its
-// runs of space folded.
+// removed from the edges (noiseEdges) until none is left, then the whole
+// text trimmed and its runs of space folded.
 func stripNoiseReference(text []byte) []byte {
 	head, tail := noiseEdges(text)
 	if !hasNoise(head) && !hasNoise(tail) {
 		return text
 	}
 	mid := string(text[len(head) : len(text)-len(tail)])
-	return []byte(foldSpaces(noise.Replace(string(head)) + mid + noise.Replace(string(tail))))
+	all := func(s, next string) string {
+		for {
+			r := replaceNoiseReference(s, next)
+			if r == s {
+				return r
+			}
+			s = r
+		}
+	}
+	return []byte(foldSpaces(all(string(head), mid+string(tail)) + mid + all(string(tail), "")))
+}
+
+// noiseReplacer replaces as replaceNoise does, given a last character that
+// says what follows the text: a greeting that must be followed by a pause
+// is listed once before each pause character (\x00 among them: the text
+// ends or a pause follows it).
+var noiseReplacer = func() *strings.Replacer {
+	var pairs []string
+	for i := 0; i < len(noisePairs); i += 2 {
+		old, by := noisePairs[i], noisePairs[i+1]
+		if !strings.HasSuffix(old, greetingEnd) {
+			pairs = append(pairs, old, by)
+			continue
+		}
+		for r := range rune(0x10000) {
+			if isSep(r) {
+				pairs = append(pairs, old+string(r), by+string(r))
+			}
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}()
+
+// replaceNoiseReference is replaceNoise(nil, s, next) by noiseReplacer.
+func replaceNoiseReference(s, next string) string {
+	end := "a" // no pause follows
+	if r, _ := utf8.DecodeRuneInString(next); next == "" || isSep(r) {
+		end = "\x00"
+	}
+	return strings.TrimSuffix(noiseReplacer.Replace(s+end), end)
 }
 
 func foldSpaces(s string) string {
@@ -181,19 +220,56 @@ func foldSpaces(s string) string {
 	return s
 }
 
-// replaceNoise, which works in place on bytes, replaces as the
+// replaceNoise, which works in place on bytes, replaces as a
 // strings.Replacer of the same phrases does, on texts made of the phrases,
-// their prefixes and other characters.
+// their prefixes and other characters, followed by a pause, by the end or
+// by another character.
 func TestReplaceNoise(t *testing.T) {
 	var parts []string
 	for i := 0; i < len(noisePairs); i += 2 {
 		p := noisePairs[i]
 		parts = append(parts, p, p[:len(p)/2])
 	}
-	parts = append(parts, "路灯", " ", "&", "a", "好")
-	for _, s := range mixes(parts, 2000) {
-		if got, want := string(replaceNoise(nil, []byte(s))), noise.Replace(s); got != want {
-			t.Fatalf("replaceNoise(%q) = %q, strings.Replacer gives %q", s, got, want)
+	parts = append(parts, "路灯", " ", "&", "a", "好", "像", "!", "。")
+	for i, s := range mixes(parts, 3000) {
+		next := []string{"", "像", "!", " 路灯"}[i%4]
+		if got, want := string(replaceNoise(nil, []byte(s), []byte(next))), replaceNoiseReference(s, next); got != want {
+			t.Fatalf("replaceNoise(%q) before %q = %q, strings.Replacer gives %q", s, next, got, want)
+		}
+	}
+}
+
+// Greetings go where they stand alone, but not where 好 is part of the
+// next word.
+func TestGreetings(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"领导您好！小区停水三天了", "!小区停水三天了"},
+		{"您好，我是三号楼的住户", ",我是三号楼的住户"},
+		{"你好 我想反映噪音问题", "我想反映噪音问题"},
+		{"尊敬的领导：您好！", ": !"},
+		{"您好您好！路灯坏了", "!路灯坏了"},
+		{"您好尊敬的领导：路灯坏了", ":路灯坏了"},
+		{"路灯坏了。你好", "路灯坏了。"},
+		{"局长你好像收了开发商的钱", "局长你好像收了开发商的钱"},
+		{"开发商给您好处费了吧", "开发商给您好处费了吧"},
+		{"你好好想想", "你好好想想"},
+		{"领导们好像都不管", "领导们好像都不管"},
+		{"领导你好久没来了", "领导你好久没来了"},
+		{"你好看不起人", "你好看不起人"},
+		{"您好我是住户", "您好我是住户"}, // run on: kept
+	}
+	for _, tt := range tests {
+		if got := Normalize(tt.in); got != tt.want {
+			t.Errorf("Normalize(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	// At the end of the opening of a long text, what follows in the text
+	// decides.
+	for _, next := range []string{"像收了钱", "，请查"} {
+		open := strings.Repeat("路", 12) + "局长你好" // 48 bytes
+		got := Normalize(open + next + strings.Repeat("道路积水", 10))
+		if kept := strings.Contains(got, "你好"); kept != strings.HasPrefix(next, "像") {
+			t.Errorf("%q before %q: greeting kept %v", open, next, kept)
 		}
 	}
 }
