@@ -86,8 +86,8 @@ var noisePairs = []string{
 // Normalize returns the text folded for classification: full-width forms
 // and case folded, traditional characters simplified, markup, invisible
 // characters and greetings removed, character references (&nbsp; &#20320;)
-// decoded, runs of space collapsed. The item's
-// stored text is never changed; only the classifier sees this.
+// decoded, runs of space collapsed. The item's stored text is never
+// changed; only the classifier sees this.
 func Normalize(s string) string {
 	return string(appendNormalized(nil, s))
 }
