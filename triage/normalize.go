@@ -133,19 +133,7 @@ func appendNormalized(dst []byte, s string) []byte {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		i += n
 		run = i
-		r = foldRune(r)
-		switch {
-		case r < 0:
-			continue
-		case r == ' ':
-			if !space {
-				dst = append(dst, ' ')
-				space = true
-			}
-		default:
-			dst = utf8.AppendRune(dst, r)
-			space = false
-		}
+		dst, space = appendFolded(dst, r, space)
 	}
 	dst = append(dst, s[run:]...)
 	if space && len(dst) > start {
@@ -578,3 +566,19 @@ var noiseKeys = func() (keys []uint32) {
 }()
 
 func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// appendFolded appends r, folded by foldRune, to dst: nothing for a rune
+// that carries nothing, and a space only when dst does not end in one
+// (space says whether it does, and is returned updated).
+func appendFolded(dst []byte, r rune, space bool) ([]byte, bool) {
+	switch r = foldRune(r); {
+	case r < 0:
+	case r == ' ':
+		if !space {
+			dst, space = append(dst, ' '), true
+		}
+	default:
+		dst, space = utf8.AppendRune(dst, r), false
+	}
+	return dst, space
+}

@@ -255,17 +255,7 @@ func foldKeyword(w string) string {
 	b := make([]byte, 0, len(w))
 	space := true
 	for _, r := range w {
-		switch r = foldRune(r); {
-		case r < 0:
-		case r == ' ':
-			if !space {
-				b = append(b, ' ')
-				space = true
-			}
-		default:
-			b = utf8.AppendRune(b, r)
-			space = false
-		}
+		b, space = appendFolded(b, r, space)
 	}
 	if space && len(b) > 0 {
 		b = b[:len(b)-1]
