@@ -372,6 +372,7 @@ func (q *queueState) held(holder string, ids []string, now time.Time) ([]uint64,
 			case l == nil:
 			case l.acking:
 				reason = minsheng.RefusedUnknown // being removed
+			case holder == "": // no one: a released lease's holder is "" too
 			case l.holder == holder:
 				// Its lease may have run out: while no one else has read
 				// it since, the holder's ack still settles it, which spares

@@ -229,6 +229,14 @@ func TestQueueLeaseExpiryAndRelease(t *testing.T) {
 	if n, refused := s.Release("review", "desk", []string{"x"}); n != 1 || len(refused) != 0 {
 		t.Fatalf("release: %d %v", n, refused)
 	}
+	// Released, its holder is no one: an ack or release without a holder
+	// must not match it.
+	if n, refused := s.Release("review", "", []string{"x"}); n != 0 || len(refused) != 1 {
+		t.Fatalf("release by no one: %d %v", n, refused)
+	}
+	if n, refused, err := s.Ack(ctx, "review", "", []string{"x"}); n != 0 || len(refused) != 1 || err != nil {
+		t.Fatalf("ack by no one: %d %v %v", n, refused, err)
+	}
 	m, _ = s.Read(ctx, "review", "desk", 1, time.Minute, 0)
 	if len(m) != 1 || m[0].Deliveries != 3 {
 		t.Fatalf("after release %+v", m)

@@ -216,18 +216,26 @@ func compileRules(rules []Rule) ([]compiledRule, *matcher) {
 	idx := map[string]int{}
 	var kws []string
 	except := map[int][]string{}
+	// A keyword is one matcher entry per set of exception phrases: the
+	// exceptions are a rule's, and must not silence another rule that
+	// names the same keyword (a user's 纪委 excepting 纪委书记 must leave the
+	// built-in to_inspectors rule firing there).
 	id := func(w string, ex []string) int {
 		w = foldKeyword(w)
-		i, ok := idx[w]
+		var mine []string
+		for _, p := range ex {
+			if p = foldKeyword(p); strings.Contains(p, w) && !slices.Contains(mine, p) {
+				mine = append(mine, p)
+			}
+		}
+		slices.Sort(mine)
+		key := strings.Join(append([]string{w}, mine...), "\x00")
+		i, ok := idx[key]
 		if !ok {
 			i = len(kws)
-			idx[w] = i
+			idx[key] = i
 			kws = append(kws, w)
-		}
-		for _, p := range ex {
-			if p = foldKeyword(p); strings.Contains(p, w) && !slices.Contains(except[i], p) {
-				except[i] = append(except[i], p)
-			}
+			except[i] = mine
 		}
 		return i
 	}

@@ -339,8 +339,8 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	// Rules.
 	d.Reasons = make([]minsheng.Reason, 0, 4) // the class, the department, a rule, a threshold
 	var fired []minsheng.Reason
-	var forced minsheng.Class
-	forcedBy := -1 // the reason in fired of the rule that forced the class
+	var forced, forcedValid minsheng.Class
+	forcedBy, forcedValidBy := -1, -1 // the reasons in fired of the first rules that forced a class, and a valid one
 	cls := s.scores[e.class.col : e.class.col+len(e.class.Labels)]
 	var boosts [8]float32
 	for i := range e.rules {
@@ -354,6 +354,9 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 			if r.Force {
 				if forced == "" {
 					forced, forcedBy = r.Class, len(fired)-1
+				}
+				if forcedValid == "" && r.Class != minsheng.ClassInvalid {
+					forcedValid, forcedValidBy = r.Class, len(fired)-1
 				}
 			} else if k := e.classIndex(r.Class); k >= 0 && k < len(boosts) {
 				boosts[k] += float32(r.Weight) * e.class.Temperature
@@ -381,24 +384,14 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	// A lead or urgent rule outranks the screen: an accusation of an
 	// official's misconduct, or danger to life, is never rejected (as a
 	// test, spam or no demand) but kept for a person to check, so that the
-	// lead reaches the inspectors and the danger someone who can act.
-	// overruled names what would have rejected it.
-	var keptFor string
-	switch {
-	case d.Flags.DisciplineLead:
-		keptFor = "a lead rule"
-	case d.Flags.Urgent:
-		keptFor = "an urgent rule"
-	}
+	// lead reaches the inspectors and the danger someone who can act. A
+	// rule that forces a valid class still does. overruled names what
+	// would have rejected the item.
+	keep := d.Flags.DisciplineLead || d.Flags.Urgent
 	var overruled string
-	if keptFor != "" && forced == minsheng.ClassInvalid {
-		for _, f := range fired {
-			if r := e.rule(f.Code); r != nil && r.Force && r.Class == minsheng.ClassInvalid {
-				overruled = "rule " + f.Code
-				break
-			}
-		}
-		forced = ""
+	if keep && forced == minsheng.ClassInvalid {
+		overruled = "rule " + fired[forcedBy].Code
+		forced, forcedBy = forcedValid, forcedValidBy
 	}
 
 	// Screen, then class.
@@ -408,17 +401,21 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	best := Argmax(s.probs)
 	d.Class, d.Confidence = e.classes[best], s.probs[best]
 	switch {
-	case keptFor != "" && forced == "" && (overruled != "" || pSpam >= e.cfg.SpamThreshold || d.Class == minsheng.ClassInvalid):
-		if overruled == "" {
-			overruled = "the screen"
-			if pSpam >= e.cfg.SpamThreshold {
-				overruled = fmt.Sprintf("the spam screen (%.2f)", pSpam)
-			}
+	case keep && forced == "" && (overruled != "" || pSpam >= e.cfg.SpamThreshold ||
+		d.Class == minsheng.ClassInvalid && d.Confidence >= e.cfg.Thresholds[minsheng.ClassInvalid]):
+		switch {
+		case overruled != "":
+		case pSpam >= e.cfg.SpamThreshold:
+			overruled = fmt.Sprintf("the spam screen (%.2f)", pSpam)
+		default:
+			overruled = fmt.Sprintf("the class head (invalid %.2f)", d.Confidence)
 		}
 		best = e.bestValid(s.probs, short && !headLead)
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
-		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "kept_for_lead",
-			Detail: fmt.Sprintf("%s would reject it, but %s fired; kept as %s for a person to check", overruled, keptFor, d.Class), Lead: d.Flags.DisciplineLead})
+		// Worded alike for a lead and an urgent rule: a destination that is
+		// not told of the lead sees this reason too.
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "kept_by_rule",
+			Detail: fmt.Sprintf("%s would reject it, but a rule that must reach a person fired; kept as %s for a person to check", overruled, d.Class)})
 	case forced != "":
 		d.Class, d.Confidence = forced, 0.99
 		best = e.classIndex(forced)
@@ -506,16 +503,6 @@ func (e *Engine) bestValid(p []float64, noDiscipline bool) int {
 		}
 	}
 	return best
-}
-
-// rule is the compiled rule of that name, or nil.
-func (e *Engine) rule(name string) *compiledRule {
-	for i := range e.rules {
-		if e.rules[i].Name == name {
-			return &e.rules[i]
-		}
-	}
-	return nil
 }
 
 func (e *Engine) classIndex(c minsheng.Class) int {

@@ -679,8 +679,8 @@ func TestLeadRuleOutranksScreen(t *testing.T) {
 		if !(d.Flags.DisciplineLead || d.Flags.Urgent) || !d.Review {
 			t.Errorf("%q: lead %v urgent %v review %v, want a flag and review", tc.body, d.Flags.DisciplineLead, d.Flags.Urgent, d.Review)
 		}
-		if !hasReason(d, "threshold", "kept_for_lead") {
-			t.Errorf("%q: no kept_for_lead reason in %+v", tc.body, d.Reasons)
+		if !hasReason(d, "threshold", "kept_by_rule") {
+			t.Errorf("%q: no kept_by_rule reason in %+v", tc.body, d.Reasons)
 		}
 	}
 }
@@ -696,5 +696,42 @@ func TestInvoiceAdComplaintKept(t *testing.T) {
 		if d := e.DecideText("", ad); d.Class != minsheng.ClassInvalid {
 			t.Errorf("%q: %s, want invalid", ad, d.Class)
 		}
+	}
+}
+
+// A rule's exception phrases are its own: they do not silence another rule
+// that names the same keyword, built-in or not.
+func TestExceptionsBelongToTheirRule(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Rules = []Rule{{Name: "inspectors_named", Any: []string{"纪委"}, Except: []string{"纪委书记"}, Review: true},
+		{Name: "shared_out", Any: []string{"私分"}, Review: true}}
+	e := engine(t, cfg)
+	d := e.DecideText("", "请纪委书记查一查我们小区路灯不亮的问题")
+	if !hasReason(d, "rule", "to_inspectors") || hasReason(d, "rule", "inspectors_named") {
+		t.Errorf("纪委书记: %+v", d.Reasons)
+	}
+	d = e.DecideText("", "村主任为人公私分明，大家都信服他，希望提拔")
+	if !hasReason(d, "rule", "shared_out") || hasReason(d, "rule", "corruption") {
+		t.Errorf("公私分明: %+v", d.Reasons)
+	}
+}
+
+// The rule that forced invalid is found by position, not by name: a user
+// rule named like a built-in does not hide it; and when a keeping rule
+// overrules a forced invalid, a rule forcing a valid class still decides.
+func TestKeptByRuleWithClashingNamesAndForcedClasses(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Rules = []Rule{{Name: "test_message", Any: []string{"测试一下"}, Review: true}}
+	e := engine(t, cfg)
+	text := "测试测试 我们小区门口的路灯坏了一个多月，社区主任还收了物业的好处费，请尽快派人维修路灯"
+	d := e.DecideText("", text)
+	if d.Class == minsheng.ClassInvalid || !d.Review || !hasReason(d, "threshold", "kept_by_rule") || !d.Flags.DisciplineLead {
+		t.Errorf("clashing name: %s review %v %+v", d.Class, d.Review, d.Reasons)
+	}
+	cfg.Rules = []Rule{{Name: "lights_rejected", Any: []string{"路灯坏"}, Class: minsheng.ClassInvalid, Force: true},
+		{Name: "lights_to_petition", Any: []string{"路灯"}, Class: minsheng.ClassPetition, Force: true}}
+	e = engine(t, cfg)
+	if d := e.DecideText("", text); d.Class != minsheng.ClassPetition || !d.Flags.DisciplineLead {
+		t.Errorf("forced valid class after an overruled invalid: %s %+v", d.Class, d.Reasons)
 	}
 }
