@@ -43,6 +43,12 @@ type Outcome struct {
 	// Duplicate: the item ID had been handled before; nothing was routed
 	// again and Decision and Destinations are those of the first time.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Conflict: a Duplicate whose content differs from the item handled
+	// under that ID before (Item.SameContent): its reference was reused for
+	// other content. Nothing was routed; the source must send the new
+	// content under a new reference (with revision_of for a correction),
+	// or it is lost.
+	Conflict bool `json:"conflict,omitempty"`
 }
 
 // Emitter is how a source hands items to the pipeline.

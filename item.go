@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"path"
 	"strings"
 	"time"
@@ -187,6 +188,25 @@ var RedactedAttrs = map[string]bool{
 	"mailbox":      true, // the gateway's own mailbox (imap)
 	"imap_uid":     true, // UIDVALIDITY/UID in that mailbox (imap)
 	"import_row":   true, // row number in the imported file (import)
+}
+
+// SameContent reports whether o says what it says: the same title, body,
+// complainant, location, attachments (by content) and attrs. A repeat of
+// an item under its ID that differs here is not a retry but other content
+// under a reused reference (see Outcome.Conflict). Times and trace IDs are
+// not content.
+func (it *Item) SameContent(o *Item) bool {
+	if it.Title != o.Title || it.Body != o.Body || it.Complainant != o.Complainant ||
+		(it.Location == nil) != (o.Location == nil) || it.Location != nil && *it.Location != *o.Location ||
+		!maps.Equal(it.Attrs, o.Attrs) || len(it.Attachments) != len(o.Attachments) {
+		return false
+	}
+	for i, a := range it.Attachments {
+		if a.SHA256 != o.Attachments[i].SHA256 || a.Name != o.Attachments[i].Name {
+			return false
+		}
+	}
+	return true
 }
 
 // Redacted returns a copy of the item for a destination not entitled to the

@@ -120,3 +120,34 @@ func TestRedactedKeepsFlagsDropsIdentity(t *testing.T) {
 		t.Fatal("Redacted changed the original")
 	}
 }
+
+// SameContent compares what an item says, not when or how it was received.
+func TestSameContent(t *testing.T) {
+	base := func() *Item {
+		return &Item{Title: "路灯坏了", Body: "小区门口路灯坏了一个月", Complainant: Complainant{Name: "李四"},
+			Location: &Location{Address: "东门"}, Attrs: map[string]string{"category": "市政"},
+			Attachments: []Attachment{{Name: "a.jpg", SHA256: strings.Repeat("a", 64)}}, TraceID: "t1"}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Item)
+		same bool
+	}{
+		{"identical", func(*Item) {}, true},
+		{"another trace and time", func(it *Item) { it.TraceID, it.ReceivedAt = "t2", time.Now() }, true},
+		{"body", func(it *Item) { it.Body += "。" }, false},
+		{"title", func(it *Item) { it.Title = "路灯" }, false},
+		{"complainant", func(it *Item) { it.Complainant.Anonymous = true }, false},
+		{"no location", func(it *Item) { it.Location = nil }, false},
+		{"location", func(it *Item) { it.Location = &Location{Address: "西门"} }, false},
+		{"attrs", func(it *Item) { it.Attrs = map[string]string{"category": "交通"} }, false},
+		{"attachment content", func(it *Item) { it.Attachments = []Attachment{{Name: "a.jpg", SHA256: strings.Repeat("b", 64)}} }, false},
+		{"no attachment", func(it *Item) { it.Attachments = nil }, false},
+	} {
+		o := base()
+		tc.edit(o)
+		if got := base().SameContent(o); got != tc.same {
+			t.Errorf("%s: SameContent = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}

@@ -830,3 +830,43 @@ func TestImportedUnderADesksNameIsNotTheDesks(t *testing.T) {
 		t.Fatalf("the desk's own post: %d %s", a.status, a.body)
 	}
 }
+
+// TestReusedRefConflict: the same ref with other content is not a retry:
+// 409 naming what to do, nothing routed, alone or in a batch (whose other
+// items are accepted); the same content again is still a 202 repeat.
+func TestReusedRefConflict(t *testing.T) {
+	r := start(t, testConfig(t, nil))
+	depth := func() (n int) {
+		for _, d := range r.g.Router().Destinations() {
+			k, _ := r.g.Store().QueueDepth(d)
+			n += k
+		}
+		return n
+	}
+	if a := post(t, r.url, "REF-1", 1); a.status != http.StatusAccepted {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	before := depth()
+	if a := post(t, r.url, "REF-1", 1); a.status != http.StatusAccepted {
+		t.Fatalf("same content again: %d %s", a.status, a.body)
+	}
+	a := post(t, r.url, "REF-1", 2)
+	if a.status != http.StatusConflict || !strings.Contains(string(a.body), "revision_of") {
+		t.Fatalf("same ref, other content: %d %s", a.status, a.body)
+	}
+	if depth() != before {
+		t.Fatalf("the conflicting item was routed: %d queue entries, %d before", depth(), before)
+	}
+	batch := []byte(`{"items":[` + string(submission("REF-1", 3)) + `,` + string(submission("REF-2", 0)) + `]}`)
+	a = call(t, "POST", r.url+"/v1/items/batch", deskToken, "application/json", batch)
+	var br struct {
+		Items []desk.BatchResult `json:"items"`
+	}
+	a.decode(t, &br)
+	if a.status != http.StatusConflict || len(br.Items) != 2 || br.Items[0].Status != http.StatusConflict || br.Items[1].Status != http.StatusAccepted {
+		t.Fatalf("batch with a reused ref: %d %s", a.status, a.body)
+	}
+	if depth() != before+len(br.Items[1].Destinations) {
+		t.Fatalf("after the batch: %d queue entries, want %d", depth(), before+len(br.Items[1].Destinations))
+	}
+}

@@ -238,6 +238,10 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 	defer cancel()
 	if rec, lerr := p.o.Ledger.Lookup(ctx, it.ID); lerr == nil {
 		p.items.WithLabelValues(string(it.Channel), classOf(rec.Decision), "duplicate").Inc()
+		if rec.Item != nil && !rec.Item.SameContent(it) {
+			log.Warn("reference reused for other content: not routed", "ref", it.Ref)
+			return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Duplicate: true, Conflict: true}, nil
+		}
 		log.Debug("repeat of a handled item: not routed again")
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: rec.Decision, Destinations: rec.Destinations, Duplicate: true}, nil
 	} else if !errors.Is(lerr, minsheng.ErrNotFound) {

@@ -151,6 +151,8 @@ func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusAccepted, res.Accepted)
 	case http.StatusServiceUnavailable:
 		d.unavailable(w, res.Message, nil)
+	case http.StatusConflict:
+		writeJSON(w, http.StatusConflict, Problem{Error: "conflict", Message: res.Message})
 	default:
 		writeJSON(w, res.status, Problem{Error: "failed", Message: res.Message})
 	}
@@ -194,6 +196,11 @@ func (d *Desk) submit(ctx context.Context, it *minsheng.Item) BatchResult {
 			Accepted: Accepted{ID: it.ID, TraceID: it.TraceID},
 			Message:  "not delivered (a destination is unavailable); nothing was acknowledged, post it again"}
 	}
+	if r.out.Conflict {
+		return BatchResult{status: http.StatusConflict, Status: http.StatusConflict,
+			Accepted: Accepted{ID: r.out.ItemID, TraceID: r.out.TraceID, Duplicate: true},
+			Message:  fmt.Sprintf("ref %q was used before for an item with other content (id %s); this one was not routed: send it under a new ref, with revision_of %s if it corrects that item", it.Ref, r.out.ItemID, r.out.ItemID)}
+	}
 	return BatchResult{status: http.StatusAccepted, Status: http.StatusAccepted, Accepted: Accepted{
 		ID: r.out.ItemID, TraceID: r.out.TraceID, Decision: r.out.Decision, Destinations: r.out.Destinations, Duplicate: r.out.Duplicate}}
 }
@@ -216,14 +223,23 @@ func (d *Desk) postBatch(w http.ResponseWriter, req *http.Request) {
 			done <- i
 		}()
 	}
-	failed := 0
+	failed, conflicts := 0, 0
 	for range items {
-		if i := <-done; results[i].status != http.StatusAccepted {
+		switch i := <-done; results[i].status {
+		case http.StatusAccepted:
+		case http.StatusConflict:
+			conflicts++
+		default:
 			failed++
 		}
 	}
 	if failed > 0 {
 		d.unavailable(w, fmt.Sprintf("%d of %d items were not accepted; post the batch again (accepted items are recognised as repeats)", failed, len(items)), results)
+		return
+	}
+	if conflicts > 0 { // posting again cannot help: each result says what to do
+		writeJSON(w, http.StatusConflict, map[string]any{"error": "conflict",
+			"message": fmt.Sprintf("%d of %d items reuse a ref for other content and were not routed; the others were accepted", conflicts, len(items)), "items": results})
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"items": results})
