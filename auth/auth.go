@@ -288,8 +288,12 @@ func Bearer(req *http.Request) string {
 // otherwise the desk is in the request's context (minsheng.PrincipalFrom).
 func (r *Registry) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		p := r.Authenticate(Bearer(req))
+		tok := Bearer(req)
+		p := r.Authenticate(tok)
 		if p == nil {
+			// Failed access is logged for the audit trail, never the token.
+			r.log.Warn("request refused: no known desk token", "method", req.Method, "path", req.URL.Path,
+				"remote", req.RemoteAddr, "token_given", tok != "")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="minsheng"`)
 			WriteError(w, http.StatusUnauthorized, "unauthenticated", "a known desk token is required (Authorization: Bearer <token>)")
 			return

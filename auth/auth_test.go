@@ -278,3 +278,23 @@ func TestReservedDeskNames(t *testing.T) {
 		t.Fatalf("after a reserved name was added: %+v, %d desks", p, len(r.Principals()))
 	}
 }
+
+// A refused request is logged, for the audit trail, without its token.
+func TestRefusedRequestLoggedWithoutToken(t *testing.T) {
+	var logs bytes.Buffer
+	r, err := NewRegistry(nil, filepath.Join(t.TempDir(), "desks.json"), nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := r.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("reached the handler") }))
+	req := httptest.NewRequest("GET", "/v1/queues", nil)
+	req.Header.Set("Authorization", "Bearer mst_not-a-known-token")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("status %d", w.Code)
+	}
+	if out := logs.String(); !strings.Contains(out, "request refused") || !strings.Contains(out, "path=/v1/queues") || strings.Contains(out, "not-a-known-token") {
+		t.Errorf("log: %s", out)
+	}
+}

@@ -86,6 +86,7 @@ func (a *QueueAPI) dest(w http.ResponseWriter, req *http.Request) (string, bool)
 	d := req.PathValue("dest")
 	p := minsheng.PrincipalFrom(req.Context())
 	if !p.CanRead(d) {
+		a.r.log.Warn("request refused: desk may not read the queue", "desk", p.Name, "destination", d, "method", req.Method, "remote", req.RemoteAddr)
 		writeJSON(w, http.StatusForbidden, apiError{"forbidden", fmt.Sprintf("desk %s may not read %q", p.Name, d)})
 		return "", false
 	}

@@ -122,13 +122,14 @@ func (d *Desk) unavailable(w http.ResponseWriter, msg string, items []BatchResul
 }
 
 // submitter returns the desk if it may submit, answering otherwise.
-func submitter(w http.ResponseWriter, req *http.Request) *minsheng.Principal {
+func (d *Desk) submitter(w http.ResponseWriter, req *http.Request) *minsheng.Principal {
 	p := minsheng.PrincipalFrom(req.Context())
 	if p == nil {
 		writeJSON(w, http.StatusUnauthorized, Problem{Error: "unauthenticated", Message: "a desk token is required"})
 		return nil
 	}
 	if p.Channel == "" {
+		d.o.Logger.Warn("request refused: desk has no channel to submit on", "desk", p.Name, "path", req.URL.Path, "remote", req.RemoteAddr)
 		writeJSON(w, http.StatusForbidden, Problem{Error: "forbidden", Message: fmt.Sprintf("desk %s reads queues only; it has no channel to submit on", p.Name)})
 		return nil
 	}
@@ -136,7 +137,7 @@ func submitter(w http.ResponseWriter, req *http.Request) *minsheng.Principal {
 }
 
 func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
-	p := submitter(w, req)
+	p := d.submitter(w, req)
 	if p == nil {
 		return
 	}
@@ -206,7 +207,7 @@ func (d *Desk) submit(ctx context.Context, it *minsheng.Item) BatchResult {
 }
 
 func (d *Desk) postBatch(w http.ResponseWriter, req *http.Request) {
-	p := submitter(w, req)
+	p := d.submitter(w, req)
 	if p == nil {
 		return
 	}
