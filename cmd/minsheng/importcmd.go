@@ -97,6 +97,17 @@ flags:
 		log.Error("cannot open the gateway", "err", err)
 		return exitFail
 	}
+	// Items are identified by channel, source and reference: under a desk's
+	// name, an imported row would share its ID with the desk's own letter
+	// of the same reference, and one of the two would be taken for a
+	// repeat of the other.
+	for _, p := range g.Desks().Principals() {
+		if p.Name == *source {
+			g.Close()
+			fmt.Fprintf(os.Stderr, "import: --source %q is the name of a desk; give the export a source name of its own\n", *source)
+			return exitConfig
+		}
+	}
 	sum, err := importfile.Run(ctx, fs.Arg(0), g.Emitter(), opts)
 	// Drain what is still in flight, flush the sinks, close the store.
 	stopCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)

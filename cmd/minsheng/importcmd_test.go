@@ -270,3 +270,18 @@ triage:
 		}
 	}
 }
+
+// An import under a desk's name is refused: its rows would share IDs with
+// the desk's own letters of the same reference.
+func TestImportRefusesADesksName(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "minsheng.yaml")
+	t.Setenv("MS_TEST_IMPORT_DESK", "import-desk-token-0123456789abcdef")
+	os.WriteFile(cfg, []byte("log: {level: warn}\ndesks:\n  - name: qingdao-daily\n    channel: newspaper\n    token_env: MS_TEST_IMPORT_DESK\n"), 0o644)
+	file := filepath.Join(dir, "export.csv")
+	os.WriteFile(file, []byte("信件编号,来电人,来电时间,诉求内容\nQD-1,赵六,2026/11/21 09:30:00,小区门口路灯坏了一个月\n"), 0o644)
+	_, errOut, code := runCmd(t, "import", "--config", cfg, "--data", filepath.Join(dir, "data"), "--channel", "newspaper", "--source", "qingdao-daily", "--progress", "none", file)
+	if code == 0 || !strings.Contains(errOut, `--source "qingdao-daily" is the name of a desk`) {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
