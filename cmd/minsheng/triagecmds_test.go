@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -409,4 +410,36 @@ func TestTriageFlagRanges(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, stderr, exitConfig, tc.want)
 		}
 	}
+}
+
+// FuzzReadLabelled reads any bytes as a labelled .tsv, .csv and JSON-lines
+// file without panicking; a .tsv it accepts has one item per non-blank line
+// after the header, whatever quotes it holds.
+func FuzzReadLabelled(f *testing.F) {
+	f.Add([]byte("留言编号\t留言主题\t留言详情\t一级分类\n1\t路灯\t\"路灯\"坏了\t城乡建设\n"))
+	f.Add([]byte("id,title,body,class\n1,a,\"b,c\",petition\n"))
+	f.Add([]byte(`{"id":1,"title":"t","body":"b","class":"舆论监督","discipline_lead":"是"}` + "\n"))
+	f.Add([]byte("\uFEFFtitle\tbody\r\n\"x\t\"y\r\n\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, ext := range []string{".tsv", ".csv", ".jsonl"} {
+			path := filepath.Join(dir, "in"+ext)
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			items, err := readLabelled(path)
+			if ext != ".tsv" || err != nil {
+				continue
+			}
+			lines := 0
+			for _, l := range strings.Split(string(data), "\n") {
+				if strings.TrimSpace(l) != "" {
+					lines++
+				}
+			}
+			if lines > 0 && len(items) != lines-1 {
+				t.Fatalf("%d items from %d non-blank lines of %q", len(items), lines, data)
+			}
+		}
+	})
 }
