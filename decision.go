@@ -31,6 +31,13 @@ type Flags struct {
 	// public body's staff of misconduct. Items with a lead are also sent to
 	// the discipline destination (fan-out, 一信多转).
 	DisciplineLead bool `json:"discipline_lead"`
+	// WeakLead: the lead was raised by the lead model alone, below the
+	// bureau's triage.identity_lead_threshold (no lead rule, not the
+	// discipline class). The inspectors get it as any lead, but the item's
+	// other destinations keep the complainant's identity, so that a
+	// service request can be called back. Never set unless a bureau sets
+	// that threshold; told, like the lead, only to the inspectors.
+	WeakLead bool `json:"weak_lead,omitempty"`
 	// Urgent: a threat to life, health or safety that needs action now.
 	Urgent bool `json:"urgent"`
 }

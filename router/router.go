@@ -167,12 +167,14 @@ func (r *Router) DestinationsFor(d *minsheng.Decision) ([]string, string) {
 // Entitled reports whether a destination may see the complainant's identity
 // for an item with this decision. Whistle-blower protection comes before a
 // destination's policy: the identity of a discipline case or lead reaches
-// only the discipline destinations, whatever the others' identity says.
+// only the discipline destinations, whatever the others' identity says;
+// but not for a weak lead (Flags.WeakLead, which a bureau turns on with
+// triage.identity_lead_threshold).
 func (r *Router) Entitled(dest string, it *minsheng.Item, d *minsheng.Decision) bool {
 	if it.Complainant.Anonymous || r.cfg.Destinations[dest].Identity == IdentityRedacted {
 		return false
 	}
-	if d != nil && (d.Class == minsheng.ClassDiscipline || d.Flags.DisciplineLead) {
+	if d != nil && (d.Class == minsheng.ClassDiscipline || d.Flags.DisciplineLead && !d.Flags.WeakLead) {
 		return r.discipline[dest]
 	}
 	return true

@@ -568,3 +568,27 @@ func TestEntitledDisciplineProtectionWins(t *testing.T) {
 		t.Fatalf("discipline envelope: %+v", got)
 	}
 }
+
+// A weak lead goes to the inspectors as any lead, with the identity and
+// the flags; the item's other destinations keep the identity but are told
+// of neither the lead nor its weakness.
+func TestWeakLeadKeepsIdentityElsewhere(t *testing.T) {
+	s := openStore(t)
+	r, err := New(context.Background(), DefaultConfig(), Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, weak := range []bool{false, true} {
+		d := &minsheng.Decision{Class: minsheng.ClassGovService, Confidence: 0.7, Flags: minsheng.Flags{DisciplineLead: true, WeakLead: weak},
+			Reasons: []minsheng.Reason{{Kind: "feature", Code: "discipline_lead", Detail: "lead 0.11", Lead: true}}}
+		for _, e := range routeAndRead(t, r, s, testItem(fmt.Sprint("weak-", weak)), d, []string{"gov_service", "discipline"}) {
+			inspectors := e.dest == "discipline"
+			if got, want := e.env.Item.Complainant.Name != "", inspectors || weak; got != want {
+				t.Errorf("weak %v, %s: identity %v, want %v", weak, e.dest, got, want)
+			}
+			if got := e.env.Decision.Flags; got.DisciplineLead != inspectors || got.WeakLead != (inspectors && weak) {
+				t.Errorf("weak %v, %s: flags %+v", weak, e.dest, got)
+			}
+		}
+	}
+}

@@ -90,7 +90,7 @@ func hasLead(d *minsheng.Decision) bool {
 // records written before reasons were marked).
 func withoutLead(d *minsheng.Decision) *minsheng.Decision {
 	c := *d
-	c.Flags.DisciplineLead = false
+	c.Flags.DisciplineLead, c.Flags.WeakLead = false, false
 	c.Reasons = make([]minsheng.Reason, 0, len(d.Reasons))
 	for _, rs := range d.Reasons {
 		if !rs.Lead && rs.Code != "discipline_lead" {

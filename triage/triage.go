@@ -84,6 +84,18 @@ type Config struct {
 	// LeadMinWords of 1 turns the guard off.
 	LeadMinWords       int     `yaml:"lead_min_words" default:"40" validate:"gte=0"`
 	LeadShortThreshold float64 `yaml:"lead_short_threshold" default:"0.5" validate:"gte=0,lte=1"`
+	// IdentityLeadThreshold: a lead that the lead head alone raises (no
+	// lead rule, not the discipline class) with a probability below this
+	// is weak (Flags.WeakLead): the inspectors get it as any lead, but the
+	// item's other destinations keep the complainant's identity, so that
+	// 12345 can call a citizen back about a pothole whose letter only
+	// sounds like a complaint about officials. 0, the default, makes no
+	// lead weak: every lead withholds the identity. Held out on our labels
+	// (model/MODEL_CARD.md): at 0.3, 12 % of items have a weak lead and
+	// would keep their identity elsewhere, and 30 of the 416 true leads
+	// (7 %) are among them, whose whistle-blowers' identities would then
+	// reach the other destinations. A bureau weighs the two.
+	IdentityLeadThreshold float64 `yaml:"identity_lead_threshold" validate:"gte=0,lte=1"`
 	// ExplainDepartment: a gov_service decision's department reason also
 	// names the three n-grams whose weight for the sector is highest, not
 	// only the sector's probability. It costs 1–4 µs an item, 5–20 % of a
@@ -135,7 +147,7 @@ func (c Config) Validate() minsheng.FieldErrors {
 	for _, f := range [...]struct {
 		path string
 		v    float64
-	}{{"spam_threshold", c.SpamThreshold}, {"lead_threshold", c.LeadThreshold}, {"lead_short_threshold", c.LeadShortThreshold}} {
+	}{{"spam_threshold", c.SpamThreshold}, {"lead_threshold", c.LeadThreshold}, {"lead_short_threshold", c.LeadShortThreshold}, {"identity_lead_threshold", c.IdentityLeadThreshold}} {
 		if !(f.v >= 0 && f.v <= 1) {
 			errs = append(errs, minsheng.FieldError{Path: f.path, Msg: fmt.Sprintf("must be between 0 and 1, not %g", f.v)})
 		}
@@ -456,8 +468,13 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		switch {
 		case d.Flags.DisciplineLead: // a rule raised it, and says so
 		case headLead:
+			detail := fmt.Sprintf("lead %.2f (threshold %.2f): %s", pLead, leadThreshold, e.topFeatures(s, e.lead, 1))
+			if d.Class != minsheng.ClassDiscipline && pLead < e.cfg.IdentityLeadThreshold {
+				d.Flags.WeakLead = true
+				detail += fmt.Sprintf("; weak (below %.2f): the identity is not withheld from the other destinations", e.cfg.IdentityLeadThreshold)
+			}
 			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "discipline_lead",
-				Detail: fmt.Sprintf("lead %.2f (threshold %.2f): %s", pLead, leadThreshold, e.topFeatures(s, e.lead, 1)), Weight: pLead, Lead: true})
+				Detail: detail, Weight: pLead, Lead: true})
 		default:
 			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "discipline_lead",
 				Detail: fmt.Sprintf("raised with the discipline class (the lead head alone gave %.2f, below %.2f)", pLead, leadThreshold), Weight: pLead, Lead: true})

@@ -133,6 +133,9 @@ func checkDecision(t testing.TB, d minsheng.Decision, depts []string) {
 	if d.Class == minsheng.ClassDiscipline && !d.Flags.DisciplineLead {
 		t.Fatal("discipline item without the lead flag")
 	}
+	if d.Flags.WeakLead && (!d.Flags.DisciplineLead || d.Class == minsheng.ClassDiscipline) {
+		t.Fatalf("a weak lead that is no lead, or a discipline case: %+v", d)
+	}
 	for _, r := range d.Reasons {
 		if r.Code == "lead_little_text" && (d.Flags.DisciplineLead || r.Kind != "threshold") {
 			t.Fatalf("a lead held back for little text, yet %+v", d)
@@ -733,5 +736,32 @@ func TestKeptByRuleWithClashingNamesAndForcedClasses(t *testing.T) {
 	e = engine(t, cfg)
 	if d := e.DecideText("", text); d.Class != minsheng.ClassPetition || !d.Flags.DisciplineLead {
 		t.Errorf("forced valid class after an overruled invalid: %s %+v", d.Class, d.Reasons)
+	}
+}
+
+// With identity_lead_threshold set, a lead the lead head alone raises below
+// it is weak; a lead rule's or a discipline case's never is; and by default
+// no lead is.
+func TestWeakLead(t *testing.T) {
+	letter := [2]string{"小区门口道路塌陷多日无人修复", "东门外人行道塌陷成坑，已有老人摔伤，物业和社区互相推诿，请尽快修复。"} // lead ≈ 0.11
+	graft := [2]string{"举报村支书贪污", "村党支部书记虚报冒领低保金，还用公款吃喝。"}
+	if d := engine(t, DefaultConfig()).DecideText(letter[0], letter[1]); !d.Flags.DisciplineLead || d.Flags.WeakLead {
+		t.Fatalf("default: lead %v weak %v", d.Flags.DisciplineLead, d.Flags.WeakLead)
+	}
+	cfg := DefaultConfig()
+	cfg.IdentityLeadThreshold = 0.3
+	e := engine(t, cfg)
+	d := e.DecideText(letter[0], letter[1])
+	checkDecision(t, d, e.dept.Labels)
+	if !d.Flags.DisciplineLead || !d.Flags.WeakLead || !slices.ContainsFunc(d.Reasons, func(r minsheng.Reason) bool {
+		return r.Code == "discipline_lead" && r.Lead && strings.Contains(r.Detail, "weak (below 0.30)")
+	}) {
+		t.Errorf("the letter's lead is not weak: %+v", d)
+	}
+	if d := e.DecideText(graft[0], graft[1]); !d.Flags.DisciplineLead || d.Flags.WeakLead {
+		t.Errorf("graft: lead %v weak %v", d.Flags.DisciplineLead, d.Flags.WeakLead)
+	}
+	if _, err := New(Config{IdentityLeadThreshold: 1.5}); err == nil || !strings.Contains(err.Error(), "identity_lead_threshold") {
+		t.Errorf("identity_lead_threshold 1.5: %v", err)
 	}
 }
