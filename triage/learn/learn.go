@@ -106,8 +106,22 @@ func DepartmentOptions() Options {
 //	  rate 0.02                          0.734  0.679
 //
 // Differences under 0.01 are within what another seed moves.
+//
+// Chosen again on 2026-12-01 on the fairer CV that keeps near-duplicate
+// letters in one fold (groupedFolds; titles at weight 0.1), over the four
+// valid classes: all letters / 附件3 / the 495 (the general board), seeds
+// 1, 2 and 3:
+//
+//	rate 0.1, 25 epochs (before)   0.631 0.635 0.631 / 0.636 0.639 0.640 / 0.580 0.589 0.563
+//	rate 0.05, 40 epochs (chosen)  0.640 0.638 0.647 / 0.645 0.640 0.650 / 0.591 0.594 0.602
+//	  seed 1 only: rate 0.05, 60 epochs 0.635 / 0.638 / 0.586; rate 0.03, 60 epochs 0.641 / 0.644 / 0.598;
+//	  L2 3e-4 0.630 / 0.638 / 0.560; L2 1e-3 0.618 / 0.624 / 0.551; L2 3e-5 0.630 / 0.635 / 0.579;
+//	  balance 0.5 0.606 / 0.617 / 0.533; 15 epochs 0.632 / 0.638 / 0.575; mean of 3 fits 0.635 / 0.644 / 0.567
+//
+// The gain is small (+0.010 over all, +0.019 on the 495, the mean of three
+// seeds) but the same sign at every seed.
 func ClassOptions() Options {
-	return Options{Epochs: 25, Rate: 0.1, L2: 1e-4, Balance: 1, Seed: 1}
+	return Options{Epochs: 40, Rate: 0.05, L2: 1e-4, Balance: 1, Seed: 1}
 }
 
 // LeadOptions fit the lead head. What matters for a lead is how many of
