@@ -353,6 +353,7 @@ func TestBadInput(t *testing.T) {
 		{"10 MB body", deskToken, "application/json", append(append([]byte(`{"ref":"big","body":"`), huge...), `"}`...), 413, "over"},
 		{"body over the schema's limit", deskToken, "application/json", []byte(`{"ref":"long","body":"` + strings.Repeat("长", 100001) + `","submitted_at":"2026-11-21T09:30:00Z","complainant":{}}`), 400, `"field":"body"`},
 		{"empty batch", deskToken, "application/json", []byte(`{"items":[]}`), 400, "items"},
+		{"batch of a non-object", deskToken, "application/json", []byte(`{"items":[1]}`), 400, `"field":"items[0]",`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

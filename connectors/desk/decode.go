@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -72,6 +73,11 @@ func (s *Submission) validate(prefix string) minsheng.FieldErrors {
 			fe.Path = prefix + fe.Path
 			errs = append(errs, fe)
 		}
+	}
+	// A reference names the letter in item IDs, logs and answers: a NUL or
+	// another control character there is a client's bug, not a reference.
+	if i := strings.IndexFunc(s.Ref, unicode.IsControl); i >= 0 {
+		errs = append(errs, minsheng.FieldError{Path: prefix + "ref", Msg: fmt.Sprintf("holds a control character (U+%04X at byte %d); a reference is printable text", []rune(s.Ref[i:])[0], i)})
 	}
 	return errs
 }
@@ -248,7 +254,11 @@ func (d *Desk) readBatch(req *http.Request, p *minsheng.Principal) ([]*minsheng.
 			var fes minsheng.FieldErrors
 			errors.As(err, &fes)
 			for _, fe := range fes {
-				fe.Path = prefix + strings.TrimPrefix(fe.Path, "(body)")
+				if rest := strings.TrimPrefix(fe.Path, "(body)"); rest != "" {
+					fe.Path = prefix + rest
+				} else { // the item as a whole ("items[0]", not "items[0].")
+					fe.Path = strings.TrimSuffix(prefix, ".")
+				}
 				errs = append(errs, fe)
 			}
 			continue

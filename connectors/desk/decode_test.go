@@ -42,6 +42,8 @@ func TestDecodeSubmission(t *testing.T) {
 		{"bad email", strings.Replace(goodJSON, `"phone"`, `"email":"nobody","phone"`, 1), "complainant.email", "e-mail"},
 		{"trailing data", goodJSON + `{}`, "(body)", "data after"},
 		{"invalid utf-8", strings.Replace(goodJSON, "噪音", "\xb8\xdf", 1), "(body)", "not valid UTF-8"},
+		{"NUL in ref", strings.Replace(goodJSON, `"ref":"QD-2026-0001"`, `"ref":"QD\u0000-1"`, 1), "ref", "control character (U+0000 at byte 2)"},
+		{"newline in ref", strings.Replace(goodJSON, `"ref":"QD-2026-0001"`, `"ref":"QD-1\n"`, 1), "ref", "control character"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
