@@ -43,7 +43,7 @@ type Outcome struct {
 	// Duplicate: the item ID had been handled before; nothing was routed
 	// again and Decision and Destinations are those of the first time.
 	Duplicate bool `json:"duplicate,omitempty"`
-	// Conflict: a Duplicate whose content differs from the item handled
+	// Conflict: a desk's Duplicate (Item.Via) whose content differs from the item handled
 	// under that ID before (Item.SameContent): its reference was reused for
 	// other content. Nothing was routed; the source must send the new
 	// content under a new reference (with revision_of for a correction),
@@ -231,7 +231,8 @@ type Refusal struct {
 }
 
 // Why an ack or a release refused an ID: only messages the caller holds
-// under a live lease are acked or released.
+// (under a live lease, or one that ran out with no other reader since) are
+// acked or released.
 const (
 	// RefusedUnknown: no such message waits in the queue (never queued, or
 	// acked already).

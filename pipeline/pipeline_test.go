@@ -162,6 +162,22 @@ func TestRepeatIsNotRoutedTwice(t *testing.T) {
 	if rg.tri.calls.Load() != 1 {
 		t.Fatalf("triage ran %d times", rg.tri.calls.Load())
 	}
+	// An input's re-send with other provenance attrs (an overlapping
+	// export's row number) is a plain repeat; a desk's post of other
+	// content under its ref is a conflict.
+	other := item("R-1", "路灯坏了")
+	other.Attrs = map[string]string{"import_row": "7"}
+	if o := emit(t, e, other); o.err != nil || !o.out.Duplicate || o.out.Conflict || o.out.Decision == nil {
+		t.Fatalf("input re-send with other attrs: %+v %v", o.out, o.err)
+	}
+	desk := item("R-2", "路灯坏了")
+	desk.Via = minsheng.ViaDesk
+	emit(t, e, desk)
+	changed := item("R-2", "路灯坏了一个月")
+	changed.Via = minsheng.ViaDesk
+	if o := emit(t, e, changed); o.err != nil || !o.out.Conflict {
+		t.Fatalf("desk post of other content: %+v %v", o.out, o.err)
+	}
 }
 
 func TestConcurrentSameItemRoutedOnce(t *testing.T) {

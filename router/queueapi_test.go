@@ -23,7 +23,8 @@ type queueStep struct {
 }
 
 // TestQueueLeaseHolders: ack and release act only on what the calling desk
-// holds under a live lease, and the answer names every ID not acted on.
+// holds (a lease that ran out still counts until another desk reads the
+// message), and the answer names every ID not acted on.
 func TestQueueLeaseHolders(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -25,7 +25,8 @@ import (
 type Queues interface {
 	Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error)
 	// Read leases messages to holder, the reading desk; Ack and Release act
-	// only on messages holder leases now, refusing the other IDs.
+	// only on messages holder holds (its lease live, or run out with no
+	// other reader since), refusing the other IDs.
 	Read(ctx context.Context, dest, holder string, max int, lease, wait time.Duration) ([]minsheng.QueuedMessage, error)
 	Ack(ctx context.Context, dest, holder string, ids []string) (int, []minsheng.Refusal, error)
 	Release(dest, holder string, ids []string) (int, []minsheng.Refusal)

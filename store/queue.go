@@ -33,9 +33,10 @@ import (
 var bucketQueues = []byte("queues")
 
 // A lease records its holder, the desk that read the message, and Ack and
-// Release act only on messages the caller holds under a live lease: a
-// message is handled by one desk at a time, and a desk whose lease ran out
-// cannot take the message away from the desk that read it next.
+// Release act only on messages the caller holds: under a live lease, or one
+// that ran out while no other desk has read the message since. A message is
+// handled by one desk at a time, and a desk whose lease ran out cannot take
+// the message away from the desk that read it next.
 //
 // The holder is the desk's name rather than a token handed out with each
 // read (like SQS receipt handles): desks already ack by item ID, the desk
@@ -332,7 +333,7 @@ func (s *Store) Ack(ctx context.Context, dest, holder string, ids []string) (int
 	return removed, refused, nil
 }
 
-// Release gives the messages of the given item IDs that holder leases now
+// Release gives the messages of the given item IDs that holder holds
 // back at once (a reader that cannot handle them now), and returns how many
 // it gave back and the IDs it refused, with why, as Ack does.
 func (s *Store) Release(dest, holder string, ids []string) (int, []minsheng.Refusal) {

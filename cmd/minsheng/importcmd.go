@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/auth"
 	"github.com/minsheng/minsheng/connectors/importfile"
 	"github.com/minsheng/minsheng/gateway"
 )
@@ -92,21 +94,25 @@ flags:
 	}
 	log := gateway.NewLogger(c, os.Stderr)
 	opts.Logger = log
+	// Items are identified by channel, source and reference: under a desk's
+	// name, an imported row would share its ID with the desk's own letter
+	// of the same reference, and one of the two would be taken for a
+	// repeat of the other. Checked before the gateway opens its store.
+	desks, err := auth.ReadDesksFile(filepath.Join(c.Data, "desks.json"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "import:", err)
+		return exitFail
+	}
+	for _, d := range append(desks, c.Desks...) {
+		if d.Name == *source {
+			fmt.Fprintf(os.Stderr, "import: --source %q is the name of a desk; give the export a source name of its own\n", *source)
+			return exitConfig
+		}
+	}
 	g, err := gateway.Open(ctx, c, log)
 	if err != nil {
 		log.Error("cannot open the gateway", "err", err)
 		return exitFail
-	}
-	// Items are identified by channel, source and reference: under a desk's
-	// name, an imported row would share its ID with the desk's own letter
-	// of the same reference, and one of the two would be taken for a
-	// repeat of the other.
-	for _, p := range g.Desks().Principals() {
-		if p.Name == *source {
-			g.Close()
-			fmt.Fprintf(os.Stderr, "import: --source %q is the name of a desk; give the export a source name of its own\n", *source)
-			return exitConfig
-		}
 	}
 	sum, err := importfile.Run(ctx, fs.Arg(0), g.Emitter(), opts)
 	// Drain what is still in flight, flush the sinks, close the store.

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/minsheng/minsheng/gateway"
 )
@@ -42,6 +45,35 @@ func TestReadmeConfigBlock(t *testing.T) {
 	if err := os.WriteFile(f, []byte(readmeConfig(t)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A mapping merges over its default, so a key the block leaves out
+	// would still load as the default: the maps the block prints whole must
+	// name every key themselves.
+	var shown struct {
+		Routes struct {
+			Classes map[string]any `yaml:"classes"`
+		} `yaml:"routes"`
+		Triage struct {
+			Thresholds map[string]any `yaml:"thresholds"`
+		} `yaml:"triage"`
+	}
+	if err := yaml.Unmarshal([]byte(readmeConfig(t)), &shown); err != nil {
+		t.Fatal(err)
+	}
+	defaults, err := gateway.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range defaults.Routes.Classes {
+		if _, ok := shown.Routes.Classes[fmt.Sprint(k)]; !ok {
+			t.Errorf("README.md's block leaves routes.classes[%s] out", k)
+		}
+	}
+	for k := range defaults.Triage.Thresholds {
+		if _, ok := shown.Triage.Thresholds[fmt.Sprint(k)]; !ok {
+			t.Errorf("README.md's block leaves triage.thresholds[%s] out", k)
+		}
+	}
+
 	stdout, stderr, code := runCmd(t, "check-config", f)
 	if code != 0 {
 		t.Fatalf("README.md's block of every key fails check-config (exit %d):\n%s%s", code, stdout, stderr)
@@ -51,10 +83,7 @@ func TestReadmeConfigBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, err := gateway.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	def := defaults
 	// What the block shows as an example rather than a default.
 	documented.Desks = nil
 	documented.Data = filepath.Clean(documented.Data)

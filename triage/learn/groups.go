@@ -66,7 +66,7 @@ func jaccard(a, b []uint64) float64 {
 // sets whose sizes differ by more than the threshold's ratio cannot reach
 // it): a few seconds for 附件3's 4,326.
 func nearDuplicateGroups(texts []string) []int {
-	sets := make([]([]uint64), len(texts))
+	sets := make([][]uint64, len(texts))
 	for i, t := range texts {
 		sets[i] = bigramSet(t)
 	}
