@@ -68,7 +68,7 @@ var builtin = []Rule{
 	// Danger to life now. The gas words other than 泄漏 (煤气味, 燃气漏气 …) were
 	// added 2026-12-01, after a letter that smelt gas in the stairwell went
 	// unmarked; 漏气 alone is left out (a tyre, a window).
-	{Name: "urgent_danger", Any: []string{"燃气泄漏", "煤气泄漏", "天然气泄漏", "液化气泄漏", "燃气漏气", "煤气漏气", "煤气味", "燃气味", "天然气味", "电梯困人", "有生命危险", "着火了", "坍塌", "触电", "要跳楼", "轻生"}, Except: []string{"接触电", "年轻生"}, Urgent: true},
+	{Name: "urgent_danger", Any: []string{"燃气泄漏", "煤气泄漏", "天然气泄漏", "液化气泄漏", "燃气漏气", "煤气漏气", "煤气味", "燃气味", "天然气味", "电梯困人", "有生命危险", "着火了", "坍塌", "触电", "要跳楼", "轻生"}, Except: []string{"接触电线", "接触电源", "接触电路", "年轻生活", "年轻生命"}, Urgent: true},
 }
 
 // matcher finds which of a set of keywords occur in a text in one pass. A

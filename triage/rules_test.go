@@ -147,6 +147,8 @@ func TestRuleEdgesAndExceptions(t *testing.T) {
 		{"他说活不下去了，可能要轻生", "urgent_danger", true},
 		{"施工时工人接触电线，请加强安全管理", "urgent_danger", false},
 		{"小孩在配电箱旁触电了", "urgent_danger", true},
+		{"我们楼里一名青年轻生，站在楼顶要跳下来", "urgent_danger", true},
+		{"工人直接触电倒地，请供电公司来人", "urgent_danger", true},
 	} {
 		d := e.DecideText("", tc.text)
 		fired := hasReason(d, "rule", tc.rule) || hasReason(d, "screen", tc.rule) // a forced invalid shows as the screen

@@ -91,7 +91,7 @@ type Config struct {
 	// 12345 can call a citizen back about a pothole whose letter only
 	// sounds like a complaint about officials. 0, the default, makes no
 	// lead weak: every lead withholds the identity. Held out on our labels
-	// (model/MODEL_CARD.md): at 0.3, 12 % of items have a weak lead and
+	// (README.md, "Who sees complainants' identities"): at 0.3, 12 % of items have a weak lead and
 	// would keep their identity elsewhere, and 30 of the 416 true leads
 	// (7 %) are among them, whose whistle-blowers' identities would then
 	// reach the other destinations. A bureau weighs the two.
@@ -352,7 +352,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	d.Reasons = make([]minsheng.Reason, 0, 4) // the class, the department, a rule, a threshold
 	var fired []minsheng.Reason
 	var forced, forcedValid minsheng.Class
-	forcedBy, forcedValidBy := -1, -1 // the reasons in fired of the first rules that forced a class, and a valid one
+	forcedBy := -1 // the reason in fired of the first rule that forced a class (a forced invalid one's is marked screen)
 	cls := s.scores[e.class.col : e.class.col+len(e.class.Labels)]
 	var boosts [8]float32
 	for i := range e.rules {
@@ -368,7 +368,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 					forced, forcedBy = r.Class, len(fired)-1
 				}
 				if forcedValid == "" && r.Class != minsheng.ClassInvalid {
-					forcedValid, forcedValidBy = r.Class, len(fired)-1
+					forcedValid = r.Class
 				}
 			} else if k := e.classIndex(r.Class); k >= 0 && k < len(boosts) {
 				boosts[k] += float32(r.Weight) * e.class.Temperature
@@ -403,7 +403,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	var overruled string
 	if keep && forced == minsheng.ClassInvalid {
 		overruled = "rule " + fired[forcedBy].Code
-		forced, forcedBy = forcedValid, forcedValidBy
+		forced = forcedValid // a forced valid class is not rejected, so no reason is marked
 	}
 
 	// Screen, then class.

@@ -62,7 +62,7 @@ func EvalDepartment(e *triage.Engine, path string, train []Record) (rep *Report,
 // left out: a record is in train when a train record has its id or its
 // title and body (textKey). Empty ids and texts match nothing.
 func NotIn(recs, train []Record) (kept []Record, left int) {
-	ids, texts := map[string]bool{"": false}, map[string]bool{}
+	ids, texts := map[string]bool{}, map[string]bool{}
 	for _, r := range train {
 		ids[r.ID], texts[textKey(r.Title, r.Body)] = true, true
 	}
