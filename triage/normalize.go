@@ -151,7 +151,8 @@ func appendNormalized(dst []byte, s string) []byte {
 // stripTags removes markup from folded text dst[start:] in place, each tag
 // becoming a space. A tag is '<' and a name (a letter, then letters,
 // digits, '-', ':' or '_') followed by '>', "/>", or a space and then '>',
-// "/>" or an attribute with a value (name=); a closing tag is "</", a name,
+// "/>" or an attribute with a value (name=) or a valueless one of
+// boolAttrs; a closing tag is "</", a name,
 // a space at most and '>'; "<!" or "<?" and a letter, '-' or '[' opens a
 // comment, declaration or processing instruction. Each but a closing tag
 // runs to the first '>' after it, within 2 KiB. A style or script element
@@ -219,6 +220,11 @@ func (r *rewriter) end() []byte {
 // maxTag is how far a tag may run to its '>'.
 const maxTag = 2048
 
+// boolAttrs are HTML attributes written without a value, as mail and
+// old pages do (<td nowrap>, <input checked>): after a tag name they make
+// a tag, where another bare word (<b and c>) leaves it text.
+var boolAttrs = [...]string{"nowrap", "checked", "disabled", "selected", "readonly", "hidden", "noshade", "compact", "multiple", "required", "autofocus", "async", "defer", "controls", "novalidate", "ismap", "nohref", "noresize"}
+
 // rawText are the elements whose content is not text.
 var rawText = [...]string{"style", "script"}
 
@@ -253,8 +259,11 @@ func tagAt(dst []byte, i int, gt *int) (end int, name []byte) {
 	name = dst[j:k]
 	if at(dst, k) == ' ' {
 		k++
-		if a := at(dst, k); isASCIILetter(a) && at(dst, nameEnd(dst, k+1)) == '=' {
-			return closeAt(dst, i, gt), name
+		if a := at(dst, k); isASCIILetter(a) {
+			e := nameEnd(dst, k+1)
+			if c := at(dst, e); c == '=' || (c == ' ' || c == '>' || c == '/') && slices.Contains(boolAttrs[:], string(dst[k:e])) {
+				return closeAt(dst, i, gt), name
+			}
 		}
 	}
 	switch at(dst, k) {
