@@ -86,6 +86,46 @@ type Registry struct {
 	bad      os.FileInfo // the desks file as last found unreadable
 	warned   string      // the last problem logged, so it is logged once
 	checked  time.Time
+
+	refused logLimit // of the "request refused" lines
+}
+
+// Refused requests are logged for the audit trail, but at most
+// refusedBurst lines in each refusedWindow: a client that keeps sending a
+// bad token (a misconfigured desk, or someone guessing) must not fill the
+// disk. The next line after a window in which some were not logged says
+// how many.
+const (
+	refusedBurst  = 20
+	refusedWindow = time.Minute
+)
+
+// logLimit lets through at most burst events in each window.
+type logLimit struct {
+	mu      sync.Mutex
+	burst   int
+	window  time.Duration
+	now     func() time.Time
+	start   time.Time // of the current window
+	logged  int       // in it
+	dropped int       // not logged since the last line that was
+}
+
+// allow reports whether this event may be logged and, when it may, how
+// many events were not logged since the last one that was.
+func (l *logLimit) allow() (ok bool, dropped int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t := l.now(); t.Sub(l.start) >= l.window || t.Before(l.start) {
+		l.start, l.logged = t, 0
+	}
+	if l.logged >= l.burst {
+		l.dropped++
+		return false, 0
+	}
+	l.logged++
+	dropped, l.dropped = l.dropped, 0
+	return true, dropped
 }
 
 // checkEvery is how often, at most, Authenticate looks at the desks file.
@@ -98,7 +138,8 @@ func NewRegistry(desks []DeskConfig, file string, reserved []string, log *slog.L
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{file: file, log: log, static: map[[32]byte]*minsheng.Principal{}, names: map[string]bool{}, reserved: reserved}
+	r := &Registry{file: file, log: log, static: map[[32]byte]*minsheng.Principal{}, names: map[string]bool{}, reserved: reserved,
+		refused: logLimit{burst: refusedBurst, window: refusedWindow, now: time.Now}}
 	for i, d := range desks {
 		h, err := d.hash()
 		var fes minsheng.FieldErrors
@@ -291,9 +332,15 @@ func (r *Registry) Middleware(next http.Handler) http.Handler {
 		tok := Bearer(req)
 		p := r.Authenticate(tok)
 		if p == nil {
-			// Failed access is logged for the audit trail, never the token.
-			r.log.Warn("request refused: no known desk token", "method", req.Method, "path", req.URL.Path,
-				"remote", req.RemoteAddr, "token_given", tok != "")
+			// Failed access is logged for the audit trail, never the token,
+			// and not every time under a flood (refusedBurst).
+			if ok, dropped := r.refused.allow(); ok {
+				args := []any{"method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr, "token_given", tok != ""}
+				if dropped > 0 {
+					args = append(args, "not_logged_before", dropped)
+				}
+				r.log.Warn("request refused: no known desk token", args...)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="minsheng"`)
 			WriteError(w, http.StatusUnauthorized, "unauthenticated", "a known desk token is required (Authorization: Bearer <token>)")
 			return

@@ -298,3 +298,43 @@ func TestRefusedRequestLoggedWithoutToken(t *testing.T) {
 		t.Errorf("log: %s", out)
 	}
 }
+
+// A flood of refused requests logs refusedBurst lines a window; the first
+// line of a later window says how many were not logged.
+func TestRefusedRequestLogLimited(t *testing.T) {
+	var logs bytes.Buffer
+	r, err := NewRegistry(nil, filepath.Join(t.TempDir(), "desks.json"), nil, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)
+	r.refused.now = func() time.Time { return now }
+	h := r.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("reached the handler") }))
+	refuse := func(n int) {
+		for range n {
+			req := httptest.NewRequest("POST", "/v1/items", nil)
+			req.Header.Set("Authorization", "Bearer mst_guess")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d", w.Code)
+			}
+		}
+	}
+	lines := func() []string { return strings.Split(strings.TrimSpace(logs.String()), "\n") }
+	refuse(refusedBurst + 80)
+	if got := lines(); len(got) != refusedBurst || strings.Contains(logs.String(), "not_logged_before") {
+		t.Fatalf("%d lines in the first window, want %d:\n%s", len(got), refusedBurst, logs.String())
+	}
+	now = now.Add(refusedWindow / 2)
+	refuse(5)
+	if got := lines(); len(got) != refusedBurst {
+		t.Fatalf("%d lines within the window, want %d", len(got), refusedBurst)
+	}
+	now = now.Add(refusedWindow)
+	refuse(2)
+	got := lines()
+	if len(got) != refusedBurst+2 || !strings.Contains(got[refusedBurst], "not_logged_before=85") || strings.Contains(got[refusedBurst+1], "not_logged_before") {
+		t.Fatalf("after the window:\n%s", strings.Join(got[refusedBurst:], "\n"))
+	}
+}
