@@ -30,10 +30,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DeskConfig declares a desk in the configuration file.
@@ -87,7 +89,16 @@ type Registry struct {
 	warned   string      // the last problem logged, so it is logged once
 	checked  time.Time
 
-	refused logLimit // of the "request refused" lines
+	refused      logLimit     // of the "request refused" lines
+	refusedTotal atomic.Int64 // every request refused for want of a known token, logged or not
+}
+
+// Collector exports the count of requests refused for want of a known
+// token (minsheng_auth_refused_total), which, unlike the log, counts each.
+func (r *Registry) Collector() prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "minsheng_auth_refused_total",
+		Help: "Requests refused with 401: no token, or none a desk holds."},
+		func() float64 { return float64(r.refusedTotal.Load()) })
 }
 
 // Refused requests are logged for the audit trail, but at most
@@ -334,6 +345,7 @@ func (r *Registry) Middleware(next http.Handler) http.Handler {
 		if p == nil {
 			// Failed access is logged for the audit trail, never the token,
 			// and not every time under a flood (refusedBurst).
+			r.refusedTotal.Add(1)
 			if ok, dropped := r.refused.allow(); ok {
 				args := []any{"method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr, "token_given", tok != ""}
 				if dropped > 0 {

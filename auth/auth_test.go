@@ -13,6 +13,7 @@ import (
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestDesksFileAddedWhileRunning(t *testing.T) {
@@ -323,6 +324,9 @@ func TestRefusedRequestLogLimited(t *testing.T) {
 	}
 	lines := func() []string { return strings.Split(strings.TrimSpace(logs.String()), "\n") }
 	refuse(refusedBurst + 80)
+	if n := testutil.ToFloat64(r.Collector()); n != refusedBurst+80 {
+		t.Errorf("minsheng_auth_refused_total %v, want every refusal (%d)", n, refusedBurst+80)
+	}
 	if got := lines(); len(got) != refusedBurst || strings.Contains(logs.String(), "not_logged_before") {
 		t.Fatalf("%d lines in the first window, want %d:\n%s", len(got), refusedBurst, logs.String())
 	}

@@ -252,6 +252,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 		}
 		return nil, fmt.Errorf("desks: %w", err)
 	}
+	g.metrics.MustRegister(g.auth.Collector())
 	if g.triage, err = triage.New(c.Triage); err != nil {
 		return nil, fmt.Errorf("triage: %w", err)
 	}
