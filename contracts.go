@@ -153,6 +153,9 @@ const (
 	StepClassified = "classified"
 	StepRouted     = "routed"
 	StepAcked      = "acked"
+	// StepReviewed: a person at a desk that reads the review destination
+	// decided the class of an item triage sent there (Record.Review).
+	StepReviewed = "reviewed"
 )
 
 // TrailDisciplineLead ends the classified step's detail of an item with a
@@ -177,6 +180,19 @@ type Record struct {
 	Decision     *Decision    `json:"decision,omitempty"`
 	Destinations []string     `json:"destinations"`
 	Trail        []Event      `json:"trail"`
+	// Review is set once a person has decided an item that triage sent to
+	// review; Decision is then theirs.
+	Review *Review `json:"review,omitempty"`
+}
+
+// Review is a person's decision on an item triage sent to review: who made
+// it, when, and what triage had said (its class and confidence; the rest
+// of triage's decision is in the trail).
+type Review struct {
+	Desk           string    `json:"desk"`
+	At             time.Time `json:"at"`
+	FromClass      Class     `json:"from_class"`
+	FromConfidence float64   `json:"from_confidence"`
 }
 
 // Ledger keeps records of handled items; it is how repeats are recognised

@@ -286,6 +286,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 func (g *Gateway) routes() {
 	g.desk.Register(g.mux, g.auth.Middleware)
 	router.NewQueueAPI(g.router).Register(g.mux, g.auth.Middleware)
+	router.NewReviewAPI(g.router, g.store, g.triage.Model().Head(triage.HeadDepartment).Labels).Register(g.mux, g.auth.Middleware)
 	if g.cfg.MetricsListen == "" {
 		g.mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{}))
 	}

@@ -871,3 +871,150 @@ func TestReusedRefConflict(t *testing.T) {
 		t.Fatalf("after the batch: %d queue entries, want %d", depth(), before+len(br.Items[1].Destinations))
 	}
 }
+
+// TestReviewDecision: a person at a desk that reads review decides an item
+// triage sent there; the item goes on to the class the person chose (and
+// its department), not again where it went before; the ledger keeps who
+// decided and what triage had said; deciding again the same way repeats
+// the answer, another way is refused; a desk that does not read review may
+// not decide, and a lead the review desk is not told of stays raised.
+func TestReviewDecision(t *testing.T) {
+	c := testConfig(t, nil)
+	c.Triage.Rules = append(c.Triage.Rules, triage.Rule{Name: "ask", Any: []string{"请人工复核"}, Review: true, Weight: 1})
+	r := start(t, c)
+	postReview := func(ref, body string) desk.Accepted {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"ref": ref, "title": "反映问题", "body": body, "submitted_at": "2026-11-21T09:30:00+08:00",
+			"complainant": map[string]any{"name": "钱某", "phone": "13000000002", "anonymous": false, "consent_to_publish": false}})
+		a := call(t, "POST", r.url+"/v1/items", deskToken, "application/json", b)
+		var acc desk.Accepted
+		a.decode(t, &acc)
+		if a.status != 202 || !slices.Contains(acc.Destinations, "review") {
+			t.Fatalf("post %s: %d %s", ref, a.status, a.body)
+		}
+		return acc
+	}
+	decide := func(token, id, body string) (int, map[string]any) {
+		t.Helper()
+		a := call(t, "POST", r.url+"/v1/reviews/"+id, token, "application/json", []byte(body))
+		var v map[string]any
+		a.decode(t, &v)
+		return a.status, v
+	}
+	plain := postReview("REV-1", "小区门口的路灯坏了两个月，晚上很黑，请人工复核后转相关部门处理。")
+	if slices.Contains(plain.Destinations, "discipline") {
+		t.Fatalf("plain item went to the inspectors: %v", plain.Destinations)
+	}
+
+	// The ops desk reads review: it leases the message, then decides.
+	a := call(t, "GET", r.url+"/v1/queues/review?max=10&lease=30s", readerToken, "", nil)
+	if a.status != 200 || !strings.Contains(string(a.body), plain.ID) {
+		t.Fatalf("review queue: %d %s", a.status, a.body)
+	}
+	for _, tc := range []struct {
+		name, token, body string
+		status            int
+		want              string
+	}{
+		{"desk that does not read review", mediaToken, `{"class":"petition"}`, 403, "forbidden"},
+		{"unknown class", readerToken, `{"class":"petitions"}`, 400, `class: \"petitions\" is not one of`},
+		{"unknown department", readerToken, `{"class":"gov_service","department":"城建"}`, 400, "department"},
+		{"unknown field", readerToken, `{"class":"petition","klass":1}`, 400, "klass"},
+	} {
+		if status, v := decide(tc.token, plain.ID, tc.body); status != tc.status || !strings.Contains(mustJSON(v), tc.want) {
+			t.Errorf("%s: %d %v", tc.name, status, v)
+		}
+	}
+	status, v := decide(readerToken, plain.ID, `{"class":"gov_service","department":"城乡建设"}`)
+	if status != 200 || v["class"] != "gov_service" || v["review_message"] != "acked" || fmt.Sprint(v["destinations"]) != "[gov_service]" {
+		t.Fatalf("decide: %d %v", status, v)
+	}
+	// The item is in the gov_service queue now, and out of review.
+	a = call(t, "GET", r.url+"/v1/queues/gov_service?max=100&lease=30s", readerToken, "", nil)
+	if !strings.Contains(string(a.body), plain.ID) || !strings.Contains(string(a.body), `"code":"reviewed"`) {
+		t.Errorf("gov_service queue lacks the reviewed item: %s", a.body)
+	}
+	a = call(t, "GET", r.url+"/v1/queues/review?max=10&lease=1s", readerToken, "", nil)
+	if strings.Contains(string(a.body), plain.ID) {
+		t.Errorf("review queue still holds the decided item: %s", a.body)
+	}
+	// The ledger: who decided, what triage said, the trail.
+	rec, err := r.g.store.Lookup(context.Background(), plain.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Review == nil || rec.Review.Desk != "ops" || rec.Review.FromClass == "" || rec.Decision.Class != minsheng.ClassGovService ||
+		rec.Decision.Confidence != 1 || rec.Decision.Review || rec.Decision.Department != "城乡建设" {
+		t.Errorf("record: %+v %+v", rec.Review, rec.Decision)
+	}
+	if n := len(rec.Trail); n < 2 || rec.Trail[n-2].Step != minsheng.StepReviewed || rec.Trail[n-1].Step != minsheng.StepRouted ||
+		!slices.Contains(rec.Trail[n-1].Destinations, "gov_service") || slices.Contains(rec.Trail[n-1].Destinations, "review") {
+		t.Errorf("trail: %+v", rec.Trail)
+	}
+	// Again the same way: the same answer; another way: 409.
+	if status, v := decide(readerToken, plain.ID, `{"class":"gov_service"}`); status != 200 || v["repeat"] != true {
+		t.Errorf("repeat: %d %v", status, v)
+	}
+	if status, v := decide(readerToken, plain.ID, `{"class":"petition"}`); status != 409 || v["error"] != "already_reviewed" {
+		t.Errorf("other way: %d %v", status, v)
+	}
+	// An item that did not go to review, and one that does not exist.
+	a = post(t, r.url, "REV-NOT", 0)
+	var acc desk.Accepted
+	a.decode(t, &acc)
+	if slices.Contains(acc.Destinations, "review") {
+		t.Fatalf("the road letter went to review: %s", a.body)
+	}
+	if status, v := decide(readerToken, acc.ID, `{"class":"petition"}`); status != 409 || v["error"] != "not_in_review" {
+		t.Errorf("not in review: %d %v", status, v)
+	}
+	if status, _ := decide(readerToken, "newspaper:qingdao-daily:nope", `{"class":"petition"}`); status != 404 {
+		t.Errorf("unknown item: %d", status)
+	}
+
+	// A lead triage raised: the item went to review and to the inspectors
+	// at once. The review desk, not told of it, decides gov_service; the
+	// lead stays, the inspectors do not get the item twice, and the answer
+	// does not tell the review desk of them.
+	c2 := testConfig(t, nil)
+	c2.Desks = append(c2.Desks, auth.DeskConfig{Name: "reviewers", Reads: []string{"review"}, TokenEnv: "MS_TEST_REVIEWERS"})
+	t.Setenv("MS_TEST_REVIEWERS", "reviewers-token-0123456789abcdef")
+	c2.Triage.Rules = c.Triage.Rules
+	r2 := start(t, c2)
+	r = r2 // postReview and decide post to the second gateway now
+	leadItem := postReview("REV-LEAD", "小区门口的路灯坏了两个月，社区主任收受施工方好处费不管，请人工复核。")
+	if !slices.Contains(leadItem.Destinations, "discipline") {
+		t.Fatalf("lead item did not reach the inspectors: %v", leadItem.Destinations)
+	}
+	status, v = decide("reviewers-token-0123456789abcdef", leadItem.ID, `{"class":"gov_service","discipline_lead":false}`)
+	body := mustJSON(v)
+	if status != 200 || strings.Contains(body, `"discipline"`) || strings.Contains(body, `"discipline_lead":true`) || strings.Contains(body, "好处费") || strings.Contains(body, "钱某") {
+		t.Errorf("review desk's answer: %d %s", status, body)
+	}
+	rec, err = r2.g.store.Lookup(context.Background(), leadItem.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := rec.Trail[len(rec.Trail)-1]
+	if !rec.Decision.Flags.DisciplineLead || slices.Contains(last.Destinations, "discipline") || !slices.Contains(last.Destinations, "gov_service") {
+		t.Errorf("lead record: lead %v, routed now %v", rec.Decision.Flags.DisciplineLead, last.Destinations)
+	}
+	a = call(t, "GET", r2.url+"/v1/queues/discipline?max=100&lease=30s", cdiToken, "", nil)
+	if n := strings.Count(string(a.body), `"envelope":{`); n != 1 || !strings.Contains(string(a.body), leadItem.ID) {
+		t.Errorf("inspectors hold the item %d times: %s", n, a.body)
+	}
+	a = call(t, "GET", r2.url+"/v1/items/"+leadItem.ID, "reviewers-token-0123456789abcdef", "", nil)
+	if a.status != 200 || strings.Contains(string(a.body), `"discipline"`) || strings.Contains(string(a.body), `"discipline_lead":true`) ||
+		strings.Contains(string(a.body), "discipline lead") || !strings.Contains(string(a.body), `"step":"reviewed"`) {
+		t.Errorf("review desk's view after the decision: %d %s", a.status, a.body)
+	}
+	a = call(t, "GET", r2.url+"/v1/queues/gov_service?max=100&lease=30s", readerToken, "", nil)
+	if !strings.Contains(string(a.body), leadItem.ID) || strings.Contains(string(a.body), "13000000002") {
+		t.Errorf("gov_service gets the item without the complainant's identity: %s", a.body)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -194,12 +194,26 @@ func (r *Router) decisionFor(dest string, d *minsheng.Decision) *minsheng.Decisi
 
 // Route delivers an item to the destinations its decision names.
 func (r *Router) Route(ctx context.Context, it *minsheng.Item, d *minsheng.Decision) ([]string, error) {
+	return r.RouteExcept(ctx, it, d, nil)
+}
+
+// RouteExcept is Route to the destinations its decision names but those in
+// reached, which the item went to before (a reviewed item: the inspectors
+// had a possible discipline case at once). It returns the destinations it
+// delivered to, none when reached holds them all.
+func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, reached []string) ([]string, error) {
 	if !d.Class.Valid() {
 		return r.deadLetter(ctx, it, nil, d, fmt.Sprintf("triage returned unknown class %q", d.Class))
 	}
 	dests, kind := r.DestinationsFor(d)
 	if len(dests) == 0 {
 		return r.deadLetter(ctx, it, nil, d, "no route for class "+string(d.Class))
+	}
+	if len(reached) > 0 {
+		dests = slices.DeleteFunc(dests, func(x string) bool { return slices.Contains(reached, x) })
+		if len(dests) == 0 {
+			return nil, nil
+		}
 	}
 	now := r.now().UTC()
 	envs := make([]*minsheng.Envelope, 0, len(dests))

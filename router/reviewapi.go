@@ -1,0 +1,236 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// ReviewAPI lets a person decide an item that triage sent to review, and
+// sends it on:
+//
+//	POST /v1/reviews/{id}  {"class": "petition", "discipline_lead": true, "department": "城乡建设"}
+//
+// The desk must read the review destination (403 otherwise); the item must
+// be one triage sent there (404 when the desk cannot see it, 409 when it
+// was not sent to review). The item then goes to the destinations the new
+// decision names (its class, the department for gov_service, the
+// inspectors for a lead, rejected for invalid) but those it reached before:
+// a possible discipline case was with the inspectors at once. The decision
+// becomes the reviewer's (confidence 1, a "review" reason first, triage's
+// reasons after it), the ledger keeps who decided, when and what triage had
+// said (Record.Review), and the trail gains a reviewed and a routed step.
+//
+// discipline_lead can raise a lead but not clear one: the review desk is
+// not told of a lead triage raised (see toldOfLead), so it cannot judge
+// it, and the inspectors have the item already. department is optional
+// (triage's is kept) and must be one of triage's sectors or of
+// routes.departments.
+//
+// Deciding an item again the same way answers as the first time (200,
+// "repeat": true); another way answers 409 with the first decision. When
+// the review destination is the embedded queue and the desk holds the
+// item's message, the message is acked; otherwise the answer says why not
+// (the desk acks it as usual).
+type ReviewAPI struct {
+	r           *Router
+	ledger      minsheng.Ledger
+	departments []string // known: triage's sectors and routes.departments' keys
+	now         func() time.Time
+	mu          sync.Mutex // one decision at a time: look up, route, commit
+}
+
+// NewReviewAPI returns the review API over the router and the ledger of
+// handled items. A reviewer may name one of departments (triage's sectors)
+// or of routes.departments.
+func NewReviewAPI(r *Router, ledger minsheng.Ledger, departments []string) *ReviewAPI {
+	known := slices.Clone(departments)
+	for k := range r.cfg.Routes.Departments {
+		if !slices.Contains(known, k) {
+			known = append(known, k)
+		}
+	}
+	return &ReviewAPI{r: r, ledger: ledger, departments: known, now: time.Now}
+}
+
+// Register adds the API's route to mux (without authentication: wrap mux).
+func (a *ReviewAPI) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	mux.Handle("POST /v1/reviews/{id}", wrap(http.HandlerFunc(a.decide)))
+}
+
+// reviewRequest is the body of a review decision.
+type reviewRequest struct {
+	Class          minsheng.Class `json:"class"`
+	DisciplineLead *bool          `json:"discipline_lead"`
+	Department     string         `json:"department"`
+}
+
+// reviewAnswer is the answer to a review decision.
+type reviewAnswer struct {
+	ID           string             `json:"id"`
+	Class        minsheng.Class     `json:"class"`
+	Destinations []string           `json:"destinations"` // where the decision sent the item now
+	Repeat       bool               `json:"repeat,omitempty"`
+	Review       *minsheng.Review   `json:"review"`
+	Message      string             `json:"review_message,omitempty"` // acked, or why not
+	Decision     *minsheng.Decision `json:"decision"`
+}
+
+func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
+	p := minsheng.PrincipalFrom(req.Context())
+	review := a.r.cfg.Routes.Review
+	if !p.CanRead(review) {
+		a.r.log.Warn("request refused: desk may not read the review destination", "desk", p.Name, "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr)
+		writeJSON(w, http.StatusForbidden, apiError{"forbidden", fmt.Sprintf("desk %s may not read %q, so it may not decide reviews", p.Name, review)})
+		return
+	}
+	id := req.PathValue("id")
+	body, err := a.readRequest(req)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{"bad_request", err.Error()})
+		return
+	}
+	notFound := func() {
+		writeJSON(w, http.StatusNotFound, apiError{"not_found", "no item " + id + " that this desk may see"})
+	}
+	if !minsheng.ValidItemID(id) {
+		notFound()
+		return
+	}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+	defer cancel()
+	rec, err := a.ledger.Lookup(ctx, id)
+	if errors.Is(err, minsheng.ErrNotFound) {
+		notFound()
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the ledger could not be read"})
+		return
+	}
+	if !slices.Contains(rec.Destinations, review) || rec.Item == nil || rec.Decision == nil {
+		if _, ok := a.r.View(rec, p); !ok {
+			notFound()
+			return
+		}
+		writeJSON(w, http.StatusConflict, apiError{"not_in_review", "item " + id + " was not sent to " + review})
+		return
+	}
+	if rec.Review != nil {
+		if rec.Decision.Class == body.Class && (body.Department == "" || body.Department == rec.Decision.Department) &&
+			(body.DisciplineLead == nil || !*body.DisciplineLead || rec.Decision.Flags.DisciplineLead) {
+			a.answer(w, http.StatusOK, rec, p, nil, true, "")
+			return
+		}
+		writeJSON(w, http.StatusConflict, map[string]any{"error": "already_reviewed",
+			"message": fmt.Sprintf("desk %s decided item %s as %s at %s", rec.Review.Desk, id, rec.Decision.Class, rec.Review.At.Format(time.RFC3339)),
+			"review":  rec.Review})
+		return
+	}
+
+	machine := rec.Decision
+	d := minsheng.Decision{Class: body.Class, Confidence: 1, Department: machine.Department, Flags: machine.Flags,
+		ModelVersion: machine.ModelVersion}
+	d.Flags.WeakLead = machine.Flags.WeakLead && !(body.DisciplineLead != nil && *body.DisciplineLead)
+	if body.DisciplineLead != nil && *body.DisciplineLead {
+		d.Flags.DisciplineLead = true
+	}
+	if body.Department != "" {
+		d.Department = body.Department
+	}
+	d.Reasons = append([]minsheng.Reason{{Kind: "review", Code: "reviewed",
+		Detail: fmt.Sprintf("decided by desk %s (triage: %s at %.2f)", p.Name, machine.Class, machine.Confidence)}}, machine.Reasons...)
+	d.Reasons = slices.DeleteFunc(d.Reasons, func(r minsheng.Reason) bool { return r.Kind == "threshold" })
+
+	dests, err := a.r.RouteExcept(ctx, rec.Item, &d, rec.Destinations)
+	if err != nil {
+		a.r.log.Warn("review decision not routed; the item stays in review", "id", id, "desk", p.Name, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the item could not be sent on; decide it again"})
+		return
+	}
+	now := a.now().UTC()
+	next := *rec
+	next.Decision = &d
+	next.Review = &minsheng.Review{Desk: p.Name, At: now, FromClass: machine.Class, FromConfidence: machine.Confidence}
+	for _, x := range dests {
+		if !slices.Contains(next.Destinations, x) {
+			next.Destinations = append(next.Destinations, x)
+		}
+	}
+	detail := fmt.Sprintf("by desk %s: %s (triage: %s at %.2f)", p.Name, d.Class, machine.Class, machine.Confidence)
+	next.Trail = append(slices.Clip(rec.Trail),
+		minsheng.Event{Step: minsheng.StepReviewed, At: now, Detail: detail},
+		minsheng.Event{Step: minsheng.StepRouted, At: now, Destinations: dests})
+	if err := a.ledger.Commit(ctx, &next); err != nil {
+		a.r.log.Error("review decision routed but not recorded; deciding it again sends it again (destinations drop the repeat by ID)", "id", id, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the decision could not be recorded; decide it again"})
+		return
+	}
+	a.r.log.Info("review decided", "id", id, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
+	msg := ""
+	if a.r.cfg.Destinations[review].Sink == SinkQueue {
+		n, refused, err := a.r.queues.Ack(ctx, review, p.Name, []string{id})
+		switch {
+		case err != nil:
+			msg = "not acked: " + err.Error()
+		case n == 1:
+			msg = "acked"
+		case len(refused) > 0:
+			msg = "not acked: " + refused[0].Reason
+		}
+	}
+	a.answer(w, http.StatusOK, &next, p, dests, false, msg)
+}
+
+// readRequest decodes and checks a review decision's body.
+func (a *ReviewAPI) readRequest(req *http.Request) (reviewRequest, error) {
+	var body reviewRequest
+	dec := json.NewDecoder(io.LimitReader(req.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return body, fmt.Errorf(`body must be {"class": "<class>", "discipline_lead": true|false, "department": "<sector>"}: %w`, err)
+	}
+	if !body.Class.Valid() {
+		names := make([]string, len(minsheng.Classes))
+		for i, c := range minsheng.Classes {
+			names[i] = string(c)
+		}
+		return body, fmt.Errorf("class: %q is not one of %s", body.Class, strings.Join(names, ", "))
+	}
+	if body.Department != "" && !slices.Contains(a.departments, body.Department) {
+		return body, fmt.Errorf("department: %q is not one of %s", body.Department, strings.Join(a.departments, ", "))
+	}
+	return body, nil
+}
+
+// answer writes the record as the desk may see it: the decision without a
+// lead the review desk is not told of, and only the destinations it reads.
+func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Record, p *minsheng.Principal, dests []string, repeat bool, msg string) {
+	v, ok := a.r.View(rec, p)
+	if !ok { // the desk reads the review destination, which the item went to
+		v = &minsheng.Record{Decision: rec.Decision}
+	}
+	// Where the item went now, but the inspectors' destinations when the
+	// desk is not told of the lead that sent it there.
+	hide := hasLead(rec.Decision) && !hasLead(v.Decision)
+	shown := []string{}
+	for _, d := range dests {
+		if !hide || !a.r.toldOfLead(d) || p.CanRead(d) {
+			shown = append(shown, d)
+		}
+	}
+	writeJSON(w, status, reviewAnswer{ID: rec.ID, Class: rec.Decision.Class, Destinations: shown, Repeat: repeat,
+		Review: rec.Review, Message: msg, Decision: v.Decision})
+}
