@@ -186,13 +186,15 @@ type Record struct {
 }
 
 // Review is a person's decision on an item triage sent to review: who made
-// it, when, and what triage had said (its class and confidence; the rest
-// of triage's decision is in the trail).
+// it, when, and triage's decision before it.
 type Review struct {
-	Desk           string    `json:"desk"`
-	At             time.Time `json:"at"`
-	FromClass      Class     `json:"from_class"`
-	FromConfidence float64   `json:"from_confidence"`
+	Desk   string    `json:"desk"`
+	At     time.Time `json:"at"`
+	Triage *Decision `json:"triage,omitempty"`
+	// Department is the sector the person named, "" when they kept
+	// triage's; RaisedLead, that they raised a discipline lead.
+	Department string `json:"department,omitempty"`
+	RaisedLead bool   `json:"raised_lead,omitempty"`
 }
 
 // Ledger keeps records of handled items; it is how repeats are recognised

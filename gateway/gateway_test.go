@@ -943,7 +943,7 @@ func TestReviewDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Review == nil || rec.Review.Desk != "ops" || rec.Review.FromClass == "" || rec.Decision.Class != minsheng.ClassGovService ||
+	if rec.Review == nil || rec.Review.Desk != "ops" || rec.Review.Triage == nil || !rec.Review.Triage.Review || rec.Decision.Class != minsheng.ClassGovService ||
 		rec.Decision.Confidence != 1 || rec.Decision.Review || rec.Decision.Department != "城乡建设" {
 		t.Errorf("record: %+v %+v", rec.Review, rec.Decision)
 	}
@@ -977,9 +977,12 @@ func TestReviewDecision(t *testing.T) {
 	// lead stays, the inspectors do not get the item twice, and the answer
 	// does not tell the review desk of them.
 	c2 := testConfig(t, nil)
-	c2.Desks = append(c2.Desks, auth.DeskConfig{Name: "reviewers", Reads: []string{"review"}, TokenEnv: "MS_TEST_REVIEWERS"})
+	c2.Desks = append(c2.Desks, auth.DeskConfig{Name: "reviewers", Reads: []string{"review"}, TokenEnv: "MS_TEST_REVIEWERS"},
+		auth.DeskConfig{Name: "dispatch", Reads: []string{"gov_service"}, TokenEnv: "MS_TEST_DISPATCH"})
 	t.Setenv("MS_TEST_REVIEWERS", "reviewers-token-0123456789abcdef")
-	c2.Triage.Rules = c.Triage.Rules
+	t.Setenv("MS_TEST_DISPATCH", "dispatch-token-0123456789abcdef")
+	c2.Triage.Rules = append(slices.Clip(c.Triage.Rules), triage.Rule{Name: "ask-cdi", Any: []string{"请纪委复核"},
+		Class: minsheng.ClassDiscipline, Force: true, Review: true, Weight: 1})
 	r2 := start(t, c2)
 	r = r2 // postReview and decide post to the second gateway now
 	leadItem := postReview("REV-LEAD", "小区门口的路灯坏了两个月，社区主任收受施工方好处费不管，请人工复核。")
@@ -1011,6 +1014,40 @@ func TestReviewDecision(t *testing.T) {
 	a = call(t, "GET", r2.url+"/v1/queues/gov_service?max=100&lease=30s", readerToken, "", nil)
 	if !strings.Contains(string(a.body), leadItem.ID) || strings.Contains(string(a.body), "13000000002") {
 		t.Errorf("gov_service gets the item without the complainant's identity: %s", a.body)
+	}
+
+	// Triage called it a discipline case, to review: the person decides
+	// gov_service. The dispatcher gets it, but neither its queue message
+	// nor its view tells that triage thought it a discipline case.
+	cdi := postReview("REV-CDI", "小区门口的路灯坏了两个月，请纪委复核。")
+	if !slices.Contains(cdi.Destinations, "discipline") {
+		t.Fatalf("discipline-class item did not reach the inspectors: %v", cdi.Destinations)
+	}
+	if status, v := decide("reviewers-token-0123456789abcdef", cdi.ID, `{"class":"gov_service"}`); status != 200 {
+		t.Fatalf("decide: %d %v", status, v)
+	}
+	if status, v := decide("reviewers-token-0123456789abcdef", leadItem.ID, `{"class":"petition"}`); status != 409 ||
+		strings.Contains(mustJSON(v), "好处费") || strings.Contains(mustJSON(v), `"discipline_lead":true`) {
+		t.Errorf("409 to the review desk tells of the lead: %d %s", status, mustJSON(v))
+	}
+	rec, err = r2.g.store.Lookup(context.Background(), cdi.ID)
+	if err != nil || rec.Review.Triage.Class != minsheng.ClassDiscipline || !rec.Decision.Flags.DisciplineLead {
+		t.Fatalf("record: %v %+v %+v", err, rec.Review, rec.Decision)
+	}
+	dispatch := "dispatch-token-0123456789abcdef"
+	for _, path := range []string{"/v1/queues/gov_service?max=100&lease=30s", "/v1/items/" + cdi.ID} {
+		a = call(t, "GET", r2.url+path, dispatch, "", nil)
+		if a.status != 200 || !strings.Contains(string(a.body), cdi.ID) {
+			t.Fatalf("%s: %d %s", path, a.status, a.body)
+		}
+		for _, tell := range []string{`"discipline"`, `"discipline_lead":true`, "discipline lead", "纪委", "钱某"} {
+			if tell == "纪委" && strings.Contains(path, "queues") {
+				continue // the letter's own words, which the dispatcher must read
+			}
+			if strings.Contains(strings.ReplaceAll(string(a.body), "请纪委复核", ""), tell) {
+				t.Errorf("%s tells the dispatcher %s: %s", path, tell, a.body)
+			}
+		}
 	}
 }
 

@@ -26,9 +26,11 @@ import (
 // decision names (its class, the department for gov_service, the
 // inspectors for a lead, rejected for invalid) but those it reached before:
 // a possible discipline case was with the inspectors at once. The decision
-// becomes the reviewer's (confidence 1, a "review" reason first, triage's
-// reasons after it), the ledger keeps who decided, when and what triage had
-// said (Record.Review), and the trail gains a reviewed and a routed step.
+// becomes the reviewer's (confidence 1, a "review" reason), the ledger
+// keeps who decided, when and triage's decision (Record.Review), and the
+// trail gains a
+// reviewed and a routed step. A discipline class triage gave becomes a
+// lead, as the inspectors have the item.
 //
 // discipline_lead can raise a lead but not clear one: the review desk is
 // not told of a lead triage raised (see toldOfLead), so it cannot judge
@@ -134,25 +136,31 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			a.answer(w, http.StatusOK, rec, p, nil, true, "")
 			return
 		}
+		var shown *minsheng.Review // as this desk may see it
+		if v, ok := a.r.View(rec, p); ok {
+			shown = v.Review
+		}
 		writeJSON(w, http.StatusConflict, map[string]any{"error": "already_reviewed",
 			"message": fmt.Sprintf("desk %s decided item %s as %s at %s", rec.Review.Desk, id, rec.Decision.Class, rec.Review.At.Format(time.RFC3339)),
-			"review":  rec.Review})
+			"review":  shown})
 		return
 	}
 
 	machine := rec.Decision
+	raised := body.DisciplineLead != nil && *body.DisciplineLead
+	// Triage's reasons stay with its decision (Record.Review), not in the
+	// person's: they may tell of a lead (a discipline class, a lead rule)
+	// that the destinations now told of the item must not learn.
 	d := minsheng.Decision{Class: body.Class, Confidence: 1, Department: machine.Department, Flags: machine.Flags,
-		ModelVersion: machine.ModelVersion}
-	d.Flags.WeakLead = machine.Flags.WeakLead && !(body.DisciplineLead != nil && *body.DisciplineLead)
-	if body.DisciplineLead != nil && *body.DisciplineLead {
-		d.Flags.DisciplineLead = true
-	}
+		ModelVersion: machine.ModelVersion,
+		Reasons:      []minsheng.Reason{{Kind: "review", Code: "reviewed", Detail: "decided by desk " + p.Name}}}
+	// A discipline class triage gave stays a lead: the inspectors have
+	// the item, and the desks it goes to now are not told of it.
+	d.Flags.DisciplineLead = machine.Flags.DisciplineLead || machine.Class == minsheng.ClassDiscipline || raised
+	d.Flags.WeakLead = machine.Flags.WeakLead && !raised && machine.Class != minsheng.ClassDiscipline
 	if body.Department != "" {
 		d.Department = body.Department
 	}
-	d.Reasons = append([]minsheng.Reason{{Kind: "review", Code: "reviewed",
-		Detail: fmt.Sprintf("decided by desk %s (triage: %s at %.2f)", p.Name, machine.Class, machine.Confidence)}}, machine.Reasons...)
-	d.Reasons = slices.DeleteFunc(d.Reasons, func(r minsheng.Reason) bool { return r.Kind == "threshold" })
 
 	dests, err := a.r.RouteExcept(ctx, rec.Item, &d, rec.Destinations)
 	if err != nil {
@@ -163,13 +171,14 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	now := a.now().UTC()
 	next := *rec
 	next.Decision = &d
-	next.Review = &minsheng.Review{Desk: p.Name, At: now, FromClass: machine.Class, FromConfidence: machine.Confidence}
+	next.Review = &minsheng.Review{Desk: p.Name, At: now, Triage: machine,
+		Department: body.Department, RaisedLead: raised}
 	for _, x := range dests {
 		if !slices.Contains(next.Destinations, x) {
 			next.Destinations = append(next.Destinations, x)
 		}
 	}
-	detail := fmt.Sprintf("by desk %s: %s (triage: %s at %.2f)", p.Name, d.Class, machine.Class, machine.Confidence)
+	detail := fmt.Sprintf("by desk %s: %s", p.Name, d.Class)
 	next.Trail = append(slices.Clip(rec.Trail),
 		minsheng.Event{Step: minsheng.StepReviewed, At: now, Detail: detail},
 		minsheng.Event{Step: minsheng.StepRouted, At: now, Destinations: dests})
@@ -220,7 +229,7 @@ func (a *ReviewAPI) readRequest(req *http.Request) (reviewRequest, error) {
 func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Record, p *minsheng.Principal, dests []string, repeat bool, msg string) {
 	v, ok := a.r.View(rec, p)
 	if !ok { // the desk reads the review destination, which the item went to
-		v = &minsheng.Record{Decision: rec.Decision}
+		v = &minsheng.Record{Decision: withoutLead(rec.Decision)}
 	}
 	// Where the item went now, but the inspectors' destinations when the
 	// desk is not told of the lead that sent it there.
@@ -232,5 +241,5 @@ func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Reco
 		}
 	}
 	writeJSON(w, status, reviewAnswer{ID: rec.ID, Class: rec.Decision.Class, Destinations: shown, Repeat: repeat,
-		Review: rec.Review, Message: msg, Decision: v.Decision})
+		Review: v.Review, Message: msg, Decision: v.Decision})
 }

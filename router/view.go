@@ -53,10 +53,27 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 	if hide {
 		v.Decision = withoutLead(rec.Decision)
 	}
+	// A reviewed item triage had called a discipline case: a desk not told
+	// of the lead does not learn triage's class either.
+	hideClass := hide && rec.Review != nil && rec.Review.Triage != nil && rec.Review.Triage.Class == minsheng.ClassDiscipline
+	if hide && rec.Review != nil {
+		r := *rec.Review
+		r.RaisedLead = false
+		switch {
+		case hideClass:
+			r.Triage = nil
+		case r.Triage != nil:
+			r.Triage = withoutLead(r.Triage)
+		}
+		v.Review = &r
+	}
 	v.Trail = make([]minsheng.Event, len(rec.Trail))
 	for i, e := range rec.Trail {
 		if hide && e.Step == minsheng.StepClassified {
 			e.Detail = strings.Replace(e.Detail, minsheng.TrailDisciplineLead, "", 1)
+			if hideClass {
+				e.Detail = "withheld: decided at review"
+			}
 		}
 		if len(e.Destinations) > 0 {
 			var keep []string

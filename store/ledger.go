@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/base32"
 	"encoding/binary"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -412,6 +414,40 @@ func (s *Store) Commit(ctx context.Context, r *minsheng.Record) error {
 		return fmt.Errorf("store: commit %s: %w", r.ID, err)
 	}
 	return s.ledger.append(ctx, r.ID, raw)
+}
+
+// Each calls fn with the record of every handled item, its latest, in the
+// order they were last written, until fn returns an error.
+func (s *Store) Each(fn func(*minsheng.Record) error) error {
+	s.ledger.mu.RLock()
+	locs := make([]loc, 0, len(s.ledger.index)+len(s.ledger.other))
+	for _, at := range s.ledger.index {
+		locs = append(locs, at)
+	}
+	for _, at := range s.ledger.other {
+		locs = append(locs, at)
+	}
+	s.ledger.mu.RUnlock()
+	slices.SortFunc(locs, func(a, b loc) int {
+		if a.seg != b.seg {
+			return cmp.Compare(a.seg, b.seg)
+		}
+		return cmp.Compare(a.off, b.off)
+	})
+	for _, at := range locs {
+		raw, err := s.ledger.read(at)
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		var r minsheng.Record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("store: corrupt record at segment %d offset %d: %w", at.seg, at.off, err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CountItems returns how many items the ledger holds.
