@@ -84,8 +84,9 @@ func newProducer(cfg KafkaConfig, tr *kafka.Transport) *producer {
 func (p *producer) meta(ctx context.Context, topic string) (*topicMeta, error) {
 	p.mu.Lock()
 	m := p.topics[topic]
+	fresh := m != nil && !m.stale && time.Since(m.fetched) < metadataTTL // stale is written under p.mu (invalidate)
 	p.mu.Unlock()
-	if m != nil && !m.stale && time.Since(m.fetched) < metadataTTL {
+	if fresh {
 		return m, nil
 	}
 	resp, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})

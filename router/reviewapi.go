@@ -34,15 +34,18 @@ import (
 //
 // discipline_lead can raise a lead but not clear one: the review desk is
 // not told of a lead triage raised (see toldOfLead), so it cannot judge
-// it, and the inspectors have the item already. department is optional
+// it, and the inspectors have the item already. It cannot be raised on an
+// invalid item (400), which goes to rejected only. department is optional
 // (triage's is kept) and must be one of triage's sectors or of
 // routes.departments.
 //
-// Deciding an item again the same way answers as the first time (200,
-// "repeat": true); another way answers 409 with the first decision. When
+// Deciding an item again the same way (class, department, the lead the
+// desk raised) answers as the first time (200, "repeat": true); another
+// way answers 409 with the first decision. Neither answer, nor the
+// destinations shown, depends on a lead the desk is not told of. When
 // the review destination is the embedded queue and the desk holds the
 // item's message, the message is acked; otherwise the answer says why not
-// (the desk acks it as usual).
+// (the desk acks it, or commits its Kafka offset, as usual).
 type ReviewAPI struct {
 	r           *Router
 	ledger      minsheng.Ledger
@@ -111,7 +114,10 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+	// Not cancelled when the client leaves: a decision that has sent the
+	// item on must be recorded, or the item would wait in review for
+	// another decision that could send it to a second body.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 10*time.Second)
 	defer cancel()
 	rec, err := a.ledger.Lookup(ctx, id)
 	if errors.Is(err, minsheng.ErrNotFound) {
@@ -130,10 +136,14 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusConflict, apiError{"not_in_review", "item " + id + " was not sent to " + review})
 		return
 	}
+	raised := body.DisciplineLead != nil && *body.DisciplineLead
 	if rec.Review != nil {
+		// The same decision is the same class, department and raised lead
+		// as the desk gave, never as the record's lead flag, which may be
+		// triage's lead the desk is not told of.
 		if rec.Decision.Class == body.Class && (body.Department == "" || body.Department == rec.Decision.Department) &&
-			(body.DisciplineLead == nil || !*body.DisciplineLead || rec.Decision.Flags.DisciplineLead) {
-			a.answer(w, http.StatusOK, rec, p, nil, true, "")
+			(body.DisciplineLead == nil || raised == rec.Review.RaisedLead) {
+			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "", raised)
 			return
 		}
 		var shown *minsheng.Review // as this desk may see it
@@ -147,7 +157,6 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	}
 
 	machine := rec.Decision
-	raised := body.DisciplineLead != nil && *body.DisciplineLead
 	// Triage's reasons stay with its decision (Record.Review), not in the
 	// person's: they may tell of a lead (a discipline class, a lead rule)
 	// that the destinations now told of the item must not learn.
@@ -188,19 +197,35 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	a.r.log.Info("review decided", "id", id, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
-	msg := ""
+	msg := "not acked: " + review + " is a Kafka topic (commit its offset as usual)"
 	if a.r.cfg.Destinations[review].Sink == SinkQueue {
 		n, refused, err := a.r.queues.Ack(ctx, review, p.Name, []string{id})
 		switch {
 		case err != nil:
 			msg = "not acked: " + err.Error()
-		case n == 1:
+		case n > 0:
 			msg = "acked"
 		case len(refused) > 0:
 			msg = "not acked: " + refused[0].Reason
+		default:
+			msg = "not acked"
 		}
 	}
-	a.answer(w, http.StatusOK, &next, p, dests, false, msg)
+	a.answer(w, http.StatusOK, &next, p, dests, false, msg, raised)
+}
+
+// reviewedTo returns where the review decision of rec sent the item: the
+// routed step after the reviewed one.
+func reviewedTo(rec *minsheng.Record) []string {
+	for i, e := range rec.Trail {
+		if e.Step == minsheng.StepReviewed {
+			if i+1 < len(rec.Trail) && rec.Trail[i+1].Step == minsheng.StepRouted {
+				return rec.Trail[i+1].Destinations
+			}
+			break
+		}
+	}
+	return nil
 }
 
 // readRequest decodes and checks a review decision's body.
@@ -211,12 +236,19 @@ func (a *ReviewAPI) readRequest(req *http.Request) (reviewRequest, error) {
 	if err := dec.Decode(&body); err != nil {
 		return body, fmt.Errorf(`body must be {"class": "<class>", "discipline_lead": true|false, "department": "<sector>"}: %w`, err)
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return body, errors.New(`body must be one {"class": "<class>", "discipline_lead": true|false, "department": "<sector>"} and nothing after it`)
+	}
 	if !body.Class.Valid() {
 		names := make([]string, len(minsheng.Classes))
 		for i, c := range minsheng.Classes {
 			names[i] = string(c)
 		}
 		return body, fmt.Errorf("class: %q is not one of %s", body.Class, strings.Join(names, ", "))
+	}
+	if body.Class == minsheng.ClassInvalid && body.DisciplineLead != nil && *body.DisciplineLead {
+		// An invalid item goes to rejected only: the lead would be lost.
+		return body, errors.New("discipline_lead: an invalid item carries no lead (it goes to rejected only); choose the class of the case the lead is in")
 	}
 	if body.Department != "" && !slices.Contains(a.departments, body.Department) {
 		return body, fmt.Errorf("department: %q is not one of %s", body.Department, strings.Join(a.departments, ", "))
@@ -225,19 +257,30 @@ func (a *ReviewAPI) readRequest(req *http.Request) (reviewRequest, error) {
 }
 
 // answer writes the record as the desk may see it: the decision without a
-// lead the review desk is not told of, and only the destinations it reads.
-func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Record, p *minsheng.Principal, dests []string, repeat bool, msg string) {
+// lead the review desk is not told of, and where the decision sent the
+// item (dests) as the desk may be told of it.
+func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Record, p *minsheng.Principal, dests []string, repeat bool, msg string, raised bool) {
 	v, ok := a.r.View(rec, p)
 	if !ok { // the desk reads the review destination, which the item went to
 		v = &minsheng.Record{Decision: withoutLead(rec.Decision)}
 	}
-	// Where the item went now, but the inspectors' destinations when the
-	// desk is not told of the lead that sent it there.
-	hide := hasLead(rec.Decision) && !hasLead(v.Decision)
 	shown := []string{}
-	for _, d := range dests {
-		if !hide || !a.r.toldOfLead(d) || p.CanRead(d) {
-			shown = append(shown, d)
+	if v.Decision.Flags.DisciplineLead == rec.Decision.Flags.DisciplineLead {
+		shown = append(shown, dests...) // told of the lead, or there is none
+	} else {
+		// Not told of the lead: the inspectors' destinations are shown as
+		// the desk's own decision names them (the discipline class, a lead
+		// it raised), whether or not triage's lead had sent the item there
+		// before, so that neither their presence nor their absence tells
+		// of that lead. The others are where the item went now.
+		known := *v.Decision
+		known.Review = false
+		known.Flags.DisciplineLead = raised
+		named, _ := a.r.DestinationsFor(&known)
+		for _, d := range named {
+			if a.r.toldOfLead(d) || slices.Contains(dests, d) {
+				shown = append(shown, d)
+			}
 		}
 	}
 	writeJSON(w, status, reviewAnswer{ID: rec.ID, Class: rec.Decision.Class, Destinations: shown, Repeat: repeat,

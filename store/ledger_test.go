@@ -86,3 +86,49 @@ func TestLedgerSegmentsRollAndCorruptionIsReported(t *testing.T) {
 		t.Fatalf("corrupt segment: %v", err)
 	}
 }
+
+// TestEachWhileCommitting: Each reads the ledger while a writer appends
+// and rolls segments: every record committed before it began is read, its
+// latest, and nothing fails.
+func TestEachWhileCommitting(t *testing.T) {
+	old := segmentMax
+	segmentMax = 2 << 10
+	defer func() { segmentMax = old }()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	before := commitN(t, s, 0, 50)
+	done := make(chan error, 1)
+	go func() {
+		for i := range 400 {
+			// rewrite early records too: their latest moves on
+			id := minsheng.ItemID(minsheng.ChannelHotline, "l", fmt.Sprint(i%80))
+			if err := s.Commit(context.Background(), &minsheng.Record{ID: id, Destinations: []string{fmt.Sprint("d", i%80)}}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		default:
+		}
+		seen := map[string]int{}
+		if err := s.Each(func(r *minsheng.Record) error {
+			seen[r.ID]++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range before {
+			if seen[id] != 1 {
+				t.Fatalf("%s read %d times", id, seen[id])
+			}
+		}
+	}
+}

@@ -1,0 +1,318 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/testkafka"
+)
+
+// reviewFixture serves the review API over a router and a store, to desks
+// named in the X-Desk header: reviewers (reads review), cdi (discipline),
+// dispatch (gov_service).
+type reviewFixture struct {
+	r   *Router
+	q   Queues
+	led minsheng.Ledger
+	api *ReviewAPI
+	mux *http.ServeMux
+}
+
+var reviewDesks = map[string][]string{"reviewers": {"review"}, "cdi": {"discipline"}, "dispatch": {"gov_service"}}
+
+func newReviewFixture(t *testing.T, cfg Config, q Queues, led minsheng.Ledger) *reviewFixture {
+	t.Helper()
+	r, err := New(context.Background(), cfg, Options{Queues: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	api := NewReviewAPI(r, led, []string{"城乡建设"})
+	api.now = func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
+	mux := http.NewServeMux()
+	api.Register(mux, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			name := req.Header.Get("X-Desk")
+			p := &minsheng.Principal{Name: name, Reads: reviewDesks[name]}
+			h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), p)))
+		})
+	})
+	return &reviewFixture{r: r, q: q, led: led, api: api, mux: mux}
+}
+
+// seed routes an item triage sent to review (with a lead, when lead) and
+// records it as the pipeline does.
+func (f *reviewFixture) seed(t *testing.T, ref string, lead bool) *minsheng.Item {
+	t.Helper()
+	it := testItem(ref)
+	reasons := leadReasons()
+	if !lead {
+		reasons = slices.DeleteFunc(reasons, func(r minsheng.Reason) bool { return r.Lead })
+	}
+	d := &minsheng.Decision{Class: minsheng.ClassPetition, Confidence: 0.3, Review: true, ModelVersion: "m1",
+		Flags: minsheng.Flags{DisciplineLead: lead}, Reasons: reasons}
+	dests, err := f.r.Route(context.Background(), it, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classified := "petition (confidence 0.30, model m1)"
+	if lead {
+		classified += minsheng.TrailDisciplineLead
+	}
+	at := it.ReceivedAt
+	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: dests, Trail: []minsheng.Event{
+		{Step: minsheng.StepReceived, At: at, Detail: "newspaper/qingdao-daily"},
+		{Step: minsheng.StepScreened, At: at, Detail: "valid"},
+		{Step: minsheng.StepClassified, At: at, Detail: classified + ", to review"},
+		{Step: minsheng.StepRouted, At: at, Destinations: dests},
+		{Step: minsheng.StepAcked, At: at},
+	}}
+	if err := f.led.Commit(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+func (f *reviewFixture) decideCtx(t *testing.T, ctx context.Context, desk, id, body string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/v1/reviews/"+id, strings.NewReader(body)).WithContext(ctx)
+	req.Header.Set("X-Desk", desk)
+	w := httptest.NewRecorder()
+	f.mux.ServeHTTP(w, req)
+	return w.Code, w.Body.String()
+}
+
+func (f *reviewFixture) decide(t *testing.T, desk, id, body string) (int, string) {
+	t.Helper()
+	return f.decideCtx(t, context.Background(), desk, id, body)
+}
+
+// reviewDeskView is what the review desk may read of the item's record, as
+// JSON, without the item itself (whose ID differs between two items).
+func (f *reviewFixture) reviewDeskView(t *testing.T, id string) string {
+	t.Helper()
+	rec, err := f.led.Lookup(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := f.r.View(rec, &minsheng.Principal{Name: "reviewers", Reads: reviewDesks["reviewers"]})
+	if !ok {
+		t.Fatal("the review desk may not see the item")
+	}
+	b, _ := json.Marshal(map[string]any{"decision": v.Decision, "review": v.Review, "trail": v.Trail, "destinations": v.Destinations})
+	return string(b)
+}
+
+// TestReviewDeskNotToldOfLead: whatever the review desk asks, the answers
+// (200, repeat, 409, destinations) and its view afterwards are the same
+// for an item with a lead triage raised, which the desk is not told of,
+// and for one without: nothing it can do tells it of the lead.
+func TestReviewDeskNotToldOfLead(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, s)
+	for i, seq := range [][]string{
+		{`{"class":"discipline"}`},
+		{`{"class":"petition"}`, `{"class":"petition","discipline_lead":true}`},
+		{`{"class":"petition"}`, `{"class":"petition","discipline_lead":false}`, `{"class":"petition"}`},
+		{`{"class":"gov_service","discipline_lead":true}`, `{"class":"gov_service","discipline_lead":true}`, `{"class":"gov_service"}`},
+		{`{"class":"media_oversight"}`, `{"class":"petition"}`},
+		{`{"class":"invalid"}`, `{"class":"invalid","discipline_lead":true}`},
+	} {
+		t.Run(strings.Join(seq, " "), func(t *testing.T) {
+			plain := f.seed(t, fmt.Sprint("told-plain-", i), false)
+			lead := f.seed(t, fmt.Sprint("told-lead-", i), true)
+			for _, body := range seq {
+				ps, pa := f.decide(t, "reviewers", plain.ID, body)
+				ls, la := f.decide(t, "reviewers", lead.ID, body)
+				pa, la = strings.ReplaceAll(pa, plain.ID, "ID"), strings.ReplaceAll(la, lead.ID, "ID")
+				if ps != ls || pa != la {
+					t.Fatalf("%s: the answers tell of the lead:\nwithout: %d %s\nwith:    %d %s", body, ps, pa, ls, la)
+				}
+			}
+			if pv, lv := f.reviewDeskView(t, plain.ID), f.reviewDeskView(t, lead.ID); pv != lv {
+				t.Fatalf("the views tell of the lead:\nwithout: %s\nwith:    %s", pv, lv)
+			}
+		})
+	}
+}
+
+// TestReviewRaisedLeadReachesInspectors: a lead the review desk raises
+// reaches the inspectors, whatever class it chooses; it is refused rather
+// than dropped where the class cannot carry one (invalid).
+func TestReviewRaisedLeadReachesInspectors(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, s)
+	for i, class := range minsheng.Classes {
+		it := f.seed(t, fmt.Sprint("raise-", i), false)
+		status, answer := f.decide(t, "reviewers", it.ID, `{"class":"`+string(class)+`","discipline_lead":true}`)
+		held := slices.ContainsFunc(drain(t, s, "discipline"), func(e *minsheng.Envelope) bool { return e.ItemID == it.ID })
+		switch {
+		case status == 200 && !held:
+			t.Errorf("%s: the lead the desk raised did not reach the inspectors: %s", class, answer)
+		case status != 200 && status != 400:
+			t.Errorf("%s: %d %s", class, status, answer)
+		case status == 400 && class != minsheng.ClassInvalid:
+			t.Errorf("%s: refused: %s", class, answer)
+		}
+	}
+}
+
+// TestReviewRepeatAnswersAsFirst: deciding again the same way answers as
+// the first time, destinations included.
+func TestReviewRepeatAnswersAsFirst(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, s)
+	it := f.seed(t, "repeat-1", false)
+	var first, again reviewAnswer
+	status, raw := f.decide(t, "reviewers", it.ID, `{"class":"gov_service","department":"城乡建设"}`)
+	if status != 200 || json.Unmarshal([]byte(raw), &first) != nil || !slices.Equal(first.Destinations, []string{"gov_service", "dept_urban"}) {
+		t.Fatalf("decide: %d %s", status, raw)
+	}
+	for _, body := range []string{`{"class":"gov_service","department":"城乡建设"}`, `{"class":"gov_service"}`} {
+		status, raw = f.decide(t, "reviewers", it.ID, body)
+		if status != 200 || json.Unmarshal([]byte(raw), &again) != nil || !again.Repeat || !slices.Equal(again.Destinations, first.Destinations) {
+			t.Errorf("%s again: %d %s, first %v", body, status, raw, first.Destinations)
+		}
+	}
+	if n := len(drain(t, s, "dept_urban")); n != 1 {
+		t.Errorf("the department holds the item %d times", n)
+	}
+}
+
+// TestReviewBodyIsOneObject: a body with more than the one decision (or
+// anything after it) is refused, not read as its first part.
+func TestReviewBodyIsOneObject(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, s)
+	it := f.seed(t, "body-1", false)
+	for _, body := range []string{`{"class":"petition"}{"class":"discipline"}`, `{"class":"petition"} x`, `{"class":"petition"}]`} {
+		if status, answer := f.decide(t, "reviewers", it.ID, body); status != 400 {
+			t.Errorf("%s: %d %s", body, status, answer)
+		}
+	}
+	if status, answer := f.decide(t, "reviewers", it.ID, "{\"class\":\"petition\"}\n"); status != 200 {
+		t.Errorf("one object and a newline: %d %s", status, answer)
+	}
+}
+
+// leavingQueues cancels the request's context once the item has reached
+// the destination dest, as a reviewer's client that gives up then.
+type leavingQueues struct {
+	Queues
+	dest   string
+	mu     sync.Mutex
+	cancel context.CancelFunc
+}
+
+func (q *leavingQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
+	n, err := q.Queues.Enqueue(ctx, envs)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err == nil && q.cancel != nil && slices.ContainsFunc(envs, func(e *minsheng.Envelope) bool { return e.Destination == q.dest }) {
+		q.cancel()
+	}
+	return n, err
+}
+
+// TestReviewCompletesWhenClientLeaves: a decision that has sent the item
+// on is recorded though the reviewer's client has gone: else the item sat
+// in review, already with the petition bureau, and another decision would
+// send it to a second body.
+func TestReviewCompletesWhenClientLeaves(t *testing.T) {
+	s := openStore(t)
+	q := &leavingQueues{Queues: s, dest: "petition"}
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), q, s)
+	for i := range 12 {
+		it := f.seed(t, fmt.Sprint("leave-", i), false)
+		ctx, cancel := context.WithCancel(context.Background())
+		q.mu.Lock()
+		q.cancel = cancel
+		q.mu.Unlock()
+		f.decideCtx(t, ctx, "reviewers", it.ID, `{"class":"petition"}`)
+		cancel()
+		rec, err := s.Lookup(context.Background(), it.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Review == nil {
+			t.Fatalf("item %d: routed to petition but the decision was not recorded", i)
+		}
+	}
+}
+
+// TestReviewConcurrentDecisions: reviewers deciding one item at once: one
+// decision wins, each destination gets the item once.
+func TestReviewConcurrentDecisions(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, s)
+	it := f.seed(t, "race-1", true)
+	classes := []string{"petition", "media_oversight", "gov_service", "invalid", "petition", "gov_service"}
+	statuses := make([]int, len(classes))
+	var wg sync.WaitGroup
+	for i, c := range classes {
+		wg.Go(func() { statuses[i], _ = f.decide(t, "reviewers", it.ID, `{"class":"`+c+`"}`) })
+	}
+	wg.Wait()
+	rec, err := s.Lookup(context.Background(), it.ID)
+	if err != nil || rec.Review == nil {
+		t.Fatalf("%v %+v", err, rec)
+	}
+	for _, dest := range []string{"petition", "media_oversight", "gov_service", "rejected", "discipline"} {
+		n := len(drain(t, s, dest))
+		want := 0
+		if slices.Contains(rec.Destinations, dest) {
+			want = 1
+		}
+		if n != want {
+			t.Errorf("%s holds the item %d times, want %d (statuses %v)", dest, n, want, statuses)
+		}
+	}
+}
+
+// TestReviewOverKafka: review and the other destinations on Kafka. The
+// item goes on once, without the lead in the envelope or the headers of a
+// destination not told of it; the answer says why the review message was
+// not acked (the desk commits its offset as usual).
+func TestReviewOverKafka(t *testing.T) {
+	k := testkafka.StartT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := openStore(t)
+	f := newReviewFixture(t, kafkaConfig(k), nil, s)
+	it := f.seed(t, "kafka-review-1", true)
+	status, raw := f.decide(t, "reviewers", it.ID, `{"class":"petition"}`)
+	var a reviewAnswer
+	if status != 200 || json.Unmarshal([]byte(raw), &a) != nil || !slices.Equal(a.Destinations, []string{"petition"}) {
+		t.Fatalf("decide: %d %s", status, raw)
+	}
+	if !strings.Contains(a.Message, "not acked") {
+		t.Errorf("the answer does not say why the review message was not acked: %q", a.Message)
+	}
+	msgs, err := k.Read(ctx, "minsheng.petition", "test-petition", 1, 500*time.Millisecond)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("petition: %d messages, %v", len(msgs), err)
+	}
+	m := msgs[0]
+	if got := testkafka.Header(m, "minsheng-discipline-lead"); got != strconv.FormatBool(false) {
+		t.Errorf("petition's header minsheng-discipline-lead = %q", got)
+	}
+	for _, tell := range []string{`"discipline_lead":true`, `"lead":true`, `"code":"corruption"`, "王五", "13900000000"} {
+		if strings.Contains(string(m.Value), tell) {
+			t.Errorf("petition's envelope holds %s: %s", tell, m.Value)
+		}
+	}
+	msgs, err = k.Read(ctx, "minsheng.discipline", "test-discipline", 1, 500*time.Millisecond)
+	if err != nil || len(msgs) != 1 {
+		t.Errorf("the inspectors hold %d messages of the item, want 1 (%v)", len(msgs), err)
+	}
+}
