@@ -195,6 +195,9 @@ type Review struct {
 	// triage's; RaisedLead, that they raised a discipline lead.
 	Department string `json:"department,omitempty"`
 	RaisedLead bool   `json:"raised_lead,omitempty"`
+	// Pending: the decision is written down but the item not yet sent on
+	// to all it names; only the same decision again may finish it.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Ledger keeps records of handled items; it is how repeats are recognised

@@ -51,7 +51,8 @@ type ReviewAPI struct {
 	ledger      minsheng.Ledger
 	departments []string // known: triage's sectors and routes.departments' keys
 	now         func() time.Time
-	mu          sync.Mutex // one decision at a time: look up, route, commit
+	timeout     time.Duration // for one decision: look up, record, send on, record
+	mu          sync.Mutex    // one decision at a time
 }
 
 // NewReviewAPI returns the review API over the router and the ledger of
@@ -64,7 +65,7 @@ func NewReviewAPI(r *Router, ledger minsheng.Ledger, departments []string) *Revi
 			known = append(known, k)
 		}
 	}
-	return &ReviewAPI{r: r, ledger: ledger, departments: known, now: time.Now}
+	return &ReviewAPI{r: r, ledger: ledger, departments: known, now: time.Now, timeout: 10 * time.Second}
 }
 
 // Register adds the API's route to mux (without authentication: wrap mux).
@@ -117,7 +118,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	// Not cancelled when the client leaves: a decision that has sent the
 	// item on must be recorded, or the item would wait in review for
 	// another decision that could send it to a second body.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), a.timeout)
 	defer cancel()
 	rec, err := a.ledger.Lookup(ctx, id)
 	if errors.Is(err, minsheng.ErrNotFound) {
@@ -137,65 +138,94 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	raised := body.DisciplineLead != nil && *body.DisciplineLead
+	// before is the record as the decision finds it: where the item had
+	// gone. A decision is written down (Review.Pending) before it is sent
+	// on, so that one left half done (a destination down, the ledger
+	// failing) can only be finished, never replaced by another that would
+	// send the item to a second body.
+	before := rec
 	if rec.Review != nil {
 		// The same decision is the same class, department and raised lead
 		// as the desk gave, never as the record's lead flag, which may be
 		// triage's lead the desk is not told of.
-		if rec.Decision.Class == body.Class && (body.Department == "" || body.Department == rec.Decision.Department) &&
-			(body.DisciplineLead == nil || raised == rec.Review.RaisedLead) {
+		same := rec.Decision.Class == body.Class && (body.Department == "" || body.Department == rec.Decision.Department) &&
+			(body.DisciplineLead == nil || raised == rec.Review.RaisedLead)
+		switch {
+		case same && !rec.Review.Pending:
 			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "", raised)
 			return
+		case !same:
+			var shown *minsheng.Review // as this desk may see it
+			if v, ok := a.r.View(rec, p); ok {
+				shown = v.Review
+			}
+			state := "decided"
+			if rec.Review.Pending {
+				state = "is sending on (decide it the same way to finish)"
+			}
+			writeJSON(w, http.StatusConflict, map[string]any{"error": "already_reviewed",
+				"message": fmt.Sprintf("desk %s %s item %s as %s at %s", rec.Review.Desk, state, id, rec.Decision.Class, rec.Review.At.Format(time.RFC3339)),
+				"review":  shown})
+			return
 		}
-		var shown *minsheng.Review // as this desk may see it
-		if v, ok := a.r.View(rec, p); ok {
-			shown = v.Review
-		}
-		writeJSON(w, http.StatusConflict, map[string]any{"error": "already_reviewed",
-			"message": fmt.Sprintf("desk %s decided item %s as %s at %s", rec.Review.Desk, id, rec.Decision.Class, rec.Review.At.Format(time.RFC3339)),
-			"review":  shown})
-		return
+		raised = rec.Review.RaisedLead // finishing the pending decision as it was written
 	}
 
-	machine := rec.Decision
-	// Triage's reasons stay with its decision (Record.Review), not in the
-	// person's: they may tell of a lead (a discipline class, a lead rule)
-	// that the destinations now told of the item must not learn.
-	d := minsheng.Decision{Class: body.Class, Confidence: 1, Department: machine.Department, Flags: machine.Flags,
-		ModelVersion: machine.ModelVersion,
-		Reasons:      []minsheng.Reason{{Kind: "review", Code: "reviewed", Detail: "decided by desk " + p.Name}}}
-	// A discipline class triage gave stays a lead: the inspectors have
-	// the item, and the desks it goes to now are not told of it.
-	d.Flags.DisciplineLead = machine.Flags.DisciplineLead || machine.Class == minsheng.ClassDiscipline || raised
-	d.Flags.WeakLead = machine.Flags.WeakLead && !raised && machine.Class != minsheng.ClassDiscipline
-	if body.Department != "" {
-		d.Department = body.Department
+	pending := rec
+	if rec.Review == nil {
+		machine := rec.Decision
+		// Triage's reasons stay with its decision (Record.Review), not in the
+		// person's: they may tell of a lead (a discipline class, a lead rule)
+		// that the destinations now told of the item must not learn.
+		d := minsheng.Decision{Class: body.Class, Confidence: 1, Department: machine.Department, Flags: machine.Flags,
+			ModelVersion: machine.ModelVersion,
+			Reasons:      []minsheng.Reason{{Kind: "review", Code: "reviewed", Detail: "decided by desk " + p.Name}}}
+		// A discipline class triage gave stays a lead: the inspectors have
+		// the item, and the desks it goes to now are not told of it.
+		d.Flags.DisciplineLead = machine.Flags.DisciplineLead || machine.Class == minsheng.ClassDiscipline || raised
+		d.Flags.WeakLead = machine.Flags.WeakLead && !raised && machine.Class != minsheng.ClassDiscipline
+		if body.Department != "" {
+			d.Department = body.Department
+		}
+		now := a.now().UTC()
+		next := *rec
+		next.Decision = &d
+		next.Review = &minsheng.Review{Desk: p.Name, At: now, Triage: machine, Department: body.Department, RaisedLead: raised, Pending: true}
+		next.Trail = append(slices.Clip(rec.Trail), minsheng.Event{Step: minsheng.StepReviewed, At: now, Detail: fmt.Sprintf("by desk %s: %s", p.Name, d.Class)})
+		if err := a.ledger.Commit(ctx, &next); err != nil {
+			a.r.log.Warn("review decision not recorded; nothing sent on", "id", id, "desk", p.Name, "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the decision could not be recorded; nothing was sent on: decide it again"})
+			return
+		}
+		pending = &next
 	}
+	d := pending.Decision
 
-	dests, err := a.r.RouteExcept(ctx, rec.Item, &d, rec.Destinations)
+	// Sent on to all the decision names but where the item had gone before
+	// the review; a destination that has it already from a half-done try
+	// drops the repeat by ID.
+	dests, err := a.r.RouteExcept(ctx, pending.Item, d, before.Destinations)
 	if err != nil {
-		a.r.log.Warn("review decision not routed; the item stays in review", "id", id, "desk", p.Name, "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the item could not be sent on; decide it again"})
+		a.r.log.Warn("review decision recorded but not sent on; deciding it the same way again finishes it", "id", id, "desk", p.Name, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the decision is recorded but the item could not be sent on: decide it the same way again to finish"})
 		return
 	}
-	now := a.now().UTC()
-	next := *rec
-	next.Decision = &d
-	next.Review = &minsheng.Review{Desk: p.Name, At: now, Triage: machine,
-		Department: body.Department, RaisedLead: raised}
+	next := *pending
+	done := *pending.Review
+	done.Pending = false
+	next.Review = &done
 	for _, x := range dests {
 		if !slices.Contains(next.Destinations, x) {
 			next.Destinations = append(next.Destinations, x)
 		}
 	}
-	detail := fmt.Sprintf("by desk %s: %s", p.Name, d.Class)
-	next.Trail = append(slices.Clip(rec.Trail),
-		minsheng.Event{Step: minsheng.StepReviewed, At: now, Detail: detail},
-		minsheng.Event{Step: minsheng.StepRouted, At: now, Destinations: dests})
+	next.Trail = append(slices.Clip(pending.Trail), minsheng.Event{Step: minsheng.StepRouted, At: a.now().UTC(), Destinations: dests})
 	if err := a.ledger.Commit(ctx, &next); err != nil {
-		a.r.log.Error("review decision routed but not recorded; deciding it again sends it again (destinations drop the repeat by ID)", "id", id, "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the decision could not be recorded; decide it again"})
+		a.r.log.Error("review decision sent on but not recorded as done; deciding it the same way again finishes it (destinations drop the repeat by ID)", "id", id, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the item was sent on but that could not be recorded: decide it the same way again to finish"})
 		return
 	}
+	machine := next.Review.Triage
 	a.r.log.Info("review decided", "id", id, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
 	msg := "not acked: " + review + " is a Kafka topic (commit its offset as usual)"
 	if a.r.cfg.Destinations[review].Sink == SinkQueue {

@@ -316,3 +316,63 @@ func TestReviewOverKafka(t *testing.T) {
 		t.Errorf("the inspectors hold %d messages of the item, want 1 (%v)", len(msgs), err)
 	}
 }
+
+// downQueues fails every delivery to dest while down, as a destination
+// that is unavailable.
+type downQueues struct {
+	Queues
+	dest string
+	down bool
+}
+
+func (q *downQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
+	if q.down && slices.ContainsFunc(envs, func(e *minsheng.Envelope) bool { return e.Destination == q.dest }) {
+		return 0, fmt.Errorf("queue %s: %w", q.dest, minsheng.ErrUnavailable)
+	}
+	return q.Queues.Enqueue(ctx, envs)
+}
+
+// TestReviewPendingIsFinishedNotReplaced: a decision whose destination is
+// down is written down but not sent on (503); another decision is then
+// refused, since the first may have reached some destinations; the same
+// decision again finishes it, once.
+func TestReviewPendingIsFinishedNotReplaced(t *testing.T) {
+	s := openStore(t)
+	q := &downQueues{Queues: s, dest: "gov_service", down: true}
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), q, s)
+	f.api.timeout = 300 * time.Millisecond
+	it := f.seed(t, "pending-1", false)
+	if status, raw := f.decide(t, "reviewers", it.ID, `{"class":"gov_service"}`); status != http.StatusServiceUnavailable || !strings.Contains(raw, "decide it the same way again") {
+		t.Fatalf("with gov_service down: %d %s", status, raw)
+	}
+	rec, err := s.Lookup(context.Background(), it.ID)
+	if err != nil || rec.Review == nil || !rec.Review.Pending || rec.Decision.Class != minsheng.ClassGovService || slices.Contains(rec.Destinations, "gov_service") {
+		t.Fatalf("record after the failed try: %v %+v %v", err, rec.Review, rec.Destinations)
+	}
+	if status, raw := f.decide(t, "reviewers", it.ID, `{"class":"petition"}`); status != http.StatusConflict || !strings.Contains(raw, "is sending on") {
+		t.Errorf("another decision while pending: %d %s", status, raw)
+	}
+	q.down = false
+	status, raw := f.decide(t, "reviewers", it.ID, `{"class":"gov_service"}`)
+	var a reviewAnswer
+	if status != 200 || json.Unmarshal([]byte(raw), &a) != nil || !slices.Equal(a.Destinations, []string{"gov_service"}) || a.Repeat {
+		t.Fatalf("finishing: %d %s", status, raw)
+	}
+	rec, err = s.Lookup(context.Background(), it.ID)
+	if err != nil || rec.Review.Pending || !slices.Contains(rec.Destinations, "gov_service") {
+		t.Fatalf("record after finishing: %v %+v %v", err, rec.Review, rec.Destinations)
+	}
+	steps := map[string]int{}
+	for _, e := range rec.Trail {
+		steps[e.Step]++
+	}
+	if steps[minsheng.StepReviewed] != 1 || steps[minsheng.StepRouted] != 2 {
+		t.Errorf("trail: %+v", rec.Trail)
+	}
+	if n, err := s.QueueDepth("gov_service"); err != nil || n != 1 {
+		t.Errorf("gov_service holds %d messages, want 1 (%v)", n, err)
+	}
+	if status, raw := f.decide(t, "reviewers", it.ID, `{"class":"gov_service"}`); status != 200 || !strings.Contains(raw, `"repeat":true`) {
+		t.Errorf("after finishing, the same decision: %d %s", status, raw)
+	}
+}
