@@ -286,7 +286,9 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 func (g *Gateway) routes() {
 	g.desk.Register(g.mux, g.auth.Middleware)
 	router.NewQueueAPI(g.router).Register(g.mux, g.auth.Middleware)
-	router.NewReviewAPI(g.router, g.store, g.triage.Model().Head(triage.HeadDepartment).Labels).Register(g.mux, g.auth.Middleware)
+	reviews := router.NewReviewAPI(g.router, g.store, g.triage.Model().Head(triage.HeadDepartment).Labels)
+	reviews.Register(g.mux, g.auth.Middleware)
+	g.metrics.MustRegister(reviews.Collector())
 	if g.cfg.MetricsListen == "" {
 		g.mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{}))
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	minsheng "github.com/minsheng/minsheng"
 )
 
@@ -53,7 +55,13 @@ type ReviewAPI struct {
 	now         func() time.Time
 	timeout     time.Duration // for one decision: look up, record, send on, record
 	mu          sync.Mutex    // one decision at a time
+	decided     *prometheus.CounterVec
 }
+
+// Collector exports minsheng_reviews_total: the decisions people made, by
+// triage's class and theirs, so that how often they overturn the model
+// can be watched (a count per pair of classes, no item).
+func (a *ReviewAPI) Collector() prometheus.Collector { return a.decided }
 
 // NewReviewAPI returns the review API over the router and the ledger of
 // handled items. A reviewer may name one of departments (triage's sectors)
@@ -65,7 +73,9 @@ func NewReviewAPI(r *Router, ledger minsheng.Ledger, departments []string) *Revi
 			known = append(known, k)
 		}
 	}
-	return &ReviewAPI{r: r, ledger: ledger, departments: known, now: time.Now, timeout: 10 * time.Second}
+	return &ReviewAPI{r: r, ledger: ledger, departments: known, now: time.Now, timeout: 10 * time.Second,
+		decided: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_reviews_total",
+			Help: "Items people decided at review, by triage's class and the class they chose."}, []string{"triage_class", "class"})}
 }
 
 // Register adds the API's route to mux (without authentication: wrap mux).
@@ -226,6 +236,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	machine := next.Review.Triage
+	a.decided.WithLabelValues(string(machine.Class), string(d.Class)).Inc()
 	a.r.log.Info("review decided", "id", id, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
 	msg := "not acked: " + review + " is a Kafka topic (commit its offset as usual)"
 	if a.r.cfg.Destinations[review].Sink == SinkQueue {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/internal/testkafka"
 )
@@ -374,5 +376,12 @@ func TestReviewPendingIsFinishedNotReplaced(t *testing.T) {
 	}
 	if status, raw := f.decide(t, "reviewers", it.ID, `{"class":"gov_service"}`); status != 200 || !strings.Contains(raw, `"repeat":true`) {
 		t.Errorf("after finishing, the same decision: %d %s", status, raw)
+	}
+	// Counted once, when finished: not for the failed try, the 409 or the repeat.
+	if n := testutil.ToFloat64(f.api.decided.WithLabelValues("petition", "gov_service")); n != 1 {
+		t.Errorf("minsheng_reviews_total{triage_class=petition,class=gov_service} = %v, want 1", n)
+	}
+	if n := testutil.CollectAndCount(f.api.Collector()); n != 1 {
+		t.Errorf("%d series, want 1", n)
 	}
 }
