@@ -15,6 +15,15 @@ const (
 // Classes lists the classes; the four valid ones first.
 var Classes = []Class{ClassMediaOversight, ClassPetition, ClassGovService, ClassDiscipline, ClassInvalid}
 
+// ClassNames are the names of Classes, in their order.
+func ClassNames() []string {
+	out := make([]string, len(Classes))
+	for i, c := range Classes {
+		out[i] = string(c)
+	}
+	return out
+}
+
 // Valid reports whether c is a known class.
 func (c Class) Valid() bool {
 	for _, k := range Classes {

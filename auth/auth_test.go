@@ -283,18 +283,8 @@ func TestReservedDeskNames(t *testing.T) {
 // A refused request is logged, for the audit trail, without its token.
 func TestRefusedRequestLoggedWithoutToken(t *testing.T) {
 	var logs bytes.Buffer
-	r, err := NewRegistry(nil, filepath.Join(t.TempDir(), "desks.json"), nil, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := r.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("reached the handler") }))
-	req := httptest.NewRequest("GET", "/v1/queues", nil)
-	req.Header.Set("Authorization", "Bearer mst_not-a-known-token")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	if w.Code != http.StatusUnauthorized {
-		t.Fatalf("status %d", w.Code)
-	}
+	_, refuse := refusingRegistry(t, &logs)
+	refuse("GET", "/v1/queues", "mst_not-a-known-token")
 	if out := logs.String(); !strings.Contains(out, "request refused") || !strings.Contains(out, "path=/v1/queues") || strings.Contains(out, "not-a-known-token") {
 		t.Errorf("log: %s", out)
 	}
@@ -304,22 +294,12 @@ func TestRefusedRequestLoggedWithoutToken(t *testing.T) {
 // line of a later window says how many were not logged.
 func TestRefusedRequestLogLimited(t *testing.T) {
 	var logs bytes.Buffer
-	r, err := NewRegistry(nil, filepath.Join(t.TempDir(), "desks.json"), nil, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, refuseOne := refusingRegistry(t, &logs)
 	now := time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC)
 	r.refused.now = func() time.Time { return now }
-	h := r.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("reached the handler") }))
 	refuse := func(n int) {
 		for range n {
-			req := httptest.NewRequest("POST", "/v1/items", nil)
-			req.Header.Set("Authorization", "Bearer mst_guess")
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			if w.Code != http.StatusUnauthorized {
-				t.Fatalf("status %d", w.Code)
-			}
+			refuseOne("POST", "/v1/items", "mst_guess")
 		}
 	}
 	lines := func() []string { return strings.Split(strings.TrimSpace(logs.String()), "\n") }
@@ -340,5 +320,26 @@ func TestRefusedRequestLogLimited(t *testing.T) {
 	got := lines()
 	if len(got) != refusedBurst+2 || !strings.Contains(got[refusedBurst], "not_logged_before=85") || strings.Contains(got[refusedBurst+1], "not_logged_before") {
 		t.Fatalf("after the window:\n%s", strings.Join(got[refusedBurst:], "\n"))
+	}
+}
+
+// refusingRegistry is a registry with no desks, logging to logs, and a
+// function that sends it a request with token and requires a 401.
+func refusingRegistry(t *testing.T, logs *bytes.Buffer) (*Registry, func(method, path, token string)) {
+	t.Helper()
+	r, err := NewRegistry(nil, filepath.Join(t.TempDir(), "desks.json"), nil, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := r.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("reached the handler") }))
+	return r, func(method, path, token string) {
+		t.Helper()
+		req := httptest.NewRequest(method, path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusUnauthorized {
+			t.Fatalf("status %d", w.Code)
+		}
 	}
 }

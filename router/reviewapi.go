@@ -148,12 +148,11 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	raised := body.DisciplineLead != nil && *body.DisciplineLead
-	// before is the record as the decision finds it: where the item had
-	// gone. A decision is written down (Review.Pending) before it is sent
-	// on, so that one left half done (a destination down, the ledger
-	// failing) can only be finished, never replaced by another that would
-	// send the item to a second body.
-	before := rec
+	// A decision is written down (Review.Pending) before it is sent on, so
+	// that one left half done (a destination down, the ledger failing) can
+	// only be finished, never replaced by another that would send the item
+	// to a second body. rec.Destinations stay where the item had gone
+	// before the review until the decision is done.
 	if rec.Review != nil {
 		// The same decision is the same class, department and raised lead
 		// as the desk gave, never as the record's lead flag, which may be
@@ -214,7 +213,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	// Sent on to all the decision names but where the item had gone before
 	// the review; a destination that has it already from a half-done try
 	// drops the repeat by ID.
-	dests, err := a.r.RouteExcept(ctx, pending.Item, d, before.Destinations)
+	dests, err := a.r.RouteExcept(ctx, pending.Item, d, rec.Destinations)
 	if err != nil {
 		a.r.log.Warn("review decision recorded but not sent on; deciding it the same way again finishes it", "id", id, "desk", p.Name, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the decision is recorded but the item could not be sent on: decide it the same way again to finish"})
@@ -281,11 +280,7 @@ func (a *ReviewAPI) readRequest(req *http.Request) (reviewRequest, error) {
 		return body, errors.New(`body must be one {"class": "<class>", "discipline_lead": true|false, "department": "<sector>"} and nothing after it`)
 	}
 	if !body.Class.Valid() {
-		names := make([]string, len(minsheng.Classes))
-		for i, c := range minsheng.Classes {
-			names[i] = string(c)
-		}
-		return body, fmt.Errorf("class: %q is not one of %s", body.Class, strings.Join(names, ", "))
+		return body, fmt.Errorf("class: %q is not one of %s", body.Class, strings.Join(minsheng.ClassNames(), ", "))
 	}
 	if body.Class == minsheng.ClassInvalid && body.DisciplineLead != nil && *body.DisciplineLead {
 		// An invalid item goes to rejected only: the lead would be lost.

@@ -20,13 +20,7 @@ import (
 var Departments = []string{"城乡建设", "环境保护", "交通运输", "教育文体", "劳动和社会保障", "商贸旅游", "卫生计生"}
 
 // Classes are the labels of the class head, in the order of minsheng.Classes.
-func Classes() []string {
-	out := make([]string, len(minsheng.Classes))
-	for i, c := range minsheng.Classes {
-		out[i] = string(c)
-	}
-	return out
-}
+func Classes() []string { return minsheng.ClassNames() }
 
 // Paths of the training inputs, relative to the shared data folder and the
 // repository's label folder.
