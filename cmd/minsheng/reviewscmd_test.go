@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/store"
+	"github.com/minsheng/minsheng/triage/learn"
 )
 
 // TestReviewsExport: `minsheng reviews` writes the items people decided
@@ -83,6 +85,59 @@ func TestReviewsExport(t *testing.T) {
 	stdout, stderr, code := runCmd(t, "eval", "--file", out)
 	if code != 0 || !strings.Contains(stdout, "(2 items)") || !strings.Contains(stdout, "discipline lead") || !strings.Contains(stdout, "department:") {
 		t.Fatalf("eval on the export: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// train --extra-labels reads the export as the people decided it: a
+	// lead only where one was raised (the review desk cannot clear one).
+	// Read twice, as two exports of one ledger, each item counts once.
+	var log strings.Builder
+	got, err := readExtra(&log, []string{out, out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRecs := []learn.Record{
+		{Source: "reviews.jsonl", ID: recs[0].ID, Title: recs[0].Item.Title, Body: recs[0].Item.Body, Label: "petition", NoLead: true},
+		{Source: "reviews.jsonl", ID: recs[1].ID, Title: recs[1].Item.Title, Body: recs[1].Item.Body, Label: "gov_service", Lead: true, Department: "城乡建设"},
+	}
+	if !reflect.DeepEqual(got, wantRecs) {
+		t.Errorf("readExtra:\n got %+v\nwant %+v", got, wantRecs)
+	}
+	if !strings.Contains(log.String(), "2 items\n") || !strings.Contains(log.String(), "0 items; 2 left out, their id came before") {
+		t.Errorf("readExtra's log:\n%s", log.String())
+	}
+}
+
+// TestReadExtra: what train --extra-labels refuses, and what it reads but
+// does not use for the department head.
+func TestReadExtra(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, lines, err, log string
+	}{
+		{"unknown class", "a.jsonl", `{"id":"1","title":"t","body":"b","class":"complaint"}`, `a.jsonl: item 1 (id 1): class "complaint": want one of`, ""},
+		{"no class", "a.jsonl", `{"id":"1","title":"t","body":"b","department":"城乡建设"}`, `a.jsonl: item 1 (id 1): class ""`, ""},
+		{"bad lead", "a.jsonl", `{"id":"1","title":"t","body":"b","class":"petition","discipline_lead":"maybe"}`, `item 1 (id 1): discipline_lead "maybe"`, ""},
+		{"a city's department", "a.jsonl", `{"id":"1","title":"t","body":"b","class":"gov_service","department":"市北区城管局"}`, "", "1 departments are not among the model's sectors"},
+		{"Chinese class, table", "a.tsv", "id\ttitle\tbody\tclass\tdiscipline_lead\n7\t标题\t正文\t纪检监察\t是", "", "a.tsv: 1 items\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tc.file)
+			if err := os.WriteFile(path, []byte(tc.lines+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var log strings.Builder
+			recs, err := readExtra(&log, []string{path})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || len(recs) != 1 || !strings.Contains(log.String(), tc.log) {
+				t.Fatalf("%v, %+v, log %q", err, recs, log.String())
+			}
+			if recs[0].Department != "" {
+				t.Errorf("department %q: not a sector of the model, it must not train the department head", recs[0].Department)
+			}
+		})
 	}
 }
 

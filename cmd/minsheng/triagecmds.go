@@ -67,6 +67,12 @@ func runTrain(_ context.Context, args []string) int {
 	bits := fs.Uint("bits", 18, fmt.Sprintf("feature hash bits: 2^bits buckets (%d..%d)", minBits, maxBits))
 	leadDump := fs.String("lead-dump", "", "write each lead doc's held-out lead probability, class and rule hit to this TSV (to read the leads the engine misses)")
 	titleWeight := fs.Float64("title-weight", learn.DefaultConfig("", "").TitleWeight, "weight of the letters' titles, sent alone, in the class head's training (0: none)")
+	var extra []string
+	fs.Func("extra-labels", "labelled items to train on besides --labels, as eval --file reads them: the output of minsheng reviews, or a CSV, TSV or JSON-lines file of your own (repeatable)", func(v string) error {
+		extra = append(extra, v)
+		return nil
+	})
+	extraWeight := fs.Float64("extra-weight", 1, "weight of each --extra-labels item")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
@@ -91,8 +97,13 @@ func runTrain(_ context.Context, args []string) int {
 		cfg.LeadDump = f
 	}
 	start := time.Now()
+	cfg.ExtraWeight = *extraWeight
 	d, err := learn.Load(cfg)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		return exitFail
+	}
+	if d.Extra, err = readExtra(os.Stderr, extra); err != nil {
 		fmt.Fprintln(os.Stderr, "train:", err)
 		return exitFail
 	}
@@ -123,6 +134,66 @@ func runTrain(_ context.Context, args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "train: wrote %s (%s) in %s\n", *out, m.Version, time.Since(start).Round(time.Millisecond))
 	return exitOK
+}
+
+// readExtra reads train's --extra-labels files into training records.
+// Every item needs a class (an item without one is an error naming it); a
+// missing discipline_lead is no lead label (NoLead), which is how minsheng
+// reviews writes an item whose reviewer raised no lead, since the review
+// desk is not told of triage's leads and cannot clear one; a department
+// that is not one of the model's sectors (a city's own department in
+// routes.departments) does not train the department head. An item whose
+// id came earlier, in this file or an earlier one, is left out, so two
+// exports of one ledger count each item once. What was read and left out
+// is written to log.
+func readExtra(log io.Writer, paths []string) ([]learn.Record, error) {
+	var out []learn.Record
+	seen := map[string]bool{}
+	for _, path := range paths {
+		items, err := readLabelled(path)
+		if err != nil {
+			return nil, err
+		}
+		var again, otherDept int
+		for i, l := range items {
+			id := learn.IDOf(l.ID)
+			what := fmt.Sprintf("%s: item %d (id %s)", path, i+1, id)
+			c, ok := learn.ClassOf(l.Class)
+			if !ok {
+				return nil, fmt.Errorf("%s: class %q: want one of %s, or its Chinese name", what, l.Class, strings.Join(learn.Classes(), ", "))
+			}
+			lead, err := learn.LeadOf(l.DisciplineLead)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			if id != "" && seen[id] {
+				again++
+				continue
+			}
+			seen[id] = true
+			r := learn.Record{Source: filepath.Base(path), ID: id, Title: l.Title, Body: l.Body, Label: string(c), NoLead: lead == nil}
+			if lead != nil {
+				r.Lead = *lead
+			}
+			if dep := strings.TrimSpace(l.Department); dep != "" {
+				if indexOf(learn.Departments, dep) >= 0 {
+					r.Department = dep
+				} else {
+					otherDept++
+				}
+			}
+			out = append(out, r)
+		}
+		fmt.Fprintf(log, "train: %s: %d items", path, len(items)-again)
+		if again > 0 {
+			fmt.Fprintf(log, "; %d left out, their id came before", again)
+		}
+		if otherDept > 0 {
+			fmt.Fprintf(log, "; %d departments are not among the model's sectors (%s) and do not train its department head", otherDept, strings.Join(learn.Departments, ", "))
+		}
+		fmt.Fprintln(log)
+	}
+	return out, nil
 }
 
 // minBits and maxBits bound train --bits, as triage.NewModel does.

@@ -28,6 +28,12 @@ type Record struct {
 	Body   string
 	Label  string
 	Lead   bool
+	// NoLead is set when the record carries no lead label: the lead head
+	// does not train on it. (Lead is then false.)
+	NoLead bool
+	// Department is the sector a person gave the record, on an extra
+	// labelled file (Config.Extra); the 495's sector is its Label.
+	Department string
 }
 
 // reserved names files that ../shared/data/INDEX.md keeps for evaluation:

@@ -1,12 +1,14 @@
 package learn
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/triage"
 )
 
@@ -516,5 +518,78 @@ func TestTrainRefusesUnknownClass(t *testing.T) {
 	d := &Data{FourWay: []Record{{Source: "own", ID: "x1", Title: "路灯", Body: "坏了", Label: "petiton"}}}
 	if _, _, err := Train(cfg, d); err == nil || !strings.Contains(err.Error(), `own x1: class "petiton" is not one of`) {
 		t.Errorf("Train: %v", err)
+	}
+}
+
+// TestTrainLearnsFromExtra: items a bureau's people labelled (Data.Extra,
+// from train --extra-labels) reach every head they carry a label for: a
+// pattern only they show moves the class, the lead and the department of
+// a new item that has it, which a model trained without them does not do.
+func TestTrainLearnsFromExtra(t *testing.T) {
+	own, err := ReadExamples(filepath.Join("..", "labels", "examples.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extra []Record
+	for i, body := range []string{
+		"ZQX平台收了押金一直不退，找了三次没人管，负责的干部还收了好处费。",
+		"ZQX平台的押金问题拖了一年，请领导出面解决，经办人员吃拿卡要。",
+		"我们二十户在ZQX平台的押金至今没有退还，相关工作人员收受红包。",
+		"ZQX平台欠我们押金，多次反映无果，主管干部与平台老板关系密切。",
+		"再次反映ZQX平台押金不退，经办人收钱办事，请求处理。",
+		"ZQX平台押金的事情上访多次，工作人员索要好处，至今未解决。",
+	} {
+		extra = append(extra, Record{Source: "reviews.jsonl", ID: fmt.Sprint("r", i), Title: "ZQX平台押金", Body: body,
+			Label: string(minsheng.ClassPetition), Lead: true, Department: "教育文体"})
+	}
+	// The same pattern labelled without a lead label must not train the
+	// lead head to say no.
+	extra = append(extra, Record{Source: "reviews.jsonl", ID: "r-nolead", Title: "ZQX平台押金", Body: "ZQX平台押金不退，请求处理。",
+		Label: string(minsheng.ClassPetition), NoLead: true, Department: "教育文体"})
+
+	train := func(extra []Record) *triage.Engine {
+		t.Helper()
+		cfg := DefaultConfig("", "")
+		cfg.Bits = 12
+		cfg.Class.Average, cfg.Department.Average = 1, 1
+		m, _, err := Train(cfg, &Data{FourWay: own, Extra: extra})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := triage.NewWithModel(triage.DefaultConfig(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	const title, body = "ZQX平台", "ZQX平台押金还是不退。"
+	before, after := train(nil).DecideText(title, body), train(extra).DecideText(title, body)
+	if after.Class != minsheng.ClassPetition || !after.Flags.DisciplineLead || after.Department != "教育文体" {
+		t.Errorf("with the extra items: class %s, lead %v, department %q; want petition, a lead, 教育文体", after.Class, after.Flags.DisciplineLead, after.Department)
+	}
+	if before.Class == minsheng.ClassPetition && before.Flags.DisciplineLead && before.Department == "教育文体" {
+		t.Errorf("without them the model says the same (%s, lead, %s): the test shows nothing", before.Class, before.Department)
+	}
+}
+
+// TestLeadLabel: the lead head's label for each kind of record; a record
+// with no lead label is left out unless its class settles it.
+func TestLeadLabel(t *testing.T) {
+	for _, tc := range []struct {
+		r    Record
+		want string
+	}{
+		{Record{Label: "gov_service"}, "no"},
+		{Record{Label: "gov_service", Lead: true}, "yes"},
+		{Record{Label: "discipline"}, "yes"},
+		{Record{Label: "invalid"}, "no"},
+		{Record{Label: "gov_service", NoLead: true}, ""},
+		{Record{Label: "petition", NoLead: true}, ""},
+		{Record{Label: "discipline", NoLead: true}, "yes"},
+		{Record{Label: "invalid", NoLead: true}, "no"},
+	} {
+		if got := leadLabel(tc.r); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.r, got, tc.want)
+		}
 	}
 }

@@ -72,7 +72,9 @@ type Config struct {
 	// the department head, at Confidence or above.
 	SelfTrain           int
 	SelfTrainConfidence float64
-	Log                 io.Writer
+	// ExtraWeight is the weight of each of Data.Extra's items (0 means 1).
+	ExtraWeight float64
+	Log         io.Writer
 	// LeadDump, when set, receives one tab-separated row per lead doc of the
 	// cross-validation (source, id, gold lead, held-out lead probability at
 	// the fitted temperature, held-out class is discipline, a built-in lead
@@ -94,6 +96,16 @@ type Data struct {
 	TrecTrain  []Record // ham/ and spam/
 	TrecTest   []Record // test_ham/ and test_spam/
 	FourWay    []Record // labelled references resolved, plus own examples
+	// Extra are labelled items to train on besides labels/: the items a
+	// bureau's people decided at review (minsheng reviews), or any file
+	// minsheng eval --file reads. Each is on the training side of every
+	// fold and of the final fit, never held out, so the cross-validated
+	// figures stay those of labels/ and comparable from one model to the
+	// next (score the new model on reviews decided after the export it
+	// learnt from). A record trains the class head on its Label, the lead
+	// head unless NoLead, and the department head when its Department is
+	// one of Departments. Load does not fill it.
+	Extra []Record
 }
 
 // Load reads the training data. Reserved files are refused.
@@ -242,6 +254,33 @@ func docs(m *triage.Model, recs []Record, labels []string, weight float32, label
 
 func byLabel(r Record) string { return r.Label }
 
+// leadLabel is the lead head's label for a four-way record: yes for a lead
+// or a discipline case, no for the rest, invalid items included, and none
+// ("", so docs skips it) when the record has no lead label (NoLead) and is
+// neither invalid nor discipline.
+func leadLabel(r Record) string {
+	switch {
+	case r.Label == string(minsheng.ClassInvalid):
+		return "no"
+	case r.Lead || r.Label == string(minsheng.ClassDiscipline):
+		return "yes"
+	case r.NoLead:
+		return ""
+	}
+	return "no"
+}
+
+// extraClassDocs are the class head's docs of the extra labelled items;
+// an item of a class the head does not have is an error naming it.
+func extraClassDocs(m *triage.Model, extra []Record, labels []string, weight float32) ([]Doc, error) {
+	for _, r := range extra {
+		if index(labels, r.Label) < 0 {
+			return nil, fmt.Errorf("%s %s: class %q is not one of %s", r.Source, r.ID, r.Label, strings.Join(labels, ", "))
+		}
+	}
+	return docs(m, extra, labels, weight, byLabel), nil
+}
+
 // HeadResult is a head's cross-validated (or held-out) evaluation.
 type HeadResult struct {
 	Head   string
@@ -267,6 +306,8 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	h := m.Head(triage.HeadDepartment)
 	dept := docs(m, d.Dept, Departments, 0, byLabel)
 	tax := docs(m, d.Taxonomy, Departments, 0.5, byLabel)
+	ew := float32(cfg.ExtraWeight)
+	extraDept := docs(m, d.Extra, Departments, ew, func(r Record) string { return r.Department })
 	var unl [][]uint32
 	if cfg.SelfTrain > 0 {
 		for _, r := range d.Unlabelled {
@@ -274,7 +315,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		}
 	}
 	fitDept := func(train []Doc) {
-		base := append(append([]Doc(nil), train...), tax...)
+		base := append(append(append([]Doc(nil), train...), tax...), extraDept...)
 		Fit(m, h, base, cfg.Department)
 		for range cfg.SelfTrain {
 			var pseudo []Doc
@@ -317,6 +358,10 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	// Class and lead: the four-way labels. Spam from trec06c joins the
 	// invalid examples, a few hundred so as not to swamp the rest.
 	h = m.Head(triage.HeadClass)
+	extraClass, err := extraClassDocs(m, d.Extra, h.Labels, ew)
+	if err != nil {
+		return nil, nil, err
+	}
 	var spam []Record
 	for i, r := range d.TrecTrain {
 		if r.Label == "spam" && i%10 == 0 {
@@ -350,7 +395,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	weak := unlabelled495(d)
 	class = append(class, docs(m, weak, h.Labels, 0.5, func(Record) string { return string(minsheng.ClassGovService) })...)
 	var classProbs [][]float64
-	spamDocs := docs(m, spam, h.Labels, 0.3, byLabel)
+	spamDocs := append(docs(m, spam, h.Labels, 0.3, byLabel), extraClass...)
 	titleRep := NewReport(h.Labels)
 	rep, probs = crossValidateWith(m, h, class, titles, titleOf, 5, func(tr []Doc) {
 		Fit(m, h, append(tr, spamDocs...), cfg.Class)
@@ -399,17 +444,10 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	}
 
 	h = m.Head(triage.HeadLead)
-	lead := docs(m, d.FourWay, h.Labels, 0, func(r Record) string {
-		if r.Label == string(minsheng.ClassInvalid) {
-			return "no"
-		}
-		if r.Lead || r.Label == string(minsheng.ClassDiscipline) {
-			return "yes"
-		}
-		return "no"
-	})
+	lead := docs(m, d.FourWay, h.Labels, 0, leadLabel)
 	lead = append(lead, docs(m, weak, h.Labels, 0.5, func(Record) string { return "no" })...)
-	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, tr, cfg.Lead) })
+	extraLead := docs(m, d.Extra, h.Labels, ew, leadLabel)
+	rep, probs = crossValidate(m, h, lead, 5, func(tr []Doc) { Fit(m, h, append(tr, extraLead...), cfg.Lead) })
 	h.Temperature = FitTemperature(probs, labelsOf(lead))
 	also := leadByEngine(d, weak, classProbs)
 	leadRecs := append(append([]Record(nil), d.FourWay...), weak...)
@@ -423,7 +461,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		dumpLeads(cfg.LeadDump, leadRecs, probs, labelsOf(lead), h.Temperature, classProbs, words)
 	}
 	logf("lead: 5-fold CV macro-F1 %.3f", rep.MacroF1())
-	Fit(m, h, lead, cfg.Lead)
+	Fit(m, h, append(lead, extraLead...), cfg.Lead)
 
 	deptMeta := fmt.Sprintf("%d labelled rows (附件2_示例数据_495) + %d taxonomy rows (附件1) at weight 0.5", len(dept), len(tax))
 	if cfg.Department.NBScale > 0 {
@@ -431,6 +469,9 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	}
 	if cfg.Department.Average > 1 {
 		deptMeta += fmt.Sprintf(", the mean of %d fits", cfg.Department.Average)
+	}
+	if len(extraDept) > 0 {
+		deptMeta += fmt.Sprintf(" + %d extra labelled items", len(extraDept))
 	}
 	if cfg.SelfTrain > 0 {
 		deptMeta += fmt.Sprintf(" + %d self-training rounds on %d unlabelled 附件3 rows at p≥%.2f", cfg.SelfTrain, len(unl), cfg.SelfTrainConfidence)
@@ -442,6 +483,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		"screen":        fmt.Sprintf("%d docs: trec06c ham/ and spam/, 495, every 4th 附件3 row and our valid examples as ham", len(screen)),
 		"class":         fmt.Sprintf("%d docs: labels/fourway.tsv and labels/examples.jsonl, plus %d unlabelled rows of the 495 as gov_service at weight 0.5; %d trec06c spam as invalid at weight 0.3", len(class), len(weak), len(spam)),
 		"lead":          fmt.Sprintf("%d labelled docs", len(lead)),
+		"extra":         fmt.Sprintf("%d extra labelled items (the training side of every fold, never held out): %d train the class head, %d the lead head, %d the department head", len(d.Extra), len(extraClass), len(extraLead), len(extraDept)),
 		"options":       o,
 		"dept_options":  cfg.Department,
 		"class_options": cfg.Class,
