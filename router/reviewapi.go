@@ -161,7 +161,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			(body.DisciplineLead == nil || raised == rec.Review.RaisedLead)
 		switch {
 		case same && !rec.Review.Pending:
-			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "", raised)
+			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "", rec.Review.RaisedLead)
 			return
 		case !same:
 			var shown *minsheng.Review // as this desk may see it
@@ -236,7 +236,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	}
 	machine := next.Review.Triage
 	a.decided.WithLabelValues(string(machine.Class), string(d.Class)).Inc()
-	a.r.log.Info("review decided", "id", id, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
+	a.r.log.Info("review decided", "id", id, "trace_id", next.Item.TraceID, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
 	msg := "not acked: " + review + " is a Kafka topic (commit its offset as usual)"
 	if a.r.cfg.Destinations[review].Sink == SinkQueue {
 		n, refused, err := a.r.queues.Ack(ctx, review, p.Name, []string{id})
@@ -316,6 +316,18 @@ func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Reco
 		for _, d := range named {
 			if a.r.toldOfLead(d) || slices.Contains(dests, d) {
 				shown = append(shown, d)
+			}
+		}
+		// A lead the desk raised itself it knows of: the decision and
+		// review shown say so, as the destinations do.
+		if raised {
+			d := *v.Decision
+			d.Flags.DisciplineLead = true
+			v.Decision = &d
+			if v.Review != nil {
+				r := *v.Review
+				r.RaisedLead = true
+				v.Review = &r
 			}
 		}
 	}

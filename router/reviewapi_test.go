@@ -166,6 +166,20 @@ func TestReviewRaisedLeadReachesInspectors(t *testing.T) {
 		case status == 400 && class != minsheng.ClassInvalid:
 			t.Errorf("%s: refused: %s", class, answer)
 		}
+		// The answer tells the desk of the lead it raised, in the decision
+		// as in the destinations, on an item triage had flagged too.
+		flagged := f.seed(t, fmt.Sprint("raise-flagged-", i), true)
+		for _, id := range []string{it.ID, flagged.ID} {
+			var a reviewAnswer
+			status, raw := f.decide(t, "reviewers", id, `{"class":"`+string(class)+`","discipline_lead":true}`)
+			if status != 200 {
+				continue
+			}
+			if json.Unmarshal([]byte(raw), &a) != nil || a.Decision == nil || !a.Decision.Flags.DisciplineLead ||
+				a.Review == nil || !a.Review.RaisedLead || !slices.Contains(a.Destinations, "discipline") {
+				t.Errorf("%s, %s: the answer does not say the lead the desk raised: %s", class, id, raw)
+			}
+		}
 	}
 }
 
