@@ -86,7 +86,7 @@ func (a *QueueAPI) dest(w http.ResponseWriter, req *http.Request) (string, bool)
 	d := req.PathValue("dest")
 	p := minsheng.PrincipalFrom(req.Context())
 	if !p.CanRead(d) {
-		a.r.log.Warn("request refused: desk may not read the queue", "desk", p.Name, "destination", d, "method", req.Method, "remote", req.RemoteAddr)
+		a.r.log.Warn("request refused: desk may not read the queue", "desk", p.Name, "destination", d, "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr)
 		writeJSON(w, http.StatusForbidden, apiError{"forbidden", fmt.Sprintf("desk %s may not read %q", p.Name, d)})
 		return "", false
 	}
@@ -152,7 +152,13 @@ func (a *QueueAPI) read(w http.ResponseWriter, req *http.Request) {
 					return
 				}
 				if req.Context().Err() != nil {
-					return // the reader left
+					// The reader left, or the gateway is stopping and ends
+					// its long polls: an answer the reader can act on (a
+					// reader that left gets nothing either way). Nothing
+					// was leased.
+					w.Header().Set("Retry-After", "1")
+					writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the read ended before its wait (the gateway is stopping); nothing was leased: read again"})
+					return
 				}
 				writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", err.Error()})
 				return

@@ -174,3 +174,29 @@ func canonicalJSON(t *testing.T, s string) string {
 	out, _ := json.Marshal(v)
 	return string(out)
 }
+
+// TestLongPollEndsWithAnswer: a long poll that the gateway ends before
+// its wait (on shutdown it cancels every request's context) answers 503
+// with Retry-After and a JSON reason, not an empty 200 that a reader
+// would fail to parse or take for "no messages"; nothing is leased, so
+// the next read gets the message.
+func TestLongPollEndsWithAnswer(t *testing.T) {
+	mux := queueAPI(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "/v1/queues/petition?max=10&wait=30s", nil).WithContext(ctx)
+	req.Header.Set("X-Desk", "desk-a")
+	w := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() { mux.ServeHTTP(w, req); close(done) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long poll did not end when its context was cancelled")
+	}
+	var body struct{ Error, Message string }
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Error != "unavailable" {
+		t.Fatalf("%d Retry-After %q: %q", w.Code, w.Header().Get("Retry-After"), w.Body.String())
+	}
+}

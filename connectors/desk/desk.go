@@ -129,7 +129,7 @@ func (d *Desk) submitter(w http.ResponseWriter, req *http.Request) *minsheng.Pri
 		return nil
 	}
 	if p.Channel == "" {
-		d.o.Logger.Warn("request refused: desk has no channel to submit on", "desk", p.Name, "path", req.URL.Path, "remote", req.RemoteAddr)
+		d.o.Logger.Warn("request refused: desk has no channel to submit on", "desk", p.Name, "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr)
 		writeJSON(w, http.StatusForbidden, Problem{Error: "forbidden", Message: fmt.Sprintf("desk %s reads queues only; it has no channel to submit on", p.Name)})
 		return nil
 	}
