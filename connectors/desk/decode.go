@@ -54,16 +54,78 @@ func (c *Complainant) complainant() minsheng.Complainant {
 
 // DecodeSubmission parses one submission strictly: valid UTF-8, one JSON
 // object, no unknown fields, the right types, every required field. The
-// error is a minsheng.FieldErrors naming each problem.
+// error is a minsheng.FieldErrors naming each problem: a problem of the
+// body as a whole (not UTF-8, not JSON, not one object) alone; otherwise
+// every field of a wrong type or unknown name, and every missing field
+// and limit of the others, so that a desk learns of all in one answer.
 func DecodeSubmission(raw []byte) (*Submission, error) {
 	var s Submission
-	if err := strictJSON(raw, &s); err != nil {
-		return nil, err
+	errs := decodeFields(raw, &s)
+	if len(errs) > 0 && errs[0].Path == "(body)" {
+		return nil, errs
 	}
-	if errs := s.validate(""); len(errs) > 0 {
+	bad := map[string]bool{}
+	for _, fe := range errs {
+		bad[topField(fe.Path)] = true
+	}
+	for _, fe := range s.validate("") {
+		if !bad[topField(fe.Path)] { // a field refused already reads as missing now
+			errs = append(errs, fe)
+		}
+	}
+	if len(errs) > 0 {
 		return nil, errs
 	}
 	return &s, nil
+}
+
+// decodeFields decodes one JSON object strictly into *v. A problem of the
+// body as a whole is returned alone. Otherwise, as the decoder stops at
+// the first field it refuses (a wrong type, an unknown name), the object
+// is decoded again without that field until it decodes, and each refused
+// field is listed; v then holds the other fields.
+func decodeFields[T any](raw []byte, v *T) minsheng.FieldErrors {
+	var fes minsheng.FieldErrors
+	if err := strictJSON(raw, v); err == nil || !errors.As(err, &fes) || len(fes) != 1 || fes[0].Path == "(body)" {
+		return fes
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return fes
+	}
+	out := fes
+	for range len(obj) {
+		// The decoder matches names without regard to case, as here.
+		top, n := topField(out[len(out)-1].Path), len(obj)
+		for k := range obj {
+			if strings.EqualFold(k, top) {
+				delete(obj, k)
+			}
+		}
+		if len(obj) == n { // not a top-level name (an unknown field inside an object)
+			break
+		}
+		again, err := json.Marshal(obj)
+		if err != nil {
+			break
+		}
+		*v = *new(T)
+		err = strictJSON(again, v)
+		if err == nil || !errors.As(err, &fes) || len(fes) != 1 || fes[0].Path == "(body)" {
+			break
+		}
+		out = append(out, fes[0])
+	}
+	return out
+}
+
+// topField is the top-level field of a field error's path:
+// "complainant.anonymous" → "complainant", "attrs[k]" → "attrs".
+func topField(path string) string {
+	if i := strings.IndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return path
 }
 
 func (s *Submission) validate(prefix string) minsheng.FieldErrors {

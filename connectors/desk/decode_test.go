@@ -116,3 +116,43 @@ func TestExampleFilesDecode(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeSubmissionListsEveryProblem: one answer names every bad field,
+// those the decoder refuses (a wrong type, an unknown name, a bad time)
+// and those missing or over a limit, each once; a field refused is not
+// named again as missing.
+func TestDecodeSubmissionListsEveryProblem(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		want      []string // "path: part of the message", in order: the decoder's, then the missing and over-long
+	}{
+		{"a desk's first try", `{"ref":5,"titel":"噪音","body":"楼下夜间施工","submitted_at":"yesterday","complainant":{"name":"a"}}`, []string{
+			"submitted_at: RFC 3339", "ref: must be a string", "titel: not a field",
+			"complainant.anonymous: is required", "complainant.consent_to_publish: is required"}},
+		{"two unknown fields", strings.Replace(goodJSON, `"ref"`, `"channel":"hotline","Desk":"x","ref"`, 1), []string{
+			"channel: not a field", "Desk: not a field"}},
+		{"a type inside an object and a limit", strings.Replace(strings.Replace(goodJSON, `"anonymous":false`, `"anonymous":"no"`, 1), `"QD-2026-0001"`, `"`+strings.Repeat("r", 300)+`"`, 1), []string{
+			"complainant.anonymous: true or false", "ref: longer than 256"}},
+		{"an unknown name inside an object", strings.Replace(goodJSON, `"name":"张三"`, `"nme":"张三"`, 1), []string{"nme: not a field"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeSubmission([]byte(tc.raw))
+			var fes minsheng.FieldErrors
+			if !errors.As(err, &fes) {
+				t.Fatalf("want field errors, got %v", err)
+			}
+			var got []string
+			for _, fe := range fes {
+				got = append(got, fe.Path+": "+fe.Msg)
+			}
+			ok := len(got) == len(tc.want)
+			for i := 0; ok && i < len(got); i++ {
+				ok = strings.HasPrefix(got[i], tc.want[i][:strings.Index(tc.want[i], ":")+1]) && strings.Contains(got[i], tc.want[i][strings.Index(tc.want[i], ":")+2:])
+			}
+			if !ok {
+				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
+			}
+		})
+	}
+}
