@@ -43,6 +43,18 @@ func engine(cmd, model string) (*triage.Engine, bool) {
 // defaultShared is where ../shared/data sits relative to a checkout.
 const defaultShared = "../shared/data"
 
+// sharedThere reports whether the shared data folder dir exists, and
+// otherwise tells the user how to name it: the default is relative to
+// the working directory, which a clone elsewhere does not have beside it.
+func sharedThere(cmd, dir string) bool {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return true
+	}
+	abs, _ := filepath.Abs(dir)
+	fmt.Fprintf(os.Stderr, "%s: no shared data folder at %s (%s): give its path with --shared DIR (the folder that holds tipdm2020c and trec06c-ccert-subset)\n", cmd, dir, abs)
+	return false
+}
+
 func parseFlags(fs *flag.FlagSet, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -78,6 +90,9 @@ func runTrain(_ context.Context, args []string) int {
 	}
 	if *bits < minBits || *bits > maxBits {
 		fmt.Fprintf(os.Stderr, "train: --bits %d outside %d..%d\n", *bits, minBits, maxBits)
+		return exitConfig
+	}
+	if !sharedThere("train", *shared) {
 		return exitConfig
 	}
 	cfg := learn.DefaultConfig(*shared, *labels)
@@ -236,6 +251,9 @@ func runEval(_ context.Context, args []string) int {
 	model := fs.String("model", "", "model file (default: the built-in model)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
+	}
+	if *file == "" && (*task == "department" || *task == "spam") && !sharedThere("eval", *shared) {
+		return exitConfig
 	}
 	e, ok := engine("eval", *model)
 	if !ok {
@@ -687,6 +705,9 @@ func runTriageBench(_ context.Context, args []string) int {
 	}
 	if *dur <= 0 {
 		fmt.Fprintf(os.Stderr, "triage-bench: --duration %s: want a positive duration\n", *dur)
+		return exitConfig
+	}
+	if !sharedThere("triage-bench", *shared) {
 		return exitConfig
 	}
 	e, ok := engine("triage-bench", *model)

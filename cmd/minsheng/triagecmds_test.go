@@ -404,6 +404,10 @@ func TestTriageFlagRanges(t *testing.T) {
 		{[]string{"triage-bench", "--duration", "-1s"}, "triage-bench: --duration -1s: want a positive duration"},
 		{[]string{"train", "--bits", "25", "--shared", "/nonexistent"}, "train: --bits 25 outside 10..24"},
 		{[]string{"train", "--bits", "9", "--shared", "/nonexistent"}, "train: --bits 9 outside 10..24"},
+		// A shared folder that is not there is named, with the flag to fix it.
+		{[]string{"train", "--shared", "/nonexistent"}, "train: no shared data folder at /nonexistent (/nonexistent): give its path with --shared DIR"},
+		{[]string{"eval", "--task", "spam", "--shared", "/nonexistent"}, "eval: no shared data folder at /nonexistent"},
+		{[]string{"triage-bench", "--shared", "/nonexistent"}, "triage-bench: no shared data folder at /nonexistent"},
 	} {
 		_, stderr, code := runCmd(t, tc.args...)
 		if code != exitConfig || !strings.Contains(stderr, tc.want) {
