@@ -161,7 +161,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			(body.DisciplineLead == nil || raised == rec.Review.RaisedLead)
 		switch {
 		case same && !rec.Review.Pending:
-			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "", rec.Review.RaisedLead)
+			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "a repeat: nothing was sent on or acked again", rec.Review.RaisedLead)
 			return
 		case !same:
 			var shown *minsheng.Review // as this desk may see it
@@ -284,7 +284,7 @@ func (a *ReviewAPI) readRequest(req *http.Request) (reviewRequest, error) {
 	}
 	if body.Class == minsheng.ClassInvalid && body.DisciplineLead != nil && *body.DisciplineLead {
 		// An invalid item goes to rejected only: the lead would be lost.
-		return body, errors.New("discipline_lead: an invalid item carries no lead (it goes to rejected only); choose the class of the case the lead is in")
+		return body, errors.New("discipline_lead: a lead cannot be raised on an item decided invalid, which goes to rejected only, where the lead would be lost; choose the class of the case the lead is in")
 	}
 	if body.Department != "" && !slices.Contains(a.departments, body.Department) {
 		return body, fmt.Errorf("department: %q is not one of %s", body.Department, strings.Join(a.departments, ", "))
