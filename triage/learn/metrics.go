@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 )
 
 // Report is a classifier's evaluation on a labelled set.
@@ -109,23 +110,65 @@ func (r *Report) Accuracy() float64 {
 // Print writes the per-label table, the macro figures and the confusion
 // matrix.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "%-16s %9s %9s %9s %7s\n", "label", "precision", "recall", "f1", "support")
+	// The label column fits the widest "[i] label", and at least 16.
+	col := 16
+	for i, l := range r.Labels {
+		col = max(col, columns(fmt.Sprintf("[%d] %s", i, l))+1)
+	}
+	fmt.Fprintf(w, "%s %9s %9s %9s %7s\n", pad("label", col), "precision", "recall", "f1", "support")
 	for i, l := range r.Labels {
 		p, rc, f := r.PRF(i)
-		fmt.Fprintf(w, "%-16s %9.3f %9.3f %9.3f %7d\n", l, p, rc, f, r.Support(i))
+		fmt.Fprintf(w, "%s %9.3f %9.3f %9.3f %7d\n", pad(l, col), p, rc, f, r.Support(i))
 	}
 	fmt.Fprintf(w, "macro-F1 %.3f  accuracy %.3f  n=%d\n", r.MacroF1(), r.Accuracy(), r.N)
-	fmt.Fprintf(w, "confusion (rows gold, columns predicted):\n%-16s", "")
+	fmt.Fprintf(w, "confusion (rows gold, columns predicted):\n%s", pad("", col))
 	for i := range r.Labels {
 		fmt.Fprintf(w, " %5s", fmt.Sprintf("[%d]", i))
 	}
 	fmt.Fprintln(w)
 	for i, l := range r.Labels {
-		fmt.Fprintf(w, "%-16s", fmt.Sprintf("[%d] %s", i, l))
+		fmt.Fprint(w, pad(fmt.Sprintf("[%d] %s", i, l), col))
 		for j := range r.Labels {
 			fmt.Fprintf(w, " %5d", r.Confusion[i][j])
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, strings.Repeat("-", 16))
+	fmt.Fprintln(w, strings.Repeat("-", col))
+}
+
+// pad pads s with spaces to n columns of a terminal, where a Chinese
+// character (and other East Asian wide characters) takes two: fmt's %-16s
+// counts runes, which put the department tables of eval out of line.
+func pad(s string, n int) string {
+	w := columns(s)
+	if w >= n {
+		return s
+	}
+	return s + strings.Repeat(" ", n-w)
+}
+
+// columns is how many columns of a terminal s takes.
+func columns(s string) int {
+	w := 0
+	for _, r := range s {
+		w++
+		if wide(r) {
+			w++
+		}
+	}
+	return w
+}
+
+// wide reports whether r takes two columns: CJK ideographs, kana, Hangul,
+// CJK and full-width punctuation and forms.
+func wide(r rune) bool {
+	switch {
+	case r < 0x1100:
+		return false
+	case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul):
+		return true
+	case r >= 0x3000 && r <= 0x303F, r >= 0xFF00 && r <= 0xFF60, r >= 0xFFE0 && r <= 0xFFE6:
+		return true
+	}
+	return false
 }

@@ -27,3 +27,29 @@ func TestReportAddLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintAligns: the columns of a printed report line up whether the
+// labels are Chinese (two columns a character) or English.
+func TestPrintAligns(t *testing.T) {
+	r := NewReport([]string{"劳动和社会保障", "gov_service", "卫生计生"})
+	r.Add(0, 0)
+	r.Add(1, 2)
+	var b strings.Builder
+	r.Print(&b)
+	for r, want := range map[rune]bool{'劳': true, '，': true, 'Ｂ': true, 'a': false, 'é': false, '-': false} {
+		if wide(r) != want {
+			t.Errorf("wide(%q) = %v", r, !want)
+		}
+	}
+	cols := columns
+	lines := strings.Split(b.String(), "\n")
+	metrics, confusion := lines[1:4], lines[7:10] // after the header and after the confusion's header
+	for _, group := range [][]string{metrics, confusion} {
+		for _, l := range group {
+			if cols(l) != cols(group[0]) {
+				t.Errorf("row %q is %d columns wide, %q %d", l, cols(l), group[0], cols(group[0]))
+			}
+		}
+	}
+	t.Log("\n" + b.String())
+}
