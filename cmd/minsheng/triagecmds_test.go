@@ -200,9 +200,9 @@ func TestEvalFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"petition             1.000     1.000     1.000       1", // support 1 each: the names were read
-		"gov_service          1.000     1.000     1.000       1",
-		"discipline           1.000     1.000     1.000       1",
+		"petition                 1.000     1.000     1.000       1", // support 1 each: the names were read
+		"gov_service              1.000     1.000     1.000       1",
+		"discipline               1.000     1.000     1.000       1",
 		"n=3", "four-way macro-F1 (media_oversight, petition, gov_service, discipline): 1.000",
 		"recall of yes 1.000",
 	} {
@@ -218,7 +218,7 @@ func TestEvalFile(t *testing.T) {
 	if err := evalFile(&out, e, tsv); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"(1 items)", "gov_service          1.000     1.000     1.000       1", "\ndepartment:"} {
+	for _, want := range []string{"(1 items)", "gov_service              1.000     1.000     1.000       1", "\ndepartment:"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("eval of %s lacks %q:\n%s", tsv, want, out.String())
 		}
@@ -230,7 +230,7 @@ func TestEvalFile(t *testing.T) {
 	if err := evalFile(&out, e, csvFile); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"discipline           1.000     1.000     1.000       1", "recall of yes 1.000, precision 1.000, 1 of 1 items flagged"} {
+	for _, want := range []string{"discipline               1.000     1.000     1.000       1", "recall of yes 1.000, precision 1.000, 1 of 1 items flagged"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("eval of %s lacks %q:\n%s", csvFile, want, out.String())
 		}
@@ -373,9 +373,9 @@ func TestEvalFileLabels(t *testing.T) {
 	path := t.TempDir() + "/items.jsonl"
 	for _, tc := range []struct{ name, in, want string }{
 		{"aliases", `{"ID":1,"留言主题":"举报村支书贪污","text":"村支书虚报冒领低保金，还用公款吃喝。","label":"discipline","lead":true}`,
-			"discipline           1.000     1.000     1.000       1"},
+			"discipline               1.000     1.000     1.000       1"},
 		{"byte order mark", "\uFEFF" + `{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","class":"gov_service"}`,
-			"gov_service          1.000     1.000     1.000       1"},
+			"gov_service              1.000     1.000     1.000       1"},
 		{"empty", "\n", "items.jsonl: no items"},
 		{"no label", `{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月。"}`, "none of its 1 items carries a class, discipline_lead or department label (names read: class/label/"},
 		{"labels under unknown names", `{"id":1,"text":"路灯坏了","tag":"gov_service","lead_flag":0}`, "none of its 1 items carries"},
