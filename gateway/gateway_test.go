@@ -1049,6 +1049,16 @@ func TestReviewDecision(t *testing.T) {
 			}
 		}
 	}
+	// The review desk exports the decisions while the gateway runs: the
+	// person's class, not triage's discipline class, no complainant.
+	a = call(t, "GET", r2.url+"/v1/reviews", "reviewers-token-0123456789abcdef", "", nil)
+	if a.status != 200 || !strings.Contains(string(a.body), `"id":"`+cdi.ID+`","title"`) || !strings.Contains(string(a.body), `"class":"gov_service"`) ||
+		strings.Contains(string(a.body), `"triage_class":"discipline"`) || strings.Contains(string(a.body), "钱某") {
+		t.Errorf("GET /v1/reviews: %d %s", a.status, a.body)
+	}
+	if a = call(t, "GET", r2.url+"/v1/reviews", dispatch, "", nil); a.status != 403 {
+		t.Errorf("GET /v1/reviews as the dispatcher: %d %s", a.status, a.body)
+	}
 }
 
 func mustJSON(v any) string {

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,6 +82,90 @@ func NewReviewAPI(r *Router, ledger minsheng.Ledger, departments []string) *Revi
 // Register adds the API's route to mux (without authentication: wrap mux).
 func (a *ReviewAPI) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
 	mux.Handle("POST /v1/reviews/{id}", wrap(http.HandlerFunc(a.decide)))
+	mux.Handle("GET /v1/reviews", wrap(http.HandlerFunc(a.export)))
+}
+
+// reviewDesk returns the asking desk and the review destination when the
+// desk reads that destination; otherwise it answers 403, logged, saying
+// the desk may not do what.
+func (a *ReviewAPI) reviewDesk(w http.ResponseWriter, req *http.Request, what string) (*minsheng.Principal, string, bool) {
+	p := minsheng.PrincipalFrom(req.Context())
+	review := a.r.cfg.Routes.Review
+	if !p.CanRead(review) {
+		a.r.log.Warn("request refused: desk may not read the review destination", "desk", p.Name, "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr)
+		writeJSON(w, http.StatusForbidden, apiError{"forbidden", fmt.Sprintf("desk %s may not read %q, so it may not %s", p.Name, review, what)})
+		return nil, "", false
+	}
+	return p, review, true
+}
+
+// ledgerScanner is a ledger that can read every record (store.Store).
+type ledgerScanner interface {
+	Each(fn func(*minsheng.Record) error) error
+}
+
+// export writes, as JSON lines (minsheng.ReviewedItem), every item a
+// person decided at review, as the asking desk may see it (View): for a
+// desk not told of a lead, no lead and, where triage had called the item
+// a discipline case, not triage's class either; never the complainant.
+// ?since=RFC 3339 time keeps the decisions made at or after it. It is
+// what `minsheng reviews` writes, without stopping the gateway, for
+// `minsheng eval --file` and `minsheng train --extra-labels`; it reads
+// the whole ledger, so run it now and then, not in a loop. Only desks
+// that read the review destination may ask (403 otherwise).
+func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
+	p, _, ok := a.reviewDesk(w, req, "read review decisions")
+	if !ok {
+		return
+	}
+	var since time.Time
+	if s := req.URL.Query().Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{"bad_request", "since: must be an RFC 3339 time, e.g. 2026-12-01T00:00:00+08:00"})
+			return
+		}
+		since = t
+	}
+	scan, ok := a.ledger.(ledgerScanner)
+	if !ok {
+		writeJSON(w, http.StatusNotImplemented, apiError{"not_implemented", "this ledger cannot list its records"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	n := 0
+	err := scan.Each(func(rec *minsheng.Record) error {
+		if err := req.Context().Err(); err != nil {
+			return err // the reader left
+		}
+		if rec.Review == nil || rec.Review.At.Before(since) {
+			return nil
+		}
+		v, ok := a.r.View(rec, p)
+		if !ok {
+			return nil
+		}
+		l, ok := minsheng.ReviewedItemOf(v)
+		if !ok {
+			return nil
+		}
+		n++
+		return enc.Encode(l)
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		// The 200 is sent: the connection is broken off instead of ended,
+		// so that the reader sees an incomplete answer (curl exits 18),
+		// not a shorter export.
+		a.r.log.Warn("review export cut short", "desk", p.Name, "lines", n, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	a.r.log.Info("review export", "desk", p.Name, "lines", n, "since", req.URL.Query().Get("since"))
 }
 
 // reviewRequest is the body of a review decision.
@@ -102,11 +187,8 @@ type reviewAnswer struct {
 }
 
 func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
-	p := minsheng.PrincipalFrom(req.Context())
-	review := a.r.cfg.Routes.Review
-	if !p.CanRead(review) {
-		a.r.log.Warn("request refused: desk may not read the review destination", "desk", p.Name, "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr)
-		writeJSON(w, http.StatusForbidden, apiError{"forbidden", fmt.Sprintf("desk %s may not read %q, so it may not decide reviews", p.Name, review)})
+	p, review, ok := a.reviewDesk(w, req, "decide reviews")
+	if !ok {
 		return
 	}
 	id := req.PathValue("id")

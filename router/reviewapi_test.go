@@ -3,7 +3,10 @@ package router
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -17,6 +20,7 @@ import (
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/internal/testkafka"
+	"github.com/minsheng/minsheng/store"
 )
 
 // reviewFixture serves the review API over a router and a store, to desks
@@ -30,7 +34,8 @@ type reviewFixture struct {
 	mux *http.ServeMux
 }
 
-var reviewDesks = map[string][]string{"reviewers": {"review"}, "cdi": {"discipline"}, "dispatch": {"gov_service"}}
+var reviewDesks = map[string][]string{"reviewers": {"review"}, "cdi": {"discipline"}, "dispatch": {"gov_service"},
+	"review-cdi": {"review", "discipline"}}
 
 func newReviewFixture(t *testing.T, cfg Config, q Queues, led minsheng.Ledger) *reviewFixture {
 	t.Helper()
@@ -398,5 +403,121 @@ func TestReviewPendingIsFinishedNotReplaced(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(f.api.Collector()); n != 1 {
 		t.Errorf("%d series, want 1", n)
+	}
+}
+
+// TestReviewExport: GET /v1/reviews lists the items people decided, as
+// the asking desk may see them: the review desk learns of no lead (neither
+// triage's nor the one it raised, which only the ledger's owner exports:
+// minsheng reviews) and never the complainant; a desk that also reads the
+// inspectors' destination sees the lead raised; ?since keeps the later
+// decisions; other desks get 403.
+func TestReviewExport(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, s)
+	plain, lead := f.seed(t, "export-plain", false), f.seed(t, "export-lead", true)
+	f.seed(t, "export-undecided", false)
+	for id, body := range map[string]string{plain.ID: `{"class":"gov_service","department":"城乡建设","discipline_lead":true}`, lead.ID: `{"class":"media_oversight"}`} {
+		if status, answer := f.decide(t, "reviewers", id, body); status != 200 {
+			t.Fatalf("decide %s: %d %s", body, status, answer)
+		}
+	}
+	get := func(desk, query string) (int, []map[string]any, string) {
+		req := httptest.NewRequest("GET", "/v1/reviews"+query, nil)
+		req.Header.Set("X-Desk", desk)
+		w := httptest.NewRecorder()
+		f.mux.ServeHTTP(w, req)
+		var lines []map[string]any
+		if w.Code == 200 {
+			for _, l := range strings.Split(strings.TrimSpace(w.Body.String()), "\n") {
+				if l == "" {
+					continue
+				}
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Fatalf("%q: %v", l, err)
+				}
+				lines = append(lines, m)
+			}
+		}
+		return w.Code, lines, w.Body.String()
+	}
+	show := func(lines []map[string]any) map[string]string {
+		out := map[string]string{}
+		for _, m := range lines {
+			out[fmt.Sprint(m["id"])] = fmt.Sprintf("class=%v department=%v lead=%v triage=%v", m["class"], m["department"], m["discipline_lead"], m["triage_class"])
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		desk, query string
+		status      int
+		want        map[string]string
+	}{
+		{"reviewers", "", 200, map[string]string{
+			plain.ID: "class=gov_service department=城乡建设 lead=<nil> triage=petition",
+			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=petition"}},
+		{"review-cdi", "", 200, map[string]string{
+			plain.ID: "class=gov_service department=城乡建设 lead=true triage=petition",
+			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=petition"}},
+		{"reviewers", "?since=2026-12-01T09:00:00Z", 200, map[string]string{
+			plain.ID: "class=gov_service department=城乡建设 lead=<nil> triage=petition",
+			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=petition"}},
+		{"reviewers", "?since=2026-12-01T17:00:01%2B08:00", 200, map[string]string{}},
+		{"reviewers", "?since=yesterday", 400, nil},
+		{"dispatch", "", 403, nil},
+		{"cdi", "", 403, nil},
+	} {
+		status, lines, raw := get(tc.desk, tc.query)
+		if status != tc.status {
+			t.Errorf("%s %s: %d %s", tc.desk, tc.query, status, raw)
+			continue
+		}
+		if strings.Contains(raw, "王五") || strings.Contains(raw, "13900000000") {
+			t.Errorf("%s %s: the export names the complainant: %s", tc.desk, tc.query, raw)
+		}
+		if tc.want != nil && !maps.Equal(show(lines), tc.want) {
+			t.Errorf("%s %s:\n got %v\nwant %v", tc.desk, tc.query, show(lines), tc.want)
+		}
+	}
+}
+
+// cutShort is a ledger whose Each fails after its first record.
+type cutShort struct{ *store.Store }
+
+func (c cutShort) Each(fn func(*minsheng.Record) error) error {
+	n := 0
+	return c.Store.Each(func(r *minsheng.Record) error {
+		if n++; n > 1 {
+			return errors.New("disk read error")
+		}
+		return fn(r)
+	})
+}
+
+// TestReviewExportCutShort: an export the ledger fails in the middle of
+// is broken off, so that the reader sees an error and never takes the
+// lines it got for the whole.
+func TestReviewExportCutShort(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, cutShort{s})
+	for i := range 3 {
+		it := f.seed(t, fmt.Sprint("cut-", i), false)
+		if status, answer := f.decide(t, "reviewers", it.ID, `{"class":"petition"}`); status != 200 {
+			t.Fatalf("decide: %d %s", status, answer)
+		}
+	}
+	srv := httptest.NewServer(f.mux)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/reviews", nil)
+	req.Header.Set("X-Desk", "reviewers")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return // broken off before the headers were sent: an error too
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Errorf("the export read whole after the ledger failed: %d %s", resp.StatusCode, body)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/store"
@@ -16,27 +15,6 @@ import (
 
 func init() {
 	register(&command{name: "reviews", summary: "write the items people decided at review as labelled JSON lines (minsheng eval --file)", run: runReviews})
-}
-
-// reviewLine is one item a person decided at review, as a labelled line
-// that `minsheng eval --file` scores the model on: the person's class; the
-// department only when they named one; discipline_lead only when they
-// raised one (the review desk is not told of triage's leads, so it cannot
-// clear one: a missing lead is no label). Triage's class and confidence
-// follow, for reading where the model and the people part. The
-// complainant is not written.
-type reviewLine struct {
-	ID               string         `json:"id"`
-	Title            string         `json:"title"`
-	Body             string         `json:"body"`
-	Class            minsheng.Class `json:"class"`
-	DisciplineLead   *bool          `json:"discipline_lead,omitempty"`
-	Department       string         `json:"department,omitempty"`
-	TriageClass      minsheng.Class `json:"triage_class,omitempty"`
-	TriageConfidence float64        `json:"triage_confidence,omitempty"`
-	ModelVersion     string         `json:"model_version,omitempty"`
-	Desk             string         `json:"desk"`
-	ReviewedAt       time.Time      `json:"reviewed_at"`
 }
 
 func runReviews(_ context.Context, args []string) int {
@@ -52,7 +30,8 @@ JSON line with the person's class, and the department and discipline lead
 when they gave them, which minsheng eval --file scores the model on. The
 lines hold the letters' titles and bodies, discipline cases' among them:
 keep the file where the ledger is kept. Stop the gateway first (the store
-is one process's).
+is one process's); while it runs, a review desk exports the same lines,
+less the leads it is not told of, with GET /v1/reviews.
 `)
 		fs.PrintDefaults()
 	}
@@ -99,17 +78,9 @@ func writeReviews(w io.Writer, st *store.Store) (n, all int, err error) {
 	enc.SetEscapeHTML(false)
 	err = st.Each(func(r *minsheng.Record) error {
 		all++
-		if r.Review == nil || r.Item == nil || r.Decision == nil {
+		l, ok := minsheng.ReviewedItemOf(r)
+		if !ok {
 			return nil
-		}
-		l := reviewLine{ID: r.ID, Title: r.Item.Title, Body: r.Item.Body, Class: r.Decision.Class,
-			Department: r.Review.Department, Desk: r.Review.Desk, ReviewedAt: r.Review.At}
-		if r.Review.RaisedLead {
-			yes := true
-			l.DisciplineLead = &yes
-		}
-		if t := r.Review.Triage; t != nil {
-			l.TriageClass, l.TriageConfidence, l.ModelVersion = t.Class, t.Confidence, t.ModelVersion
 		}
 		n++
 		return enc.Encode(l)
