@@ -61,8 +61,8 @@ func (c *Complainant) complainant() minsheng.Complainant {
 func DecodeSubmission(raw []byte) (*Submission, error) {
 	var s Submission
 	errs := decodeFields(raw, &s)
-	if len(errs) > 0 && errs[0].Path == "(body)" {
-		return nil, errs
+	if len(errs) > 0 && (errs[0].Path == "(body)" || len(errs) > maxRefused) {
+		return nil, errs // the body as a whole, or too many refused to go on
 	}
 	bad := map[string]bool{}
 	for _, fe := range errs {
@@ -79,11 +79,17 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 	return &s, nil
 }
 
+// maxRefused bounds how many refused fields decodeFields lists. Each costs
+// another decoding of the body, so a body of thousands of bad keys must
+// not cost thousands of decodings.
+const maxRefused = 16
+
 // decodeFields decodes one JSON object strictly into *v. A problem of the
 // body as a whole is returned alone. Otherwise, as the decoder stops at
 // the first field it refuses (a wrong type, an unknown name), the object
 // is decoded again without that field until it decodes, and each refused
-// field is listed; v then holds the other fields.
+// field is listed, up to maxRefused (then a last error says there are
+// more); v then holds the other fields.
 func decodeFields[T any](raw []byte, v *T) minsheng.FieldErrors {
 	var fes minsheng.FieldErrors
 	if err := strictJSON(raw, v); err == nil || !errors.As(err, &fes) || len(fes) != 1 || fes[0].Path == "(body)" {
@@ -94,7 +100,7 @@ func decodeFields[T any](raw []byte, v *T) minsheng.FieldErrors {
 		return fes
 	}
 	out := fes
-	for range len(obj) {
+	for range min(len(obj), maxRefused) {
 		// The decoder matches names without regard to case, as here.
 		top, n := topField(out[len(out)-1].Path), len(obj)
 		for k := range obj {
@@ -115,6 +121,9 @@ func decodeFields[T any](raw []byte, v *T) minsheng.FieldErrors {
 			break
 		}
 		out = append(out, fes[0])
+	}
+	if len(out) > maxRefused {
+		out = append(out[:maxRefused], minsheng.FieldError{Path: "(body)", Msg: fmt.Sprintf("has more fields of a wrong type or unknown name than the %d listed; fix these and post again", maxRefused)})
 	}
 	return out
 }

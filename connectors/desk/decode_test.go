@@ -3,6 +3,7 @@ package desk
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -154,5 +155,22 @@ func TestDecodeSubmissionListsEveryProblem(t *testing.T) {
 				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
 			}
 		})
+	}
+}
+
+// TestDecodeSubmissionManyBadFields: a body of thousands of unknown keys
+// costs a bounded number of decodings: maxRefused fields are listed, then
+// one error says there are more.
+func TestDecodeSubmissionManyBadFields(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"ref":"r","body":"b","submitted_at":"2026-11-20T21:15:00Z","complainant":{"anonymous":true,"consent_to_publish":false}`)
+	for i := range 5000 {
+		fmt.Fprintf(&b, `,"x%d":%d`, i, i)
+	}
+	b.WriteString("}")
+	_, err := DecodeSubmission([]byte(b.String()))
+	var fes minsheng.FieldErrors
+	if !errors.As(err, &fes) || len(fes) != maxRefused+1 || !strings.Contains(fes[maxRefused].Msg, "more fields") {
+		t.Fatalf("%d errors: %v", len(fes), err)
 	}
 }
