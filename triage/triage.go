@@ -84,6 +84,15 @@ type Config struct {
 	// LeadMinWords of 1 turns the guard off.
 	LeadMinWords       int     `yaml:"lead_min_words" default:"40" validate:"gte=0"`
 	LeadShortThreshold float64 `yaml:"lead_short_threshold" default:"0.5" validate:"gte=0,lte=1"`
+	// LeadHeadMinWords: below this many (counted as for LeadMinWords) only
+	// a lead rule raises a lead; neither the lead head nor the discipline
+	// class does, at any probability. Fewer than eight characters cannot
+	// name an official and say what they did, and there the heads answer
+	// on almost nothing: "有人吗", "查一查", "请领导看看" had gone to the
+	// inspectors. No text under eight characters in our labels has a lead;
+	// 贪污, 受贿 and the other lead rules still fire on any length. 0 gives
+	// the default; 1 turns it off.
+	LeadHeadMinWords int `yaml:"lead_head_min_words" default:"8" validate:"gte=0"`
 	// IdentityLeadThreshold: a lead that the lead head alone raises (no
 	// lead rule, not the discipline class) with a probability below this
 	// is weak (Flags.WeakLead): the inspectors get it as any lead, but the
@@ -179,7 +188,7 @@ const maxRuleWeight = 20
 
 // DefaultConfig returns the default thresholds and no extra rules.
 func DefaultConfig() Config {
-	return Config{SpamThreshold: 0.9, LeadThreshold: 0.1, LeadMinWords: 40, LeadShortThreshold: 0.5, Thresholds: map[minsheng.Class]float64{
+	return Config{SpamThreshold: 0.9, LeadThreshold: 0.1, LeadMinWords: 40, LeadShortThreshold: 0.5, LeadHeadMinWords: 8, Thresholds: map[minsheng.Class]float64{
 		minsheng.ClassMediaOversight: 0.5,
 		minsheng.ClassPetition:       0.4,
 		minsheng.ClassGovService:     0.5,
@@ -263,6 +272,9 @@ func NewWithModel(cfg Config, m *Model) (*Engine, error) {
 	}
 	if cfg.LeadShortThreshold == 0 {
 		cfg.LeadShortThreshold = def.LeadShortThreshold
+	}
+	if cfg.LeadHeadMinWords == 0 {
+		cfg.LeadHeadMinWords = def.LeadHeadMinWords
 	}
 	e := &Engine{cfg: cfg, m: m, screen: m.Head(HeadScreen), class: m.Head(HeadClass), lead: m.Head(HeadLead), dept: m.Head(HeadDepartment)}
 	if e.screen == nil || e.class == nil || e.lead == nil || e.dept == nil {
@@ -391,7 +403,8 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	if short {
 		leadThreshold = max(leadThreshold, e.cfg.LeadShortThreshold)
 	}
-	headLead := pLead >= leadThreshold
+	tiny := s.words < e.cfg.LeadHeadMinWords // only rules raise a lead
+	headLead := pLead >= leadThreshold && !tiny
 
 	// A lead or urgent rule outranks the screen: an accusation of an
 	// official's misconduct, or danger to life, is never rejected (as a
@@ -449,6 +462,18 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "uncertain_invalid",
 			Detail: fmt.Sprintf("the screen leans to invalid (%.2f, below %.2f); kept as %s for a person to check", pInvalid, e.cfg.Thresholds[minsheng.ClassInvalid], d.Class)})
+	case d.Class == minsheng.ClassDiscipline && short && !headLead && !d.Flags.DisciplineLead && (tiny || d.Confidence < e.cfg.LeadShortThreshold):
+		// On a short text the class head, like the lead head, answers near
+		// its prior: a discipline class below LeadShortThreshold would send
+		// three characters ("问一下") to the inspectors, with the writer's
+		// identity. No rule raised a lead, so the item keeps its best other
+		// valid class and a person looks at it.
+		pDiscipline := d.Confidence
+		best = e.bestValid(s.probs, true)
+		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "discipline_little_text",
+			Detail: fmt.Sprintf("discipline %.2f not taken: %s; kept as %s for a person to check", pDiscipline, e.littleText(s.words, tiny), d.Class),
+			Weight: pDiscipline, Lead: true})
 	}
 	if d.Class == minsheng.ClassInvalid {
 		if forced != "" && forcedBy >= 0 {
@@ -462,7 +487,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	// Lead.
 	if !headLead && pLead >= e.cfg.LeadThreshold && !d.Flags.DisciplineLead && d.Class != minsheng.ClassDiscipline {
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "lead_little_text",
-			Detail: fmt.Sprintf("lead %.2f not raised: below %.2f, the threshold for texts of fewer than %d characters or words (%d here)", pLead, leadThreshold, e.cfg.LeadMinWords, s.words), Weight: pLead})
+			Detail: fmt.Sprintf("lead %.2f not raised: %s", pLead, e.littleText(s.words, tiny)), Weight: pLead})
 	}
 	if headLead || d.Class == minsheng.ClassDiscipline {
 		switch {
@@ -505,6 +530,15 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 			Detail: fmt.Sprintf("confidence %.2f below the %s threshold %.2f", d.Confidence, d.Class, t)})
 	}
 	return d
+}
+
+// littleText says why a head's lead or discipline class was not taken on
+// a text of words characters or words.
+func (e *Engine) littleText(words int, tiny bool) string {
+	if tiny {
+		return fmt.Sprintf("on texts of fewer than %d characters or words (%d here) only a rule raises a lead", e.cfg.LeadHeadMinWords, words)
+	}
+	return fmt.Sprintf("below %.2f, the threshold for texts of fewer than %d characters or words (%d here)", e.cfg.LeadShortThreshold, e.cfg.LeadMinWords, words)
 }
 
 // bestValid is the most probable class but invalid, and but discipline

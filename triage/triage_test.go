@@ -547,7 +547,7 @@ func TestAppendQuoted(t *testing.T) {
 // sure of is not kept as discipline; rules still raise leads, and long
 // texts are untouched.
 func TestLeadMinWords(t *testing.T) {
-	guarded, open := engine(t, DefaultConfig()), engine(t, Config{LeadMinWords: 1})
+	guarded, open := engine(t, DefaultConfig()), engine(t, Config{LeadMinWords: 1, LeadHeadMinWords: 1})
 	hasReason := func(d minsheng.Decision, code string) bool {
 		for _, r := range d.Reasons {
 			if r.Code == code {
@@ -585,6 +585,44 @@ func TestLeadMinWords(t *testing.T) {
 				t.Errorf("a short text kept as discipline: %+v", d)
 			}
 		})
+	}
+}
+
+// TestLeadHeadMinWords: on a text of fewer than eight characters only a
+// rule raises a lead. Neither the lead head nor a discipline class sends
+// "有人吗" or "查一查" to the inspectors (with the writer's identity);
+// such an item keeps its best other valid class and goes to review, and a
+// reason says why. 贪污 and 受贿 still raise one. lead_head_min_words: 1
+// turns the guard off, and then the head's lead comes back.
+func TestLeadHeadMinWords(t *testing.T) {
+	guarded := engine(t, DefaultConfig())
+	open := engine(t, Config{LeadHeadMinWords: 1})
+	for _, tc := range []struct {
+		text     string
+		rule     bool // a lead rule fires
+		openLead bool // without the guard, a lead (head or discipline class)
+	}{
+		{"有人吗", false, true},
+		{"太过分了", false, true},
+		{"要求处理", false, true},
+		{"请领导看看", false, true},
+		{"查一查", false, true},
+		{"求助求助", false, true},
+		{"问一下", false, false},
+		{"村支书贪污", true, true},
+		{"局长受贿了", true, true},
+	} {
+		d, o := guarded.DecideText(tc.text, ""), open.DecideText(tc.text, "")
+		checkDecision(t, d, guarded.dept.Labels)
+		if d.Flags.DisciplineLead != tc.rule {
+			t.Errorf("%s: lead %v, want %v: %+v", tc.text, d.Flags.DisciplineLead, tc.rule, d.Reasons)
+		}
+		if !tc.rule && (d.Class == minsheng.ClassDiscipline || !d.Review) {
+			t.Errorf("%s: %s, review %v: a short text without a rule must not be a discipline case, and goes to review", tc.text, d.Class, d.Review)
+		}
+		if o.Flags.DisciplineLead != tc.openLead {
+			t.Errorf("%s: without the guard lead %v, want %v", tc.text, o.Flags.DisciplineLead, tc.openLead)
+		}
 	}
 }
 

@@ -502,7 +502,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool, words []int, cfg triage.Config) string {
 	var b strings.Builder
 	minWords := cfg.LeadMinWords
-	fmt.Fprintf(&b, "engine: on texts of fewer than %d characters (triage.lead_min_words) the head's flag needs at least %.2f (lead_short_threshold); rules and the discipline class count on any\n", minWords, cfg.LeadShortThreshold)
+	fmt.Fprintf(&b, "engine: on texts of fewer than %d characters (triage.lead_min_words) the head's flag needs at least %.2f (lead_short_threshold), and under %d (lead_head_min_words) it does not count; rules and the discipline class count on any\n", minWords, cfg.LeadShortThreshold, cfg.LeadHeadMinWords)
 	fmt.Fprintf(&b, "%-9s %9s %9s %8s   %s\n", "threshold", "precision", "recall", "flagged", "engine: precision recall flagged")
 	for _, t := range []float64{0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5} {
 		var head, engine prCount
@@ -511,7 +511,7 @@ func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool, 
 			head.add(yes, labels[i] == 1)
 			engineYes := yes
 			if i < len(words) && words[i] < minWords {
-				engineYes = leadProb(p, temp) >= max(t, cfg.LeadShortThreshold)
+				engineYes = leadProb(p, temp) >= max(t, cfg.LeadShortThreshold) && words[i] >= cfg.LeadHeadMinWords
 			}
 			engine.add(engineYes || (i < len(also) && also[i]), labels[i] == 1)
 		}
