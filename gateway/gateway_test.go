@@ -373,6 +373,13 @@ func TestBadInput(t *testing.T) {
 	if a.status != 400 || !strings.Contains(string(a.body), `items[1].submitted_at`) {
 		t.Fatalf("bad batch: %d %s", a.status, a.body)
 	}
+	// an item over max_body_bytes is refused in a batch as it is alone,
+	// before it is decoded
+	big := fmt.Sprintf(`{"ref":"BATCH-3","body":"%s","submitted_at":"2026-11-22T09:30:00+08:00","complainant":{"anonymous":true,"consent_to_publish":false}}`, strings.Repeat("长", 400_000))
+	a = call(t, "POST", r.url+"/v1/items/batch", deskToken, "application/json", []byte(fmt.Sprintf(`{"items":[%s,%s]}`, submission("BATCH-1", 0), big)))
+	if a.status != 400 || !strings.Contains(string(a.body), `"items[1]"`) || !strings.Contains(string(a.body), "over intake.max_body_bytes") {
+		t.Fatalf("batch with an item over max_body_bytes: %d %.300s", a.status, a.body)
+	}
 	if n, _ := r.g.Store().CountItems(); n != 0 {
 		t.Fatalf("%d items recorded after bad input only", n)
 	}
