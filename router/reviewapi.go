@@ -132,6 +132,14 @@ func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusNotImplemented, apiError{"not_implemented", "this ledger cannot list its records"})
 		return
 	}
+	// A desk not told of leads gets no line with triage's class: View
+	// leaves it out only where it was discipline, and a line without it
+	// among lines with it would name exactly the items that went to the
+	// inspectors.
+	told := false
+	for d := range a.r.cfg.Destinations {
+		told = told || a.r.toldOfLead(d) && p.CanRead(d)
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
@@ -151,6 +159,9 @@ func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
 		l, ok := minsheng.ReviewedItemOf(v)
 		if !ok {
 			return nil
+		}
+		if !told {
+			l.TriageClass, l.TriageConfidence, l.ModelVersion = "", 0, ""
 		}
 		n++
 		return enc.Encode(l)
@@ -243,7 +254,10 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			(body.DisciplineLead == nil || raised == rec.Review.RaisedLead)
 		switch {
 		case same && !rec.Review.Pending:
-			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "a repeat: nothing was sent on or acked again", rec.Review.RaisedLead)
+			// The lead shown is the one this body raises (same made sure
+			// it matches the record's): a repeat without one must not tell
+			// another review desk of a lead a colleague raised.
+			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "a repeat: nothing was sent on or acked again", raised)
 			return
 		case !same:
 			var shown *minsheng.Review // as this desk may see it

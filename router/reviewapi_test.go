@@ -35,7 +35,7 @@ type reviewFixture struct {
 }
 
 var reviewDesks = map[string][]string{"reviewers": {"review"}, "cdi": {"discipline"}, "dispatch": {"gov_service"},
-	"review-cdi": {"review", "discipline"}}
+	"review-cdi": {"review", "discipline"}, "reviewers-b": {"review"}}
 
 func newReviewFixture(t *testing.T, cfg Config, q Queues, led minsheng.Ledger) *reviewFixture {
 	t.Helper()
@@ -208,6 +208,17 @@ func TestReviewRepeatAnswersAsFirst(t *testing.T) {
 	}
 	if n := len(drain(t, s, "dept_urban")); n != 1 {
 		t.Errorf("the department holds the item %d times", n)
+	}
+	// A colleague's repeat without the lead the first desk raised is not
+	// told of it: not in the decision, the review or the destinations.
+	raised := f.seed(t, "repeat-2", false)
+	if status, raw := f.decide(t, "reviewers", raised.ID, `{"class":"gov_service","discipline_lead":true}`); status != 200 {
+		t.Fatalf("decide: %d %s", status, raw)
+	}
+	status, raw = f.decide(t, "reviewers-b", raised.ID, `{"class":"gov_service"}`)
+	if status != 200 || json.Unmarshal([]byte(raw), &again) != nil || !again.Repeat || again.Decision.Flags.DisciplineLead ||
+		again.Review == nil || again.Review.RaisedLead || slices.Contains(again.Destinations, "discipline") {
+		t.Errorf("a repeat without the lead tells of it: %d %s", status, raw)
 	}
 }
 
@@ -454,15 +465,17 @@ func TestReviewExport(t *testing.T) {
 		status      int
 		want        map[string]string
 	}{
+		// Not told of leads: no lead and no triage class on any line, so
+		// that no line stands out as a discipline case's.
 		{"reviewers", "", 200, map[string]string{
-			plain.ID: "class=gov_service department=城乡建设 lead=<nil> triage=petition",
-			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=petition"}},
+			plain.ID: "class=gov_service department=城乡建设 lead=<nil> triage=<nil>",
+			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=<nil>"}},
 		{"review-cdi", "", 200, map[string]string{
 			plain.ID: "class=gov_service department=城乡建设 lead=true triage=petition",
 			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=petition"}},
 		{"reviewers", "?since=2026-12-01T09:00:00Z", 200, map[string]string{
-			plain.ID: "class=gov_service department=城乡建设 lead=<nil> triage=petition",
-			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=petition"}},
+			plain.ID: "class=gov_service department=城乡建设 lead=<nil> triage=<nil>",
+			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=<nil>"}},
 		{"reviewers", "?since=2026-12-01T17:00:01%2B08:00", 200, map[string]string{}},
 		{"reviewers", "?since=yesterday", 400, nil},
 		{"dispatch", "", 403, nil},
@@ -482,13 +495,13 @@ func TestReviewExport(t *testing.T) {
 	}
 }
 
-// cutShort is a ledger whose Each fails after its first record.
+// cutShort is a ledger whose Each fails after its fortieth record.
 type cutShort struct{ *store.Store }
 
 func (c cutShort) Each(fn func(*minsheng.Record) error) error {
 	n := 0
 	return c.Store.Each(func(r *minsheng.Record) error {
-		if n++; n > 1 {
+		if n++; n > 40 {
 			return errors.New("disk read error")
 		}
 		return fn(r)
@@ -501,7 +514,9 @@ func (c cutShort) Each(fn func(*minsheng.Record) error) error {
 func TestReviewExportCutShort(t *testing.T) {
 	s := openStore(t)
 	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, cutShort{s})
-	for i := range 3 {
+	// More lines than the answer's buffer holds, so that the 200 and the
+	// first lines are sent before the ledger fails.
+	for i := range 50 {
 		it := f.seed(t, fmt.Sprint("cut-", i), false)
 		if status, answer := f.decide(t, "reviewers", it.ID, `{"class":"petition"}`); status != 200 {
 			t.Fatalf("decide: %d %s", status, answer)
@@ -513,10 +528,13 @@ func TestReviewExportCutShort(t *testing.T) {
 	req.Header.Set("X-Desk", "reviewers")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return // broken off before the headers were sent: an error too
+		t.Fatalf("the headers were not sent: %v", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"class":"petition"`) {
+		t.Fatalf("%d %.200s: want a 200 and the first lines before the break", resp.StatusCode, body)
+	}
 	if err == nil {
 		t.Errorf("the export read whole after the ledger failed: %d %s", resp.StatusCode, body)
 	}
