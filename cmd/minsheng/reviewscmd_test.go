@@ -104,6 +104,17 @@ func TestReviewsExport(t *testing.T) {
 	if !strings.Contains(log.String(), "2 items\n") || !strings.Contains(log.String(), "0 items; 2 left out, their id came before") {
 		t.Errorf("readExtra's log:\n%s", log.String())
 	}
+	// A review desk's export (no leads) read before the owner's: the lead
+	// raised in the second is kept.
+	noLeads := filepath.Join(t.TempDir(), "desk.jsonl")
+	os.WriteFile(noLeads, []byte(strings.ReplaceAll(string(raw), `"discipline_lead":true,`, "")), 0o600)
+	got, err = readExtra(&log, []string{noLeads, out})
+	for i := range wantRecs {
+		wantRecs[i].Source = "desk.jsonl" // the first file's, where each item was first read
+	}
+	if err != nil || !reflect.DeepEqual(got, wantRecs) {
+		t.Errorf("readExtra, the export without leads first: %v\n got %+v\nwant %+v", err, got, wantRecs)
+	}
 }
 
 // TestReadExtra: what train --extra-labels refuses, and what it reads but

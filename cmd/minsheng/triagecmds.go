@@ -95,6 +95,10 @@ func runTrain(_ context.Context, args []string) int {
 	if !sharedThere("train", *shared) {
 		return exitConfig
 	}
+	if *extraWeight <= 0 {
+		fmt.Fprintf(os.Stderr, "train: --extra-weight %g: want a weight above 0 (leave --extra-labels out to train without them)\n", *extraWeight)
+		return exitConfig
+	}
 	cfg := learn.DefaultConfig(*shared, *labels)
 	cfg.TitleWeight = *titleWeight
 	cfg.Log = os.Stderr
@@ -159,11 +163,13 @@ func runTrain(_ context.Context, args []string) int {
 // that is not one of the model's sectors (a city's own department in
 // routes.departments) does not train the department head. An item whose
 // id came earlier, in this file or an earlier one, is left out, so two
-// exports of one ledger count each item once. What was read and left out
-// is written to log.
+// exports of one ledger count each item once; but a lead label or a
+// department it carries and the first did not is kept (a review desk's
+// export, GET /v1/reviews, carries no leads; minsheng reviews does). What
+// was read and left out is written to log.
 func readExtra(log io.Writer, paths []string) ([]learn.Record, error) {
 	var out []learn.Record
-	seen := map[string]bool{}
+	seen := map[string]int{} // id → index in out
 	for _, path := range paths {
 		items, err := readLabelled(path)
 		if err != nil {
@@ -181,21 +187,28 @@ func readExtra(log io.Writer, paths []string) ([]learn.Record, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", what, err)
 			}
-			if id != "" && seen[id] {
+			dep := strings.TrimSpace(l.Department)
+			if indexOf(learn.Departments, dep) < 0 {
+				dep = ""
+			}
+			if j, ok := seen[id]; ok && id != "" {
+				if out[j].NoLead && lead != nil {
+					out[j].Lead, out[j].NoLead = *lead, false
+				}
+				if out[j].Department == "" {
+					out[j].Department = dep
+				}
 				again++
 				continue
 			}
-			seen[id] = true
+			seen[id] = len(out)
 			r := learn.Record{Source: filepath.Base(path), ID: id, Title: l.Title, Body: l.Body, Label: string(c), NoLead: lead == nil}
 			if lead != nil {
 				r.Lead = *lead
 			}
-			if dep := strings.TrimSpace(l.Department); dep != "" {
-				if indexOf(learn.Departments, dep) >= 0 {
-					r.Department = dep
-				} else {
-					otherDept++
-				}
+			r.Department = dep
+			if dep == "" && strings.TrimSpace(l.Department) != "" {
+				otherDept++
 			}
 			out = append(out, r)
 		}

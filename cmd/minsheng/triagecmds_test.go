@@ -408,6 +408,7 @@ func TestTriageFlagRanges(t *testing.T) {
 		{[]string{"train", "--shared", "/nonexistent"}, "train: no shared data folder at /nonexistent (/nonexistent): give its path with --shared DIR"},
 		{[]string{"eval", "--task", "spam", "--shared", "/nonexistent"}, "eval: no shared data folder at /nonexistent"},
 		{[]string{"triage-bench", "--shared", "/nonexistent"}, "triage-bench: no shared data folder at /nonexistent"},
+		{[]string{"train", "--shared", ".", "--extra-weight", "0"}, "train: --extra-weight 0: want a weight above 0"},
 	} {
 		_, stderr, code := runCmd(t, tc.args...)
 		if code != exitConfig || !strings.Contains(stderr, tc.want) {
