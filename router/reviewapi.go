@@ -105,9 +105,9 @@ type ledgerScanner interface {
 }
 
 // export writes, as JSON lines (minsheng.ReviewedItem), every item a
-// person decided at review, as the asking desk may see it (View): for a
-// desk not told of a lead, no lead and, where triage had called the item
-// a discipline case, not triage's class either; never the complainant.
+// person decided at review, as the asking desk may see it (View): never
+// the complainant; for a desk not told of leads, no lead and no triage
+// class on any line (see below).
 // ?since=RFC 3339 time keeps the decisions made at or after it. It is
 // what `minsheng reviews` writes, without stopping the gateway, for
 // `minsheng eval --file` and `minsheng train --extra-labels`; it reads

@@ -397,13 +397,15 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	}
 
 	// The lead head's view, needed by the class below: on a short text it
-	// must be surer (LeadMinWords).
+	// must be surer (LeadMinWords), and on a tiny one it does not count
+	// (LeadHeadMinWords). A tiny text is short whatever LeadMinWords says,
+	// so that every guard on short texts below holds for it.
 	pLead := e.lead.Probs(s.scores, s.probs)[1]
-	leadThreshold, short := e.cfg.LeadThreshold, s.words < e.cfg.LeadMinWords
+	tiny := s.words < e.cfg.LeadHeadMinWords // only rules raise a lead
+	leadThreshold, short := e.cfg.LeadThreshold, s.words < e.cfg.LeadMinWords || tiny
 	if short {
 		leadThreshold = max(leadThreshold, e.cfg.LeadShortThreshold)
 	}
-	tiny := s.words < e.cfg.LeadHeadMinWords // only rules raise a lead
 	headLead := pLead >= leadThreshold && !tiny
 
 	// A lead or urgent rule outranks the screen: an accusation of an
@@ -462,7 +464,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "uncertain_invalid",
 			Detail: fmt.Sprintf("the screen leans to invalid (%.2f, below %.2f); kept as %s for a person to check", pInvalid, e.cfg.Thresholds[minsheng.ClassInvalid], d.Class)})
-	case d.Class == minsheng.ClassDiscipline && short && !headLead && !d.Flags.DisciplineLead && (tiny || d.Confidence < e.cfg.LeadShortThreshold):
+	case d.Class == minsheng.ClassDiscipline && !headLead && !d.Flags.DisciplineLead && (tiny || short && d.Confidence < e.cfg.LeadShortThreshold):
 		// On a short text the class head, like the lead head, answers near
 		// its prior: a discipline class below LeadShortThreshold would send
 		// three characters ("问一下") to the inspectors, with the writer's

@@ -596,6 +596,8 @@ func TestLeadMinWords(t *testing.T) {
 // turns the guard off, and then the head's lead comes back.
 func TestLeadHeadMinWords(t *testing.T) {
 	guarded := engine(t, DefaultConfig())
+	// The guard holds on its own when the 40-character one is off.
+	noShort := engine(t, Config{LeadMinWords: 1})
 	open := engine(t, Config{LeadHeadMinWords: 1})
 	for _, tc := range []struct {
 		text     string
@@ -622,6 +624,9 @@ func TestLeadHeadMinWords(t *testing.T) {
 		}
 		if o.Flags.DisciplineLead != tc.openLead {
 			t.Errorf("%s: without the guard lead %v, want %v", tc.text, o.Flags.DisciplineLead, tc.openLead)
+		}
+		if n := noShort.DecideText(tc.text, ""); n.Flags.DisciplineLead != tc.rule || !tc.rule && n.Class == minsheng.ClassDiscipline {
+			t.Errorf("%s, lead_min_words 1: %s, lead %v", tc.text, n.Class, n.Flags.DisciplineLead)
 		}
 	}
 }

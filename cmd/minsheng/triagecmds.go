@@ -178,14 +178,13 @@ func readExtra(log io.Writer, paths []string) ([]learn.Record, error) {
 		var again, otherDept int
 		for i, l := range items {
 			id := learn.IDOf(l.ID)
-			what := fmt.Sprintf("%s: item %d (id %s)", path, i+1, id)
 			c, ok := learn.ClassOf(l.Class)
 			if !ok {
-				return nil, fmt.Errorf("%s: class %q: want one of %s, or its Chinese name", what, l.Class, strings.Join(learn.Classes(), ", "))
+				return nil, fmt.Errorf("%s: item %d (id %s): class %q: want one of %s, or its Chinese name", path, i+1, id, l.Class, strings.Join(learn.Classes(), ", "))
 			}
 			lead, err := learn.LeadOf(l.DisciplineLead)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", what, err)
+				return nil, fmt.Errorf("%s: item %d (id %s): %w", path, i+1, id, err)
 			}
 			dep := strings.TrimSpace(l.Department)
 			if indexOf(learn.Departments, dep) < 0 {

@@ -67,12 +67,12 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 	if len(errs) > 0 && (errs[0].Path == "(body)" || len(errs) > maxRefused) {
 		return nil, errs // the body as a whole, or too many refused to go on
 	}
-	bad := map[string]bool{}
+	bad := map[string]bool{} // by name in lower case, as the decoder matches names
 	for _, fe := range errs {
-		bad[topField(fe.Path)] = true
+		bad[strings.ToLower(topField(fe.Path))] = true
 	}
 	for _, fe := range s.validate("") {
-		if !bad[topField(fe.Path)] { // a field refused already reads as missing now
+		if !bad[strings.ToLower(topField(fe.Path))] { // a field refused already reads as missing now
 			errs = append(errs, fe)
 		}
 	}
@@ -93,8 +93,9 @@ const maxRefused = 16
 // on its own into its struct field, so that every refused top-level field
 // is listed (up to maxRefused; then a last error says there are more),
 // each with the path inside it (complainant.anonymous). v then holds the
-// fields that decoded. Linear in the body: each byte is decoded twice at
-// most, whatever the number of bad fields.
+// fields that decoded. Linear in the body: each byte is read three times
+// at most (the strict decoding, the raw fields, its field's decoding),
+// whatever the number of bad fields.
 func decodeFields[T any](raw []byte, v *T) minsheng.FieldErrors {
 	var fes minsheng.FieldErrors
 	if err := strictJSON(raw, v); err == nil || !errors.As(err, &fes) || len(fes) != 1 || fes[0].Path == "(body)" {
@@ -132,12 +133,12 @@ func decodeFields[T any](raw []byte, v *T) minsheng.FieldErrors {
 		var one minsheng.FieldErrors
 		errors.As(err, &one)
 		for _, fe := range one {
-			switch {
-			case fe.Path == "(body)", fe.Path == k:
+			// The field's value as a whole ("(body)", or the time's own
+			// name that jsonError gives) is the field; a path inside it
+			// hangs under it.
+			if fe.Path == "(body)" || strings.EqualFold(fe.Path, k) {
 				fe.Path = k
-			case errors.As(err, new(*time.ParseError)):
-				fe.Path = k
-			default:
+			} else {
 				fe.Path = k + "." + fe.Path
 			}
 			out = append(out, fe)

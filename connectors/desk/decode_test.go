@@ -139,6 +139,8 @@ func TestDecodeSubmissionListsEveryProblem(t *testing.T) {
 		// A name inside an object that is also a top-level name blames
 		// only the inner one: body was sent.
 		{"an inner name like an outer one", strings.Replace(goodJSON, `"ref"`, `"location":{"Body":1},"ref"`, 1), []string{"location.Body: not a field"}},
+		{"a bad time under a name in other case", strings.Replace(goodJSON, `"submitted_at":"2026-11-20T21:15:00+08:00"`, `"Submitted_At":"yesterday"`, 1), []string{
+			"Submitted_At: RFC 3339"}},
 		{"two bad fields in one object", strings.Replace(goodJSON, `"anonymous":false,"consent_to_publish":false`, `"anonymous":"no","consent_to_publish":"no"`, 1), []string{
 			"complainant.anonymous: true or false"}},
 	}

@@ -32,7 +32,7 @@ type Record struct {
 	// does not train on it. (Lead is then false.)
 	NoLead bool
 	// Department is the sector a person gave the record, on an extra
-	// labelled file (Config.Extra); the 495's sector is its Label.
+	// labelled file (Data.Extra); the 495's sector is its Label.
 	Department string
 }
 

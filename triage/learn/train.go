@@ -395,10 +395,11 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	weak := unlabelled495(d)
 	class = append(class, docs(m, weak, h.Labels, 0.5, func(Record) string { return string(minsheng.ClassGovService) })...)
 	var classProbs [][]float64
-	spamDocs := append(docs(m, spam, h.Labels, 0.3, byLabel), extraClass...)
+	// In every fold's training and the final fit, never held out.
+	alwaysTrain := append(docs(m, spam, h.Labels, 0.3, byLabel), extraClass...)
 	titleRep := NewReport(h.Labels)
 	rep, probs = crossValidateWith(m, h, class, titles, titleOf, 5, func(tr []Doc) {
-		Fit(m, h, append(tr, spamDocs...), cfg.Class)
+		Fit(m, h, append(tr, alwaysTrain...), cfg.Class)
 	}, func(j int, p []float64) { titleRep.Add(titles[j].Label, triage.Argmax(p)) })
 	classProbs = probs
 	for len(classSrc) < len(class) { // the weak labels: no source to report, each its own group
@@ -406,7 +407,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	}
 	bySource := heldOutBySource(h.Labels, labelsOf(class), probs, classSrc)
 	groupedF1, grouped := groupedHeldOut(m, h, class, classSrc, classText, titles, titleOf, func(tr []Doc) {
-		Fit(m, h, append(tr, spamDocs...), cfg.Class)
+		Fit(m, h, append(tr, alwaysTrain...), cfg.Class)
 	})
 	logf("class: held out with near-duplicates in one fold, macro-F1 over the four valid classes %.3f", groupedF1)
 	h.Temperature = FitTemperature(probs, labelsOf(class))
@@ -438,7 +439,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 			"\n" + calibrationTable(classProbs, labelsOf(class), h.Temperature) +
 			"\n" + reviewTable(classProbs, labelsOf(class), h.Temperature, h.Labels, triage.DefaultConfig().Thresholds)})
 	logf("class: 5-fold CV macro-F1 %.3f (%s)", rep.MacroF1(), strings.TrimSpace(biasNote))
-	Fit(m, h, append(append(append([]Doc(nil), class...), titles...), spamDocs...), cfg.Class)
+	Fit(m, h, append(append(append([]Doc(nil), class...), titles...), alwaysTrain...), cfg.Class)
 	for k, b := range offsets {
 		h.Bias[k] += float32(b) // log-probability offsets at temperature 1 are raw-score offsets
 	}
