@@ -480,6 +480,13 @@ func replaceAllNoise(buf *[64]byte, edge, next []byte) []byte {
 // room.
 func replaceNoise(out, s, next []byte) []byte {
 	for i := 0; i < len(s); {
+		// Every phrase opens with a Chinese character: a byte that does
+		// not start one of theirs is copied without trying each phrase.
+		if s[i] < 0xE0 || i+3 > len(s) || !isKey(noiseLeads, uint32(s[i])<<16|uint32(s[i+1])<<8|uint32(s[i+2])) {
+			out = append(out, s[i])
+			i++
+			continue
+		}
 		matched := false
 		for p := 0; p < len(noisePairs); p += 2 {
 			old := noisePairs[p]
@@ -550,13 +557,8 @@ func noiseEdges(text []byte) (head, tail []byte) {
 // the three bytes at each lead byte of a Chinese character as one number.
 func hasNoise(b []byte) bool {
 	for i, c := range b {
-		if c >= 0xE0 && i+2 < len(b) {
-			k := uint32(c)<<16 | uint32(b[i+1])<<8 | uint32(b[i+2])
-			for _, m := range noiseKeys {
-				if k == m {
-					return true
-				}
-			}
+		if c >= 0xE0 && i+2 < len(b) && isKey(noiseKeys, uint32(c)<<16|uint32(b[i+1])<<8|uint32(b[i+2])) {
+			return true
 		}
 	}
 	return false
@@ -564,15 +566,41 @@ func hasNoise(b []byte) bool {
 
 const noiseMarks = "尊好此敬"
 
-// noiseKeys are noiseMarks' characters as their UTF-8 bytes in a number.
-var noiseKeys = func() (keys []uint32) {
-	for _, r := range noiseMarks {
+// noiseKeys are noiseMarks' characters as their UTF-8 bytes in a number;
+// noiseLeads are the first characters of the noise phrases, the same way.
+var noiseKeys, noiseLeads = threeByteKeys(noiseMarks), threeByteKeys(func() string {
+	var firsts []rune
+	for p := 0; p < len(noisePairs); p += 2 {
+		r, n := utf8.DecodeRuneInString(noisePairs[p])
+		if n != 3 {
+			panic("triage: a noise phrase must open with a three-byte character: " + noisePairs[p])
+		}
+		firsts = append(firsts, r)
+	}
+	return string(firsts)
+}())
+
+// threeByteKeys gives each character of s, all three bytes long in UTF-8,
+// as its bytes in one number, without repeats.
+func threeByteKeys(s string) (keys []uint32) {
+	for _, r := range s {
 		var u [3]byte
 		utf8.EncodeRune(u[:], r)
-		keys = append(keys, uint32(u[0])<<16|uint32(u[1])<<8|uint32(u[2]))
+		if k := uint32(u[0])<<16 | uint32(u[1])<<8 | uint32(u[2]); !isKey(keys, k) {
+			keys = append(keys, k)
+		}
 	}
 	return keys
-}()
+}
+
+func isKey(keys []uint32, k uint32) bool {
+	for _, m := range keys {
+		if k == m {
+			return true
+		}
+	}
+	return false
+}
 
 func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
