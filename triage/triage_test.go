@@ -547,7 +547,7 @@ func TestAppendQuoted(t *testing.T) {
 // sure of is not kept as discipline; rules still raise leads, and long
 // texts are untouched.
 func TestLeadMinWords(t *testing.T) {
-	guarded, open := engine(t, DefaultConfig()), engine(t, Config{LeadMinWords: 1, LeadHeadMinWords: 1})
+	guarded, open := engine(t, DefaultConfig()), engine(t, Config{LeadMinWords: 1, LeadHeadMinWords: 1, LeadWithoutActor: true})
 	hasReason := func(d minsheng.Decision, code string) bool {
 		for _, r := range d.Reasons {
 			if r.Code == code {
@@ -558,7 +558,7 @@ func TestLeadMinWords(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, title, body string
-		lead, openLead    bool // with the guard (default 40) and without (1)
+		lead, openLead    bool // with the guard (default 40) and without (1, and no actor guard)
 		held              bool // the guard's reason is given
 	}{
 		// The head's prior flags these when nothing holds it back.
@@ -597,8 +597,8 @@ func TestLeadMinWords(t *testing.T) {
 func TestLeadHeadMinWords(t *testing.T) {
 	guarded := engine(t, DefaultConfig())
 	// The guard holds on its own when the 40-character one is off.
-	noShort := engine(t, Config{LeadMinWords: 1})
-	open := engine(t, Config{LeadHeadMinWords: 1})
+	noShort := engine(t, Config{LeadMinWords: 1, LeadWithoutActor: true})
+	open := engine(t, Config{LeadHeadMinWords: 1, LeadWithoutActor: true})
 	for _, tc := range []struct {
 		text     string
 		rule     bool // a lead rule fires
@@ -806,5 +806,69 @@ func TestWeakLead(t *testing.T) {
 	}
 	if _, err := New(Config{IdentityLeadThreshold: 1.5}); err == nil || !strings.Contains(err.Error(), "identity_lead_threshold") {
 		t.Errorf("identity_lead_threshold 1.5: %v", err)
+	}
+}
+
+// TestLeadNeedsActor: the lead head raises a lead only on a text naming an
+// official, a cadre or a public body (lead_actors). A grievance naming
+// nobody is no lead however much it reads like one, and a reason says why;
+// a city's own words join the built-in ones; lead_without_actor turns the
+// guard off. Rules still raise leads without one.
+func TestLeadNeedsActor(t *testing.T) {
+	const title = "拆迁补偿不公"
+	nobody := "2015年我家房屋被征收，补偿标准远低于同地段，至今没有解决。"
+	office := "2015年我家房屋被征收，拆迁办定的补偿标准远低于同地段，至今没有解决。" // 拆迁办 is no built-in word
+	street := "2015年我家房屋被征收，街道定的补偿标准远低于同地段，至今没有解决。"  // 街道 is
+	guarded := engine(t, DefaultConfig())
+	open := engine(t, Config{LeadWithoutActor: true})
+	ours := engine(t, Config{LeadActors: []string{"拆迁办"}})
+	reason := func(d minsheng.Decision, code string) *minsheng.Reason {
+		for i := range d.Reasons {
+			if d.Reasons[i].Code == code {
+				return &d.Reasons[i]
+			}
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		name  string
+		e     *Engine
+		body  string
+		lead  bool
+		names string // the word the lead reason names
+	}{
+		{"nobody", guarded, nobody, false, ""},
+		{"nobody, guard off", open, nobody, true, ""},
+		{"a body not among the words", guarded, office, false, ""},
+		{"a city's own word", ours, office, true, "拆迁办"},
+		{"a built-in word", guarded, street, true, "街道"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.e.DecideText(title, tc.body)
+			checkDecision(t, d, tc.e.dept.Labels)
+			if d.Class == minsheng.ClassDiscipline || d.Class == minsheng.ClassInvalid {
+				t.Fatalf("class %s: pick a text whose class raises no lead", d.Class)
+			}
+			if d.Flags.DisciplineLead != tc.lead {
+				t.Fatalf("lead %v, want %v: %+v", d.Flags.DisciplineLead, tc.lead, d.Reasons)
+			}
+			held := reason(d, "lead_no_actor")
+			if (held != nil) == tc.lead {
+				t.Errorf("lead_no_actor given: %v with lead %v: %+v", held != nil, tc.lead, d.Reasons)
+			}
+			if held != nil && held.Weight < DefaultConfig().LeadShortThreshold {
+				t.Errorf("held back a lead of %.2f, which the threshold would have held back anyway: pick a text the head is sure of", held.Weight)
+			}
+			if r := reason(d, "discipline_lead"); tc.names != "" && (r == nil || !strings.HasSuffix(r.Detail, "names "+tc.names)) {
+				t.Errorf("the lead's reason does not name %s: %+v", tc.names, r)
+			}
+		})
+	}
+	// A rule raises a lead on a text naming nobody.
+	if d := guarded.DecideText("", "有人长期贪污扶贫款，把钱转到亲戚名下，请查处。"); !d.Flags.DisciplineLead {
+		t.Errorf("a lead rule's lead held back: %+v", d.Reasons)
+	}
+	if errs := (Config{LeadActors: []string{"书记", " \u200b"}}).Validate(); len(errs) != 1 || errs[0].Path != "lead_actors[1]" {
+		t.Errorf("a blank actor word: %v", errs)
 	}
 }

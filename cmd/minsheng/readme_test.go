@@ -94,6 +94,9 @@ func TestReadmeConfigBlock(t *testing.T) {
 		if len(c.Triage.Rules) == 0 {
 			c.Triage.Rules = nil
 		}
+		if len(c.Triage.LeadActors) == 0 {
+			c.Triage.LeadActors = nil
+		}
 		if len(c.Inputs) == 0 {
 			c.Inputs = nil
 		}

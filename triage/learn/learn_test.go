@@ -166,10 +166,10 @@ func TestDumpLeads(t *testing.T) {
 	probs := [][]float64{{0.2, 0.8}, {0.9, 0.1}}
 	class := [][]float64{{0, 0, 0, 1, 0}, {0, 0, 1, 0, 0}}
 	var b strings.Builder
-	dumpLeads(&b, recs, probs, []int{1, 0}, 1, class, []int{8, 4})
-	want := "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class\twords\n" +
-		"own\ta\t1\t0.8000\t1\t1\tdiscipline\tdiscipline\t8\n" +
-		"own\tb\t0\t0.1000\t0\t0\tpetition\tgov_service\t4\n"
+	dumpLeads(&b, recs, probs, []int{1, 0}, 1, class, []int{8, 4}, []bool{true, false})
+	want := "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class\twords\tnames_actor\n" +
+		"own\ta\t1\t0.8000\t1\t1\tdiscipline\tdiscipline\t8\t1\n" +
+		"own\tb\t0\t0.1000\t0\t0\tpetition\tgov_service\t4\t0\n"
 	if b.String() != want {
 		t.Errorf("dump:\n%s\nwant:\n%s", b.String(), want)
 	}
@@ -431,15 +431,17 @@ func toyHead(t *testing.T, bits uint8, labels ...string) (*triage.Model, *triage
 }
 
 // In the lead table the head's flag counts for the engine on a short text
-// (lead_min_words) only at lead_short_threshold; rules and the discipline
-// class count on any.
+// (lead_min_words) only at lead_short_threshold, and on a text naming no
+// official or public body not at all; rules and the discipline class count
+// on any.
 func TestThresholdTableMinWords(t *testing.T) {
 	probs := [][]float64{{0.5, 0.5}, {0.5, 0.5}, {0.99, 0.01}}
 	labels := []int{1, 0, 1}
 	also := []bool{false, false, true}
 	words := []int{50, 10, 5}
+	actor := []bool{true, true, true}
 	row := func(cfg triage.Config) []string {
-		tab := thresholdTable(probs, labels, 1, also, words, cfg)
+		tab := thresholdTable(probs, labels, 1, also, words, actor, cfg)
 		for _, l := range strings.Split(tab, "\n") {
 			if strings.HasPrefix(l, "0.10 ") {
 				return strings.Fields(l)
@@ -457,6 +459,15 @@ func TestThresholdTableMinWords(t *testing.T) {
 	// At 0.5, b reaches the short threshold: the engine flags all three.
 	if got := row(triage.Config{LeadMinWords: 40, LeadShortThreshold: 0.5}); len(got) != 7 || got[4] != "0.667" || got[5] != "1.000" || got[6] != "3" {
 		t.Errorf("row at 0.10 with short threshold 0.5: %q", got)
+	}
+	// a names no official or public body: the head's flag does not count
+	// for the engine (c's rule still does), unless the guard is off.
+	actor[0] = false
+	if got := row(triage.Config{LeadMinWords: 40, LeadShortThreshold: 0.5}); len(got) != 7 || got[4] != "0.500" || got[5] != "0.500" || got[6] != "2" {
+		t.Errorf("row at 0.10, a naming nobody: %q", got)
+	}
+	if got := row(triage.Config{LeadMinWords: 40, LeadShortThreshold: 0.5, LeadWithoutActor: true}); len(got) != 7 || got[6] != "3" {
+		t.Errorf("row at 0.10, a naming nobody, guard off: %q", got)
 	}
 }
 
@@ -556,7 +567,11 @@ func TestTrainLearnsFromExtra(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := triage.NewWithModel(triage.DefaultConfig(), m)
+		// The probe names no official: what is tested is the lead head's
+		// learning, not the engine's guard on it (lead_actors).
+		ecfg := triage.DefaultConfig()
+		ecfg.LeadWithoutActor = true
+		e, err := triage.NewWithModel(ecfg, m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -453,13 +453,15 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	also := leadByEngine(d, weak, classProbs)
 	leadRecs := append(append([]Record(nil), d.FourWay...), weak...)
 	words := make([]int, len(leadRecs))
+	actor := make([]bool, len(leadRecs))
 	for i, r := range leadRecs {
 		words[i] = m.Words(r.Title, r.Body)
+		actor[i] = triage.NamesActor(r.Title, r.Body)
 	}
 	results = append(results, HeadResult{triage.HeadLead, "5-fold CV on labels/fourway.tsv + examples.jsonl", rep,
-		thresholdTable(probs, labelsOf(lead), h.Temperature, also, words, triage.DefaultConfig()) + "\n" + calibrationTable(probs, labelsOf(lead), h.Temperature)})
+		thresholdTable(probs, labelsOf(lead), h.Temperature, also, words, actor, triage.DefaultConfig()) + "\n" + calibrationTable(probs, labelsOf(lead), h.Temperature)})
 	if cfg.LeadDump != nil {
-		dumpLeads(cfg.LeadDump, leadRecs, probs, labelsOf(lead), h.Temperature, classProbs, words)
+		dumpLeads(cfg.LeadDump, leadRecs, probs, labelsOf(lead), h.Temperature, classProbs, words, actor)
 	}
 	logf("lead: 5-fold CV macro-F1 %.3f", rep.MacroF1())
 	Fit(m, h, append(lead, extraLead...), cfg.Lead)
@@ -500,10 +502,10 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 //
 // The second set of columns is the engine's: a lead is also raised when the
 // held-out class is discipline or a built-in lead rule fires.
-func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool, words []int, cfg triage.Config) string {
+func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool, words []int, actor []bool, cfg triage.Config) string {
 	var b strings.Builder
 	minWords := cfg.LeadMinWords
-	fmt.Fprintf(&b, "engine: on texts of fewer than %d characters (triage.lead_min_words) the head's flag needs at least %.2f (lead_short_threshold), and under %d (lead_head_min_words) it does not count; rules and the discipline class count on any\n", minWords, cfg.LeadShortThreshold, cfg.LeadHeadMinWords)
+	fmt.Fprintf(&b, "engine: on texts of fewer than %d characters (triage.lead_min_words) the head's flag needs at least %.2f (lead_short_threshold), and under %d (lead_head_min_words) it does not count; nor does it on a text naming no official or public body (lead_actors); rules and the discipline class count on any\n", minWords, cfg.LeadShortThreshold, cfg.LeadHeadMinWords)
 	fmt.Fprintf(&b, "%-9s %9s %9s %8s   %s\n", "threshold", "precision", "recall", "flagged", "engine: precision recall flagged")
 	for _, t := range []float64{0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5} {
 		var head, engine prCount
@@ -513,6 +515,9 @@ func thresholdTable(probs [][]float64, labels []int, temp float32, also []bool, 
 			engineYes := yes
 			if i < len(words) && words[i] < minWords {
 				engineYes = leadProb(p, temp) >= max(t, cfg.LeadShortThreshold) && words[i] >= cfg.LeadHeadMinWords
+			}
+			if !cfg.LeadWithoutActor && i < len(actor) && !actor[i] {
+				engineYes = false
 			}
 			engine.add(engineYes || (i < len(also) && also[i]), labels[i] == 1)
 		}
@@ -556,7 +561,7 @@ func leadProb(p []float64, temp float32) float64 {
 
 // dumpLeads writes Config.LeadDump: recs are the lead docs' records in
 // order (the four-way records, then the weak ones).
-func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp float32, classProbs [][]float64, words []int) {
+func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp float32, classProbs [][]float64, words []int, actor []bool) {
 	disc := index(Classes(), string(minsheng.ClassDiscipline))
 	b01 := func(v bool) int {
 		if v {
@@ -564,7 +569,7 @@ func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp
 		}
 		return 0
 	}
-	fmt.Fprintln(w, "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class\twords")
+	fmt.Fprintln(w, "source\tid\tgold\tp_lead\tclass_discipline\trule\tgold_class\theld_out_class\twords\tnames_actor")
 	for i, r := range recs {
 		if i >= len(probs) {
 			break
@@ -574,7 +579,7 @@ func dumpLeads(w io.Writer, recs []Record, probs [][]float64, labels []int, temp
 		if i < len(classProbs) {
 			held = Classes()[triage.Argmax(classProbs[i])]
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%d\t%d\t%s\t%s\t%d\n", r.Source, r.ID, labels[i], leadProb(probs[i], temp), b01(cd), b01(triage.LeadRuleFires(r.Title, r.Body)), r.Label, held, words[i])
+		fmt.Fprintf(w, "%s\t%s\t%d\t%.4f\t%d\t%d\t%s\t%s\t%d\t%d\n", r.Source, r.ID, labels[i], leadProb(probs[i], temp), b01(cd), b01(triage.LeadRuleFires(r.Title, r.Body)), r.Label, held, words[i], b01(i < len(actor) && actor[i]))
 	}
 }
 
