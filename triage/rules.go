@@ -318,6 +318,22 @@ func (r *compiledRule) fires(found []bool, kws []string) (string, bool) {
 	return "", false
 }
 
+// anyFires compiles rules and returns a test of whether any of them fires
+// on a title and body, normalised as the engine normalises them.
+func anyFires(rules []Rule) func(title, body string) bool {
+	compiled, m := compileRules(rules)
+	return func(title, body string) bool {
+		found := make([]bool, len(m.keywords))
+		m.match([]byte(Normalize(title)+"\n"+Normalize(body)), found)
+		for i := range compiled {
+			if _, ok := compiled[i].fires(found, m.keywords); ok {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 var builtinLead = sync.OnceValue(func() func(title, body string) bool {
 	var lead []Rule
 	for _, r := range builtin {
@@ -325,27 +341,11 @@ var builtinLead = sync.OnceValue(func() func(title, body string) bool {
 			lead = append(lead, r)
 		}
 	}
-	rules, m := compileRules(lead)
-	return func(title, body string) bool {
-		found := make([]bool, len(m.keywords))
-		m.match([]byte(Normalize(title)+"\n"+Normalize(body)), found)
-		for i := range rules {
-			if _, ok := rules[i].fires(found, m.keywords); ok {
-				return true
-			}
-		}
-		return false
-	}
+	return anyFires(lead)
 })
 
 var builtinActor = sync.OnceValue(func() func(title, body string) bool {
-	rules, m := compileRules([]Rule{{Name: "lead_actor", Any: actorWords}})
-	return func(title, body string) bool {
-		found := make([]bool, len(m.keywords))
-		m.match([]byte(Normalize(title)+"\n"+Normalize(body)), found)
-		_, ok := rules[0].fires(found, m.keywords)
-		return ok
-	}
+	return anyFires([]Rule{{Name: "lead_actor", Any: actorWords}})
 })
 
 // NamesActor reports whether a text holds one of the built-in words naming

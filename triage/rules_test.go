@@ -157,3 +157,23 @@ func TestRuleEdgesAndExceptions(t *testing.T) {
 		}
 	}
 }
+
+// NamesActor, which train's lead table uses, reads the text as the engine
+// does: traditional characters fold (幹部), and a greeting to a leader
+// (领导您好) is stripped before it can count as naming one.
+func TestNamesActor(t *testing.T) {
+	for _, tc := range []struct {
+		title, body string
+		want        bool
+	}{
+		{"", "街道办对违建不管不问", true},
+		{"舉報", "鎮幹部收了錢", true},
+		{"", "补偿标准远低于同地段，至今没有解决", false},
+		{"", "领导您好，小区暖气不热，请督促热力公司维修", false},
+		{"", "领导您好，社区一直不处理", true},
+	} {
+		if got := NamesActor(tc.title, tc.body); got != tc.want {
+			t.Errorf("NamesActor(%q, %q) = %v, want %v", tc.title, tc.body, got, tc.want)
+		}
+	}
+}
