@@ -53,6 +53,7 @@ type extractor struct {
 	meaningful int // Chinese characters and Latin letters seen: below a few, there is nothing to act on
 	words      int // Chinese characters but repeats of the one before, and Latin words (not numbers): how much text there is to judge by
 	repeats    int // Chinese characters that repeat the one before (啊啊啊)
+	han        int // the Chinese characters among words: words − han are Latin words
 }
 
 // extract appends the features of text[from:to] (normalised) to x.ids,
@@ -62,7 +63,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	var prev rune = -1
 	var last rune = -1 // the last Chinese character, across spaces and punctuation: 啊 啊 啊 repeats too
 	prevAt := 0
-	meaningful, words, repeats := 0, 0, 0
+	meaningful, words, repeats, han := 0, 0, 0, 0
 	for i := from; i < to; {
 		r, n := decode3(text[:to], i)
 		if kw != nil && kw.starts(r) {
@@ -73,6 +74,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 			meaningful++
 			if r != last { // 啊啊啊啊 is one word's worth
 				words++
+				han++
 			} else {
 				repeats++
 			}
@@ -132,6 +134,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	x.meaningful += meaningful
 	x.words += words
 	x.repeats += repeats
+	x.han += han
 }
 
 // decode3 decodes the rune at text[i], three-byte sequences (most of a

@@ -316,7 +316,7 @@ func (m *Model) featurize(buf []byte, x *extractor, title, body string) []byte {
 	tl := len(buf)
 	buf = append(buf, '\n')
 	buf = appendNormalized(buf, body)
-	x.meaningful, x.words, x.repeats = 0, 0, 0
+	x.meaningful, x.words, x.repeats, x.han = 0, 0, 0, 0
 	if x.kw != nil {
 		clear(x.found)
 	}

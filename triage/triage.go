@@ -123,6 +123,15 @@ type Config struct {
 	// only the sector's probability. It costs 1–4 µs an item, 5–20 % of a
 	// decision on real letters, so it is off unless a bureau asks for it.
 	ExplainDepartment bool `yaml:"explain_department"`
+	// RejectForeign lets the class head reject, as no demand, a text
+	// mostly not in Chinese (fewer Chinese characters than Latin words,
+	// among at least foreignMinWords). By default such a text keeps its
+	// best valid class and goes to review instead: the model learnt from
+	// Chinese letters, and of the English texts among its examples most
+	// are spam and test messages, so an English letter reporting a bribe
+	// had been rejected on "the", "of" and "to". The spam screen and the
+	// rules still reject such texts, and a short one is judged as before.
+	RejectForeign bool `yaml:"reject_foreign"`
 	// Rules are added to the built-in ones and are applied before them.
 	Rules []Rule `yaml:"rules"`
 }
@@ -241,6 +250,11 @@ func LoadModel(path string) (*Model, error) {
 	}
 	return m, nil
 }
+
+// foreignMinWords: below this many words a text mostly not in Chinese is
+// judged as any other (RejectForeign): "hello world" and "ok 👌" are no
+// demands in any language.
+const foreignMinWords = 8
 
 // Engine implements minsheng.Triager. It is safe for concurrent use.
 type Engine struct {
@@ -461,6 +475,8 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	// Screen, then class.
 	s.probs = e.screen.Probs(s.scores, s.probs)
 	pSpam := s.probs[1]
+	// A text mostly not in Chinese: the class head is not trusted to reject it (RejectForeign).
+	foreign := !e.cfg.RejectForeign && s.words >= foreignMinWords && 2*s.han < s.words
 	s.probs = e.class.Probs(s.scores, s.probs)
 	best := Argmax(s.probs)
 	d.Class, d.Confidence = e.classes[best], s.probs[best]
@@ -487,7 +503,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Class, d.Confidence = minsheng.ClassInvalid, pSpam
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "screen", Code: "spam",
 			Detail: fmt.Sprintf("spam screen %.2f ≥ %.2f; %s", pSpam, e.cfg.SpamThreshold, e.topFeatures(s, e.screen, 1))})
-	case d.Class == minsheng.ClassInvalid && d.Confidence >= e.cfg.Thresholds[minsheng.ClassInvalid]:
+	case d.Class == minsheng.ClassInvalid && d.Confidence >= e.cfg.Thresholds[minsheng.ClassInvalid] && !foreign:
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "screen", Code: "not_a_demand",
 			Detail: "no request for any government body: " + e.topFeatures(s, e.class, best)})
 	case d.Class == minsheng.ClassInvalid:
@@ -499,6 +515,12 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		pInvalid := d.Confidence
 		best = e.bestValid(s.probs, short && !headLead)
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
+		if pInvalid >= e.cfg.Thresholds[minsheng.ClassInvalid] { // foreign
+			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "foreign_text",
+				Detail: fmt.Sprintf("the screen says invalid (%.2f) on a text mostly not in Chinese (%d Latin words, %d Chinese characters), which the model has few letters of; kept as %s for a person to check (triage.reject_foreign)",
+					pInvalid, s.words-s.han, s.han, d.Class), Weight: pInvalid})
+			break
+		}
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "uncertain_invalid",
 			Detail: fmt.Sprintf("the screen leans to invalid (%.2f, below %.2f); kept as %s for a person to check", pInvalid, e.cfg.Thresholds[minsheng.ClassInvalid], d.Class)})
 	case d.Class == minsheng.ClassDiscipline && !headLead && !d.Flags.DisciplineLead && (tiny || short && d.Confidence < e.cfg.LeadShortThreshold):

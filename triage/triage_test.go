@@ -872,3 +872,42 @@ func TestLeadNeedsActor(t *testing.T) {
 		t.Errorf("a blank actor word: %v", errs)
 	}
 }
+
+// A letter mostly not in Chinese is not rejected by the class head alone:
+// it keeps a valid class and goes to review, unless RejectForeign.
+func TestForeignText(t *testing.T) {
+	const title = "Corruption in the housing bureau"
+	const body = "The director of the housing bureau took money from developers and gave the subsidised flats to his relatives. Please investigate."
+	guarded := engine(t, DefaultConfig())
+	open := engine(t, Config{RejectForeign: true})
+	if d := open.DecideText(title, body); d.Class != minsheng.ClassInvalid {
+		t.Fatalf("with reject_foreign the model says %s, not invalid: pick a text it rejects, or the test shows nothing", d.Class)
+	}
+	d := guarded.DecideText(title, body)
+	checkDecision(t, d, guarded.dept.Labels)
+	if d.Class == minsheng.ClassInvalid || !d.Review {
+		t.Fatalf("an English letter reporting a bribe: class %s, review %v: %+v", d.Class, d.Review, d.Reasons)
+	}
+	var r *minsheng.Reason
+	for i := range d.Reasons {
+		if d.Reasons[i].Code == "foreign_text" {
+			r = &d.Reasons[i]
+		}
+	}
+	if r == nil || !strings.Contains(r.Detail, "0 Chinese characters") || r.Weight < DefaultConfig().Thresholds[minsheng.ClassInvalid] {
+		t.Errorf("foreign_text reason: %+v", d.Reasons)
+	}
+	for _, tc := range []struct{ title, body string }{
+		{"hello", "hello world"}, // too short to be a letter in any language
+		{"", "test message, please ignore"},
+		{"楼下烧烤油烟扰民", "市北区某路的烧烤店每天晚上油烟直冲我家窗户, please help"},
+	} {
+		a, b := guarded.DecideText(tc.title, tc.body), open.DecideText(tc.title, tc.body)
+		if a.Class != b.Class || a.Review != b.Review {
+			t.Errorf("%q: %s (review %v) with the guard, %s (review %v) without: the guard is only for longer texts mostly not in Chinese", tc.body, a.Class, a.Review, b.Class, b.Review)
+		}
+	}
+	if d := guarded.DecideText("hello", "hello world"); d.Class != minsheng.ClassInvalid {
+		t.Errorf("hello world: %s", d.Class)
+	}
+}
