@@ -85,11 +85,18 @@ var builtin = []Rule{
 // 学校 after a school's illegal fees, a lead to the second labeller
 // (labels/second-opinion.tsv), named none. Broad single characters
 // (所, 办) were left out, since 所以 and 办理 are in almost every letter.
+// The English words, for letters written in English, were added on
+// 2026-12-01 (none of our labelled leads is in English): a whole word
+// each, so a plural is a word of its own.
 var actorWords = []string{
 	"书记", "支书", "村长", "主任", "局长", "科长", "处长", "镇长", "乡长", "区长", "县长", "市长", "所长", "站长", "院长", "校长", "组长", "队长", "厅",
 	"干部", "领导", "官", "工作人员", "公务员", "党员", "公职", "会计", "执法", "警", "派出所", "城管",
 	"政府", "局", "委", "办公室", "村组", "社区", "街道", "部门", "法院", "检察", "公安",
 	"老师", "教师", "医生", "医院", "学校", "中学", "小学", "大学", "国企", "总经理", "保护伞",
+	"official", "officials", "officer", "officers", "cadre", "cadres", "leader", "leaders", "party member", "civil servant",
+	"mayor", "secretary", "director", "chief", "village head", "police", "policeman", "policemen", "judge", "prosecutor", "clerk", "staff",
+	"government", "bureau", "department", "office", "committee", "council", "township", "court",
+	"teacher", "teachers", "principal", "doctor", "doctors", "hospital", "school",
 }
 
 // matcher finds which of a set of keywords occur in a text in one pass. A

@@ -819,6 +819,8 @@ func TestLeadNeedsActor(t *testing.T) {
 	nobody := "2015年我家房屋被征收，补偿标准远低于同地段，至今没有解决。"
 	office := "2015年我家房屋被征收，拆迁办定的补偿标准远低于同地段，至今没有解决。" // 拆迁办 is no built-in word
 	street := "2015年我家房屋被征收，街道定的补偿标准远低于同地段，至今没有解决。"  // 街道 is
+	english := "The director of the housing bureau in our district took money from two developers and then gave the subsidised flats " +
+		"that were meant for poor families to his own relatives and friends. Many families who waited for years got nothing."
 	guarded := engine(t, DefaultConfig())
 	open := engine(t, Config{LeadWithoutActor: true})
 	ours := engine(t, Config{LeadActors: []string{"拆迁办"}})
@@ -842,6 +844,7 @@ func TestLeadNeedsActor(t *testing.T) {
 		{"a body not among the words", guarded, office, false, ""},
 		{"a city's own word", ours, office, true, "拆迁办"},
 		{"a built-in word", guarded, street, true, "街道"},
+		{"an English word", guarded, english, true, "director"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := tc.e.DecideText(title, tc.body)
