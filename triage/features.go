@@ -1,10 +1,14 @@
 package triage
 
-import "unicode/utf8"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 // Features are hashed n-grams of the normalised text: every Chinese
 // character and every pair of adjacent ones, each Latin word and number as
-// one token, and each other symbol (an emoji, a currency sign) alone. Runs are
+// one token, and each other symbol (an emoji, a currency sign) or letter of
+// another script (Hangul, kana, Cyrillic) alone. Runs are
 // broken at spaces and punctuation. A title's features are counted more than
 // once (Model.TitleRepeat), because a title says more per character.
 //
@@ -50,10 +54,10 @@ type extractor struct {
 	wantSpans  bool
 	kw         *matcher // when set, found[k] is set for each keyword k seen
 	found      []bool
-	meaningful int // Chinese characters and Latin letters seen: below a few, there is nothing to act on
-	words      int // Chinese characters but repeats of the one before, and Latin words (not numbers): how much text there is to judge by
+	meaningful int // Chinese characters and letters of any other script seen: below a few, there is nothing to act on
+	words      int // Chinese characters but repeats of the one before, Latin words (not numbers) and runs of letters of other scripts: how much text there is to judge by
 	repeats    int // Chinese characters that repeat the one before (啊啊啊)
-	han        int // the Chinese characters among words: words − han are Latin words
+	han        int // the Chinese characters among words: words − han are words in other scripts
 }
 
 // extract appends the features of text[from:to] (normalised) to x.ids,
@@ -63,6 +67,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	var prev rune = -1
 	var last rune = -1 // the last Chinese character, across spaces and punctuation: 啊 啊 啊 repeats too
 	prevAt := 0
+	otherEnd, lastOther := -1, rune(-1) // the end of the last letter of another script, and that letter
 	meaningful, words, repeats, han := 0, 0, 0, 0
 	for i := from; i < to; {
 		r, n := decode3(text[:to], i)
@@ -121,10 +126,20 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 		case isSep(r):
 			prev = -1
 			i += n
-		default: // emoji and other symbols
+		default: // emoji and other symbols, and letters of other scripts (Hangul, kana, Cyrillic …)
 			ids = append(ids, mix(seed^0x27D4EB2F^uint32(r))&mask)
 			if wantSpans {
 				spans = append(spans, span{int32(i), int32(i + n)})
+			}
+			if r >= 0x80 && unicode.IsLetter(r) { // content, not decoration: a Korean letter is not empty
+				meaningful++
+				switch {
+				case i != otherEnd: // a run of such letters is one word
+					words++
+				case r == lastOther: // ㅋㅋㅋㅋ, as 啊啊啊啊
+					repeats++
+				}
+				otherEnd, lastOther = i+n, r
 			}
 			prev = -1
 			i += n

@@ -124,8 +124,8 @@ type Config struct {
 	// decision on real letters, so it is off unless a bureau asks for it.
 	ExplainDepartment bool `yaml:"explain_department"`
 	// RejectForeign lets the class head reject, as no demand, a text
-	// mostly not in Chinese (fewer Chinese characters than Latin words,
-	// among at least foreignMinWords). By default such a text keeps its
+	// mostly not in Chinese (fewer Chinese characters than words in other
+	// scripts, Latin, Hangul, Cyrillic …, among at least foreignMinWords). By default such a text keeps its
 	// best valid class and goes to review instead: the model learnt from
 	// Chinese letters, and of the English texts among its examples most
 	// are spam and test messages, so an English letter reporting a bribe
@@ -517,7 +517,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
 		if pInvalid >= e.cfg.Thresholds[minsheng.ClassInvalid] { // foreign
 			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "foreign_text",
-				Detail: fmt.Sprintf("the screen says invalid (%.2f) on a text mostly not in Chinese (%d Latin words, %d Chinese characters), which the model has few letters of; kept as %s for a person to check (triage.reject_foreign)",
+				Detail: fmt.Sprintf("the screen says invalid (%.2f) on a text mostly not in Chinese (%d words in other scripts, %d Chinese characters), which the model has few letters of; kept as %s for a person to check (triage.reject_foreign)",
 					pInvalid, s.words-s.han, s.han, d.Class), Weight: pInvalid})
 			break
 		}

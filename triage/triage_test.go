@@ -914,3 +914,33 @@ func TestForeignText(t *testing.T) {
 		t.Errorf("hello world: %s", d.Class)
 	}
 }
+
+// Letters of scripts other than Chinese and Latin are content: a Korean or
+// Russian letter is not rejected as empty, and, the model knowing little
+// of them, goes to a person. A repeated letter (ㅋㅋㅋㅋ) is still empty.
+func TestOtherScripts(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	for _, tc := range []struct {
+		name, title, body string
+		empty             bool
+	}{
+		{"Korean", "아파트 앞 도로 파손", "청양구 아파트 정문 앞 도로가 한 달째 파손되어 있어 노인들이 넘어질 위험이 있습니다. 빨리 수리해 주세요.", false},
+		{"Russian", "Яма на дороге", "Перед нашим домом уже месяц большая яма на дороге, пожилые люди могут упасть. Пожалуйста, отремонтируйте.", false},
+		{"Korean laughter", "", "ㅋㅋㅋㅋ", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := e.DecideText(tc.title, tc.body)
+			checkDecision(t, d, e.dept.Labels)
+			empty := d.Class == minsheng.ClassInvalid && len(d.Reasons) > 0 && d.Reasons[0].Code == "empty"
+			if empty != tc.empty {
+				t.Fatalf("empty %v, want %v: %s %+v", empty, tc.empty, d.Class, d.Reasons)
+			}
+			if !tc.empty && (d.Class == minsheng.ClassInvalid || !d.Review) {
+				t.Errorf("a letter in a script the model barely knows: %s, review %v; want a valid class for a person to check: %+v", d.Class, d.Review, d.Reasons)
+			}
+		})
+	}
+	if n := e.Model().Words("아파트 앞 도로 파손", ""); n != 4 {
+		t.Errorf("Words of four Korean words = %d", n)
+	}
+}
