@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
 )
@@ -30,6 +32,17 @@ func init() {
 	for _, l := range []string{"cp950", "x-cp950", "big5", "big5-hkscs", "x-big5", "cn-big5", "csbig5", "euc-tw", "x-euc-tw"} {
 		charset.RegisterEncoding(l, traditionalchinese.Big5)
 	}
+	for l, e := range sevenBit {
+		charset.RegisterEncoding(l, e)
+	}
+}
+
+// sevenBit are the encodings whose bytes are all 7-bit: text in them looks
+// like ASCII and must still be decoded. ISO-2022-JP is how Japanese mail
+// is most often sent; HZ is an old 7-bit form of GB2312 (~{ … ~}).
+var sevenBit = map[string]encoding.Encoding{
+	"iso-2022-jp": japanese.ISO2022JP, "csiso2022jp": japanese.ISO2022JP,
+	"hz-gb-2312": simplifiedchinese.HZGB2312, "hz": simplifiedchinese.HZGB2312,
 }
 
 // charsetNote values recorded on a message when a label could not be used
@@ -77,6 +90,13 @@ func decodeLabelled(b []byte, label string) (s string, known bool, err error) {
 // as is, anything else as GB18030) and returns a note saying so.
 func decodeText(b []byte, label string) (string, string) {
 	l := normaliseLabel(label)
+	if e, ok := sevenBit[l]; ok {
+		if out, err := e.NewDecoder().Bytes(b); err == nil && utf8.Valid(out) {
+			return string(out), ""
+		}
+		s, _ := detect(b)
+		return s, noteUnknownCharset
+	}
 	ascii := isASCII(b)
 	if ascii {
 		return string(b), ""

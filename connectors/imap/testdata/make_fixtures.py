@@ -83,3 +83,7 @@ multipart("bounce", "Undelivered Mail Returned to Sender", [
 write("unparseable.eml", b"\xff\xfe binary junk without any header\r\nno colon here either\r\n\r\nbody\r\n")
 # header syntax fine, but no From, Subject, Message-ID or Date: not a mail
 write("not_a_mail.eml", b"X-Junk: 1\r\nX-More-Junk: 2\r\n\r\n\xff\xfe\x00garbage\r\n")
+# 7-bit encodings, which look like ASCII: Japanese mail in ISO-2022-JP (its
+# usual form), and HZ, an old 7-bit form of GB2312
+simple("iso2022jp", b("道路の陥没について", "iso-2022-jp"), '"%s" <tanaka@example.jp>' % b("田中", "iso-2022-jp"), "text/plain; charset=ISO-2022-JP", "7bit", "城陽区のマンションの前の道路が一か月も陥没したままです。\n".encode("iso-2022-jp"))
+simple("hz_gb2312", b("路灯不亮", "hz"), "<hz@example.cn>", "text/plain; charset=HZ-GB-2312", "7bit", "小区路灯坏了一个月。\n".encode("hz"))
