@@ -91,8 +91,18 @@ func decodeLabelled(b []byte, label string) (s string, known bool, err error) {
 func decodeText(b []byte, label string) (string, string) {
 	l := normaliseLabel(label)
 	if e, ok := sevenBit[l]; ok {
-		if out, err := e.NewDecoder().Bytes(b); err == nil && utf8.Valid(out) {
-			return string(out), ""
+		if isASCII(b) {
+			if out, err := e.NewDecoder().Bytes(b); err == nil && utf8.Valid(out) && !bytes.ContainsRune(out, utf8.RuneError) {
+				return string(out), ""
+			}
+			return string(b), noteUnknownCharset
+		}
+		// 8-bit bytes are not in a 7-bit encoding, whatever the label says:
+		// UTF-8 as is; under a Japanese label most often Shift_JIS.
+		if !utf8.Valid(b) && e == japanese.ISO2022JP {
+			if out, err := japanese.ShiftJIS.NewDecoder().Bytes(b); err == nil && utf8.Valid(out) && !bytes.ContainsRune(out, utf8.RuneError) {
+				return string(out), noteUnknownCharset
+			}
 		}
 		s, _ := detect(b)
 		return s, noteUnknownCharset
