@@ -480,9 +480,11 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	s.probs = e.class.Probs(s.scores, s.probs)
 	best := Argmax(s.probs)
 	d.Class, d.Confidence = e.classes[best], s.probs[best]
+	sureInvalid := d.Class == minsheng.ClassInvalid && d.Confidence >= e.cfg.Thresholds[minsheng.ClassInvalid]
+	headRejects := sureInvalid && !foreign
 	switch {
 	case keep && forced == "" && (overruled != "" || pSpam >= e.cfg.SpamThreshold ||
-		d.Class == minsheng.ClassInvalid && d.Confidence >= e.cfg.Thresholds[minsheng.ClassInvalid]):
+		headRejects):
 		switch {
 		case overruled != "":
 		case pSpam >= e.cfg.SpamThreshold:
@@ -503,7 +505,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Class, d.Confidence = minsheng.ClassInvalid, pSpam
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "screen", Code: "spam",
 			Detail: fmt.Sprintf("spam screen %.2f ≥ %.2f; %s", pSpam, e.cfg.SpamThreshold, e.topFeatures(s, e.screen, 1))})
-	case d.Class == minsheng.ClassInvalid && d.Confidence >= e.cfg.Thresholds[minsheng.ClassInvalid] && !foreign:
+	case headRejects:
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "screen", Code: "not_a_demand",
 			Detail: "no request for any government body: " + e.topFeatures(s, e.class, best)})
 	case d.Class == minsheng.ClassInvalid:
@@ -515,7 +517,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		pInvalid := d.Confidence
 		best = e.bestValid(s.probs, short && !headLead)
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
-		if pInvalid >= e.cfg.Thresholds[minsheng.ClassInvalid] { // foreign
+		if sureInvalid { // and so foreign
 			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "foreign_text",
 				Detail: fmt.Sprintf("the screen says invalid (%.2f) on a text mostly not in Chinese (%d words in other scripts, %d Chinese characters), which the model has few letters of; kept as %s for a person to check (triage.reject_foreign)",
 					pInvalid, s.words-s.han, s.han, d.Class), Weight: pInvalid})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -909,6 +910,17 @@ func TestForeignText(t *testing.T) {
 		if a.Class != b.Class || a.Review != b.Review {
 			t.Errorf("%q: %s (review %v) with the guard, %s (review %v) without: the guard is only for longer texts mostly not in Chinese", tc.body, a.Class, a.Review, b.Class, b.Review)
 		}
+	}
+	// With a lead rule in it, the head's invalid is not named as what would
+	// have rejected it (kept_by_rule): the guard would not have let it.
+	ruled := body + " He 贪污 the money."
+	at := map[minsheng.Class]float64{minsheng.ClassInvalid: 0.7} // the rule's word moves the head a little
+	guarded, open = engine(t, Config{Thresholds: at}), engine(t, Config{RejectForeign: true, Thresholds: at})
+	if d := open.DecideText(title, ruled); !strings.Contains(fmt.Sprint(d.Reasons), "the class head (invalid") {
+		t.Fatalf("without the guard the class head should be what a rule overrules: %+v", d.Reasons)
+	}
+	if d := guarded.DecideText(title, ruled); !d.Flags.DisciplineLead || strings.Contains(fmt.Sprint(d.Reasons), "the class head (invalid") {
+		t.Errorf("a foreign text with a lead rule: lead %v, reasons %+v", d.Flags.DisciplineLead, d.Reasons)
 	}
 	if d := guarded.DecideText("hello", "hello world"); d.Class != minsheng.ClassInvalid {
 		t.Errorf("hello world: %s", d.Class)
