@@ -519,12 +519,12 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
 		if sureInvalid { // and so foreign
 			d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "foreign_text",
-				Detail: fmt.Sprintf("the screen says invalid (%.2f) on a text mostly not in Chinese (%d words in other scripts, %d Chinese characters), which the model has few letters of; kept as %s for a person to check (triage.reject_foreign)",
+				Detail: fmt.Sprintf("the class head says invalid (%.2f) on a text mostly not in Chinese (%d words in other scripts, %d Chinese characters), which the model has few letters of; kept as %s for a person to check (triage.reject_foreign)",
 					pInvalid, s.words-s.han, s.han, d.Class), Weight: pInvalid})
 			break
 		}
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "uncertain_invalid",
-			Detail: fmt.Sprintf("the screen leans to invalid (%.2f, below %.2f); kept as %s for a person to check", pInvalid, e.cfg.Thresholds[minsheng.ClassInvalid], d.Class)})
+			Detail: fmt.Sprintf("the class head leans to invalid (%.2f, below %.2f); kept as %s for a person to check", pInvalid, e.cfg.Thresholds[minsheng.ClassInvalid], d.Class)})
 	case d.Class == minsheng.ClassDiscipline && !headLead && !d.Flags.DisciplineLead && (tiny || short && d.Confidence < e.cfg.LeadShortThreshold):
 		// On a short text the class head, like the lead head, answers near
 		// its prior: a discipline class below LeadShortThreshold would send

@@ -331,6 +331,13 @@ func TestThresholdSendsToReview(t *testing.T) {
 	if d.Class == minsheng.ClassInvalid || !d.Review || !hasReason(d, "threshold", "uncertain_invalid") {
 		t.Errorf("uncertain rejection: %+v", d)
 	}
+	// The reason names what leaned to invalid: the class head, not the
+	// spam screen, which a desk reads as a separate verdict.
+	for _, r := range d.Reasons {
+		if r.Code == "uncertain_invalid" && !strings.HasPrefix(r.Detail, "the class head leans to invalid") {
+			t.Errorf("uncertain_invalid detail: %q", r.Detail)
+		}
+	}
 }
 
 func hasReason(d minsheng.Decision, kind, code string) bool {
@@ -898,7 +905,7 @@ func TestForeignText(t *testing.T) {
 			r = &d.Reasons[i]
 		}
 	}
-	if r == nil || !strings.Contains(r.Detail, "0 Chinese characters") || r.Weight < DefaultConfig().Thresholds[minsheng.ClassInvalid] {
+	if r == nil || !strings.Contains(r.Detail, "0 Chinese characters") || !strings.HasPrefix(r.Detail, "the class head says invalid") || r.Weight < DefaultConfig().Thresholds[minsheng.ClassInvalid] {
 		t.Errorf("foreign_text reason: %+v", d.Reasons)
 	}
 	for _, tc := range []struct{ title, body string }{
