@@ -582,8 +582,15 @@ func runClassify(_ context.Context, args []string) int {
 	if !ok {
 		return exitFail
 	}
-	if err := classify(e, os.Stdin, os.Stdout); err != nil {
+	lines, bad, err := classify(e, os.Stdin, os.Stdout)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "classify:", err)
+		return exitFail
+	}
+	if bad > 0 {
+		// Every line was answered, but a script must not take the run for
+		// a clean one: the error lines are easy to miss in a large output.
+		fmt.Fprintf(os.Stderr, "classify: %d of %d lines not classified; their output lines say why\n", bad, lines)
 		return exitFail
 	}
 	return exitOK
@@ -593,17 +600,20 @@ func runClassify(_ context.Context, args []string) int {
 // that output line n answers input line n. A UTF-8 byte order mark before
 // the first line is skipped. A line that is blank, is not an object with a
 // title or a body (strings), or is longer than maxClassifyLine gets an
-// error line (classifyError), and the rest go on.
-func classify(e *triage.Engine, r io.Reader, w io.Writer) error {
+// error line (classifyError), and the rest go on. It returns how many lines
+// it read and how many of them got an error line.
+func classify(e *triage.Engine, r io.Reader, w io.Writer) (lines, bad int, err error) {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err := eachLine(r, maxClassifyLine, func(n int, line []byte) error {
+	err = eachLine(r, maxClassifyLine, func(n int, line []byte) error {
+		lines = n
 		if n == 1 {
 			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
 		}
 		title, body, id, err := classifyInput(line)
 		if err != nil {
+			bad++
 			return enc.Encode(classifyError{ID: id, Error: fmt.Sprintf("line %d: %v", n, err)})
 		}
 		d := e.DecideText(title, body)
@@ -611,9 +621,9 @@ func classify(e *triage.Engine, r io.Reader, w io.Writer) error {
 			Urgent: d.Flags.Urgent, Department: d.Department, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion})
 	})
 	if err != nil {
-		return err
+		return lines, bad, err
 	}
-	return bw.Flush()
+	return lines, bad, bw.Flush()
 }
 
 // classifyInput reads one input line of classify (nil: over the limit).

@@ -28,8 +28,12 @@ func TestClassify(t *testing.T) {
 		`{"id":"c3","title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。"}`,
 	}, "\n")
 	var out bytes.Buffer
-	if err := classify(e, strings.NewReader(in), &out); err != nil {
+	n, bad, err := classify(e, strings.NewReader(in), &out)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if n != 5 || bad != 2 { // the malformed line and the blank one: the exit status is 1
+		t.Errorf("classify counted %d lines, %d bad; want 5 and 2", n, bad)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 5 {
@@ -62,8 +66,8 @@ func TestClassify(t *testing.T) {
 	// A line over the limit gets an error line, and the next is still read.
 	huge := `{"id":"huge","body":"` + strings.Repeat("路", maxClassifyLine/3+1) + `"}`
 	out.Reset()
-	if err := classify(e, strings.NewReader(huge+"\n"+`{"id":"next","body":"小区门口路灯坏了一个月，请维修。"}`), &out); err != nil {
-		t.Fatal(err)
+	if n, bad, err := classify(e, strings.NewReader(huge+"\n"+`{"id":"next","body":"小区门口路灯坏了一个月，请维修。"}`), &out); err != nil || n != 2 || bad != 1 {
+		t.Fatalf("classify: %d lines, %d bad, %v; want 2, 1, nil", n, bad, err)
 	}
 	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `"error":"line 1: longer than 16 MiB, not read"`) || !strings.Contains(lines[1], `"id":"next","class":"gov_service"`) {
@@ -107,8 +111,18 @@ func TestClassifyErrors(t *testing.T) {
 	}
 	var out bytes.Buffer
 	// A byte order mark before the first line is skipped.
-	if err := classify(e, strings.NewReader("\uFEFF"+strings.Join(in, "\r\n")+"\n"), &out); err != nil {
+	n, bad, err := classify(e, strings.NewReader("\uFEFF"+strings.Join(in, "\r\n")+"\n"), &out)
+	if err != nil {
 		t.Fatal(err)
+	}
+	wantBad := 0
+	for _, c := range cases {
+		if c.want != "" {
+			wantBad++
+		}
+	}
+	if n != len(cases) || bad != wantBad {
+		t.Errorf("classify counted %d lines, %d bad; want %d and %d", n, bad, len(cases), wantBad)
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if len(lines) != len(cases) {
