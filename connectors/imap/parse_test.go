@@ -94,6 +94,8 @@ func TestParseCharsets(t *testing.T) {
 		"label_ascii_but_gbk":  {"路灯坏了", "晚上很黑"},
 		"html_only":            {"网页表单来信", "请城管处理<谢谢>"},
 		"alternative":          {"公交线路调整建议", "建议增加早高峰班次。"},
+		"iso2022cn":            {"中山路路燈壞了", "已經壞了一個月"},
+		"iso2022kr":            {"도로 파손 신고", "파손되어 있습니다"},
 	}
 	for name, want := range cases {
 		raw, _ := os.ReadFile("testdata/" + name + ".eml")

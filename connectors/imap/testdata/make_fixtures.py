@@ -87,3 +87,13 @@ write("not_a_mail.eml", b"X-Junk: 1\r\nX-More-Junk: 2\r\n\r\n\xff\xfe\x00garbage
 # usual form), and HZ, an old 7-bit form of GB2312
 simple("iso2022jp", b("道路の陥没について", "iso-2022-jp"), '"%s" <tanaka@example.jp>' % b("田中", "iso-2022-jp"), "text/plain; charset=ISO-2022-JP", "7bit", "城陽区のマンションの前の道路が一か月も陥没したままです。\n".encode("iso-2022-jp"))
 simple("hz_gb2312", b("路灯不亮", "hz"), "<hz@example.cn>", "text/plain; charset=HZ-GB-2312", "7bit", "小区路灯坏了一个月。\n".encode("hz"))
+# ISO-2022-CN (RFC 1922: GB2312 and CNS 11643 in 7 bits; Python has no codec,
+# so glibc's iconv writes it) and ISO-2022-KR (RFC 1557), the 7-bit forms of
+# Chinese and Korean mail
+import subprocess
+def iso2022cn(s):
+    return subprocess.run(["iconv", "-f", "UTF-8", "-t", "ISO-2022-CN"], input=s.encode(), capture_output=True, check=True).stdout
+def bcn(s):
+    return "=?ISO-2022-CN?B?%s?=" % base64.b64encode(iso2022cn(s)).decode()
+simple("iso2022cn", bcn("中山路路燈壞了"), '"%s" <lin@example.tw>' % bcn("林小姐"), "text/plain; charset=ISO-2022-CN", "7bit", iso2022cn("請問市府何時修理中山路的路燈？已經壞了一個月，晚上很黑。\n"))
+simple("iso2022kr", b("도로 파손 신고", "iso-2022-kr"), '"%s" <kim@example.kr>' % b("김민수", "iso-2022-kr"), "text/plain; charset=ISO-2022-KR", "7bit", "청양구 아파트 정문 앞 도로가 한 달째 파손되어 있습니다.\n".encode("iso-2022-kr"))
