@@ -18,6 +18,8 @@ func TestNormalize(t *testing.T) {
 		{"invisible", "贪\u200b污\ufeff", "贪污"},
 		{"greeting", "尊敬的领导：您好！小区停水三天了", ": !小区停水三天了"},
 		{"thanks kept", "谢谢", "谢谢"},
+		{"a 12345 operator's frame", "市民来电反映：小区停水三天了", ":小区停水三天了"},
+		{"an operator's frame before a question", "市民来电咨询：社保怎么转移", "咨询:社保怎么转移"},
 		{"whitespace", "  a \n\t b  ", "a b"},
 		{"invalid utf-8", "a\xffb", "ab"},
 		{"lone angle", "3<5 and 7>2", "3<5 and 7>2"},

@@ -963,3 +963,30 @@ func TestOtherScripts(t *testing.T) {
 		t.Errorf("Words of four Korean words = %d", n)
 	}
 }
+
+// How a 12345 operator opens a work order (市民来电反映：…) says nothing
+// about the case: with it or without, an item is decided the same. Before
+// the frames were noise, they moved these orders by up to 0.10 of
+// confidence, sent the street light to review under 来电人反映 and turned
+// the unpaid wages from petition to gov_service under 市民来电称.
+func TestOperatorFrame(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	bodies := []string{
+		"某小区供暖温度不达标，室内只有14度，要求热力公司处理。",
+		"某路段路灯不亮，要求维修。",
+		"某小区楼下烧烤店油烟扰民，要求相关部门处理。",
+		"其在某公司工作半年，公司拖欠工资三个月共计2万元，要求协调。",
+		"其所在村村主任在低保评定中优亲厚友，把自己亲戚都评上了低保，要求查处。",
+	}
+	for _, frame := range []string{"市民来电反映：", "市民来电反映", "来电人反映：", "来电人称", "来电市民反映，", "市民来电称"} {
+		for _, body := range bodies {
+			bare, framed := e.DecideText("", body), e.DecideText("", frame+body)
+			if framed.Class != bare.Class || framed.Confidence != bare.Confidence || framed.Department != bare.Department ||
+				framed.Flags.DisciplineLead != bare.Flags.DisciplineLead {
+				t.Errorf("%s%s: %s %.3f %s lead %v; without the frame %s %.3f %s lead %v", frame, body,
+					framed.Class, framed.Confidence, framed.Department, framed.Flags.DisciplineLead,
+					bare.Class, bare.Confidence, bare.Department, bare.Flags.DisciplineLead)
+			}
+		}
+	}
+}
