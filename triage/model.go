@@ -745,16 +745,16 @@ func ReadModel(r io.Reader) (*Model, error) {
 	return mm, nil
 }
 
-// maxTitleRepeat bounds Model.TitleRepeat in a model file: a title counted
+// MaxTitleRepeat bounds Model.TitleRepeat in a model file: a title counted
 // more often than this would outweigh any body.
-const maxTitleRepeat = 8
+const MaxTitleRepeat = 8
 
 // checkHeader reports what is wrong with a model file's header, before
 // newModel fills in defaults (a bias per label, temperature 1) that would
 // hide it.
 func (m *Model) checkHeader() error {
-	if m.TitleRepeat < 1 || m.TitleRepeat > maxTitleRepeat {
-		return fmt.Errorf("title_repeat %d outside 1..%d", m.TitleRepeat, maxTitleRepeat)
+	if m.TitleRepeat < 1 || m.TitleRepeat > MaxTitleRepeat {
+		return fmt.Errorf("title_repeat %d outside 1..%d", m.TitleRepeat, MaxTitleRepeat)
 	}
 	for _, h := range m.Heads {
 		if len(h.Labels) < 2 || len(h.Bias) != len(h.Labels) {

@@ -345,7 +345,7 @@ func TestTitleRepeat(t *testing.T) {
 	m.TitleRepeat = 1
 	title := m.Featurize(nil, "路灯不亮", "")
 	body := m.Featurize(nil, "", "请修")
-	for _, n := range []int{1, 2, 3, 5, maxTitleRepeat} {
+	for _, n := range []int{1, 2, 3, 5, MaxTitleRepeat} {
 		m.TitleRepeat = n
 		x := extractor{ids: []uint32{7}, wantSpans: true, spans: []span{{0, 1}}} // something before, kept once
 		m.featurize(nil, &x, "路灯不亮", "请修")

@@ -85,11 +85,16 @@ func runTrain(_ context.Context, args []string) int {
 		return nil
 	})
 	extraWeight := fs.Float64("extra-weight", 1, "weight of each --extra-labels item")
+	titleRepeat := fs.Int("title-repeat", 0, "how many times a title's features count (0: the model's default)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
 	if *bits < minBits || *bits > maxBits {
 		fmt.Fprintf(os.Stderr, "train: --bits %d outside %d..%d\n", *bits, minBits, maxBits)
+		return exitConfig
+	}
+	if *titleRepeat < 0 || *titleRepeat > triage.MaxTitleRepeat {
+		fmt.Fprintf(os.Stderr, "train: --title-repeat %d outside 0..%d\n", *titleRepeat, triage.MaxTitleRepeat)
 		return exitConfig
 	}
 	if !sharedThere("train", *shared) {
@@ -101,6 +106,7 @@ func runTrain(_ context.Context, args []string) int {
 	}
 	cfg := learn.DefaultConfig(*shared, *labels)
 	cfg.TitleWeight = *titleWeight
+	cfg.TitleRepeat = *titleRepeat
 	cfg.Log = os.Stderr
 	cfg.Bits = uint8(*bits)
 	if *version != "" {

@@ -418,6 +418,8 @@ func TestTriageFlagRanges(t *testing.T) {
 		{[]string{"triage-bench", "--duration", "-1s"}, "triage-bench: --duration -1s: want a positive duration"},
 		{[]string{"train", "--bits", "25", "--shared", "/nonexistent"}, "train: --bits 25 outside 10..24"},
 		{[]string{"train", "--bits", "9", "--shared", "/nonexistent"}, "train: --bits 9 outside 10..24"},
+		{[]string{"train", "--title-repeat", "9", "--shared", "/nonexistent"}, "train: --title-repeat 9 outside 0..8"},
+		{[]string{"train", "--title-repeat", "-1", "--shared", "/nonexistent"}, "train: --title-repeat -1 outside 0..8"},
 		// A shared folder that is not there is named, with the flag to fix it.
 		{[]string{"train", "--shared", "/nonexistent"}, "train: no shared data folder at /nonexistent (/nonexistent): give its path with --shared DIR"},
 		{[]string{"eval", "--task", "spam", "--shared", "/nonexistent"}, "eval: no shared data folder at /nonexistent"},
