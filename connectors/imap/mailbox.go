@@ -497,9 +497,17 @@ func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 				_, rerr = io.Copy(&b, io.LimitReader(it.Literal, cfg.MaxMessageBytes+1))
 				raw = b.Bytes()
 			}
+			if rerr != nil {
+				break
+			}
 		}
 		if rerr != nil {
-			cmd.Close()
+			// The connection broke inside the literal (or the watchdog
+			// closed it). go-imap's Next and Close would read the rest of
+			// that literal again, from the buffer its reading goroutine is
+			// reading at the same time (a data race): leave the command
+			// and close the connection instead.
+			s.cl.Close()
 			return fail(fmt.Errorf("read message: %w", rerr))
 		}
 		t, ok := tickets[uid]
