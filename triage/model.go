@@ -88,10 +88,11 @@ func leanRow(row []int8, k int, least int32) int32 {
 
 // strongLean is the lean (see lean) from which a bucket counts as strong:
 // scoring collects the features strong for the marked head (see packed),
-// and explaining looks at those first; when three of them lean to the
-// label by at least this much, no other bucket can be among the top three.
-// On the 附件3 letters 98 % of class explanations need no other pass, with
-// some 60 strong features an item.
+// and explaining looks at those first; when three of them that do not
+// overlap lean to the label by at least this much, they are the ones named
+// and no other bucket is looked at (Engine.explain). With some 60 strong
+// features an item, most class explanations of the 附件3 letters need no
+// other pass.
 const strongLean = 48
 
 // packed is the layout a quantised model is scored with when its heads fit

@@ -640,14 +640,21 @@ func (e *Engine) classIndex(c minsheng.Class) int {
 // topFeatures names the three n-grams that weighed most for label k of
 // head h against the head's other labels, e.g. `"拆迁" +0.41, "补偿" +0.30`.
 // With a quantised model it considers the n-grams whose bucket leans to k
-// most of all labels.
+// most of all labels. Of n-grams that overlap ("举" and "举报"), only the
+// longer is named (topN.pick), so that the three say three things. They
+// come from the explainPool strongest; where those overlap so much that
+// fewer than three are left, fewer are named.
 func (e *Engine) topFeatures(s *scratch, h *Head, k int) string {
 	return e.explain(s, h, k, true)
 }
 
-// top3 keeps the three features that weigh most, each bucket once, the
-// first seen on a tie.
-type top3 [3]struct {
+// explainPool is how many of the strongest features explain chooses its
+// three from (topN.pick).
+const explainPool = 6
+
+// topN keeps the explainPool features that weigh most, each bucket once,
+// the first seen on a tie.
+type topN [explainPool]struct {
 	f    uint32
 	at   int     // position in ids
 	w    float32 // contrast, in the model's units
@@ -656,10 +663,10 @@ type top3 [3]struct {
 }
 
 // least is the q-unit weight a feature must beat to enter.
-func (t *top3) least() int32 { return t[2].by }
+func (t *topN) least() int32 { return t[len(t)-1].by }
 
-func (t *top3) offer(f uint32, at int, w float32, by int32) {
-	if t[2].used && w <= t[2].w {
+func (t *topN) offer(f uint32, at int, w float32, by int32) {
+	if t[len(t)-1].used && w <= t[len(t)-1].w {
 		return
 	}
 	for j := range t {
@@ -676,12 +683,77 @@ func (t *top3) offer(f uint32, at int, w float32, by int32) {
 	}
 }
 
+// pick returns the positions in t of the (up to) three features to name,
+// heaviest first, of those weighing floor q-units or more. Going down t, a
+// feature whose text is held in a picked one's is passed over, and one
+// whose text holds picked ones ("孩子" after "孩") takes the place of the
+// first of them, the others dropped: the longer n-gram is the one a reader
+// recognises. Each keeps its own weight.
+func (t *topN) pick(s *scratch, floor int32) (picked [3]int, n int) {
+	text := func(j int) []byte {
+		sp := s.spans[t[j].at]
+		return s.buf[sp.start:sp.end]
+	}
+	for j := range t {
+		if !t[j].used || t[j].by < floor {
+			break
+		}
+		tj := text(j)
+		held, into := false, -1
+		for i := 0; i < n; i++ {
+			ti := text(picked[i])
+			switch {
+			case bytes.Contains(ti, tj):
+				held = true
+			case bytes.Contains(tj, ti):
+				if into < 0 {
+					into, picked[i] = i, j
+				} else { // a second pick it holds goes
+					copy(picked[i:], picked[i+1:n])
+					n--
+					i--
+				}
+			}
+			if held {
+				break
+			}
+		}
+		if !held && into < 0 && n < len(picked) {
+			picked[n] = j
+			n++
+		}
+	}
+	// t is heaviest first, and a replacement may be lighter than what it
+	// replaced: order by weight again, the earlier in t on a tie.
+	slices.SortStableFunc(picked[:n], func(a, b int) int {
+		if t[a].w != t[b].w {
+			if t[a].w > t[b].w {
+				return -1
+			}
+			return 1
+		}
+		return a - b
+	})
+	return picked, n
+}
+
 // explain is topFeatures. With fast, a packed model's explanation reads the
 // packed rows: a head kept as one column directly, the marked head from
 // the features scoring found strong (s.cand) first; without, every bucket
 // through Model.lean (the tests compare the two).
+//
+// The class head's explanation names strong n-grams (leaning strongLean or
+// more) when three of them that do not overlap are among the pool, and
+// looks at the weaker ones only when they are not: a weak "孩子" does not
+// stand in for a strong "孩". That is what lets the packed model explain
+// from s.cand alone for most letters.
 func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
-	var top top3
+	var (
+		top         topN
+		picked      [3]int
+		n           int
+		strongFirst = h == e.class && (e.m.q != nil || e.m.pk != nil)
+	)
 	p := e.m.pk
 	switch {
 	case fast && p != nil && p.mark != h.index:
@@ -703,18 +775,21 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 			}
 		}
 	case fast && p != nil && p.mark == h.index:
-		// The buckets strong for a label of h first: when three of them
-		// lean to k by strongLean or more, no other can beat them.
+		// The buckets strong for a label of h first: every bucket leaning
+		// to k by strongLean or more is among them, so when three of those
+		// can be named no other bucket is needed.
 		for _, i := range s.cand {
 			f := s.ids[i]
-			if by := p.lean(h, f, k, top.least()); by > 0 {
+			if by := p.lean(h, f, k, max(top.least(), strongLean-1)); by > 0 {
 				top.offer(f, int(i), float32(by)*e.m.scale[h.col], by)
 			}
 		}
-		if top[2].used && top.least() >= strongLean {
-			break
+		if strongFirst {
+			if picked, n = top.pick(s, strongLean); n == len(picked) {
+				break
+			}
 		}
-		top = top3{}
+		top = topN{}
 		fallthrough
 	case e.m.q != nil || p != nil:
 		for i, f := range s.ids {
@@ -730,12 +805,19 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 			}
 		}
 	}
+	if n < len(picked) && strongFirst {
+		picked, n = top.pick(s, strongLean)
+	}
+	if n < len(picked) {
+		picked, n = top.pick(s, 0)
+	}
+	if n == 0 {
+		return "no single feature stands out"
+	}
 	v := Value(len(s.ids))
 	b := make([]byte, 0, 80) // three quoted n-grams and weights, most often
-	for j, a := range top {
-		if !a.used {
-			break
-		}
+	for j, i := range picked[:n] {
+		a := top[i]
 		if j > 0 {
 			b = append(b, ", "...)
 		}
@@ -747,9 +829,6 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 		if b[at] != '-' && b[at] != '+' {
 			b = slices.Insert(b, at, '+')
 		}
-	}
-	if len(b) == 0 {
-		return "no single feature stands out"
 	}
 	return string(b)
 }

@@ -364,7 +364,10 @@ func TestExplainStrongExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := e.pool.Get().(*scratch)
-	texts := []string{strings.Repeat("拆迁补偿款被村干部私分，", 20), "路灯不亮", "贪污受贿", "免费发票代开 加微信", ""}
+	texts := []string{strings.Repeat("拆迁补偿款被村干部私分，", 20), "路灯不亮", "贪污受贿", "免费发票代开 加微信", "",
+		// The class head's pool holds a weak 太吵 after a strong 吵: the
+		// strong 吵 is named, on both paths.
+		"广场舞噪音\n每天晚上广场舞音响太吵，希望管一管。"}
 	for _, ex := range readExamples(t) {
 		texts = append(texts, ex.Title+"\n"+ex.Body)
 	}
@@ -389,11 +392,12 @@ func TestExplainStrongExact(t *testing.T) {
 	}
 }
 
-// The department is explained by the three buckets whose own weight for
-// the sector is highest (its naive-Bayes-scaled weights leave a bucket that
-// says nothing near 0), each bucket once, the first seen on a tie: the
-// packed single-column pass gives the same n-grams as a sort of the plain
-// int8 matrix.
+// The department is explained by the buckets whose own weight for the
+// sector is highest (its naive-Bayes-scaled weights leave a bucket that
+// says nothing near 0), each bucket once, the first seen on a tie, three
+// that do not overlap chosen from the explainPool heaviest: the packed
+// single-column pass gives the same n-grams as a sort of the plain int8
+// matrix.
 func TestExplainDepartment(t *testing.T) {
 	e := engine(t, DefaultConfig())
 	q := e.m.int8()
@@ -423,12 +427,16 @@ func TestExplainDepartment(t *testing.T) {
 			}
 			slices.SortStableFunc(order, func(a, b uint32) int { return int(first[b].w) - int(first[a].w) })
 			got := e.topFeatures(s, h, k)
-			var want []string
-			for _, f := range order[:min(3, len(order))] {
+			var pool []string
+			for _, f := range order[:min(explainPool, len(order))] {
 				if first[f].w > 0 {
 					sp := s.spans[first[f].at]
-					want = append(want, strconv.Quote(string(s.buf[sp.start:sp.end])))
+					pool = append(pool, string(s.buf[sp.start:sp.end]))
 				}
+			}
+			var want []string
+			for _, n := range longestFirst(pool) {
+				want = append(want, strconv.Quote(n))
 			}
 			if len(want) == 0 {
 				if got != "no single feature stands out" {
@@ -987,6 +995,89 @@ func TestOperatorFrame(t *testing.T) {
 					framed.Class, framed.Confidence, framed.Department, framed.Flags.DisciplineLead,
 					bare.Class, bare.Confidence, bare.Department, bare.Flags.DisciplineLead)
 			}
+		}
+	}
+}
+
+// longestFirst is topN.pick written over strings, for the tests: from
+// n-grams heaviest first, three that do not overlap, each overlap settled
+// for the longer n-gram, in the order of their own weight.
+func longestFirst(pool []string) []string {
+	var keep []int // indexes into pool
+next:
+	for j, g := range pool {
+		var holds []int
+		for _, i := range keep {
+			if strings.Contains(pool[i], g) {
+				continue next
+			}
+			if strings.Contains(g, pool[i]) {
+				holds = append(holds, i)
+			}
+		}
+		if len(holds) > 0 {
+			keep = slices.DeleteFunc(keep, func(i int) bool { return slices.Contains(holds, i) })
+			keep = append(keep, j)
+		} else if len(keep) < 3 {
+			keep = append(keep, j)
+		}
+	}
+	slices.Sort(keep) // pool is heaviest first
+	out := make([]string, len(keep))
+	for n, i := range keep {
+		out[n] = pool[i]
+	}
+	return out
+}
+
+// An explanation names n-grams that do not overlap, the longer where two
+// do, in the order of their own weight, at most three.
+func TestExplainPick(t *testing.T) {
+	for _, c := range []struct {
+		pool  []string // heaviest first, weighing 10 q-units × (len(pool) - position)
+		floor int32
+		want  []string
+	}{
+		{[]string{"举报", "某", "举", "贿赂"}, 0, []string{"举报", "某", "贿赂"}},
+		{[]string{"孩", "孩子", "子", "学"}, 0, []string{"孩子", "学"}},
+		// 孩 and 子 are both picked, then 孩子 holds both: it takes the
+		// first one's place and the second goes.
+		{[]string{"孩", "子", "孩子", "学"}, 0, []string{"孩子", "学"}},
+		{[]string{"路", "灯", "路灯", "不亮"}, 0, []string{"路灯", "不亮"}},
+		{[]string{"a", "b", "c", "d"}, 0, []string{"a", "b", "c"}},
+		{[]string{"拆迁", "补偿", "拆", "迁", "补", "款"}, 0, []string{"拆迁", "补偿", "款"}},
+		{[]string{"x"}, 0, []string{"x"}},
+		{nil, 0, nil},
+		// A lighter 孩子 takes 孩's place, and is named after the others;
+		// below the floor it is not looked at.
+		{[]string{"孩", "学", "路", "孩子"}, 0, []string{"学", "路", "孩子"}},
+		{[]string{"孩", "学", "路", "孩子"}, 20, []string{"孩", "学", "路"}},
+		{[]string{"孩", "子", "孩子", "学"}, 30, []string{"孩", "子"}},
+	} {
+		var s scratch
+		var top topN
+		above := 0 // how many weigh floor or more
+		for j, g := range c.pool {
+			start := int32(len(s.buf))
+			s.buf = append(s.buf, g...)
+			s.spans = append(s.spans, span{start, int32(len(s.buf))})
+			by := int32(10 * (len(c.pool) - j))
+			top.offer(uint32(j), j, float32(by), by)
+			if by >= c.floor {
+				above++
+			}
+		}
+		picked, n := top.pick(&s, c.floor)
+		var got []string
+		for _, i := range picked[:n] {
+			sp := s.spans[top[i].at]
+			got = append(got, string(s.buf[sp.start:sp.end]))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("pool %q floor %d: picked %q, want %q", c.pool, c.floor, got, c.want)
+		}
+		if strs := longestFirst(c.pool[:above]); !slices.Equal(strs, c.want) {
+			t.Errorf("pool %q floor %d: longestFirst %q, want %q", c.pool, c.floor, strs, c.want)
 		}
 	}
 }
