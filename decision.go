@@ -49,6 +49,13 @@ type Flags struct {
 	WeakLead bool `json:"weak_lead,omitempty"`
 	// Urgent: a threat to life, health or safety that needs action now.
 	Urgent bool `json:"urgent"`
+	// DepartmentUncertain: triage's sector (Decision.Department) is below
+	// the bureau's triage.department_threshold. A gov_service item then
+	// goes to 12345 dispatch only, which assigns it, and not also to the
+	// sector's department queue, where a wrong guess would cost that
+	// department a letter it must send back. A reviewer who names the
+	// department clears it.
+	DepartmentUncertain bool `json:"department_uncertain,omitempty"`
 }
 
 // Decision is triage's verdict on one item, with its explanation.

@@ -290,7 +290,8 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		d.Flags.DisciplineLead = machine.Flags.DisciplineLead || machine.Class == minsheng.ClassDiscipline || raised
 		d.Flags.WeakLead = machine.Flags.WeakLead && !raised && machine.Class != minsheng.ClassDiscipline
 		if body.Department != "" {
-			d.Department = body.Department
+			// A person's sector is certain, whatever triage thought of its own.
+			d.Department, d.Flags.DepartmentUncertain = body.Department, false
 		}
 		now := a.now().UTC()
 		next := *rec

@@ -188,6 +188,43 @@ func TestReviewRaisedLeadReachesInspectors(t *testing.T) {
 	}
 }
 
+// TestReviewUncertainDepartment: a sector triage was unsure of
+// (Flags.DepartmentUncertain) stays unsure when the desk confirms
+// gov_service without naming one, so the item goes to 12345 only; a sector
+// the desk names is sent to, even triage's own.
+func TestReviewUncertainDepartment(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, s)
+	for _, c := range []struct {
+		body string
+		want []string
+	}{
+		{`{"class":"gov_service"}`, []string{"gov_service"}},
+		{`{"class":"gov_service","department":"城乡建设"}`, []string{"gov_service", "dept_urban"}},
+	} {
+		it := f.seed(t, "unsure-"+c.body, false)
+		rec, err := f.led.Lookup(context.Background(), it.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Decision.Department, rec.Decision.Flags.DepartmentUncertain = "城乡建设", true
+		if err := f.led.Commit(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+		var a reviewAnswer
+		status, raw := f.decide(t, "reviewers", it.ID, c.body)
+		if status != 200 || json.Unmarshal([]byte(raw), &a) != nil {
+			t.Fatalf("%s: %d %s", c.body, status, raw)
+		}
+		if !slices.Equal(a.Destinations, c.want) {
+			t.Errorf("%s: sent to %q, want %q", c.body, a.Destinations, c.want)
+		}
+		if got := slices.ContainsFunc(drain(t, s, "dept_urban"), func(e *minsheng.Envelope) bool { return e.ItemID == it.ID }); got != (len(c.want) == 2) {
+			t.Errorf("%s: in the department's queue: %v", c.body, got)
+		}
+	}
+}
+
 // TestReviewRepeatAnswersAsFirst: deciding again the same way answers as
 // the first time, destinations included.
 func TestReviewRepeatAnswersAsFirst(t *testing.T) {

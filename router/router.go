@@ -159,7 +159,8 @@ func (r *Router) DestinationsFor(d *minsheng.Decision) ([]string, string) {
 	if d.Flags.DisciplineLead {
 		add(rt.DisciplineLead...)
 	}
-	if d.Class == minsheng.ClassGovService && d.Department != "" {
+	// An uncertain sector stays with 12345 dispatch, which assigns it.
+	if d.Class == minsheng.ClassGovService && d.Department != "" && !d.Flags.DepartmentUncertain {
 		add(rt.Departments[d.Department]...)
 	}
 	return out, minsheng.KindItem

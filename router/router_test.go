@@ -43,6 +43,7 @@ func TestDestinationsFor(t *testing.T) {
 		{"gov service", minsheng.Decision{Class: minsheng.ClassGovService}, []string{"gov_service"}, minsheng.KindItem},
 		{"gov service with department", minsheng.Decision{Class: minsheng.ClassGovService, Department: "城乡建设"}, []string{"gov_service", "dept_urban"}, minsheng.KindItem},
 		{"unmapped department stays with 12345", minsheng.Decision{Class: minsheng.ClassGovService, Department: "卫生计生"}, []string{"gov_service"}, minsheng.KindItem},
+		{"uncertain department stays with 12345", minsheng.Decision{Class: minsheng.ClassGovService, Department: "城乡建设", Flags: minsheng.Flags{DepartmentUncertain: true}}, []string{"gov_service"}, minsheng.KindItem},
 		{"department ignored for petitions", minsheng.Decision{Class: minsheng.ClassPetition, Department: "城乡建设"}, []string{"petition"}, minsheng.KindItem},
 		{"media with discipline lead fans out", minsheng.Decision{Class: minsheng.ClassMediaOversight, Flags: minsheng.Flags{DisciplineLead: true}}, []string{"media_oversight", "discipline"}, minsheng.KindItem},
 		{"discipline with lead once", minsheng.Decision{Class: minsheng.ClassDiscipline, Flags: minsheng.Flags{DisciplineLead: true}}, []string{"discipline"}, minsheng.KindItem},

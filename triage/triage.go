@@ -118,6 +118,17 @@ type Config struct {
 	// (7 %) are among them, whose whistle-blowers' identities would then
 	// reach the other destinations. A bureau weighs the two.
 	IdentityLeadThreshold float64 `yaml:"identity_lead_threshold" validate:"gte=0,lte=1"`
+	// DepartmentThreshold: below this probability the department head's
+	// sector is uncertain (Flags.DepartmentUncertain): a gov_service item
+	// goes to 12345 dispatch only, not also to that sector's department
+	// queue, and its department reason says so. 0 trusts every sector.
+	// The default, 0.5, was read off the department head's held-out
+	// calibration on the 495 (model/metrics.md): below 0.5, 33 of the 495
+	// letters (7 %), of which 15 had the right sector; from 0.5 to 0.6,
+	// 27 at 74 %. On the 921 held-out rows (evaluated after it was chosen,
+	// README.md) 13 % fall below it, 48 % of them with the right sector.
+	// DefaultConfig sets it; the zero Config leaves it off.
+	DepartmentThreshold float64 `yaml:"department_threshold" validate:"gte=0,lte=1"`
 	// ExplainDepartment: a gov_service decision's department reason also
 	// names the three n-grams whose weight for the sector is highest, not
 	// only the sector's probability. It costs 1–4 µs an item, 5–20 % of a
@@ -174,11 +185,13 @@ func (c Config) Validate() minsheng.FieldErrors {
 			errs = append(errs, minsheng.FieldError{Path: path + ".weight", Msg: fmt.Sprintf("must be between 0 and %d, not %g", maxRuleWeight, r.Weight)})
 		}
 	}
-	// 0 takes the default (NewWithModel); anything else must be a probability.
+	// 0 takes the default (NewWithModel), or for identity_lead_threshold and
+	// department_threshold turns the check off; anything else must be a
+	// probability.
 	for _, f := range [...]struct {
 		path string
 		v    float64
-	}{{"spam_threshold", c.SpamThreshold}, {"lead_threshold", c.LeadThreshold}, {"lead_short_threshold", c.LeadShortThreshold}, {"identity_lead_threshold", c.IdentityLeadThreshold}} {
+	}{{"spam_threshold", c.SpamThreshold}, {"lead_threshold", c.LeadThreshold}, {"lead_short_threshold", c.LeadShortThreshold}, {"identity_lead_threshold", c.IdentityLeadThreshold}, {"department_threshold", c.DepartmentThreshold}} {
 		if !(f.v >= 0 && f.v <= 1) {
 			errs = append(errs, minsheng.FieldError{Path: f.path, Msg: fmt.Sprintf("must be between 0 and 1, not %g", f.v)})
 		}
@@ -215,7 +228,7 @@ const maxRuleWeight = 20
 
 // DefaultConfig returns the default thresholds and no extra rules.
 func DefaultConfig() Config {
-	return Config{SpamThreshold: 0.9, LeadThreshold: 0.1, LeadMinWords: 40, LeadShortThreshold: 0.5, LeadHeadMinWords: 8, Thresholds: map[minsheng.Class]float64{
+	return Config{SpamThreshold: 0.9, LeadThreshold: 0.1, LeadMinWords: 40, LeadShortThreshold: 0.5, LeadHeadMinWords: 8, DepartmentThreshold: 0.5, Thresholds: map[minsheng.Class]float64{
 		minsheng.ClassMediaOversight: 0.5,
 		minsheng.ClassPetition:       0.4,
 		minsheng.ClassGovService:     0.5,
@@ -389,6 +402,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	deptK := Argmax(s.probs)
 	deptP := s.probs[deptK]
 	d.Department = e.dept.Labels[deptK]
+	d.Flags.DepartmentUncertain = deptP < e.cfg.DepartmentThreshold
 
 	if automated != "" {
 		d.Class, d.Confidence = minsheng.ClassInvalid, 1
@@ -592,6 +606,9 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		if e.cfg.ExplainDepartment {
 			b = append(b, ": "...)
 			b = append(b, e.topFeatures(s, e.dept, deptK)...)
+		}
+		if d.Flags.DepartmentUncertain {
+			b = fmt.Appendf(b, "; below the department threshold %.2f: to 12345 dispatch only, not to the sector's department", e.cfg.DepartmentThreshold)
 		}
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "department", Detail: string(b), Weight: deptP})
 	}

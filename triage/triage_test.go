@@ -64,6 +64,7 @@ type golden struct {
 	Lead       bool           `json:"discipline_lead"`
 	Urgent     bool           `json:"urgent"`
 	Department string         `json:"department"`
+	Unsure     bool           `json:"department_uncertain,omitempty"`
 	Review     bool           `json:"review"`
 	Reasons    []string       `json:"reasons"` // kind:code
 }
@@ -87,7 +88,7 @@ func TestDecisions(t *testing.T) {
 			if ex.Lead && !d.Flags.DisciplineLead {
 				t.Errorf("no discipline lead; reasons %+v", d.Reasons)
 			}
-			g := golden{Class: d.Class, Lead: d.Flags.DisciplineLead, Urgent: d.Flags.Urgent, Department: d.Department, Review: d.Review}
+			g := golden{Class: d.Class, Lead: d.Flags.DisciplineLead, Urgent: d.Flags.Urgent, Department: d.Department, Unsure: d.Flags.DepartmentUncertain, Review: d.Review}
 			for _, r := range d.Reasons {
 				g.Reasons = append(g.Reasons, r.Kind+":"+r.Code)
 			}
@@ -304,6 +305,44 @@ func TestConfigInCode(t *testing.T) {
 		if got := e.cfg.Thresholds[c]; got != want {
 			t.Errorf("threshold of %s = %v, want %v", c, got, want)
 		}
+	}
+}
+
+// A sector below department_threshold is flagged uncertain (so routing
+// keeps the item with 12345), and a gov_service item's department reason
+// says so; 0 trusts every sector.
+func TestDepartmentThreshold(t *testing.T) {
+	for _, th := range []float64{0, 0.5, 0.9} {
+		cfg := DefaultConfig()
+		cfg.DepartmentThreshold = th
+		e := engine(t, cfg)
+		unsure, sure := 0, 0
+		for _, ex := range readExamples(t) {
+			d := e.DecideText(ex.Title, ex.Body)
+			if d.Class != minsheng.ClassGovService {
+				continue
+			}
+			i := slices.IndexFunc(d.Reasons, func(r minsheng.Reason) bool { return r.Code == "department" })
+			if i < 0 {
+				t.Fatalf("%s: no department reason: %+v", ex.Name, d.Reasons)
+			}
+			r := d.Reasons[i]
+			said := strings.Contains(r.Detail, fmt.Sprintf("below the department threshold %.2f", th))
+			if want := r.Weight < th; d.Flags.DepartmentUncertain != want || said != want {
+				t.Errorf("threshold %.2f, %s: %s at %.3f: flagged %v, said %v (%q)", th, ex.Name, d.Department, r.Weight, d.Flags.DepartmentUncertain, said, r.Detail)
+			}
+			if d.Flags.DepartmentUncertain {
+				unsure++
+			} else {
+				sure++
+			}
+		}
+		if th == 0.5 && (unsure == 0 || sure == 0) {
+			t.Errorf("threshold 0.5: %d uncertain and %d certain sectors among the examples: the test needs both", unsure, sure)
+		}
+	}
+	if errs := (Config{DepartmentThreshold: 1.5}).Validate(); len(errs) == 0 || !strings.Contains(errs.Error(), "department_threshold") {
+		t.Errorf("department_threshold 1.5: %v", errs)
 	}
 }
 

@@ -32,7 +32,9 @@ func init() {
 
 // engine loads the triage engine for command cmd, printing a failure.
 func engine(cmd, model string) (*triage.Engine, bool) {
-	e, err := triage.New(triage.Config{Model: model})
+	cfg := triage.DefaultConfig() // as the gateway's embedded default decides
+	cfg.Model = model
+	e, err := triage.New(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", cmd, err)
 		return nil, false
@@ -560,15 +562,18 @@ func indexOf(xs []string, x string) int {
 
 // classified is one output line of classify for a line it classified.
 type classified struct {
-	ID             string            `json:"id"`
-	Class          minsheng.Class    `json:"class"`
-	Confidence     float64           `json:"confidence"`
-	DisciplineLead bool              `json:"discipline_lead"`
-	Urgent         bool              `json:"urgent"`
-	Department     string            `json:"department"`
-	Review         bool              `json:"review"`
-	Reasons        []minsheng.Reason `json:"reasons"`
-	ModelVersion   string            `json:"model_version"`
+	ID             string         `json:"id"`
+	Class          minsheng.Class `json:"class"`
+	Confidence     float64        `json:"confidence"`
+	DisciplineLead bool           `json:"discipline_lead"`
+	Urgent         bool           `json:"urgent"`
+	Department     string         `json:"department"`
+	// DepartmentUncertain: the sector is below triage.department_threshold;
+	// a gateway sends such a gov_service item to 12345 only.
+	DepartmentUncertain bool              `json:"department_uncertain"`
+	Review              bool              `json:"review"`
+	Reasons             []minsheng.Reason `json:"reasons"`
+	ModelVersion        string            `json:"model_version"`
 }
 
 // classifyError is the output line of classify for a line it could not
@@ -624,7 +629,7 @@ func classify(e *triage.Engine, r io.Reader, w io.Writer) (lines, bad int, err e
 		}
 		d := e.DecideText(title, body)
 		return enc.Encode(classified{ID: id, Class: d.Class, Confidence: d.Confidence, DisciplineLead: d.Flags.DisciplineLead,
-			Urgent: d.Flags.Urgent, Department: d.Department, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion})
+			Urgent: d.Flags.Urgent, Department: d.Department, DepartmentUncertain: d.Flags.DepartmentUncertain, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion})
 	})
 	if err != nil {
 		return lines, bad, err
