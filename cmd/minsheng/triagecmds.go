@@ -88,6 +88,7 @@ func runTrain(_ context.Context, args []string) int {
 	})
 	extraWeight := fs.Float64("extra-weight", 1, "weight of each --extra-labels item")
 	titleRepeat := fs.Int("title-repeat", 0, "how many times a title's features count (0: the model's default)")
+	sectorWeight := fs.Float64("sector-weight", learn.DefaultConfig("", "").SectorWeight, "weight of the 附件3 letters labelled with a sector in labels/department.tsv, in the department head's training (0: none)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
@@ -102,6 +103,10 @@ func runTrain(_ context.Context, args []string) int {
 	if !sharedThere("train", *shared) {
 		return exitConfig
 	}
+	if !(*sectorWeight >= 0) {
+		fmt.Fprintf(os.Stderr, "train: --sector-weight %g: want 0 or more\n", *sectorWeight)
+		return exitConfig
+	}
 	if *extraWeight <= 0 {
 		fmt.Fprintf(os.Stderr, "train: --extra-weight %g: want a weight above 0 (leave --extra-labels out to train without them)\n", *extraWeight)
 		return exitConfig
@@ -109,6 +114,7 @@ func runTrain(_ context.Context, args []string) int {
 	cfg := learn.DefaultConfig(*shared, *labels)
 	cfg.TitleWeight = *titleWeight
 	cfg.TitleRepeat = *titleRepeat
+	cfg.SectorWeight = *sectorWeight
 	cfg.Log = os.Stderr
 	cfg.Bits = uint8(*bits)
 	if *version != "" {
@@ -286,7 +292,10 @@ func runEval(_ context.Context, args []string) int {
 	case *file != "":
 		err = evalFile(w, e, *file)
 	case *task == "department":
-		err = evalDepartment(w, e, filepath.Join(*shared, learn.FileDeptTest), filepath.Join(*shared, learn.FileDeptTrain))
+		// 附件3 too: its letters with a sector (labels/department.tsv)
+		// train the department head, and it holds copies of some of the
+		// 921's rows.
+		err = evalDepartment(w, e, filepath.Join(*shared, learn.FileDeptTest), filepath.Join(*shared, learn.FileDeptTrain), filepath.Join(*shared, learn.FileUnlabelled))
 	case *task == "spam":
 		err = evalSpam(w, e, filepath.Join(*shared, learn.DirTrec))
 	default:
@@ -301,18 +310,28 @@ func runEval(_ context.Context, args []string) int {
 }
 
 // evalDepartment scores department routing on the held-out file at path,
-// leaving out its rows that are also in the training file at trainPath.
-func evalDepartment(w io.Writer, e *triage.Engine, path, trainPath string) error {
-	train, err := learn.ReadTipdmCSV(trainPath, "")
-	if err != nil {
-		return err
+// leaving out its rows that are also in one of the training files at
+// trainPaths.
+func evalDepartment(w io.Writer, e *triage.Engine, path string, trainPaths ...string) error {
+	var train []learn.Record
+	names := make([]string, len(trainPaths))
+	for i, p := range trainPaths {
+		recs, err := learn.ReadTipdmCSV(p, "")
+		if err != nil {
+			return err
+		}
+		train, names[i] = append(train, recs...), filepath.Base(p)
 	}
 	rep, left, err := learn.EvalDepartment(e, path, train)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "department routing on %s (model %s): left out %d of its %d rows that are also in the training file %s (same id, or same normalised title and body); scored on the other %d\n",
-		filepath.Base(path), e.ModelVersion(), left, left+rep.N, filepath.Base(trainPath), rep.N)
+	what := "the training file " + names[0]
+	if len(names) > 1 {
+		what = "the training files " + strings.Join(names, " and ")
+	}
+	fmt.Fprintf(w, "department routing on %s (model %s): left out %d of its %d rows that are also in %s (same id, or same normalised title and body); scored on the other %d\n",
+		filepath.Base(path), e.ModelVersion(), left, left+rep.N, what, rep.N)
 	rep.Print(w)
 	return nil
 }

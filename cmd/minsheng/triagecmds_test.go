@@ -349,6 +349,17 @@ func TestEvalDepartmentLeavesOutTraining(t *testing.T) {
 	if first != want || !strings.Contains(out.String(), "n=2\n") {
 		t.Errorf("got\n%s\nwant the first line\n%s\nand n=2", out.String(), want)
 	}
+	// A second training file, without labels (as 附件3 is), leaves out its
+	// copy of row 4 as well.
+	out.Reset()
+	if err := evalDepartment(&out, e, "testdata/dept_heldout.csv", "testdata/dept_train.csv", "testdata/dept_unlabelled.csv"); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ = strings.Cut(out.String(), "\n")
+	want = "department routing on dept_heldout.csv (model " + e.ModelVersion() + "): left out 3 of its 4 rows that are also in the training files dept_train.csv and dept_unlabelled.csv (same id, or same normalised title and body); scored on the other 1"
+	if first != want || !strings.Contains(out.String(), "n=1\n") {
+		t.Errorf("got\n%s\nwant the first line\n%s\nand n=1", out.String(), want)
+	}
 }
 
 // TestReadLabelledQuotes: a TSV has no quoting, so a field that starts

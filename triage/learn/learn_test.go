@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,6 +143,23 @@ func TestLabelsResolve(t *testing.T) {
 		}
 	}
 	t.Logf("four-way labels: %v", counts)
+	sectors, err := ReadSectors(shared, "../labels")
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, r := range sectors {
+		per[r.Label]++
+		if r.Title == "" && r.Body == "" {
+			t.Errorf("%s %s: empty text", r.Source, r.ID)
+		}
+	}
+	for _, d := range Departments {
+		if per[d] == 0 {
+			t.Errorf("no letter labelled %s in department.tsv", d)
+		}
+	}
+	t.Logf("sector labels: %v", per)
 }
 
 func sharedDir(t testing.TB) string {
@@ -606,5 +624,60 @@ func TestLeadLabel(t *testing.T) {
 		if got := leadLabel(tc.r); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.r, got, tc.want)
 		}
+	}
+}
+
+// ReadSectors resolves labels/department.tsv against the shared files, and
+// refuses with the line's number what it cannot use; no file is no rows.
+func TestReadSectors(t *testing.T) {
+	shared := t.TempDir()
+	csvDir := filepath.Join(shared, "tipdm2020c", "csv")
+	if err := os.MkdirAll(csvDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(csvDir, "附件3_全部_4326.csv"), []byte("留言编号,留言主题,留言详情\n11,路灯不亮,小区门口路灯坏了。\n12,学校收费,小学乱收资料费。\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, tsv string
+		want      []string // id:sector
+		err       string
+	}{
+		{"no file", "", nil, ""},
+		{"header and rows", "file\tid\tsector\n附件3_全部_4326.csv\t11\t城乡建设\n附件3_全部_4326.csv\t12\t教育文体\r\n", []string{"11:城乡建设", "12:教育文体"}, ""},
+		{"unknown sector", "附件3_全部_4326.csv\t11\t城建\n", nil, ":1: sector \"城建\""},
+		{"reserved file", "file\tid\tsector\n附件4_全部_2816.csv\t11\t城乡建设\n", nil, ":2: 附件4_全部_2816.csv is reserved"},
+		{"no such message", "附件3_全部_4326.csv\t99\t城乡建设\n", nil, ":1: 附件3_全部_4326.csv has no message 99"},
+		{"twice", "附件3_全部_4326.csv\t11\t城乡建设\n附件3_全部_4326.csv\t11\t交通运输\n", nil, ":2: 附件3_全部_4326.csv 11 is labelled twice"},
+		{"too few fields", "附件3_全部_4326.csv\t11\n", nil, ":1: want file, id, sector"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			labels := t.TempDir()
+			if c.tsv != "" {
+				if err := os.WriteFile(filepath.Join(labels, "department.tsv"), []byte(c.tsv), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			recs, err := ReadSectors(shared, labels)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one holding %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				got = append(got, r.ID+":"+r.Label)
+				if r.Title == "" || r.Body == "" {
+					t.Errorf("%s: no text", r.ID)
+				}
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("got %q, want %q", got, c.want)
+			}
+		})
 	}
 }
