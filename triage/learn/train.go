@@ -212,7 +212,7 @@ func ReadSectors(shared, labels string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := map[string]map[string]Record{}
+	messages := sharedMessages(shared)
 	seen := map[[2]string]bool{}
 	var out []Record
 	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
@@ -233,21 +233,9 @@ func ReadSectors(shared, labels string) ([]Record, error) {
 			return nil, fmt.Errorf("%s:%d: %s %s is labelled twice", path, i+1, f[0], f[1])
 		}
 		seen[[2]string{f[0], f[1]}] = true
-		byID, ok := files[f[0]]
-		if !ok {
-			recs, err := ReadTipdmCSV(filepath.Join(shared, "tipdm2020c/csv", f[0]), "-")
-			if err != nil {
-				return nil, err
-			}
-			byID = map[string]Record{}
-			for _, r := range recs {
-				byID[r.ID] = r
-			}
-			files[f[0]] = byID
-		}
-		r, ok := byID[f[1]]
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: %s has no message %s", path, i+1, f[0], f[1])
+		r, err := messages(f[0], f[1])
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
 		}
 		r.Label = f[2]
 		out = append(out, r)
@@ -262,24 +250,12 @@ func ReadFourWay(shared, labels string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := map[string]map[string]Record{}
+	messages := sharedMessages(shared)
 	var out []Record
 	for _, ref := range refs {
-		byID, ok := files[ref.File]
-		if !ok {
-			recs, err := ReadTipdmCSV(filepath.Join(shared, "tipdm2020c/csv", ref.File), "-")
-			if err != nil {
-				return nil, err
-			}
-			byID = map[string]Record{}
-			for _, r := range recs {
-				byID[r.ID] = r
-			}
-			files[ref.File] = byID
-		}
-		r, ok := byID[ref.ID]
-		if !ok {
-			return nil, fmt.Errorf("fourway.tsv: %s has no message %s", ref.File, ref.ID)
+		r, err := messages(ref.File, ref.ID)
+		if err != nil {
+			return nil, fmt.Errorf("fourway.tsv: %w", err)
 		}
 		r.Label, r.Lead = ref.Class, ref.Lead
 		out = append(out, r)
@@ -289,6 +265,31 @@ func ReadFourWay(shared, labels string) ([]Record, error) {
 		return nil, err
 	}
 	return append(out, own...), nil
+}
+
+// sharedMessages looks messages up by file (a base name under
+// tipdm2020c/csv) and id, reading each file once.
+func sharedMessages(shared string) func(file, id string) (Record, error) {
+	files := map[string]map[string]Record{}
+	return func(file, id string) (Record, error) {
+		byID, ok := files[file]
+		if !ok {
+			recs, err := ReadTipdmCSV(filepath.Join(shared, "tipdm2020c/csv", file), "-")
+			if err != nil {
+				return Record{}, err
+			}
+			byID = make(map[string]Record, len(recs))
+			for _, r := range recs {
+				byID[r.ID] = r
+			}
+			files[file] = byID
+		}
+		r, ok := byID[id]
+		if !ok {
+			return Record{}, fmt.Errorf("%s has no message %s", file, id)
+		}
+		return r, nil
+	}
 }
 
 func index(xs []string, x string) int {
