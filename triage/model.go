@@ -24,8 +24,47 @@ type Head struct {
 	// Temperature divides the scores before the softmax; fitted on held-out
 	// folds so that confidences are calibrated.
 	Temperature float32 `json:"temperature"`
-	col         int
-	index       int // in Model.Heads
+	// Bands, when set, calibrate texts by length: a text of fewer words
+	// (Model.Words) than a band's Below, and not fewer than the band
+	// before's, is calibrated at the band's Temperature (TemperatureFor);
+	// one at or past the last band's Below at Temperature. The class head
+	// has them: one temperature was too cool for short texts and too warm
+	// for long ones (learn.classBands).
+	Bands []Band `json:"bands,omitempty"`
+	col   int
+	index int // in Model.Heads
+}
+
+// Band is a length band of Head.Bands.
+type Band struct {
+	Below       int     `json:"below"`
+	Temperature float32 `json:"temperature"`
+}
+
+// TemperatureFor is the temperature at which a text of words words is
+// calibrated (Bands).
+func (h *Head) TemperatureFor(words int) float32 {
+	for _, b := range h.Bands {
+		if words < b.Below {
+			return b.Temperature
+		}
+	}
+	return h.Temperature
+}
+
+// ProbOf is the probability of label k from head h's part of raw scores at
+// temperature t (Probs, for one label and another temperature).
+func (h *Head) ProbOf(scores []float32, k int, t float32) float64 {
+	s := scores[h.col : h.col+len(h.Labels)]
+	mx := float32(math.Inf(-1))
+	for _, x := range s {
+		mx = max(mx, x)
+	}
+	sum := 0.0
+	for _, x := range s {
+		sum += math.Exp(float64((x - mx) / t))
+	}
+	return math.Exp(float64((s[k]-mx)/t)) / sum
 }
 
 // Model is a set of linear heads over hashed character n-grams. The weights
@@ -763,6 +802,14 @@ func (m *Model) checkHeader() error {
 		}
 		if !finite(h.Temperature) || h.Temperature <= 0 {
 			return fmt.Errorf("head %q: temperature %v, want finite and positive", h.Name, h.Temperature)
+		}
+		for i, b := range h.Bands {
+			if !finite(b.Temperature) || b.Temperature <= 0 {
+				return fmt.Errorf("head %q: band %d: temperature %v, want finite and positive", h.Name, i, b.Temperature)
+			}
+			if b.Below < 1 || i > 0 && b.Below <= h.Bands[i-1].Below {
+				return fmt.Errorf("head %q: band %d: below %d, want 1 or more and above the band before's", h.Name, i, b.Below)
+			}
 		}
 		for k, b := range h.Bias {
 			if !finite(b) {

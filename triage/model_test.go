@@ -167,6 +167,15 @@ func TestReadModelCorrupt(t *testing.T) {
 		{"temperature 0", gzipped(withHeader(t, raw, func(h map[string]any) { head(0, h)["temperature"] = 0 }))},
 		{"temperature -1", gzipped(withHeader(t, raw, func(h map[string]any) { head(1, h)["temperature"] = -1 }))},
 		{"bias missing", gzipped(withHeader(t, raw, func(h map[string]any) { head(1, h)["bias"] = []float32{0.1, 0.2} }))},
+		{"band temperature 0", gzipped(withHeader(t, raw, func(h map[string]any) {
+			head(1, h)["bands"] = []Band{{Below: 40, Temperature: 0}}
+		}))},
+		{"band below 0", gzipped(withHeader(t, raw, func(h map[string]any) {
+			head(1, h)["bands"] = []Band{{Below: 0, Temperature: 0.5}}
+		}))},
+		{"bands out of order", gzipped(withHeader(t, raw, func(h map[string]any) {
+			head(1, h)["bands"] = []Band{{Below: 80, Temperature: 0.5}, {Below: 40, Temperature: 0.7}}
+		}))},
 		{"one label", gzipped(withHeader(t, raw, func(h map[string]any) {
 			head(0, h)["labels"], head(0, h)["bias"] = []string{"x"}, []float32{0}
 		}))},
@@ -237,14 +246,7 @@ func TestDefaultModelLoads(t *testing.T) {
 	if m.q != nil || m.pk == nil {
 		t.Errorf("built-in model: int8 matrix kept %v, packed %v", m.q != nil, m.pk != nil)
 	}
-	var buf bytes.Buffer
-	if err := m.Write(&buf); err != nil {
-		t.Fatal(err)
-	}
-	r, err := ReadModel(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := roundTrip(t, m)
 	if !bytes.Equal(r.pk.rows, m.pk.rows) {
 		t.Error("the built-in model written and read again scores differently")
 	}
@@ -361,4 +363,52 @@ func TestTitleRepeat(t *testing.T) {
 			t.Errorf("TitleRepeat %d: %d spans for %d features", n, len(x.spans), len(x.ids))
 		}
 	}
+}
+
+// A head's length bands survive a round trip, and TemperatureFor picks the
+// first band a length is under, else the head's one temperature; ProbOf
+// at the head's temperature is Probs.
+func TestBands(t *testing.T) {
+	m, ids := smallModel(t)
+	h := &m.Heads[1]
+	h.Temperature = 0.9
+	h.Bands = []Band{{Below: 40, Temperature: 0.5}, {Below: 300, Temperature: 0.8}}
+	r := roundTrip(t, m)
+	rh := &r.Heads[1]
+	if !slices.Equal(rh.Bands, h.Bands) {
+		t.Fatalf("bands after a round trip: %v, want %v", rh.Bands, h.Bands)
+	}
+	for _, c := range []struct {
+		words int
+		want  float32
+	}{{0, 0.5}, {39, 0.5}, {40, 0.8}, {299, 0.8}, {300, 0.9}, {5000, 0.9}} {
+		if got := rh.TemperatureFor(c.words); got != c.want {
+			t.Errorf("TemperatureFor(%d) = %v, want %v", c.words, got, c.want)
+		}
+	}
+	scores := make([]float32, r.Cols())
+	r.Scores(ids, scores)
+	probs := rh.Probs(scores, nil)
+	for k := range rh.Labels {
+		if d := rh.ProbOf(scores, k, rh.Temperature) - probs[k]; d > 1e-9 || d < -1e-9 {
+			t.Errorf("label %d: ProbOf %v, Probs %v", k, rh.ProbOf(scores, k, rh.Temperature), probs[k])
+		}
+	}
+	if rh.ProbOf(scores, Argmax(probs), 0.5) <= probs[Argmax(probs)] {
+		t.Errorf("a cooler temperature did not raise the top label's probability")
+	}
+}
+
+// roundTrip writes m and reads it back.
+func roundTrip(t *testing.T, m *Model) *Model {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := m.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ReadModel(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -593,6 +593,15 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Flags.DisciplineLead = true
 	}
 	if forced == "" {
+		// The class stands; its confidence is calibrated for the text's
+		// length (Head.Bands), for the threshold below and the reader. The
+		// choices above (reject, discipline on little text) keep the
+		// head's one temperature they were set at. The bands were fitted
+		// on Chinese letters: a text mostly in other scripts, of which the
+		// model knows little, keeps the one temperature too.
+		if t := e.class.TemperatureFor(s.words); t != e.class.Temperature && 2*s.han >= s.words {
+			d.Confidence = e.class.ProbOf(s.scores, best, t)
+		}
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: string(d.Class),
 			Detail: e.topFeatures(s, e.class, best), Weight: d.Confidence})
 	}

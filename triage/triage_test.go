@@ -1120,3 +1120,75 @@ func TestExplainPick(t *testing.T) {
 		}
 	}
 }
+
+// The class head's length bands (Head.Bands) change only the confidence of
+// the class the engine chose: never the class, a flag, the department or a
+// rejection. On a short Chinese text the confidence rises (its band is
+// cooler than the one temperature) and fewer items go to review; on a
+// long letter it falls; a text mostly in another script keeps the one
+// temperature.
+func TestLengthBands(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	h := e.m.Head(HeadClass)
+	if len(h.Bands) == 0 {
+		t.Fatal("the built-in model's class head has no length bands")
+	}
+	um := *e.m
+	um.Heads = slices.Clone(e.m.Heads)
+	um.Head(HeadClass).Bands = nil
+	one, err := NewWithModel(DefaultConfig(), &um)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := []string{"小区门口路灯不亮，请维修。", "楼上漏水，物业不管。", "公交车到站不停，司机态度差。", "暖气不热，室温只有十二度。",
+		"道路坑洼不平，雨天积水严重。", "物业费涨价没有公示，合理吗？", "楼下饭店油烟太大，熏得没法开窗。", "有人在河边倾倒建筑垃圾。"}
+	long := strings.Repeat("我们小区旁边的工地每天夜里施工到凌晨两点，噪音很大，多次向有关部门反映都没有结果，", 8)
+	foreign := "Здравствуйте, у нас во дворе уже месяц не горит фонарь, просим починить как можно скорее."
+	texts := append(append([]string{long, foreign}, short...), "测试", "免费发票代开 加微信")
+	for _, ex := range readExamples(t) {
+		texts = append(texts, ex.Title+"\n"+ex.Body)
+	}
+	reviewsBanded, reviewsOne, raised, lowered := 0, 0, 0, 0
+	for _, text := range texts {
+		d, o := e.DecideText("", text), one.DecideText("", text)
+		if d.Class != o.Class || d.Flags != o.Flags || d.Department != o.Department {
+			t.Errorf("%.20q: the bands changed the decision: %s %+v %s, one temperature %s %+v %s", text, d.Class, d.Flags, d.Department, o.Class, o.Flags, o.Department)
+		}
+		words := e.m.Words("", text)
+		switch {
+		case d.Class == minsheng.ClassInvalid || text == foreign:
+			if d.Confidence != o.Confidence {
+				t.Errorf("%.20q: confidence %.3f, %.3f at one temperature: want it unchanged", text, d.Confidence, o.Confidence)
+			}
+		case hasReason(d, "threshold", "uncertain_invalid") || hasReason(d, "threshold", "kept_by_rule") || hasReason(d, "threshold", "discipline_little_text"):
+			// Not the head's most probable class, whose probability a
+			// cooler temperature lowers; in review whatever it is.
+			if !d.Review {
+				t.Errorf("%.20q: not in review: %+v", text, d.Reasons)
+			}
+		case h.TemperatureFor(words) < h.Temperature && d.Confidence > o.Confidence:
+			raised++
+		case h.TemperatureFor(words) > h.Temperature && d.Confidence < o.Confidence:
+			lowered++
+		case h.TemperatureFor(words) != h.Temperature:
+			t.Errorf("%.20q (%d words): confidence %.3f, %.3f at one temperature, band temperature %.2f against %.2f", text, words, d.Confidence, o.Confidence, h.TemperatureFor(words), h.Temperature)
+		}
+		if slices.Contains(short, text) {
+			reviewsBanded += btoi(d.Review)
+			reviewsOne += btoi(o.Review)
+		}
+	}
+	if raised < len(short) || lowered == 0 {
+		t.Errorf("confidence raised on %d texts (want at least the %d short ones), lowered on %d (want the long letter)", raised, len(short), lowered)
+	}
+	if reviewsBanded >= reviewsOne {
+		t.Errorf("short texts to review: %d with the bands, %d at one temperature: want fewer", reviewsBanded, reviewsOne)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/triage"
 )
 
 func TestExpectedCalibrationError(t *testing.T) {
@@ -87,5 +88,40 @@ func TestCalibrationTable(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// classBands fits each length band its own temperature: texts whose
+// held-out predictions are right more often than they say get a cooler one
+// than texts that are right less often; a band with fewer than minBand
+// texts keeps the one temperature.
+func TestClassBands(t *testing.T) {
+	var probs [][]float64
+	var labels, words []int
+	add := func(n, w int, p float64, rightEvery int) {
+		for i := range n {
+			probs = append(probs, []float64{p, 1 - p})
+			label := 0
+			if i%rightEvery == rightEvery-1 {
+				label = 1
+			}
+			labels, words = append(labels, label), append(words, w)
+		}
+	}
+	add(400, 10, 0.6, 10)  // short: says 0.6, right 90 %
+	add(400, 200, 0.9, 4)  // long: says 0.9, right 75 %
+	add(50, 1000, 0.9, 10) // too few to fit
+	bands, table := classBands(probs, labels, words, 0.9)
+	if len(bands) != len(bandLimits) {
+		t.Fatalf("%d bands, want %d", len(bands), len(bandLimits))
+	}
+	h := &triage.Head{Temperature: 0.9, Bands: bands}
+	short, long, few := h.TemperatureFor(10), h.TemperatureFor(200), h.TemperatureFor(1000)
+	if !(short < 0.9 && long > 0.9 && few == 0.9) {
+		t.Errorf("temperatures: short %.2f, long %.2f, few %.2f; want below 0.9, above it, 0.9\n%s", short, long, few, table)
+	}
+	cal := banded(probs, words, h)
+	if e, one := expectedCalibrationError(cal, labels, 1), expectedCalibrationError(probs, labels, 0.9); e >= one/2 {
+		t.Errorf("calibration error %.3f banded, %.3f at one temperature", e, one)
 	}
 }

@@ -535,9 +535,10 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	// In every fold's training and the final fit, never held out.
 	alwaysTrain := append(docs(m, spam, h.Labels, 0.3, byLabel), extraClass...)
 	titleRep := NewReport(h.Labels)
+	titleProbs := make([][]float64, len(titles))
 	rep, probs = crossValidateWith(m, h, class, titles, titleOf, 5, func(tr []Doc) {
 		Fit(m, h, append(tr, alwaysTrain...), cfg.Class)
-	}, func(j int, p []float64) { titleRep.Add(titles[j].Label, triage.Argmax(p)) })
+	}, func(j int, p []float64) { titleRep.Add(titles[j].Label, triage.Argmax(p)); titleProbs[j] = p })
 	classProbs = probs
 	for len(classSrc) < len(class) { // the weak labels: no source to report, each its own group
 		classSrc, classText = append(classSrc, ""), append(classText, "")
@@ -548,6 +549,23 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	})
 	logf("class: held out with near-duplicates in one fold, macro-F1 over the four valid classes %.3f", groupedF1)
 	h.Temperature = FitTemperature(probs, labelsOf(class))
+	// Calibration by length (Head.Bands), fitted on the held-out letters
+	// and titles together, each at its own length.
+	var bandProbs [][]float64
+	var bandLabels, bandWords []int
+	for i, r := range append(append([]Record(nil), d.FourWay...), weak...) {
+		bandProbs, bandLabels, bandWords = append(bandProbs, probs[i]), append(bandLabels, class[i].Label), append(bandWords, m.Words(r.Title, r.Body))
+	}
+	for j := range titles {
+		bandProbs, bandLabels, bandWords = append(bandProbs, titleProbs[j]), append(bandLabels, titles[j].Label), append(bandWords, m.Words("", d.FourWay[titleOf[j]].Title))
+	}
+	var bandTable string
+	h.Bands, bandTable = classBands(bandProbs, bandLabels, bandWords, h.Temperature)
+	calibrated := banded(bandProbs, bandWords, h)
+	bandNote := fmt.Sprintf("\ncalibration by length (Head.Bands; the letters held out and their titles sent alone, %d texts; the engine calibrates a valid class's confidence at its band's temperature):\n%s\n%s\n%s",
+		len(bandProbs), bandTable, calibrationTable(calibrated, bandLabels, 1),
+		reviewTable(calibrated, bandLabels, 1, h.Labels, triage.DefaultConfig().Thresholds))
+	logf("class: length bands %v", h.Bands)
 	// Per-class offsets for macro-F1, kept only when they also help, by
 	// offsetMargin, on held-out predictions they were not fitted on.
 	crossed, without := CrossFitBias(probs, labelsOf(class), h.Labels)
@@ -574,7 +592,8 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 			"\nheld out, by source (macro-F1 over the four valid classes; our own examples left out):\n" + bySource +
 			grouped +
 			"\n" + calibrationTable(classProbs, labelsOf(class), h.Temperature) +
-			"\n" + reviewTable(classProbs, labelsOf(class), h.Temperature, h.Labels, triage.DefaultConfig().Thresholds)})
+			"\n" + reviewTable(classProbs, labelsOf(class), h.Temperature, h.Labels, triage.DefaultConfig().Thresholds) +
+			bandNote})
 	logf("class: 5-fold CV macro-F1 %.3f (%s)", rep.MacroF1(), strings.TrimSpace(biasNote))
 	Fit(m, h, append(append(append([]Doc(nil), class...), titles...), alwaysTrain...), cfg.Class)
 	for k, b := range offsets {
