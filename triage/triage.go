@@ -401,6 +401,9 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	s.probs = e.dept.Probs(s.scores, s.probs)
 	deptK := Argmax(s.probs)
 	deptP := s.probs[deptK]
+	if t := e.dept.TemperatureFor(s.words); t != e.dept.Temperature && 2*s.han >= s.words {
+		deptP = e.dept.ProbOf(s.scores, deptK, t) // calibrated for the text's length (Head.Bands)
+	}
 	d.Department = e.dept.Labels[deptK]
 	d.Flags.DepartmentUncertain = deptP < e.cfg.DepartmentThreshold
 

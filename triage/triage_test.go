@@ -506,7 +506,7 @@ func TestExplainDepartment(t *testing.T) {
 	for _, c := range []struct {
 		e    *Engine
 		want string
-	}{{e, "教育文体 0."}, {explaining, "教育文体 0."}} {
+	}{{e, "教育文体 "}, {explaining, "教育文体 "}} {
 		d, err := c.e.Decide(context.Background(), item)
 		if err != nil {
 			t.Fatal(err)
@@ -517,8 +517,9 @@ func TestExplainDepartment(t *testing.T) {
 				got = r.Detail
 			}
 		}
-		if !strings.HasPrefix(got, c.want) || (c.e == e) == strings.Contains(got, `: "`) {
-			t.Errorf("explain_department %v: department reason %q, want it to start %q", c.e.cfg.ExplainDepartment, got, c.want)
+		p, err := strconv.ParseFloat(strings.TrimPrefix(got, c.want)[:min(4, len(strings.TrimPrefix(got, c.want)))], 64)
+		if !strings.HasPrefix(got, c.want) || err != nil || p < 0 || p > 1 || (c.e == e) == strings.Contains(got, `: "`) {
+			t.Errorf("explain_department %v: department reason %q, want it to start %q and a probability", c.e.cfg.ExplainDepartment, got, c.want)
 		}
 	}
 }
@@ -1183,6 +1184,40 @@ func TestLengthBands(t *testing.T) {
 	}
 	if reviewsBanded >= reviewsOne {
 		t.Errorf("short texts to review: %d with the bands, %d at one temperature: want fewer", reviewsBanded, reviewsOne)
+	}
+
+	// The department head's band for short texts: the same sector, surer,
+	// so fewer short service requests are kept from their department.
+	if len(e.m.Head(HeadDepartment).Bands) == 0 {
+		t.Fatal("the built-in model's department head has no length bands")
+	}
+	um.Heads = slices.Clone(e.m.Heads)
+	um.Head(HeadDepartment).Bands = nil
+	if one, err = NewWithModel(DefaultConfig(), &um); err != nil {
+		t.Fatal(err)
+	}
+	deptWeight := func(d minsheng.Decision) float64 {
+		for _, r := range d.Reasons {
+			if r.Code == "department" {
+				return r.Weight
+			}
+		}
+		return -1
+	}
+	unsureBanded, unsureOne := 0, 0
+	for _, text := range short {
+		d, o := e.DecideText("", text), one.DecideText("", text)
+		if d.Department != o.Department || d.Class != o.Class {
+			t.Errorf("%.20q: the department's bands changed the decision: %s %s, one temperature %s %s", text, d.Class, d.Department, o.Class, o.Department)
+		}
+		if d.Class == minsheng.ClassGovService && deptWeight(d) <= deptWeight(o) {
+			t.Errorf("%.20q: sector %s at %.3f, %.3f at one temperature: want it surer", text, d.Department, deptWeight(d), deptWeight(o))
+		}
+		unsureBanded += btoi(d.Flags.DepartmentUncertain)
+		unsureOne += btoi(o.Flags.DepartmentUncertain)
+	}
+	if unsureBanded >= unsureOne {
+		t.Errorf("short texts with an uncertain sector: %d with the bands, %d at one temperature: want fewer", unsureBanded, unsureOne)
 	}
 }
 

@@ -91,7 +91,7 @@ func TestCalibrationTable(t *testing.T) {
 	}
 }
 
-// classBands fits each length band its own temperature: texts whose
+// lengthBands fits each length band its own temperature: texts whose
 // held-out predictions are right more often than they say get a cooler one
 // than texts that are right less often; a band with fewer than minBand
 // texts keeps the one temperature.
@@ -111,7 +111,7 @@ func TestClassBands(t *testing.T) {
 	add(400, 10, 0.6, 10)  // short: says 0.6, right 90 %
 	add(400, 200, 0.9, 4)  // long: says 0.9, right 75 %
 	add(50, 1000, 0.9, 10) // too few to fit
-	bands, table := classBands(probs, labels, words, 0.9)
+	bands, table := lengthBands(probs, labels, words, 0.9)
 	if len(bands) != len(bandLimits) {
 		t.Fatalf("%d bands, want %d", len(bands), len(bandLimits))
 	}

@@ -465,10 +465,29 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 			Fit(m, h, append(base, pseudo...), cfg.Department)
 		}
 	}
-	rep, probs := crossValidate(m, h, dept, 5, fitDept)
+	// Each letter's title, sent alone, is predicted by the fold that holds
+	// its letter out, never trained on: the short texts the length bands
+	// are fitted on.
+	var deptTitles []Doc
+	var deptTitleOf, deptWords, deptTitleWords []int
+	for _, r := range d.Dept {
+		if index(Departments, r.Label) < 0 {
+			continue
+		}
+		deptWords = append(deptWords, m.Words(r.Title, r.Body))
+		if strings.TrimSpace(r.Title) != "" {
+			deptTitles = append(deptTitles, Doc{IDs: m.Featurize(nil, "", r.Title), Label: index(Departments, r.Label)})
+			deptTitleOf, deptTitleWords = append(deptTitleOf, len(deptWords)-1), append(deptTitleWords, m.Words("", r.Title))
+		}
+	}
+	rep, probs, titleDeptProbs := crossValidateAlso(m, h, dept, 5, fitDept, deptTitles, deptTitleOf)
 	h.Temperature = FitTemperature(probs, labelsOf(dept))
-	results = append(results, HeadResult{triage.HeadDepartment, "5-fold CV on 附件2_示例数据_495", rep, calibrationTable(probs, labelsOf(dept), h.Temperature)})
-	logf("department: 5-fold CV macro-F1 %.3f, temperature %.2f", rep.MacroF1(), h.Temperature)
+	deptBands, deptBandTable := lengthBands(append(append([][]float64(nil), probs...), titleDeptProbs...),
+		append(labelsOf(dept), labelsOf(deptTitles)...), append(append([]int(nil), deptWords...), deptTitleWords...), h.Temperature)
+	h.Bands = deptBands
+	results = append(results, HeadResult{triage.HeadDepartment, "5-fold CV on 附件2_示例数据_495", rep, calibrationTable(probs, labelsOf(dept), h.Temperature) +
+		fmt.Sprintf("\ncalibration by length (Head.Bands; the letters held out and their titles sent alone, never trained on, %d texts):\n%s", len(probs)+len(titleDeptProbs), deptBandTable)})
+	logf("department: 5-fold CV macro-F1 %.3f, temperature %.2f, length bands %v", rep.MacroF1(), h.Temperature, h.Bands)
 	fitDept(dept)
 
 	// Screen: trec06c ham and spam (train folders) plus citizens' messages
@@ -560,7 +579,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		bandProbs, bandLabels, bandWords = append(bandProbs, titleProbs[j]), append(bandLabels, titles[j].Label), append(bandWords, m.Words("", d.FourWay[titleOf[j]].Title))
 	}
 	var bandTable string
-	h.Bands, bandTable = classBands(bandProbs, bandLabels, bandWords, h.Temperature)
+	h.Bands, bandTable = lengthBands(bandProbs, bandLabels, bandWords, h.Temperature)
 	calibrated := banded(bandProbs, bandWords, h)
 	bandNote := fmt.Sprintf("\ncalibration by length (Head.Bands; the letters held out and their titles sent alone, %d texts; the engine calibrates a valid class's confidence at its band's temperature):\n%s\n%s\n%s",
 		len(bandProbs), bandTable, calibrationTable(calibrated, bandLabels, 1),
@@ -783,6 +802,19 @@ func crossValidate(m *triage.Model, h *triage.Head, ds []Doc, k int, fit func([]
 	return crossValidateWith(m, h, ds, nil, nil, k, fit, nil)
 }
 
+// crossValidateAlso is crossValidate that also predicts each doc of also,
+// tied to the doc ds[of[j]] it was made from, with the fit of the fold that
+// holds that doc out; also is never trained on.
+func crossValidateAlso(m *triage.Model, h *triage.Head, ds []Doc, k int, fit func([]Doc), also []Doc, of []int) (*Report, [][]float64, [][]float64) {
+	folds := make([]int, len(ds))
+	for i := range folds {
+		folds[i] = i % k
+	}
+	alsoProbs := make([][]float64, len(also))
+	rep, probs := crossValidateFolds(m, h, ds, folds, also, of, k, fit, func(j int, p []float64) { alsoProbs[j] = p }, false)
+	return rep, probs, alsoProbs
+}
+
 // groupedHeldOut runs a second cross-validation of the class head in which
 // near-duplicate letters (nearDuplicateGroups) share a fold, each title in
 // its letter's: the figure for messages the head has never seen a twin of.
@@ -800,7 +832,7 @@ func groupedHeldOut(m *triage.Model, h *triage.Head, class []Doc, src, text []st
 			inGroups++
 		}
 	}
-	_, probs := crossValidateFolds(m, h, class, groupedFolds(groups, 5), titles, titleOf, 5, fit, nil)
+	_, probs := crossValidateFolds(m, h, class, groupedFolds(groups, 5), titles, titleOf, 5, fit, nil, true)
 	gold := labelsOf(class)
 	rep := NewReport(h.Labels)
 	for i, p := range probs {
@@ -832,12 +864,12 @@ func crossValidateWith(m *triage.Model, h *triage.Head, ds, extra []Doc, of []in
 	for i := range folds {
 		folds[i] = i % k
 	}
-	return crossValidateFolds(m, h, ds, folds, extra, of, k, fit, held)
+	return crossValidateFolds(m, h, ds, folds, extra, of, k, fit, held, true)
 }
 
 // crossValidateFolds is crossValidateWith with the fold of each doc given
-// (folds[i] in [0, k)).
-func crossValidateFolds(m *triage.Model, h *triage.Head, ds []Doc, folds []int, extra []Doc, of []int, k int, fit func([]Doc), held func(j int, p []float64)) (*Report, [][]float64) {
+// (folds[i] in [0, k)); without train, the extra docs are only predicted.
+func crossValidateFolds(m *triage.Model, h *triage.Head, ds []Doc, folds []int, extra []Doc, of []int, k int, fit func([]Doc), held func(j int, p []float64), train bool) (*Report, [][]float64) {
 	probs := make([][]float64, len(ds))
 	for fold := range k {
 		var tr []Doc
@@ -847,7 +879,7 @@ func crossValidateFolds(m *triage.Model, h *triage.Head, ds []Doc, folds []int, 
 			}
 		}
 		for j, d := range extra {
-			if folds[of[j]] != fold {
+			if train && folds[of[j]] != fold {
 				tr = append(tr, d)
 			}
 		}
