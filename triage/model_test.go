@@ -99,7 +99,7 @@ func rows(raw []byte) int {
 }
 
 // withHeader is a model's stream with its header edited by edit.
-func withHeader(t *testing.T, raw []byte, edit func(h map[string]any)) []byte {
+func withHeader(t testing.TB, raw []byte, edit func(h map[string]any)) []byte {
 	var h map[string]any
 	if err := json.Unmarshal(raw[len(modelMagic)+4:rows(raw)], &h); err != nil {
 		t.Fatal(err)
@@ -207,6 +207,9 @@ func FuzzReadModel(f *testing.F) {
 	f.Add(raw[:len(raw)-3])
 	f.Add(withScale(raw, float32(math.Inf(-1))))
 	f.Add(append(slices.Clone(raw), 0))
+	f.Add(withHeader(f, raw, func(h map[string]any) {
+		head(1, h)["bands"] = []Band{{Below: 40, Temperature: 0.5}, {Below: 300, Temperature: 1.3}}
+	}))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := ReadModel(bytes.NewReader(gzipped(raw)))
 		if err != nil {
@@ -220,6 +223,13 @@ func FuzzReadModel(f *testing.F) {
 		for i, s := range scores {
 			if !finite(s) {
 				t.Fatalf("score %d is %v", i, s)
+			}
+		}
+		for _, h := range m.Heads {
+			for _, words := range []int{0, 20, 1000} {
+				if p := h.ProbOf(scores, 0, h.TemperatureFor(words)); !(p >= 0 && p <= 1) {
+					t.Fatalf("head %q, %d words: probability %v", h.Name, words, p)
+				}
 			}
 		}
 		var buf bytes.Buffer
