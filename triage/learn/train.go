@@ -485,8 +485,13 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	deptBands, deptBandTable := lengthBands(append(append([][]float64(nil), probs...), titleDeptProbs...),
 		append(labelsOf(dept), labelsOf(deptTitles)...), append(append([]int(nil), deptWords...), deptTitleWords...), h.Temperature)
 	h.Bands = deptBands
+	titleDeptRep := NewReport(h.Labels)
+	for j, p := range titleDeptProbs {
+		titleDeptRep.Add(deptTitles[j].Label, triage.Argmax(p))
+	}
 	results = append(results, HeadResult{triage.HeadDepartment, "5-fold CV on 附件2_示例数据_495", rep, calibrationTable(probs, labelsOf(dept), h.Temperature) +
-		fmt.Sprintf("\ncalibration by length (Head.Bands; the letters held out and their titles sent alone, never trained on, %d texts):\n%s", len(probs)+len(titleDeptProbs), deptBandTable)})
+		fmt.Sprintf("\ncalibration by length (Head.Bands; the letters held out and their titles sent alone, never trained on, %d texts):\n%s", len(probs)+len(titleDeptProbs), deptBandTable) +
+		fmt.Sprintf("\nheld out, the %d letters' titles sent alone as short items (never trained on):\n%s", titleDeptRep.N, reportString(titleDeptRep))})
 	logf("department: 5-fold CV macro-F1 %.3f, temperature %.2f, length bands %v", rep.MacroF1(), h.Temperature, h.Bands)
 	fitDept(dept)
 
