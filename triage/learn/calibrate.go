@@ -204,9 +204,10 @@ func ratio(a, b int) float64 {
 func pct(a, b int) float64 { return 100 * ratio(a, b) }
 
 // bandLimits are the word counts (triage.Model.Words) at which the class
-// and department heads' length bands end (triage.Head.Bands): each about twice the one
-// before, so that every band holds hundreds of held-out texts; the last
-// holds every longer text. Chosen before fitting, not tuned.
+// and department heads' length bands end (triage.Head.Bands): each about
+// twice the one before, so that the class head's bands hold hundreds of
+// held-out texts each; the last holds every longer text. Chosen before
+// fitting, not tuned.
 var bandLimits = []int{40, 80, 150, 300, 1 << 30}
 
 // minBand is the fewest held-out texts a band's temperature is fitted on;
@@ -219,11 +220,10 @@ const minBand = 200
 // temperature 1) of each length band's texts, words[i] being text i's
 // length, and returns the bands with a table of what they change against
 // the head's one temperature, base. For the class head, on 2026-12-02's
-// labels one
-// temperature (0.90) left the titles sent alone as items, a text of
-// fewer than 40 words, with an expected calibration error of 0.164
-// (their own temperature: 0.50) and letters of 300 words or more with
-// 0.084 (their own: 1.30).
+// labels, one temperature (0.90) left the titles sent alone as items, a
+// text of fewer than 40 words, with an expected calibration error of
+// 0.164 (their own temperature: 0.50) and letters of 300 words or more
+// with 0.084 (their own: 1.30).
 func lengthBands(probs [][]float64, labels, words []int, base float32) ([]triage.Band, string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-13s %6s %11s %10s %10s\n", "words", "texts", "temperature", "ECE at one", "ECE banded")
