@@ -27,9 +27,10 @@ type Head struct {
 	// Bands, when set, calibrate texts by length: a text of fewer words
 	// (Model.Words) than a band's Below, and not fewer than the band
 	// before's, is calibrated at the band's Temperature (TemperatureFor);
-	// one at or past the last band's Below at Temperature. The class head
-	// has them: one temperature was too cool for short texts and too warm
-	// for long ones (learn.classBands).
+	// one at or past the last band's Below at Temperature. The class and
+	// department heads have them: one temperature was too cool for short
+	// texts and, for the class head, too warm for long ones
+	// (learn.lengthBands).
 	Bands []Band `json:"bands,omitempty"`
 	col   int
 	index int // in Model.Heads
