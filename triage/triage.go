@@ -401,9 +401,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	s.probs = e.dept.Probs(s.scores, s.probs)
 	deptK := Argmax(s.probs)
 	deptP := s.probs[deptK]
-	if t := e.dept.TemperatureFor(s.words); t != e.dept.Temperature && 2*s.han >= s.words {
-		deptP = e.dept.ProbOf(s.scores, deptK, t) // calibrated for the text's length (Head.Bands)
-	}
+	deptP = e.byLength(s, e.dept, deptK, deptP)
 	d.Department = e.dept.Labels[deptK]
 	d.Flags.DepartmentUncertain = deptP < e.cfg.DepartmentThreshold
 
@@ -597,14 +595,10 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	}
 	if forced == "" {
 		// The class stands; its confidence is calibrated for the text's
-		// length (Head.Bands), for the threshold below and the reader. The
-		// choices above (reject, discipline on little text) keep the
-		// head's one temperature they were set at. The bands were fitted
-		// on Chinese letters: a text mostly in other scripts, of which the
-		// model knows little, keeps the one temperature too.
-		if t := e.class.TemperatureFor(s.words); t != e.class.Temperature && 2*s.han >= s.words {
-			d.Confidence = e.class.ProbOf(s.scores, best, t)
-		}
+		// length, for the threshold below and the reader. The choices
+		// above (reject, discipline on little text) keep the head's one
+		// temperature they were set at.
+		d.Confidence = e.byLength(s, e.class, best, d.Confidence)
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: string(d.Class),
 			Detail: e.topFeatures(s, e.class, best), Weight: d.Confidence})
 	}
@@ -631,6 +625,17 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 			Detail: fmt.Sprintf("confidence %.2f below the %s threshold %.2f", d.Confidence, d.Class, t)})
 	}
 	return d
+}
+
+// byLength is label k's probability for the text in s calibrated for its
+// length (Head.Bands), p being the probability at h's one temperature.
+// The bands were fitted on Chinese letters: a text mostly in other
+// scripts, of which the model knows little, keeps p.
+func (e *Engine) byLength(s *scratch, h *Head, k int, p float64) float64 {
+	if t := h.TemperatureFor(s.words); t != h.Temperature && 2*s.han >= s.words {
+		return h.ProbOf(s.scores, k, t)
+	}
+	return p
 }
 
 // littleText says why a head's lead or discipline class was not taken on
@@ -817,6 +822,9 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 			if picked, n = top.pick(s, strongLean); n == len(picked) {
 				break
 			}
+			// The full pass's strong buckets are these same ones: the
+			// strong pick cannot do better there.
+			strongFirst = false
 		}
 		top = topN{}
 		fallthrough
@@ -827,9 +835,9 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 			}
 		}
 	default:
-		n := float32(len(h.Labels))
+		labels := float32(len(h.Labels))
 		for i, f := range s.ids {
-			if c := e.m.contrast(h, f, k, n); c > 0 {
+			if c := e.m.contrast(h, f, k, labels); c > 0 {
 				top.offer(f, i, c, 0)
 			}
 		}

@@ -517,7 +517,8 @@ func TestExplainDepartment(t *testing.T) {
 				got = r.Detail
 			}
 		}
-		p, err := strconv.ParseFloat(strings.TrimPrefix(got, c.want)[:min(4, len(strings.TrimPrefix(got, c.want)))], 64)
+		rest := strings.TrimPrefix(got, c.want)
+		p, err := strconv.ParseFloat(rest[:min(4, len(rest))], 64)
 		if !strings.HasPrefix(got, c.want) || err != nil || p < 0 || p > 1 || (c.e == e) == strings.Contains(got, `: "`) {
 			t.Errorf("explain_department %v: department reason %q, want it to start %q and a probability", c.e.cfg.ExplainDepartment, got, c.want)
 		}

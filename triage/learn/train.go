@@ -811,12 +811,8 @@ func crossValidate(m *triage.Model, h *triage.Head, ds []Doc, k int, fit func([]
 // tied to the doc ds[of[j]] it was made from, with the fit of the fold that
 // holds that doc out; also is never trained on.
 func crossValidateAlso(m *triage.Model, h *triage.Head, ds []Doc, k int, fit func([]Doc), also []Doc, of []int) (*Report, [][]float64, [][]float64) {
-	folds := make([]int, len(ds))
-	for i := range folds {
-		folds[i] = i % k
-	}
 	alsoProbs := make([][]float64, len(also))
-	rep, probs := crossValidateFolds(m, h, ds, folds, also, of, k, fit, func(j int, p []float64) { alsoProbs[j] = p }, false)
+	rep, probs := crossValidateFolds(m, h, ds, plainFolds(len(ds), k), also, of, k, fit, func(j int, p []float64) { alsoProbs[j] = p }, false)
 	return rep, probs, alsoProbs
 }
 
@@ -865,11 +861,16 @@ func titlesNote(r *Report, weight float64) string {
 // folds that train on that doc, so no fold sees a text drawn from one it
 // holds out. held, when set, gets each extra doc's held-out prediction.
 func crossValidateWith(m *triage.Model, h *triage.Head, ds, extra []Doc, of []int, k int, fit func([]Doc), held func(j int, p []float64)) (*Report, [][]float64) {
-	folds := make([]int, len(ds))
+	return crossValidateFolds(m, h, ds, plainFolds(len(ds), k), extra, of, k, fit, held, true)
+}
+
+// plainFolds puts doc i of n in fold i mod k.
+func plainFolds(n, k int) []int {
+	folds := make([]int, n)
 	for i := range folds {
 		folds[i] = i % k
 	}
-	return crossValidateFolds(m, h, ds, folds, extra, of, k, fit, held, true)
+	return folds
 }
 
 // crossValidateFolds is crossValidateWith with the fold of each doc given
