@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -176,6 +177,16 @@ func TestReadModelCorrupt(t *testing.T) {
 		{"bands out of order", gzipped(withHeader(t, raw, func(h map[string]any) {
 			head(1, h)["bands"] = []Band{{Below: 80, Temperature: 0.5}, {Below: 40, Temperature: 0.7}}
 		}))},
+		{"temperature 1e-9", gzipped(withHeader(t, raw, func(h map[string]any) { head(0, h)["temperature"] = 1e-9 }))},
+		{"band temperature 1e9", gzipped(withHeader(t, raw, func(h map[string]any) {
+			head(1, h)["bands"] = []Band{{Below: 40, Temperature: 1e9}}
+		}))},
+		{"band offsets short", gzipped(withHeader(t, raw, func(h map[string]any) {
+			head(1, h)["bands"] = []Band{{Below: 40, Temperature: 0.5, Offsets: []float32{0.5}}}
+		}))},
+		{"band offset too large", gzipped(withHeader(t, raw, func(h map[string]any) {
+			head(1, h)["bands"] = []Band{{Below: 40, Temperature: 0.5, Offsets: []float32{0, 1e6, 0}}}
+		}))},
 		{"one label", gzipped(withHeader(t, raw, func(h map[string]any) {
 			head(0, h)["labels"], head(0, h)["bias"] = []string{"x"}, []float32{0}
 		}))},
@@ -210,6 +221,9 @@ func FuzzReadModel(f *testing.F) {
 	f.Add(withHeader(f, raw, func(h map[string]any) {
 		head(1, h)["bands"] = []Band{{Below: 40, Temperature: 0.5}, {Below: 300, Temperature: 1.3}}
 	}))
+	f.Add(withHeader(f, raw, func(h map[string]any) {
+		head(1, h)["bands"] = []Band{{Below: 40, Temperature: 0.5, Offsets: []float32{-1, 0, 2}}}
+	}))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := ReadModel(bytes.NewReader(gzipped(raw)))
 		if err != nil {
@@ -227,7 +241,7 @@ func FuzzReadModel(f *testing.F) {
 		}
 		for _, h := range m.Heads {
 			for _, words := range []int{0, 20, 1000} {
-				if p := h.ProbOf(scores, 0, h.TemperatureFor(words)); !(p >= 0 && p <= 1) {
+				if p := h.ProbIn(scores, 0, h.BandFor(words)); !(p >= 0 && p <= 1) {
 					t.Fatalf("head %q, %d words: probability %v", h.Name, words, p)
 				}
 			}
@@ -382,10 +396,10 @@ func TestBands(t *testing.T) {
 	m, ids := smallModel(t)
 	h := &m.Heads[1]
 	h.Temperature = 0.9
-	h.Bands = []Band{{Below: 40, Temperature: 0.5}, {Below: 300, Temperature: 0.8}}
+	h.Bands = []Band{{Below: 40, Temperature: 0.5}, {Below: 300, Temperature: 0.8, Offsets: []float32{-1, 0, 2}}}
 	r := roundTrip(t, m)
 	rh := &r.Heads[1]
-	if !slices.Equal(rh.Bands, h.Bands) {
+	if !reflect.DeepEqual(rh.Bands, h.Bands) {
 		t.Fatalf("bands after a round trip: %v, want %v", rh.Bands, h.Bands)
 	}
 	for _, c := range []struct {
@@ -406,6 +420,31 @@ func TestBands(t *testing.T) {
 	}
 	if rh.ProbOf(scores, Argmax(probs), 0.5) <= probs[Argmax(probs)] {
 		t.Errorf("a cooler temperature did not raise the top label's probability")
+	}
+	// Offsets: a band's probabilities sum to 1, and equal softmax(s/t + o);
+	// raising a label's offset raises its probability.
+	b := rh.BandFor(100)
+	sum := 0.0
+	for k := range rh.Labels {
+		p := rh.ProbIn(scores, k, b)
+		sum += p
+		num := math.Exp(float64(scores[rh.col+k]/b.Temperature + b.Offsets[k]))
+		den := 0.0
+		for j := range rh.Labels {
+			den += math.Exp(float64(scores[rh.col+j]/b.Temperature + b.Offsets[j]))
+		}
+		if d := p - num/den; d > 1e-6 || d < -1e-6 {
+			t.Errorf("label %d: ProbIn %v, softmax(s/t+o) %v", k, p, num/den)
+		}
+	}
+	if sum < 1-1e-9 || sum > 1+1e-9 {
+		t.Errorf("a band's probabilities sum to %v", sum)
+	}
+	if plain := rh.ProbOf(scores, 2, b.Temperature); rh.ProbIn(scores, 2, b) <= plain {
+		t.Errorf("label 2's offset +2 did not raise its probability: %v, %v without offsets", rh.ProbIn(scores, 2, b), plain)
+	}
+	if rh.BandFor(5000).Offsets != nil || rh.BandFor(10).Offsets != nil {
+		t.Errorf("offsets given outside the band that has them")
 	}
 }
 

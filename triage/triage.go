@@ -628,12 +628,13 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 }
 
 // byLength is label k's probability for the text in s calibrated for its
-// length (Head.Bands), p being the probability at h's one temperature.
-// The bands were fitted on Chinese letters: a text mostly in other
-// scripts, of which the model knows little, keeps p.
+// length (Head.Bands: the band's temperature and offsets), p being the
+// probability at h's one temperature. The bands were fitted on Chinese
+// letters: a text mostly in other scripts, of which the model knows
+// little, keeps p.
 func (e *Engine) byLength(s *scratch, h *Head, k int, p float64) float64 {
-	if t := h.TemperatureFor(s.words); t != h.Temperature && 2*s.han >= s.words {
-		return h.ProbOf(s.scores, k, t)
+	if b := h.BandFor(s.words); (b.Temperature != h.Temperature || b.Offsets != nil) && 2*s.han >= s.words {
+		return h.ProbIn(s.scores, k, b)
 	}
 	return p
 }

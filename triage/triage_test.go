@@ -1125,8 +1125,9 @@ func TestExplainPick(t *testing.T) {
 
 // The class head's length bands (Head.Bands) change only the confidence of
 // the class the engine chose: never the class, a flag, the department or a
-// rejection. On a short Chinese text the confidence rises (its band is
-// cooler than the one temperature) and fewer items go to review; on a
+// rejection. The confidence is the band's probability (temperature and
+// offsets) of that class: on the short service requests it rises (their
+// band is cooler than the one temperature) and fewer go to review; on a
 // long letter it falls; a text mostly in another script keeps the one
 // temperature.
 func TestLengthBands(t *testing.T) {
@@ -1168,12 +1169,20 @@ func TestLengthBands(t *testing.T) {
 			if !d.Review {
 				t.Errorf("%.20q: not in review: %+v", text, d.Reasons)
 			}
-		case h.TemperatureFor(words) < h.Temperature && d.Confidence > o.Confidence:
-			raised++
-		case h.TemperatureFor(words) > h.Temperature && d.Confidence < o.Confidence:
-			lowered++
-		case h.TemperatureFor(words) != h.Temperature:
-			t.Errorf("%.20q (%d words): confidence %.3f, %.3f at one temperature, band temperature %.2f against %.2f", text, words, d.Confidence, o.Confidence, h.TemperatureFor(words), h.Temperature)
+		default:
+			// The band's probability (its temperature and offsets) of the
+			// class the scores chose.
+			scores := make([]float32, e.m.Cols())
+			e.m.Scores(e.m.Featurize(nil, "", text), scores)
+			if want := h.ProbIn(scores, e.classIndex(d.Class), h.BandFor(words)); math.Abs(d.Confidence-want) > 1e-9 {
+				t.Errorf("%.20q (%d words): confidence %.3f, want %.3f in its band %+v (%.3f at one temperature)", text, words, d.Confidence, want, h.BandFor(words), o.Confidence)
+			}
+			switch {
+			case d.Confidence > o.Confidence:
+				raised++
+			case d.Confidence < o.Confidence:
+				lowered++
+			}
 		}
 		if slices.Contains(short, text) {
 			reviewsBanded += btoi(d.Review)

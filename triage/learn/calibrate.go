@@ -32,7 +32,13 @@ var calibrationBins = []float64{0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95}
 // when, in every band, the share of right answers equals the mean
 // confidence.
 func expectedCalibrationError(probs [][]float64, labels []int, temp float32) float64 {
-	n, conf, right := calibrationCounts(probs, labels, temp)
+	return expectedCalibrationErrorOf(probs, labels, temp, nil)
+}
+
+// expectedCalibrationErrorOf is expectedCalibrationError for the labels
+// chosen (calibrationCountsOf).
+func expectedCalibrationErrorOf(probs [][]float64, labels []int, temp float32, chosen []int) float64 {
+	n, conf, right := calibrationCountsOf(probs, labels, temp, chosen)
 	total, ece := 0, 0.0
 	for b := range n {
 		if n[b] == 0 {
@@ -48,10 +54,20 @@ func expectedCalibrationError(probs [][]float64, labels []int, temp float32) flo
 }
 
 func calibrationCounts(probs [][]float64, labels []int, temp float32) (n []int, conf []float64, right []int) {
+	return calibrationCountsOf(probs, labels, temp, nil)
+}
+
+// calibrationCountsOf is calibrationCounts for the labels chosen[i] (nil:
+// each text's most probable), as the engine chooses: by the scores, before
+// a band's offsets (triage.Band.Offsets) move the probabilities.
+func calibrationCountsOf(probs [][]float64, labels []int, temp float32, chosen []int) (n []int, conf []float64, right []int) {
 	n, conf, right = make([]int, len(calibrationBins)), make([]float64, len(calibrationBins)), make([]int, len(calibrationBins))
 	for i, p := range probs {
 		q := atTemperature(p, temp)
 		k := triage.Argmax(q)
+		if chosen != nil {
+			k = chosen[i]
+		}
 		b := len(calibrationBins) - 1
 		for b > 0 && q[k] < calibrationBins[b] {
 			b--
@@ -71,11 +87,17 @@ func calibrationCounts(probs [][]float64, labels []int, temp float32) (n []int, 
 // error at temperature 1 and at the fitted one. It is what "confidence 0.8"
 // means to the people who read a decision.
 func calibrationTable(probs [][]float64, labels []int, temp float32) string {
+	return calibrationTableOf(probs, labels, temp, nil)
+}
+
+// calibrationTableOf is calibrationTable for the labels chosen
+// (calibrationCountsOf).
+func calibrationTableOf(probs [][]float64, labels []int, temp float32, chosen []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "calibration, held out: expected calibration error %.3f at temperature 1, %.3f at the fitted %.2f\n",
-		expectedCalibrationError(probs, labels, 1), expectedCalibrationError(probs, labels, temp), temp)
+		expectedCalibrationErrorOf(probs, labels, 1, chosen), expectedCalibrationErrorOf(probs, labels, temp, chosen), temp)
 	fmt.Fprintf(&b, "%-10s %6s %10s %9s\n", "confidence", "items", "mean conf", "accuracy")
-	n, conf, right := calibrationCounts(probs, labels, temp)
+	n, conf, right := calibrationCountsOf(probs, labels, temp, chosen)
 	for i, lo := range calibrationBins {
 		if n[i] == 0 {
 			continue
@@ -101,6 +123,11 @@ func calibrationTable(probs [][]float64, labels []int, temp float32) string {
 // or above the invalid threshold; below it, it keeps its best valid class
 // and goes to review.
 func reviewTable(probs [][]float64, labels []int, temp float32, names []string, thresholds map[minsheng.Class]float64) string {
+	return reviewTableOf(probs, labels, temp, names, thresholds, nil)
+}
+
+// reviewTableOf is reviewTable for the labels chosen (calibrationCountsOf).
+func reviewTableOf(probs [][]float64, labels []int, temp float32, names []string, thresholds map[minsheng.Class]float64, chosen []int) string {
 	inv := -1
 	for k, c := range names {
 		if c == string(minsheng.ClassInvalid) {
@@ -120,10 +147,13 @@ func reviewTable(probs [][]float64, labels []int, temp float32, names []string, 
 	for i, p := range probs {
 		q := atTemperature(p, temp)
 		d := decision{k: triage.Argmax(q)}
+		if chosen != nil {
+			d.k = chosen[i]
+		}
 		if d.k == inv && q[inv] < thresholds[minsheng.ClassInvalid] {
 			d.k, d.kept = -1, true
 			for j := range q {
-				if j != inv && (d.k < 0 || q[j] > q[d.k]) {
+				if j != inv && (d.k < 0 || p[j] > p[d.k]) { // by the scores, as the engine (the same order as q's without offsets)
 					d.k = j
 				}
 			}
@@ -218,15 +248,20 @@ const minBand = 200
 
 // lengthBands fits a temperature to the held-out predictions (at
 // temperature 1) of each length band's texts, words[i] being text i's
-// length, and returns the bands with a table of what they change against
-// the head's one temperature, base. For the class head, on 2026-12-02's
-// labels, one temperature (0.90) left the titles sent alone as items, a
-// text of fewer than 40 words, with an expected calibration error of
-// 0.164 (their own temperature: 0.50) and letters of 300 words or more
-// with 0.084 (their own: 1.30).
-func lengthBands(probs [][]float64, labels, words []int, base float32) ([]triage.Band, string) {
+// length, and with offsets set, an offset per label too (FitBand); it
+// returns the bands with a table of what they change against the head's
+// one temperature, base. For the class head, on 2026-12-02's labels, one
+// temperature (0.90) left the titles sent alone as items, a text of fewer
+// than 40 words, with an expected calibration error of 0.164 (their own
+// temperature: 0.50) and letters of 300 words or more with 0.084 (their
+// own: 1.30).
+func lengthBands(probs [][]float64, labels, words []int, base float32, offsets bool) ([]triage.Band, string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-13s %6s %11s %10s %10s\n", "words", "texts", "temperature", "ECE at one", "ECE banded")
+	fmt.Fprintf(&b, "%-13s %6s %11s %10s %10s", "words", "texts", "temperature", "ECE at one", "ECE banded")
+	if offsets {
+		fmt.Fprintf(&b, "  offsets")
+	}
+	b.WriteByte('\n')
 	bands := make([]triage.Band, 0, len(bandLimits))
 	lo := 0
 	for _, hi := range bandLimits {
@@ -237,28 +272,78 @@ func lengthBands(probs [][]float64, labels, words []int, base float32) ([]triage
 				p, l = append(p, probs[i]), append(l, labels[i])
 			}
 		}
-		t := base
+		band := triage.Band{Below: hi, Temperature: base}
 		if len(p) >= minBand {
-			t = FitTemperature(p, l)
+			if offsets {
+				band.Temperature, band.Offsets = FitBand(p, l)
+			} else {
+				band.Temperature = FitTemperature(p, l)
+			}
 		}
-		bands = append(bands, triage.Band{Below: hi, Temperature: t})
+		bands = append(bands, band)
 		name := fmt.Sprintf("%d-%d", lo, hi-1)
 		if hi == bandLimits[len(bandLimits)-1] {
 			name = fmt.Sprintf("%d or more", lo)
 		}
-		fmt.Fprintf(&b, "%-13s %6d %11.2f %10.3f %10.3f\n", name, len(p), t,
-			expectedCalibrationError(p, l, base), expectedCalibrationError(p, l, t))
+		cal, chosen := inBand(p, band)
+		fmt.Fprintf(&b, "%-13s %6d %11.2f %10.3f %10.3f", name, len(p), band.Temperature,
+			expectedCalibrationError(p, l, base), expectedCalibrationErrorOf(cal, l, 1, chosen))
+		if offsets {
+			fmt.Fprintf(&b, "  %s", offsetString(band.Offsets))
+		}
+		b.WriteByte('\n')
 		lo = hi
 	}
 	return bands, b.String()
 }
 
-// banded returns probs (at temperature 1) each at its length band's
-// temperature.
-func banded(probs [][]float64, words []int, h *triage.Head) [][]float64 {
-	out := make([][]float64, len(probs))
+func offsetString(o []float32) string {
+	if o == nil {
+		return "none"
+	}
+	parts := make([]string, len(o))
+	for i, x := range o {
+		parts[i] = fmt.Sprintf("%+.2f", x)
+	}
+	return strings.Join(parts, " ")
+}
+
+// inBand returns probs (at temperature 1) calibrated in band b, and the
+// label each text's scores chose (the most probable before b's offsets),
+// whose probability is the confidence the engine gives.
+func inBand(probs [][]float64, b triage.Band) ([][]float64, []int) {
+	out, chosen := make([][]float64, len(probs)), make([]int, len(probs))
 	for i, p := range probs {
-		out[i] = atTemperature(p, h.TemperatureFor(words[i]))
+		out[i], chosen[i] = withOffsets(atTemperature(p, b.Temperature), b.Offsets), triage.Argmax(p)
+	}
+	return out, chosen
+}
+
+// withOffsets returns q (probabilities) with offsets o added to their
+// logarithms, normalised again; q itself when o is nil.
+func withOffsets(q []float64, o []float32) []float64 {
+	if o == nil {
+		return q
+	}
+	out := make([]float64, len(q))
+	sum := 0.0
+	for k, x := range q {
+		out[k] = x * math.Exp(float64(o[k]))
+		sum += out[k]
+	}
+	for k := range out {
+		out[k] /= sum
 	}
 	return out
+}
+
+// banded returns probs (at temperature 1) each calibrated in its length
+// band, and the label each text's scores chose (inBand).
+func banded(probs [][]float64, words []int, h *triage.Head) ([][]float64, []int) {
+	out, chosen := make([][]float64, len(probs)), make([]int, len(probs))
+	for i, p := range probs {
+		q, c := inBand([][]float64{p}, h.BandFor(words[i]))
+		out[i], chosen[i] = q[0], c[0]
+	}
+	return out, chosen
 }

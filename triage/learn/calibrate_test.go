@@ -111,7 +111,7 @@ func TestClassBands(t *testing.T) {
 	add(400, 10, 0.6, 10)  // short: says 0.6, right 90 %
 	add(400, 200, 0.9, 4)  // long: says 0.9, right 75 %
 	add(50, 1000, 0.9, 10) // too few to fit
-	bands, table := lengthBands(probs, labels, words, 0.9)
+	bands, table := lengthBands(probs, labels, words, 0.9, false)
 	if len(bands) != len(bandLimits) {
 		t.Fatalf("%d bands, want %d", len(bands), len(bandLimits))
 	}
@@ -120,8 +120,111 @@ func TestClassBands(t *testing.T) {
 	if !(short < 0.9 && long > 0.9 && few == 0.9) {
 		t.Errorf("temperatures: short %.2f, long %.2f, few %.2f; want below 0.9, above it, 0.9\n%s", short, long, few, table)
 	}
-	cal := banded(probs, words, h)
+	cal, _ := banded(probs, words, h)
 	if e, one := expectedCalibrationError(cal, labels, 1), expectedCalibrationError(probs, labels, 0.9); e >= one/2 {
 		t.Errorf("calibration error %.3f banded, %.3f at one temperature", e, one)
+	}
+	for _, b := range bands {
+		if b.Offsets != nil {
+			t.Errorf("band %+v has offsets; none were asked for", b)
+		}
+	}
+}
+
+// FitBand finds the temperature and offsets that made the labels: texts
+// whose labels fall as softmax(log p / 0.6 + (0, −1, +0.5)) says give back
+// about 0.6 and offsets (0, −1, +0.5) against the most frequent label's.
+func TestFitBand(t *testing.T) {
+	wantT, wantO := 0.6, []float64{0, -1, 0.5}
+	var probs [][]float64
+	var labels []int
+	for _, z := range [][]float64{{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {2, 1, 0}, {0, 2, 1}, {1, 0, 2}, {-1, 1, 0.5}} {
+		p := softmaxAt(z, 1, nil)
+		q := softmaxAt(z, wantT, wantO)
+		for k, x := range q { // 1,000 texts with these scores, labelled in q's proportions
+			for range int(math.Round(1000 * x)) {
+				probs, labels = append(probs, p), append(labels, k)
+			}
+		}
+	}
+	temp, off := FitBand(probs, labels)
+	ref := 0 // the most frequent label, whose offset stays 0
+	count := make([]int, 3)
+	for _, l := range labels {
+		count[l]++
+	}
+	for k := range count {
+		if count[k] > count[ref] {
+			ref = k
+		}
+	}
+	if off[ref] != 0 {
+		t.Errorf("offset of the most frequent label %d is %v, want 0", ref, off[ref])
+	}
+	if math.Abs(float64(temp)-wantT) > 0.03 {
+		t.Errorf("temperature %.3f, want %.2f", temp, wantT)
+	}
+	for k := range off {
+		if got, want := float64(off[k]-off[0]), wantO[k]-wantO[0]; math.Abs(got-want) > 0.05 {
+			t.Errorf("offset %d against label 0's: %.3f, want %.2f (offsets %v)", k, got, want, off)
+		}
+	}
+}
+
+func softmaxAt(z []float64, t float64, o []float64) []float64 {
+	out := make([]float64, len(z))
+	sum := 0.0
+	for k, x := range z {
+		out[k] = math.Exp(x / t)
+		if o != nil {
+			out[k] *= math.Exp(o[k])
+		}
+		sum += out[k]
+	}
+	for k := range out {
+		out[k] /= sum
+	}
+	return out
+}
+
+// With offsets, a short band gives the labels' real rates back: a head
+// trained with balanced classes that says "rare 0.5" on short texts whose
+// label is the common one four times in five gets a band in which the
+// rare label's confidence falls and calibration improves, and the label
+// the engine reports stays the one the scores chose.
+func TestClassBandOffsets(t *testing.T) {
+	var probs [][]float64
+	var labels, words []int
+	for i := range 1000 {
+		probs = append(probs, []float64{0.5, 0.3, 0.2}) // rare, common, other
+		label := 1
+		switch i % 10 {
+		case 0:
+			label = 0
+		case 1:
+			label = 2
+		}
+		labels, words = append(labels, label), append(words, 10)
+		probs = append(probs, []float64{0.2, 0.7, 0.1}) // and as many that say common
+		labels, words = append(labels, 1), append(words, 10)
+	}
+	bands, table := lengthBands(probs, labels, words, 1, true)
+	h := &triage.Head{Temperature: 1, Bands: bands}
+	b := h.BandFor(10)
+	if b.Offsets == nil || !(b.Offsets[1] > b.Offsets[0]) {
+		t.Fatalf("short band %+v: want offsets that favour the common label over the rare\n%s", b, table)
+	}
+	cal, chosen := banded(probs, words, h)
+	if chosen[0] != 0 || chosen[1] != 1 {
+		t.Errorf("chosen labels %v, want the scores' 0 and 1", chosen[:2])
+	}
+	if cal[0][0] >= 0.3 {
+		t.Errorf("the rare label's banded confidence is %.2f where it is right 1 time in 10", cal[0][0])
+	}
+	if e, one := expectedCalibrationErrorOf(cal, labels, 1, chosen), expectedCalibrationError(probs, labels, 1); e >= one/2 {
+		t.Errorf("calibration error %.3f banded, %.3f at one temperature\n%s", e, one, table)
+	}
+	if bands[1].Offsets != nil {
+		t.Errorf("a band with no texts has offsets %v", bands[1].Offsets)
 	}
 }

@@ -421,6 +421,91 @@ func FitTemperature(probs [][]float64, labels []int) float32 {
 	return float32(best)
 }
 
+// FitBand fits a temperature and an offset per label to held-out
+// predictions made at temperature 1, minimising their log loss under
+// softmax(log p / t + o): the temperature alone (FitTemperature) rescales
+// how sure the head is, the offsets give back the labels' rates, which a
+// head trained with balanced classes evens out (triage.Band.Offsets).
+// Coordinate descent from FitTemperature's answer and no offsets, in steps
+// that halve from 0.1 to under 0.005; the most frequent label's offset
+// stays 0 (adding one number to all changes nothing).
+func FitBand(probs [][]float64, labels []int) (float32, []float32) {
+	if len(probs) == 0 {
+		return 1, nil
+	}
+	k := len(probs[0])
+	logp := make([][]float64, len(probs))
+	count := make([]int, k)
+	for i, p := range probs {
+		logp[i] = make([]float64, k)
+		for j, x := range p {
+			logp[i][j] = math.Log(math.Max(x, 1e-12))
+		}
+		count[labels[i]]++
+	}
+	ref := 0
+	for j := range count {
+		if count[j] > count[ref] {
+			ref = j
+		}
+	}
+	nll := func(t float64, o []float64) float64 {
+		sum := 0.0
+		z := make([]float64, k)
+		for i, lp := range logp {
+			mx := math.Inf(-1)
+			for j, x := range lp {
+				z[j] = x/t + o[j]
+				mx = math.Max(mx, z[j])
+			}
+			e := 0.0
+			for _, x := range z {
+				e += math.Exp(x - mx)
+			}
+			sum += mx + math.Log(e) - z[labels[i]]
+		}
+		return sum
+	}
+	t, o := float64(FitTemperature(probs, labels)), make([]float64, k)
+	best := nll(t, o)
+	for step := 0.1; step >= 0.005; {
+		improved := false
+		for j := -1; j < k; j++ { // -1: the temperature
+			if j == ref {
+				continue
+			}
+			for _, d := range []float64{step, -step} {
+				t2, keep := t, 0.0
+				if j < 0 {
+					if t2 = t + d; t2 < 0.2 || t2 > 5 {
+						continue
+					}
+				} else {
+					if keep = o[j]; math.Abs(keep+d) > triage.MaxBandOffset/2 {
+						continue
+					}
+					o[j] = keep + d
+				}
+				if v := nll(t2, o); v < best-1e-9 {
+					best, t, improved = v, t2, true
+					break
+				}
+				if j >= 0 {
+					o[j] = keep
+				}
+			}
+		}
+		if !improved {
+			step /= 2
+		}
+	}
+	out := make([]float32, k)
+	for j, x := range o {
+		out[j] = float32(x)
+	}
+	return float32(t), out
+}
+
 // FitBias picks an offset per label, added to the log-probabilities of
 // held-out predictions made at temperature 1, that maximises their
 // macro-F1: a rare class the model under-predicts gets a push up, one it

@@ -483,7 +483,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	rep, probs, titleDeptProbs := crossValidateAlso(m, h, dept, 5, fitDept, deptTitles, deptTitleOf)
 	h.Temperature = FitTemperature(probs, labelsOf(dept))
 	deptBands, deptBandTable := lengthBands(append(append([][]float64(nil), probs...), titleDeptProbs...),
-		append(labelsOf(dept), labelsOf(deptTitles)...), append(append([]int(nil), deptWords...), deptTitleWords...), h.Temperature)
+		append(labelsOf(dept), labelsOf(deptTitles)...), append(append([]int(nil), deptWords...), deptTitleWords...), h.Temperature, false)
 	h.Bands = deptBands
 	titleDeptRep := NewReport(h.Labels)
 	for j, p := range titleDeptProbs {
@@ -584,11 +584,11 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 		bandProbs, bandLabels, bandWords = append(bandProbs, titleProbs[j]), append(bandLabels, titles[j].Label), append(bandWords, m.Words("", d.FourWay[titleOf[j]].Title))
 	}
 	var bandTable string
-	h.Bands, bandTable = lengthBands(bandProbs, bandLabels, bandWords, h.Temperature)
-	calibrated := banded(bandProbs, bandWords, h)
+	h.Bands, bandTable = lengthBands(bandProbs, bandLabels, bandWords, h.Temperature, true)
+	calibrated, chosen := banded(bandProbs, bandWords, h)
 	bandNote := fmt.Sprintf("\ncalibration by length (Head.Bands; the letters held out and their titles sent alone, %d texts; the engine calibrates a valid class's confidence at its band's temperature):\n%s\n%s\n%s",
-		len(bandProbs), bandTable, calibrationTable(calibrated, bandLabels, 1),
-		reviewTable(calibrated, bandLabels, 1, h.Labels, triage.DefaultConfig().Thresholds))
+		len(bandProbs), bandTable, calibrationTableOf(calibrated, bandLabels, 1, chosen),
+		reviewTableOf(calibrated, bandLabels, 1, h.Labels, triage.DefaultConfig().Thresholds, chosen))
 	logf("class: length bands %v", h.Bands)
 	// Per-class offsets for macro-F1, kept only when they also help, by
 	// offsetMargin, on held-out predictions they were not fitted on.
