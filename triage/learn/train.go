@@ -586,7 +586,7 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	var bandTable string
 	h.Bands, bandTable = lengthBands(bandProbs, bandLabels, bandWords, h.Temperature, true)
 	calibrated, chosen := banded(bandProbs, bandWords, h)
-	bandNote := fmt.Sprintf("\ncalibration by length (Head.Bands; the letters held out and their titles sent alone, %d texts; the engine calibrates a valid class's confidence at its band's temperature):\n%s\n%s\n%s",
+	bandNote := fmt.Sprintf("\ncalibration by length (Head.Bands; the letters held out and their titles sent alone, %d texts; the engine gives the class the scores chose, with its probability at its band's temperature and offsets):\n%s\n%s\n%s",
 		len(bandProbs), bandTable, calibrationTableOf(calibrated, bandLabels, 1, chosen),
 		reviewTableOf(calibrated, bandLabels, 1, h.Labels, triage.DefaultConfig().Thresholds, chosen))
 	logf("class: length bands %v", h.Bands)
