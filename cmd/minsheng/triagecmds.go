@@ -356,6 +356,7 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	depts := learn.ModelDepartments(e)
 	dept := learn.NewReport(depts)
 	lead := learn.NewReport([]string{"no", "yes"})
+	var rv reviewCount
 	for i, l := range items {
 		item := fmt.Sprintf("%s: item %d (id %s)", path, i+1, learn.IDOf(l.ID))
 		gold := -1
@@ -375,6 +376,7 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 		d := e.DecideText(l.Title, l.Body)
 		if gold >= 0 {
 			rep.Add(gold, indexOf(classes, string(d.Class)))
+			rv.add(d.Review, classes[gold] == string(d.Class))
 		}
 		if gl != nil {
 			lead.Add(b2i(*gl), b2i(d.Flags.DisciplineLead))
@@ -403,6 +405,7 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 			}
 		}
 		fmt.Fprintf(w, "four-way macro-F1 (%s): %s\n", strings.Join(classes[:4], ", "), four)
+		rv.print(w)
 	}
 	if lead.N > 0 {
 		p, rc, _ := lead.PRF(1)
@@ -415,6 +418,28 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 		dept.Print(w)
 	}
 	return nil
+}
+
+// reviewCount counts, over the items with a class label, those the engine
+// sent to review and those it decided alone (passed on or rejected), and
+// how many of each it got right: what review costs a bureau and what it
+// catches. A wrong class decided alone reaches a desk unchecked.
+type reviewCount struct{ reviewed, reviewedRight, alone, aloneRight int }
+
+func (c *reviewCount) add(review, right bool) {
+	if review {
+		c.reviewed++
+		c.reviewedRight += b2i(right)
+	} else {
+		c.alone++
+		c.aloneRight += b2i(right)
+	}
+}
+
+func (c reviewCount) print(w io.Writer) {
+	n := c.reviewed + c.alone
+	fmt.Fprintf(w, "review: %d of %d items sent to review (%.1f %%), %d of them with the right class; %d decided without review, %d of them wrong (%.1f %% of all), which reach a desk unchecked\n",
+		c.reviewed, n, 100*float64(c.reviewed)/float64(n), c.reviewedRight, c.alone, c.alone-c.aloneRight, 100*float64(c.alone-c.aloneRight)/float64(n))
 }
 
 // readLabelled reads a labelled file: JSON lines, or with a .csv or .tsv

@@ -196,10 +196,34 @@ func TestEvalFile(t *testing.T) {
 	if err := evalFile(&out, e, good); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"n=3", "discipline lead (recall of yes 1.000, ", "department:"} {
+	for _, want := range []string{"n=3", "discipline lead (recall of yes 1.000, ", "department:",
+		"review: 0 of 3 items sent to review (0.0 %), 0 of them with the right class; 3 decided without review, 0 of them wrong (0.0 %"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("eval output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// Review: a vague question goes to review; a service request labelled
+	// petition is decided alone, wrongly.
+	vague, wrong := "这个事情怎么办？", "小区门口路灯坏了一个月，请维修。"
+	if d := e.DecideText("", vague); !d.Review {
+		t.Fatalf("the fixture needs a text the engine sends to review; %q is not: %+v", vague, d)
+	}
+	if d := e.DecideText("路灯不亮", wrong); d.Review || d.Class != minsheng.ClassGovService {
+		t.Fatalf("the fixture needs a service request decided alone: %+v", d)
+	}
+	rev := dir + "/review.jsonl"
+	os.WriteFile(rev, []byte(`{"id":"v","title":"","body":"`+vague+`","class":"gov_service"}`+"\n"+
+		`{"id":"w","title":"路灯不亮","body":"`+wrong+`","class":"petition"}`+"\n"+
+		`{"id":"x","title":"路灯不亮","body":"`+wrong+`","class":"gov_service"}`+"\n"+
+		`{"id":"y","title":"路灯不亮","body":"`+wrong+`","discipline_lead":false}`+"\n"), 0o644) // no class: not counted
+	out.Reset()
+	if err := evalFile(&out, e, rev); err != nil {
+		t.Fatal(err)
+	}
+	vd := e.DecideText("", vague)
+	want := fmt.Sprintf("review: 1 of 3 items sent to review (33.3 %%), %d of them with the right class; 2 decided without review, 1 of them wrong (33.3 %% of all)", b2i(vd.Class == minsheng.ClassGovService))
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("eval output lacks %q:\n%s", want, out.String())
 	}
 	// A file labelled elsewhere: numeric ids, Chinese or spaced class
 	// names, leads as numbers and words. Each counts as its class.
