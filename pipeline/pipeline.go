@@ -225,8 +225,9 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 			if other.err != nil {
 				continue // the first attempt failed: try ourselves
 			}
-			o := other.out
-			o.Duplicate, o.TraceID = true, it.TraceID
+			o := other.out // the first's trace id too: the answer names the item handled
+			o.Duplicate = true
+			log.Debug("repeat of an item being handled: not routed again", "first_trace_id", o.TraceID)
 			p.items.WithLabelValues(string(it.Channel), classOf(o.Decision), "duplicate").Inc()
 			return o, nil
 		}
@@ -246,8 +247,15 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 			log.Warn("reference reused for other content: not routed", "ref", it.Ref)
 			return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Duplicate: true, Conflict: true}, nil
 		}
-		log.Debug("repeat of a handled item: not routed again")
-		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: rec.Decision, Destinations: rec.Destinations, Duplicate: true}, nil
+		// Answered with the first outcome, its trace id included, so that
+		// a desk quoting it finds the item's log lines; this request's own
+		// line names both.
+		trace := it.TraceID
+		if rec.Item != nil && rec.Item.TraceID != "" {
+			trace = rec.Item.TraceID
+		}
+		log.Debug("repeat of a handled item: not routed again", "first_trace_id", trace)
+		return minsheng.Outcome{ItemID: it.ID, TraceID: trace, Decision: rec.Decision, Destinations: rec.Destinations, Duplicate: true}, nil
 	} else if !errors.Is(lerr, minsheng.ErrNotFound) {
 		p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
 		return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("ledger: %w", lerr)

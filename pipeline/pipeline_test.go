@@ -156,6 +156,10 @@ func TestRepeatIsNotRoutedTwice(t *testing.T) {
 	if !again.out.Duplicate || again.out.ItemID != first.out.ItemID || again.out.Decision.Class != first.out.Decision.Class {
 		t.Fatalf("repeat outcome %+v", again.out)
 	}
+	// The first outcome's trace id, which the item's log lines carry.
+	if first.out.TraceID == "" || again.out.TraceID != first.out.TraceID {
+		t.Errorf("repeat answered with trace id %q, the item's is %q", again.out.TraceID, first.out.TraceID)
+	}
 	if n := depth(t, rg.store, "gov_service"); n != 1 {
 		t.Fatalf("gov_service queue holds %d, want 1", n)
 	}
@@ -196,6 +200,7 @@ func TestConcurrentSameItemRoutedOnce(t *testing.T) {
 	wg.Wait()
 	close(rg.tri.gate)
 	dups := 0
+	traces := map[string]bool{}
 	for range 10 {
 		r := <-results
 		if r.err != nil {
@@ -204,6 +209,10 @@ func TestConcurrentSameItemRoutedOnce(t *testing.T) {
 		if r.out.Duplicate {
 			dups++
 		}
+		traces[r.out.TraceID] = true
+	}
+	if len(traces) != 1 || traces[""] {
+		t.Errorf("trace ids in the answers: %v, want the one item's", traces)
 	}
 	if dups != 9 || depth(t, rg.store, "gov_service") != 1 {
 		t.Fatalf("%d duplicates, queue depth %d", dups, depth(t, rg.store, "gov_service"))
