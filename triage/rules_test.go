@@ -3,6 +3,8 @@ package triage
 import (
 	"strings"
 	"testing"
+
+	minsheng "github.com/minsheng/minsheng"
 )
 
 // builtinRule compiles one built-in rule by name.
@@ -175,5 +177,30 @@ func TestNamesActor(t *testing.T) {
 		if got := NamesActor(tc.title, tc.body); got != tc.want {
 			t.Errorf("NamesActor(%q, %q) = %v, want %v", tc.title, tc.body, got, tc.want)
 		}
+	}
+}
+
+// The service_manner rule that triage/README.md offers a bureau ("Complaints
+// about staff manner") sends short complaints about staff manner to
+// gov_service and leaves their lead alone, so the inspectors still get a
+// copy; misconduct in the same text still raises its lead by the built-in
+// rules.
+func TestServiceMannerRule(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Rules = []Rule{{Name: "service_manner", Any: []string{"态度很差", "态度差", "态度恶劣", "态度不好", "服务态度", "爱答不理", "语气生硬", "说话难听"},
+		Class: minsheng.ClassGovService, Weight: 4}}
+	with, plain := engine(t, cfg), engine(t, DefaultConfig())
+	for _, text := range []string{"社区工作人员态度很差", "窗口工作人员态度很差。", "街道工作人员接待时语气生硬，让人很不舒服。", "社区医院护士服务态度差。"} {
+		d, p := with.DecideText("", text), plain.DecideText("", text)
+		if d.Class != minsheng.ClassGovService || !hasReason(d, "rule", "service_manner") {
+			t.Errorf("%s: with the rule %s %.2f %+v, want gov_service", text, d.Class, d.Confidence, d.Reasons)
+		}
+		if d.Flags.DisciplineLead != p.Flags.DisciplineLead {
+			t.Errorf("%s: the rule moved the lead: %v, %v without it", text, d.Flags.DisciplineLead, p.Flags.DisciplineLead)
+		}
+	}
+	d := with.DecideText("", "举报科长接待信访时态度差，还收了我的好处费。")
+	if !d.Flags.DisciplineLead || !hasReason(d, "rule", "corruption") {
+		t.Errorf("misconduct beside bad manner: lead %v, reasons %+v", d.Flags.DisciplineLead, d.Reasons)
 	}
 }
