@@ -593,6 +593,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		}
 		d.Flags.DisciplineLead = true
 	}
+	oneTemp := d.Confidence
 	if forced == "" {
 		// The class stands; its confidence is calibrated for the text's
 		// length, for the threshold below and the reader. The choices
@@ -621,8 +622,13 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	d.Reasons = append(d.Reasons, fired...)
 	if t, ok := e.cfg.Thresholds[d.Class]; ok && d.Confidence < t {
 		d.Review = true
-		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "low_confidence",
-			Detail: fmt.Sprintf("confidence %.2f below the %s threshold %.2f", d.Confidence, d.Class, t)})
+		detail := fmt.Sprintf("confidence %.2f below the %s threshold %.2f", d.Confidence, d.Class, t)
+		if oneTemp >= t {
+			// The length band sent it here: say so, or a reader sees a
+			// class the head chose and wonders why it is in review.
+			detail += fmt.Sprintf(" (%.2f before calibration for its length, %d words: held out, the head's %s at this length was right less often than it said)", oneTemp, s.words, d.Class)
+		}
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "low_confidence", Detail: detail})
 	}
 	return d
 }

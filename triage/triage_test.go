@@ -388,6 +388,16 @@ func hasReason(d minsheng.Decision, kind, code string) bool {
 	return false
 }
 
+// reasonOf is d's reason of that code, or the zero Reason.
+func reasonOf(d minsheng.Decision, code string) minsheng.Reason {
+	for _, r := range d.Reasons {
+		if r.Code == code {
+			return r
+		}
+	}
+	return minsheng.Reason{}
+}
+
 // Explaining from the features scoring found strong gives the same three
 // features as looking at every bucket of the unpacked weights, for every
 // head and label.
@@ -1147,11 +1157,14 @@ func TestLengthBands(t *testing.T) {
 		"道路坑洼不平，雨天积水严重。", "物业费涨价没有公示，合理吗？", "楼下饭店油烟太大，熏得没法开窗。", "有人在河边倾倒建筑垃圾。"}
 	long := strings.Repeat("我们小区旁边的工地每天夜里施工到凌晨两点，噪音很大，多次向有关部门反映都没有结果，", 8)
 	foreign := "Здравствуйте, у нас во дворе уже месяц не горит фонарь, просим починить как можно скорее."
-	texts := append(append([]string{long, foreign}, short...), "测试", "免费发票代开 加微信")
+	// A short complaint about staff manner the head calls discipline at 0.47
+	// at its one temperature, 0.33 in its band: review, by the band alone.
+	manner := "街道工作人员接待时语气生硬，让人很不舒服。"
+	texts := append(append([]string{long, foreign, manner}, short...), "测试", "免费发票代开 加微信")
 	for _, ex := range readExamples(t) {
 		texts = append(texts, ex.Title+"\n"+ex.Body)
 	}
-	reviewsBanded, reviewsOne, raised, lowered := 0, 0, 0, 0
+	reviewsBanded, reviewsOne, raised, lowered, byBand := 0, 0, 0, 0, 0
 	for _, text := range texts {
 		d, o := e.DecideText("", text), one.DecideText("", text)
 		if d.Class != o.Class || d.Flags != o.Flags || d.Department != o.Department {
@@ -1183,6 +1196,13 @@ func TestLengthBands(t *testing.T) {
 			case d.Confidence < o.Confidence:
 				lowered++
 			}
+			// Sent to review by the band alone: the reason says so.
+			if th := DefaultConfig().Thresholds[d.Class]; d.Confidence < th && o.Confidence >= th {
+				byBand++
+				if r := reasonOf(d, "low_confidence"); !strings.Contains(r.Detail, fmt.Sprintf("%.2f before calibration for its length", o.Confidence)) {
+					t.Errorf("%.20q: sent to review by its band, but the reason says %q", text, r.Detail)
+				}
+			}
 		}
 		if slices.Contains(short, text) {
 			reviewsBanded += btoi(d.Review)
@@ -1191,6 +1211,9 @@ func TestLengthBands(t *testing.T) {
 	}
 	if raised < len(short) || lowered == 0 {
 		t.Errorf("confidence raised on %d texts (want at least the %d short ones), lowered on %d (want the long letter)", raised, len(short), lowered)
+	}
+	if byBand == 0 {
+		t.Errorf("no text was sent to review by its band alone, so the reason's wording went untested")
 	}
 	if reviewsBanded >= reviewsOne {
 		t.Errorf("short texts to review: %d with the bands, %d at one temperature: want fewer", reviewsBanded, reviewsOne)
