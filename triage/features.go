@@ -58,6 +58,24 @@ type extractor struct {
 	words      int // Chinese characters but repeats of the one before, Latin words (not numbers) and runs of letters of other scripts: how much text there is to judge by
 	repeats    int // Chinese characters that repeat the one before (啊啊啊)
 	han        int // the Chinese characters among words: words − han are words in other scripts
+	// variety counts the different units (Chinese characters, Latin words,
+	// letters of other scripts) up to 3, first and second holding the first
+	// two: a text of one or two units repeated ("请问请问……", "a a a") has
+	// little to judge by, however long.
+	variety       int
+	first, second uint32
+}
+
+// unit counts u among the text's different units, up to 3 (variety).
+func (x *extractor) unit(u uint32) {
+	switch {
+	case x.variety == 0:
+		x.first, x.variety = u, 1
+	case x.variety == 1 && u != x.first:
+		x.second, x.variety = u, 2
+	case x.variety == 2 && u != x.first && u != x.second:
+		x.variety = 3
+	}
 }
 
 // extract appends the features of text[from:to] (normalised) to x.ids,
@@ -80,6 +98,9 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 			if r != last { // 啊啊啊啊 is one word's worth
 				words++
 				han++
+				if x.variety < 3 {
+					x.unit(uint32(r))
+				}
 			} else {
 				repeats++
 			}
@@ -116,6 +137,9 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 				h = seed ^ 0xD1B54A35 + uint32(min(j-i, 12))
 			} else {
 				words++
+				if x.variety < 3 {
+					x.unit(h | 1<<31) // apart from the characters, which are below 1<<21
+				}
 			}
 			ids = append(ids, mix(h)&mask)
 			if wantSpans {
@@ -136,6 +160,9 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 				switch {
 				case i != otherEnd: // a run of such letters is one word
 					words++
+					if x.variety < 3 {
+						x.unit(uint32(r)) // its first letter: near enough
+					}
 				case r == lastOther: // ㅋㅋㅋㅋ, as 啊啊啊啊
 					repeats++
 				}

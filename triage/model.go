@@ -79,6 +79,9 @@ func (h *Head) ProbOf(scores []float32, k int, t float32) float64 {
 // calibrated in band b: at its temperature, plus its offsets.
 func (h *Head) ProbIn(scores []float32, k int, b Band) float64 {
 	s := scores[h.col : h.col+len(h.Labels)]
+	if b.Temperature <= 0 { // a model built in code, never read from a file: as Probs
+		b.Temperature = 1
+	}
 	off := func(j int) float64 {
 		if b.Offsets == nil {
 			return 0
@@ -387,7 +390,7 @@ func (m *Model) featurize(buf []byte, x *extractor, title, body string) []byte {
 	tl := len(buf)
 	buf = append(buf, '\n')
 	buf = appendNormalized(buf, body)
-	x.meaningful, x.words, x.repeats, x.han = 0, 0, 0, 0
+	x.meaningful, x.words, x.repeats, x.han, x.variety = 0, 0, 0, 0, 0
 	if x.kw != nil {
 		clear(x.found)
 	}
@@ -768,8 +771,8 @@ func ReadModel(r io.Reader) (*Model, error) {
 		if err := binary.Read(br, binary.LittleEndian, &scale); err != nil {
 			return nil, fmt.Errorf("%w: head %q: %w", ErrBadModel, h.Name, err)
 		}
-		if !finite(scale) || scale <= 0 {
-			return nil, fmt.Errorf("%w: head %q: scale %v, want finite and positive", ErrBadModel, h.Name, scale)
+		if !(scale > 0 && scale <= maxScale) { // NaN too
+			return nil, fmt.Errorf("%w: head %q: scale %v, want above 0 and at most %v", ErrBadModel, h.Name, scale, maxScale)
 		}
 		if err := binary.Read(br, binary.LittleEndian, &cnt); err != nil {
 			return nil, fmt.Errorf("%w: head %q: %w", ErrBadModel, h.Name, err)
@@ -827,6 +830,13 @@ func (m *Model) checkHeader() error {
 	if m.TitleRepeat < 1 || m.TitleRepeat > MaxTitleRepeat {
 		return fmt.Errorf("title_repeat %d outside 1..%d", m.TitleRepeat, MaxTitleRepeat)
 	}
+	cols := 0
+	for _, h := range m.Heads {
+		cols += len(h.Labels)
+	}
+	if cols > maxCols || m.Bits <= 24 && (1<<m.Bits)*cols > maxCells {
+		return fmt.Errorf("%d labels over %d heads at %d bits: a weight table of more than %d cells", cols, len(m.Heads), m.Bits, maxCells)
+	}
 	for _, h := range m.Heads {
 		if len(h.Labels) < 2 || len(h.Bias) != len(h.Labels) {
 			return fmt.Errorf("head %q has %d labels and %d biases", h.Name, len(h.Labels), len(h.Bias))
@@ -851,13 +861,25 @@ func (m *Model) checkHeader() error {
 			}
 		}
 		for k, b := range h.Bias {
-			if !finite(b) {
-				return fmt.Errorf("head %q: bias %d is %v", h.Name, k, b)
+			if !(b >= -maxBias && b <= maxBias) { // NaN too
+				return fmt.Errorf("head %q: bias %d is %v, want within ±%v", h.Name, k, b, maxBias)
 			}
 		}
 	}
 	return nil
 }
+
+// Bounds on a model file's numbers, far above any trained model's (scales
+// about 0.01-0.06, biases a few units, 16 labels at 18 bits) and low enough
+// that no text's scores overflow and no file makes ReadModel allocate more
+// than 256 MiB of weights. A crafted class scale of 3e38 had made every
+// confidence NaN, which no review threshold catches.
+const (
+	maxScale = 1
+	maxBias  = 1000
+	maxCols  = 64
+	maxCells = 1 << 28
+)
 
 // A temperature in a model file is within these: scores divided by one
 // nearer 0 overflow to infinity, and training fits them in 0.2 to 5.

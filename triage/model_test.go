@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"reflect"
@@ -154,6 +155,8 @@ func TestReadModelCorrupt(t *testing.T) {
 		{"NaN scale", gzipped(withScale(raw, float32(math.NaN())))},
 		{"infinite scale", gzipped(withScale(raw, float32(math.Inf(1))))},
 		{"zero scale", gzipped(withScale(raw, 0))},
+		{"huge scale", gzipped(withScale(raw, 3e38))}, // every score +Inf, every confidence NaN
+		{"bias 1e6", gzipped(withHeader(t, raw, func(h map[string]any) { head(1, h)["bias"] = []float32{0, 1e6, 0} }))},
 		{"negative scale", gzipped(withScale(raw, -0.01))},
 		{"bucket repeated", gzipped(func() []byte {
 			c := slices.Clone(raw)
@@ -206,6 +209,33 @@ func TestReadModelCorrupt(t *testing.T) {
 		}
 		if _, err := ReadModel(bytes.NewReader(flip(i))); !errors.Is(err, ErrBadModel) {
 			t.Errorf("byte %d of %d flipped: ReadModel = %v, want ErrBadModel", i, len(file), err)
+		}
+	}
+}
+
+// A header whose weight table would be too large is refused before any of
+// it is allocated: too many labels, or too many cells at 24 bits.
+func TestCheckHeaderTableSize(t *testing.T) {
+	head := func(n int) Head {
+		labels := make([]string, n)
+		for i := range labels {
+			labels[i] = fmt.Sprint("l", i)
+		}
+		return Head{Name: fmt.Sprint("h", n), Labels: labels, Bias: make([]float32, n), Temperature: 1}
+	}
+	for _, c := range []struct {
+		bits  uint8
+		heads []Head
+		ok    bool
+	}{
+		{18, []Head{head(2), head(5), head(2), head(7)}, true}, // the built-in model's shape
+		{24, []Head{head(2), head(14)}, true},                  // 2^28 cells
+		{24, []Head{head(2), head(15)}, false},                 // 17 · 2^24 cells
+		{10, []Head{head(2), head(63)}, false},                 // 65 labels
+	} {
+		m := Model{Version: "t", Bits: c.bits, TitleRepeat: 2, Heads: c.heads}
+		if err := m.checkHeader(); (err == nil) != c.ok {
+			t.Errorf("%d bits, %d heads: checkHeader = %v, want ok %v", c.bits, len(c.heads), err, c.ok)
 		}
 	}
 }

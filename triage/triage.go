@@ -326,12 +326,20 @@ func NewWithModel(cfg Config, m *Model) (*Engine, error) {
 	if e.screen == nil || e.class == nil || e.lead == nil || e.dept == nil {
 		return nil, fmt.Errorf("triage model %s lacks a head: has %s", m.Version, m.describe())
 	}
+	keepable := false // a class an item the head would reject, or call discipline on little text, can keep
 	for _, l := range e.class.Labels {
 		c := minsheng.Class(l)
 		if !c.Valid() {
 			return nil, fmt.Errorf("triage model %s: unknown class %q", m.Version, l)
 		}
+		if slices.Contains(e.classes, c) {
+			return nil, fmt.Errorf("triage model %s: class %q twice in the class head", m.Version, l)
+		}
+		keepable = keepable || c != minsheng.ClassInvalid && c != minsheng.ClassDiscipline
 		e.classes = append(e.classes, c)
+	}
+	if !keepable {
+		return nil, fmt.Errorf("triage model %s: the class head has no class but invalid and discipline (%s)", m.Version, strings.Join(e.class.Labels, ", "))
 	}
 	rules := append(append([]Rule(nil), cfg.Rules...), builtin...)
 	if !cfg.LeadWithoutActor {
@@ -406,14 +414,14 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 	d.Flags.DepartmentUncertain = deptP < e.cfg.DepartmentThreshold
 
 	if automated != "" {
-		d.Class, d.Confidence = minsheng.ClassInvalid, 1
+		d.Class, d.Confidence, d.Flags = minsheng.ClassInvalid, 1, minsheng.Flags{}
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "auto_reply", Detail: automated}}
 		return d
 	}
 	// Three characters can be a demand (路灯坏, 没水了); two are not enough
 	// to act on. 哈哈哈哈哈 is as empty as nothing.
 	if s.meaningful < 3 || s.words < 3 && s.repeats > 0 {
-		d.Class, d.Confidence = minsheng.ClassInvalid, 0.95
+		d.Class, d.Confidence, d.Flags = minsheng.ClassInvalid, 0.95, minsheng.Flags{}
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "empty", Detail: "no content to act on"}}
 		return d
 	}
@@ -620,6 +628,14 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "feature", Code: "department", Detail: string(b), Weight: deptP})
 	}
 	d.Reasons = append(d.Reasons, fired...)
+	if s.variety < 3 {
+		// One or two characters or words over and over ("请问请问……",
+		// "a a a a"): the scores add up each repeat and say 0.98 or more
+		// on next to nothing, so a person looks.
+		d.Review = true
+		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "little_variety",
+			Detail: fmt.Sprintf("the text repeats %d different characters or words; kept as %s for a person to check", s.variety, d.Class)})
+	}
 	if t, ok := e.cfg.Thresholds[d.Class]; ok && d.Confidence < t {
 		d.Review = true
 		detail := fmt.Sprintf("confidence %.2f below the %s threshold %.2f", d.Confidence, d.Class, t)

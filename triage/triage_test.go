@@ -128,12 +128,15 @@ func checkDecision(t testing.TB, d minsheng.Decision, depts []string) {
 		if d.Reasons[0].Kind != "screen" && d.Reasons[0].Kind != "rule" {
 			t.Fatalf("invalid without a screen reason first: %+v", d.Reasons)
 		}
-		if d.Flags.DisciplineLead || d.Review {
-			t.Fatalf("invalid item with a lead or review: %+v", d)
+		if d.Flags != (minsheng.Flags{}) || d.Review {
+			t.Fatalf("invalid item with a flag or review: %+v", d)
 		}
 	}
 	if d.Class == minsheng.ClassDiscipline && !d.Flags.DisciplineLead {
 		t.Fatal("discipline item without the lead flag")
+	}
+	if d.Review && !slices.ContainsFunc(d.Reasons, func(r minsheng.Reason) bool { return r.Kind == "threshold" || r.Kind == "rule" }) {
+		t.Fatalf("in review with no reason that says why: %+v", d.Reasons)
 	}
 	if d.Flags.WeakLead && (!d.Flags.DisciplineLead || d.Class == minsheng.ClassDiscipline) {
 		t.Fatalf("a weak lead that is no lead, or a discipline case: %+v", d)
@@ -177,7 +180,8 @@ func checkDecision(t testing.TB, d minsheng.Decision, depts []string) {
 func TestProperties(t *testing.T) {
 	e := engine(t, DefaultConfig())
 	inputs := []string{"", " ", "\x00\xff\xfe", "a", "请", strings.Repeat("噪音", 5000), "<script>alert(1)</script>",
-		"😀😀😀😀😀😀", "１２３４５６７８", "http://example.com/?q=%E4%BD%A0", strings.Repeat("x", 100000), "村支书\u200b贪\u200b污"}
+		"😀😀😀😀😀😀", "１２３４５６７８", "http://example.com/?q=%E4%BD%A0", strings.Repeat("x", 100000), "村支书\u200b贪\u200b污",
+		strings.Repeat("a ", 50), strings.Repeat("请问", 200), "我"}
 	for _, ex := range readExamples(t) {
 		inputs = append(inputs, ex.Title+ex.Body, ex.Body)
 	}
@@ -191,6 +195,51 @@ func TestProperties(t *testing.T) {
 			if automated != "" && (d.Class != minsheng.ClassInvalid || d.Reasons[0].Code != "auto_reply") {
 				t.Fatalf("automated mail not rejected as an auto-reply: %+v", d)
 			}
+		}
+	}
+}
+
+// A text of one or two characters or words over and over is not decided
+// alone, however sure the scores: each repeat adds to them. Three different
+// units are enough to be judged as usual.
+func TestLittleVariety(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	for _, c := range []struct {
+		text   string
+		little bool
+	}{
+		{strings.Repeat("a ", 10), true},
+		{strings.Repeat("a ", 50), true},
+		{strings.Repeat("请问", 200), true},
+		{strings.Repeat("?? ab ", 100), true},
+		{strings.Repeat("嗯啊", 50), true},
+		{"停水停水停水", true},
+		{"路灯坏了", false},
+		{"小区门口路灯不亮，请维修。", false},
+		{strings.Repeat("路灯坏了", 30), false},
+		{"water off water off water off since monday", false},
+	} {
+		d := e.DecideText("", c.text)
+		if got := hasReason(d, "threshold", "little_variety"); got != c.little || c.little && !d.Review {
+			t.Errorf("%.20q: %s %.2f review %v, little_variety %v; want %v", c.text, d.Class, d.Confidence, d.Review, got, c.little)
+		}
+	}
+}
+
+// A class head the engine cannot work with is refused when the engine is
+// made: a class twice, or none an item can keep when the head would reject
+// it or call it discipline on little text.
+func TestBadClassHead(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	for _, labels := range [][]string{
+		{"invalid", "invalid", "discipline", "discipline", "invalid"},
+		{"media_oversight", "petition", "gov_service", "gov_service", "invalid"},
+	} {
+		m := *e.m
+		m.Heads = slices.Clone(e.m.Heads)
+		m.Head(HeadClass).Labels = labels
+		if _, err := NewWithModel(DefaultConfig(), &m); err == nil {
+			t.Errorf("class head %v accepted", labels)
 		}
 	}
 }
