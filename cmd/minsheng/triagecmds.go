@@ -286,7 +286,6 @@ func runEval(_ context.Context, args []string) int {
 		return exitFail
 	}
 	w := bufio.NewWriter(os.Stdout)
-	defer w.Flush()
 	var err error
 	switch {
 	case *file != "":
@@ -301,6 +300,11 @@ func runEval(_ context.Context, args []string) int {
 	default:
 		fmt.Fprintln(os.Stderr, "eval: give --task department|spam or --file F")
 		return exitConfig
+	}
+	if err == nil {
+		if err = w.Flush(); err != nil {
+			err = fmt.Errorf("writing the report: %w", err)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "eval:", err)
@@ -357,8 +361,18 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	dept := learn.NewReport(depts)
 	lead := learn.NewReport([]string{"no", "yes"})
 	var rv reviewCount
+	// An id given again is scored once, at its first line, as train
+	// --extra-labels takes it: two exports of one ledger overlap.
+	seen, repeats := map[string]bool{}, 0
 	for i, l := range items {
 		item := fmt.Sprintf("%s: item %d (id %s)", path, i+1, learn.IDOf(l.ID))
+		if id := learn.IDOf(l.ID); id != "" {
+			if seen[id] {
+				repeats++
+				continue
+			}
+			seen[id] = true
+		}
 		gold := -1
 		if c, ok := learn.ClassOf(l.Class); ok {
 			gold = indexOf(classes, string(c))
@@ -394,6 +408,9 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 		return fmt.Errorf("%s: none of its %d items carries a class, discipline_lead or department label (names read: %s)", path, len(items), labelNames())
 	}
 	fmt.Fprintf(w, "model %s on %s (%d items)\n", e.ModelVersion(), path, len(items))
+	if repeats > 0 {
+		fmt.Fprintf(w, "%d items repeat an earlier item's id and were not scored again\n", repeats)
+	}
 	if rep.N > 0 {
 		fmt.Fprintln(w, "\nclass:")
 		rep.Print(w)
@@ -460,10 +477,11 @@ func readLabelled(path string) ([]labelled, error) {
 	}
 	defer f.Close()
 	var rows [][]string
+	br := learn.SkipBOM(f) // an export saved as UTF-8 with a BOM and its header quoted: csv would fail on the BOM before the quote
 	if comma == '\t' {
-		rows, err = tsvRows(f)
+		rows, err = tsvRows(br)
 	} else {
-		r := csv.NewReader(bufio.NewReader(f))
+		r := csv.NewReader(br)
 		r.FieldsPerRecord = -1
 		rows, err = r.ReadAll()
 	}
@@ -496,7 +514,10 @@ func readLabelled(path string) ([]labelled, error) {
 		return ""
 	}
 	out := make([]labelled, 0, len(rows)-1)
-	for _, row := range rows[1:] {
+	for i, row := range rows[1:] {
+		if len(row) < len(rows[0]) { // its last columns, a label among them, would be read as empty
+			return nil, fmt.Errorf("%s: row %d after the header has %d fields, the header %d", path, i+1, len(row), len(rows[0]))
+		}
 		id, _ := json.Marshal(get(row, "id"))
 		lead := get(row, "discipline_lead")
 		var leadRaw json.RawMessage
@@ -520,9 +541,16 @@ func readLabelledJSON(path string) ([]labelled, error) {
 	}
 	out := make([]labelled, len(objs))
 	for i, obj := range objs {
+		if obj == nil {
+			return nil, fmt.Errorf("%s: item %d: null, not an object", path, i+1)
+		}
 		keys := make(map[string]json.RawMessage, len(obj))
 		for k, v := range obj {
-			keys[strings.ToLower(strings.TrimSpace(k))] = v
+			key := strings.ToLower(strings.TrimSpace(k))
+			if _, dup := keys[key]; dup {
+				return nil, fmt.Errorf("%s: item %d: the key %q is given twice (its case or spaces aside)", path, i+1, key)
+			}
+			keys[key] = v
 		}
 		field := func(name string) json.RawMessage {
 			for _, a := range tableColumns[name] {
@@ -661,7 +689,7 @@ func classify(e *triage.Engine, r io.Reader, w io.Writer) (lines, bad int, err e
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err = eachLine(r, maxClassifyLine, func(n int, line []byte) error {
+	err = eachLineIdle(r, maxClassifyLine, bw.Flush, func(n int, line []byte) error {
 		lines = n
 		if n == 1 {
 			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
@@ -732,9 +760,22 @@ const maxClassifyLine = 16 << 20
 // nil, so one huge line costs no more than max bytes of memory and the
 // lines after it still come.
 func eachLine(r io.Reader, max int, fn func(n int, line []byte) error) error {
+	return eachLineIdle(r, max, nil, fn)
+}
+
+// eachLineIdle is eachLine that calls idle, when set, before it waits for
+// more input: whenever nothing read is left unhandled. classify flushes its
+// answers there, so that a caller who sends a line and waits for its answer
+// gets it.
+func eachLineIdle(r io.Reader, max int, idle func() error, fn func(n int, line []byte) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
 	for n := 1; ; n++ {
+		if idle != nil && br.Buffered() == 0 {
+			if err := idle(); err != nil {
+				return err
+			}
+		}
 		buf = buf[:0]
 		long := false
 		var err error
@@ -792,6 +833,9 @@ func runTriageBench(_ context.Context, args []string) int {
 		return exitFail
 	}
 	recs, err := learn.ReadTipdmCSV(filepath.Join(*shared, learn.FileUnlabelled), "")
+	if err == nil && len(recs) == 0 {
+		err = fmt.Errorf("%s: no messages after the header", filepath.Join(*shared, learn.FileUnlabelled))
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "triage-bench:", err)
 		return exitFail

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/triage"
@@ -411,6 +414,66 @@ func TestReadLabelledQuotes(t *testing.T) {
 	}
 }
 
+// A table saved as UTF-8 with a byte order mark and its header quoted is
+// read; a row with fewer fields than the header, whose labels would be read
+// as blank, is an error naming it.
+func TestReadLabelledTables(t *testing.T) {
+	dir := t.TempDir()
+	bom := dir + "/bom.csv"
+	os.WriteFile(bom, []byte("\uFEFF\"id\",\"title\",\"body\",\"class\"\n\"1\",\"路灯不亮\",\"小区门口路灯坏了\",\"gov_service\"\n"), 0o644)
+	if items, err := readLabelled(bom); err != nil || len(items) != 1 || items[0].Class != "gov_service" {
+		t.Errorf("%s: %+v, %v", bom, items, err)
+	}
+	for name, text := range map[string]string{
+		"short.tsv": "id\ttitle\tbody\tclass\n1\t路灯\t路灯坏了\tgov_service\n2\t举报局长收受贿赂\n",
+		"short.csv": "id,title,body,class\n1,路灯,路灯坏了,gov_service\n2,举报局长收受贿赂\n",
+	} {
+		path := dir + "/" + name
+		os.WriteFile(path, []byte(text), 0o644)
+		if _, err := readLabelled(path); err == nil || !strings.Contains(err.Error(), "row 2 after the header has 2 fields, the header 4") {
+			t.Errorf("%s: %v, want the short row named", name, err)
+		}
+	}
+}
+
+// classify answers each line as soon as it is decided when no more input
+// is waiting: a caller that sends a line and waits for its answer gets it.
+func TestClassifyStreams(t *testing.T) {
+	e, err := triage.New(triage.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { _, _, err := classify(e, inR, outW); outW.Close(); done <- err }()
+	answers := bufio.NewScanner(outR)
+	for i, line := range []string{`{"id":"a","body":"小区门口路灯坏了，请维修。"}`, `{"id":"b","body":"楼上漏水，物业不管。"}`} {
+		if _, err := io.WriteString(inW, line+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan string, 1)
+		go func() {
+			if answers.Scan() {
+				got <- answers.Text()
+			}
+			close(got)
+		}()
+		select {
+		case a := <-got:
+			if !strings.Contains(a, fmt.Sprintf(`"id":"%c"`, 'a'+i)) {
+				t.Fatalf("answer %d: %s", i+1, a)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no answer to line %d while the input stays open", i+1)
+		}
+	}
+	inW.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestEvalFileLabels: JSON lines take the fields under the names a table's
 // header may give them and may start with a byte order mark; a file where
 // no item carries a readable label is an error, not a report of nothing.
@@ -432,6 +495,13 @@ func TestEvalFileLabels(t *testing.T) {
 		{"no item of the four classes", `{"id":1,"title":"感谢","body":"谢谢你们修好了路灯！","class":"invalid"}`,
 			"four-way macro-F1 (media_oversight, petition, gov_service, discipline): n/a (no item's class is one of them)\n"},
 		{"a field not a string", `{"id":"b","title":123,"class":"petition"}`, "items.jsonl: item 1 (id b): title 123: want a string"},
+		{"null", "null", "items.jsonl: item 1: null, not an object"},
+		{"a key twice", `{"id":1,"Class":"invalid","class":"gov_service","body":"路灯坏了"}`, `item 1: the key "class" is given twice`},
+		{"an id again", `{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","class":"gov_service"}` + "\n" +
+			`{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","class":"petition"}`,
+			"1 items repeat an earlier item's id and were not scored again\n"},
+		{"a line over 4 MiB", `{"id":1,"title":"路灯不亮","body":"` + strings.Repeat("路灯坏了", 400_000) + `","class":"gov_service"}`,
+			"gov_service              1.000     1.000     1.000       1"},
 	} {
 		os.WriteFile(path, []byte(tc.in+"\n"), 0o644)
 		var out bytes.Buffer

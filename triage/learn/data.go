@@ -59,7 +59,7 @@ func ReadTipdmCSV(path, labelCol string) ([]Record, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
+	r := csv.NewReader(SkipBOM(f))
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	head, err := r.Read()
@@ -188,6 +188,20 @@ func ReadExamples(path string) ([]Record, error) {
 	return out, nil
 }
 
+// SkipBOM returns r buffered, past a UTF-8 byte order mark at its start if
+// there is one: files saved as "UTF-8 with BOM" begin with it, and a CSV
+// reader would take it into a quoted first field.
+func SkipBOM(r io.Reader) *bufio.Reader {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
+		br.Discard(3)
+	}
+	return br
+}
+
+// MaxJSONLine is the longest line ReadJSONLines reads, as classify does.
+const MaxJSONLine = 16 << 20
+
 // ReadJSONLines reads one T per non-blank line of path, after a UTF-8 byte
 // order mark at its start if there is one; an error names the line.
 func ReadJSONLines[T any](path string) ([]T, error) {
@@ -198,7 +212,7 @@ func ReadJSONLines[T any](path string) ([]T, error) {
 	defer f.Close()
 	var out []T
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 4<<20)
+	sc.Buffer(make([]byte, 1<<20), MaxJSONLine+2)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
 		if n == 1 {
@@ -214,7 +228,7 @@ func ReadJSONLines[T any](path string) ([]T, error) {
 		out = append(out, v)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: after line %d: %w", path, len(out), err)
 	}
 	return out, nil
 }
