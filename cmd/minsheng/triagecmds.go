@@ -278,6 +278,10 @@ func runEval(_ context.Context, args []string) int {
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
+	if *file != "" && *task != "" && *task != "fourway" {
+		fmt.Fprintf(os.Stderr, "eval: --task %s and --file: give one (--file scores the file's own labels)\n", *task)
+		return exitConfig
+	}
 	if *file == "" && (*task == "department" || *task == "spam") && !sharedThere("eval", *shared) {
 		return exitConfig
 	}

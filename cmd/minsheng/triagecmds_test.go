@@ -528,6 +528,7 @@ func TestTriageFlagRanges(t *testing.T) {
 		// A shared folder that is not there is named, with the flag to fix it.
 		{[]string{"train", "--shared", "/nonexistent"}, "train: no shared data folder at /nonexistent (/nonexistent): give its path with --shared DIR"},
 		{[]string{"eval", "--task", "spam", "--shared", "/nonexistent"}, "eval: no shared data folder at /nonexistent"},
+		{[]string{"eval", "--task", "department", "--file", "x.jsonl"}, "eval: --task department and --file: give one"},
 		{[]string{"triage-bench", "--shared", "/nonexistent"}, "triage-bench: no shared data folder at /nonexistent"},
 		{[]string{"train", "--shared", ".", "--extra-weight", "0"}, "train: --extra-weight 0: want a weight above 0"},
 	} {
