@@ -79,6 +79,21 @@ type Config struct {
 	// 0.906 (precision 0.298 / 0.317 / 0.313). Titles weigh more for the
 	// sector than for the class or the lead, and all heads read one set of
 	// features, so 2 stays.
+	//
+	// Tried on 2026-12-02 (stop 23), whole trainings at seeds 1 / 2 / 3, not
+	// kept: a title's n-grams hashed once as now and once more under a seed
+	// of their own (a title namespace), instead of twice as now. Against the
+	// same seeds without: near-duplicates in one fold 0.643 / 0.646 / 0.648
+	// (0.640 / 0.638 / 0.647), the general board's 495 within that 0.586 /
+	// 0.594 / 0.591 (0.591 / 0.594 / 0.602); the engine's lead precision at
+	// 0.1 0.316 / 0.319 / 0.315 (0.298 / 0.298 / 0.294) at recall 0.923 /
+	// 0.921 / 0.918 (0.925 / 0.923 / 0.923); but titles sent alone, as a
+	// 12345 order with no title comes, lost: class 0.593 / 0.591 / 0.590
+	// (0.605 / 0.610 / 0.601), department 0.830 / 0.835 / 0.830 (0.848 /
+	// 0.846 / 0.849). Both, two shared copies and the namespace (seeds 1 /
+	// 2): 0.647 / 0.646, the 495 0.569 / 0.590, lead precision 0.314 /
+	// 0.318, titles 0.597 / 0.604 and 0.832 / 0.841. Letters gain within
+	// noise, short orders lose more, so neither was taken.
 	TitleRepeat int
 	// SelfTrain rounds of pseudo-labelling the unlabelled 附件3 messages with
 	// the department head, at Confidence or above.
