@@ -559,7 +559,7 @@ func (e *Engine) decide(s *scratch, title, body, automated string) minsheng.Deci
 		d.Class, d.Confidence, d.Review = e.classes[best], s.probs[best], true
 		d.Reasons = append(d.Reasons, minsheng.Reason{Kind: "threshold", Code: "discipline_little_text",
 			Detail: fmt.Sprintf("discipline %.2f not taken: %s; kept as %s for a person to check", pDiscipline, e.littleText(s.words, tiny), d.Class),
-			Weight: pDiscipline, Lead: true})
+			Weight: pDiscipline})
 	}
 	if d.Class == minsheng.ClassInvalid {
 		if forced != "" && forcedBy >= 0 {

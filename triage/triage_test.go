@@ -135,6 +135,11 @@ func checkDecision(t testing.TB, d minsheng.Decision, depts []string) {
 	if d.Class == minsheng.ClassDiscipline && !d.Flags.DisciplineLead {
 		t.Fatal("discipline item without the lead flag")
 	}
+	// A reason marked as raising the lead (stripped for destinations not
+	// told of leads) comes only with a lead.
+	if slices.ContainsFunc(d.Reasons, func(r minsheng.Reason) bool { return r.Lead }) && !d.Flags.DisciplineLead {
+		t.Fatalf("a lead reason without the lead: %+v", d)
+	}
 	if d.Review && !slices.ContainsFunc(d.Reasons, func(r minsheng.Reason) bool { return r.Kind == "threshold" || r.Kind == "rule" }) {
 		t.Fatalf("in review with no reason that says why: %+v", d.Reasons)
 	}
