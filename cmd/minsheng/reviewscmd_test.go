@@ -123,9 +123,9 @@ func TestReadExtra(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, lines, err, log string
 	}{
-		{"unknown class", "a.jsonl", `{"id":"1","title":"t","body":"b","class":"complaint"}`, `a.jsonl: item 1 (id 1): class "complaint": want one of`, ""},
-		{"no class", "a.jsonl", `{"id":"1","title":"t","body":"b","department":"城乡建设"}`, `a.jsonl: item 1 (id 1): class ""`, ""},
-		{"bad lead", "a.jsonl", `{"id":"1","title":"t","body":"b","class":"petition","discipline_lead":"maybe"}`, `item 1 (id 1): discipline_lead "maybe"`, ""},
+		{"unknown class", "a.jsonl", `{"id":"1","title":"t","body":"b","class":"complaint"}`, `a.jsonl: line 1 (id 1): class "complaint": want one of`, ""},
+		{"no class", "a.jsonl", `{"id":"1","title":"t","body":"b","department":"城乡建设"}`, `a.jsonl: line 1 (id 1): class ""`, ""},
+		{"bad lead", "a.jsonl", `{"id":"1","title":"t","body":"b","class":"petition","discipline_lead":"maybe"}`, `line 1 (id 1): discipline_lead "maybe"`, ""},
 		{"a city's department", "a.jsonl", `{"id":"1","title":"t","body":"b","class":"gov_service","department":"市北区城管局"}`, "", "1 departments are not among the model's sectors"},
 		{"Chinese class, table", "a.tsv", "id\ttitle\tbody\tclass\tdiscipline_lead\n7\t标题\t正文\t纪检监察\t是", "", "a.tsv: 1 items\n"},
 	} {

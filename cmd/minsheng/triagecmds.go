@@ -190,15 +190,15 @@ func readExtra(log io.Writer, paths []string) ([]learn.Record, error) {
 			return nil, err
 		}
 		var again, otherDept int
-		for i, l := range items {
+		for _, l := range items {
 			id := learn.IDOf(l.ID)
 			c, ok := learn.ClassOf(l.Class)
 			if !ok {
-				return nil, fmt.Errorf("%s: item %d (id %s): class %q: want one of %s, or its Chinese name", path, i+1, id, l.Class, strings.Join(learn.Classes(), ", "))
+				return nil, fmt.Errorf("%s: %s (id %s): class %q: want one of %s, or its Chinese name", path, l.At, id, l.Class, strings.Join(learn.Classes(), ", "))
 			}
 			lead, err := learn.LeadOf(l.DisciplineLead)
 			if err != nil {
-				return nil, fmt.Errorf("%s: item %d (id %s): %w", path, i+1, id, err)
+				return nil, fmt.Errorf("%s: %s (id %s): %w", path, l.At, id, err)
 			}
 			dep := strings.TrimSpace(l.Department)
 			if indexOf(learn.Departments, dep) < 0 {
@@ -261,6 +261,7 @@ func writeModel(path string, m *triage.Model) error {
 // (learn.ClassOf, learn.LeadOf), so a file labelled elsewhere, with 舆论监督
 // or "discipline_lead": 1, needs no conversion.
 type labelled struct {
+	At             string // where in its file: "line 4", "row 2"
 	ID             json.RawMessage
 	Title          string
 	Body           string
@@ -368,8 +369,8 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	// An id given again is scored once, at its first line, as train
 	// --extra-labels takes it: two exports of one ledger overlap.
 	seen, repeats := map[string]bool{}, 0
-	for i, l := range items {
-		item := fmt.Sprintf("%s: item %d (id %s)", path, i+1, learn.IDOf(l.ID))
+	for _, l := range items {
+		item := fmt.Sprintf("%s: %s (id %s)", path, l.At, learn.IDOf(l.ID))
 		if id := learn.IDOf(l.ID); id != "" {
 			if seen[id] {
 				repeats++
@@ -528,7 +529,7 @@ func readLabelled(path string) ([]labelled, error) {
 		if strings.TrimSpace(lead) != "" {
 			leadRaw, _ = json.Marshal(lead)
 		}
-		out = append(out, labelled{ID: id, Title: get(row, "title"), Body: get(row, "body"), Class: get(row, "class"),
+		out = append(out, labelled{At: fmt.Sprintf("row %d", i+1), ID: id, Title: get(row, "title"), Body: get(row, "body"), Class: get(row, "class"),
 			DisciplineLead: leadRaw, Department: get(row, "department")})
 	}
 	return out, nil
@@ -539,20 +540,21 @@ func readLabelled(path string) ([]labelled, error) {
 // case does not matter, and where an object has two names of one field the
 // first in tableColumns wins.
 func readLabelledJSON(path string) ([]labelled, error) {
-	objs, err := learn.ReadJSONLines[map[string]json.RawMessage](path)
+	objs, lines, err := learn.ReadJSONLinesAt[map[string]json.RawMessage](path)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]labelled, len(objs))
 	for i, obj := range objs {
+		at := fmt.Sprintf("line %d", lines[i])
 		if obj == nil {
-			return nil, fmt.Errorf("%s: item %d: null, not an object", path, i+1)
+			return nil, fmt.Errorf("%s: %s: null, not an object", path, at)
 		}
 		keys := make(map[string]json.RawMessage, len(obj))
 		for k, v := range obj {
 			key := strings.ToLower(strings.TrimSpace(k))
 			if _, dup := keys[key]; dup {
-				return nil, fmt.Errorf("%s: item %d: the key %q is given twice (its case or spaces aside)", path, i+1, key)
+				return nil, fmt.Errorf("%s: %s: the key %q is given twice (its case or spaces aside)", path, at, key)
 			}
 			keys[key] = v
 		}
@@ -568,14 +570,14 @@ func readLabelledJSON(path string) ([]labelled, error) {
 		text := func(name string) string {
 			var s *string
 			if raw := field(name); raw != nil && json.Unmarshal(raw, &s) != nil && bad == nil {
-				bad = fmt.Errorf("%s: item %d (id %s): %s %s: want a string", path, i+1, learn.IDOf(field("id")), name, raw)
+				bad = fmt.Errorf("%s: %s (id %s): %s %s: want a string", path, at, learn.IDOf(field("id")), name, raw)
 			}
 			if s == nil {
 				return ""
 			}
 			return *s
 		}
-		out[i] = labelled{ID: field("id"), Title: text("title"), Body: text("body"), Class: text("class"),
+		out[i] = labelled{At: at, ID: field("id"), Title: text("title"), Body: text("body"), Class: text("class"),
 			DisciplineLead: field("discipline_lead"), Department: text("department")}
 		if bad != nil {
 			return nil, bad

@@ -283,8 +283,8 @@ func TestEvalFile(t *testing.T) {
 
 	bad := dir + "/bad.jsonl"
 	for _, tc := range []struct{ line, want string }{
-		{`{"id":"1","body":"x","class":"urgent"}`, `item 1 (id 1): unknown class "urgent"`},
-		{`{"id":7,"body":"x","class":"petition","discipline_lead":"maybe"}`, `item 1 (id 7): discipline_lead "maybe"`},
+		{`{"id":"1","body":"x","class":"urgent"}`, `line 1 (id 1): unknown class "urgent"`},
+		{`{"id":7,"body":"x","class":"petition","discipline_lead":"maybe"}`, `line 1 (id 7): discipline_lead "maybe"`},
 		{`{"id":"8","body":"x","department":"城建"}`, `unknown department "城建"`},
 		{"{", "bad.jsonl:1"},
 	} {
@@ -348,7 +348,7 @@ func TestEvalFileModelDepartments(t *testing.T) {
 	path := t.TempDir() + "/depts.jsonl"
 	for _, tc := range []struct{ dept, want string }{
 		{"区0", "\ndepartment:\nlabel"},
-		{"城乡建设", `item 1 (id 1): unknown department "城乡建设" (the model ` + m.Version + ` knows 区0, 区1, 区2)`},
+		{"城乡建设", `line 1 (id 1): unknown department "城乡建设" (the model ` + m.Version + ` knows 区0, 区1, 区2)`},
 	} {
 		os.WriteFile(path, []byte(`{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","department":"`+tc.dept+`"}`+"\n"), 0o644)
 		var out bytes.Buffer
@@ -494,9 +494,10 @@ func TestEvalFileLabels(t *testing.T) {
 		{"blank labels", `{"id":1,"body":"路灯坏了","class":" ","discipline_lead":null,"department":""}`, "none of its 1 items carries"},
 		{"no item of the four classes", `{"id":1,"title":"感谢","body":"谢谢你们修好了路灯！","class":"invalid"}`,
 			"four-way macro-F1 (media_oversight, petition, gov_service, discipline): n/a (no item's class is one of them)\n"},
-		{"a field not a string", `{"id":"b","title":123,"class":"petition"}`, "items.jsonl: item 1 (id b): title 123: want a string"},
-		{"null", "null", "items.jsonl: item 1: null, not an object"},
-		{"a key twice", `{"id":1,"Class":"invalid","class":"gov_service","body":"路灯坏了"}`, `item 1: the key "class" is given twice`},
+		{"a field not a string", `{"id":"b","title":123,"class":"petition"}`, "items.jsonl: line 1 (id b): title 123: want a string"},
+		{"null", "null", "items.jsonl: line 1: null, not an object"},
+		{"the line, blank lines counted", "\n\n" + `{"id":"c","title":[],"class":"petition"}`, "items.jsonl: line 3 (id c): title []: want a string"},
+		{"a key twice", `{"id":1,"Class":"invalid","class":"gov_service","body":"路灯坏了"}`, `line 1: the key "class" is given twice`},
 		{"an id again", `{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","class":"gov_service"}` + "\n" +
 			`{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","class":"petition"}`,
 			"1 items repeat an earlier item's id and were not scored again\n"},

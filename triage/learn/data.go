@@ -205,12 +205,20 @@ const MaxJSONLine = 16 << 20
 // ReadJSONLines reads one T per non-blank line of path, after a UTF-8 byte
 // order mark at its start if there is one; an error names the line.
 func ReadJSONLines[T any](path string) ([]T, error) {
+	out, _, err := ReadJSONLinesAt[T](path)
+	return out, err
+}
+
+// ReadJSONLinesAt is ReadJSONLines that also returns the line each value
+// was on, for messages about it.
+func ReadJSONLinesAt[T any](path string) ([]T, []int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	var out []T
+	var at []int
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), MaxJSONLine+2)
 	for n := 1; sc.Scan(); n++ {
@@ -223,14 +231,18 @@ func ReadJSONLines[T any](path string) ([]T, error) {
 		}
 		var v T
 		if err := json.Unmarshal(line, &v); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+			return nil, nil, fmt.Errorf("%s:%d: %w", path, n, err)
 		}
-		out = append(out, v)
+		out, at = append(out, v), append(at, n)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: after line %d: %w", path, len(out), err)
+		last := 0
+		if len(at) > 0 {
+			last = at[len(at)-1]
+		}
+		return nil, nil, fmt.Errorf("%s: after line %d: %w", path, last, err)
 	}
-	return out, nil
+	return out, at, nil
 }
 
 // LabelRef is one row of triage/labels/fourway.tsv: a reference to a
