@@ -65,18 +65,9 @@ func (h *Head) BandFor(words int) Band {
 	return Band{Temperature: h.Temperature}
 }
 
-// TemperatureFor is the temperature at which a text of words words is
-// calibrated (Bands).
-func (h *Head) TemperatureFor(words int) float32 { return h.BandFor(words).Temperature }
-
-// ProbOf is the probability of label k from head h's part of raw scores at
-// temperature t (Probs, for one label and another temperature).
-func (h *Head) ProbOf(scores []float32, k int, t float32) float64 {
-	return h.ProbIn(scores, k, Band{Temperature: t})
-}
-
 // ProbIn is the probability of label k from head h's part of raw scores
-// calibrated in band b: at its temperature, plus its offsets.
+// calibrated in band b: at its temperature, plus its offsets (Probs, for
+// one label, another temperature and offsets).
 func (h *Head) ProbIn(scores []float32, k int, b Band) float64 {
 	s := scores[h.col : h.col+len(h.Labels)]
 	if b.Temperature <= 0 { // a model built in code, never read from a file: as Probs

@@ -419,8 +419,8 @@ func TestTitleRepeat(t *testing.T) {
 	}
 }
 
-// A head's length bands survive a round trip, and TemperatureFor picks the
-// first band a length is under, else the head's one temperature; ProbOf
+// A head's length bands survive a round trip, and BandFor picks the first
+// band a length is under, else the head's one temperature; ProbIn
 // at the head's temperature is Probs.
 func TestBands(t *testing.T) {
 	m, ids := smallModel(t)
@@ -436,19 +436,19 @@ func TestBands(t *testing.T) {
 		words int
 		want  float32
 	}{{0, 0.5}, {39, 0.5}, {40, 0.8}, {299, 0.8}, {300, 0.9}, {5000, 0.9}} {
-		if got := rh.TemperatureFor(c.words); got != c.want {
-			t.Errorf("TemperatureFor(%d) = %v, want %v", c.words, got, c.want)
+		if got := rh.BandFor(c.words).Temperature; got != c.want {
+			t.Errorf("BandFor(%d).Temperature = %v, want %v", c.words, got, c.want)
 		}
 	}
 	scores := make([]float32, r.Cols())
 	r.Scores(ids, scores)
 	probs := rh.Probs(scores, nil)
 	for k := range rh.Labels {
-		if d := rh.ProbOf(scores, k, rh.Temperature) - probs[k]; d > 1e-9 || d < -1e-9 {
-			t.Errorf("label %d: ProbOf %v, Probs %v", k, rh.ProbOf(scores, k, rh.Temperature), probs[k])
+		if d := rh.ProbIn(scores, k, Band{Temperature: rh.Temperature}) - probs[k]; d > 1e-9 || d < -1e-9 {
+			t.Errorf("label %d: ProbIn %v, Probs %v", k, rh.ProbIn(scores, k, Band{Temperature: rh.Temperature}), probs[k])
 		}
 	}
-	if rh.ProbOf(scores, Argmax(probs), 0.5) <= probs[Argmax(probs)] {
+	if rh.ProbIn(scores, Argmax(probs), Band{Temperature: 0.5}) <= probs[Argmax(probs)] {
 		t.Errorf("a cooler temperature did not raise the top label's probability")
 	}
 	// Offsets: a band's probabilities sum to 1, and equal softmax(s/t + o);
@@ -470,7 +470,7 @@ func TestBands(t *testing.T) {
 	if sum < 1-1e-9 || sum > 1+1e-9 {
 		t.Errorf("a band's probabilities sum to %v", sum)
 	}
-	if plain := rh.ProbOf(scores, 2, b.Temperature); rh.ProbIn(scores, 2, b) <= plain {
+	if plain := rh.ProbIn(scores, 2, Band{Temperature: b.Temperature}); rh.ProbIn(scores, 2, b) <= plain {
 		t.Errorf("label 2's offset +2 did not raise its probability: %v, %v without offsets", rh.ProbIn(scores, 2, b), plain)
 	}
 	if rh.BandFor(5000).Offsets != nil || rh.BandFor(10).Offsets != nil {

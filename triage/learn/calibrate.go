@@ -53,13 +53,10 @@ func expectedCalibrationErrorOf(probs [][]float64, labels []int, temp float32, c
 	return ece / float64(total)
 }
 
-func calibrationCounts(probs [][]float64, labels []int, temp float32) (n []int, conf []float64, right []int) {
-	return calibrationCountsOf(probs, labels, temp, nil)
-}
-
-// calibrationCountsOf is calibrationCounts for the labels chosen[i] (nil:
-// each text's most probable), as the engine chooses: by the scores, before
-// a band's offsets (triage.Band.Offsets) move the probabilities.
+// calibrationCountsOf counts, per band of calibrationBins, the items, their
+// confidence in the labels chosen[i] (nil: each text's most probable) and
+// how many were right. The engine chooses by the scores, before a length
+// band's offsets (triage.Band.Offsets) move the probabilities.
 func calibrationCountsOf(probs [][]float64, labels []int, temp float32, chosen []int) (n []int, conf []float64, right []int) {
 	n, conf, right = make([]int, len(calibrationBins)), make([]float64, len(calibrationBins)), make([]int, len(calibrationBins))
 	for i, p := range probs {
@@ -314,9 +311,15 @@ func offsetString(o []float32) string {
 func inBand(probs [][]float64, b triage.Band) ([][]float64, []int) {
 	out, chosen := make([][]float64, len(probs)), make([]int, len(probs))
 	for i, p := range probs {
-		out[i], chosen[i] = withOffsets(atTemperature(p, b.Temperature), b.Offsets), triage.Argmax(p)
+		out[i], chosen[i] = calibrateIn(p, b)
 	}
 	return out, chosen
+}
+
+// calibrateIn is one text's probabilities p (at temperature 1) in band b,
+// and the label its scores chose.
+func calibrateIn(p []float64, b triage.Band) ([]float64, int) {
+	return withOffsets(atTemperature(p, b.Temperature), b.Offsets), triage.Argmax(p)
 }
 
 // withOffsets returns q (probabilities) with offsets o added to their
@@ -342,8 +345,7 @@ func withOffsets(q []float64, o []float32) []float64 {
 func banded(probs [][]float64, words []int, h *triage.Head) ([][]float64, []int) {
 	out, chosen := make([][]float64, len(probs)), make([]int, len(probs))
 	for i, p := range probs {
-		q, c := inBand([][]float64{p}, h.BandFor(words[i]))
-		out[i], chosen[i] = q[0], c[0]
+		out[i], chosen[i] = calibrateIn(p, h.BandFor(words[i]))
 	}
 	return out, chosen
 }

@@ -116,7 +116,7 @@ func TestClassBands(t *testing.T) {
 		t.Fatalf("%d bands, want %d", len(bands), len(bandLimits))
 	}
 	h := &triage.Head{Temperature: 0.9, Bands: bands}
-	short, long, few := h.TemperatureFor(10), h.TemperatureFor(200), h.TemperatureFor(1000)
+	short, long, few := h.BandFor(10).Temperature, h.BandFor(200).Temperature, h.BandFor(1000).Temperature
 	if !(short < 0.9 && long > 0.9 && few == 0.9) {
 		t.Errorf("temperatures: short %.2f, long %.2f, few %.2f; want below 0.9, above it, 0.9\n%s", short, long, few, table)
 	}

@@ -123,43 +123,39 @@ func TestMailText(t *testing.T) {
 }
 
 // The labels in the repository resolve against the shared data, when it is
-// there: every reference names a message that exists.
+// there: every reference names a message that exists, and every class and
+// sector has some.
 func TestLabelsResolve(t *testing.T) {
 	shared := sharedDir(t)
 	recs, err := ReadFourWay(shared, "../labels")
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts := map[string]int{}
-	for _, r := range recs {
-		counts[r.Label]++
-		if r.Title == "" && r.Body == "" {
-			t.Errorf("%s %s: empty text", r.Source, r.ID)
-		}
-	}
-	for _, c := range Classes() {
-		if counts[c] == 0 {
-			t.Errorf("no example of %s", c)
-		}
-	}
-	t.Logf("four-way labels: %v", counts)
+	checkLabelled(t, "four-way labels", recs, Classes())
 	sectors, err := ReadSectors(shared, "../labels")
 	if err != nil {
 		t.Fatal(err)
 	}
-	per := map[string]int{}
-	for _, r := range sectors {
-		per[r.Label]++
+	checkLabelled(t, "sector labels (department.tsv)", sectors, Departments)
+}
+
+// checkLabelled fails for a record with no text or a label of names with no
+// record.
+func checkLabelled(t *testing.T, what string, recs []Record, names []string) {
+	t.Helper()
+	counts := map[string]int{}
+	for _, r := range recs {
+		counts[r.Label]++
 		if r.Title == "" && r.Body == "" {
-			t.Errorf("%s %s: empty text", r.Source, r.ID)
+			t.Errorf("%s: %s %s: empty text", what, r.Source, r.ID)
 		}
 	}
-	for _, d := range Departments {
-		if per[d] == 0 {
-			t.Errorf("no letter labelled %s in department.tsv", d)
+	for _, n := range names {
+		if counts[n] == 0 {
+			t.Errorf("%s: none labelled %s", what, n)
 		}
 	}
-	t.Logf("sector labels: %v", per)
+	t.Logf("%s: %v", what, counts)
 }
 
 func sharedDir(t testing.TB) string {
