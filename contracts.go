@@ -97,6 +97,17 @@ type Triager interface {
 	Decide(ctx context.Context, it *Item) (Decision, error)
 }
 
+// Linker finds the case an item belongs to among the items handled before
+// it (triage's "dedupe / link cases" step).
+type Linker interface {
+	// Link returns the case the item joins, or nil. It records nothing:
+	// the item is not handled yet.
+	Link(it *Item, d *Decision) *CaseLink
+	// Remember records a handled item, so that later items can join its
+	// case.
+	Remember(it *Item, d *Decision)
+}
+
 // Envelope kinds: what a destination receives.
 const (
 	KindItem       = "item"        // a valid item routed by its class or flags

@@ -1,5 +1,7 @@
 package minsheng
 
+import "time"
+
 // Class is the primary category an item is put in at initial screening (初筛).
 type Class string
 
@@ -77,6 +79,28 @@ type Decision struct {
 	Reasons []Reason `json:"reasons"`
 	// ModelVersion names the triage model (or rule set) that decided.
 	ModelVersion string `json:"model_version"`
+	// Case links the item to earlier items of the same class that carry
+	// the same demand (one letter sent through two channels, residents of
+	// one block writing about one problem), so that one body answers
+	// them. Nil when the item starts no known case. It names items only by
+	// ID: no destination learns another item's text or complainant from
+	// it.
+	Case *CaseLink `json:"case,omitempty"`
+}
+
+// CaseLink names the case an item joins.
+type CaseLink struct {
+	// ID names the case: the ID of its first item the gateway holds.
+	ID string `json:"id"`
+	// Nearest is the earlier item most like this one, and Similarity the
+	// estimated share of the two texts' three-character runs that they
+	// have in common (Jaccard, in [0,1]).
+	Nearest    string  `json:"nearest"`
+	Similarity float64 `json:"similarity"`
+	// Items counts the case's items in the gateway's window, this one
+	// included; Since is when the first of them was received.
+	Items int       `json:"items"`
+	Since time.Time `json:"since"`
 }
 
 // Reason is one element of a decision's explanation.

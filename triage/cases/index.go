@@ -1,0 +1,224 @@
+package cases
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// Config tunes case linking (the gateway's `cases:` section).
+type Config struct {
+	// Disabled turns linking off: no item carries a case.
+	Disabled bool `yaml:"disabled"`
+	// Threshold is the least similarity (estimated share of three-character
+	// runs in common) at which an item joins an earlier item's case. On 附件3
+	// of the 泰迪杯 board, pairs at 0.5 and above were the same demand about
+	// five times in six; below it, letters of one template about different
+	// places come in.
+	Threshold float64 `yaml:"threshold" default:"0.5" validate:"gt=0,lte=1"`
+	// MinRuns: a text with fewer three-character runs (about as many
+	// letters and digits) is never linked, nor linked to: short orders such
+	// as "小区停水" are alike without being one case.
+	MinRuns int `yaml:"min_runs" default:"40" validate:"gte=3,lte=100000"`
+	// Window: items received longer ago than this before the newest are
+	// forgotten.
+	Window time.Duration `yaml:"window" default:"720h" validate:"gt=0"`
+	// MaxItems bounds the items remembered (about 0.5 KiB each); the
+	// oldest are forgotten first.
+	MaxItems int `yaml:"max_items" default:"200000" validate:"gte=1,lte=50000000"`
+}
+
+// DefaultConfig returns the defaults the tags above give.
+func DefaultConfig() Config {
+	return Config{Threshold: 0.5, MinRuns: 40, Window: 720 * time.Hour, MaxItems: 200000}
+}
+
+type entry struct {
+	seq   uint64 // 0: a free slot
+	id    string
+	kase  string
+	class minsheng.Class
+	at    time.Time
+	sk    Sketch
+	// next[b] is the seq of the previous item with the same key in band
+	// b, 0 when none.
+	next [bands]uint64
+}
+
+type caseInfo struct {
+	items int
+	since time.Time
+}
+
+// Index remembers the items of its window and finds the case of a new one.
+// It is safe for concurrent use.
+type Index struct {
+	cfg Config
+
+	mu     sync.Mutex
+	ring   []entry // seq s lives at ring[(s-1) % MaxItems]
+	seq    uint64  // the last seq given
+	oldest uint64  // the oldest seq remembered; > seq when none
+	heads  map[uint64]uint64
+	byID   map[string]uint64
+	cases  map[string]*caseInfo
+	newest time.Time
+}
+
+// New makes an empty index.
+func New(cfg Config) (*Index, error) {
+	var errs minsheng.FieldErrors
+	if !(cfg.Threshold > 0 && cfg.Threshold <= 1) {
+		errs = append(errs, minsheng.FieldError{Path: "cases.threshold", Msg: fmt.Sprintf("must be in (0,1], is %g", cfg.Threshold)})
+	}
+	if cfg.MinRuns < 3 {
+		errs = append(errs, minsheng.FieldError{Path: "cases.min_runs", Msg: fmt.Sprintf("must be at least 3, is %d", cfg.MinRuns)})
+	}
+	if cfg.Window <= 0 {
+		errs = append(errs, minsheng.FieldError{Path: "cases.window", Msg: fmt.Sprintf("must be positive, is %s", cfg.Window)})
+	}
+	if cfg.MaxItems < 1 {
+		errs = append(errs, minsheng.FieldError{Path: "cases.max_items", Msg: fmt.Sprintf("must be at least 1, is %d", cfg.MaxItems)})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return &Index{cfg: cfg, oldest: 1, heads: map[uint64]uint64{}, byID: map[string]uint64{}, cases: map[string]*caseInfo{}}, nil
+}
+
+// linkable reports whether an item of this decision takes part: valid,
+// and long enough.
+func (x *Index) linkable(d *minsheng.Decision, sk *Sketch) bool {
+	return d != nil && d.Class != minsheng.ClassInvalid && d.Class != "" && sk.Runs >= x.cfg.MinRuns
+}
+
+func text(it *minsheng.Item) string { return it.Title + "\n" + it.Body }
+
+// Link returns the case the item joins: the case of the earlier item of
+// the same class most like it, when that is at least Threshold alike and
+// within the window. Items are compared only within their class, so no
+// destination learns of an item it was not sent (a discipline report is
+// never named to a 12345 desk). It records nothing.
+func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision) *minsheng.CaseLink {
+	if x.cfg.Disabled {
+		return nil
+	}
+	sk := MakeSketch(text(it))
+	if !x.linkable(d, &sk) {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	best, bestSim := (*entry)(nil), 0.0
+	seen := map[uint64]bool{}
+	for b := range bands {
+		for s := x.heads[sk.band(b)]; s >= x.oldest && s != 0; {
+			e := x.at(s)
+			if !seen[s] {
+				seen[s] = true
+				if e.id != it.ID && e.class == d.Class && x.inWindow(e.at, it.ReceivedAt) {
+					if sim := sk.Similarity(&e.sk); sim >= x.cfg.Threshold && (sim > bestSim || sim == bestSim && s < best.seq) {
+						best, bestSim = e, sim
+					}
+				}
+			}
+			s = e.next[b]
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	c := &minsheng.CaseLink{ID: best.kase, Nearest: best.id, Similarity: bestSim, Items: 1, Since: best.at}
+	if ci := x.cases[best.kase]; ci != nil {
+		c.Items, c.Since = ci.items+1, ci.since
+	}
+	return c
+}
+
+func (x *Index) inWindow(earlier, now time.Time) bool {
+	if now.IsZero() {
+		return true
+	}
+	return now.Sub(earlier) <= x.cfg.Window && earlier.Sub(now) <= x.cfg.Window
+}
+
+func (x *Index) at(s uint64) *entry { return &x.ring[(s-1)%uint64(len(x.ring))] }
+
+// Remember records a handled item under the case its decision names (its
+// own, when none). Invalid and short items, and an ID already remembered,
+// are left out.
+func (x *Index) Remember(it *minsheng.Item, d *minsheng.Decision) {
+	if x.cfg.Disabled {
+		return
+	}
+	sk := MakeSketch(text(it))
+	if !x.linkable(d, &sk) {
+		return
+	}
+	kase := it.ID
+	if d.Case != nil && d.Case.ID != "" {
+		kase = d.Case.ID
+	}
+	at := it.ReceivedAt
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if _, ok := x.byID[it.ID]; ok {
+		return
+	}
+	if at.After(x.newest) {
+		x.newest = at
+	}
+	for x.oldest <= x.seq && (x.seq-x.oldest+1 >= uint64(x.cfg.MaxItems) || x.newest.Sub(x.at(x.oldest).at) > x.cfg.Window) {
+		x.forget()
+	}
+	x.seq++
+	if len(x.ring) < x.cfg.MaxItems {
+		x.ring = append(x.ring, entry{})
+	}
+	e := x.at(x.seq)
+	*e = entry{seq: x.seq, id: it.ID, kase: kase, class: d.Class, at: at, sk: sk}
+	for b := range bands {
+		k := sk.band(b)
+		e.next[b] = x.heads[k]
+		x.heads[k] = x.seq
+	}
+	x.byID[it.ID] = x.seq
+	ci := x.cases[kase]
+	if ci == nil {
+		ci = &caseInfo{since: at}
+		x.cases[kase] = ci
+	}
+	ci.items++
+	if at.Before(ci.since) {
+		ci.since = at
+	}
+}
+
+// forget drops the oldest item.
+func (x *Index) forget() {
+	e := x.at(x.oldest)
+	for b := range bands {
+		if k := e.sk.band(b); x.heads[k] == e.seq {
+			delete(x.heads, k)
+		}
+	}
+	delete(x.byID, e.id)
+	if ci := x.cases[e.kase]; ci != nil {
+		if ci.items--; ci.items <= 0 {
+			delete(x.cases, e.kase)
+		}
+	}
+	*e = entry{}
+	x.oldest++
+}
+
+// Len returns how many items the index remembers.
+func (x *Index) Len() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return len(x.byID)
+}
+
+var _ minsheng.Linker = (*Index)(nil)

@@ -1,0 +1,203 @@
+package cases
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// Letters of our own: two about one lift (the second re-sent through
+// another channel with a line added), one about something else, and one
+// written from the same template about another estate.
+const (
+	lift    = "我们是A市A3区金桂园小区8栋的住户，电梯已经坏了三个月，物业一直推说在等配件，不肯维修。楼里有很多老人，上下二十几层楼非常困难，有位老人买菜回来在楼梯间摔倒。请有关部门督促物业尽快维修电梯。"
+	liftToo = "我们是A市A3区金桂园小区8栋的住户，电梯已经坏了三个月，物业一直推说在等配件，不肯维修。楼里有很多老人，上下二十几层楼非常困难，有位老人买菜回来在楼梯间摔倒。请有关部门督促物业尽快维修电梯。上周已经打过12345。"
+	road    = "A7县星沙大道与开元路交叉口的红绿灯最近一直不亮，早晚高峰车辆乱成一团，行人过马路很危险，已经发生了两起剐蹭事故。希望交警部门尽快派人修复信号灯，并在高峰期安排人员疏导交通。"
+	short   = "小区电梯坏了，请维修。"
+)
+
+var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+func item(id, body string, at time.Duration) *minsheng.Item {
+	return &minsheng.Item{ID: id, Body: body, ReceivedAt: t0.Add(at)}
+}
+
+func decision(c minsheng.Class) *minsheng.Decision { return &minsheng.Decision{Class: c} }
+
+// handle is what the pipeline does: link, then remember under the link.
+func handle(x *Index, it *minsheng.Item, c minsheng.Class) *minsheng.CaseLink {
+	d := decision(c)
+	d.Case = x.Link(it, d)
+	x.Remember(it, d)
+	return d.Case
+}
+
+func newIndex(t *testing.T, mod func(*Config)) *Index {
+	t.Helper()
+	cfg := DefaultConfig()
+	if mod != nil {
+		mod(&cfg)
+	}
+	x, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func TestLink(t *testing.T) {
+	gov, disc := minsheng.ClassGovService, minsheng.ClassDiscipline
+	type step struct {
+		id    string
+		body  string
+		class minsheng.Class
+		at    time.Duration
+		want  string // the case joined, "" for none
+		items int
+	}
+	for _, tc := range []struct {
+		name  string
+		mod   func(*Config)
+		steps []step
+	}{
+		{"re-sent letter joins the first", nil, []step{
+			{"a", lift, gov, 0, "", 0},
+			{"b", road, gov, time.Hour, "", 0},
+			{"c", liftToo, gov, 2 * time.Hour, "a", 2},
+		}},
+		{"a third joins the first's case through the second", nil, []step{
+			{"a", lift, gov, 0, "", 0},
+			{"b", liftToo, gov, time.Hour, "a", 2},
+			{"c", liftToo + "物业电话一直打不通。", gov, 2 * time.Hour, "a", 3},
+		}},
+		{"other class is never linked", nil, []step{
+			{"a", lift, disc, 0, "", 0},
+			{"b", liftToo, gov, time.Hour, "", 0},
+		}},
+		{"invalid is never remembered", nil, []step{
+			{"a", lift, minsheng.ClassInvalid, 0, "", 0},
+			{"b", liftToo, minsheng.ClassInvalid, time.Hour, "", 0},
+			{"c", liftToo, gov, 2 * time.Hour, "", 0},
+		}},
+		{"short texts are not linked", nil, []step{
+			{"a", short, gov, 0, "", 0},
+			{"b", short, gov, time.Hour, "", 0},
+		}},
+		{"the same ID again is not its own case", nil, []step{
+			{"a", lift, gov, 0, "", 0},
+			{"a", lift, gov, time.Hour, "", 0},
+		}},
+		{"outside the window", func(c *Config) { c.Window = 24 * time.Hour }, []step{
+			{"a", lift, gov, 0, "", 0},
+			{"b", liftToo, gov, 25 * time.Hour, "", 0},
+		}},
+		{"inside the window", func(c *Config) { c.Window = 24 * time.Hour }, []step{
+			{"a", lift, gov, 0, "", 0},
+			{"b", liftToo, gov, 23 * time.Hour, "a", 2},
+		}},
+		{"forgotten beyond max_items", func(c *Config) { c.MaxItems = 2 }, []step{
+			{"a", lift, gov, 0, "", 0},
+			{"b", road, gov, time.Minute, "", 0},
+			{"c", road + "今天又出事了。", gov, 2 * time.Minute, "b", 2},
+			{"d", liftToo, gov, 3 * time.Minute, "", 0},
+		}},
+		{"a strict threshold", func(c *Config) { c.Threshold = 0.99 }, []step{
+			{"a", lift, gov, 0, "", 0},
+			{"b", liftToo, gov, time.Hour, "", 0},
+			{"c", lift, gov, 2 * time.Hour, "a", 2},
+		}},
+		{"disabled", func(c *Config) { c.Disabled = true }, []step{
+			{"a", lift, gov, 0, "", 0},
+			{"b", lift, gov, time.Hour, "", 0},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newIndex(t, tc.mod)
+			first := map[string]time.Time{}
+			for _, s := range tc.steps {
+				if _, ok := first[s.id]; !ok {
+					first[s.id] = t0.Add(s.at)
+				}
+				c := handle(x, item(s.id, s.body, s.at), s.class)
+				switch {
+				case s.want == "" && c != nil:
+					t.Errorf("%s: joined case %s (nearest %s, %.2f), want none", s.id, c.ID, c.Nearest, c.Similarity)
+				case s.want != "" && c == nil:
+					t.Errorf("%s: joined no case, want %s", s.id, s.want)
+				case c != nil && (c.ID != s.want || c.Items != s.items || c.Similarity < 0.5 || c.Similarity > 1 || !c.Since.Equal(first[s.want])):
+					t.Errorf("%s: %+v, want case %s of %d items since %s", s.id, *c, s.want, s.items, first[s.want])
+				}
+			}
+		})
+	}
+}
+
+// TestLinkNearest: of two earlier items, the more alike is named.
+func TestLinkNearest(t *testing.T) {
+	x := newIndex(t, nil)
+	handle(x, item("far", lift[:len(lift)/2]+road, 0), minsheng.ClassGovService)
+	handle(x, item("near", liftToo, time.Minute), minsheng.ClassGovService)
+	c := x.Link(item("new", lift, time.Hour), decision(minsheng.ClassGovService))
+	if c == nil || c.Nearest != "near" || c.ID != "near" {
+		t.Fatalf("linked %+v, want the item near", c)
+	}
+}
+
+func TestForgetKeepsIndexSmall(t *testing.T) {
+	x := newIndex(t, func(c *Config) { c.MaxItems = 50 })
+	for i := range 500 {
+		body := fmt.Sprintf("%s第%d号。%s", road, i, strings.Repeat(string(rune(0x4E00+i)), 3))
+		handle(x, item(fmt.Sprint(i), body, time.Duration(i)*time.Minute), minsheng.ClassGovService)
+	}
+	if x.Len() > 50 || len(x.ring) != 50 {
+		t.Errorf("%d items remembered in %d slots, want at most 50", x.Len(), len(x.ring))
+	}
+	if len(x.heads) > 50*bands {
+		t.Errorf("%d band keys kept for 50 items", len(x.heads))
+	}
+	total := 0
+	for _, ci := range x.cases {
+		total += ci.items
+	}
+	if total != x.Len() {
+		t.Errorf("cases count %d items, the index holds %d", total, x.Len())
+	}
+}
+
+func TestNewConfigErrors(t *testing.T) {
+	_, err := New(Config{Threshold: 1.5, MinRuns: 1, Window: 0, MaxItems: 0})
+	var fe minsheng.FieldErrors
+	if !errors.As(err, &fe) || len(fe) != 4 {
+		t.Fatalf("error %v, want four field errors", err)
+	}
+	for i, f := range []string{"cases.threshold", "cases.min_runs", "cases.window", "cases.max_items"} {
+		if fe[i].Path != f {
+			t.Errorf("error %d names %s, want %s", i, fe[i].Path, f)
+		}
+	}
+}
+
+// TestConcurrent is for the race detector: links and remembers from many
+// goroutines, then checks that every item was remembered once.
+func TestConcurrent(t *testing.T) {
+	x := newIndex(t, nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				handle(x, item(fmt.Sprint(g, "-", i), liftToo+fmt.Sprint(i), time.Duration(i)*time.Second), minsheng.ClassGovService)
+			}
+		}()
+	}
+	wg.Wait()
+	if x.Len() != 400 {
+		t.Errorf("%d items remembered, want 400", x.Len())
+	}
+}
