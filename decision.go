@@ -107,7 +107,8 @@ type CaseLink struct {
 type Reason struct {
 	// Kind: "screen" (why an item is invalid), "rule" (a configured keyword
 	// rule fired), "feature" (a model feature that weighed for the class),
-	// "threshold" (why the item goes to review), "schema" (validation).
+	// "threshold" (why the item goes to review), "schema" (validation),
+	// "case" (the item joins the case of an earlier, like item).
 	Kind string `json:"kind"`
 	// Code is a short stable identifier: the rule name, the feature, the
 	// screen reason ("spam", "empty", "auto_reply").

@@ -41,6 +41,9 @@ type Options struct {
 	Ledger  minsheng.Ledger
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
+	// Linker, when set, links each valid item to the case of earlier
+	// items with the same demand (Decision.Case); routing is unchanged.
+	Linker minsheng.Linker
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
 }
@@ -269,6 +272,12 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
 		return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("triage: %w", err)
 	}
+	if p.o.Linker != nil && d.Class != minsheng.ClassInvalid {
+		if c := p.o.Linker.Link(it, &d); c != nil {
+			d.Case = c
+			d.Reasons = append(d.Reasons, caseReason(c))
+		}
+	}
 	decided := p.o.Now().UTC()
 
 	dests, err := p.o.Router.Route(ctx, it, &d)
@@ -290,6 +299,9 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 	if d.Review {
 		classified += ", to review"
 	}
+	if d.Case != nil {
+		classified += ", case " + d.Case.ID
+	}
 	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests, Trail: []minsheng.Event{
 		{Step: minsheng.StepReceived, At: it.ReceivedAt, Detail: string(it.Channel) + "/" + it.Source},
 		{Step: minsheng.StepScreened, At: decided, Detail: screen},
@@ -302,9 +314,12 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		log.Error("routed but trail not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
 	}
+	if p.o.Linker != nil {
+		p.o.Linker.Remember(it, &d)
+	}
 	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
 	log.Debug("routed", "class", d.Class, "confidence", d.Confidence, "review", d.Review,
-		"discipline_lead", d.Flags.DisciplineLead, "destinations", strings.Join(dests, ","))
+		"discipline_lead", d.Flags.DisciplineLead, "case", caseOf(&d), "destinations", strings.Join(dests, ","))
 	return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: &d, Destinations: dests}, nil
 }
 
@@ -342,9 +357,23 @@ func (p *Pipeline) quarantine(q *minsheng.Quarantined) (minsheng.Outcome, error)
 	return minsheng.Outcome{ItemID: id, Destinations: dests}, nil
 }
 
+// caseReason explains a case link in the decision's reasons.
+func caseReason(c *minsheng.CaseLink) minsheng.Reason {
+	return minsheng.Reason{Kind: "case", Code: "same_case", Detail: fmt.Sprintf(
+		"like item %s (%.2f of three-character runs shared); case %s, %d items since %s",
+		c.Nearest, c.Similarity, c.ID, c.Items, c.Since.UTC().Format(time.RFC3339))}
+}
+
 func classOf(d *minsheng.Decision) string {
 	if d == nil {
 		return ""
 	}
 	return string(d.Class)
+}
+
+func caseOf(d *minsheng.Decision) string {
+	if d.Case == nil {
+		return ""
+	}
+	return d.Case.ID
 }

@@ -61,6 +61,11 @@ type rig struct {
 
 func newRig(t *testing.T, cfg Config) *rig {
 	t.Helper()
+	return newRigWith(t, cfg, nil)
+}
+
+func newRigWith(t *testing.T, cfg Config, linker minsheng.Linker) *rig {
+	t.Helper()
 	s, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +77,7 @@ func newRig(t *testing.T, cfg Config) *rig {
 	}
 	fr := &failingRouter{Router: r}
 	tri := &keywordTriager{}
-	p, err := New(cfg, Options{Triager: tri, Router: fr, Ledger: s})
+	p, err := New(cfg, Options{Triager: tri, Router: fr, Ledger: s, Linker: linker})
 	if err != nil {
 		t.Fatal(err)
 	}
