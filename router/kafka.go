@@ -199,6 +199,9 @@ func kafkaMessage(topic string, e *minsheng.Envelope) (kafka.Message, error) {
 			kafka.Header{Key: "minsheng-class", Value: []byte(e.Decision.Class)},
 			kafka.Header{Key: "minsheng-model-version", Value: []byte(e.Decision.ModelVersion)},
 			kafka.Header{Key: "minsheng-discipline-lead", Value: []byte(strconv.FormatBool(e.Decision.Flags.DisciplineLead))})
+		if e.Decision.Case != nil {
+			h = append(h, kafka.Header{Key: "minsheng-case", Value: []byte(e.Decision.Case.ID)})
+		}
 	}
 	if e.Item != nil {
 		h = append(h, kafka.Header{Key: "minsheng-channel", Value: []byte(e.Item.Channel)})

@@ -422,7 +422,8 @@ func TestKafkaSinkKeysHeadersAndFanOut(t *testing.T) {
 	}
 	defer r.Close()
 	it := testItem("k-1")
-	d := &minsheng.Decision{Class: minsheng.ClassPetition, Confidence: 0.9, ModelVersion: "test-1", Flags: minsheng.Flags{DisciplineLead: true}}
+	d := &minsheng.Decision{Class: minsheng.ClassPetition, Confidence: 0.9, ModelVersion: "test-1", Flags: minsheng.Flags{DisciplineLead: true},
+		Case: &minsheng.CaseLink{ID: "k-0", Nearest: "k-0", Similarity: 0.9, Items: 2, Since: it.ReceivedAt}}
 	dests, err := r.Route(ctx, it, d)
 	if err != nil || !slices.Equal(dests, []string{"petition", "discipline"}) {
 		t.Fatalf("route: %v %v", dests, err)
@@ -442,7 +443,7 @@ func TestKafkaSinkKeysHeadersAndFanOut(t *testing.T) {
 		// Only the inspectors are told of the lead.
 		lead := strconv.FormatBool(topic == "minsheng.discipline")
 		for h, want := range map[string]string{"minsheng-class": "petition", "minsheng-channel": "newspaper",
-			"minsheng-trace-id": it.TraceID, "minsheng-schema-version": "1", "minsheng-model-version": "test-1", "minsheng-discipline-lead": lead} {
+			"minsheng-trace-id": it.TraceID, "minsheng-schema-version": "1", "minsheng-model-version": "test-1", "minsheng-discipline-lead": lead, "minsheng-case": "k-0"} {
 			if got := testkafka.Header(m, h); got != want {
 				t.Errorf("%s: header %s = %q, want %q", topic, h, got, want)
 			}
