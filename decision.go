@@ -88,6 +88,27 @@ type Decision struct {
 	Case *CaseLink `json:"case,omitempty"`
 }
 
+// WithoutCase returns a copy of d without its case link (d itself when it
+// has none): a desk that submitted an item but reads none of the
+// destinations it went to is not told of the other items of its case.
+func (d *Decision) WithoutCase() *Decision {
+	if d == nil || d.Case == nil {
+		return d
+	}
+	c := *d
+	c.Case = nil
+	c.Reasons = make([]Reason, 0, len(d.Reasons))
+	for _, r := range d.Reasons {
+		if r.Kind != ReasonCase {
+			c.Reasons = append(c.Reasons, r)
+		}
+	}
+	return &c
+}
+
+// ReasonCase is the Kind of the reason that explains a case link.
+const ReasonCase = "case"
+
 // CaseLink names the case an item joins.
 type CaseLink struct {
 	// ID names the case: the ID of its first item the gateway holds.

@@ -28,6 +28,16 @@ func (p *Principal) CanRead(dest string) bool {
 	return false
 }
 
+// ReadsAny reports whether the desk may read any of the destinations.
+func (p *Principal) ReadsAny(dests []string) bool {
+	for _, d := range dests {
+		if p.CanRead(d) {
+			return true
+		}
+	}
+	return false
+}
+
 type principalKey struct{}
 
 // WithPrincipal returns a context carrying the authenticated desk.

@@ -38,6 +38,7 @@ import (
 	"github.com/minsheng/minsheng/router"
 	"github.com/minsheng/minsheng/store"
 	"github.com/minsheng/minsheng/triage"
+	"github.com/minsheng/minsheng/triage/cases"
 )
 
 // Config is the whole configuration file: the sections each package
@@ -65,6 +66,8 @@ type Config struct {
 	Intake   desk.Config       `yaml:"intake"`
 	Desks    []auth.DeskConfig `yaml:"desks"`
 	Triage   triage.Config     `yaml:"triage"`
+	// Cases links an item to earlier items with the same demand.
+	Cases cases.Config `yaml:"cases"`
 
 	Destinations map[string]router.Destination `yaml:"destinations"`
 	Routes       router.Routes                 `yaml:"routes"`
@@ -92,7 +95,7 @@ func (c *Config) RouterConfig() router.Config {
 // DefaultConfig is what an empty file (or none) gives: the embedded
 // default, every destination an embedded queue.
 func DefaultConfig() *Config {
-	c := &Config{Triage: triage.DefaultConfig()}
+	c := &Config{Triage: triage.DefaultConfig(), Cases: cases.DefaultConfig()}
 	rc := router.DefaultConfig()
 	c.Destinations, c.Routes, c.Kafka, c.Retry = rc.Destinations, rc.Routes, rc.Kafka, rc.Retry
 	return c
@@ -225,6 +228,7 @@ type Gateway struct {
 	store    *store.Store
 	auth     *auth.Registry
 	triage   *triage.Engine
+	cases    *cases.Index
 	router   *router.Router
 	pipeline *pipeline.Pipeline
 	desk     *desk.Desk
@@ -262,7 +266,18 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 		}
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	if g.pipeline, err = pipeline.New(c.Pipeline, pipeline.Options{Triager: g.triage, Router: g.router, Ledger: g.store, Logger: log, Metrics: g.metrics}); err != nil {
+	if g.cases, err = cases.New(c.Cases); err != nil {
+		return nil, c.located(err)
+	}
+	if !c.Cases.Disabled {
+		start := time.Now()
+		n, err := g.cases.Rebuild(g.store.Each)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("case index rebuilt from the ledger", "items", n, "took", time.Since(start).Round(time.Millisecond))
+	}
+	if g.pipeline, err = pipeline.New(c.Pipeline, pipeline.Options{Triager: g.triage, Router: g.router, Ledger: g.store, Logger: log, Metrics: g.metrics, Linker: g.cases}); err != nil {
 		return nil, err
 	}
 	g.desk = desk.New(c.Intake, desk.Options{Logger: log.With("connector", "desk"), Blobs: g.store.Blobs(), Ledger: g.store, View: g.router.View})

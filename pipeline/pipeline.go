@@ -359,7 +359,7 @@ func (p *Pipeline) quarantine(q *minsheng.Quarantined) (minsheng.Outcome, error)
 
 // caseReason explains a case link in the decision's reasons.
 func caseReason(c *minsheng.CaseLink) minsheng.Reason {
-	return minsheng.Reason{Kind: "case", Code: "same_case", Detail: fmt.Sprintf(
+	return minsheng.Reason{Kind: minsheng.ReasonCase, Code: "same_case", Detail: fmt.Sprintf(
 		"like item %s (%.2f of three-character runs shared); case %s, %d items since %s",
 		c.Nearest, c.Similarity, c.ID, c.Items, c.Since.UTC().Format(time.RFC3339))}
 }

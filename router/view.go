@@ -28,7 +28,10 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 		return nil, false
 	}
 	if it := rec.Item; it != nil && it.Via == minsheng.ViaDesk && it.Source == p.Name && it.Channel == p.Channel {
-		return rec, true
+		if p.ReadsAny(rec.Destinations) {
+			return rec, true
+		}
+		return withoutCase(rec), true
 	}
 	var readable []string
 	entitled, toldOfLead := false, false
@@ -115,4 +118,36 @@ func withoutLead(d *minsheng.Decision) *minsheng.Decision {
 		}
 	}
 	return &c
+}
+
+// withoutCase is the record as its submitting desk sees it when it reads
+// none of the item's destinations: without the case triage linked it to
+// (its ID, its size), which tells of items the desk was not sent.
+func withoutCase(rec *minsheng.Record) *minsheng.Record {
+	var ids []string
+	if rec.Decision != nil && rec.Decision.Case != nil {
+		ids = append(ids, rec.Decision.Case.ID)
+	}
+	if rec.Review != nil && rec.Review.Triage != nil && rec.Review.Triage.Case != nil {
+		ids = append(ids, rec.Review.Triage.Case.ID)
+	}
+	if len(ids) == 0 {
+		return rec
+	}
+	v := *rec
+	v.Decision = rec.Decision.WithoutCase()
+	if rec.Review != nil && rec.Review.Triage != nil {
+		r := *rec.Review
+		r.Triage = r.Triage.WithoutCase()
+		v.Review = &r
+	}
+	v.Trail = slices.Clone(rec.Trail)
+	for i := range v.Trail {
+		if v.Trail[i].Step == minsheng.StepClassified {
+			for _, id := range ids {
+				v.Trail[i].Detail = strings.Replace(v.Trail[i].Detail, ", case "+id, "", 1)
+			}
+		}
+	}
+	return &v
 }

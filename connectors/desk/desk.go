@@ -202,8 +202,12 @@ func (d *Desk) submit(ctx context.Context, it *minsheng.Item) BatchResult {
 			Accepted: Accepted{ID: r.out.ItemID, TraceID: r.out.TraceID, Duplicate: true},
 			Message:  fmt.Sprintf("ref %q was used before for an item with other content (id %s); this one was not routed: send it under a new ref, with revision_of %s if it corrects that item", it.Ref, r.out.ItemID, r.out.ItemID)}
 	}
+	dec := r.out.Decision
+	if !minsheng.PrincipalFrom(ctx).ReadsAny(r.out.Destinations) {
+		dec = dec.WithoutCase()
+	}
 	return BatchResult{status: http.StatusAccepted, Status: http.StatusAccepted, Accepted: Accepted{
-		ID: r.out.ItemID, TraceID: r.out.TraceID, Decision: r.out.Decision, Destinations: r.out.Destinations, Duplicate: r.out.Duplicate}}
+		ID: r.out.ItemID, TraceID: r.out.TraceID, Decision: dec, Destinations: r.out.Destinations, Duplicate: r.out.Duplicate}}
 }
 
 func (d *Desk) postBatch(w http.ResponseWriter, req *http.Request) {

@@ -2,6 +2,7 @@ package cases
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,14 +158,63 @@ func (x *Index) Remember(it *minsheng.Item, d *minsheng.Decision) {
 	if !x.linkable(d, &sk) {
 		return
 	}
-	kase := it.ID
-	if d.Case != nil && d.Case.ID != "" {
-		kase = d.Case.ID
-	}
-	at := it.ReceivedAt
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if _, ok := x.byID[it.ID]; ok {
+	x.insert(it.ID, caseRoot(it, d), d.Class, it.ReceivedAt, &sk)
+}
+
+// caseRoot is the case an item is remembered under: the one its decision
+// names, else its own.
+func caseRoot(it *minsheng.Item, d *minsheng.Decision) string {
+	if d.Case != nil && d.Case.ID != "" {
+		return d.Case.ID
+	}
+	return it.ID
+}
+
+// Rebuild fills the index from the records of handled items, which each
+// yields in any order (a ledger's Each), as if they had been handled in
+// the order received: the index lives in memory, and a restarted gateway
+// links new items to those it handled before. A record's latest decision
+// counts, so a class a person gave on review is the one linked within. It
+// returns how many items the index holds.
+func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, error) {
+	if x.cfg.Disabled {
+		return 0, nil
+	}
+	type held struct {
+		id, kase string
+		class    minsheng.Class
+		at       time.Time
+		sk       Sketch
+	}
+	var all []held
+	err := each(func(r *minsheng.Record) error {
+		if r.Item == nil || r.Decision == nil {
+			return nil
+		}
+		sk := MakeSketch(text(r.Item))
+		if x.linkable(r.Decision, &sk) {
+			all = append(all, held{r.Item.ID, caseRoot(r.Item, r.Decision), r.Decision.Class, r.Item.ReceivedAt, sk})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cases: rebuild: %w", err)
+	}
+	slices.SortStableFunc(all, func(a, b held) int { return a.at.Compare(b.at) })
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i := range all {
+		h := &all[i]
+		x.insert(h.id, h.kase, h.class, h.at, &h.sk)
+	}
+	return len(x.byID), nil
+}
+
+// insert remembers one item; x.mu is held.
+func (x *Index) insert(id, kase string, class minsheng.Class, at time.Time, sk *Sketch) {
+	if _, ok := x.byID[id]; ok {
 		return
 	}
 	if at.After(x.newest) {
@@ -178,13 +228,13 @@ func (x *Index) Remember(it *minsheng.Item, d *minsheng.Decision) {
 		x.ring = append(x.ring, entry{})
 	}
 	e := x.at(x.seq)
-	*e = entry{seq: x.seq, id: it.ID, kase: kase, class: d.Class, at: at, sk: sk}
+	*e = entry{seq: x.seq, id: id, kase: kase, class: class, at: at, sk: *sk}
 	for b := range bands {
 		k := sk.band(b)
 		e.next[b] = x.heads[k]
 		x.heads[k] = x.seq
 	}
-	x.byID[it.ID] = x.seq
+	x.byID[id] = x.seq
 	ci := x.cases[kase]
 	if ci == nil {
 		ci = &caseInfo{since: at}

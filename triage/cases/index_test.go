@@ -169,6 +169,65 @@ func TestForgetKeepsIndexSmall(t *testing.T) {
 	}
 }
 
+// TestRebuild: an index rebuilt from the records of handled items, given
+// in another order than received, links as the one that handled them; a
+// record a person reviewed into another class counts under that class, and
+// records outside the window are forgotten.
+func TestRebuild(t *testing.T) {
+	gov, pet := minsheng.ClassGovService, minsheng.ClassPetition
+	live := newIndex(t, func(c *Config) { c.Window = 48 * time.Hour })
+	var recs []*minsheng.Record
+	for _, s := range []struct {
+		id, body string
+		class    minsheng.Class
+		at       time.Duration
+	}{
+		{"old", road, gov, -72 * time.Hour},
+		{"a", lift, gov, 0},
+		{"b", liftToo, gov, time.Hour},
+		{"r", road + "今天又出事了。", gov, 2 * time.Hour},
+		{"spam", lift, minsheng.ClassInvalid, 3 * time.Hour},
+	} {
+		it := item(s.id, s.body, s.at)
+		d := decision(s.class)
+		d.Case = live.Link(it, d)
+		live.Remember(it, d)
+		recs = append(recs, &minsheng.Record{ID: it.ID, Item: it, Decision: d})
+	}
+	// A person moved r to petition: the rebuilt index knows it there.
+	recs[3].Decision = &minsheng.Decision{Class: pet}
+	recs = append(recs, &minsheng.Record{ID: "no-item"})
+
+	re := newIndex(t, func(c *Config) { c.Window = 48 * time.Hour })
+	n, err := re.Rebuild(func(fn func(*minsheng.Record) error) error {
+		for _, i := range []int{4, 2, 5, 0, 3, 1} {
+			if err := fn(recs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("rebuilt %d items, err %v; want a, b and r (old beyond the window, spam invalid)", n, err)
+	}
+	next := item("c", liftToo+"物业电话一直打不通。", 4*time.Hour)
+	got, want := re.Link(next, decision(gov)), live.Link(next, decision(gov))
+	if got == nil || want == nil || *got != *want || got.ID != "a" || got.Items != 3 {
+		t.Fatalf("rebuilt index links %+v, the live one %+v; want case a of 3 items", got, want)
+	}
+	road2 := item("r2", road+"今天又出事了，请尽快。", 5*time.Hour)
+	if c := re.Link(road2, decision(gov)); c != nil {
+		t.Errorf("linked to %+v under gov_service, where no like item is left", c)
+	}
+	if c := re.Link(road2, decision(pet)); c == nil || c.ID != "r" {
+		t.Errorf("under petition linked %+v, want r's case", c)
+	}
+	boom := errors.New("disk")
+	if _, err := newIndex(t, nil).Rebuild(func(func(*minsheng.Record) error) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("error %v, want it wrapped", err)
+	}
+}
+
 func TestNewConfigErrors(t *testing.T) {
 	_, err := New(Config{Threshold: 1.5, MinRuns: 1, Window: 0, MaxItems: 0})
 	var fe minsheng.FieldErrors

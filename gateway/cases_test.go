@@ -1,0 +1,83 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/auth"
+	"github.com/minsheng/minsheng/connectors/desk"
+)
+
+const tvPostToken = "desk-token-city-broadcaster-0123456"
+
+const liftLetter = "我们是A市A3区金桂园小区8栋的住户，电梯已经坏了三个月，物业一直推说在等配件，不肯维修。楼里有很多老人，上下二十几层楼非常困难，有位老人买菜回来在楼梯间摔倒。请有关部门督促物业尽快维修电梯。"
+
+func postLetter(t *testing.T, base, token, ref, body string) desk.Accepted {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"ref": ref, "title": "金桂园8栋电梯坏了三个月", "body": body,
+		"submitted_at": "2026-11-21T09:30:00+08:00",
+		"complainant":  map[string]any{"name": "钱七", "phone": "13500000000", "anonymous": false, "consent_to_publish": false}})
+	a := call(t, "POST", base+"/v1/items", token, "application/json", b)
+	var acc desk.Accepted
+	a.decode(t, &acc)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("post %s: %d %s", ref, a.status, a.body)
+	}
+	return acc
+}
+
+func viewOf(t *testing.T, base, token, id string) (minsheng.Record, string) {
+	t.Helper()
+	a := call(t, "GET", base+"/v1/items/"+id, token, "", nil)
+	var rec minsheng.Record
+	a.decode(t, &rec)
+	if a.status != http.StatusOK {
+		t.Fatalf("view of %s: %d %s", id, a.status, a.body)
+	}
+	return rec, string(a.body)
+}
+
+// TestCaseAcrossChannelsAndRestart: one letter sent by a newspaper desk
+// and again by a broadcaster's desk is one case. The desk that reads the
+// item's destinations sees the case; the submitting desks, which read
+// none, are not told of the other's item. A restarted gateway rebuilds
+// its index from the ledger and links a third copy to the same case.
+func TestCaseAcrossChannelsAndRestart(t *testing.T) {
+	c := testConfig(t, nil)
+	t.Setenv("MS_TEST_TV_POST", tvPostToken)
+	c.Desks = append(c.Desks, auth.DeskConfig{Name: "city-tv", Channel: minsheng.ChannelBroadcaster, TokenEnv: "MS_TEST_TV_POST"})
+	r := start(t, c)
+
+	first := postLetter(t, r.url, deskToken, "CASE-1", liftLetter)
+	if first.Decision.Case != nil {
+		t.Fatalf("first letter joined case %+v", first.Decision.Case)
+	}
+	second := postLetter(t, r.url, tvPostToken, "TV-7", liftLetter+"我们上周已经打过12345。")
+	if second.Decision.Class != first.Decision.Class {
+		t.Fatalf("classes %s and %s: the test needs one class", first.Decision.Class, second.Decision.Class)
+	}
+	if second.Decision.Case != nil {
+		t.Errorf("the broadcaster's desk, which reads no queue, was told of case %+v", second.Decision.Case)
+	}
+	rec, raw := viewOf(t, r.url, readerToken, second.ID)
+	if rec.Decision.Case == nil || rec.Decision.Case.ID != first.ID || rec.Decision.Case.Items != 2 {
+		t.Fatalf("ops view of the second: case %+v, want %s with 2 items: %s", rec.Decision.Case, first.ID, raw)
+	}
+	if !strings.Contains(raw, `"code":"same_case"`) || !strings.Contains(raw, ", case "+first.ID) {
+		t.Errorf("ops view lacks the same_case reason or the trail's case: %s", raw)
+	}
+	if _, raw := viewOf(t, r.url, tvPostToken, second.ID); strings.Contains(raw, first.ID) || strings.Contains(raw, "same_case") {
+		t.Errorf("submitting desk's view names the other item: %s", raw)
+	}
+
+	r.stop()
+	r = start(t, c)
+	third := postLetter(t, r.url, deskToken, "CASE-2", liftLetter+"物业电话一直打不通。")
+	rec, raw = viewOf(t, r.url, readerToken, third.ID)
+	if rec.Decision.Case == nil || rec.Decision.Case.ID != first.ID || rec.Decision.Case.Items != 3 {
+		t.Fatalf("after a restart: case %+v, want %s with 3 items: %s", rec.Decision.Case, first.ID, raw)
+	}
+}
