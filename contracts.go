@@ -100,12 +100,11 @@ type Triager interface {
 // Linker finds the case an item belongs to among the items handled before
 // it (triage's "dedupe / link cases" step).
 type Linker interface {
-	// Link returns the case the item joins, or nil. It records nothing:
-	// the item is not handled yet.
-	Link(it *Item, d *Decision) *CaseLink
-	// Remember records a handled item, so that later items can join its
-	// case.
-	Remember(it *Item, d *Decision)
+	// Link returns the case the item joins (nil for none) and remember,
+	// to call once the item is handled (its trail recorded) so that later
+	// items can join its case. Link itself records nothing; an item whose
+	// handling fails is never remembered.
+	Link(it *Item, d *Decision) (c *CaseLink, remember func())
 }
 
 // Envelope kinds: what a destination receives.

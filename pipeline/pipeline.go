@@ -272,8 +272,10 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
 		return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("triage: %w", err)
 	}
+	remember := func() {}
 	if p.o.Linker != nil && d.Class != minsheng.ClassInvalid {
-		if c := p.o.Linker.Link(it, &d); c != nil {
+		var c *minsheng.CaseLink
+		if c, remember = p.o.Linker.Link(it, &d); c != nil {
 			d.Case = c
 			d.Reasons = append(d.Reasons, caseReason(c))
 		}
@@ -314,9 +316,7 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		log.Error("routed but trail not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
 	}
-	if p.o.Linker != nil {
-		p.o.Linker.Remember(it, &d)
-	}
+	remember()
 	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
 	log.Debug("routed", "class", d.Class, "confidence", d.Confidence, "review", d.Review,
 		"discipline_lead", d.Flags.DisciplineLead, "case", caseOf(&d), "destinations", strings.Join(dests, ","))

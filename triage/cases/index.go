@@ -36,17 +36,33 @@ func DefaultConfig() Config {
 	return Config{Threshold: 0.5, MinRuns: 40, Window: 720 * time.Hour, MaxItems: 200000}
 }
 
-type entry struct {
-	seq   uint64 // 0: a free slot
-	id    string
-	kase  string
-	class minsheng.Class
-	at    time.Time
-	sk    Sketch
+// slot is what the search reads of a remembered item. It holds no
+// pointer, so the collector does not scan the ring of slots (about 0.4 KiB
+// an item); what does hold pointers is in meta.
+type slot struct {
+	seq uint64 // 0: free
+	min [K]uint32
 	// next[b] is the seq of the previous item with the same key in band
 	// b, 0 when none.
 	next [bands]uint64
 }
+
+type meta struct {
+	id    string
+	kase  string
+	class minsheng.Class
+	at    time.Time
+}
+
+// chunkSize is how many items a chunk of the ring holds; chunks are
+// allocated as the ring fills, so a small window costs little memory and
+// a growing one is never copied.
+const chunkSize = 1024
+
+// maxWalk bounds the items of one band looked at, newest first: when a
+// campaign sends one letter hundreds of times, a new copy is compared
+// with the latest of them, not with all.
+const maxWalk = 64
 
 type caseInfo struct {
 	items int
@@ -58,9 +74,11 @@ type caseInfo struct {
 type Index struct {
 	cfg Config
 
-	mu     sync.Mutex
-	ring   []entry // seq s lives at ring[(s-1) % MaxItems]
-	seq    uint64  // the last seq given
+	mu sync.Mutex
+	// seq s lives at position (s-1) % MaxItems of the ring, in chunks.
+	slots  []*[chunkSize]slot
+	metas  []*[chunkSize]meta
+	seq    uint64 // the last seq given
 	oldest uint64  // the oldest seq remembered; > seq when none
 	heads  map[uint64]uint64
 	byID   map[string]uint64
@@ -86,7 +104,9 @@ func New(cfg Config) (*Index, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return &Index{cfg: cfg, oldest: 1, heads: map[uint64]uint64{}, byID: map[string]uint64{}, cases: map[string]*caseInfo{}}, nil
+	n := (cfg.MaxItems + chunkSize - 1) / chunkSize
+	return &Index{cfg: cfg, oldest: 1, slots: make([]*[chunkSize]slot, n), metas: make([]*[chunkSize]meta, n),
+		heads: map[uint64]uint64{}, byID: map[string]uint64{}, cases: map[string]*caseInfo{}}, nil
 }
 
 // linkable reports whether an item of this decision takes part: valid,
@@ -102,26 +122,46 @@ func text(it *minsheng.Item) string { return it.Title + "\n" + it.Body }
 // within the window. Items are compared only within their class, so no
 // destination learns of an item it was not sent (a discipline report is
 // never named to a 12345 desk). It records nothing.
-func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision) *minsheng.CaseLink {
+func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision) (*minsheng.CaseLink, func()) {
 	if x.cfg.Disabled {
-		return nil
+		return nil, func() {}
 	}
 	sk := MakeSketch(text(it))
 	if !x.linkable(d, &sk) {
-		return nil
+		return nil, func() {}
+	}
+	c := x.find(it, d.Class, &sk)
+	id, class, at, kase := it.ID, d.Class, it.ReceivedAt, it.ID
+	if c != nil {
+		kase = c.ID
+	}
+	return c, func() {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		x.insert(id, kase, class, at, &sk)
+	}
+}
+
+// find returns the case of the nearest earlier item of the class.
+func (x *Index) find(it *minsheng.Item, class minsheng.Class, sk *Sketch) *minsheng.CaseLink {
+	var keys [bands]uint64
+	for b := range keys {
+		keys[b] = sk.band(b)
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	best, bestSim := (*entry)(nil), 0.0
-	seen := map[uint64]bool{}
-	for b := range bands {
-		for s := x.heads[sk.band(b)]; s >= x.oldest && s != 0; {
-			e := x.at(s)
-			if !seen[s] {
-				seen[s] = true
-				if e.id != it.ID && e.class == d.Class && x.inWindow(e.at, it.ReceivedAt) {
-					if sim := sk.Similarity(&e.sk); sim >= x.cfg.Threshold && (sim > bestSim || sim == bestSim && s < best.seq) {
-						best, bestSim = e, sim
+	var best *meta
+	bestSeq, bestSim := uint64(0), 0.0
+	seen := make([]uint64, 0, 32)
+	for b, k := range keys {
+		walked := 0
+		for s := x.heads[k]; s >= x.oldest && s != 0 && walked < maxWalk; walked++ {
+			e, m := x.at(s)
+			if !slices.Contains(seen, s) {
+				seen = append(seen, s)
+				if m.id != it.ID && m.class == class && x.inWindow(m.at, it.ReceivedAt) {
+					if sim := similarity(&sk.Min, &e.min); sim >= x.cfg.Threshold && (sim > bestSim || sim == bestSim && s < bestSeq) {
+						best, bestSeq, bestSim = m, s, sim
 					}
 				}
 			}
@@ -145,11 +185,20 @@ func (x *Index) inWindow(earlier, now time.Time) bool {
 	return now.Sub(earlier) <= x.cfg.Window && earlier.Sub(now) <= x.cfg.Window
 }
 
-func (x *Index) at(s uint64) *entry { return &x.ring[(s-1)%uint64(len(x.ring))] }
+// at returns the slot and meta of seq s, allocating their chunk when
+// first used.
+func (x *Index) at(s uint64) (*slot, *meta) {
+	p := (s - 1) % uint64(x.cfg.MaxItems)
+	c, o := p/chunkSize, p%chunkSize
+	if x.slots[c] == nil {
+		x.slots[c], x.metas[c] = new([chunkSize]slot), new([chunkSize]meta)
+	}
+	return &x.slots[c][o], &x.metas[c][o]
+}
 
 // Remember records a handled item under the case its decision names (its
-// own, when none). Invalid and short items, and an ID already remembered,
-// are left out.
+// own, when none), as the function Link returns does. Invalid and short
+// items, and an ID already remembered, are left out.
 func (x *Index) Remember(it *minsheng.Item, d *minsheng.Decision) {
 	if x.cfg.Disabled {
 		return
@@ -220,15 +269,16 @@ func (x *Index) insert(id, kase string, class minsheng.Class, at time.Time, sk *
 	if at.After(x.newest) {
 		x.newest = at
 	}
-	for x.oldest <= x.seq && (x.seq-x.oldest+1 >= uint64(x.cfg.MaxItems) || x.newest.Sub(x.at(x.oldest).at) > x.cfg.Window) {
+	for x.oldest <= x.seq {
+		if _, m := x.at(x.oldest); x.seq-x.oldest+1 < uint64(x.cfg.MaxItems) && x.newest.Sub(m.at) <= x.cfg.Window {
+			break
+		}
 		x.forget()
 	}
 	x.seq++
-	if len(x.ring) < x.cfg.MaxItems {
-		x.ring = append(x.ring, entry{})
-	}
-	e := x.at(x.seq)
-	*e = entry{seq: x.seq, id: id, kase: kase, class: class, at: at, sk: *sk}
+	e, m := x.at(x.seq)
+	*m = meta{id: id, kase: kase, class: class, at: at}
+	e.seq, e.min = x.seq, sk.Min
 	for b := range bands {
 		k := sk.band(b)
 		e.next[b] = x.heads[k]
@@ -248,19 +298,20 @@ func (x *Index) insert(id, kase string, class minsheng.Class, at time.Time, sk *
 
 // forget drops the oldest item.
 func (x *Index) forget() {
-	e := x.at(x.oldest)
+	e, m := x.at(x.oldest)
+	sk := Sketch{Min: e.min}
 	for b := range bands {
-		if k := e.sk.band(b); x.heads[k] == e.seq {
+		if k := sk.band(b); x.heads[k] == e.seq {
 			delete(x.heads, k)
 		}
 	}
-	delete(x.byID, e.id)
-	if ci := x.cases[e.kase]; ci != nil {
+	delete(x.byID, m.id)
+	if ci := x.cases[m.kase]; ci != nil {
 		if ci.items--; ci.items <= 0 {
-			delete(x.cases, e.kase)
+			delete(x.cases, m.kase)
 		}
 	}
-	*e = entry{}
+	*e, *m = slot{}, meta{}
 	x.oldest++
 }
 

@@ -18,6 +18,7 @@
 package cases
 
 import (
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -48,23 +49,71 @@ func mix(z uint64) uint64 {
 // traditional forms folded, markup and greetings dropped).
 func MakeSketch(text string) Sketch {
 	var s Sketch
+	eachRun(text, s.add)
+	s.densify()
+	return s
+}
+
+// eachRun calls fn with the hash of each run of three letters or digits
+// of the normalised text, repeats included.
+func eachRun(text string, fn func(uint64)) {
 	norm := triage.Normalize(text)
 	var r0, r1 rune
 	n := 0
 	for i := 0; i < len(norm); {
 		r, size := utf8.DecodeRuneInString(norm[i:])
 		i += size
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+		if !isWordRune(r) {
 			continue
 		}
 		n++
 		if n >= 3 {
-			s.add(mix(uint64(r0)<<42 | uint64(r1)<<21 | uint64(r)))
+			fn(mix(uint64(r0)<<42 | uint64(r1)<<21 | uint64(r)))
 		}
 		r0, r1 = r1, r
 	}
-	s.densify()
-	return s
+}
+
+// isWordRune reports whether r is a letter or a digit, the common CJK
+// block and ASCII first.
+func isWordRune(r rune) bool {
+	switch {
+	case r >= 0x4E00 && r <= 0x9FFF:
+		return true
+	case r < 0x80:
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// Runs returns the set of a text's runs (their hashes, sorted, each
+// once): what a sketch estimates, for measuring the estimate.
+func Runs(text string) []uint64 {
+	var rs []uint64
+	eachRun(text, func(h uint64) { rs = append(rs, h) })
+	slices.Sort(rs)
+	return slices.Compact(rs)
+}
+
+// Jaccard is the exact share of runs two sets from Runs have in common.
+func Jaccard(a, b []uint64) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	both := 0
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			both++
+			i++
+			j++
+		}
+	}
+	return float64(both) / float64(len(a)+len(b)-both)
 }
 
 func (s *Sketch) add(h uint64) {
@@ -103,9 +152,13 @@ func (s *Sketch) Similarity(o *Sketch) float64 {
 	if s.Runs == 0 || o.Runs == 0 {
 		return 0
 	}
+	return similarity(&s.Min, &o.Min)
+}
+
+func similarity(a, b *[K]uint32) float64 {
 	n := 0
-	for i := range s.Min {
-		if s.Min[i] == o.Min[i] {
+	for i := range a {
+		if a[i] == b[i] {
 			n++
 		}
 	}
@@ -125,3 +178,4 @@ func (s *Sketch) band(b int) uint64 {
 	v := s.Min[b*rows : b*rows+rows]
 	return mix(uint64(b)<<58^uint64(v[0])<<32^uint64(v[1])) ^ mix(uint64(v[2])+uint64(b))
 }
+

@@ -65,6 +65,9 @@ func TestSimilarityEstimatesJaccard(t *testing.T) {
 			}
 		}
 		exact := jaccard(runs(string(a)), runs(string(b)))
+		if got := Jaccard(Runs(string(a)), Runs(string(b))); math.Abs(got-exact) > 1e-9 {
+			t.Fatalf("Jaccard of Runs %g, the reference %g", got, exact)
+		}
 		sa, sb := MakeSketch(string(a)), MakeSketch(string(b))
 		est := sa.Similarity(&sb)
 		if est != sb.Similarity(&sa) {
