@@ -79,7 +79,7 @@ type Index struct {
 	slots  []*[chunkSize]slot
 	metas  []*[chunkSize]meta
 	seq    uint64 // the last seq given
-	oldest uint64  // the oldest seq remembered; > seq when none
+	oldest uint64 // the oldest seq remembered; > seq when none
 	heads  map[uint64]uint64
 	byID   map[string]uint64
 	cases  map[string]*caseInfo

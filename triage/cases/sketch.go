@@ -178,4 +178,3 @@ func (s *Sketch) band(b int) uint64 {
 	v := s.Min[b*rows : b*rows+rows]
 	return mix(uint64(b)<<58^uint64(v[0])<<32^uint64(v[1])) ^ mix(uint64(v[2])+uint64(b))
 }
-
