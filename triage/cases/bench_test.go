@@ -3,6 +3,7 @@ package cases
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +21,11 @@ func BenchmarkMakeSketch(b *testing.B) {
 }
 
 // BenchmarkLinkRemember handles items as the pipeline does (link, then
-// remember) against an index already holding 100,000 items: random
+// remember) against a full index (the default 100,000 items, so that each
+// new item makes the oldest forgotten): random
 // letters of 150 to 450 characters, one in ten a near-copy (one character
-// changed) of one of the thousand before it. The timed items are 20,000
+// changed) of one of the thousand before it. It reports the heap the
+// index holds for each item it remembers. The timed items are 20,000
 // such letters, taken again in turn when b.N is larger.
 func BenchmarkLinkRemember(b *testing.B) {
 	r := rand.New(rand.NewPCG(3, 4))
@@ -51,11 +54,18 @@ func BenchmarkLinkRemember(b *testing.B) {
 		_, remember := x.Link(it, &minsheng.Decision{Class: minsheng.ClassGovService})
 		remember()
 	}
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
 	for range 100000 {
 		handle()
 	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	held := (float64(m1.HeapAlloc) - float64(m0.HeapAlloc)) / float64(x.Len())
 	b.ResetTimer()
 	for b.Loop() {
 		handle()
 	}
+	b.ReportMetric(held, "heap-B/item-held")
 }
