@@ -148,30 +148,41 @@ func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, 
 			below++
 		}
 	}
-	// Exact: each linkable letter's best earlier letter of its class.
+	// Exact: every two linkable letters of a class, for each letter its
+	// best earlier one, and how the shares of all pairs fall.
+	const histLo = 0.2
+	var hist [9]int // [0.2,0.3) … [0.9,1.0), then exactly 1
 	var should, found int
 	for i := range ls {
 		a := &ls[i]
 		if a.class == minsheng.ClassInvalid || len(a.runs) < cfg.MinRuns {
 			continue
 		}
+		best := 0.0
 		for j := range i {
 			b := &ls[j]
 			if b.class != a.class || len(b.runs) < cfg.MinRuns {
 				continue
 			}
-			// The share cannot reach the threshold when one set is much
-			// larger than the other.
+			// The share cannot reach histLo when one set is more than
+			// 1/histLo times the other.
 			lo, hi := min(len(a.runs), len(b.runs)), max(len(a.runs), len(b.runs))
-			if float64(lo) < cfg.Threshold*float64(hi) {
+			if float64(lo) < histLo*float64(hi) {
 				continue
 			}
-			if cases.Jaccard(a.runs, b.runs) >= cfg.Threshold {
-				should++
-				if a.link != nil {
-					found++
-				}
-				break
+			jac := cases.Jaccard(a.runs, b.runs)
+			best = max(best, jac)
+			switch {
+			case jac >= 1:
+				hist[8]++
+			case jac >= histLo:
+				hist[min(int(jac*10)-2, 7)]++
+			}
+		}
+		if best >= cfg.Threshold {
+			should++
+			if a.link != nil {
+				found++
 			}
 		}
 	}
@@ -186,6 +197,11 @@ func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, 
 		fmt.Fprintf(w, "estimate off the exact share by %.3f on average, %.3f at most; %d linked below the threshold exactly\n", errSum/float64(linked), errMax, below)
 	}
 	fmt.Fprintf(w, "letters with an earlier letter of their class at least %.2f alike exactly: %d, linked %d (%.3f)\n", cfg.Threshold, should, found, ratio(found, should))
+	fmt.Fprint(w, "pairs of letters of one class by exact share:")
+	for i, n := range hist[:8] {
+		fmt.Fprintf(w, " %.1f–%.1f %d;", histLo+float64(i)/10, histLo+float64(i+1)/10, n)
+	}
+	fmt.Fprintf(w, " 1 %d\n", hist[8])
 	fmt.Fprintf(w, "link and remember: %.1f µs a letter (sketch included; classification not)\n", float64(took.Microseconds())/float64(max(len(ls), 1)))
 	if show <= 0 {
 		return

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCasesEval: over our own five letters (three copies of one, one
+// other, one short), cases-eval links the two later copies into the
+// first's case, finds both among the exact pairs, and shows the links.
+func TestCasesEval(t *testing.T) {
+	out, errOut, code := runCmd(t, "cases-eval", "--file", "testdata/cases.jsonl", "--show", "5")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"letters 5; linkable 4 ",
+		"linked 2 into 1 cases of two or more (largest 3 items)",
+		"at least 0.50 alike exactly: 2, linked 2 (1.000)",
+		"L2: 金桂园小区电梯坏了三个月没人修 | L1: 金桂园8栋电梯坏了三个月",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, code := runCmd(t, "cases-eval", "--file", "testdata/cases.jsonl", "--threshold", "2"); code != exitConfig {
+		t.Errorf("--threshold 2: exit %d, want %d", code, exitConfig)
+	}
+	if _, errOut, code := runCmd(t, "cases-eval", "--file", "testdata/no-such.jsonl"); code != exitFail || !strings.Contains(errOut, "no-such.jsonl") {
+		t.Errorf("missing file: exit %d %s", code, errOut)
+	}
+}
