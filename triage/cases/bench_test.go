@@ -69,3 +69,25 @@ func BenchmarkLinkRemember(b *testing.B) {
 	}
 	b.ReportMetric(held, "heap-B/item-held")
 }
+
+// BenchmarkLinkCampaign: one letter sent again and again (a campaign, or a
+// load generator's few letters), so every band's walk is full.
+func BenchmarkLinkCampaign(b *testing.B) {
+	x, err := New(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	handle := func() {
+		it := &minsheng.Item{ID: fmt.Sprint(n), Body: benchText + fmt.Sprint(n%7), ReceivedAt: t0.Add(time.Duration(n) * time.Second)}
+		n++
+		_, remember := x.Link(it, &minsheng.Decision{Class: minsheng.ClassGovService})
+		remember()
+	}
+	for range 1000 {
+		handle()
+	}
+	for b.Loop() {
+		handle()
+	}
+}

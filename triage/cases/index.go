@@ -62,7 +62,8 @@ const chunkSize = 1024
 
 // maxWalk bounds the items of one band looked at, newest first: when a
 // campaign sends one letter hundreds of times, a new copy is compared
-// with the latest of them, not with all.
+// with the latest of them, not with all. Once a case is found and four
+// bands' worth of items were looked at, the other bands are not walked.
 const maxWalk = 64
 
 type caseInfo struct {
@@ -153,17 +154,19 @@ func (x *Index) find(it *minsheng.Item, class minsheng.Class, sk *Sketch) *minsh
 	defer x.mu.Unlock()
 	var best *meta
 	bestSeq, bestSim := uint64(0), 0.0
-	seen := make([]uint64, 0, 32)
+	var seen candidates
+	steps := 0
 	for b, k := range keys {
+		if best != nil && steps >= 4*maxWalk {
+			break // a campaign: its copies fill every band, and one is found
+		}
 		walked := 0
 		for s := x.heads[k]; s >= x.oldest && s != 0 && walked < maxWalk; walked++ {
+			steps++
 			e, m := x.at(s)
-			if !slices.Contains(seen, s) {
-				seen = append(seen, s)
-				if m.id != it.ID && m.class == class && x.inWindow(m.at, it.ReceivedAt) {
-					if sim := similarity(&sk.Min, &e.min); sim >= x.cfg.Threshold && (sim > bestSim || sim == bestSim && s < bestSeq) {
-						best, bestSeq, bestSim = m, s, sim
-					}
+			if seen.add(s) && m.id != it.ID && m.class == class && x.inWindow(m.at, it.ReceivedAt) {
+				if sim := similarity(&sk.Min, &e.min); sim >= x.cfg.Threshold && (sim > bestSim || sim == bestSim && s < bestSeq) {
+					best, bestSeq, bestSim = m, s, sim
 				}
 			}
 			s = e.next[b]
@@ -177,6 +180,41 @@ func (x *Index) find(it *minsheng.Item, class minsheng.Class, sk *Sketch) *minsh
 		c.Items, c.Since = ci.items+1, ci.since
 	}
 	return c
+}
+
+// candidates is the set of items a search has looked at: a few in a
+// slice, a map once there are many (a campaign's copies meet in every band).
+type candidates struct {
+	few  [16]uint64
+	n    int
+	many map[uint64]struct{}
+}
+
+// add reports whether s is new, and records it.
+func (c *candidates) add(s uint64) bool {
+	if c.many != nil {
+		if _, ok := c.many[s]; ok {
+			return false
+		}
+		c.many[s] = struct{}{}
+		return true
+	}
+	for _, v := range c.few[:c.n] {
+		if v == s {
+			return false
+		}
+	}
+	if c.n < len(c.few) {
+		c.few[c.n] = s
+		c.n++
+		return true
+	}
+	c.many = make(map[uint64]struct{}, 4*len(c.few))
+	for _, v := range c.few {
+		c.many[v] = struct{}{}
+	}
+	c.many[s] = struct{}{}
+	return true
 }
 
 func (x *Index) inWindow(earlier, now time.Time) bool {
