@@ -133,5 +133,12 @@ func FuzzMakeSketch(f *testing.F) {
 		if again := MakeSketch(a); again != sa {
 			t.Fatal("two sketches of one text differ")
 		}
+		ra, rb := Runs(a), Runs(b)
+		if (len(ra) > 0) != (sa.Runs > 0) || len(ra) > sa.Runs {
+			t.Fatalf("%d distinct runs, the sketch counted %d", len(ra), sa.Runs)
+		}
+		if j := Jaccard(ra, rb); j < 0 || j > 1 || j != Jaccard(rb, ra) || (len(ra) > 0 && Jaccard(ra, ra) != 1) {
+			t.Fatalf("exact share %g", j)
+		}
 	})
 }
