@@ -275,7 +275,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 		if err != nil {
 			return nil, err
 		}
-		log.Info("case index rebuilt from the ledger", "items", n, "took", time.Since(start).Round(time.Millisecond))
+		log.Info("case index rebuilt from the ledger", "items", n, "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	if g.pipeline, err = pipeline.New(c.Pipeline, pipeline.Options{Triager: g.triage, Router: g.router, Ledger: g.store, Logger: log, Metrics: g.metrics, Linker: g.cases}); err != nil {
 		return nil, err
