@@ -100,11 +100,13 @@ type Triager interface {
 // Linker finds the case an item belongs to among the items handled before
 // it (triage's "dedupe / link cases" step).
 type Linker interface {
-	// Link returns the case the item joins (nil for none) and remember,
-	// to call once the item is handled (its trail recorded) so that later
-	// items can join its case. Link itself records nothing; an item whose
-	// handling fails is never remembered.
-	Link(it *Item, d *Decision) (c *CaseLink, remember func())
+	// Link returns the case the item joins (nil for none) among earlier
+	// items routed to exactly the destinations it is about to be routed
+	// to (dests), so that no destination is named an item it was not sent.
+	// Link itself records nothing: the caller calls remember, never nil,
+	// with the destinations the item reached once it is handled (its trail
+	// recorded), and the item is remembered only if they are dests.
+	Link(it *Item, d *Decision, dests []string) (c *CaseLink, remember func(reached []string))
 }
 
 // Envelope kinds: what a destination receives.
@@ -154,6 +156,9 @@ type Router interface {
 	// RouteQuarantined delivers an unparseable input to the dead letter
 	// destination.
 	RouteQuarantined(ctx context.Context, q *Quarantined) ([]string, error)
+	// DestinationsFor returns where an item with this decision would go,
+	// and the envelope kind, without sending anything.
+	DestinationsFor(d *Decision) ([]string, string)
 }
 
 // Trail steps.

@@ -41,8 +41,9 @@ type Options struct {
 	Ledger  minsheng.Ledger
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
-	// Linker, when set, links each valid item to the case of earlier
-	// items with the same demand (Decision.Case); routing is unchanged.
+	// Linker, when set, links each valid item not sent to review to the
+	// case of earlier items with the same demand that went to the same
+	// destinations (Decision.Case); routing is unchanged.
 	Linker minsheng.Linker
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
@@ -272,10 +273,11 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
 		return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("triage: %w", err)
 	}
-	remember := func() {}
-	if p.o.Linker != nil && d.Class != minsheng.ClassInvalid {
+	remember := func([]string) {}
+	if p.o.Linker != nil && d.Class != minsheng.ClassInvalid && !d.Review {
 		var c *minsheng.CaseLink
-		if c, remember = p.o.Linker.Link(it, &d); c != nil {
+		planned, _ := p.o.Router.DestinationsFor(&d)
+		if c, remember = p.o.Linker.Link(it, &d, planned); c != nil {
 			d.Case = c
 			d.Reasons = append(d.Reasons, caseReason(c))
 		}
@@ -316,7 +318,7 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		log.Error("routed but trail not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
 	}
-	remember()
+	remember(dests)
 	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
 	log.Debug("routed", "class", d.Class, "confidence", d.Confidence, "review", d.Review,
 		"discipline_lead", d.Flags.DisciplineLead, "case", caseOf(&d), "destinations", strings.Join(dests, ","))

@@ -289,12 +289,6 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		// the item, and the desks it goes to now are not told of it.
 		d.Flags.DisciplineLead = machine.Flags.DisciplineLead || machine.Class == minsheng.ClassDiscipline || raised
 		d.Flags.WeakLead = machine.Flags.WeakLead && !raised && machine.Class != minsheng.ClassDiscipline
-		if body.Class == machine.Class {
-			// The case was found among items of triage's class; under
-			// another class it would name items the new destinations were
-			// not sent.
-			d.Case = machine.Case
-		}
 		if body.Department != "" {
 			// A person's sector is certain, whatever triage thought of its own.
 			d.Department, d.Flags.DepartmentUncertain = body.Department, false

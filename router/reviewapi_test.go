@@ -225,36 +225,6 @@ func TestReviewUncertainDepartment(t *testing.T) {
 	}
 }
 
-// TestReviewKeepsCaseInClass: a person who confirms triage's class keeps
-// the case triage found; one who changes it drops the case, which names
-// items of triage's class that the new destinations were not sent.
-func TestReviewKeepsCaseInClass(t *testing.T) {
-	s := openStore(t)
-	f := newReviewFixture(t, DefaultConfig(), s, s)
-	for _, c := range []struct {
-		class    string
-		wantCase bool
-	}{{"petition", true}, {"gov_service", false}} {
-		it := f.seed(t, "case-"+c.class, false)
-		rec, err := f.led.Lookup(context.Background(), it.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Decision.Case = &minsheng.CaseLink{ID: "first-of-case", Nearest: "first-of-case", Similarity: 0.8, Items: 2, Since: it.ReceivedAt}
-		if err := f.led.Commit(context.Background(), rec); err != nil {
-			t.Fatal(err)
-		}
-		var a reviewAnswer
-		status, raw := f.decide(t, "reviewers", it.ID, `{"class":"`+c.class+`"}`)
-		if status != 200 || json.Unmarshal([]byte(raw), &a) != nil {
-			t.Fatalf("%s: %d %s", c.class, status, raw)
-		}
-		if got := a.Decision.Case != nil && a.Decision.Case.ID == "first-of-case"; got != c.wantCase {
-			t.Errorf("reviewed as %s: case %+v, want kept = %v", c.class, a.Decision.Case, c.wantCase)
-		}
-	}
-}
-
 // TestReviewRepeatAnswersAsFirst: deciding again the same way answers as
 // the first time, destinations included.
 func TestReviewRepeatAnswersAsFirst(t *testing.T) {

@@ -131,7 +131,12 @@ func (r *Router) Destinations() []string {
 // DestinationsFor returns where an item with this decision goes, and the
 // envelope kind. It never returns an empty list for a validated config.
 func (r *Router) DestinationsFor(d *minsheng.Decision) ([]string, string) {
-	rt := r.cfg.Routes
+	return r.cfg.Routes.For(d)
+}
+
+// For returns where the routes send an item with this decision, and the
+// envelope kind.
+func (rt Routes) For(d *minsheng.Decision) ([]string, string) {
 	lead := d.Class == minsheng.ClassDiscipline || d.Flags.DisciplineLead
 	var out []string
 	add := func(ds ...string) {

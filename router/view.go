@@ -122,31 +122,18 @@ func withoutLead(d *minsheng.Decision) *minsheng.Decision {
 
 // withoutCase is the record as its submitting desk sees it when it reads
 // none of the item's destinations: without the case triage linked it to
-// (its ID, its size), which tells of items the desk was not sent.
+// (its ID, its size), which tells of items the desk was not sent. (An item
+// sent to review is never linked, so a review's record holds no case.)
 func withoutCase(rec *minsheng.Record) *minsheng.Record {
-	var ids []string
-	if rec.Decision != nil && rec.Decision.Case != nil {
-		ids = append(ids, rec.Decision.Case.ID)
-	}
-	if rec.Review != nil && rec.Review.Triage != nil && rec.Review.Triage.Case != nil {
-		ids = append(ids, rec.Review.Triage.Case.ID)
-	}
-	if len(ids) == 0 {
+	if rec.Decision == nil || rec.Decision.Case == nil {
 		return rec
 	}
 	v := *rec
 	v.Decision = rec.Decision.WithoutCase()
-	if rec.Review != nil && rec.Review.Triage != nil {
-		r := *rec.Review
-		r.Triage = r.Triage.WithoutCase()
-		v.Review = &r
-	}
 	v.Trail = slices.Clone(rec.Trail)
 	for i := range v.Trail {
 		if v.Trail[i].Step == minsheng.StepClassified {
-			for _, id := range ids {
-				v.Trail[i].Detail = strings.Replace(v.Trail[i].Detail, ", case "+id, "", 1)
-			}
+			v.Trail[i].Detail = strings.Replace(v.Trail[i].Detail, ", case "+rec.Decision.Case.ID, "", 1)
 		}
 	}
 	return &v

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/router"
 	"github.com/minsheng/minsheng/triage"
 	"github.com/minsheng/minsheng/triage/cases"
 	"github.com/minsheng/minsheng/triage/learn"
@@ -93,19 +94,23 @@ func readLetters(path string) ([]learn.Record, error) {
 }
 
 // casesEval feeds the letters in file order, each classified by the
-// engine, through the index as the pipeline does (link, then remember),
-// and checks the links against the exact share of runs: how far the
-// sketch's estimate is off, and how many letters that have an earlier
-// letter of their class at least threshold alike were linked (exact
-// pairs found by comparing every two letters of a class). Letters carry
-// no time, so the window does not apply.
+// engine and routed as the embedded default routes, through the index as
+// the pipeline does (link, then remember), and checks the links against
+// the exact share of runs: how far the sketch's estimate is off, and how
+// many letters that have an earlier letter of their class and destinations
+// at least threshold alike were linked (exact pairs found by comparing
+// every two such letters). Letters carry no time, so the window does not
+// apply.
 func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, recs []learn.Record, show int) {
 	type letter struct {
-		rec   *learn.Record
-		class minsheng.Class
-		runs  []uint64
-		link  *minsheng.CaseLink
+		rec      *learn.Record
+		class    minsheng.Class
+		scope    string // where the embedded default routes it
+		linkable bool   // valid, not for review, at least MinRuns runs
+		runs     []uint64
+		link     *minsheng.CaseLink
 	}
+	routes := router.DefaultConfig().Routes // as the embedded default routes
 	ls := make([]letter, len(recs))
 	byID := map[string]int{}
 	var took time.Duration
@@ -119,11 +124,16 @@ func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, 
 		d := e.DecideText(r.Title, r.Body)
 		it := &minsheng.Item{ID: id, Title: r.Title, Body: r.Body}
 		start := time.Now()
-		var remember func()
-		d.Case, remember = x.Link(it, &d)
-		remember()
+		dests, _ := routes.For(&d)
+		var remember func([]string)
+		d.Case, remember = x.Link(it, &d, dests)
+		remember(dests)
 		took += time.Since(start)
-		ls[i] = letter{rec: r, class: d.Class, runs: cases.Runs(r.Title + "\n" + r.Body), link: d.Case}
+		text := r.Title + "\n" + r.Body
+		sk := cases.MakeSketch(text)
+		slices.Sort(dests)
+		ls[i] = letter{rec: r, class: d.Class, scope: strings.Join(dests, ","), runs: cases.Runs(text), link: d.Case,
+			linkable: d.Class != minsheng.ClassInvalid && !d.Review && sk.Runs >= cfg.MinRuns}
 	}
 
 	var linkable, linked, below int
@@ -131,7 +141,7 @@ func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, 
 	sizes := map[string]int{}
 	for i := range ls {
 		l := &ls[i]
-		if l.class == minsheng.ClassInvalid || len(l.runs) < cfg.MinRuns {
+		if !l.linkable {
 			continue
 		}
 		linkable++
@@ -155,13 +165,13 @@ func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, 
 	var should, found int
 	for i := range ls {
 		a := &ls[i]
-		if a.class == minsheng.ClassInvalid || len(a.runs) < cfg.MinRuns {
+		if !a.linkable {
 			continue
 		}
 		best := 0.0
 		for j := range i {
 			b := &ls[j]
-			if b.class != a.class || len(b.runs) < cfg.MinRuns {
+			if !b.linkable || b.class != a.class || b.scope != a.scope {
 				continue
 			}
 			// The share cannot reach histLo when one set is more than
@@ -191,13 +201,13 @@ func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, 
 		multi++
 		largest = max(largest, n)
 	}
-	fmt.Fprintf(w, "letters %d; linkable %d (valid, at least %d runs); threshold %.2f\n", len(ls), linkable, cfg.MinRuns, cfg.Threshold)
+	fmt.Fprintf(w, "letters %d; linkable %d (valid, not for review, at least %d runs); threshold %.2f\n", len(ls), linkable, cfg.MinRuns, cfg.Threshold)
 	fmt.Fprintf(w, "linked %d into %d cases of two or more (largest %d items)\n", linked, multi, largest)
 	if linked > 0 {
 		fmt.Fprintf(w, "estimate off the exact share by %.3f on average, %.3f at most; %d linked below the threshold exactly\n", errSum/float64(linked), errMax, below)
 	}
-	fmt.Fprintf(w, "letters with an earlier letter of their class at least %.2f alike exactly: %d, linked %d (%.3f)\n", cfg.Threshold, should, found, ratio(found, should))
-	fmt.Fprint(w, "pairs of letters of one class by exact share:")
+	fmt.Fprintf(w, "letters with an earlier letter of their class and destinations at least %.2f alike exactly: %d, linked %d (%.3f)\n", cfg.Threshold, should, found, ratio(found, should))
+	fmt.Fprint(w, "pairs of letters of one class and destinations by exact share:")
 	for i, n := range hist[:8] {
 		fmt.Fprintf(w, " %.1f–%.1f %d;", histLo+float64(i)/10, histLo+float64(i+1)/10, n)
 	}

@@ -11,6 +11,8 @@ import (
 	minsheng "github.com/minsheng/minsheng"
 )
 
+var benchDests = []string{"gov_service"}
+
 var benchText = strings.Repeat("A市鑫天鑫城小区二次供水水质好差。为何自来水就不能像用电直供那么直接入户呢?多次联系水厂,均以小区二次供水与其无关回复。", 4)
 
 func BenchmarkMakeSketch(b *testing.B) {
@@ -51,8 +53,8 @@ func BenchmarkLinkRemember(b *testing.B) {
 		}
 		it := &minsheng.Item{ID: fmt.Sprint(n), Body: t, ReceivedAt: t0.Add(time.Duration(n) * time.Second)}
 		n++
-		_, remember := x.Link(it, &minsheng.Decision{Class: minsheng.ClassGovService})
-		remember()
+		_, remember := x.Link(it, &minsheng.Decision{Class: minsheng.ClassGovService}, benchDests)
+		remember(benchDests)
 	}
 	var m0, m1 runtime.MemStats
 	runtime.GC()
@@ -81,8 +83,8 @@ func BenchmarkLinkCampaign(b *testing.B) {
 	handle := func() {
 		it := &minsheng.Item{ID: fmt.Sprint(n), Body: benchText + fmt.Sprint(n%7), ReceivedAt: t0.Add(time.Duration(n) * time.Second)}
 		n++
-		_, remember := x.Link(it, &minsheng.Decision{Class: minsheng.ClassGovService})
-		remember()
+		_, remember := x.Link(it, &minsheng.Decision{Class: minsheng.ClassGovService}, benchDests)
+		remember(benchDests)
 	}
 	for range 1000 {
 		handle()

@@ -3,6 +3,7 @@ package cases
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +28,8 @@ type Config struct {
 	// forgotten.
 	Window time.Duration `yaml:"window" default:"720h" validate:"gt=0"`
 	// MaxItems bounds the items remembered, the oldest forgotten first.
-	// Each costs about 1.4 KiB of memory (BenchmarkLinkRemember), so the
-	// default holds at most about 140 MiB.
+	// Each costs about 1.3 KiB of memory (BenchmarkLinkRemember), so the
+	// default holds at most about 130 MiB.
 	MaxItems int `yaml:"max_items" default:"100000" validate:"gte=1,lte=50000000"`
 }
 
@@ -52,6 +53,7 @@ type meta struct {
 	id    string
 	kase  string
 	class minsheng.Class
+	scope string // the destinations it was routed to, sorted and joined
 	at    time.Time
 }
 
@@ -85,6 +87,7 @@ type Index struct {
 	heads  map[uint64]uint64
 	byID   map[string]uint64
 	cases  map[string]*caseInfo
+	scopes map[string]string
 	newest time.Time
 }
 
@@ -108,44 +111,63 @@ func New(cfg Config) (*Index, error) {
 	}
 	n := (cfg.MaxItems + chunkSize - 1) / chunkSize
 	return &Index{cfg: cfg, oldest: 1, slots: make([]*[chunkSize]slot, n), metas: make([]*[chunkSize]meta, n),
-		heads: map[uint64]uint64{}, byID: map[string]uint64{}, cases: map[string]*caseInfo{}}, nil
+		heads: map[uint64]uint64{}, byID: map[string]uint64{}, cases: map[string]*caseInfo{}, scopes: map[string]string{}}, nil
 }
 
 // linkable reports whether an item of this decision takes part: valid,
-// and long enough.
+// not sent to review, and long enough. An item in review goes to the
+// review desk alone (and the inspectors) until a person decides its class;
+// it is neither linked nor remembered, so that no case ever names an item
+// whose class a person may change.
 func (x *Index) linkable(d *minsheng.Decision, sk *Sketch) bool {
-	return d != nil && d.Class != minsheng.ClassInvalid && d.Class != "" && sk.Runs >= x.cfg.MinRuns
+	return d != nil && d.Class != minsheng.ClassInvalid && d.Class != "" && !d.Review && sk.Runs >= x.cfg.MinRuns
+}
+
+// scopeOf is the key of a set of destinations: sorted, joined. Items are
+// linked only within one scope.
+func scopeOf(dests []string) string {
+	ds := slices.Clone(dests)
+	slices.Sort(ds)
+	return strings.Join(slices.Compact(ds), ",")
 }
 
 func text(it *minsheng.Item) string { return it.Title + "\n" + it.Body }
 
-// Link returns the case the item joins: the case of the earlier item of
-// the same class most like it, when that is at least Threshold alike and
-// within the window. Items are compared only within their class, so no
-// destination learns of an item it was not sent (a discipline report is
-// never named to a 12345 desk). It records nothing.
-func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision) (*minsheng.CaseLink, func()) {
+// Link returns the case the item joins: the case of the most alike
+// earlier item of the same class, routed to exactly the same destinations
+// (dests), when that is at least Threshold alike and within the window.
+// So no destination learns of an item it was not sent: a discipline report
+// is never named to a 12345 desk, nor an item that went to one department
+// to another. It records nothing; remember, called with the destinations
+// the item reached, records it when they are dests (an item dead-lettered
+// or refused is not).
+func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*minsheng.CaseLink, func(reached []string)) {
+	nothing := func([]string) {}
 	if x.cfg.Disabled {
-		return nil, func() {}
+		return nil, nothing
 	}
 	sk := MakeSketch(text(it))
 	if !x.linkable(d, &sk) {
-		return nil, func() {}
+		return nil, nothing
 	}
-	c := x.find(it, d.Class, &sk)
+	scope := scopeOf(dests)
+	c := x.find(it, d.Class, scope, &sk)
 	id, class, at, kase := it.ID, d.Class, it.ReceivedAt, it.ID
 	if c != nil {
 		kase = c.ID
 	}
-	return c, func() {
+	return c, func(reached []string) {
+		if scopeOf(reached) != scope {
+			return
+		}
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		x.insert(id, kase, class, at, &sk)
+		x.insert(id, kase, class, scope, at, &sk)
 	}
 }
 
 // find returns the case of the nearest earlier item of the class.
-func (x *Index) find(it *minsheng.Item, class minsheng.Class, sk *Sketch) *minsheng.CaseLink {
+func (x *Index) find(it *minsheng.Item, class minsheng.Class, scope string, sk *Sketch) *minsheng.CaseLink {
 	var keys [bands]uint64
 	for b := range keys {
 		keys[b] = sk.band(b)
@@ -164,7 +186,10 @@ func (x *Index) find(it *minsheng.Item, class minsheng.Class, sk *Sketch) *minsh
 		for s := x.heads[k]; s >= x.oldest && s != 0 && walked < maxWalk; walked++ {
 			steps++
 			e, m := x.at(s)
-			if seen.add(s) && m.id != it.ID && m.class == class && x.inWindow(m.at, it.ReceivedAt) {
+			if e.seq != s {
+				break // the slot holds a newer item: the chain is forgotten from here
+			}
+			if seen.add(s) && m.id != it.ID && m.class == class && m.scope == scope && x.inWindow(m.at, it.ReceivedAt) {
 				if sim := similarity(&sk.Min, &e.min); sim >= x.cfg.Threshold && (sim > bestSim || sim == bestSim && s < bestSeq) {
 					best, bestSeq, bestSim = m, s, sim
 				}
@@ -235,10 +260,11 @@ func (x *Index) at(s uint64) (*slot, *meta) {
 	return &x.slots[c][o], &x.metas[c][o]
 }
 
-// Remember records a handled item under the case its decision names (its
-// own, when none), as the function Link returns does. Invalid and short
-// items, and an ID already remembered, are left out.
-func (x *Index) Remember(it *minsheng.Item, d *minsheng.Decision) {
+// Remember records a handled item that was routed to dests under the
+// case its decision names (its own, when none), as the function Link
+// returns does. Invalid, short and review items, and an ID already
+// remembered, are left out.
+func (x *Index) Remember(it *minsheng.Item, d *minsheng.Decision, dests []string) {
 	if x.cfg.Disabled {
 		return
 	}
@@ -248,7 +274,7 @@ func (x *Index) Remember(it *minsheng.Item, d *minsheng.Decision) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.insert(it.ID, caseRoot(it, d), d.Class, it.ReceivedAt, &sk)
+	x.insert(it.ID, caseRoot(it, d), d.Class, scopeOf(dests), it.ReceivedAt, &sk)
 }
 
 // caseRoot is the case an item is remembered under: the one its decision
@@ -262,24 +288,24 @@ func caseRoot(it *minsheng.Item, d *minsheng.Decision) string {
 
 // Rebuild fills the index from the records of handled items, which each
 // yields in any order (a ledger's Each), as if they had been handled in
-// the order received: the index lives in memory, and a restarted gateway
-// links new items to those it handled before. A record's latest decision
-// counts, so a class a person gave on review is the one linked within. It
-// returns how many items the index holds.
+// the order received, each under the destinations it reached: the index
+// lives in memory, and a restarted gateway links new items to those it
+// handled before. Items a person reviewed are left out, as they are while
+// the gateway runs. It returns how many items the index holds.
 func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, error) {
 	if x.cfg.Disabled {
 		return 0, nil
 	}
 	type held struct {
-		id, kase string
-		class    minsheng.Class
-		at       time.Time
-		sk       Sketch
+		id, kase, scope string
+		class           minsheng.Class
+		at              time.Time
+		sk              Sketch
 	}
 	var all []held
 	var newest time.Time
 	err := each(func(r *minsheng.Record) error {
-		if r.Item == nil || r.Decision == nil {
+		if r.Item == nil || r.Decision == nil || r.Review != nil {
 			return nil
 		}
 		// A ledger yields about in the order received: what is older
@@ -292,7 +318,10 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, err
 		}
 		sk := MakeSketch(text(r.Item))
 		if x.linkable(r.Decision, &sk) {
-			all = append(all, held{r.Item.ID, caseRoot(r.Item, r.Decision), r.Decision.Class, r.Item.ReceivedAt, sk})
+			all = append(all, held{r.Item.ID, caseRoot(r.Item, r.Decision), scopeOf(r.Destinations), r.Decision.Class, r.Item.ReceivedAt, sk})
+			if len(all) >= 2*x.cfg.MaxItems {
+				all = newestOf(all, x.cfg.MaxItems, func(h held) time.Time { return h.at })
+			}
 		}
 		return nil
 	})
@@ -304,13 +333,19 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, err
 	defer x.mu.Unlock()
 	for i := range all {
 		h := &all[i]
-		x.insert(h.id, h.kase, h.class, h.at, &h.sk)
+		x.insert(h.id, h.kase, h.class, h.scope, h.at, &h.sk)
 	}
 	return len(x.byID), nil
 }
 
+// newestOf keeps the n newest of all (by at), in no order.
+func newestOf[T any](all []T, n int, at func(T) time.Time) []T {
+	slices.SortStableFunc(all, func(a, b T) int { return at(b).Compare(at(a)) })
+	return all[:n]
+}
+
 // insert remembers one item; x.mu is held.
-func (x *Index) insert(id, kase string, class minsheng.Class, at time.Time, sk *Sketch) {
+func (x *Index) insert(id, kase string, class minsheng.Class, scope string, at time.Time, sk *Sketch) {
 	if _, ok := x.byID[id]; ok {
 		return
 	}
@@ -325,7 +360,12 @@ func (x *Index) insert(id, kase string, class minsheng.Class, at time.Time, sk *
 	}
 	x.seq++
 	e, m := x.at(x.seq)
-	*m = meta{id: id, kase: kase, class: class, at: at}
+	if s, ok := x.scopes[scope]; ok {
+		scope = s // one copy of each destination list
+	} else {
+		x.scopes[scope] = scope
+	}
+	*m = meta{id: id, kase: kase, class: class, scope: scope, at: at}
 	e.seq, e.min = x.seq, sk.Min
 	for b := range bands {
 		k := sk.band(b)

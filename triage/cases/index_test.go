@@ -31,10 +31,14 @@ func decision(c minsheng.Class) *minsheng.Decision { return &minsheng.Decision{C
 
 // handle is what the pipeline does: link, then remember under the link.
 func handle(x *Index, it *minsheng.Item, c minsheng.Class) *minsheng.CaseLink {
-	d := decision(c)
-	var remember func()
-	d.Case, remember = x.Link(it, d)
-	remember()
+	return handleTo(x, it, decision(c), []string{string(c)})
+}
+
+// handleTo is handle with the decision and the destinations given.
+func handleTo(x *Index, it *minsheng.Item, d *minsheng.Decision, dests []string) *minsheng.CaseLink {
+	var remember func([]string)
+	d.Case, remember = x.Link(it, d, dests)
+	remember(dests)
 	return d.Case
 }
 
@@ -138,12 +142,39 @@ func TestLink(t *testing.T) {
 	}
 }
 
+// TestLinkScope: items are linked only with items routed to exactly the
+// same destinations; an item sent to review is neither linked nor
+// remembered; an item that did not reach its destinations (dead letter)
+// is not remembered.
+func TestLinkScope(t *testing.T) {
+	gov := minsheng.ClassGovService
+	urban := []string{"dept_urban", "gov_service"}
+	x := newIndex(t, nil)
+	handleTo(x, item("a", lift, 0), decision(gov), urban)
+	if c := handleTo(x, item("b", liftToo, time.Minute), decision(gov), []string{"gov_service"}); c != nil {
+		t.Errorf("an item for 12345 alone joined %+v, a case that went to a department", c)
+	}
+	if c := handleTo(x, item("c", liftToo, 2*time.Minute), decision(gov), []string{"gov_service", "dept_urban"}); c == nil || c.ID != "a" {
+		t.Errorf("same destinations in another order: %+v, want a's case", c)
+	}
+	review := decision(gov)
+	review.Review = true
+	if c := handleTo(x, item("d", lift, 3*time.Minute), review, []string{"review"}); c != nil {
+		t.Errorf("an item in review joined %+v", c)
+	}
+	dl, remember := x.Link(item("e", liftToo+"第五封。", 4*time.Minute), decision(gov), urban)
+	remember([]string{"dead_letter"})
+	if dl == nil || x.Len() != 3 {
+		t.Errorf("link %+v, %d items held; want a link, and a, b and c held (not d in review, not e dead-lettered)", dl, x.Len())
+	}
+}
+
 // TestLinkNearest: of two earlier items, the more alike is named.
 func TestLinkNearest(t *testing.T) {
 	x := newIndex(t, nil)
 	handle(x, item("far", lift[:len(lift)/2]+road, 0), minsheng.ClassGovService)
 	handle(x, item("near", liftToo, time.Minute), minsheng.ClassGovService)
-	c, _ := x.Link(item("new", lift, time.Hour), decision(minsheng.ClassGovService))
+	c, _ := x.Link(item("new", lift, time.Hour), decision(minsheng.ClassGovService), []string{"gov_service"})
 	if c == nil || c.Nearest != "near" || c.ID != "near" {
 		t.Fatalf("linked %+v, want the item near", c)
 	}
@@ -209,12 +240,15 @@ func TestRebuild(t *testing.T) {
 	} {
 		it := item(s.id, s.body, s.at)
 		d := decision(s.class)
-		d.Case, _ = live.Link(it, d)
-		live.Remember(it, d)
-		recs = append(recs, &minsheng.Record{ID: it.ID, Item: it, Decision: d})
+		dests := []string{string(s.class)}
+		d.Case, _ = live.Link(it, d, dests)
+		live.Remember(it, d, dests)
+		recs = append(recs, &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: dests})
 	}
-	// A person moved r to petition: the rebuilt index knows it there.
+	// A person reviewed r (triage had sent it to review): left out, as
+	// the live index never holds a reviewed item.
 	recs[3].Decision = &minsheng.Decision{Class: pet}
+	recs[3].Review = &minsheng.Review{Desk: "reviewers"}
 	recs = append(recs, &minsheng.Record{ID: "no-item"})
 
 	re := newIndex(t, func(c *Config) { c.Window = 48 * time.Hour })
@@ -226,21 +260,21 @@ func TestRebuild(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil || n != 3 {
-		t.Fatalf("rebuilt %d items, err %v; want a, b and r (old beyond the window, spam invalid)", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("rebuilt %d items, err %v; want a and b (old beyond the window, r reviewed, spam invalid)", n, err)
 	}
+	gd := []string{"gov_service"}
 	next := item("c", liftToo+"物业电话一直打不通。", 4*time.Hour)
-	got, _ := re.Link(next, decision(gov))
-	want, _ := live.Link(next, decision(gov))
+	got, _ := re.Link(next, decision(gov), gd)
+	want, _ := live.Link(next, decision(gov), gd)
 	if got == nil || want == nil || *got != *want || got.ID != "a" || got.Items != 3 {
 		t.Fatalf("rebuilt index links %+v, the live one %+v; want case a of 3 items", got, want)
 	}
 	road2 := item("r2", road+"今天又出事了，请尽快。", 5*time.Hour)
-	if c, _ := re.Link(road2, decision(gov)); c != nil {
-		t.Errorf("linked to %+v under gov_service, where no like item is left", c)
-	}
-	if c, _ := re.Link(road2, decision(pet)); c == nil || c.ID != "r" {
-		t.Errorf("under petition linked %+v, want r's case", c)
+	for _, c := range []minsheng.Class{gov, pet} {
+		if l, _ := re.Link(road2, decision(c), []string{string(c)}); l != nil {
+			t.Errorf("under %s linked to %+v, a reviewed item", c, l)
+		}
 	}
 	boom := errors.New("disk")
 	if _, err := newIndex(t, nil).Rebuild(func(func(*minsheng.Record) error) error { return boom }); !errors.Is(err, boom) {
