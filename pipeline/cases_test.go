@@ -88,9 +88,11 @@ func TestCaseLinked(t *testing.T) {
 	if dup := emit(t, e, again); !dup.out.Duplicate || dup.out.Decision.Case == nil || dup.out.Decision.Case.Items != 2 {
 		t.Fatalf("re-send: %+v", dup.out)
 	}
-	// A discipline report and an advert with the same text stay apart.
+	// A discipline report, an item sent to review and an advert with the
+	// same text stay apart.
 	for _, it := range []*minsheng.Item{
 		letter(minsheng.ChannelPetitionBureau, "bureau", "P-1", "贪污", liftLetter),
+		letter(minsheng.ChannelVillage, "committee", "V-1", "请复核", liftLetter),
 		letter(minsheng.ChannelMessageBoard, "board", "B-1", "广告", liftLetter),
 	} {
 		if r := emit(t, e, it); r.err != nil || r.out.Decision.Case != nil {
@@ -98,6 +100,6 @@ func TestCaseLinked(t *testing.T) {
 		}
 	}
 	if n := x.Len(); n != 4 {
-		t.Fatalf("index holds %d items, want 4 (two lift letters, the road letter, the discipline report)", n)
+		t.Fatalf("index holds %d items, want 4 (two lift letters, the road letter, the discipline report; not the review item)", n)
 	}
 }

@@ -32,6 +32,8 @@ func (k *keywordTriager) Decide(ctx context.Context, it *minsheng.Item) (minshen
 	switch {
 	case strings.Contains(it.Title, "贪污"):
 		d.Class, d.Flags.DisciplineLead = minsheng.ClassDiscipline, true
+	case strings.Contains(it.Title, "复核"):
+		d.Confidence, d.Review = 0.3, true
 	case strings.Contains(it.Title, "广告"):
 		d.Class = minsheng.ClassInvalid
 		d.Reasons = []minsheng.Reason{{Kind: "screen", Code: "spam", Detail: "advertising"}}
