@@ -126,9 +126,27 @@ func (x *Index) linkable(d *minsheng.Decision, sk *Sketch) bool {
 // scopeOf is the key of a set of destinations: sorted, joined. Items are
 // linked only within one scope.
 func scopeOf(dests []string) string {
+	if len(dests) == 1 {
+		return dests[0]
+	}
 	ds := slices.Clone(dests)
 	slices.Sort(ds)
 	return strings.Join(slices.Compact(ds), ",")
+}
+
+// sameSet reports whether a and b hold the same destinations.
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }
 
 func text(it *minsheng.Item) string { return it.Title + "\n" + it.Body }
@@ -151,13 +169,14 @@ func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*
 		return nil, nothing
 	}
 	scope := scopeOf(dests)
+	dests = slices.Clone(dests) // the caller's slice may change before remember
 	c := x.find(it, d.Class, scope, &sk)
 	id, class, at, kase := it.ID, d.Class, it.ReceivedAt, it.ID
 	if c != nil {
 		kase = c.ID
 	}
 	return c, func(reached []string) {
-		if scopeOf(reached) != scope {
+		if !sameSet(reached, dests) {
 			return
 		}
 		x.mu.Lock()
