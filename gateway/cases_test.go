@@ -80,4 +80,10 @@ func TestCaseAcrossChannelsAndRestart(t *testing.T) {
 	if rec.Decision.Case == nil || rec.Decision.Case.ID != first.ID || rec.Decision.Case.Items != 3 {
 		t.Fatalf("after a restart: case %+v, want %s with 3 items: %s", rec.Decision.Case, first.ID, raw)
 	}
+	m := call(t, "GET", r.url+"/metrics", "", "", nil)
+	for _, want := range []string{"minsheng_case_index_items 3", `minsheng_items_linked_total{class="` + string(third.Decision.Class) + `"} 1`} {
+		if !strings.Contains(string(m.body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/triage/cases"
 )
@@ -98,6 +100,9 @@ func TestCaseLinked(t *testing.T) {
 		if r := emit(t, e, it); r.err != nil || r.out.Decision.Case != nil {
 			t.Fatalf("%s: err %v, case %+v; want none", it.Title, r.err, r.out.Decision.Case)
 		}
+	}
+	if n := testutil.ToFloat64(rg.p.linked.WithLabelValues("gov_service")); n != 1 {
+		t.Errorf("minsheng_items_linked_total{class=gov_service} = %g, want 1", n)
 	}
 	if n := x.Len(); n != 4 {
 		t.Fatalf("index holds %d items, want 4 (two lift letters, the road letter, the discipline report; not the review item)", n)
