@@ -19,6 +19,7 @@ import (
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/textenc"
 	"github.com/minsheng/minsheng/triage"
 	"github.com/minsheng/minsheng/triage/learn"
 )
@@ -482,7 +483,10 @@ func readLabelled(path string) ([]labelled, error) {
 	}
 	defer f.Close()
 	var rows [][]string
-	br := learn.SkipBOM(f) // an export saved as UTF-8 with a BOM and its header quoted: csv would fail on the BOM before the quote
+	// Without a UTF-8 byte order mark (csv would fail on it before a quoted
+	// header), and decoded from GB18030 when the file is not UTF-8, as
+	// Chinese Excel saves CSV.
+	br, _ := textenc.Reader(f)
 	if comma == '\t' {
 		rows, err = tsvRows(br)
 	} else {

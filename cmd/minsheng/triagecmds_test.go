@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/text/encoding/simplifiedchinese"
+
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/triage"
 	"github.com/minsheng/minsheng/triage/learn"
@@ -415,7 +417,7 @@ func TestReadLabelledQuotes(t *testing.T) {
 }
 
 // A table saved as UTF-8 with a byte order mark and its header quoted is
-// read; a row with fewer fields than the header, whose labels would be read
+// read, and so is one saved in GBK; a row with fewer fields than the header, whose labels would be read
 // as blank, is an error naming it.
 func TestReadLabelledTables(t *testing.T) {
 	dir := t.TempDir()
@@ -423,6 +425,21 @@ func TestReadLabelledTables(t *testing.T) {
 	os.WriteFile(bom, []byte("\uFEFF\"id\",\"title\",\"body\",\"class\"\n\"1\",\"路灯不亮\",\"小区门口路灯坏了\",\"gov_service\"\n"), 0o644)
 	if items, err := readLabelled(bom); err != nil || len(items) != 1 || items[0].Class != "gov_service" {
 		t.Errorf("%s: %+v, %v", bom, items, err)
+	}
+	// Saved by Chinese Excel: GBK, no byte order mark.
+	for name, text := range map[string]string{
+		"gbk.csv": "id,title,body,class\n1,路灯不亮,小区门口路灯坏了,gov_service\n",
+		"gbk.tsv": "id\ttitle\tbody\tclass\n1\t路灯不亮\t小区门口路灯坏了\tgov_service\n",
+	} {
+		path := dir + "/" + name
+		gbk, err := simplifiedchinese.GBK.NewEncoder().String(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(path, []byte(gbk), 0o644)
+		if items, err := readLabelled(path); err != nil || len(items) != 1 || items[0].Body != "小区门口路灯坏了" || items[0].Class != "gov_service" {
+			t.Errorf("%s: %+v, %v", name, items, err)
+		}
 	}
 	for name, text := range map[string]string{
 		"short.tsv": "id\ttitle\tbody\tclass\n1\t路灯\t路灯坏了\tgov_service\n2\t举报局长收受贿赂\n",

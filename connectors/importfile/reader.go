@@ -1,8 +1,6 @@
 package importfile
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -12,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
-	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 // rowReader yields a file's rows one at a time, never the whole file.
@@ -65,17 +63,8 @@ func openCSV(path string) (*csvReader, error) {
 		return nil, err
 	}
 	cr := &countingReader{r: f}
-	br := bufio.NewReaderSize(cr, 256<<10)
-	head, _ := br.Peek(64 << 10)
-	c := &csvReader{f: f, cr: cr, size: st.Size(), enc: "UTF-8"}
-	var src io.Reader = br
-	switch {
-	case bytes.HasPrefix(head, []byte("\xef\xbb\xbf")):
-		br.Discard(3)
-	case !validUTF8Prefix(head):
-		c.enc = "GB18030"
-		src = simplifiedchinese.GB18030.NewDecoder().Reader(br)
-	}
+	src, enc := textenc.Reader(cr)
+	c := &csvReader{f: f, cr: cr, size: st.Size(), enc: enc}
 	c.r = csv.NewReader(src)
 	c.r.FieldsPerRecord = -1
 	c.r.LazyQuotes = true
@@ -88,18 +77,6 @@ func openCSV(path string) (*csvReader, error) {
 		return nil, fmt.Errorf("%s: header: %w", path, err)
 	}
 	return c, nil
-}
-
-// validUTF8Prefix reports whether b is valid UTF-8, allowing a character
-// cut at the end.
-func validUTF8Prefix(b []byte) bool {
-	for i := 0; i < 3 && len(b) > 0; i++ {
-		if utf8.Valid(b) {
-			return true
-		}
-		b = b[:len(b)-1]
-	}
-	return utf8.Valid(b)
 }
 
 func (c *csvReader) Header() []string { return c.header }

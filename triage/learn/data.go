@@ -18,6 +18,8 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/encoding/traditionalchinese"
 	"golang.org/x/text/transform"
+
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 // Record is one labelled text.
@@ -59,7 +61,8 @@ func ReadTipdmCSV(path, labelCol string) ([]Record, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(SkipBOM(f))
+	src, _ := textenc.Reader(f) // UTF-8, or GB18030 as Chinese Excel saves CSV
+	r := csv.NewReader(src)
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	head, err := r.Read()

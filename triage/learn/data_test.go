@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 func TestReadJSONLines(t *testing.T) {
@@ -73,6 +75,26 @@ func TestReadLabelRefs(t *testing.T) {
 			t.Errorf("%q: %v", tc.row, err)
 		case len(refs) != 2 || refs[1].Class != tc.class || refs[1].Lead != tc.lead:
 			t.Errorf("%q: %+v, want class %s lead %v", tc.row, refs, tc.class, tc.lead)
+		}
+	}
+}
+
+// TestReadTipdmCSVEncodings: the board's CSV is read alike in UTF-8, in
+// UTF-8 with a byte order mark, and in GBK as Chinese Excel saves it.
+func TestReadTipdmCSVEncodings(t *testing.T) {
+	text := "留言编号,留言主题,留言详情,一级分类\n7,小区路灯坏了,\"路灯坏了三个月，晚上很黑。\",城乡建设\n"
+	gbk, err := simplifiedchinese.GBK.NewEncoder().String(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, raw := range map[string]string{"utf-8": text, "bom": "\uFEFF" + text, "gbk": gbk} {
+		path := filepath.Join(t.TempDir(), name+".csv")
+		if err := os.WriteFile(path, []byte(raw), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := ReadTipdmCSV(path, "")
+		if err != nil || len(recs) != 1 || recs[0].ID != "7" || recs[0].Title != "小区路灯坏了" || recs[0].Body != "路灯坏了三个月，晚上很黑。" || recs[0].Label != "城乡建设" {
+			t.Errorf("%s: %+v, %v", name, recs, err)
 		}
 	}
 }
