@@ -119,7 +119,8 @@ type CaseLink struct {
 	Nearest    string  `json:"nearest"`
 	Similarity float64 `json:"similarity"`
 	// Items counts the case's items in the gateway's window, this one
-	// included; Since is when the first of them was received.
+	// included; Since is when the case's first item was received (it may
+	// have left the window since).
 	Items int       `json:"items"`
 	Since time.Time `json:"since"`
 }
