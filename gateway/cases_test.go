@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,6 +81,34 @@ func TestCaseAcrossChannelsAndRestart(t *testing.T) {
 	if rec.Decision.Case == nil || rec.Decision.Case.ID != first.ID || rec.Decision.Case.Items != 3 {
 		t.Fatalf("after a restart: case %+v, want %s with 3 items: %s", rec.Decision.Case, first.ID, raw)
 	}
+	// The case's items, as each desk may see them.
+	var whole struct {
+		ID    string `json:"id"`
+		Items []struct {
+			ID      string `json:"id"`
+			Nearest string `json:"nearest"`
+		} `json:"items"`
+	}
+	a := call(t, "GET", r.url+"/v1/cases/"+first.ID, readerToken, "", nil)
+	a.decode(t, &whole)
+	if a.status != 200 || len(whole.Items) != 3 || whole.Items[0].ID != first.ID || whole.Items[1].ID != second.ID ||
+		whole.Items[2].ID != third.ID || whole.Items[1].Nearest != first.ID || whole.Items[0].Nearest != "" {
+		t.Errorf("ops' view of the case: %d %s", a.status, a.body)
+	}
+	// A desk that reads none of the case's destinations is told nothing,
+	// the broadcaster's desk that posted one of its letters included.
+	for tok, reads := range map[string]string{cdiToken: "discipline", mediaToken: "media_oversight", tvPostToken: "", deskToken: ""} {
+		if slices.Contains(first.Destinations, reads) {
+			continue // the model gave the letter a lead, or called it media oversight
+		}
+		if a := call(t, "GET", r.url+"/v1/cases/"+first.ID, tok, "", nil); a.status != 404 {
+			t.Errorf("a desk that reads none of the case's destinations: %d %s", a.status, a.body)
+		}
+	}
+	if a := call(t, "GET", r.url+"/v1/cases/ms1nosuchcase", readerToken, "", nil); a.status != 404 {
+		t.Errorf("unknown case: %d %s", a.status, a.body)
+	}
+
 	m := call(t, "GET", r.url+"/metrics", "", "", nil)
 	for _, want := range []string{"minsheng_case_index_items 3", `minsheng_items_linked_total{class="` + string(third.Decision.Class) + `"} 1`} {
 		if !strings.Contains(string(m.body), want) {

@@ -303,6 +303,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 func (g *Gateway) routes() {
 	g.desk.Register(g.mux, g.auth.Middleware)
 	router.NewQueueAPI(g.router).Register(g.mux, g.auth.Middleware)
+	router.NewCaseAPI(g.router, g.store, g.cases.Members).Register(g.mux, g.auth.Middleware)
 	reviews := router.NewReviewAPI(g.router, g.store, g.triage.Model().Head(triage.HeadDepartment).Labels)
 	reviews.Register(g.mux, g.auth.Middleware)
 	g.metrics.MustRegister(reviews.Collector())

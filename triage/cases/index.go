@@ -422,6 +422,24 @@ func (x *Index) forget() {
 	x.oldest++
 }
 
+// Members returns the IDs of the case's items the index remembers,
+// oldest first (an item is its own case's first when it joined none).
+func (x *Index) Members(caseID string) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	ci := x.cases[caseID]
+	if ci == nil {
+		return nil
+	}
+	out := make([]string, 0, ci.items)
+	for s := x.oldest; s <= x.seq && len(out) < ci.items; s++ {
+		if e, m := x.at(s); e.seq == s && m.kase == caseID {
+			out = append(out, m.id)
+		}
+	}
+	return out
+}
+
 // Len returns how many items the index remembers.
 func (x *Index) Len() int {
 	x.mu.Lock()

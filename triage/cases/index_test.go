@@ -3,6 +3,7 @@ package cases
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -166,6 +167,26 @@ func TestLinkScope(t *testing.T) {
 	remember([]string{"dead_letter"})
 	if dl == nil || x.Len() != 3 {
 		t.Errorf("link %+v, %d items held; want a link, and a, b and c held (not d in review, not e dead-lettered)", dl, x.Len())
+	}
+}
+
+// TestMembers lists a case's items, oldest first, and forgets those that
+// left the index.
+func TestMembers(t *testing.T) {
+	gov := minsheng.ClassGovService
+	x := newIndex(t, func(c *Config) { c.MaxItems = 4 })
+	handle(x, item("a", lift, 0), gov)
+	handle(x, item("b", liftToo, time.Minute), gov)
+	handle(x, item("r", road, 2*time.Minute), gov)
+	handle(x, item("c", liftToo+"物业电话一直打不通。", 3*time.Minute), gov)
+	for id, want := range map[string][]string{"a": {"a", "b", "c"}, "r": {"r"}, "b": nil, "nothing": nil} {
+		if got := x.Members(id); !slices.Equal(got, want) {
+			t.Errorf("Members(%s) = %q, want %q", id, got, want)
+		}
+	}
+	handle(x, item("s", short+road, 4*time.Minute), gov) // the fourth: a is forgotten
+	if got := x.Members("a"); !slices.Equal(got, []string{"b", "c"}) {
+		t.Errorf("after a was forgotten, Members(a) = %q, want b and c", got)
 	}
 }
 
