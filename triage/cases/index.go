@@ -185,7 +185,9 @@ func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*
 	}
 }
 
-// find returns the case of the nearest earlier item of the class.
+// find returns the case of the nearest earlier item of the class and
+// scope: the most alike, the earliest of equals, but the first copy met
+// (the newest) when its sketch is the same.
 func (x *Index) find(it *minsheng.Item, class minsheng.Class, scope string, sk *Sketch) *minsheng.CaseLink {
 	var keys [bands]uint64
 	for b := range keys {
@@ -197,6 +199,7 @@ func (x *Index) find(it *minsheng.Item, class minsheng.Class, scope string, sk *
 	bestSeq, bestSim := uint64(0), 0.0
 	var seen candidates
 	steps := 0
+walk:
 	for b, k := range keys {
 		if best != nil && steps >= 4*maxWalk {
 			break // a campaign: its copies fill every band, and one is found
@@ -211,6 +214,9 @@ func (x *Index) find(it *minsheng.Item, class minsheng.Class, scope string, sk *
 			if seen.add(s) && m.id != it.ID && m.class == class && m.scope == scope && x.inWindow(m.at, it.ReceivedAt) {
 				if sim := similarity(&sk.Min, &e.min); sim >= x.cfg.Threshold && (sim > bestSim || sim == bestSim && s < bestSeq) {
 					best, bestSeq, bestSim = m, s, sim
+					if sim == 1 {
+						break walk // a copy: none can be more alike (the newest copy is named)
+					}
 				}
 			}
 			s = e.next[b]
