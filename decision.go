@@ -1,6 +1,9 @@
 package minsheng
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Class is the primary category an item is put in at initial screening (初筛).
 type Class string
@@ -104,6 +107,22 @@ func (d *Decision) WithoutCase() *Decision {
 		}
 	}
 	return &c
+}
+
+// SameDestinations reports whether a and b name the same destinations, in
+// any order.
+func SameDestinations(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // ReasonCase is the Kind of the reason that explains a case link.

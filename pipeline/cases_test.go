@@ -2,12 +2,18 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/testkafka"
+	"github.com/minsheng/minsheng/router"
+	"github.com/minsheng/minsheng/store"
 	"github.com/minsheng/minsheng/triage/cases"
 )
 
@@ -106,5 +112,54 @@ func TestCaseLinked(t *testing.T) {
 	}
 	if n := x.Len(); n != 4 {
 		t.Fatalf("index holds %d items, want 4 (two lift letters, the road letter, the discipline report; not the review item)", n)
+	}
+}
+
+// TestCaseDeadLettered: an item linked to a case among items that reached
+// gov_service, but refused there for good and dead-lettered, is recorded
+// and dead-lettered without the case, and is not remembered (a real
+// Kafka-protocol broker refuses the oversized batch).
+func TestCaseDeadLettered(t *testing.T) {
+	k := testkafka.StartT(t)
+	s, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	cfg := router.DefaultConfig()
+	cfg.Destinations["gov_service"] = router.Destination{Sink: router.SinkKafka, Identity: router.IdentityAuto}
+	cfg.Kafka.Brokers, cfg.Kafka.CreateTopics, cfg.Kafka.BatchBytes = k.Addrs(), true, 64<<10
+	r, err := router.New(context.Background(), cfg, router.Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	x, err := cases.New(cases.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{RouteTimeout: 20 * time.Second}, Options{Triager: &keywordTriager{}, Router: r, Ledger: s, Linker: x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := p.Emitter()
+	first := emit(t, e, letter(minsheng.ChannelHotline, "12345", "H-1", "来信", strings.Repeat("很长的信", 20)))
+	if first.err != nil || !slices.Equal(first.out.Destinations, []string{"gov_service"}) {
+		t.Fatalf("first: %v %v", first.out.Destinations, first.err)
+	}
+	huge := emit(t, e, letter(minsheng.ChannelHotline, "12345", "H-2", "来信", strings.Repeat("很长的信", 20000))) // 80,000 characters: within the item's limit, 240 KB over the 64 KiB batch
+	if huge.err != nil || !slices.Equal(huge.out.Destinations, []string{"dead_letter"}) {
+		t.Fatalf("huge: %v %v", huge.out.Destinations, huge.err)
+	}
+	rec, err := s.Lookup(context.Background(), huge.out.ItemID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]any{"decision": rec.Decision, "trail": rec.Trail}) // not the 240 KB body
+	if rec.Decision.Case != nil || strings.Contains(string(raw), first.out.ItemID) || strings.Contains(string(raw), "same_case") {
+		t.Errorf("the dead-lettered item's record names the case: %s", raw)
+	}
+	if n := x.Len(); n != 1 {
+		t.Errorf("index holds %d items, want only the first", n)
 	}
 }

@@ -277,9 +277,10 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("triage: %w", err)
 	}
 	remember := func([]string) {}
+	var planned []string
 	if p.o.Linker != nil && d.Class != minsheng.ClassInvalid && !d.Review {
 		var c *minsheng.CaseLink
-		planned, _ := p.o.Router.DestinationsFor(&d)
+		planned, _ = p.o.Router.DestinationsFor(&d)
 		if c, remember = p.o.Linker.Link(it, &d, planned); c != nil {
 			d.Case = c
 			d.Reasons = append(d.Reasons, caseReason(c))
@@ -294,6 +295,11 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, err
 	}
 	routed := p.o.Now().UTC()
+	if d.Case != nil && !minsheng.SameDestinations(dests, planned) {
+		// Not where the case's items went (the dead letter destination):
+		// the record names none of them.
+		d = *d.WithoutCase()
+	}
 
 	screen := "valid"
 	if d.Class == minsheng.ClassInvalid && len(d.Reasons) > 0 {

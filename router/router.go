@@ -257,7 +257,7 @@ func (r *Router) RouteQuarantined(ctx context.Context, q *minsheng.Quarantined) 
 func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.Quarantined, d *minsheng.Decision, reason string) ([]string, error) {
 	name := r.cfg.Routes.DeadLetter
 	e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: name, Kind: minsheng.KindDeadLetter,
-		RoutedAt: r.now().UTC(), Decision: r.decisionFor(name, d), Reason: reason, Quarantine: q}
+		RoutedAt: r.now().UTC(), Decision: r.decisionFor(name, d.WithoutCase()), Reason: reason, Quarantine: q}
 	if it != nil {
 		e.ItemID, e.TraceID = it.ID, it.TraceID
 		e.Item = it

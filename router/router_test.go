@@ -476,13 +476,20 @@ func TestKafkaPermanentErrorGoesToDeadLetter(t *testing.T) {
 	defer r.Close()
 	it := testItem("huge-1")
 	it.Body = strings.Repeat("很长的信", 30000) // ~360 KB, over the 64 KiB batch limit
-	dests, err := r.Route(ctx, it, &minsheng.Decision{Class: minsheng.ClassGovService})
+	// Its case was found among items that reached gov_service, where it
+	// never arrived: the dead letter destination is not told of it.
+	d := &minsheng.Decision{Class: minsheng.ClassGovService, Case: &minsheng.CaseLink{ID: "other-item", Nearest: "other-item", Similarity: 1, Items: 2},
+		Reasons: []minsheng.Reason{{Kind: minsheng.ReasonCase, Code: "same_case", Detail: "like item other-item"}}}
+	dests, err := r.Route(ctx, it, d)
 	if err != nil || !slices.Equal(dests, []string{"dead_letter"}) {
 		t.Fatalf("route: %v %v", dests, err)
 	}
 	got := drain(t, s, "dead_letter")
 	if len(got) != 1 || got[0].Kind != minsheng.KindDeadLetter || !strings.Contains(got[0].Reason, "permanent") || got[0].Item.Body != it.Body {
 		t.Fatalf("dead letter: %+v", got)
+	}
+	if got[0].Decision.Case != nil || len(got[0].Decision.Reasons) != 0 {
+		t.Errorf("the dead letter names the case: %+v", got[0].Decision)
 	}
 }
 

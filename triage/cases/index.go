@@ -134,21 +134,6 @@ func scopeOf(dests []string) string {
 	return strings.Join(slices.Compact(ds), ",")
 }
 
-// sameSet reports whether a and b hold the same destinations.
-func sameSet(a, b []string) bool {
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	for _, x := range b {
-		if !slices.Contains(a, x) {
-			return false
-		}
-	}
-	return true
-}
-
 func text(it *minsheng.Item) string { return it.Title + "\n" + it.Body }
 
 // Link returns the case the item joins: the case of the most alike
@@ -176,7 +161,7 @@ func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*
 		kase = c.ID
 	}
 	return c, func(reached []string) {
-		if !sameSet(reached, dests) {
+		if !minsheng.SameDestinations(reached, dests) {
 			return
 		}
 		x.mu.Lock()
