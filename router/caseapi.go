@@ -21,12 +21,16 @@ import (
 type CaseAPI struct {
 	r       *Router
 	ledger  minsheng.Ledger
-	members func(caseID string) []string
+	members func(caseID string, max int) ([]string, int)
 }
 
-// NewCaseAPI returns the case API; members lists a case's item IDs,
-// oldest first (cases.Index.Members).
-func NewCaseAPI(r *Router, ledger minsheng.Ledger, members func(caseID string) []string) *CaseAPI {
+// maxCaseItems is how many of a case's items one answer lists, the
+// newest.
+const maxCaseItems = 200
+
+// NewCaseAPI returns the case API; members lists the newest max of a
+// case's item IDs, oldest first, and how many there are (cases.Index.Members).
+func NewCaseAPI(r *Router, ledger minsheng.Ledger, members func(caseID string, max int) ([]string, int)) *CaseAPI {
 	return &CaseAPI{r: r, ledger: ledger, members: members}
 }
 
@@ -50,45 +54,80 @@ type caseItem struct {
 }
 
 type caseAnswer struct {
-	ID    string     `json:"id"`
+	ID string `json:"id"`
+	// Items are the newest of them (at most 200), oldest first; Total
+	// counts the case's items the gateway holds.
 	Items []caseItem `json:"items"`
+	Total int        `json:"total"`
 }
 
 func (a *CaseAPI) get(w http.ResponseWriter, req *http.Request) {
 	p := minsheng.PrincipalFrom(req.Context())
 	id := req.PathValue("id")
-	out := caseAnswer{ID: id, Items: []caseItem{}}
-	if minsheng.ValidItemID(id) {
-		for _, mid := range a.members(id) {
-			rec, err := a.ledger.Lookup(req.Context(), mid)
-			if errors.Is(err, minsheng.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the ledger could not be read"})
-				return
-			}
-			// Only a desk that reads one of the item's destinations: the
-			// desk that submitted it sees it at /v1/items, not here, where
-			// its presence would tell the desk that the case's first item,
-			// which it may not have been sent, is like its own.
-			if !p.ReadsAny(rec.Destinations) {
-				continue
-			}
-			v, ok := a.r.View(rec, p)
-			if !ok || v.Item == nil || v.Decision == nil {
-				continue
-			}
-			ci := caseItem{ID: v.ID, ReceivedAt: v.Item.ReceivedAt, Channel: v.Item.Channel, Title: v.Item.Title,
-				Class: v.Decision.Class, Destinations: v.Destinations}
-			if c := v.Decision.Case; c != nil {
-				ci.Nearest, ci.Similarity = c.Nearest, c.Similarity
-			}
-			out.Items = append(out.Items, ci)
+	notFound := func() {
+		writeJSON(w, http.StatusNotFound, apiError{"not_found", "no case " + id + " that this desk may see"})
+	}
+	unavailable := func() {
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the ledger could not be read"})
+	}
+	if !minsheng.ValidItemID(id) {
+		notFound()
+		return
+	}
+	// All of a case's items went where its first went: a desk that reads
+	// none of those destinations learns nothing, not even how long the
+	// answer takes to make.
+	root, err := a.ledger.Lookup(req.Context(), id)
+	switch {
+	case errors.Is(err, minsheng.ErrNotFound):
+		notFound()
+		return
+	case err != nil:
+		unavailable()
+		return
+	case !p.ReadsAny(root.Destinations):
+		notFound()
+		return
+	}
+	ids, total := a.members(id, maxCaseItems)
+	out := caseAnswer{ID: id, Items: []caseItem{}, Total: total}
+	for _, mid := range ids {
+		rec, err := a.ledger.Lookup(req.Context(), mid)
+		if errors.Is(err, minsheng.ErrNotFound) {
+			continue
 		}
+		if err != nil {
+			unavailable()
+			return
+		}
+		// Only a desk that reads one of the item's destinations: the
+		// desk that submitted it sees it at /v1/items, not here, where
+		// its presence would tell the desk that the case's first item,
+		// which it may not have been sent, is like its own.
+		if !p.ReadsAny(rec.Destinations) {
+			continue
+		}
+		v, ok := a.r.View(rec, p)
+		if !ok || v.Item == nil || v.Decision == nil {
+			continue
+		}
+		ci := caseItem{ID: v.ID, ReceivedAt: v.Item.ReceivedAt, Channel: v.Item.Channel, Title: v.Item.Title,
+			Class: v.Decision.Class, Destinations: []string{}}
+		// Only the destinations this desk reads, even of an item it
+		// submitted itself (View shows a submitter all of them): that
+		// the case's items also went to the inspectors is not said.
+		for _, d := range v.Destinations {
+			if p.CanRead(d) {
+				ci.Destinations = append(ci.Destinations, d)
+			}
+		}
+		if c := v.Decision.Case; c != nil {
+			ci.Nearest, ci.Similarity = c.Nearest, c.Similarity
+		}
+		out.Items = append(out.Items, ci)
 	}
 	if len(out.Items) == 0 {
-		writeJSON(w, http.StatusNotFound, apiError{"not_found", "no case " + id + " that this desk may see"})
+		notFound()
 		return
 	}
 	writeJSON(w, http.StatusOK, out)

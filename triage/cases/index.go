@@ -47,6 +47,8 @@ type slot struct {
 	// next[b] is the seq of the previous item with the same key in band
 	// b, 0 when none.
 	next [bands]uint64
+	// prevInCase is the seq of the case's previous item, 0 when none.
+	prevInCase uint64
 }
 
 type meta struct {
@@ -71,6 +73,7 @@ const maxWalk = 64
 type caseInfo struct {
 	items int
 	since time.Time
+	last  uint64 // the seq of its newest item
 }
 
 // Index remembers the items of its window and finds the case of a new one.
@@ -388,6 +391,7 @@ func (x *Index) insert(id, kase string, class minsheng.Class, scope string, at t
 		ci = &caseInfo{since: at}
 		x.cases[kase] = ci
 	}
+	e.prevInCase, ci.last = ci.last, x.seq
 	ci.items++
 	if at.Before(ci.since) {
 		ci.since = at
@@ -413,22 +417,28 @@ func (x *Index) forget() {
 	x.oldest++
 }
 
-// Members returns the IDs of the case's items the index remembers,
-// oldest first (an item is its own case's first when it joined none).
-func (x *Index) Members(caseID string) []string {
+// Members returns the IDs of the newest max items of the case that the
+// index remembers, oldest first, and how many it remembers in all (an item
+// is its own case's first when it joined none). It walks the case's own
+// chain, so it costs what it returns.
+func (x *Index) Members(caseID string, max int) ([]string, int) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	ci := x.cases[caseID]
 	if ci == nil {
-		return nil
+		return nil, 0
 	}
-	out := make([]string, 0, ci.items)
-	for s := x.oldest; s <= x.seq && len(out) < ci.items; s++ {
-		if e, m := x.at(s); e.seq == s && m.kase == caseID {
-			out = append(out, m.id)
+	var out []string
+	for s := ci.last; s >= x.oldest && s != 0 && len(out) < max; {
+		e, m := x.at(s)
+		if e.seq != s {
+			break
 		}
+		out = append(out, m.id)
+		s = e.prevInCase
 	}
-	return out
+	slices.Reverse(out)
+	return out, ci.items
 }
 
 // Len returns how many items the index remembers.

@@ -180,13 +180,16 @@ func TestMembers(t *testing.T) {
 	handle(x, item("r", road, 2*time.Minute), gov)
 	handle(x, item("c", liftToo+"物业电话一直打不通。", 3*time.Minute), gov)
 	for id, want := range map[string][]string{"a": {"a", "b", "c"}, "r": {"r"}, "b": nil, "nothing": nil} {
-		if got := x.Members(id); !slices.Equal(got, want) {
-			t.Errorf("Members(%s) = %q, want %q", id, got, want)
+		if got, n := x.Members(id, 10); !slices.Equal(got, want) || n != len(want) {
+			t.Errorf("Members(%s) = %q of %d, want %q", id, got, n, want)
 		}
 	}
+	if got, n := x.Members("a", 2); !slices.Equal(got, []string{"b", "c"}) || n != 3 {
+		t.Errorf("the newest two of a's case: %q of %d, want b and c of 3", got, n)
+	}
 	handle(x, item("s", short+road, 4*time.Minute), gov) // the fourth: a is forgotten
-	if got := x.Members("a"); !slices.Equal(got, []string{"b", "c"}) {
-		t.Errorf("after a was forgotten, Members(a) = %q, want b and c", got)
+	if got, n := x.Members("a", 10); !slices.Equal(got, []string{"b", "c"}) || n != 2 {
+		t.Errorf("after a was forgotten, Members(a) = %q of %d, want b and c", got, n)
 	}
 }
 

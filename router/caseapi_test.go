@@ -1,0 +1,101 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// TestCaseAPI: a case of three items with a discipline lead (so each went
+// to gov_service and to the inspectors), seen by desks that read one, the
+// other, neither, and by the desk that posted one and reads gov_service.
+func TestCaseAPI(t *testing.T) {
+	s := openStore(t)
+	r, err := New(context.Background(), DefaultConfig(), Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, ref := range []string{"case-1", "case-2", "case-3"} {
+		it := testItem(ref)
+		it.Via = minsheng.ViaDesk
+		d := &minsheng.Decision{Class: minsheng.ClassGovService, Confidence: 0.9, Flags: minsheng.Flags{DisciplineLead: true},
+			Reasons: []minsheng.Reason{{Kind: "rule", Code: "corruption", Lead: true}}}
+		if i > 0 {
+			d.Case = &minsheng.CaseLink{ID: ids[0], Nearest: ids[i-1], Similarity: 0.9, Items: i + 1}
+		}
+		dests, err := r.Route(context.Background(), it, d)
+		if err != nil || !slices.Equal(dests, []string{"gov_service", "discipline"}) {
+			t.Fatalf("route: %v %v", dests, err)
+		}
+		if err := s.Commit(context.Background(), &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: dests}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, it.ID)
+	}
+	members := func(id string, max int) ([]string, int) {
+		if id != ids[0] {
+			return nil, 0
+		}
+		return ids[len(ids)-min(max, len(ids)):], len(ids)
+	}
+	desks := map[string]*minsheng.Principal{
+		"dispatch": {Name: "dispatch", Reads: []string{"gov_service"}},
+		"cdi":      {Name: "cdi", Reads: []string{"discipline"}},
+		"media":    {Name: "media", Reads: []string{"media_oversight"}},
+		// posted the items (testItem's source and channel) and reads 12345's queue
+		"poster":      {Name: "qingdao-daily", Channel: minsheng.ChannelNewspaper, Reads: []string{"gov_service"}},
+		"poster-only": {Name: "qingdao-daily", Channel: minsheng.ChannelNewspaper},
+	}
+	get := func(desk, id string) (int, caseAnswer, string) {
+		mux := http.NewServeMux()
+		NewCaseAPI(r, s, members).Register(mux, func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), desks[desk])))
+			})
+		})
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", "/v1/cases/"+id, nil))
+		var a caseAnswer
+		json.Unmarshal(w.Body.Bytes(), &a)
+		return w.Code, a, w.Body.String()
+	}
+	for desk, want := range map[string][]string{"dispatch": {"gov_service"}, "cdi": {"discipline"}, "poster": {"gov_service"}} {
+		code, a, raw := get(desk, ids[0])
+		if code != 200 || a.Total != 3 || len(a.Items) != 3 {
+			t.Errorf("%s: %d %s", desk, code, raw)
+			continue
+		}
+		for i, ci := range a.Items {
+			if ci.ID != ids[i] || !slices.Equal(ci.Destinations, want) || (i > 0) != (ci.Nearest == ids[max(i-1, 0)]) {
+				t.Errorf("%s: item %d %+v, want %s with destinations %v", desk, i, ci, ids[i], want)
+			}
+		}
+		if strings.Contains(raw, "王五") || strings.Contains(raw, "corruption") {
+			t.Errorf("%s: the answer tells of the complainant or the lead: %s", desk, raw)
+		}
+	}
+	for _, desk := range []string{"media", "poster-only"} {
+		if code, _, raw := get(desk, ids[0]); code != 404 {
+			t.Errorf("%s, which reads none of the case's destinations: %d %s", desk, code, raw)
+		}
+	}
+	if code, _, raw := get("dispatch", ids[1]); code != 404 {
+		t.Errorf("an item that is no case's first: %d %s", code, raw)
+	}
+	if code, _, raw := get("dispatch", "not-an-id"); code != 404 {
+		t.Errorf("a malformed id: %d %s", code, raw)
+	}
+	// A long case: the newest items and the count.
+	short := members
+	members = func(id string, max int) ([]string, int) { return short(id, 2) }
+	if code, a, raw := get("dispatch", ids[0]); code != 200 || a.Total != 3 || len(a.Items) != 2 || a.Items[0].ID != ids[1] {
+		t.Errorf("the newest two: %d %s", code, raw)
+	}
+}
