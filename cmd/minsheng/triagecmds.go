@@ -486,7 +486,10 @@ func readLabelled(path string) ([]labelled, error) {
 	// Without a UTF-8 byte order mark (csv would fail on it before a quoted
 	// header), and decoded from GB18030 when the file is not UTF-8, as
 	// Chinese Excel saves CSV.
-	br, _ := textenc.Reader(f)
+	br, _, err := textenc.Reader(f, true)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if comma == '\t' {
 		rows, err = tsvRows(br)
 	} else {

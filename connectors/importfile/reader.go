@@ -63,7 +63,13 @@ func openCSV(path string) (*csvReader, error) {
 		return nil, err
 	}
 	cr := &countingReader{r: f}
-	src, enc := textenc.Reader(cr)
+	// A stray byte that is not UTF-8 in a UTF-8 file passes through: the
+	// item it lands in is rejected with the reason, and the rest go on.
+	src, enc, err := textenc.Reader(cr, false)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	c := &csvReader{f: f, cr: cr, size: st.Size(), enc: enc}
 	c.r = csv.NewReader(src)
 	c.r.FieldsPerRecord = -1

@@ -7,6 +7,8 @@ package textenc
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"unicode/utf8"
 
@@ -19,31 +21,129 @@ const (
 	GB18030 = "GB18030"
 )
 
-// peek is how much of a file's start is looked at.
+// peek is how much of a file's start decides its encoding.
 const peek = 64 << 10
 
 // Reader returns r decoded to UTF-8, without a UTF-8 byte order mark, and
-// the encoding it was read as.
-func Reader(r io.Reader) (io.Reader, string) {
+// the encoding it was read as. A start that is neither UTF-8 nor clean
+// GB18030 (a UTF-16 file, a binary one) is an error. With check, so is
+// invalid UTF-8 met later in a file read as UTF-8, when it is reached (for
+// files that must be read whole and right: labels); without it such bytes
+// pass through for the caller to judge row by row (an import, which
+// rejects the one row and goes on).
+func Reader(r io.Reader, check bool) (io.Reader, string, error) {
 	br := bufio.NewReaderSize(r, peek)
-	head, _ := br.Peek(peek)
+	head, err := br.Peek(peek)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, "", err
+	}
+	more := len(head) == peek // the head may end inside a character
 	switch {
+	case bytes.HasPrefix(head, []byte("\xff\xfe")), bytes.HasPrefix(head, []byte("\xfe\xff")):
+		return nil, "", errors.New("the file is UTF-16 (Excel's \"Unicode text\"): save it as CSV in UTF-8 or GBK")
 	case bytes.HasPrefix(head, []byte("\xef\xbb\xbf")):
 		br.Discard(3)
-	case !ValidPrefix(head):
-		return simplifiedchinese.GB18030.NewDecoder().Reader(br), GB18030
+	case !validPrefix(head, more) && !mostlyUTF8(head):
+		if !cleanGB18030(head, more) {
+			return nil, "", fmt.Errorf("the file is neither UTF-8 nor GB18030 (GBK): invalid UTF-8 at byte %d", invalidAt(head))
+		}
+		return simplifiedchinese.GB18030.NewDecoder().Reader(br), GB18030, nil
 	}
-	return br, UTF8
+	if !check {
+		return br, UTF8, nil
+	}
+	return &checked{r: br}, UTF8, nil
 }
 
-// ValidPrefix reports whether b is valid UTF-8, allowing a character cut
-// at its end (b is the start of a longer text).
-func ValidPrefix(b []byte) bool {
-	for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
-		if utf8.Valid(b) {
-			return true
-		}
-		b = b[:len(b)-1]
+// validPrefix reports whether b is valid UTF-8; when more follows, a
+// character cut at its end is allowed.
+func validPrefix(b []byte, more bool) bool {
+	if utf8.Valid(b) {
+		return true
 	}
-	return utf8.Valid(b)
+	return more && utf8.Valid(b[:completeEnd(b)])
+}
+
+// mostlyUTF8 reports whether b is UTF-8 but for a slip: at most one in ten
+// of its bytes beyond ASCII invalid. Such a file is read as UTF-8, so that
+// the slip is found where it is, not the whole file turned to GB18030
+// mojibake; GBK text is invalid UTF-8 in most of its byte pairs.
+func mostlyUTF8(b []byte) bool {
+	bad, high := 0, 0
+	end := completeEnd(b)
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if b[i] >= utf8.RuneSelf {
+			high += size
+		}
+		if r == utf8.RuneError && size == 1 && i < end {
+			bad++
+		}
+		i += size
+	}
+	return bad*10 <= high
+}
+
+// completeEnd is where the last whole character of b ends: before a
+// trailing start of a character that b cuts short.
+func completeEnd(b []byte) int {
+	for i := 1; i < utf8.UTFMax && i <= len(b); i++ {
+		if utf8.RuneStart(b[len(b)-i]) {
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return len(b) - i
+			}
+			break
+		}
+	}
+	return len(b)
+}
+
+// cleanGB18030 reports whether b decodes as GB18030 without a
+// replacement character (save one cut at the end when more follows).
+func cleanGB18030(b []byte, more bool) bool {
+	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(b)
+	if err != nil {
+		return false
+	}
+	if more {
+		out = bytes.TrimRight(out, "\uFFFD")
+	}
+	return !bytes.ContainsRune(out, utf8.RuneError)
+}
+
+// invalidAt is the offset of the first byte that is not valid UTF-8.
+func invalidAt(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// checked passes UTF-8 through and fails at the first invalid byte.
+type checked struct {
+	r     io.Reader
+	carry []byte // the start of a character the last read cut short
+	off   int64  // bytes checked before carry
+}
+
+func (c *checked) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	b := append(c.carry, p[:n]...)
+	end := len(b)
+	if err == nil {
+		end = completeEnd(b)
+	}
+	if !utf8.Valid(b[:end]) {
+		return 0, fmt.Errorf("invalid UTF-8 at byte %d (is part of the file in another encoding?)", c.off+int64(invalidAt(b[:end])))
+	}
+	if err != nil && end < len(b) {
+		return 0, fmt.Errorf("invalid UTF-8 at byte %d: the file ends inside a character", c.off+int64(end))
+	}
+	c.off += int64(end)
+	c.carry = append(c.carry[:0], b[end:]...)
+	return n, err
 }

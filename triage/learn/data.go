@@ -61,7 +61,10 @@ func ReadTipdmCSV(path, labelCol string) ([]Record, error) {
 		return nil, err
 	}
 	defer f.Close()
-	src, _ := textenc.Reader(f) // UTF-8, or GB18030 as Chinese Excel saves CSV
+	src, _, err := textenc.Reader(f, true) // UTF-8, or GB18030 as Chinese Excel saves CSV
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	r := csv.NewReader(src)
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
@@ -189,17 +192,6 @@ func ReadExamples(path string) ([]Record, error) {
 		out[i] = Record{Source: "own", ID: e.ID, Title: e.Title, Body: e.Body, Label: e.Class, Lead: e.DisciplineLead}
 	}
 	return out, nil
-}
-
-// SkipBOM returns r buffered, past a UTF-8 byte order mark at its start if
-// there is one: files saved as "UTF-8 with BOM" begin with it, and a CSV
-// reader would take it into a quoted first field.
-func SkipBOM(r io.Reader) *bufio.Reader {
-	br := bufio.NewReader(r)
-	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
-		br.Discard(3)
-	}
-	return br
 }
 
 // MaxJSONLine is the longest line ReadJSONLines reads, as classify does.
