@@ -271,13 +271,16 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 	}
 	if !c.Cases.Disabled {
 		start := time.Now()
-		n, err := g.cases.Rebuild(g.store.Each)
-		if err != nil {
-			return nil, err
+		// Linking is advice: a ledger that cannot be read to the end
+		// leaves a partial index and a warning, not a gateway that will
+		// not start.
+		if n, err := g.cases.Rebuild(g.store.Each); err != nil {
+			log.Warn("case index rebuilt in part: later items may not be linked to earlier ones", "items", n, "err", err)
+		} else {
+			log.Info("case index rebuilt from the ledger", "items", n, "took", time.Since(start).Round(time.Millisecond).String())
 		}
 		g.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minsheng_case_index_items",
 			Help: "Items the case index remembers (at most cases.max_items)."}, func() float64 { return float64(g.cases.Len()) }))
-		log.Info("case index rebuilt from the ledger", "items", n, "took", time.Since(start).Round(time.Millisecond).String())
 	}
 	if g.pipeline, err = pipeline.New(c.Pipeline, pipeline.Options{Triager: g.triage, Router: g.router, Ledger: g.store, Logger: log, Metrics: g.metrics, Linker: g.cases}); err != nil {
 		return nil, err

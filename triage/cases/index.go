@@ -304,7 +304,8 @@ func caseRoot(it *minsheng.Item, d *minsheng.Decision) string {
 // the order received, each under the destinations it reached: the index
 // lives in memory, and a restarted gateway links new items to those it
 // handled before. Items a person reviewed are left out, as they are while
-// the gateway runs. It returns how many items the index holds.
+// the gateway runs. It returns how many items the index holds, also when
+// each fails part way (the items read before are kept).
 func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, error) {
 	if x.cfg.Disabled {
 		return 0, nil
@@ -338,15 +339,17 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, err
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("cases: rebuild: %w", err)
-	}
 	slices.SortStableFunc(all, func(a, b held) int { return a.at.Compare(b.at) })
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for i := range all {
 		h := &all[i]
 		x.insert(h.id, h.kase, h.class, h.scope, h.at, &h.sk)
+	}
+	if err != nil {
+		// What was read before the error is kept: linking is advice,
+		// and a part of the index is better than none.
+		return len(x.byID), fmt.Errorf("cases: rebuild: %w", err)
 	}
 	return len(x.byID), nil
 }

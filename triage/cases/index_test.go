@@ -300,9 +300,15 @@ func TestRebuild(t *testing.T) {
 			t.Errorf("under %s linked to %+v, a reviewed item", c, l)
 		}
 	}
+	// A ledger that fails part way: the error, and what was read before.
 	boom := errors.New("disk")
-	if _, err := newIndex(t, nil).Rebuild(func(func(*minsheng.Record) error) error { return boom }); !errors.Is(err, boom) {
-		t.Errorf("error %v, want it wrapped", err)
+	part := newIndex(t, nil)
+	n, err = part.Rebuild(func(fn func(*minsheng.Record) error) error {
+		fn(recs[1])
+		return boom
+	})
+	if !errors.Is(err, boom) || n != 1 {
+		t.Errorf("%d items, error %v; want a's record kept and the error wrapped", n, err)
 	}
 }
 
