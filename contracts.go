@@ -103,9 +103,11 @@ type Linker interface {
 	// Link returns the case the item joins (nil for none) among earlier
 	// items routed to exactly the destinations it is about to be routed
 	// to (dests), so that no destination is named an item it was not sent.
-	// Link itself records nothing: the caller calls remember, never nil,
-	// with the destinations the item reached once it is handled (its trail
-	// recorded), and the item is remembered only if they are dests.
+	// The item is held from then on, so that a like item handled at the
+	// same moment joins its case. The caller must call remember, never
+	// nil, once: with the destinations the item reached when its trail is
+	// recorded, or nil when its handling failed; unless they are dests,
+	// the item is forgotten.
 	Link(it *Item, d *Decision, dests []string) (c *CaseLink, remember func(reached []string))
 }
 

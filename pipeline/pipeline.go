@@ -276,7 +276,11 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
 		return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("triage: %w", err)
 	}
-	remember := func([]string) {}
+	// The index holds the item from Link on; it is told where the item
+	// went once its trail is recorded, and nothing (forget it) when its
+	// handling fails on the way.
+	remember, reached := func([]string) {}, []string(nil)
+	defer func() { remember(reached) }()
 	var planned []string
 	if p.o.Linker != nil && d.Class != minsheng.ClassInvalid && !d.Review {
 		var c *minsheng.CaseLink
@@ -327,7 +331,7 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		log.Error("routed but trail not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
 	}
-	remember(dests)
+	reached = dests
 	if d.Case != nil {
 		p.linked.WithLabelValues(string(d.Class)).Inc()
 	}

@@ -144,9 +144,11 @@ func text(it *minsheng.Item) string { return it.Title + "\n" + it.Body }
 // (dests), when that is at least Threshold alike and within the window.
 // So no destination learns of an item it was not sent: a discipline report
 // is never named to a 12345 desk, nor an item that went to one department
-// to another. It records nothing; remember, called with the destinations
-// the item reached, records it when they are dests (an item dead-lettered
-// or refused is not).
+// to another. The item is recorded at once, so that a like item handled
+// at the same moment (an import's rows, a campaign's copies) joins its
+// case; remember must then be called once, with the destinations the item
+// reached when its trail is recorded, or nil when its handling failed: an
+// item that did not reach dests (failed, dead-lettered) is forgotten.
 func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*minsheng.CaseLink, func(reached []string)) {
 	nothing := func([]string) {}
 	if x.cfg.Disabled {
@@ -158,31 +160,32 @@ func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*
 	}
 	scope := scopeOf(dests)
 	dests = slices.Clone(dests) // the caller's slice may change before remember
-	c := x.find(it, d.Class, scope, &sk)
-	id, class, at, kase := it.ID, d.Class, it.ReceivedAt, it.ID
-	if c != nil {
-		kase = c.ID
-	}
-	return c, func(reached []string) {
-		if !minsheng.SameDestinations(reached, dests) {
-			return
-		}
-		x.mu.Lock()
-		defer x.mu.Unlock()
-		x.insert(id, kase, class, scope, at, &sk)
-	}
-}
-
-// find returns the case of the nearest earlier item of the class and
-// scope: the most alike, the earliest of equals, but the first copy met
-// (the newest) when its sketch is the same.
-func (x *Index) find(it *minsheng.Item, class minsheng.Class, scope string, sk *Sketch) *minsheng.CaseLink {
 	var keys [bands]uint64
 	for b := range keys {
 		keys[b] = sk.band(b)
 	}
 	x.mu.Lock()
-	defer x.mu.Unlock()
+	c := x.find(it, d.Class, scope, &sk, &keys)
+	kase := it.ID
+	if c != nil {
+		kase = c.ID
+	}
+	seq := x.insert(it.ID, kase, d.Class, scope, it.ReceivedAt, &sk)
+	x.mu.Unlock()
+	return c, func(reached []string) {
+		if seq == 0 || minsheng.SameDestinations(reached, dests) {
+			return
+		}
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		x.drop(seq)
+	}
+}
+
+// find returns the case of the nearest earlier item of the class and
+// scope: the most alike, the earliest of equals, but the first copy met
+// (the newest) when its sketch is the same; x.mu is held.
+func (x *Index) find(it *minsheng.Item, class minsheng.Class, scope string, sk *Sketch, keys *[bands]uint64) *minsheng.CaseLink {
 	var best *meta
 	bestSeq, bestSim := uint64(0), 0.0
 	var seen candidates
@@ -361,9 +364,9 @@ func newestOf[T any](all []T, n int, at func(T) time.Time) []T {
 }
 
 // insert remembers one item; x.mu is held.
-func (x *Index) insert(id, kase string, class minsheng.Class, scope string, at time.Time, sk *Sketch) {
+func (x *Index) insert(id, kase string, class minsheng.Class, scope string, at time.Time, sk *Sketch) uint64 {
 	if _, ok := x.byID[id]; ok {
-		return
+		return 0
 	}
 	if at.After(x.newest) {
 		x.newest = at
@@ -399,6 +402,31 @@ func (x *Index) insert(id, kase string, class minsheng.Class, scope string, at t
 	if at.Before(ci.since) {
 		ci.since = at
 	}
+	return x.seq
+}
+
+// drop forgets item seq before its time (its handling failed): it stays
+// in its slot until the ring moves past it, but matches nothing and is
+// counted in no case; x.mu is held.
+func (x *Index) drop(seq uint64) {
+	e, m := x.at(seq)
+	if seq < x.oldest || e.seq != seq || m.scope == "" {
+		return
+	}
+	x.uncount(seq, m)
+	m.scope = "" // no item has an empty scope: it never matches
+}
+
+// uncount takes item seq out of byID and its case's count.
+func (x *Index) uncount(seq uint64, m *meta) {
+	if x.byID[m.id] == seq {
+		delete(x.byID, m.id)
+	}
+	if ci := x.cases[m.kase]; ci != nil {
+		if ci.items--; ci.items <= 0 {
+			delete(x.cases, m.kase)
+		}
+	}
 }
 
 // forget drops the oldest item.
@@ -410,11 +438,8 @@ func (x *Index) forget() {
 			delete(x.heads, k)
 		}
 	}
-	delete(x.byID, m.id)
-	if ci := x.cases[m.kase]; ci != nil {
-		if ci.items--; ci.items <= 0 {
-			delete(x.cases, m.kase)
-		}
+	if m.scope != "" { // a dropped item was uncounted then
+		x.uncount(e.seq, m)
 	}
 	*e, *m = slot{}, meta{}
 	x.oldest++
@@ -437,7 +462,9 @@ func (x *Index) Members(caseID string, max int) ([]string, int) {
 		if e.seq != s {
 			break
 		}
-		out = append(out, m.id)
+		if m.scope != "" {
+			out = append(out, m.id)
+		}
 		s = e.prevInCase
 	}
 	slices.Reverse(out)

@@ -193,6 +193,61 @@ func TestMembers(t *testing.T) {
 	}
 }
 
+// TestSimultaneousCopies: copies linked before any of them is handled
+// (an import's rows in flight together) still join one case; one whose
+// handling then fails is forgotten, and taken again when it is retried.
+func TestSimultaneousCopies(t *testing.T) {
+	gov := []string{"gov_service"}
+	x := newIndex(t, nil)
+	var remember []func([]string)
+	for i := range 5 {
+		c, r := x.Link(item(fmt.Sprint("copy-", i), liftToo, time.Duration(i)*time.Millisecond), decision(minsheng.ClassGovService), gov)
+		if i > 0 && (c == nil || c.ID != "copy-0" || c.Items != i+1) {
+			t.Fatalf("copy %d linked %+v before any was handled, want copy-0's case of %d", i, c, i+1)
+		}
+		remember = append(remember, r)
+	}
+	for i, r := range remember {
+		if i == 3 {
+			r(nil) // its route failed
+			continue
+		}
+		r(gov)
+	}
+	if got, n := x.Members("copy-0", 10); !slices.Equal(got, []string{"copy-0", "copy-1", "copy-2", "copy-4"}) || n != 4 || x.Len() != 4 {
+		t.Errorf("members %q of %d, %d held; want the four that were handled", got, n, x.Len())
+	}
+	// The source offers copy-3 again, and this time it is handled.
+	c, r := x.Link(item("copy-3", liftToo, time.Second), decision(minsheng.ClassGovService), gov)
+	r(gov)
+	if c == nil || c.ID != "copy-0" || c.Items != 5 || x.Len() != 5 {
+		t.Errorf("the retried copy linked %+v with %d held; want copy-0's case of 5", c, x.Len())
+	}
+}
+
+// TestDropAndForget: with items dropped (handling failed) and the ring
+// turning over them, the cases' counts stay those of the items held.
+func TestDropAndForget(t *testing.T) {
+	gov := []string{"gov_service"}
+	x := newIndex(t, func(c *Config) { c.MaxItems = 7 })
+	for i := range 200 {
+		body := []string{lift, liftToo, road}[i%3] + strings.Repeat("又", i%5)
+		_, r := x.Link(item(fmt.Sprint(i), body, time.Duration(i)*time.Second), decision(minsheng.ClassGovService), gov)
+		if i%4 == 1 {
+			r(nil)
+		} else {
+			r(gov)
+		}
+		total := 0
+		for _, ci := range x.cases {
+			total += ci.items
+		}
+		if total != x.Len() || x.Len() > 7 {
+			t.Fatalf("after item %d: cases count %d items, %d held", i, total, x.Len())
+		}
+	}
+}
+
 // TestLinkNearest: of two earlier items, the more alike is named.
 func TestLinkNearest(t *testing.T) {
 	x := newIndex(t, nil)
