@@ -82,12 +82,13 @@ type Decision struct {
 	Reasons []Reason `json:"reasons"`
 	// ModelVersion names the triage model (or rule set) that decided.
 	ModelVersion string `json:"model_version"`
-	// Case links the item to earlier items of the same class that carry
-	// the same demand (one letter sent through two channels, residents of
-	// one block writing about one problem), so that one body answers
-	// them. Nil when the item starts no known case. It names items only by
-	// ID: no destination learns another item's text or complainant from
-	// it.
+	// Case links the item to earlier items of the same class, routed to
+	// the same destinations, that carry the same demand (one letter sent
+	// through two channels, residents of one block writing about one
+	// problem), so that one body answers them. Nil when the item starts no
+	// known case, and for items sent to review. It names items only by ID,
+	// and only items its destinations were sent too: none learns another
+	// item's text or complainant from it.
 	Case *CaseLink `json:"case,omitempty"`
 }
 
