@@ -87,7 +87,7 @@ type Decision struct {
 	// through two channels, residents of one block writing about one
 	// problem), so that one body answers them. Nil when the item starts no
 	// known case, and for items sent to review. It names items only by ID,
-	// and only items its destinations were sent too: none learns another
+	// and only items its destinations were also sent: none learns another
 	// item's text or complainant from it.
 	Case *CaseLink `json:"case,omitempty"`
 }
