@@ -25,7 +25,7 @@ type Config struct {
 	// as "小区停水" are alike without being one case.
 	MinRuns int `yaml:"min_runs" default:"40" validate:"gte=3,lte=100000"`
 	// Window: items received longer ago than this before the newest are
-	// forgotten.
+	// forgotten (the newest counted as at most an hour past the clock).
 	Window time.Duration `yaml:"window" default:"720h" validate:"gt=0"`
 	// MaxItems bounds the items remembered, the oldest forgotten first.
 	// Each costs about 1.3 KiB of memory (BenchmarkLinkRemember), so the
@@ -92,6 +92,7 @@ type Index struct {
 	cases  map[string]*caseInfo
 	scopes map[string]string
 	newest time.Time
+	now    func() time.Time // the clock (tests)
 }
 
 // New makes an empty index.
@@ -114,7 +115,7 @@ func New(cfg Config) (*Index, error) {
 	}
 	n := (cfg.MaxItems + chunkSize - 1) / chunkSize
 	return &Index{cfg: cfg, oldest: 1, slots: make([]*[chunkSize]slot, n), metas: make([]*[chunkSize]meta, n),
-		heads: map[uint64]uint64{}, byID: map[string]uint64{}, cases: map[string]*caseInfo{}, scopes: map[string]string{}}, nil
+		heads: map[uint64]uint64{}, byID: map[string]uint64{}, cases: map[string]*caseInfo{}, scopes: map[string]string{}, now: time.Now}, nil
 }
 
 // linkable reports whether an item of this decision takes part: valid,
@@ -328,8 +329,8 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, err
 		// A ledger yields about in the order received: what is older
 		// than the window before the newest so far is never kept.
 		at := r.Item.ReceivedAt
-		if at.After(newest) {
-			newest = at
+		if ref := x.clamp(at); ref.After(newest) {
+			newest = ref
 		} else if newest.Sub(at) > x.cfg.Window {
 			return nil
 		}
@@ -357,6 +358,16 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, err
 	return len(x.byID), nil
 }
 
+// clamp bounds a time the window runs back from to an hour past the
+// clock: an item stamped by a clock set far ahead must not make the index
+// forget every item before it.
+func (x *Index) clamp(at time.Time) time.Time {
+	if lim := x.now().Add(time.Hour); at.After(lim) {
+		return lim
+	}
+	return at
+}
+
 // newestOf keeps the n newest of all (by at), in no order.
 func newestOf[T any](all []T, n int, at func(T) time.Time) []T {
 	slices.SortStableFunc(all, func(a, b T) int { return at(b).Compare(at(a)) })
@@ -368,8 +379,8 @@ func (x *Index) insert(id, kase string, class minsheng.Class, scope string, at t
 	if _, ok := x.byID[id]; ok {
 		return 0
 	}
-	if at.After(x.newest) {
-		x.newest = at
+	if ref := x.clamp(at); ref.After(x.newest) {
+		x.newest = ref
 	}
 	for x.oldest <= x.seq {
 		if _, m := x.at(x.oldest); x.seq-x.oldest+1 < uint64(x.cfg.MaxItems) && x.newest.Sub(m.at) <= x.cfg.Window {

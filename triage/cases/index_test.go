@@ -248,6 +248,18 @@ func TestDropAndForget(t *testing.T) {
 	}
 }
 
+// TestClockAhead: one item stamped a year ahead does not make the index
+// forget the items before it or after it.
+func TestClockAhead(t *testing.T) {
+	x := newIndex(t, func(c *Config) { c.Window = 24 * time.Hour })
+	x.now = func() time.Time { return t0 }
+	handle(x, item("a", lift, 0), minsheng.ClassGovService)
+	handle(x, item("ahead", road, 365*24*time.Hour), minsheng.ClassGovService)
+	if c := handle(x, item("b", liftToo, time.Minute), minsheng.ClassGovService); c == nil || c.ID != "a" || x.Len() != 3 {
+		t.Errorf("after an item a year ahead: %+v, %d held; want a's case, three held", c, x.Len())
+	}
+}
+
 // TestLinkNearest: of two earlier items, the more alike is named.
 func TestLinkNearest(t *testing.T) {
 	x := newIndex(t, nil)
