@@ -251,7 +251,7 @@ func TestDovecotLargeAttachment(t *testing.T) {
 	st := conntest.OpenStore(t, t.TempDir())
 	em := &conntest.Emitter{Ledger: st}
 	r := run(t, dovecotConfig(s), st, em)
-	waitFor(t, "checkpoint 2", 30*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
+	waitFor(t, "checkpoint 2", 120*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
 	r.stop()
 	if q := em.Quarantined(); len(q) != 1 || !strings.Contains(q[0].Reason, "max_message_bytes") || len(em.Emitted()) != 1 {
 		t.Fatalf("default cap: quarantined %v, emitted %d", q, len(em.Emitted()))
@@ -263,7 +263,7 @@ func TestDovecotLargeAttachment(t *testing.T) {
 	cfg.MaxMessageBytes = 40 << 20
 	start := time.Now()
 	r2 := run(t, cfg, st2, em2)
-	waitFor(t, "checkpoint 2", 60*time.Second, func() bool { return readCheckpoint(t, st2, "INBOX").UID == 2 })
+	waitFor(t, "checkpoint 2", 120*time.Second, func() bool { return readCheckpoint(t, st2, "INBOX").UID == 2 })
 	t.Logf("message of %d bytes ingested in %s", b.Len(), time.Since(start).Round(time.Millisecond))
 	r2.stop()
 	var big *minsheng.Item
