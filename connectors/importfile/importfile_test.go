@@ -404,3 +404,17 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A file in neither UTF-8 nor GB18030 (here UTF-16, as Excel's "Unicode
+// text" saves) is refused as a whole with the reason, not imported as
+// mojibake.
+func TestCSVOtherEncodingRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "unicode.csv")
+	os.WriteFile(path, []byte("\xff\xfe\xb0\x76\x58\x5f\x16\x7f\xf7\x53"), 0o644)
+	em := &conntest.Emitter{Ledger: openStore(t, filepath.Join(dir, "state"))}
+	_, err := Run(context.Background(), path, em, Options{Channel: minsheng.ChannelHotline})
+	if err == nil || !strings.Contains(err.Error(), "UTF-16") || len(em.Emitted()) != 0 {
+		t.Errorf("err %v, %d emitted; want the file refused as UTF-16", err, len(em.Emitted()))
+	}
+}
