@@ -206,7 +206,7 @@ func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, 
 	if linked > 0 {
 		fmt.Fprintf(w, "estimate off the exact share by %.3f on average, %.3f at most; %d linked below the threshold exactly\n", errSum/float64(linked), errMax, below)
 	}
-	fmt.Fprintf(w, "letters with an earlier letter of their class and destinations at least %.2f alike exactly: %d, linked %d (%.3f)\n", cfg.Threshold, should, found, ratio(found, should))
+	fmt.Fprintf(w, "letters with an earlier letter of their class and destinations at least %.2f alike exactly: %d, linked %d (%.3f)\n", cfg.Threshold, should, found, float64(found)/float64(max(should, 1)))
 	fmt.Fprint(w, "pairs of letters of one class and destinations by exact share:")
 	for i, n := range hist[:8] {
 		fmt.Fprintf(w, " %.1f–%.1f %d;", histLo+float64(i)/10, histLo+float64(i+1)/10, n)
@@ -228,11 +228,4 @@ func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, 
 		n := ls[byID[l.link.Nearest]-1].rec
 		fmt.Fprintf(w, "%.2f %s %s: %s | %s: %s\n", l.link.Similarity, l.class, l.rec.ID, l.rec.Title, n.ID, n.Title)
 	}
-}
-
-func ratio(a, b int) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
 }

@@ -277,23 +277,6 @@ func (x *Index) at(s uint64) (*slot, *meta) {
 	return &x.slots[c][o], &x.metas[c][o]
 }
 
-// Remember records a handled item that was routed to dests under the
-// case its decision names (its own, when none), as the function Link
-// returns does. Invalid, short and review items, and an ID already
-// remembered, are left out.
-func (x *Index) Remember(it *minsheng.Item, d *minsheng.Decision, dests []string) {
-	if x.cfg.Disabled {
-		return
-	}
-	sk := MakeSketch(text(it))
-	if !x.linkable(d, &sk) {
-		return
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.insert(it.ID, caseRoot(it, d), d.Class, scopeOf(dests), it.ReceivedAt, &sk)
-}
-
 // caseRoot is the case an item is remembered under: the one its decision
 // names, else its own.
 func caseRoot(it *minsheng.Item, d *minsheng.Decision) string {

@@ -332,8 +332,9 @@ func TestRebuild(t *testing.T) {
 		it := item(s.id, s.body, s.at)
 		d := decision(s.class)
 		dests := []string{string(s.class)}
-		d.Case, _ = live.Link(it, d, dests)
-		live.Remember(it, d, dests)
+		var remember func([]string)
+		d.Case, remember = live.Link(it, d, dests)
+		remember(dests)
 		recs = append(recs, &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: dests})
 	}
 	// A person reviewed r (triage had sent it to review): left out, as
