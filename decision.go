@@ -1,6 +1,7 @@
 package minsheng
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -86,7 +87,9 @@ type Decision struct {
 	// the same destinations, that carry the same demand (one letter sent
 	// through two channels, residents of one block writing about one
 	// problem), so that one body answers them. Nil when the item starts no
-	// known case, and for items sent to review. It names items only by ID,
+	// known case, and for items sent to review until a person decides
+	// them (then it links among the items routed where the person's
+	// decision sends it). It names items only by ID,
 	// and only items its destinations were also sent: none learns another
 	// item's text or complainant from it.
 	Case *CaseLink `json:"case,omitempty"`
@@ -144,6 +147,18 @@ type CaseLink struct {
 	Items int       `json:"items"`
 	Since time.Time `json:"since"`
 }
+
+// Reason explains the link to the destinations: the nearest item, how
+// alike, and the case's size and age.
+func (c *CaseLink) Reason() Reason {
+	return Reason{Kind: ReasonCase, Code: "same_case", Detail: fmt.Sprintf(
+		"like item %s (%.2f of three-character runs shared); case %s, %d items since %s",
+		c.Nearest, c.Similarity, c.ID, c.Items, c.Since.UTC().Format(time.RFC3339))}
+}
+
+// TrailCase is what a trail's classified step (or reviewed step, for an
+// item a person decided) ends with when the item joined case id.
+func TrailCase(id string) string { return ", case " + id }
 
 // Reason is one element of a decision's explanation.
 type Reason struct {

@@ -274,7 +274,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 		// Linking is advice: a ledger that cannot be read to the end
 		// leaves a partial index and a warning, not a gateway that will
 		// not start.
-		if n, err := g.cases.Rebuild(g.store.Each); err != nil {
+		if n, err := g.cases.Rebuild(g.store.Each, g.router.CaseScope); err != nil {
 			log.Warn("case index rebuilt in part: later items may not be linked to earlier ones", "items", n, "err", err)
 		} else {
 			log.Info("case index rebuilt from the ledger", "items", n, "took", time.Since(start).Round(time.Millisecond).String())
@@ -307,7 +307,7 @@ func (g *Gateway) routes() {
 	g.desk.Register(g.mux, g.auth.Middleware)
 	router.NewQueueAPI(g.router).Register(g.mux, g.auth.Middleware)
 	router.NewCaseAPI(g.router, g.store, g.cases.Members).Register(g.mux, g.auth.Middleware)
-	reviews := router.NewReviewAPI(g.router, g.store, g.triage.Model().Head(triage.HeadDepartment).Labels)
+	reviews := router.NewReviewAPI(g.router, g.store, g.triage.Model().Head(triage.HeadDepartment).Labels, g.cases)
 	reviews.Register(g.mux, g.auth.Middleware)
 	g.metrics.MustRegister(reviews.Collector())
 	if g.cfg.MetricsListen == "" {

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -161,5 +163,176 @@ func TestCaseDeadLettered(t *testing.T) {
 	}
 	if n := x.Len(); n != 1 {
 		t.Errorf("index holds %d items, want only the first", n)
+	}
+
+	// The same at review: a copy of a routed letter that triage sent to
+	// review, decided as the letter was routed, refused for good and
+	// dead-lettered.
+	lift := emit(t, e, letter(minsheng.ChannelHotline, "12345", "H-3", "电梯", liftLetter))
+	if lift.err != nil || !slices.Equal(lift.out.Destinations, []string{"gov_service"}) {
+		t.Fatalf("lift: %v %v", lift.out.Destinations, lift.err)
+	}
+	inReview := emit(t, e, letter(minsheng.ChannelHotline, "12345", "H-4", "请复核电梯", strings.Repeat(liftLetter, 300)))
+	if inReview.err != nil || !slices.Equal(inReview.out.Destinations, []string{"review"}) {
+		t.Fatalf("in review: %v %v", inReview.out.Destinations, inReview.err)
+	}
+	mux := http.NewServeMux()
+	router.NewReviewAPI(r, s, nil, x).Register(mux, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			p := &minsheng.Principal{Name: "reviewers", Reads: []string{"review"}}
+			h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), p)))
+		})
+	})
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("POST", "/v1/reviews/"+inReview.out.ItemID, strings.NewReader(`{"class":"gov_service"}`)))
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "dead_letter") {
+		t.Fatalf("decide: %d %s; want 200, sent to dead_letter", w.Code, w.Body)
+	}
+	if rec, err = s.Lookup(context.Background(), inReview.out.ItemID); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = json.Marshal(map[string]any{"decision": rec.Decision, "trail": rec.Trail})
+	if rec.Decision.Case != nil || strings.Contains(string(raw), lift.out.ItemID) || strings.Contains(string(raw), "same_case") {
+		t.Errorf("the dead-lettered reviewed item's record names the case: %s", raw)
+	}
+	if n := x.Len(); n != 2 {
+		t.Errorf("index holds %d items after the review, want the two letters routed", n)
+	}
+}
+
+// TestCaseLinkedAfterReview: a copy of a letter that triage sent to review
+// joins the first copy's case when a person decides it as the first was
+// routed: the destinations it is sent on to, and the ledger, name the
+// case; the review desk, which reads none of those destinations, is not
+// told of it; a case API reader is shown both items; and a rebuilt index
+// counts the reviewed item where the decision sent it. A copy a person
+// decides into another class joins no case.
+func TestCaseLinkedAfterReview(t *testing.T) {
+	x, err := cases.New(cases.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg := newRigWith(t, Config{}, x)
+	r := rg.router.Router.(*router.Router)
+	e := rg.p.Emitter()
+	ctx := context.Background()
+
+	first := emit(t, e, letter(minsheng.ChannelMayorMailbox, "mailbox", "M-1", "电梯坏了", liftLetter))
+	copy1 := emit(t, e, letter(minsheng.ChannelNewspaper, "daily", "N-1", "请复核电梯", liftLetter+"上周已经打过12345。"))
+	copy2 := emit(t, e, letter(minsheng.ChannelNewspaper, "daily", "N-2", "请复核：电梯", liftLetter+"请尽快。"))
+	for _, c := range []result{first, copy1, copy2} {
+		if c.err != nil {
+			t.Fatal(c.err)
+		}
+	}
+	if copy1.out.Decision.Case != nil || !slices.Equal(copy1.out.Destinations, []string{"review"}) {
+		t.Fatalf("copy in review: case %+v, destinations %v; want no case, review", copy1.out.Decision.Case, copy1.out.Destinations)
+	}
+
+	reviewers := &minsheng.Principal{Name: "reviewers", Reads: []string{"review"}}
+	dispatch := &minsheng.Principal{Name: "dispatch", Reads: []string{"gov_service"}}
+	api := router.NewReviewAPI(r, rg.store, nil, x)
+	mux := http.NewServeMux()
+	as := func(p *minsheng.Principal) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), p)))
+			})
+		}
+	}
+	api.Register(mux, as(reviewers))
+	decide := func(id, class string) string {
+		t.Helper()
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("POST", "/v1/reviews/"+id, strings.NewReader(`{"class":"`+class+`"}`)))
+		if w.Code != http.StatusOK {
+			t.Fatalf("decide %s: %d %s", id, w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+
+	answer := decide(copy1.out.ItemID, "gov_service")
+	if strings.Contains(answer, first.out.ItemID) || strings.Contains(answer, "same_case") {
+		t.Errorf("the review desk's answer tells of the case: %s", answer)
+	}
+	rec, err := rg.store.Lookup(ctx, copy1.out.ItemID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rec.Decision.Case
+	if c == nil || c.ID != first.out.ItemID || c.Items != 2 {
+		t.Fatalf("reviewed copy's case %+v; want case %s of 2 items", c, first.out.ItemID)
+	}
+	if got := rec.Trail[len(rec.Trail)-2].Detail; !strings.HasSuffix(got, minsheng.TrailCase(c.ID)) {
+		t.Errorf("reviewed step %q does not name the case", got)
+	}
+	msgs, err := rg.store.Read(ctx, "gov_service", "dispatch", 10, time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent *minsheng.Envelope
+	for _, m := range msgs {
+		if m.Envelope.ItemID == copy1.out.ItemID {
+			sent = m.Envelope
+		}
+	}
+	if sent == nil || sent.Decision == nil || sent.Decision.Case == nil || sent.Decision.Case.ID != c.ID {
+		t.Fatalf("gov_service was sent %+v; want the reviewed copy with case %s", sent, c.ID)
+	}
+	if v, ok := r.View(rec, reviewers); !ok || v.Decision.Case != nil || strings.Contains(v.Trail[len(v.Trail)-2].Detail, "case") {
+		t.Errorf("the review desk's view names the case: %+v", v)
+	}
+	if v, ok := r.View(rec, dispatch); !ok || v.Decision.Case == nil {
+		t.Errorf("dispatch, which reads gov_service, is not shown the case")
+	}
+	cmux := http.NewServeMux()
+	router.NewCaseAPI(r, rg.store, x.Members).Register(cmux, as(dispatch))
+	w := httptest.NewRecorder()
+	cmux.ServeHTTP(w, httptest.NewRequest("GET", "/v1/cases/"+c.ID, nil))
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), copy1.out.ItemID) || !strings.Contains(w.Body.String(), `"total":2`) {
+		t.Errorf("case API for dispatch: %d %s", w.Code, w.Body)
+	}
+
+	// Decided a petition: routed elsewhere, so no case with the service
+	// items; it starts one of its own among petitions.
+	decide(copy2.out.ItemID, "petition")
+	if rec, err := rg.store.Lookup(ctx, copy2.out.ItemID); err != nil || rec.Decision.Case != nil {
+		t.Fatalf("copy decided a petition: case %+v, err %v; want none", rec.Decision.Case, err)
+	}
+	if n := x.Len(); n != 3 {
+		t.Errorf("index holds %d items, want 3: the first, and each copy where its decision sent it", n)
+	}
+	// The review desk reads neither case's destinations: both are 404 to
+	// it, though each holds an item it decided.
+	cmux = http.NewServeMux()
+	router.NewCaseAPI(r, rg.store, x.Members).Register(cmux, as(reviewers))
+	for _, id := range []string{c.ID, copy2.out.ItemID} {
+		w = httptest.NewRecorder()
+		cmux.ServeHTTP(w, httptest.NewRequest("GET", "/v1/cases/"+id, nil))
+		if w.Code != http.StatusNotFound {
+			t.Errorf("case API for the review desk, case %s: %d %s, want 404", id, w.Code, w.Body)
+		}
+	}
+
+	re, err := cases.New(cases.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := re.Rebuild(rg.store.Each, r.CaseScope); err != nil || n != 3 {
+		t.Fatalf("rebuilt %d items, err %v; want 3", n, err)
+	}
+	for _, s := range []struct {
+		class minsheng.Class
+		dests []string
+		want  string
+	}{
+		{minsheng.ClassGovService, []string{"gov_service"}, first.out.ItemID},
+		{minsheng.ClassPetition, []string{"petition"}, copy2.out.ItemID},
+	} {
+		next := letter(minsheng.ChannelHotline, "12345", "H-"+string(s.class), "电梯", liftLetter+"物业电话打不通。")
+		got, _ := re.Link(next, &minsheng.Decision{Class: s.class}, s.dests)
+		if got == nil || got.ID != s.want {
+			t.Errorf("rebuilt index, %s: case %+v, want %s", s.class, got, s.want)
+		}
 	}
 }

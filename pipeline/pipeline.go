@@ -287,7 +287,7 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		planned, _ = p.o.Router.DestinationsFor(&d)
 		if c, remember = p.o.Linker.Link(it, &d, planned); c != nil {
 			d.Case = c
-			d.Reasons = append(d.Reasons, caseReason(c))
+			d.Reasons = append(d.Reasons, c.Reason())
 		}
 	}
 	decided := p.o.Now().UTC()
@@ -317,7 +317,7 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		classified += ", to review"
 	}
 	if d.Case != nil {
-		classified += ", case " + d.Case.ID
+		classified += minsheng.TrailCase(d.Case.ID)
 	}
 	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests, Trail: []minsheng.Event{
 		{Step: minsheng.StepReceived, At: it.ReceivedAt, Detail: string(it.Channel) + "/" + it.Source},
@@ -376,12 +376,6 @@ func (p *Pipeline) quarantine(q *minsheng.Quarantined) (minsheng.Outcome, error)
 }
 
 // caseReason explains a case link in the decision's reasons.
-func caseReason(c *minsheng.CaseLink) minsheng.Reason {
-	return minsheng.Reason{Kind: minsheng.ReasonCase, Code: "same_case", Detail: fmt.Sprintf(
-		"like item %s (%.2f of three-character runs shared); case %s, %d items since %s",
-		c.Nearest, c.Similarity, c.ID, c.Items, c.Since.UTC().Format(time.RFC3339))}
-}
-
 func classOf(d *minsheng.Decision) string {
 	if d == nil {
 		return ""

@@ -13,8 +13,9 @@ import (
 //	GET /v1/cases/{id}   the case's items, oldest first
 //
 // A case is named by its first item's ID (Decision.Case.ID). An item is
-// listed only to a desk that reads one of the destinations it went to
-// (all of a case's items went to the same ones), in brief, as GET
+// listed only to a desk that reads one of the destinations its case was
+// found among (Router.CaseScope: all of a case's items went to them; a
+// review desk that decided an item is not told of its case), in brief, as GET
 // /v1/items/{id} shows it to that desk; a case with none the desk may see
 // is 404, as is an unknown one. Requests must carry an
 // authenticated desk in their context (auth.Registry.Middleware).
@@ -85,7 +86,7 @@ func (a *CaseAPI) get(w http.ResponseWriter, req *http.Request) {
 	case err != nil:
 		unavailable()
 		return
-	case !p.ReadsAny(root.Destinations):
+	case !p.ReadsAny(a.r.CaseScope(root)):
 		notFound()
 		return
 	}
@@ -104,7 +105,7 @@ func (a *CaseAPI) get(w http.ResponseWriter, req *http.Request) {
 		// desk that submitted it sees it at /v1/items, not here, where
 		// its presence would tell the desk that the case's first item,
 		// which it may not have been sent, is like its own.
-		if !p.ReadsAny(rec.Destinations) {
+		if !p.ReadsAny(a.r.CaseScope(rec)) {
 			continue
 		}
 		v, ok := a.r.View(rec, p)

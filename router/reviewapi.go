@@ -57,6 +57,7 @@ type ReviewAPI struct {
 	timeout     time.Duration // for one decision: look up, record, send on, record
 	mu          sync.Mutex    // one decision at a time
 	decided     *prometheus.CounterVec
+	linker      minsheng.Linker // nil: items decided at review join no case
 }
 
 // Collector exports minsheng_reviews_total: the decisions people made, by
@@ -66,15 +67,17 @@ func (a *ReviewAPI) Collector() prometheus.Collector { return a.decided }
 
 // NewReviewAPI returns the review API over the router and the ledger of
 // handled items. A reviewer may name one of departments (triage's sectors)
-// or of routes.departments.
-func NewReviewAPI(r *Router, ledger minsheng.Ledger, departments []string) *ReviewAPI {
+// or of routes.departments. With a linker, an item a person decides joins
+// the case of like items routed where the decision sends it, as the
+// pipeline links items triage decided alone (nil: no case).
+func NewReviewAPI(r *Router, ledger minsheng.Ledger, departments []string, linker minsheng.Linker) *ReviewAPI {
 	known := slices.Clone(departments)
 	for k := range r.cfg.Routes.Departments {
 		if !slices.Contains(known, k) {
 			known = append(known, k)
 		}
 	}
-	return &ReviewAPI{r: r, ledger: ledger, departments: known, now: time.Now, timeout: 10 * time.Second,
+	return &ReviewAPI{r: r, ledger: ledger, departments: known, now: time.Now, timeout: 10 * time.Second, linker: linker,
 		decided: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_reviews_total",
 			Help: "Items people decided at review, by triage's class and the class they chose."}, []string{"triage_class", "class"})}
 }
@@ -276,6 +279,10 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		raised = rec.Review.RaisedLead // finishing the pending decision as it was written
 	}
 
+	// The case index holds the item from Link on; it keeps it only if the
+	// item reaches all the decision sends it to (reached = planned).
+	remember, reached, planned := func([]string) {}, []string(nil), []string(nil)
+	defer func() { remember(reached) }()
 	pending := rec
 	if rec.Review == nil {
 		machine := rec.Decision
@@ -293,11 +300,25 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			// A person's sector is certain, whatever triage thought of its own.
 			d.Department, d.Flags.DepartmentUncertain = body.Department, false
 		}
+		reviewed := fmt.Sprintf("by desk %s: %s", p.Name, d.Class)
+		// Linked among the items routed exactly where this decision sends
+		// the item, so that none of them is named to a body it was not
+		// sent; written down with the decision, so that finishing it later
+		// sends the same case.
+		if a.linker != nil && d.Class != minsheng.ClassInvalid {
+			planned, _ = a.r.DestinationsFor(&d)
+			var c *minsheng.CaseLink
+			if c, remember = a.linker.Link(rec.Item, &d, planned); c != nil {
+				d.Case = c
+				d.Reasons = append(d.Reasons, c.Reason())
+				reviewed += minsheng.TrailCase(c.ID)
+			}
+		}
 		now := a.now().UTC()
 		next := *rec
 		next.Decision = &d
 		next.Review = &minsheng.Review{Desk: p.Name, At: now, Triage: machine, Department: body.Department, RaisedLead: raised, Pending: true}
-		next.Trail = append(slices.Clip(rec.Trail), minsheng.Event{Step: minsheng.StepReviewed, At: now, Detail: fmt.Sprintf("by desk %s: %s", p.Name, d.Class)})
+		next.Trail = append(slices.Clip(rec.Trail), minsheng.Event{Step: minsheng.StepReviewed, At: now, Detail: reviewed})
 		if err := a.ledger.Commit(ctx, &next); err != nil {
 			a.r.log.Warn("review decision not recorded; nothing sent on", "id", id, "desk", p.Name, "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the decision could not be recorded; nothing was sent on: decide it again"})
@@ -317,6 +338,18 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	next := *pending
+	// The item is kept in the case index, and its case holds, if it now
+	// has all the decision names; not if it was dead-lettered instead.
+	// (Finishing a decision an earlier request linked, the index has
+	// forgotten the item: a restart's rebuild counts it again.)
+	named, _ := a.r.DestinationsFor(d)
+	want := slices.DeleteFunc(named, func(x string) bool { return slices.Contains(rec.Destinations, x) })
+	if minsheng.SameDestinations(dests, want) {
+		reached = planned
+	} else if d.Case != nil {
+		next = *withoutCase(&next)
+		d = next.Decision
+	}
 	done := *pending.Review
 	done.Pending = false
 	next.Review = &done
@@ -325,7 +358,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			next.Destinations = append(next.Destinations, x)
 		}
 	}
-	next.Trail = append(slices.Clip(pending.Trail), minsheng.Event{Step: minsheng.StepRouted, At: a.now().UTC(), Destinations: dests})
+	next.Trail = append(slices.Clip(next.Trail), minsheng.Event{Step: minsheng.StepRouted, At: a.now().UTC(), Destinations: dests})
 	if err := a.ledger.Commit(ctx, &next); err != nil {
 		a.r.log.Error("review decision sent on but not recorded as done; deciding it the same way again finishes it (destinations drop the repeat by ID)", "id", id, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the item was sent on but that could not be recorded: decide it the same way again to finish"})

@@ -44,7 +44,7 @@ func newReviewFixture(t *testing.T, cfg Config, q Queues, led minsheng.Ledger) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	api := NewReviewAPI(r, led, []string{"城乡建设"})
+	api := NewReviewAPI(r, led, []string{"城乡建设"}, nil)
 	api.now = func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
 	mux := http.NewServeMux()
 	api.Register(mux, func(h http.Handler) http.Handler {

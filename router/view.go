@@ -27,8 +27,11 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 	if p == nil || rec == nil {
 		return nil, false
 	}
+	// A case is told only to a desk that reads one of the destinations
+	// its items were all sent (CaseScope): not to a submitter that reads
+	// none of them, nor to a review desk that decided an item into it.
 	if it := rec.Item; it != nil && it.Via == minsheng.ViaDesk && it.Source == p.Name && it.Channel == p.Channel {
-		if p.ReadsAny(rec.Destinations) {
+		if p.ReadsAny(r.CaseScope(rec)) {
 			return rec, true
 		}
 		return withoutCase(rec), true
@@ -46,6 +49,9 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 	}
 	if len(readable) == 0 {
 		return nil, false
+	}
+	if rec.Decision != nil && rec.Decision.Case != nil && !p.ReadsAny(r.CaseScope(rec)) {
+		rec = withoutCase(rec)
 	}
 	v := *rec
 	v.Destinations = readable
@@ -120,10 +126,25 @@ func withoutLead(d *minsheng.Decision) *minsheng.Decision {
 	return &c
 }
 
-// withoutCase is the record as its submitting desk sees it when it reads
-// none of the item's destinations: without the case triage linked it to
-// (its ID, its size), which tells of items the desk was not sent. (An item
-// sent to review is never linked, so a review's record holds no case.)
+// CaseScope returns the destinations rec's case was found among, all of
+// which every item of the case was sent: where the item went, or, for an
+// item a person decided at review, where that decision sent it (the
+// review destination, and the dead letter one, hold no case).
+func (r *Router) CaseScope(rec *minsheng.Record) []string {
+	if rec == nil || rec.Decision == nil {
+		return nil
+	}
+	if rec.Review != nil {
+		dests, _ := r.DestinationsFor(rec.Decision)
+		return dests
+	}
+	return rec.Destinations
+}
+
+// withoutCase is the record as a desk sees it when it reads none of the
+// destinations of the item's case (CaseScope): without the case triage
+// linked it to (its ID, its size), which tells of items the desk was not
+// sent.
 func withoutCase(rec *minsheng.Record) *minsheng.Record {
 	if rec.Decision == nil || rec.Decision.Case == nil {
 		return rec
@@ -132,8 +153,8 @@ func withoutCase(rec *minsheng.Record) *minsheng.Record {
 	v.Decision = rec.Decision.WithoutCase()
 	v.Trail = slices.Clone(rec.Trail)
 	for i := range v.Trail {
-		if v.Trail[i].Step == minsheng.StepClassified {
-			v.Trail[i].Detail = strings.Replace(v.Trail[i].Detail, ", case "+rec.Decision.Case.ID, "", 1)
+		if step := v.Trail[i].Step; step == minsheng.StepClassified || step == minsheng.StepReviewed {
+			v.Trail[i].Detail = strings.Replace(v.Trail[i].Detail, minsheng.TrailCase(rec.Decision.Case.ID), "", 1)
 		}
 	}
 	return &v

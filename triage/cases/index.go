@@ -288,12 +288,16 @@ func caseRoot(it *minsheng.Item, d *minsheng.Decision) string {
 
 // Rebuild fills the index from the records of handled items, which each
 // yields in any order (a ledger's Each), as if they had been handled in
-// the order received, each under the destinations it reached: the index
-// lives in memory, and a restarted gateway links new items to those it
-// handled before. Items a person reviewed are left out, as they are while
-// the gateway runs. It returns how many items the index holds, also when
-// each fails part way (the items read before are kept).
-func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, error) {
+// the order received, each under the destinations its case was found
+// among: scope(record), or where it went when scope is nil (see
+// router.Router.CaseScope, which for an item a person decided gives where
+// the decision sent it). The index lives in memory, and a restarted
+// gateway links new items to those it handled before. Items still in
+// review, and decisions a person made that are not yet sent on in full,
+// are left out, as they are while the gateway runs. It returns how many
+// items the index holds, also when each fails part way (the items read
+// before are kept).
+func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error, scope func(*minsheng.Record) []string) (int, error) {
 	if x.cfg.Disabled {
 		return 0, nil
 	}
@@ -306,7 +310,7 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, err
 	var all []held
 	var newest time.Time
 	err := each(func(r *minsheng.Record) error {
-		if r.Item == nil || r.Decision == nil || r.Review != nil {
+		if r.Item == nil || r.Decision == nil || (r.Review != nil && r.Review.Pending) {
 			return nil
 		}
 		// A ledger yields about in the order received: what is older
@@ -319,7 +323,11 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error) (int, err
 		}
 		sk := MakeSketch(text(r.Item))
 		if x.linkable(r.Decision, &sk) {
-			all = append(all, held{r.Item.ID, caseRoot(r.Item, r.Decision), scopeOf(r.Destinations), r.Decision.Class, r.Item.ReceivedAt, sk})
+			dests := r.Destinations
+			if scope != nil {
+				dests = scope(r)
+			}
+			all = append(all, held{r.Item.ID, caseRoot(r.Item, r.Decision), scopeOf(dests), r.Decision.Class, r.Item.ReceivedAt, sk})
 			if len(all) >= 2*x.cfg.MaxItems {
 				all = newestOf(all, x.cfg.MaxItems, func(h held) time.Time { return h.at })
 			}

@@ -312,8 +312,9 @@ func TestForgetKeepsIndexSmall(t *testing.T) {
 
 // TestRebuild: an index rebuilt from the records of handled items, given
 // in another order than received, links as the one that handled them; a
-// record a person reviewed into another class counts under that class, and
-// records outside the window are forgotten.
+// record a person reviewed into another class counts under that class and
+// where it sent the item, one not yet sent on not at all, and records
+// outside the window are forgotten.
 func TestRebuild(t *testing.T) {
 	gov, pet := minsheng.ClassGovService, minsheng.ClassPetition
 	live := newIndex(t, func(c *Config) { c.Window = 48 * time.Hour })
@@ -337,23 +338,34 @@ func TestRebuild(t *testing.T) {
 		remember(dests)
 		recs = append(recs, &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: dests})
 	}
-	// A person reviewed r (triage had sent it to review): left out, as
-	// the live index never holds a reviewed item.
+	// A person decided r (triage had sent it to review) as a petition:
+	// counted where that decision sent it (scope), not where triage's
+	// did. q's decision is written down but not yet sent on: left out.
 	recs[3].Decision = &minsheng.Decision{Class: pet}
+	recs[3].Destinations = []string{"review", string(pet)}
 	recs[3].Review = &minsheng.Review{Desk: "reviewers"}
+	q := item("q", road+"今天又出事了。", 2*time.Hour+time.Minute)
+	recs = append(recs, &minsheng.Record{ID: "q", Item: q, Decision: &minsheng.Decision{Class: pet},
+		Destinations: []string{"review"}, Review: &minsheng.Review{Desk: "reviewers", Pending: true}})
 	recs = append(recs, &minsheng.Record{ID: "no-item"})
+	scope := func(r *minsheng.Record) []string {
+		if r.Review != nil {
+			return []string{string(r.Decision.Class)}
+		}
+		return r.Destinations
+	}
 
 	re := newIndex(t, func(c *Config) { c.Window = 48 * time.Hour })
 	n, err := re.Rebuild(func(fn func(*minsheng.Record) error) error {
-		for _, i := range []int{4, 2, 5, 0, 3, 1} {
+		for _, i := range []int{4, 2, 5, 0, 6, 3, 1} {
 			if err := fn(recs[i]); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
-	if err != nil || n != 2 {
-		t.Fatalf("rebuilt %d items, err %v; want a and b (old beyond the window, r reviewed, spam invalid)", n, err)
+	}, scope)
+	if err != nil || n != 3 {
+		t.Fatalf("rebuilt %d items, err %v; want a, b and r (old beyond the window, q pending, spam invalid)", n, err)
 	}
 	gd := []string{"gov_service"}
 	next := item("c", liftToo+"物业电话一直打不通。", 4*time.Hour)
@@ -363,10 +375,11 @@ func TestRebuild(t *testing.T) {
 		t.Fatalf("rebuilt index links %+v, the live one %+v; want case a of 3 items", got, want)
 	}
 	road2 := item("r2", road+"今天又出事了，请尽快。", 5*time.Hour)
-	for _, c := range []minsheng.Class{gov, pet} {
-		if l, _ := re.Link(road2, decision(c), []string{string(c)}); l != nil {
-			t.Errorf("under %s linked to %+v, a reviewed item", c, l)
-		}
+	if l, _ := re.Link(road2, decision(gov), gd); l != nil {
+		t.Errorf("under gov_service linked to %+v, an item a person decided a petition", l)
+	}
+	if l, _ := re.Link(road2, decision(pet), []string{string(pet)}); l == nil || l.ID != "r" {
+		t.Errorf("under petition linked to %+v; want case r, the petition a person decided", l)
 	}
 	// A ledger that fails part way: the error, and what was read before.
 	boom := errors.New("disk")
@@ -374,7 +387,7 @@ func TestRebuild(t *testing.T) {
 	n, err = part.Rebuild(func(fn func(*minsheng.Record) error) error {
 		fn(recs[1])
 		return boom
-	})
+	}, nil)
 	if !errors.Is(err, boom) || n != 1 {
 		t.Errorf("%d items, error %v; want a's record kept and the error wrapped", n, err)
 	}
