@@ -10,6 +10,7 @@ import (
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/auth"
 	"github.com/minsheng/minsheng/connectors/desk"
+	"github.com/minsheng/minsheng/triage"
 )
 
 const tvPostToken = "desk-token-city-broadcaster-0123456"
@@ -114,5 +115,70 @@ func TestCaseAcrossChannelsAndRestart(t *testing.T) {
 		if !strings.Contains(string(m.body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+const hotlineReviewToken = "desk-token-hotline-reviewer-0123456"
+
+// TestCaseAfterReview: a copy of a letter that a rule sends to review
+// joins the letter's case when a person decides it as the letter was
+// routed. A desk that posted the copy and reads review (not the case's
+// destinations) is told of the case neither in its view nor when it posts
+// the copy again; a reader of those destinations sees the case's items in
+// the order received, not joined; the links are counted; and a restart
+// links another copy to the case.
+func TestCaseAfterReview(t *testing.T) {
+	c := testConfig(t, nil)
+	t.Setenv("MS_TEST_HOTLINE_REVIEW", hotlineReviewToken)
+	c.Desks = append(c.Desks, auth.DeskConfig{Name: "hotline-review", Channel: minsheng.ChannelHotline, Reads: []string{"review"}, TokenEnv: "MS_TEST_HOTLINE_REVIEW"})
+	c.Triage.Rules = append(c.Triage.Rules, triage.Rule{Name: "ask_review", Any: []string{"请复核"}, Review: true, Weight: 1})
+	r := start(t, c)
+
+	first := postLetter(t, r.url, deskToken, "CASE-R1", liftLetter)
+	cp := postLetter(t, r.url, hotlineReviewToken, "H-R1", liftLetter+"请复核。")
+	if !slices.Contains(cp.Destinations, "review") || cp.Decision.Case != nil {
+		t.Fatalf("the copy: destinations %v, case %+v; want review, no case", cp.Destinations, cp.Decision.Case)
+	}
+	// Routed while the copy waits in review: it joins the case before the
+	// copy, though received after it.
+	mid := postLetter(t, r.url, deskToken, "CASE-R3", liftLetter+"我们上周已经打过12345。")
+	a := call(t, "POST", r.url+"/v1/reviews/"+cp.ID, hotlineReviewToken, "application/json", []byte(`{"class":"`+string(first.Decision.Class)+`"}`))
+	if a.status != 200 || strings.Contains(string(a.body), first.ID) {
+		t.Fatalf("decide: %d %s (must not name the case)", a.status, a.body)
+	}
+	rec, raw := viewOf(t, r.url, readerToken, cp.ID)
+	if rec.Decision.Case == nil || rec.Decision.Case.ID != first.ID {
+		t.Fatalf("ops view of the reviewed copy: case %+v, want %s: %s", rec.Decision.Case, first.ID, raw)
+	}
+	if _, raw := viewOf(t, r.url, hotlineReviewToken, cp.ID); strings.Contains(raw, first.ID) || strings.Contains(raw, "same_case") {
+		t.Errorf("the posting reviewer's view names the case: %s", raw)
+	}
+	again := postLetter(t, r.url, hotlineReviewToken, "H-R1", liftLetter+"请复核。")
+	if !again.Duplicate || again.Decision.Case != nil {
+		t.Errorf("the posting reviewer's repeat: duplicate %v, case %+v; want a duplicate without the case", again.Duplicate, again.Decision.Case)
+	}
+	var whole struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	a = call(t, "GET", r.url+"/v1/cases/"+first.ID, readerToken, "", nil)
+	a.decode(t, &whole)
+	if a.status != 200 || len(whole.Items) != 3 || whole.Items[0].ID != first.ID || whole.Items[1].ID != cp.ID || whole.Items[2].ID != mid.ID {
+		t.Errorf("ops' view of the case, oldest first (first, the copy, mid): %d %s", a.status, a.body)
+	}
+	if a := call(t, "GET", r.url+"/v1/cases/"+first.ID, hotlineReviewToken, "", nil); a.status != 404 {
+		t.Errorf("the posting reviewer's view of the case: %d %s", a.status, a.body)
+	}
+	m := call(t, "GET", r.url+"/metrics", "", "", nil)
+	if want := `minsheng_items_linked_total{class="` + string(first.Decision.Class) + `"} 2`; !strings.Contains(string(m.body), want) {
+		t.Errorf("metrics lack %q", want)
+	}
+
+	r.stop()
+	r = start(t, c)
+	third := postLetter(t, r.url, deskToken, "CASE-R2", liftLetter+"物业电话一直打不通。")
+	if rec, raw := viewOf(t, r.url, readerToken, third.ID); rec.Decision.Case == nil || rec.Decision.Case.ID != first.ID || rec.Decision.Case.Items != 4 {
+		t.Fatalf("after a restart: case %+v, want %s with 4 items: %s", rec.Decision.Case, first.ID, raw)
 	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -109,12 +111,18 @@ func TestCaseLinked(t *testing.T) {
 			t.Fatalf("%s: err %v, case %+v; want none", it.Title, r.err, r.out.Decision.Case)
 		}
 	}
-	if n := testutil.ToFloat64(rg.p.linked.WithLabelValues("gov_service")); n != 1 {
+	if n := linked(t, x, "gov_service"); n != 1 {
 		t.Errorf("minsheng_items_linked_total{class=gov_service} = %g, want 1", n)
 	}
 	if n := x.Len(); n != 4 {
 		t.Fatalf("index holds %d items, want 4 (two lift letters, the road letter, the discipline report; not the review item)", n)
 	}
+}
+
+// linked reads minsheng_items_linked_total{class} off the index.
+func linked(t *testing.T, x *cases.Index, class string) float64 {
+	t.Helper()
+	return testutil.ToFloat64(x.Collector().(*prometheus.CounterVec).WithLabelValues(class))
 }
 
 // TestCaseDeadLettered: an item linked to a case among items that reached
@@ -184,7 +192,9 @@ func TestCaseDeadLettered(t *testing.T) {
 		})
 	})
 	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, httptest.NewRequest("POST", "/v1/reviews/"+inReview.out.ItemID, strings.NewReader(`{"class":"gov_service"}`)))
+	req := httptest.NewRequest("POST", "/v1/reviews/"+inReview.out.ItemID, strings.NewReader(`{"class":"gov_service"}`))
+	req.Header.Set("Content-Type", "application/json")
+	mux.ServeHTTP(w, req)
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "dead_letter") {
 		t.Fatalf("decide: %d %s; want 200, sent to dead_letter", w.Code, w.Body)
 	}
@@ -197,6 +207,9 @@ func TestCaseDeadLettered(t *testing.T) {
 	}
 	if n := x.Len(); n != 2 {
 		t.Errorf("index holds %d items after the review, want the two letters routed", n)
+	}
+	if n := linked(t, x, "gov_service"); n != 0 {
+		t.Errorf("minsheng_items_linked_total{class=gov_service} = %g, want 0: neither linked item arrived", n)
 	}
 }
 
@@ -244,7 +257,9 @@ func TestCaseLinkedAfterReview(t *testing.T) {
 	decide := func(id, class string) string {
 		t.Helper()
 		w := httptest.NewRecorder()
-		mux.ServeHTTP(w, httptest.NewRequest("POST", "/v1/reviews/"+id, strings.NewReader(`{"class":"`+class+`"}`)))
+		req := httptest.NewRequest("POST", "/v1/reviews/"+id, strings.NewReader(`{"class":"`+class+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		mux.ServeHTTP(w, req)
 		if w.Code != http.StatusOK {
 			t.Fatalf("decide %s: %d %s", id, w.Code, w.Body)
 		}
@@ -302,6 +317,9 @@ func TestCaseLinkedAfterReview(t *testing.T) {
 	if n := x.Len(); n != 3 {
 		t.Errorf("index holds %d items, want 3: the first, and each copy where its decision sent it", n)
 	}
+	if n := linked(t, x, "gov_service"); n != 1 {
+		t.Errorf("minsheng_items_linked_total{class=gov_service} = %g, want 1 (the copy decided at review)", n)
+	}
 	// The review desk reads neither case's destinations: both are 404 to
 	// it, though each holds an item it decided.
 	cmux = http.NewServeMux()
@@ -334,5 +352,69 @@ func TestCaseLinkedAfterReview(t *testing.T) {
 		if got == nil || got.ID != s.want {
 			t.Errorf("rebuilt index, %s: case %+v, want %s", s.class, got, s.want)
 		}
+	}
+}
+
+// failCommit fails the ledger's nth commit.
+type failCommit struct {
+	minsheng.Ledger
+	n, fail int
+}
+
+func (f *failCommit) Commit(ctx context.Context, r *minsheng.Record) error {
+	if f.n++; f.n == f.fail {
+		return errors.New("disk full")
+	}
+	return f.Ledger.Commit(ctx, r)
+}
+
+// TestCaseReviewNotRecorded: a review decision sent on but not recorded as
+// done (503) leaves the item out of the index, as the pipeline leaves out
+// an item whose trail is not recorded. Deciding it the same way finishes
+// it with the case it was given; the index learns of it at the next
+// rebuild.
+func TestCaseReviewNotRecorded(t *testing.T) {
+	x, err := cases.New(cases.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rg := newRigWith(t, Config{}, x)
+	r := rg.router.Router.(*router.Router)
+	e := rg.p.Emitter()
+	first := emit(t, e, letter(minsheng.ChannelMayorMailbox, "mailbox", "M-1", "电梯坏了", liftLetter))
+	cp := emit(t, e, letter(minsheng.ChannelNewspaper, "daily", "N-1", "请复核电梯", liftLetter+"请尽快。"))
+	decide := func(led minsheng.Ledger) int {
+		mux := http.NewServeMux()
+		router.NewReviewAPI(r, led, nil, x).Register(mux, func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				p := &minsheng.Principal{Name: "reviewers", Reads: []string{"review"}}
+				h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), p)))
+			})
+		})
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/v1/reviews/"+cp.out.ItemID, strings.NewReader(`{"class":"gov_service"}`))
+		req.Header.Set("Content-Type", "application/json")
+		mux.ServeHTTP(w, req)
+		return w.Code
+	}
+	if code := decide(&failCommit{Ledger: rg.store, fail: 2}); code != http.StatusServiceUnavailable {
+		t.Fatalf("decide with the second commit failing: %d, want 503", code)
+	}
+	if n, l := x.Len(), linked(t, x, "gov_service"); n != 1 || l != 0 {
+		t.Fatalf("index holds %d items, %g linked; want only the first, none linked", n, l)
+	}
+	if code := decide(rg.store); code != http.StatusOK {
+		t.Fatalf("finishing the decision: %d", code)
+	}
+	rec, err := rg.store.Lookup(context.Background(), cp.out.ItemID)
+	if err != nil || rec.Review.Pending || rec.Decision.Case == nil || rec.Decision.Case.ID != first.out.ItemID {
+		t.Fatalf("finished record: %+v %+v, err %v; want done, in case %s", rec.Review, rec.Decision.Case, err, first.out.ItemID)
+	}
+	re, err := cases.New(cases.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := re.Rebuild(rg.store.Each, r.CaseScope); err != nil || n != 2 {
+		t.Errorf("rebuilt %d items, err %v; want both", n, err)
 	}
 }

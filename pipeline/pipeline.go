@@ -63,7 +63,6 @@ type Pipeline struct {
 	flights  map[string]*flight
 
 	items    *prometheus.CounterVec
-	linked   *prometheus.CounterVec
 	latency  prometheus.Histogram
 	inFlight prometheus.Gauge
 }
@@ -94,13 +93,11 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, o: o, stopCh: make(chan struct{}), flights: map[string]*flight{}}
 	p.items = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_items_total",
 		Help: "Items handled, by channel, class and outcome (routed, duplicate, failed, quarantined)."}, []string{"channel", "class", "outcome"})
-	p.linked = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_items_linked_total",
-		Help: "Items that joined the case of earlier like items, by class."}, []string{"class"})
 	p.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minsheng_item_seconds",
 		Help: "Time from an item entering the pipeline to its ack.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)})
 	p.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "minsheng_items_in_flight", Help: "Items in the pipeline now."})
 	if o.Metrics != nil {
-		for _, c := range []prometheus.Collector{p.items, p.linked, p.latency, p.inFlight} {
+		for _, c := range []prometheus.Collector{p.items, p.latency, p.inFlight} {
 			if err := o.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("pipeline: metrics: %w", err)
 			}
@@ -332,9 +329,6 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
 	}
 	reached = dests
-	if d.Case != nil {
-		p.linked.WithLabelValues(string(d.Class)).Inc()
-	}
 	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
 	log.Debug("routed", "class", d.Class, "confidence", d.Confidence, "review", d.Review,
 		"discipline_lead", d.Flags.DisciplineLead, "case", caseOf(&d), "destinations", strings.Join(dests, ","))

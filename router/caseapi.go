@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -131,5 +132,8 @@ func (a *CaseAPI) get(w http.ResponseWriter, req *http.Request) {
 		notFound()
 		return
 	}
+	// Oldest first by when each was received: the index holds them in the
+	// order they joined, and an item decided at review joins late.
+	slices.SortStableFunc(out.Items, func(a, b caseItem) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
 	writeJSON(w, http.StatusOK, out)
 }

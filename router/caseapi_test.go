@@ -99,3 +99,33 @@ func TestCaseAPI(t *testing.T) {
 		t.Errorf("the newest two: %d %s", code, raw)
 	}
 }
+
+// TestCaseScope: a record's case is found among where it went, or, for an
+// item a person decided, among where the decision sent it, and only when
+// the item reached all of those: not pending, not dead-lettered, and not
+// under routes that name more than it reached (changed since).
+func TestCaseScope(t *testing.T) {
+	r := &Router{cfg: withDepartments(DefaultConfig())}
+	r.discipline = r.cfg.disciplineDestinations()
+	gov := &minsheng.Decision{Class: minsheng.ClassGovService}
+	urban := &minsheng.Decision{Class: minsheng.ClassGovService, Department: "城乡建设"}
+	done := &minsheng.Review{Desk: "reviewers"}
+	for _, c := range []struct {
+		name string
+		rec  *minsheng.Record
+		want []string
+	}{
+		{"routed", &minsheng.Record{Decision: urban, Destinations: []string{"gov_service", "dept_urban"}}, []string{"gov_service", "dept_urban"}},
+		{"reviewed", &minsheng.Record{Decision: gov, Review: done, Destinations: []string{"review", "gov_service"}}, []string{"gov_service"}},
+		{"reviewed, a lead's inspectors before", &minsheng.Record{Decision: &minsheng.Decision{Class: minsheng.ClassGovService, Flags: minsheng.Flags{DisciplineLead: true}},
+			Review: done, Destinations: []string{"review", "discipline", "gov_service"}}, []string{"gov_service", "discipline"}},
+		{"pending", &minsheng.Record{Decision: gov, Review: &minsheng.Review{Desk: "reviewers", Pending: true}, Destinations: []string{"review"}}, nil},
+		{"dead-lettered", &minsheng.Record{Decision: gov, Review: done, Destinations: []string{"review", "dead_letter"}}, nil},
+		{"routes changed", &minsheng.Record{Decision: urban, Review: done, Destinations: []string{"review", "gov_service"}}, nil},
+		{"no decision", &minsheng.Record{Destinations: []string{"gov_service"}}, nil},
+	} {
+		if got := r.CaseScope(c.rec); !minsheng.SameDestinations(got, c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -169,16 +168,19 @@ func (a *QueueAPI) read(w http.ResponseWriter, req *http.Request) {
 }
 
 func readIDs(w http.ResponseWriter, req *http.Request) ([]string, bool) {
-	var body struct {
-		IDs []string `json:"ids"`
-	}
-	dec := json.NewDecoder(io.LimitReader(req.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || len(body.IDs) == 0 {
-		writeJSON(w, http.StatusBadRequest, apiError{"bad_request", `body must be {"ids": ["<item id>", ...]}`})
+	const shape = `{"ids": ["<item id>", ...]}`
+	var ids []string
+	errs, ok := readObject(w, req, 1<<20, map[string]any{"ids": &ids}, shape)
+	if !ok {
 		return nil, false
 	}
-	return body.IDs, true
+	if len(errs) == 0 && len(ids) == 0 {
+		errs = minsheng.FieldErrors{{Path: "ids", Msg: "must name at least one item"}}
+	}
+	if badFields(w, shape, errs) {
+		return nil, false
+	}
+	return ids, true
 }
 
 func (a *QueueAPI) ack(w http.ResponseWriter, req *http.Request) {

@@ -143,6 +143,7 @@ func queueCall(t *testing.T, mux http.Handler, st queueStep) (int, string) {
 	} else {
 		body, _ := json.Marshal(map[string][]string{"ids": st.ids})
 		req = httptest.NewRequest("POST", "/v1/queues/petition/"+st.op, strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("X-Desk", st.desk)
 	w := httptest.NewRecorder()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -206,9 +205,8 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	id := req.PathValue("id")
-	body, err := a.readRequest(req)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{"bad_request", err.Error()})
+	body, ok := a.readRequest(w, req)
+	if !ok {
 		return
 	}
 	notFound := func() {
@@ -259,8 +257,11 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		case same && !rec.Review.Pending:
 			// The lead shown is the one this body raises (same made sure
 			// it matches the record's): a repeat without one must not tell
-			// another review desk of a lead a colleague raised.
-			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "a repeat: nothing was sent on or acked again", raised)
+			// another review desk of a lead a colleague raised. The review
+			// message is acked if this desk holds it now: one decided by a
+			// desk that did not hold it stays in the queue, and whoever is
+			// handed it again settles it by deciding it the same way.
+			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "a repeat: nothing was sent on again; "+a.ack(ctx, review, p, id), raised)
 			return
 		case !same:
 			var shown *minsheng.Review // as this desk may see it
@@ -344,9 +345,8 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	// forgotten the item: a restart's rebuild counts it again.)
 	named, _ := a.r.DestinationsFor(d)
 	want := slices.DeleteFunc(named, func(x string) bool { return slices.Contains(rec.Destinations, x) })
-	if minsheng.SameDestinations(dests, want) {
-		reached = planned
-	} else if d.Case != nil {
+	arrived := minsheng.SameDestinations(dests, want)
+	if !arrived && d.Case != nil {
 		next = *withoutCase(&next)
 		d = next.Decision
 	}
@@ -364,24 +364,31 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the item was sent on but that could not be recorded: decide it the same way again to finish"})
 		return
 	}
+	if arrived {
+		reached = planned // kept: its trail is recorded, as the pipeline keeps an item
+	}
 	machine := next.Review.Triage
 	a.decided.WithLabelValues(string(machine.Class), string(d.Class)).Inc()
 	a.r.log.Info("review decided", "id", id, "trace_id", next.Item.TraceID, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
-	msg := "not acked: " + review + " is a Kafka topic (commit its offset as usual)"
-	if a.r.cfg.Destinations[review].Sink == SinkQueue {
-		n, refused, err := a.r.queues.Ack(ctx, review, p.Name, []string{id})
-		switch {
-		case err != nil:
-			msg = "not acked: " + err.Error()
-		case n > 0:
-			msg = "acked"
-		case len(refused) > 0:
-			msg = "not acked: " + refused[0].Reason
-		default:
-			msg = "not acked"
-		}
+	a.answer(w, http.StatusOK, &next, p, dests, false, a.ack(ctx, review, p, id), raised)
+}
+
+// ack acks the review message of item id when the desk holds it, and says
+// what became of it.
+func (a *ReviewAPI) ack(ctx context.Context, review string, p *minsheng.Principal, id string) string {
+	if a.r.cfg.Destinations[review].Sink != SinkQueue {
+		return "not acked: " + review + " is a Kafka topic (commit its offset as usual)"
 	}
-	a.answer(w, http.StatusOK, &next, p, dests, false, msg, raised)
+	n, refused, err := a.r.queues.Ack(ctx, review, p.Name, []string{id})
+	switch {
+	case err != nil:
+		return "not acked: " + err.Error()
+	case n > 0:
+		return "acked"
+	case len(refused) > 0:
+		return "not acked: " + refused[0].Reason
+	}
+	return "not acked"
 }
 
 // reviewedTo returns where the review decision of rec sent the item: the
@@ -398,28 +405,39 @@ func reviewedTo(rec *minsheng.Record) []string {
 	return nil
 }
 
-// readRequest decodes and checks a review decision's body.
-func (a *ReviewAPI) readRequest(req *http.Request) (reviewRequest, error) {
+// reviewShape is what a review decision's body must be.
+const reviewShape = `{"class": "<class>", "discipline_lead": true|false, "department": "<sector>"}`
+
+// readRequest decodes and checks a review decision's body, or answers 415
+// or 400 naming every bad field, and returns false.
+func (a *ReviewAPI) readRequest(w http.ResponseWriter, req *http.Request) (reviewRequest, bool) {
 	var body reviewRequest
-	dec := json.NewDecoder(io.LimitReader(req.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		return body, fmt.Errorf(`body must be {"class": "<class>", "discipline_lead": true|false, "department": "<sector>"}: %w`, err)
+	fields := map[string]any{"class": &body.Class, "discipline_lead": &body.DisciplineLead, "department": &body.Department}
+	errs, ok := readObject(w, req, 64<<10, fields, reviewShape)
+	if !ok {
+		return body, false
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return body, errors.New(`body must be one {"class": "<class>", "discipline_lead": true|false, "department": "<sector>"} and nothing after it`)
+	bad := func(f string) bool {
+		return slices.ContainsFunc(errs, func(e minsheng.FieldError) bool { return e.Path == f })
 	}
-	if !body.Class.Valid() {
-		return body, fmt.Errorf("class: %q is not one of %s", body.Class, strings.Join(minsheng.ClassNames(), ", "))
+	switch {
+	case bad("class"):
+	case body.Class == "":
+		errs = append(errs, minsheng.FieldError{Path: "class", Msg: "is required: one of " + strings.Join(minsheng.ClassNames(), ", ")})
+	case !body.Class.Valid():
+		errs = append(errs, minsheng.FieldError{Path: "class", Msg: fmt.Sprintf("%q is not one of %s", body.Class, strings.Join(minsheng.ClassNames(), ", "))})
 	}
 	if body.Class == minsheng.ClassInvalid && body.DisciplineLead != nil && *body.DisciplineLead {
 		// An invalid item goes to rejected only: the lead would be lost.
-		return body, errors.New("discipline_lead: a lead cannot be raised on an item decided invalid, which goes to rejected only, where the lead would be lost; choose the class of the case the lead is in")
+		errs = append(errs, minsheng.FieldError{Path: "discipline_lead", Msg: "a lead cannot be raised on an item decided invalid, which goes to rejected only, where the lead would be lost; choose the class of the case the lead is in"})
 	}
-	if body.Department != "" && !slices.Contains(a.departments, body.Department) {
-		return body, fmt.Errorf("department: %q is not one of %s", body.Department, strings.Join(a.departments, ", "))
+	if !bad("department") && body.Department != "" && !slices.Contains(a.departments, body.Department) {
+		errs = append(errs, minsheng.FieldError{Path: "department", Msg: fmt.Sprintf("%q is not one of %s", body.Department, strings.Join(a.departments, ", "))})
 	}
-	return body, nil
+	if badFields(w, reviewShape, errs) {
+		return body, false
+	}
+	return body, true
 }
 
 // answer writes the record as the desk may see it: the decision without a

@@ -93,6 +93,7 @@ func (f *reviewFixture) seed(t *testing.T, ref string, lead bool) *minsheng.Item
 func (f *reviewFixture) decideCtx(t *testing.T, ctx context.Context, desk, id, body string) (int, string) {
 	t.Helper()
 	req := httptest.NewRequest("POST", "/v1/reviews/"+id, strings.NewReader(body)).WithContext(ctx)
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Desk", desk)
 	w := httptest.NewRecorder()
 	f.mux.ServeHTTP(w, req)
@@ -226,7 +227,8 @@ func TestReviewUncertainDepartment(t *testing.T) {
 }
 
 // TestReviewRepeatAnswersAsFirst: deciding again the same way answers as
-// the first time, destinations included.
+// the first time, destinations included, and acks the review message when
+// the desk now holds it.
 func TestReviewRepeatAnswersAsFirst(t *testing.T) {
 	s := openStore(t)
 	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, s)
@@ -239,9 +241,25 @@ func TestReviewRepeatAnswersAsFirst(t *testing.T) {
 	for _, body := range []string{`{"class":"gov_service","department":"城乡建设"}`, `{"class":"gov_service"}`} {
 		status, raw = f.decide(t, "reviewers", it.ID, body)
 		if status != 200 || json.Unmarshal([]byte(raw), &again) != nil || !again.Repeat || !slices.Equal(again.Destinations, first.Destinations) ||
-			!strings.Contains(again.Message, "nothing was sent on or acked again") {
+			!strings.Contains(again.Message, "nothing was sent on again; not acked: not_leased") {
 			t.Errorf("%s again: %d %s, first %v", body, status, raw, first.Destinations)
 		}
+	}
+	// Decided without holding its message, the item is still in the
+	// review queue; the desk that is handed it settles it by deciding it
+	// the same way: acked.
+	if n, _ := s.QueueDepth("review"); n != 1 {
+		t.Fatalf("review queue depth %d, want 1 (decided without being held)", n)
+	}
+	if msgs, err := s.Read(context.Background(), "review", "reviewers", 10, time.Minute, 0); err != nil || len(msgs) != 1 {
+		t.Fatalf("read review: %v %v", msgs, err)
+	}
+	status, raw = f.decide(t, "reviewers", it.ID, `{"class":"gov_service"}`)
+	if status != 200 || json.Unmarshal([]byte(raw), &again) != nil || !again.Repeat || again.Message != "a repeat: nothing was sent on again; acked" {
+		t.Errorf("repeat while holding the message: %d %s", status, raw)
+	}
+	if n, _ := s.QueueDepth("review"); n != 0 {
+		t.Errorf("review queue depth %d after the repeat acked it, want 0", n)
 	}
 	if n := len(drain(t, s, "dept_urban")); n != 1 {
 		t.Errorf("the department holds the item %d times", n)

@@ -129,13 +129,21 @@ func withoutLead(d *minsheng.Decision) *minsheng.Decision {
 // CaseScope returns the destinations rec's case was found among, all of
 // which every item of the case was sent: where the item went, or, for an
 // item a person decided at review, where that decision sent it (the
-// review destination, and the dead letter one, hold no case).
+// review destination holds no case). For a reviewed item that did not
+// reach all of those (its decision pending, dead-lettered, or the routes
+// changed since) it is none: such an item joins no case, and no desk is
+// told of one through it.
 func (r *Router) CaseScope(rec *minsheng.Record) []string {
 	if rec == nil || rec.Decision == nil {
 		return nil
 	}
 	if rec.Review != nil {
 		dests, _ := r.DestinationsFor(rec.Decision)
+		for _, d := range dests {
+			if !slices.Contains(rec.Destinations, d) {
+				return nil
+			}
+		}
 		return dests
 	}
 	return rec.Destinations

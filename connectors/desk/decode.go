@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 // Submission is what a desk posts for one item. The gateway fills in the
@@ -195,15 +196,7 @@ func (s *Submission) validate(prefix string) minsheng.FieldErrors {
 // strictJSON decodes exactly one JSON value into v.
 func strictJSON(raw []byte, v any) error {
 	if !utf8.Valid(raw) {
-		off := 0
-		for off < len(raw) {
-			r, n := utf8.DecodeRune(raw[off:])
-			if r == utf8.RuneError && n <= 1 {
-				break
-			}
-			off += n
-		}
-		return minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON", off)}}
+		return minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON", textenc.InvalidAt(raw))}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()

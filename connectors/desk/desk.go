@@ -203,7 +203,20 @@ func (d *Desk) submit(ctx context.Context, it *minsheng.Item) BatchResult {
 			Message:  fmt.Sprintf("ref %q was used before for an item with other content (id %s); this one was not routed: send it under a new ref, with revision_of %s if it corrects that item", it.Ref, r.out.ItemID, r.out.ItemID)}
 	}
 	dec := r.out.Decision
-	if !minsheng.PrincipalFrom(ctx).ReadsAny(r.out.Destinations) {
+	if p := minsheng.PrincipalFrom(ctx); r.out.Duplicate && dec != nil && dec.Case != nil {
+		// A repeat is answered with the record's decision, which a person
+		// may have decided at review since: the case is the record's as
+		// View shows it this desk (a case found where the decision sent
+		// the item, not where the desk's post went).
+		dec = dec.WithoutCase()
+		if d.o.Ledger != nil && d.o.View != nil {
+			if rec, err := d.o.Ledger.Lookup(ctx, r.out.ItemID); err == nil {
+				if v, ok := d.o.View(rec, p); ok && v.Decision != nil && v.Decision.Case != nil {
+					dec = r.out.Decision
+				}
+			}
+		}
+	} else if !p.ReadsAny(r.out.Destinations) {
 		dec = dec.WithoutCase()
 	}
 	return BatchResult{status: http.StatusAccepted, Status: http.StatusAccepted, Accepted: Accepted{

@@ -45,7 +45,7 @@ func Reader(r io.Reader, check bool) (io.Reader, string, error) {
 		br.Discard(3)
 	case !validPrefix(head, more) && !mostlyUTF8(head):
 		if !cleanGB18030(head, more) {
-			return nil, "", fmt.Errorf("the file is neither UTF-8 nor GB18030 (GBK): invalid UTF-8 at byte %d", invalidAt(head))
+			return nil, "", fmt.Errorf("the file is neither UTF-8 nor GB18030 (GBK): invalid UTF-8 at byte %d", InvalidAt(head))
 		}
 		return simplifiedchinese.GB18030.NewDecoder().Reader(br), GB18030, nil
 	}
@@ -111,8 +111,9 @@ func cleanGB18030(b []byte, more bool) bool {
 	return !bytes.ContainsRune(out, utf8.RuneError)
 }
 
-// invalidAt is the offset of the first byte that is not valid UTF-8.
-func invalidAt(b []byte) int {
+// InvalidAt is the offset of the first byte that is not valid UTF-8
+// (len(b) when all are).
+func InvalidAt(b []byte) int {
 	for i := 0; i < len(b); {
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size == 1 {
@@ -138,7 +139,7 @@ func (c *checked) Read(p []byte) (int, error) {
 		end = completeEnd(b)
 	}
 	if !utf8.Valid(b[:end]) {
-		return 0, fmt.Errorf("invalid UTF-8 at byte %d (is part of the file in another encoding?)", c.off+int64(invalidAt(b[:end])))
+		return 0, fmt.Errorf("invalid UTF-8 at byte %d (is part of the file in another encoding?)", c.off+int64(InvalidAt(b[:end])))
 	}
 	if err != nil && end < len(b) {
 		return 0, fmt.Errorf("invalid UTF-8 at byte %d: the file ends inside a character", c.off+int64(end))

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	minsheng "github.com/minsheng/minsheng"
 )
 
@@ -93,7 +95,13 @@ type Index struct {
 	scopes map[string]string
 	newest time.Time
 	now    func() time.Time // the clock (tests)
+	linked *prometheus.CounterVec
 }
+
+// Collector exports minsheng_items_linked_total{class}: the items that
+// joined a case and reached where it was found, whether triage or a
+// person at review decided them.
+func (x *Index) Collector() prometheus.Collector { return x.linked }
 
 // New makes an empty index.
 func New(cfg Config) (*Index, error) {
@@ -115,14 +123,17 @@ func New(cfg Config) (*Index, error) {
 	}
 	n := (cfg.MaxItems + chunkSize - 1) / chunkSize
 	return &Index{cfg: cfg, oldest: 1, slots: make([]*[chunkSize]slot, n), metas: make([]*[chunkSize]meta, n),
-		heads: map[uint64]uint64{}, byID: map[string]uint64{}, cases: map[string]*caseInfo{}, scopes: map[string]string{}, now: time.Now}, nil
+		heads: map[uint64]uint64{}, byID: map[string]uint64{}, cases: map[string]*caseInfo{}, scopes: map[string]string{}, now: time.Now,
+		linked: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_items_linked_total",
+			Help: "Items that joined the case of earlier like items and reached where it was found, by class."}, []string{"class"})}, nil
 }
 
 // linkable reports whether an item of this decision takes part: valid,
 // not sent to review, and long enough. An item in review goes to the
 // review desk alone (and the inspectors) until a person decides its class;
-// it is neither linked nor remembered, so that no case ever names an item
-// whose class a person may change.
+// until then it is neither linked nor remembered, so that no case ever
+// names an item whose class a person may change. The person's decision is
+// linked like any other (router.ReviewAPI).
 func (x *Index) linkable(d *minsheng.Decision, sk *Sketch) bool {
 	return d != nil && d.Class != minsheng.ClassInvalid && d.Class != "" && !d.Review && sk.Runs >= x.cfg.MinRuns
 }
@@ -171,10 +182,17 @@ func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*
 	if c != nil {
 		kase = c.ID
 	}
-	seq := x.insert(it.ID, kase, d.Class, scope, it.ReceivedAt, &sk)
+	class := d.Class
+	seq := x.insert(it.ID, kase, class, scope, it.ReceivedAt, &sk)
 	x.mu.Unlock()
 	return c, func(reached []string) {
-		if seq == 0 || minsheng.SameDestinations(reached, dests) {
+		if minsheng.SameDestinations(reached, dests) {
+			if c != nil {
+				x.linked.WithLabelValues(string(class)).Inc()
+			}
+			return
+		}
+		if seq == 0 {
 			return
 		}
 		x.mu.Lock()
