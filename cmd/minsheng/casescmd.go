@@ -87,7 +87,7 @@ func readLetters(path string) ([]learn.Record, error) {
 		if err != nil {
 			return fmt.Errorf("%s: line %d: %w", path, n, err)
 		}
-		out = append(out, learn.Record{ID: id, Title: title, Body: body})
+		out = append(out, learn.Record{ID: learn.IDOf(id), Title: title, Body: body})
 		return nil
 	})
 	return out, err

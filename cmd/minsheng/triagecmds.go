@@ -646,8 +646,10 @@ func indexOf(xs []string, x string) int {
 }
 
 // classified is one output line of classify for a line it classified.
+// ID is the line's id as it was given (a number stays a number, so that a
+// script joining the answers to its items by id finds them), or null.
 type classified struct {
-	ID             string         `json:"id"`
+	ID             json.RawMessage `json:"id"`
 	Class          minsheng.Class `json:"class"`
 	Confidence     float64        `json:"confidence"`
 	DisciplineLead bool           `json:"discipline_lead"`
@@ -664,8 +666,8 @@ type classified struct {
 // classifyError is the output line of classify for a line it could not
 // classify: the line's id when it could be read, and what was wrong.
 type classifyError struct {
-	ID    string `json:"id,omitempty"`
-	Error string `json:"error"`
+	ID    json.RawMessage `json:"id,omitempty"`
+	Error string          `json:"error"`
 }
 
 func runClassify(_ context.Context, args []string) int {
@@ -713,6 +715,9 @@ func classify(e *triage.Engine, r io.Reader, w io.Writer) (lines, bad int, err e
 			return enc.Encode(classifyError{ID: id, Error: fmt.Sprintf("line %d: %v", n, err)})
 		}
 		d := e.DecideText(title, body)
+		if id == nil {
+			id = json.RawMessage("null")
+		}
 		return enc.Encode(classified{ID: id, Class: d.Class, Confidence: d.Confidence, DisciplineLead: d.Flags.DisciplineLead,
 			Urgent: d.Flags.Urgent, Department: d.Department, DepartmentUncertain: d.Flags.DepartmentUncertain, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion})
 	})
@@ -723,25 +728,25 @@ func classify(e *triage.Engine, r io.Reader, w io.Writer) (lines, bad int, err e
 }
 
 // classifyInput reads one input line of classify (nil: over the limit).
-// The id is returned whenever the line is an object, even when another
-// field is wrong.
-func classifyInput(line []byte) (title, body, id string, err error) {
+// The id, as its raw JSON, is returned whenever the line is an object
+// that has one, even when another field is wrong.
+func classifyInput(line []byte) (title, body string, id json.RawMessage, err error) {
 	switch {
 	case line == nil:
-		return "", "", "", fmt.Errorf("longer than %d MiB, not read", maxClassifyLine>>20)
+		return "", "", nil, fmt.Errorf("longer than %d MiB, not read", maxClassifyLine>>20)
 	case len(bytes.TrimSpace(line)) == 0:
-		return "", "", "", errors.New("blank")
+		return "", "", nil, errors.New("blank")
 	}
 	var in struct{ ID, Title, Body json.RawMessage }
 	if err := json.Unmarshal(line, &in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return "", "", "", fmt.Errorf("a JSON %s, not an object", te.Value)
+			return "", "", nil, fmt.Errorf("a JSON %s, not an object", te.Value)
 		}
-		return "", "", "", err
+		return "", "", nil, err
 	}
 	if in.ID != nil && string(in.ID) != "null" {
-		id = learn.IDOf(in.ID)
+		id = in.ID // echoed as given: "9" and 9 are not the same id to a script
 	}
 	var t, b *string
 	for _, f := range []struct {

@@ -52,10 +52,10 @@ func TestClassify(t *testing.T) {
 		}
 		got = append(got, c)
 	}
-	if got[0].ID != "a1" || got[0].Class != minsheng.ClassDiscipline || !got[0].DisciplineLead || len(got[0].Reasons) == 0 || got[0].Department == "" {
+	if string(got[0].ID) != `"a1"` || got[0].Class != minsheng.ClassDiscipline || !got[0].DisciplineLead || len(got[0].Reasons) == 0 || got[0].Department == "" {
 		t.Errorf("line 1: %+v", got[0])
 	}
-	if got[1].ID != "7" || got[1].Class != minsheng.ClassInvalid {
+	if string(got[1].ID) != `7` || got[1].Class != minsheng.ClassInvalid { // a number stays a number
 		t.Errorf("line 2: %+v", got[1])
 	}
 	if got[2].Error == "" || got[2].Class != "" {
@@ -64,7 +64,7 @@ func TestClassify(t *testing.T) {
 	if got[3].Error != "line 4: blank" {
 		t.Errorf("blank line 4: %+v", got[3])
 	}
-	if got[4].ID != "c3" || got[4].Class != minsheng.ClassGovService || got[4].Department == "" {
+	if string(got[4].ID) != `"c3"` || got[4].Class != minsheng.ClassGovService || got[4].Department == "" {
 		t.Errorf("line 5: %+v", got[4])
 	}
 
@@ -98,7 +98,7 @@ func TestClassifyErrors(t *testing.T) {
 		{`{"id":"a","title":"小区停水三天","body":"请自来水公司尽快处理"}`, ""},
 		{`not json`, `{"error":"line 2: invalid character 'o' in literal null (expecting 'u')"}`},
 		{`{"id":"b","title":123,"body":"路灯坏了两个月请修"}`, `{"id":"b","error":"line 3: title 123: want a string"}`},
-		{`{"id":9,"body":["x"]}`, `{"id":"9","error":"line 4: body [\"x\"]: want a string"}`},
+		{`{"id":9,"body":["x"]}`, `{"id":9,"error":"line 4: body [\"x\"]: want a string"}`},
 		{``, `{"error":"line 5: blank"}`},
 		{" \t ", `{"error":"line 6: blank"}`},
 		{`{"id":"c"}`, `{"id":"c","error":"line 7: no title or body"}`},
@@ -587,4 +587,29 @@ func FuzzReadLabelled(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestClassifyEchoesID: each answer carries its line's id exactly as
+// given, so that a script joins answers to items by id: a string stays a
+// string, a number a number (a long one not rounded), and a line with no
+// id answers "id": null.
+func TestClassifyEchoesID(t *testing.T) {
+	e, err := triage.New(triage.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `"body":"小区门口路灯坏了一个月，请维修。"`
+	in := []string{`{"id":"0012",` + body + `}`, `{"id":12,` + body + `}`, `{"id":1234567890123456789012,` + body + `}`,
+		`{"id": 1.50 ,` + body + `}`, `{` + body + `}`, `{"id":null,` + body + `}`}
+	want := []string{`"0012"`, `12`, `1234567890123456789012`, `1.50`, `null`, `null`}
+	var out bytes.Buffer
+	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out); err != nil || bad != 0 {
+		t.Fatalf("classify: %d bad, %v", bad, err)
+	}
+	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var got struct{ ID json.RawMessage }
+		if err := json.Unmarshal([]byte(l), &got); err != nil || string(got.ID) != want[i] {
+			t.Errorf("line %d %s: id %s, want %s (%v)", i+1, in[i], got.ID, want[i], err)
+		}
+	}
 }
