@@ -650,11 +650,11 @@ func indexOf(xs []string, x string) int {
 // script joining the answers to its items by id finds them), or null.
 type classified struct {
 	ID             json.RawMessage `json:"id"`
-	Class          minsheng.Class `json:"class"`
-	Confidence     float64        `json:"confidence"`
-	DisciplineLead bool           `json:"discipline_lead"`
-	Urgent         bool           `json:"urgent"`
-	Department     string         `json:"department"`
+	Class          minsheng.Class  `json:"class"`
+	Confidence     float64         `json:"confidence"`
+	DisciplineLead bool            `json:"discipline_lead"`
+	Urgent         bool            `json:"urgent"`
+	Department     string          `json:"department"`
 	// DepartmentUncertain: the sector is below triage.department_threshold;
 	// a gateway sends such a gov_service item to 12345 only.
 	DepartmentUncertain bool              `json:"department_uncertain"`
