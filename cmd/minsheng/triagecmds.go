@@ -614,7 +614,7 @@ func tsvRows(r io.Reader) ([][]string, error) {
 var tableColumns = map[string][]string{
 	"id":              {"id", "留言编号", "编号"},
 	"title":           {"title", "留言主题", "主题", "标题"},
-	"body":            {"body", "留言详情", "详情", "内容", "text"},
+	"body":            {"body", "留言详情", "详情", "内容", "text", "content"},
 	"class":           {"class", "label", "类别", "分类"},
 	"discipline_lead": {"discipline_lead", "lead", "纪检线索"},
 	"department":      {"department", "一级分类", "一级标签"},
@@ -737,23 +737,57 @@ func classifyInput(line []byte) (title, body string, id json.RawMessage, err err
 	case len(bytes.TrimSpace(line)) == 0:
 		return "", "", nil, errors.New("blank")
 	}
-	var in struct{ ID, Title, Body json.RawMessage }
-	if err := json.Unmarshal(line, &in); err != nil {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(line, &obj); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return "", "", nil, fmt.Errorf("a JSON %s, not an object", te.Value)
 		}
 		return "", "", nil, err
 	}
-	if in.ID != nil && string(in.ID) != "null" {
-		id = in.ID // echoed as given: "9" and 9 are not the same id to a script
+	// The fields by any name a labelled table may give them (id, 留言编号;
+	// title, 留言主题; body, 留言详情, text …), in any case. Two keys that
+	// differ only in case are an error where they name a field we read.
+	lower := make(map[string]string, len(obj))
+	twice := map[string]string{}
+	for k := range obj {
+		if other, ok := lower[strings.ToLower(k)]; ok {
+			twice[strings.ToLower(k)] = fmt.Sprintf("keys %q and %q name the same field", min(k, other), max(k, other))
+		}
+		lower[strings.ToLower(k)] = k
+	}
+	field := func(name string) (json.RawMessage, error) {
+		for _, alias := range tableColumns[name] {
+			if msg, ok := twice[alias]; ok {
+				return nil, errors.New(msg)
+			}
+			if k, ok := lower[alias]; ok {
+				return obj[k], nil
+			}
+		}
+		return nil, nil
+	}
+	raw, err := field("id")
+	if err != nil {
+		return "", "", nil, err
+	}
+	if raw != nil && string(raw) != "null" {
+		id = raw // echoed as given: "9" and 9 are not the same id to a script
+	}
+	rawTitle, err := field("title")
+	if err != nil {
+		return "", "", id, err
+	}
+	rawBody, err := field("body")
+	if err != nil {
+		return "", "", id, err
 	}
 	var t, b *string
 	for _, f := range []struct {
 		name string
 		raw  json.RawMessage
 		to   **string
-	}{{"title", in.Title, &t}, {"body", in.Body, &b}} {
+	}{{"title", rawTitle, &t}, {"body", rawBody, &b}} {
 		if f.raw != nil && json.Unmarshal(f.raw, f.to) != nil {
 			return "", "", id, fmt.Errorf("%s %s: want a string", f.name, f.raw)
 		}

@@ -613,3 +613,30 @@ func TestClassifyEchoesID(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyFieldNames: the fields may have the names a labelled table
+// gives them (the 泰迪杯 files' Chinese headers, text, content), in any
+// case; two keys naming one field are an error, not a guess.
+func TestClassifyFieldNames(t *testing.T) {
+	e, err := triage.New(triage.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []string{
+		`{"留言编号":5,"留言主题":"小区路灯坏了","留言详情":"小区门口路灯坏了一个月，请维修。"}`,
+		`{"ID":"x","Text":"小区门口路灯坏了一个月，请维修。"}`,
+		`{"id":"y","content":"小区门口路灯坏了一个月，请维修。"}`,
+		`{"id":"z","title":"路灯","Title":"路灯坏了"}`,
+	}
+	want := []string{`{"id":5,"class":"gov_service"`, `{"id":"x","class":"gov_service"`, `{"id":"y","class":"gov_service"`,
+		`{"id":"z","error":"line 4: keys \"Title\" and \"title\" name the same field"}`}
+	var out bytes.Buffer
+	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out); err != nil || bad != 1 {
+		t.Fatalf("classify: %d bad, %v; want 1 bad", bad, err)
+	}
+	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !strings.HasPrefix(l, want[i]) {
+			t.Errorf("line %d %s:\n got %.120s\nwant %s…", i+1, in[i], l, want[i])
+		}
+	}
+}
