@@ -275,7 +275,7 @@ func runEval(_ context.Context, args []string) int {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	task := fs.String("task", "", "department (附件2's 921 held-out rows, less those also in the training file 附件2_示例数据_495), spam (trec06c test_ham + test_spam), fourway (needs --file)")
 	shared := fs.String("shared", defaultShared, "the shared data folder")
-	file := fs.String("file", "", "labelled JSON lines (id, title, body, class, discipline_lead, department) to evaluate on")
+	file := fs.String("file", "", "a labelled file to evaluate on: JSON lines, or a .csv or .tsv with a header (id, title, body, class, discipline_lead, department, or the 泰迪杯 files' names)")
 	model := fs.String("model", "", "model file (default: the built-in model)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
@@ -369,7 +369,7 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	var rv reviewCount
 	// An id given again is scored once, at its first line, as train
 	// --extra-labels takes it: two exports of one ledger overlap.
-	seen, repeats := map[string]bool{}, 0
+	seen, repeats, noClass := map[string]bool{}, 0, 0
 	for _, l := range items {
 		item := fmt.Sprintf("%s: %s (id %s)", path, l.At, learn.IDOf(l.ID))
 		if id := learn.IDOf(l.ID); id != "" {
@@ -397,6 +397,8 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 		if gold >= 0 {
 			rep.Add(gold, indexOf(classes, string(d.Class)))
 			rv.add(d.Review, classes[gold] == string(d.Class))
+		} else {
+			noClass++
 		}
 		if gl != nil {
 			lead.Add(b2i(*gl), b2i(d.Flags.DisciplineLead))
@@ -416,6 +418,11 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	fmt.Fprintf(w, "model %s on %s (%d items)\n", e.ModelVersion(), path, len(items))
 	if repeats > 0 {
 		fmt.Fprintf(w, "%d items repeat an earlier item's id and were not scored again\n", repeats)
+	}
+	if rep.N > 0 && noClass > 0 {
+		// Said, not an error: a file may label some items' leads or
+		// departments only; but a blank class may also be a broken file.
+		fmt.Fprintf(w, "%d items carry no class label (blank or missing) and are not scored for class\n", noClass)
 	}
 	if rep.N > 0 {
 		fmt.Fprintln(w, "\nclass:")
@@ -525,10 +532,18 @@ func readLabelled(path string) ([]labelled, error) {
 		}
 		return ""
 	}
+	hint := ""
+	if comma == '\t' {
+		hint = " (a .tsv has no quoting: a tab or a line break inside a field splits it; take them out of the fields, or write a .csv)"
+	}
 	out := make([]labelled, 0, len(rows)-1)
 	for i, row := range rows[1:] {
-		if len(row) < len(rows[0]) { // its last columns, a label among them, would be read as empty
-			return nil, fmt.Errorf("%s: row %d after the header has %d fields, the header %d", path, i+1, len(row), len(rows[0]))
+		// Fewer fields: its last columns, a label among them, would be read
+		// as empty. More, not all empty: a field was split, and a label
+		// would be read from a piece of the text.
+		extra := len(row) > len(rows[0]) && slices.ContainsFunc(row[len(rows[0]):], func(f string) bool { return strings.TrimSpace(f) != "" })
+		if len(row) < len(rows[0]) || extra {
+			return nil, fmt.Errorf("%s: row %d after the header has %d fields, the header %d%s", path, i+1, len(row), len(rows[0]), hint)
 		}
 		id, _ := json.Marshal(get(row, "id"))
 		lead := get(row, "discipline_lead")
@@ -544,8 +559,8 @@ func readLabelled(path string) ([]labelled, error) {
 
 // readLabelledJSON reads labelled JSON lines, taking each field under any
 // of its names in tableColumns, as a table's header may give them; a key's
-// case does not matter, and where an object has two names of one field the
-// first in tableColumns wins.
+// case does not matter, and an object that gives one field under two names
+// with different values is an error (aliased).
 func readLabelledJSON(path string) ([]labelled, error) {
 	objs, lines, err := learn.ReadJSONLinesAt[map[string]json.RawMessage](path)
 	if err != nil {
@@ -565,15 +580,14 @@ func readLabelledJSON(path string) ([]labelled, error) {
 			}
 			keys[key] = v
 		}
-		field := func(name string) json.RawMessage {
-			for _, a := range tableColumns[name] {
-				if v, ok := keys[a]; ok {
-					return v
-				}
-			}
-			return nil
-		}
 		var bad error
+		field := func(name string) json.RawMessage {
+			v, err := aliased(keys, name)
+			if err != nil && bad == nil {
+				bad = fmt.Errorf("%s: %s: %w", path, at, err)
+			}
+			return v
+		}
 		text := func(name string) string {
 			var s *string
 			if raw := field(name); raw != nil && json.Unmarshal(raw, &s) != nil && bad == nil {
@@ -607,6 +621,33 @@ func tsvRows(r io.Reader) ([][]string, error) {
 		return nil
 	})
 	return rows, err
+}
+
+// aliased returns the value of field name in obj (keys lower-cased) under
+// any of its names in tableColumns: nil when none is given, an error when
+// two are, with different values (id and 留言编号 naming two messages).
+func aliased(obj map[string]json.RawMessage, name string) (json.RawMessage, error) {
+	var v json.RawMessage
+	first := ""
+	for _, a := range tableColumns[name] {
+		w, ok := obj[a]
+		switch {
+		case !ok:
+		case v == nil:
+			v, first = w, a
+		case !bytes.Equal(compactJSON(v), compactJSON(w)):
+			return nil, fmt.Errorf("%q and %q are both given, with different values: give %s once", first, a, name)
+		}
+	}
+	return v, nil
+}
+
+func compactJSON(raw json.RawMessage) []byte {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return raw
+	}
+	return b.Bytes()
 }
 
 // tableColumns are the header names a labelled table may give each field,
@@ -666,7 +707,7 @@ type classified struct {
 // classifyError is the output line of classify for a line it could not
 // classify: the line's id when it could be read, and what was wrong.
 type classifyError struct {
-	ID    json.RawMessage `json:"id,omitempty"`
+	ID    json.RawMessage `json:"id"` // null when the line gave none
 	Error string          `json:"error"`
 }
 
@@ -696,28 +737,47 @@ func runClassify(_ context.Context, args []string) int {
 
 // classify reads JSON lines and writes one JSON line per input line, so
 // that output line n answers input line n. A UTF-8 byte order mark before
-// the first line is skipped. A line that is blank, is not an object with a
-// title or a body (strings), or is longer than maxClassifyLine gets an
-// error line (classifyError), and the rest go on. It returns how many lines
-// it read and how many of them got an error line.
+// the first line is skipped; UTF-16 input is refused. A line that is
+// blank (but for blank lines at the end, which are not lines), is not an
+// object with a title or a body (strings), or is longer than
+// maxClassifyLine gets an error line (classifyError), and the rest go on.
+// It returns how many lines it answered and how many of them got an error
+// line.
 func classify(e *triage.Engine, r io.Reader, w io.Writer) (lines, bad int, err error) {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
+	// Blank lines are answered when a line follows them, so that blank
+	// lines at the end of the input (an editor's) are not lines.
+	var blanks []int
 	err = eachLineIdle(r, maxClassifyLine, bw.Flush, func(n int, line []byte) error {
-		lines = n
 		if n == 1 {
+			if bytes.HasPrefix(line, []byte{0xFF, 0xFE}) || bytes.HasPrefix(line, []byte{0xFE, 0xFF}) {
+				return errors.New("the input is UTF-16: send UTF-8 JSON lines (iconv -f UTF-16 -t UTF-8)")
+			}
 			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
 		}
+		if line != nil && len(bytes.TrimSpace(line)) == 0 {
+			blanks = append(blanks, n)
+			return nil
+		}
+		for _, b := range blanks {
+			lines, bad = b, bad+1
+			if err := enc.Encode(classifyError{ID: json.RawMessage("null"), Error: fmt.Sprintf("line %d: blank", b)}); err != nil {
+				return err
+			}
+		}
+		blanks = blanks[:0]
+		lines = n
 		title, body, id, err := classifyInput(line)
+		if id == nil {
+			id = json.RawMessage("null")
+		}
 		if err != nil {
 			bad++
 			return enc.Encode(classifyError{ID: id, Error: fmt.Sprintf("line %d: %v", n, err)})
 		}
 		d := e.DecideText(title, body)
-		if id == nil {
-			id = json.RawMessage("null")
-		}
 		return enc.Encode(classified{ID: id, Class: d.Class, Confidence: d.Confidence, DisciplineLead: d.Flags.DisciplineLead,
 			Urgent: d.Flags.Urgent, Department: d.Department, DepartmentUncertain: d.Flags.DepartmentUncertain, Review: d.Review, Reasons: d.Reasons, ModelVersion: d.ModelVersion})
 	})
@@ -756,16 +816,17 @@ func classifyInput(line []byte) (title, body string, id json.RawMessage, err err
 		}
 		lower[strings.ToLower(k)] = k
 	}
+	keys := make(map[string]json.RawMessage, len(obj))
+	for k, v := range obj {
+		keys[strings.ToLower(k)] = v
+	}
 	field := func(name string) (json.RawMessage, error) {
 		for _, alias := range tableColumns[name] {
 			if msg, ok := twice[alias]; ok {
 				return nil, errors.New(msg)
 			}
-			if k, ok := lower[alias]; ok {
-				return obj[k], nil
-			}
 		}
-		return nil, nil
+		return aliased(keys, name)
 	}
 	raw, err := field("id")
 	if err != nil {

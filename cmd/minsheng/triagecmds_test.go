@@ -96,19 +96,19 @@ func TestClassifyErrors(t *testing.T) {
 	}
 	cases := []struct{ in, want string }{ // want: the error line, or "" for a decision
 		{`{"id":"a","title":"小区停水三天","body":"请自来水公司尽快处理"}`, ""},
-		{`not json`, `{"error":"line 2: invalid character 'o' in literal null (expecting 'u')"}`},
+		{`not json`, `{"id":null,"error":"line 2: invalid character 'o' in literal null (expecting 'u')"}`},
 		{`{"id":"b","title":123,"body":"路灯坏了两个月请修"}`, `{"id":"b","error":"line 3: title 123: want a string"}`},
 		{`{"id":9,"body":["x"]}`, `{"id":9,"error":"line 4: body [\"x\"]: want a string"}`},
-		{``, `{"error":"line 5: blank"}`},
-		{" \t ", `{"error":"line 6: blank"}`},
+		{``, `{"id":null,"error":"line 5: blank"}`},
+		{" \t ", `{"id":null,"error":"line 6: blank"}`},
 		{`{"id":"c"}`, `{"id":"c","error":"line 7: no title or body"}`},
 		{`{"id":"c2","title":null,"body":null}`, `{"id":"c2","error":"line 8: no title or body"}`},
-		{`{}`, `{"error":"line 9: no title or body"}`},
-		{`null`, `{"error":"line 10: no title or body"}`},
-		{`[]`, `{"error":"line 11: a JSON array, not an object"}`},
-		{`"str"`, `{"error":"line 12: a JSON string, not an object"}`},
+		{`{}`, `{"id":null,"error":"line 9: no title or body"}`},
+		{`null`, `{"id":null,"error":"line 10: no title or body"}`},
+		{`[]`, `{"id":null,"error":"line 11: a JSON array, not an object"}`},
+		{`"str"`, `{"id":null,"error":"line 12: a JSON string, not an object"}`},
 		{`{"id":"d","title":"路灯坏了","body":null}`, ""},
-		{`{"id":"e","title":"路灯坏了"} trailing`, `{"error":"line 14: invalid character 't' after top-level value"}`},
+		{`{"id":"e","title":"路灯坏了"} trailing`, `{"id":null,"error":"line 14: invalid character 't' after top-level value"}`},
 	}
 	var in []string
 	for _, c := range cases {
@@ -450,6 +450,71 @@ func TestReadLabelledTables(t *testing.T) {
 		if _, err := readLabelled(path); err == nil || !strings.Contains(err.Error(), "row 2 after the header has 2 fields, the header 4") {
 			t.Errorf("%s: %v, want the short row named", name, err)
 		}
+	}
+	// A tab inside a .tsv field splits it, and the class would be read
+	// from a piece of the body: refused, with the reason. Empty fields
+	// after the last column (a trailing comma) are not.
+	for name, c := range map[string]struct{ text, want string }{
+		"long.tsv":     {"id\ttitle\tbody\tclass\n1\t路灯\t路灯坏了\tgov_service\n2\t举报\t局长\t收受贿赂\tdiscipline\n", "row 2 after the header has 5 fields, the header 4 (a .tsv has no quoting"},
+		"long.csv":     {"id,title,body,class\n1,路灯,路灯坏了,gov_service,extra\n", "row 1 after the header has 5 fields, the header 4"},
+		"trailing.csv": {"id,title,body,class\n1,路灯,路灯坏了,gov_service,\n", ""},
+	} {
+		path := dir + "/" + name
+		os.WriteFile(path, []byte(c.text), 0o644)
+		items, err := readLabelled(path)
+		if c.want == "" && (err != nil || len(items) != 1 || items[0].Class != "gov_service") {
+			t.Errorf("%s: %+v, %v", name, items, err)
+		}
+		if c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	// One field under two names with different values is an error; with
+	// the same value it is read.
+	conflict := dir + "/conflict.jsonl"
+	os.WriteFile(conflict, []byte(`{"id":"1","留言编号":"1","title":"路灯","留言主题":"路灯","body":"路灯坏了","class":"gov_service"}`+"\n"+
+		`{"id":"2","留言编号":"3","body":"路灯坏了","class":"gov_service"}`+"\n"), 0o644)
+	if _, err := readLabelled(conflict); err == nil || !strings.Contains(err.Error(), `line 2: "id" and "留言编号" are both given, with different values`) {
+		t.Errorf("conflicting names: %v", err)
+	}
+}
+
+// TestEvalFileSaysUnscored: items without a class label are counted aloud,
+// so that a file whose class column was lost does not pass for a small one.
+func TestEvalFileSaysUnscored(t *testing.T) {
+	e, err := triage.New(triage.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/some.jsonl"
+	os.WriteFile(path, []byte(`{"id":"1","body":"小区门口路灯坏了，请维修。","class":"gov_service"}`+"\n"+
+		`{"id":"2","body":"楼上漏水，物业不管。","class":""}`+"\n"+`{"id":"3","body":"楼上漏水，物业不管。","discipline_lead":false}`+"\n"), 0o644)
+	var out bytes.Buffer
+	if err := evalFile(&out, e, path); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "2 items carry no class label (blank or missing) and are not scored for class") {
+		t.Errorf("report:\n%s", out.String())
+	}
+}
+
+// TestClassifyEnds: blank lines at the end of the input are not lines (an
+// editor's last newline twice), while one between lines is answered; and
+// UTF-16 input is refused with the reason.
+func TestClassifyEnds(t *testing.T) {
+	e, err := triage.New(triage.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	n, bad, err := classify(e, strings.NewReader(`{"id":1,"body":"路灯坏了一个月"}`+"\n\n"+`{"id":2,"body":"路灯坏了一个月"}`+"\n\n \n"), &out)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if err != nil || n != 3 || bad != 1 || len(lines) != 3 || lines[1] != `{"id":null,"error":"line 2: blank"}` {
+		t.Errorf("%d lines, %d bad, %v:\n%s", n, bad, err, out.String())
+	}
+	utf16 := []byte{0xFF, 0xFE, '{', 0, '}', 0, '\n', 0}
+	if _, _, err := classify(e, bytes.NewReader(utf16), io.Discard); err == nil || !strings.Contains(err.Error(), "UTF-16") {
+		t.Errorf("UTF-16 input: %v", err)
 	}
 }
 
