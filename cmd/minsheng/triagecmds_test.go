@@ -705,3 +705,47 @@ func TestClassifyFieldNames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzClassify: on any input classify does not panic, answers each line it
+// counts with one JSON object that has an id, and counts as bad exactly
+// the answers that are errors.
+func FuzzClassify(f *testing.F) {
+	e, err := triage.New(triage.DefaultConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"id":1,"title":"路灯","body":"路灯坏了"}` + "\n\n" + `{"留言编号":"2","text":"x"}` + "\n\n"))
+	f.Add([]byte("\uFEFF{\"ID\":null,\"Body\":\"a\",\"body\":\"b\"}\r\n[]\n"))
+	f.Add([]byte{0xFF, 0xFE, '{', 0})
+	f.Add([]byte(`{"id":"a","id":"b","title":1}` + "\n \t\n{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var out bytes.Buffer
+		n, bad, err := classify(e, bytes.NewReader(data), &out)
+		if err != nil {
+			return // UTF-16, or a failed write
+		}
+		got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if out.Len() == 0 {
+			got = nil
+		}
+		if len(got) != n {
+			t.Fatalf("%d answers for %d lines of %q", len(got), n, data)
+		}
+		errs := 0
+		for _, l := range got {
+			var a map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(l), &a); err != nil {
+				t.Fatalf("answer %q: %v", l, err)
+			}
+			if _, ok := a["id"]; !ok {
+				t.Fatalf("answer without an id: %s", l)
+			}
+			if _, ok := a["error"]; ok {
+				errs++
+			}
+		}
+		if errs != bad {
+			t.Fatalf("%d error answers, %d counted bad, for %q", errs, bad, data)
+		}
+	})
+}
