@@ -280,9 +280,9 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 			log.Info("case index rebuilt from the ledger", "items", n, "took", time.Since(start).Round(time.Millisecond).String())
 		}
 		g.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minsheng_case_index_items",
-			Help: "Items the case index remembers (at most cases.max_items)."}, func() float64 { return float64(g.cases.Len()) }),
-			g.cases.Collector())
+			Help: "Items the case index remembers (at most cases.max_items)."}, func() float64 { return float64(g.cases.Len()) }))
 	}
+	g.metrics.MustRegister(g.cases.Collector()) // 0 with cases disabled, as before
 	if g.pipeline, err = pipeline.New(c.Pipeline, pipeline.Options{Triager: g.triage, Router: g.router, Ledger: g.store, Logger: log, Metrics: g.metrics, Linker: g.cases}); err != nil {
 		return nil, err
 	}

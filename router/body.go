@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -24,7 +25,8 @@ type problem struct {
 }
 
 // readObject reads a request's body as one flat JSON object into fields
-// (each JSON name to a pointer to decode its value into). It answers the
+// (each JSON name, lower case, to a pointer to decode its value into; a
+// body may give the name in any case). It answers the
 // desk itself, and returns false, for a body not declared
 // application/json (415) and for one over max bytes, not UTF-8 or not one
 // JSON object (400, naming the offset of malformed JSON). Otherwise it
@@ -90,12 +92,13 @@ func decodeObject(raw []byte, max int64, fields map[string]any) minsheng.FieldEr
 		if err := dec.Decode(&v); err != nil {
 			return body(notJSON(err, "is not one JSON object"))
 		}
-		if slices.Contains(seen, name) {
+		// Names match in any case, as encoding/json matches a struct's.
+		if slices.ContainsFunc(seen, func(s string) bool { return strings.EqualFold(s, name) }) {
 			errs = append(errs, minsheng.FieldError{Path: name, Msg: "is given twice"})
 			continue
 		}
 		seen = append(seen, name)
-		ptr, ok := fields[name]
+		ptr, ok := fields[strings.ToLower(name)]
 		if !ok {
 			errs = append(errs, minsheng.FieldError{Path: name, Msg: "is not a known field"})
 			continue

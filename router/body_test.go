@@ -34,6 +34,8 @@ func TestReadObject(t *testing.T) {
 		{name: "over the limit", ctype: "application/json", body: `{"class":"` + strings.Repeat("信", 100) + `"}`, status: 400, msg: "over 256 bytes"},
 		{name: "every bad field", ctype: "application/json", body: `{"class":1,"foo":true,"n":"3","bar":null}`, want: []string{"class", "foo", "n", "bar"}},
 		{name: "twice", ctype: "application/json", body: `{"class":"petition","class":"discipline"}`, want: []string{"class"}},
+		{name: "any case", ctype: "application/json", body: `{"CLASS":"petition","N":3}`},
+		{name: "twice in two cases", ctype: "application/json", body: `{"class":"petition","Class":"discipline"}`, want: []string{"Class"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var class string
@@ -59,7 +61,7 @@ func TestReadObject(t *testing.T) {
 			if !ok || w.Body.Len() != 0 || !slices.Equal(got, c.want) {
 				t.Fatalf("ok %v, answered %q, bad fields %v; want %v", ok, w.Body, got, c.want)
 			}
-			if c.name == "good" && (class != "petition" || n != 3) {
+			if (c.name == "good" || c.name == "any case") && (class != "petition" || n != 3) {
 				t.Errorf("decoded class %q n %d", class, n)
 			}
 		})

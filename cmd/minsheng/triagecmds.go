@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -419,7 +420,7 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	if repeats > 0 {
 		fmt.Fprintf(w, "%d items repeat an earlier item's id and were not scored again\n", repeats)
 	}
-	if rep.N > 0 && noClass > 0 {
+	if noClass > 0 {
 		// Said, not an error: a file may label some items' leads or
 		// departments only; but a blank class may also be a broken file.
 		fmt.Fprintf(w, "%d items carry no class label (blank or missing) and are not scored for class\n", noClass)
@@ -510,14 +511,12 @@ func readLabelled(path string) ([]labelled, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	col := map[string]int{}
+	col := map[string][]int{} // a field's columns, in the header's order
 	for i, h := range rows[0] {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")))
 		for name, aliases := range tableColumns {
 			if slices.Contains(aliases, h) {
-				if _, dup := col[name]; !dup {
-					col[name] = i
-				}
+				col[name] = append(col[name], i)
 			}
 		}
 	}
@@ -526,11 +525,21 @@ func readLabelled(path string) ([]labelled, error) {
 			return nil, fmt.Errorf("%s: the header names no title or body column (%s)", path, strings.Join(rows[0], ", "))
 		}
 	}
+	// get returns a field's value: its first non-empty column. Two columns
+	// of one field (id and 留言编号) that differ in a row are an error.
+	var conflict error
 	get := func(row []string, name string) string {
-		if i, ok := col[name]; ok && i < len(row) {
-			return row[i]
+		v, from := "", -1
+		for _, i := range col[name] {
+			switch w := row[i]; {
+			case strings.TrimSpace(w) == "":
+			case from < 0:
+				v, from = w, i
+			case strings.TrimSpace(w) != strings.TrimSpace(v) && conflict == nil:
+				conflict = fmt.Errorf("%q and %q are both given, with different values: give %s once", rows[0][from], rows[0][i], name)
+			}
 		}
-		return ""
+		return v
 	}
 	hint := ""
 	if comma == '\t' {
@@ -553,6 +562,9 @@ func readLabelled(path string) ([]labelled, error) {
 		}
 		out = append(out, labelled{At: fmt.Sprintf("row %d", i+1), ID: id, Title: get(row, "title"), Body: get(row, "body"), Class: get(row, "class"),
 			DisciplineLead: leadRaw, Department: get(row, "department")})
+		if conflict != nil {
+			return nil, fmt.Errorf("%s: row %d after the header: %w", path, i+1, conflict)
+		}
 	}
 	return out, nil
 }
@@ -624,30 +636,37 @@ func tsvRows(r io.Reader) ([][]string, error) {
 }
 
 // aliased returns the value of field name in obj (keys lower-cased) under
-// any of its names in tableColumns: nil when none is given, an error when
-// two are, with different values (id and 留言编号 naming two messages).
+// any of its names in tableColumns: nil when none is given (null is not
+// given), an error when two are, with different values (id and 留言编号
+// naming two messages; 9 and "9" differ, "\u8def" and "路" do not).
 func aliased(obj map[string]json.RawMessage, name string) (json.RawMessage, error) {
 	var v json.RawMessage
 	first := ""
 	for _, a := range tableColumns[name] {
 		w, ok := obj[a]
 		switch {
-		case !ok:
+		case !ok || string(bytes.TrimSpace(w)) == "null":
 		case v == nil:
 			v, first = w, a
-		case !bytes.Equal(compactJSON(v), compactJSON(w)):
+		case !sameJSON(v, w):
 			return nil, fmt.Errorf("%q and %q are both given, with different values: give %s once", first, a, name)
 		}
 	}
 	return v, nil
 }
 
-func compactJSON(raw json.RawMessage) []byte {
-	var b bytes.Buffer
-	if json.Compact(&b, raw) != nil {
-		return raw
+// sameJSON reports whether two JSON values are equal once decoded
+// (numbers compared as written).
+func sameJSON(a, b json.RawMessage) bool {
+	decode := func(raw json.RawMessage) (any, bool) {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		var v any
+		return v, d.Decode(&v) == nil
 	}
-	return b.Bytes()
+	x, okA := decode(a)
+	y, okB := decode(b)
+	return okA && okB && reflect.DeepEqual(x, y)
 }
 
 // tableColumns are the header names a labelled table may give each field,
@@ -721,7 +740,11 @@ func runClassify(_ context.Context, args []string) int {
 	if !ok {
 		return exitFail
 	}
-	lines, bad, err := classify(e, os.Stdin, os.Stdout)
+	// Blank lines at the end of a file are not lines; on a pipe or a
+	// terminal every line is answered at once, a blank one too, so that a
+	// caller that writes a line and waits gets its answer.
+	st, _ := os.Stdin.Stat()
+	lines, bad, err := classify(e, os.Stdin, os.Stdout, st != nil && st.Mode().IsRegular())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "classify:", err)
 		return exitFail
@@ -738,17 +761,19 @@ func runClassify(_ context.Context, args []string) int {
 // classify reads JSON lines and writes one JSON line per input line, so
 // that output line n answers input line n. A UTF-8 byte order mark before
 // the first line is skipped; UTF-16 input is refused. A line that is
-// blank (but for blank lines at the end, which are not lines), is not an
+// blank (but for blank lines at the end, which are not lines when
+// holdBlanks), is not an
 // object with a title or a body (strings), or is longer than
 // maxClassifyLine gets an error line (classifyError), and the rest go on.
 // It returns how many lines it answered and how many of them got an error
 // line.
-func classify(e *triage.Engine, r io.Reader, w io.Writer) (lines, bad int, err error) {
+func classify(e *triage.Engine, r io.Reader, w io.Writer, holdBlanks bool) (lines, bad int, err error) {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	// Blank lines are answered when a line follows them, so that blank
-	// lines at the end of the input (an editor's) are not lines.
+	// With holdBlanks (the input is a file), blank lines are answered when
+	// a line follows them, so that blank lines at the end of the file (an
+	// editor's) are not lines.
 	var blanks []int
 	err = eachLineIdle(r, maxClassifyLine, bw.Flush, func(n int, line []byte) error {
 		if n == 1 {
@@ -757,7 +782,7 @@ func classify(e *triage.Engine, r io.Reader, w io.Writer) (lines, bad int, err e
 			}
 			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
 		}
-		if line != nil && len(bytes.TrimSpace(line)) == 0 {
+		if holdBlanks && line != nil && len(bytes.TrimSpace(line)) == 0 {
 			blanks = append(blanks, n)
 			return nil
 		}
@@ -811,14 +836,15 @@ func classifyInput(line []byte) (title, body string, id json.RawMessage, err err
 	lower := make(map[string]string, len(obj))
 	twice := map[string]string{}
 	for k := range obj {
-		if other, ok := lower[strings.ToLower(k)]; ok {
-			twice[strings.ToLower(k)] = fmt.Sprintf("keys %q and %q name the same field", min(k, other), max(k, other))
+		key := strings.ToLower(strings.TrimSpace(k))
+		if other, ok := lower[key]; ok {
+			twice[key] = fmt.Sprintf("keys %q and %q name the same field", min(k, other), max(k, other))
 		}
-		lower[strings.ToLower(k)] = k
+		lower[key] = k
 	}
 	keys := make(map[string]json.RawMessage, len(obj))
-	for k, v := range obj {
-		keys[strings.ToLower(k)] = v
+	for key, k := range lower {
+		keys[key] = obj[k]
 	}
 	field := func(name string) (json.RawMessage, error) {
 		for _, alias := range tableColumns[name] {

@@ -33,7 +33,7 @@ func TestClassify(t *testing.T) {
 		`{"id":"c3","title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。"}`,
 	}, "\n")
 	var out bytes.Buffer
-	n, bad, err := classify(e, strings.NewReader(in), &out)
+	n, bad, err := classify(e, strings.NewReader(in), &out, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestClassify(t *testing.T) {
 	// A line over the limit gets an error line, and the next is still read.
 	huge := `{"id":"huge","body":"` + strings.Repeat("路", maxClassifyLine/3+1) + `"}`
 	out.Reset()
-	if n, bad, err := classify(e, strings.NewReader(huge+"\n"+`{"id":"next","body":"小区门口路灯坏了一个月，请维修。"}`), &out); err != nil || n != 2 || bad != 1 {
+	if n, bad, err := classify(e, strings.NewReader(huge+"\n"+`{"id":"next","body":"小区门口路灯坏了一个月，请维修。"}`), &out, false); err != nil || n != 2 || bad != 1 {
 		t.Fatalf("classify: %d lines, %d bad, %v; want 2, 1, nil", n, bad, err)
 	}
 	lines = strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -116,7 +116,7 @@ func TestClassifyErrors(t *testing.T) {
 	}
 	var out bytes.Buffer
 	// A byte order mark before the first line is skipped.
-	n, bad, err := classify(e, strings.NewReader("\uFEFF"+strings.Join(in, "\r\n")+"\n"), &out)
+	n, bad, err := classify(e, strings.NewReader("\uFEFF"+strings.Join(in, "\r\n")+"\n"), &out, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,6 +477,17 @@ func TestReadLabelledTables(t *testing.T) {
 	if _, err := readLabelled(conflict); err == nil || !strings.Contains(err.Error(), `line 2: "id" and "留言编号" are both given, with different values`) {
 		t.Errorf("conflicting names: %v", err)
 	}
+	// null is not given; an escape is the character it names.
+	same := dir + "/same.jsonl"
+	os.WriteFile(same, []byte(`{"id":null,"留言编号":7,"body":"路灯坏了","text":null,"title":"\u8def灯","留言主题":"路灯","class":"gov_service"}`+"\n"), 0o644)
+	if items, err := readLabelled(same); err != nil || len(items) != 1 || items[0].Title != "路灯" || string(items[0].ID) != "7" {
+		t.Errorf("null and escaped names: %+v, %v", items, err)
+	}
+	table := dir + "/two-ids.csv"
+	os.WriteFile(table, []byte("id,留言编号,body,class\n1,1,路灯坏了,gov_service\n2,,路灯坏了,gov_service\n3,999,路灯坏了,gov_service\n"), 0o644)
+	if _, err := readLabelled(table); err == nil || !strings.Contains(err.Error(), `row 3 after the header: "id" and "留言编号" are both given, with different values`) {
+		t.Errorf("a table's two id columns: %v", err)
+	}
 }
 
 // TestEvalFileSaysUnscored: items without a class label are counted aloud,
@@ -498,22 +509,30 @@ func TestEvalFileSaysUnscored(t *testing.T) {
 	}
 }
 
-// TestClassifyEnds: blank lines at the end of the input are not lines (an
-// editor's last newline twice), while one between lines is answered; and
-// UTF-16 input is refused with the reason.
+// TestClassifyEnds: blank lines at the end of an input file are not lines
+// (an editor's last newline twice), while one between lines is answered,
+// and on a pipe every line is; and UTF-16 input is refused with the
+// reason.
 func TestClassifyEnds(t *testing.T) {
 	e, err := triage.New(triage.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	n, bad, err := classify(e, strings.NewReader(`{"id":1,"body":"路灯坏了一个月"}`+"\n\n"+`{"id":2,"body":"路灯坏了一个月"}`+"\n\n \n"), &out)
+	in := `{"id":1,"body":"路灯坏了一个月"}` + "\n\n" + `{"id":2,"body":"路灯坏了一个月"}` + "\n\n \n"
+	n, bad, err := classify(e, strings.NewReader(in), &out, true)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if err != nil || n != 3 || bad != 1 || len(lines) != 3 || lines[1] != `{"id":null,"error":"line 2: blank"}` {
-		t.Errorf("%d lines, %d bad, %v:\n%s", n, bad, err, out.String())
+		t.Errorf("a file: %d lines, %d bad, %v:\n%s", n, bad, err, out.String())
+	}
+	// Not a file (a pipe): every line is answered as it comes, so a
+	// caller that writes a blank line and waits is answered.
+	out.Reset()
+	if n, bad, err := classify(e, strings.NewReader(in), &out, false); err != nil || n != 5 || bad != 3 {
+		t.Errorf("a pipe: %d lines, %d bad, %v:\n%s", n, bad, err, out.String())
 	}
 	utf16 := []byte{0xFF, 0xFE, '{', 0, '}', 0, '\n', 0}
-	if _, _, err := classify(e, bytes.NewReader(utf16), io.Discard); err == nil || !strings.Contains(err.Error(), "UTF-16") {
+	if _, _, err := classify(e, bytes.NewReader(utf16), io.Discard, false); err == nil || !strings.Contains(err.Error(), "UTF-16") {
 		t.Errorf("UTF-16 input: %v", err)
 	}
 }
@@ -528,7 +547,7 @@ func TestClassifyStreams(t *testing.T) {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
-	go func() { _, _, err := classify(e, inR, outW); outW.Close(); done <- err }()
+	go func() { _, _, err := classify(e, inR, outW, false); outW.Close(); done <- err }()
 	answers := bufio.NewScanner(outR)
 	for i, line := range []string{`{"id":"a","body":"小区门口路灯坏了，请维修。"}`, `{"id":"b","body":"楼上漏水，物业不管。"}`} {
 		if _, err := io.WriteString(inW, line+"\n"); err != nil {
@@ -668,7 +687,7 @@ func TestClassifyEchoesID(t *testing.T) {
 		`{"id": 1.50 ,` + body + `}`, `{` + body + `}`, `{"id":null,` + body + `}`}
 	want := []string{`"0012"`, `12`, `1234567890123456789012`, `1.50`, `null`, `null`}
 	var out bytes.Buffer
-	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out); err != nil || bad != 0 {
+	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out, false); err != nil || bad != 0 {
 		t.Fatalf("classify: %d bad, %v", bad, err)
 	}
 	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
@@ -696,7 +715,7 @@ func TestClassifyFieldNames(t *testing.T) {
 	want := []string{`{"id":5,"class":"gov_service"`, `{"id":"x","class":"gov_service"`, `{"id":"y","class":"gov_service"`,
 		`{"id":"z","error":"line 4: keys \"Title\" and \"title\" name the same field"}`}
 	var out bytes.Buffer
-	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out); err != nil || bad != 1 {
+	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out, false); err != nil || bad != 1 {
 		t.Fatalf("classify: %d bad, %v; want 1 bad", bad, err)
 	}
 	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
@@ -720,7 +739,7 @@ func FuzzClassify(f *testing.F) {
 	f.Add([]byte(`{"id":"a","id":"b","title":1}` + "\n \t\n{}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var out bytes.Buffer
-		n, bad, err := classify(e, bytes.NewReader(data), &out)
+		n, bad, err := classify(e, bytes.NewReader(data), &out, len(data)%2 == 0)
 		if err != nil {
 			return // UTF-16, or a failed write
 		}

@@ -211,8 +211,8 @@ func (d *Desk) submit(ctx context.Context, it *minsheng.Item) BatchResult {
 		dec = dec.WithoutCase()
 		if d.o.Ledger != nil && d.o.View != nil {
 			if rec, err := d.o.Ledger.Lookup(ctx, r.out.ItemID); err == nil {
-				if v, ok := d.o.View(rec, p); ok && v.Decision != nil && v.Decision.Case != nil {
-					dec = r.out.Decision
+				if v, ok := d.o.View(rec, p); ok && v.Decision != nil {
+					dec = v.Decision
 				}
 			}
 		}

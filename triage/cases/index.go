@@ -343,7 +343,9 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error, scope fun
 		if x.linkable(r.Decision, &sk) {
 			dests := r.Destinations
 			if scope != nil {
-				dests = scope(r)
+				if dests = scope(r); len(dests) == 0 {
+					return nil // no case is found among no destinations
+				}
 			}
 			all = append(all, held{r.Item.ID, caseRoot(r.Item, r.Decision), scopeOf(dests), r.Decision.Class, r.Item.ReceivedAt, sk})
 			if len(all) >= 2*x.cfg.MaxItems {

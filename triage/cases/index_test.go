@@ -347,9 +347,17 @@ func TestRebuild(t *testing.T) {
 	q := item("q", road+"今天又出事了。", 2*time.Hour+time.Minute)
 	recs = append(recs, &minsheng.Record{ID: "q", Item: q, Decision: &minsheng.Decision{Class: pet},
 		Destinations: []string{"review"}, Review: &minsheng.Review{Desk: "reviewers", Pending: true}})
+	// dl's decision was dead-lettered: its scope is none, and it is left
+	// out (were it held under no scope, the index could never forget it).
+	dl := item("dl", road+"今天又出事了。", 2*time.Hour+2*time.Minute)
+	recs = append(recs, &minsheng.Record{ID: "dl", Item: dl, Decision: &minsheng.Decision{Class: pet},
+		Destinations: []string{"review", "dead_letter"}, Review: &minsheng.Review{Desk: "reviewers"}})
 	recs = append(recs, &minsheng.Record{ID: "no-item"})
 	scope := func(r *minsheng.Record) []string {
-		if r.Review != nil {
+		switch {
+		case r.ID == "dl":
+			return nil
+		case r.Review != nil:
 			return []string{string(r.Decision.Class)}
 		}
 		return r.Destinations
@@ -357,7 +365,7 @@ func TestRebuild(t *testing.T) {
 
 	re := newIndex(t, func(c *Config) { c.Window = 48 * time.Hour })
 	n, err := re.Rebuild(func(fn func(*minsheng.Record) error) error {
-		for _, i := range []int{4, 2, 5, 0, 6, 3, 1} {
+		for _, i := range []int{4, 2, 5, 0, 6, 3, 7, 1} {
 			if err := fn(recs[i]); err != nil {
 				return err
 			}
@@ -365,7 +373,7 @@ func TestRebuild(t *testing.T) {
 		return nil
 	}, scope)
 	if err != nil || n != 3 {
-		t.Fatalf("rebuilt %d items, err %v; want a, b and r (old beyond the window, q pending, spam invalid)", n, err)
+		t.Fatalf("rebuilt %d items, err %v; want a, b and r (old beyond the window, q pending, dl dead-lettered, spam invalid)", n, err)
 	}
 	gd := []string{"gov_service"}
 	next := item("c", liftToo+"物业电话一直打不通。", 4*time.Hour)
