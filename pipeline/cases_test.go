@@ -184,17 +184,7 @@ func TestCaseDeadLettered(t *testing.T) {
 	if inReview.err != nil || !slices.Equal(inReview.out.Destinations, []string{"review"}) {
 		t.Fatalf("in review: %v %v", inReview.out.Destinations, inReview.err)
 	}
-	mux := http.NewServeMux()
-	router.NewReviewAPI(r, s, nil, x).Register(mux, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			p := &minsheng.Principal{Name: "reviewers", Reads: []string{"review"}}
-			h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), p)))
-		})
-	})
-	w := httptest.NewRecorder()
-	req := httptest.NewRequest("POST", "/v1/reviews/"+inReview.out.ItemID, strings.NewReader(`{"class":"gov_service"}`))
-	req.Header.Set("Content-Type", "application/json")
-	mux.ServeHTTP(w, req)
+	w := decideAt(r, s, x, inReview.out.ItemID, "gov_service")
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "dead_letter") {
 		t.Fatalf("decide: %d %s; want 200, sent to dead_letter", w.Code, w.Body)
 	}
@@ -211,6 +201,30 @@ func TestCaseDeadLettered(t *testing.T) {
 	if n := linked(t, x, "gov_service"); n != 0 {
 		t.Errorf("minsheng_items_linked_total{class=gov_service} = %g, want 0: neither linked item arrived", n)
 	}
+}
+
+// as authenticates every request to a handler as p.
+func as(p *minsheng.Principal) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), p)))
+		})
+	}
+}
+
+// reviewers is a review desk: it reads only the review destination.
+var reviewers = &minsheng.Principal{Name: "reviewers", Reads: []string{"review"}}
+
+// decideAt decides item id as class through a review API over r, led and
+// the case index x, as the review desk, and returns the answer.
+func decideAt(r *router.Router, led minsheng.Ledger, x *cases.Index, id, class string) *httptest.ResponseRecorder {
+	mux := http.NewServeMux()
+	router.NewReviewAPI(r, led, nil, x).Register(mux, as(reviewers))
+	w := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/v1/reviews/"+id, strings.NewReader(`{"class":"`+class+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	mux.ServeHTTP(w, req)
+	return w
 }
 
 // TestCaseLinkedAfterReview: a copy of a letter that triage sent to review
@@ -242,24 +256,10 @@ func TestCaseLinkedAfterReview(t *testing.T) {
 		t.Fatalf("copy in review: case %+v, destinations %v; want no case, review", copy1.out.Decision.Case, copy1.out.Destinations)
 	}
 
-	reviewers := &minsheng.Principal{Name: "reviewers", Reads: []string{"review"}}
 	dispatch := &minsheng.Principal{Name: "dispatch", Reads: []string{"gov_service"}}
-	api := router.NewReviewAPI(r, rg.store, nil, x)
-	mux := http.NewServeMux()
-	as := func(p *minsheng.Principal) func(http.Handler) http.Handler {
-		return func(h http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-				h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), p)))
-			})
-		}
-	}
-	api.Register(mux, as(reviewers))
 	decide := func(id, class string) string {
 		t.Helper()
-		w := httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "/v1/reviews/"+id, strings.NewReader(`{"class":"`+class+`"}`))
-		req.Header.Set("Content-Type", "application/json")
-		mux.ServeHTTP(w, req)
+		w := decideAt(r, rg.store, x, id, class)
 		if w.Code != http.StatusOK {
 			t.Fatalf("decide %s: %d %s", id, w.Code, w.Body)
 		}
@@ -383,20 +383,7 @@ func TestCaseReviewNotRecorded(t *testing.T) {
 	e := rg.p.Emitter()
 	first := emit(t, e, letter(minsheng.ChannelMayorMailbox, "mailbox", "M-1", "电梯坏了", liftLetter))
 	cp := emit(t, e, letter(minsheng.ChannelNewspaper, "daily", "N-1", "请复核电梯", liftLetter+"请尽快。"))
-	decide := func(led minsheng.Ledger) int {
-		mux := http.NewServeMux()
-		router.NewReviewAPI(r, led, nil, x).Register(mux, func(h http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-				p := &minsheng.Principal{Name: "reviewers", Reads: []string{"review"}}
-				h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), p)))
-			})
-		})
-		w := httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "/v1/reviews/"+cp.out.ItemID, strings.NewReader(`{"class":"gov_service"}`))
-		req.Header.Set("Content-Type", "application/json")
-		mux.ServeHTTP(w, req)
-		return w.Code
-	}
+	decide := func(led minsheng.Ledger) int { return decideAt(r, led, x, cp.out.ItemID, "gov_service").Code }
 	if code := decide(&failCommit{Ledger: rg.store, fail: 2}); code != http.StatusServiceUnavailable {
 		t.Fatalf("decide with the second commit failing: %d, want 503", code)
 	}
