@@ -584,13 +584,9 @@ func readLabelledJSON(path string) ([]labelled, error) {
 		if obj == nil {
 			return nil, fmt.Errorf("%s: %s: null, not an object", path, at)
 		}
-		keys := make(map[string]json.RawMessage, len(obj))
-		for k, v := range obj {
-			key := strings.ToLower(strings.TrimSpace(k))
-			if _, dup := keys[key]; dup {
-				return nil, fmt.Errorf("%s: %s: the key %q is given twice (its case or spaces aside)", path, at, key)
-			}
-			keys[key] = v
+		keys, err := foldKeys(obj)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", path, at, err)
 		}
 		var bad error
 		field := func(name string) json.RawMessage {
@@ -633,6 +629,27 @@ func tsvRows(r io.Reader) ([][]string, error) {
 		return nil
 	})
 	return rows, err
+}
+
+// foldKeys returns obj with its keys lower-cased and trimmed, as
+// tableColumns names fields, and an error when two keys fold to one
+// ("Title" and "title"; the map then holds one of them).
+func foldKeys(obj map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	keys := make(map[string]json.RawMessage, len(obj))
+	from := make(map[string]string, len(obj))
+	var clash []string
+	for k, v := range obj {
+		key := strings.ToLower(strings.TrimSpace(k))
+		if other, ok := from[key]; ok {
+			clash = append(clash, fmt.Sprintf("keys %q and %q name the same field", min(k, other), max(k, other)))
+		}
+		keys[key], from[key] = v, k
+	}
+	if len(clash) > 0 {
+		slices.Sort(clash) // the same message whatever the map's order
+		return keys, errors.New(clash[0])
+	}
+	return keys, nil
 }
 
 // aliased returns the value of field name in obj (keys lower-cased) under
@@ -831,41 +848,21 @@ func classifyInput(line []byte) (title, body string, id json.RawMessage, err err
 		return "", "", nil, err
 	}
 	// The fields by any name a labelled table may give them (id, 留言编号;
-	// title, 留言主题; body, 留言详情, text …), in any case. Two keys that
-	// differ only in case are an error where they name a field we read.
-	lower := make(map[string]string, len(obj))
-	twice := map[string]string{}
-	for k := range obj {
-		key := strings.ToLower(strings.TrimSpace(k))
-		if other, ok := lower[key]; ok {
-			twice[key] = fmt.Sprintf("keys %q and %q name the same field", min(k, other), max(k, other))
-		}
-		lower[key] = k
+	// title, 留言主题; body, 留言详情, text …), in any case; the id first,
+	// so that an error line names it when it can be read.
+	keys, clash := foldKeys(obj)
+	id, err = aliased(keys, "id") // echoed as given: "9" and 9 are not the same id to a script
+	if err == nil {
+		err = clash
 	}
-	keys := make(map[string]json.RawMessage, len(obj))
-	for key, k := range lower {
-		keys[key] = obj[k]
-	}
-	field := func(name string) (json.RawMessage, error) {
-		for _, alias := range tableColumns[name] {
-			if msg, ok := twice[alias]; ok {
-				return nil, errors.New(msg)
-			}
-		}
-		return aliased(keys, name)
-	}
-	raw, err := field("id")
-	if err != nil {
-		return "", "", nil, err
-	}
-	if raw != nil && string(raw) != "null" {
-		id = raw // echoed as given: "9" and 9 are not the same id to a script
-	}
-	rawTitle, err := field("title")
 	if err != nil {
 		return "", "", id, err
 	}
-	rawBody, err := field("body")
+	rawTitle, err := aliased(keys, "title")
+	if err != nil {
+		return "", "", id, err
+	}
+	rawBody, err := aliased(keys, "body")
 	if err != nil {
 		return "", "", id, err
 	}

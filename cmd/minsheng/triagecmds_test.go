@@ -598,7 +598,7 @@ func TestEvalFileLabels(t *testing.T) {
 		{"a field not a string", `{"id":"b","title":123,"class":"petition"}`, "items.jsonl: line 1 (id b): title 123: want a string"},
 		{"null", "null", "items.jsonl: line 1: null, not an object"},
 		{"the line, blank lines counted", "\n\n" + `{"id":"c","title":[],"class":"petition"}`, "items.jsonl: line 3 (id c): title []: want a string"},
-		{"a key twice", `{"id":1,"Class":"invalid","class":"gov_service","body":"路灯坏了"}`, `line 1: the key "class" is given twice`},
+		{"a key twice", `{"id":1,"Class":"invalid","class":"gov_service","body":"路灯坏了"}`, `line 1: keys "Class" and "class" name the same field`},
 		{"an id again", `{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","class":"gov_service"}` + "\n" +
 			`{"id":1,"title":"路灯不亮","body":"小区门口路灯坏了一个月，请维修。","class":"petition"}`,
 			"1 items repeat an earlier item's id and were not scored again\n"},
