@@ -109,6 +109,11 @@ type Linker interface {
 	// recorded, or nil when its handling failed; unless they are dests,
 	// the item is forgotten.
 	Link(it *Item, d *Decision, dests []string) (c *CaseLink, remember func(reached []string))
+	// Keep remembers an item linked before, under the case its decision
+	// names (its own when none), as having reached dests, without looking
+	// for a case again: a decision at review that a later request finished,
+	// after the first request's hold was let go.
+	Keep(it *Item, d *Decision, dests []string)
 }
 
 // Envelope kinds: what a destination receives.

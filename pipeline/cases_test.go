@@ -371,8 +371,8 @@ func (f *failCommit) Commit(ctx context.Context, r *minsheng.Record) error {
 // TestCaseReviewNotRecorded: a review decision sent on but not recorded as
 // done (503) leaves the item out of the index, as the pipeline leaves out
 // an item whose trail is not recorded. Deciding it the same way finishes
-// it with the case it was given; the index learns of it at the next
-// rebuild.
+// it with the case it was given, and the index keeps it then (counted as
+// linked once), as a restart's rebuild does.
 func TestCaseReviewNotRecorded(t *testing.T) {
 	x, err := cases.New(cases.DefaultConfig())
 	if err != nil {
@@ -396,6 +396,15 @@ func TestCaseReviewNotRecorded(t *testing.T) {
 	rec, err := rg.store.Lookup(context.Background(), cp.out.ItemID)
 	if err != nil || rec.Review.Pending || rec.Decision.Case == nil || rec.Decision.Case.ID != first.out.ItemID {
 		t.Fatalf("finished record: %+v %+v, err %v; want done, in case %s", rec.Review, rec.Decision.Case, err, first.out.ItemID)
+	}
+	if n, l := x.Len(), linked(t, x, "gov_service"); n != 2 || l != 1 {
+		t.Errorf("after finishing, the index holds %d items, %g linked; want both, one linked", n, l)
+	}
+	if code := decide(rg.store); code != http.StatusOK {
+		t.Fatalf("a repeat of the finished decision: %d", code)
+	}
+	if n, l := x.Len(), linked(t, x, "gov_service"); n != 2 || l != 1 {
+		t.Errorf("after a repeat, the index holds %d items, %g linked; want both, one linked", n, l)
 	}
 	re, err := cases.New(cases.DefaultConfig())
 	if err != nil {

@@ -341,10 +341,8 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	next := *pending
 	// The item is kept in the case index, and its case holds, if it now
 	// has all the decision names; not if it was dead-lettered instead.
-	// (Finishing a decision an earlier request linked, the index has
-	// forgotten the item: a restart's rebuild counts it again.)
 	named, _ := a.r.DestinationsFor(d)
-	want := slices.DeleteFunc(named, func(x string) bool { return slices.Contains(rec.Destinations, x) })
+	want := slices.DeleteFunc(slices.Clone(named), func(x string) bool { return slices.Contains(rec.Destinations, x) })
 	arrived := minsheng.SameDestinations(dests, want)
 	if !arrived && d.Case != nil {
 		next = *withoutCase(&next)
@@ -364,8 +362,15 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the item was sent on but that could not be recorded: decide it the same way again to finish"})
 		return
 	}
-	if arrived {
+	switch {
+	case !arrived:
+	case rec.Review == nil:
 		reached = planned // kept: its trail is recorded, as the pipeline keeps an item
+	case a.linker != nil && d.Class != minsheng.ClassInvalid:
+		// Finishing a decision an earlier request linked and wrote down:
+		// that request let go of the item when it failed, so it is kept
+		// now, under the case written down.
+		a.linker.Keep(next.Item, d, named)
 	}
 	machine := next.Review.Triage
 	a.decided.WithLabelValues(string(machine.Class), string(d.Class)).Inc()

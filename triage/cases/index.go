@@ -201,6 +201,26 @@ func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*
 	}
 }
 
+// Keep remembers an item whose case was found before (d.Case, or none),
+// as having reached dests: a review decision finished by a later request,
+// whose first request let go of its hold when it failed part way. An item
+// the index holds already is left as it is.
+func (x *Index) Keep(it *minsheng.Item, d *minsheng.Decision, dests []string) {
+	if x.cfg.Disabled {
+		return
+	}
+	sk := MakeSketch(text(it))
+	if !x.linkable(d, &sk) || len(dests) == 0 {
+		return
+	}
+	x.mu.Lock()
+	seq := x.insert(it.ID, caseRoot(it, d), d.Class, scopeOf(dests), it.ReceivedAt, &sk)
+	x.mu.Unlock()
+	if seq != 0 && d.Case != nil {
+		x.linked.WithLabelValues(string(d.Class)).Inc()
+	}
+}
+
 // find returns the case of the nearest earlier item of the class and
 // scope: the most alike, the earliest of equals, but the first copy met
 // (the newest) when its sketch is the same; x.mu is held.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	minsheng "github.com/minsheng/minsheng"
 )
 
@@ -190,6 +192,49 @@ func TestMembers(t *testing.T) {
 	handle(x, item("s", short+road, 4*time.Minute), gov) // the fourth: a is forgotten
 	if got, n := x.Members("a", 10); !slices.Equal(got, []string{"b", "c"}) || n != 2 {
 		t.Errorf("after a was forgotten, Members(a) = %q of %d, want b and c", got, n)
+	}
+}
+
+// TestKeep: an item linked and then let go (its handling failed part way)
+// is kept under the case it was given when its handling is finished
+// later; a second Keep changes nothing, and an item of another scope, an
+// invalid one or one to no destination is not kept.
+func TestKeep(t *testing.T) {
+	gov := minsheng.ClassGovService
+	x := newIndex(t, nil)
+	handle(x, item("a", lift, 0), gov)
+	b := item("b", liftToo, time.Minute)
+	d := decision(gov)
+	var remember func([]string)
+	d.Case, remember = x.Link(b, d, []string{"gov_service"})
+	remember(nil)
+	if d.Case == nil || d.Case.ID != "a" || x.Len() != 1 {
+		t.Fatalf("b linked to %+v, index holds %d; want case a, b let go", d.Case, x.Len())
+	}
+	for range 2 {
+		x.Keep(b, d, []string{"gov_service"})
+		if got, n := x.Members("a", 10); !slices.Equal(got, []string{"a", "b"}) || n != 2 {
+			t.Errorf("after Keep, Members(a) = %q of %d, want a and b", got, n)
+		}
+		if l := testutil.ToFloat64(x.linked.WithLabelValues("gov_service")); l != 1 {
+			t.Errorf("linked counter %g, want 1", l)
+		}
+	}
+	// Kept with no case of its own, an item roots one; other scopes and
+	// invalid items are not held.
+	x.Keep(item("r", road, 2*time.Minute), decision(gov), []string{"gov_service"})
+	x.Keep(item("s", road+"又坏了。", 3*time.Minute), decision(minsheng.ClassInvalid), []string{"rejected"})
+	x.Keep(item("n", road+"还没修。", 4*time.Minute), decision(gov), nil)
+	if x.Len() != 3 {
+		t.Errorf("index holds %d items, want a, b and r", x.Len())
+	}
+	if c := handle(x, item("r2", road+"今天又出事了。", 5*time.Minute), gov); c == nil || c.ID != "r" {
+		t.Errorf("a copy of r joined %+v, want case r", c)
+	}
+	off := newIndex(t, func(c *Config) { c.Disabled = true })
+	off.Keep(b, d, []string{"gov_service"})
+	if off.Len() != 0 {
+		t.Errorf("a disabled index holds %d items", off.Len())
 	}
 }
 
