@@ -354,6 +354,9 @@ func TestBadInput(t *testing.T) {
 		{"body over the schema's limit", deskToken, "application/json", []byte(`{"ref":"long","body":"` + strings.Repeat("长", 100001) + `","submitted_at":"2026-11-21T09:30:00Z","complainant":{}}`), 400, `"field":"body"`},
 		{"empty batch", deskToken, "application/json", []byte(`{"items":[]}`), 400, "items"},
 		{"batch of a non-object", deskToken, "application/json", []byte(`{"items":[1]}`), 400, `"field":"items[0]",`},
+		{"a field twice", deskToken, "application/json", bytes.Replace(good, []byte(`"ref"`), []byte(`"Body":"前一封信的正文","ref"`), 1), 400, `"field":"Body","message":"is given twice`},
+		{"batch with two lists", deskToken, "application/json", []byte(fmt.Sprintf(`{"items":[%s],"items":[%s]}`, submission("TWICE-1", 0), submission("TWICE-2", 0))), 400, `"field":"items","message":"is given twice`},
+		{"batch with a field twice in an item", deskToken, "application/json", []byte(fmt.Sprintf(`{"items":[%s,%s]}`, submission("TWICE-3", 0), bytes.Replace(submission("TWICE-4", 0), []byte(`"ref"`), []byte(`"ref":"TWICE-5","ref"`), 1))), 400, `"field":"items[1].ref","message":"is given twice`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/jsonkeys"
 	"github.com/minsheng/minsheng/internal/textenc"
 	"github.com/minsheng/minsheng/triage"
 	"github.com/minsheng/minsheng/triage/learn"
@@ -574,17 +575,25 @@ func readLabelled(path string) ([]labelled, error) {
 // case does not matter, and an object that gives one field under two names
 // with different values is an error (aliased).
 func readLabelledJSON(path string) ([]labelled, error) {
-	objs, lines, err := learn.ReadJSONLinesAt[map[string]json.RawMessage](path)
+	raws, lines, err := learn.ReadJSONLinesAt[json.RawMessage](path)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]labelled, len(objs))
-	for i, obj := range objs {
+	out := make([]labelled, len(raws))
+	for i, raw := range raws {
 		at := fmt.Sprintf("line %d", lines[i])
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return nil, fmt.Errorf("%s: %s: a JSON %s, not an object", path, at, te.Value)
+			}
+			return nil, fmt.Errorf("%s: %s: %w", path, at, err)
+		}
 		if obj == nil {
 			return nil, fmt.Errorf("%s: %s: null, not an object", path, at)
 		}
-		keys, err := foldKeys(obj)
+		keys, err := foldKeys(raw, obj)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", path, at, err)
 		}
@@ -631,10 +640,14 @@ func tsvRows(r io.Reader) ([][]string, error) {
 	return rows, err
 }
 
-// foldKeys returns obj with its keys lower-cased and trimmed, as
-// tableColumns names fields, and an error when two keys fold to one
-// ("Title" and "title"; the map then holds one of them).
-func foldKeys(obj map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+// foldKeys returns obj, decoded from raw, with its keys lower-cased and
+// trimmed, as tableColumns names fields, and an error when raw gives a key
+// twice (the map holds the last) or two keys fold to one ("Title" and
+// "title"; the map then holds one of them).
+func foldKeys(raw []byte, obj map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	if k := jsonkeys.RepeatedTop(raw, false); k != "" {
+		return obj, repeatedKey(k)
+	}
 	keys := make(map[string]json.RawMessage, len(obj))
 	from := make(map[string]string, len(obj))
 	var clash []string
@@ -651,6 +664,11 @@ func foldKeys(obj map[string]json.RawMessage) (map[string]json.RawMessage, error
 	}
 	return keys, nil
 }
+
+// repeatedKey is the error of a key given twice in one object.
+type repeatedKey string
+
+func (k repeatedKey) Error() string { return fmt.Sprintf("key %q is given twice", string(k)) }
 
 // aliased returns the value of field name in obj (keys lower-cased) under
 // any of its names in tableColumns: nil when none is given (null is not
@@ -850,8 +868,12 @@ func classifyInput(line []byte) (title, body string, id json.RawMessage, err err
 	// The fields by any name a labelled table may give them (id, 留言编号;
 	// title, 留言主题; body, 留言详情, text …), in any case; the id first,
 	// so that an error line names it when it can be read.
-	keys, clash := foldKeys(obj)
+	keys, clash := foldKeys(line, obj)
 	id, err = aliased(keys, "id") // echoed as given: "9" and 9 are not the same id to a script
+	var twice repeatedKey
+	if errors.As(clash, &twice) && slices.Contains(tableColumns["id"], strings.ToLower(strings.TrimSpace(string(twice)))) {
+		id = nil // which of the two ids the line meant is not known
+	}
 	if err == nil {
 		err = clash
 	}

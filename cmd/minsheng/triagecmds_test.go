@@ -483,6 +483,17 @@ func TestReadLabelledTables(t *testing.T) {
 	if items, err := readLabelled(same); err != nil || len(items) != 1 || items[0].Title != "路灯" || string(items[0].ID) != "7" {
 		t.Errorf("null and escaped names: %+v, %v", items, err)
 	}
+	// A key given twice would be read as its last value: refused.
+	twice := dir + "/twice.jsonl"
+	os.WriteFile(twice, []byte(`{"id":"1","body":"路灯坏了","class":"gov_service"}`+"\n"+`{"id":"2","body":"路灯坏了","class":"petition","class":"gov_service"}`+"\n"), 0o644)
+	if _, err := readLabelled(twice); err == nil || !strings.Contains(err.Error(), `line 2: key "class" is given twice`) {
+		t.Errorf("a key twice: %v", err)
+	}
+	array := dir + "/array.jsonl"
+	os.WriteFile(array, []byte(`["路灯坏了","gov_service"]`+"\n"), 0o644)
+	if _, err := readLabelled(array); err == nil || !strings.Contains(err.Error(), "line 1: a JSON array, not an object") {
+		t.Errorf("an array line: %v", err)
+	}
 	table := dir + "/two-ids.csv"
 	os.WriteFile(table, []byte("id,留言编号,body,class\n1,1,路灯坏了,gov_service\n2,,路灯坏了,gov_service\n3,999,路灯坏了,gov_service\n"), 0o644)
 	if _, err := readLabelled(table); err == nil || !strings.Contains(err.Error(), `row 3 after the header: "id" and "留言编号" are both given, with different values`) {
@@ -711,12 +722,16 @@ func TestClassifyFieldNames(t *testing.T) {
 		`{"ID":"x","Text":"小区门口路灯坏了一个月，请维修。"}`,
 		`{"id":"y","content":"小区门口路灯坏了一个月，请维修。"}`,
 		`{"id":"z","title":"路灯","Title":"路灯坏了"}`,
+		`{"id":"w","body":"路灯坏了","body":"另一封信"}`,
+		`{"id":"v1","id":"v2","body":"路灯坏了"}`,
 	}
 	want := []string{`{"id":5,"class":"gov_service"`, `{"id":"x","class":"gov_service"`, `{"id":"y","class":"gov_service"`,
-		`{"id":"z","error":"line 4: keys \"Title\" and \"title\" name the same field"}`}
+		`{"id":"z","error":"line 4: keys \"Title\" and \"title\" name the same field"}`,
+		`{"id":"w","error":"line 5: key \"body\" is given twice"}`,
+		`{"id":null,"error":"line 6: key \"id\" is given twice"}`}
 	var out bytes.Buffer
-	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out, false); err != nil || bad != 1 {
-		t.Fatalf("classify: %d bad, %v; want 1 bad", bad, err)
+	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out, false); err != nil || bad != 3 {
+		t.Fatalf("classify: %d bad, %v; want 3 bad", bad, err)
 	}
 	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		if !strings.HasPrefix(l, want[i]) {

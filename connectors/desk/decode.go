@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/jsonkeys"
 	"github.com/minsheng/minsheng/internal/textenc"
 )
 
@@ -72,6 +73,12 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 	for _, fe := range errs {
 		bad[strings.ToLower(topField(fe.Path))] = true
 	}
+	// The decoder keeps the last of a field given twice (in any case): the
+	// desk is told, rather than the first text lost.
+	if path := jsonkeys.Repeated(raw, mapsExact); path != "" {
+		errs = append(errs, minsheng.FieldError{Path: path, Msg: "is given twice; send each field once"})
+		bad[strings.ToLower(topField(path))] = true
+	}
 	for _, fe := range s.validate("") {
 		if !bad[strings.ToLower(topField(fe.Path))] { // a field refused already reads as missing now
 			errs = append(errs, fe)
@@ -82,6 +89,10 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 	}
 	return &s, nil
 }
+
+// mapsExact tells jsonkeys.Repeated which objects of a submission are
+// structs, whose field names match in any case: all but attrs, a map.
+func mapsExact(path string) bool { return path != "attrs" }
 
 // maxRefused bounds how many refused fields decodeFields lists, so that
 // an answer to a body of thousands of bad keys stays short.
@@ -343,6 +354,12 @@ func (d *Desk) readBatch(req *http.Request, p *minsheng.Principal) ([]*minsheng.
 	if err := strictJSON(raw, &batch); err != nil {
 		prob, st := invalid(err)
 		return nil, prob, st
+	}
+	// Two "items" lists would lose the first; a key repeated inside an
+	// item is named by that item's own check.
+	if path := jsonkeys.RepeatedTop(raw, true); path != "" {
+		fes := minsheng.FieldErrors{{Path: path, Msg: "is given twice; send one list of items"}}
+		return nil, &Problem{Error: "invalid_batch", Message: fes.Error(), Fields: fes}, http.StatusBadRequest
 	}
 	if len(batch.Items) == 0 || len(batch.Items) > d.cfg.MaxBatch {
 		return nil, &Problem{Error: "invalid_batch", Message: fmt.Sprintf("items: send 1 to %d items", d.cfg.MaxBatch)}, http.StatusBadRequest

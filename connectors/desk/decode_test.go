@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/jsonkeys"
 )
 
 const goodJSON = `{"ref":"QD-2026-0001","title":"小区噪音扰民","body":"楼下商铺夜间施工，噪音很大，多次反映无果。",
@@ -46,6 +47,11 @@ func TestDecodeSubmission(t *testing.T) {
 		{"invalid utf-8", strings.Replace(goodJSON, "噪音", "\xb8\xdf", 1), "(body)", "not valid UTF-8"},
 		{"NUL in ref", strings.Replace(goodJSON, `"ref":"QD-2026-0001"`, `"ref":"QD\u0000-1"`, 1), "ref", "control character (U+0000 at byte 2)"},
 		{"newline in ref", strings.Replace(goodJSON, `"ref":"QD-2026-0001"`, `"ref":"QD-1\n"`, 1), "ref", "control character"},
+		{"body twice", strings.Replace(goodJSON, `"ref"`, `"body":"前一封信","ref"`, 1), "body", "is given twice"},
+		{"body twice in two cases", strings.Replace(goodJSON, `"ref"`, `"BODY":"前一封信","ref"`, 1), "body", "is given twice"},
+		{"name twice", strings.Replace(goodJSON, `"phone"`, `"Name":"李四","phone"`, 1), "complainant.Name", "is given twice"},
+		{"attrs keys in two cases", strings.Replace(goodJSON, `"ref"`, `"attrs":{"k":"1","K":"2"},"ref"`, 1), "", ""},
+		{"attrs key twice", strings.Replace(goodJSON, `"ref"`, `"attrs":{"k":"1","k":"2"},"ref"`, 1), "attrs.k", "is given twice"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +92,9 @@ func FuzzDecodeSubmission(f *testing.F) {
 				t.Fatalf("error without field errors: %v", err)
 			}
 			return
+		}
+		if jsonkeys.Repeated(raw, mapsExact) != "" {
+			t.Fatalf("accepted a field given twice: %s", raw)
 		}
 		if s.Ref == "" || s.Complainant == nil || s.Complainant.Anonymous == nil || s.Complainant.ConsentToPublish == nil || s.SubmittedAt.IsZero() || (s.Title == "" && s.Body == "") {
 			t.Fatalf("accepted an incomplete submission: %+v", s)

@@ -1,0 +1,128 @@
+package jsonkeys
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestRepeated(t *testing.T) {
+	exactAttrs := func(p string) bool { return p != "attrs" }
+	for _, c := range []struct {
+		raw  string
+		fold func(string) bool
+		want string
+	}{
+		{`{"ref":"a","body":"一","title":"二"}`, nil, ""},
+		{`{"body":"一","body":"二"}`, nil, "body"},
+		{`{"body":"一","Body":"二"}`, nil, "Body"},
+		{`{"body":"一","Body":"二"}`, func(string) bool { return false }, ""},
+		{`{"b\u006fdy":"一","body":"二"}`, nil, "body"},
+		{` { "a" : 1 , "b" : [ 1 , 2 ] , "a" : 3 } `, nil, "a"},
+		{`{"complainant":{"name":"张","phone":"1","NAME":"李"}}`, exactAttrs, "complainant.NAME"},
+		{`{"attrs":{"k":"1","K":"2"}}`, exactAttrs, ""},
+		{`{"attrs":{"k":"1","k":"2"}}`, exactAttrs, "attrs.k"},
+		{`{"items":[{"ref":"a"},{"ref":"b","ref":"c"}]}`, nil, "items[1].ref"},
+		{`{"items":[[1,{"x":1,"x":2}]]}`, nil, "items[0][1].x"},
+		{`{"a":{"b":1},"c":{"b":1}}`, nil, ""},
+		{`{"s":"a \"quoted\" }{ text","s2":"\\","t":null,"u":true,"v":-1.5e3}`, nil, ""},
+		{`[{"a":1},{"a":1}]`, nil, ""},
+		{`"plain"`, nil, ""},
+		{`{"a":1,`, nil, ""}, // not JSON: stops quietly
+		{``, nil, ""},
+	} {
+		if got := Repeated([]byte(c.raw), c.fold); got != c.want {
+			t.Errorf("Repeated(%s) = %q, want %q", c.raw, got, c.want)
+		}
+	}
+}
+
+func TestRepeatedTop(t *testing.T) {
+	for _, c := range []struct {
+		raw  string
+		fold bool
+		want string
+	}{
+		{`{"meta":{"a":1,"a":2},"id":1,"id":2}`, false, "id"},
+		{`{"meta":{"a":1,"a":2},"id":1}`, false, ""},
+		{`{"id":1,"ID":2}`, false, ""},
+		{`{"id":1,"ID":2}`, true, "ID"},
+		{`[{"id":1,"id":2}]`, false, ""},
+	} {
+		if got := RepeatedTop([]byte(c.raw), c.fold); got != c.want {
+			t.Errorf("RepeatedTop(%s, %v) = %q, want %q", c.raw, c.fold, got, c.want)
+		}
+	}
+}
+
+func TestTop(t *testing.T) {
+	for p, want := range map[string]bool{"items": true, "items[0].ref": false, "complainant.name": false, "": false} {
+		if Top(p) != want {
+			t.Errorf("Top(%q) = %v", p, !want)
+		}
+	}
+}
+
+// reference finds the first repeated key with encoding/json's tokens,
+// folding every object: what Repeated must agree with on valid JSON.
+func reference(raw []byte) string {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var walk func(path string) (string, bool)
+	walk = func(path string) (string, bool) {
+		tok, err := d.Token()
+		if err != nil {
+			return "", false
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for d.More() {
+				kt, err := d.Token()
+				if err != nil {
+					return "", false
+				}
+				k := kt.(string)
+				sub := k
+				if path != "" {
+					sub = path + "." + k
+				}
+				if seen[strings.ToLower(k)] {
+					return sub, false
+				}
+				seen[strings.ToLower(k)] = true
+				if f, ok := walk(sub); !ok {
+					return f, false
+				}
+			}
+			d.Token()
+		case json.Delim('['):
+			for n := 0; d.More(); n++ {
+				if f, ok := walk(path + "[" + strconv.Itoa(n) + "]"); !ok {
+					return f, false
+				}
+			}
+			d.Token()
+		}
+		return "", true
+	}
+	f, _ := walk("")
+	return f
+}
+
+func FuzzRepeated(f *testing.F) {
+	for _, s := range []string{`{"a":1,"A":2}`, `{"x":[{"y":"\"}","y":1}]}`, `{"k\u00e9":1,"kÉ":2}`, `[1,"2",{"3":[]}]`, `{"complainant":{"name":"张"}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got := Repeated(raw, nil) // never panics, whatever raw is
+		if !json.Valid(raw) {
+			return
+		}
+		if want := reference(raw); got != want {
+			t.Errorf("Repeated(%q) = %q, encoding/json's tokens say %q", raw, got, want)
+		}
+	})
+}
