@@ -194,3 +194,15 @@ func TestDecodeSubmissionManyBadFields(t *testing.T) {
 		t.Fatalf("%d errors: %v", len(fes), err)
 	}
 }
+
+// BenchmarkDecodeSubmission: one letter-sized submission, decoded and
+// checked (the scan for a field given twice included).
+func BenchmarkDecodeSubmission(b *testing.B) {
+	raw := []byte(strings.Replace(goodJSON, "楼下商铺夜间施工，噪音很大，多次反映无果。", strings.Repeat("楼下商铺夜间施工，噪音很大，多次反映无果。", 30), 1))
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := DecodeSubmission(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

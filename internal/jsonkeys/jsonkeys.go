@@ -7,9 +7,11 @@
 package jsonkeys
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Repeated returns the path of the first key given twice in one object
@@ -69,7 +71,7 @@ func (s *scanner) value(path string) bool {
 	case '[':
 		return s.array(path)
 	case '"':
-		_, ok := s.str()
+		_, ok := s.str(false)
 		return ok
 	}
 	start := s.i
@@ -83,31 +85,41 @@ func (s *scanner) value(path string) bool {
 	return true
 }
 
-// str scans a string at s.i and returns its value.
-func (s *scanner) str() (string, bool) {
+// str scans a string at s.i and returns its value when decode is set (as
+// encoding/json decodes it: escapes, and invalid UTF-8 as U+FFFD).
+func (s *scanner) str(decode bool) (string, bool) {
 	start := s.i
 	s.i++
 	escaped := false
-	for s.i < len(s.raw) {
-		switch s.raw[s.i] {
-		case '\\':
+	for {
+		n := bytes.IndexByte(s.raw[s.i:], '"')
+		if n < 0 {
+			return "", false
+		}
+		if bytes.IndexByte(s.raw[s.i:s.i+n], '\\') >= 0 {
 			escaped = true
-			s.i += 2
-			continue
-		case '"':
-			s.i++
-			if !escaped {
-				return string(s.raw[start+1 : s.i-1]), true
-			}
-			var v string
-			if json.Unmarshal(s.raw[start:s.i], &v) != nil {
-				return "", false
-			}
-			return v, true
+		}
+		s.i += n
+		odd := false // the quote is escaped by an odd run of backslashes
+		for j := s.i - 1; j > start && s.raw[j] == '\\'; j-- {
+			odd = !odd
 		}
 		s.i++
+		if odd {
+			continue
+		}
+		switch raw := s.raw[start+1 : s.i-1]; {
+		case !decode:
+			return "", true
+		case !escaped && utf8.Valid(raw):
+			return string(raw), true
+		}
+		var v string
+		if json.Unmarshal(s.raw[start:s.i], &v) != nil {
+			return "", false
+		}
+		return v, true
 	}
-	return "", false
 }
 
 func (s *scanner) object(path string) bool {
@@ -131,7 +143,7 @@ func (s *scanner) object(path string) bool {
 		default:
 			return false
 		}
-		k, ok := s.str()
+		k, ok := s.str(true)
 		if !ok {
 			return false
 		}

@@ -29,6 +29,8 @@ func TestRepeated(t *testing.T) {
 		{`{"a":{"b":1},"c":{"b":1}}`, nil, ""},
 		{`{"s":"a \"quoted\" }{ text","s2":"\\","t":null,"u":true,"v":-1.5e3}`, nil, ""},
 		{`[{"a":1},{"a":1}]`, nil, ""},
+		{"{\"\xc3\":0,\"\x89\":0}", nil, "\ufffd"}, // invalid UTF-8 decodes to U+FFFD, as encoding/json's
+		{`{"a\\":1,"a\\":2}`, nil, `a\`},
 		{`"plain"`, nil, ""},
 		{`{"a":1,`, nil, ""}, // not JSON: stops quietly
 		{``, nil, ""},
@@ -125,4 +127,16 @@ func FuzzRepeated(f *testing.F) {
 			t.Errorf("Repeated(%q) = %q, encoding/json's tokens say %q", raw, got, want)
 		}
 	})
+}
+
+// BenchmarkRepeated: a letter of about 2 KB with a nested object.
+func BenchmarkRepeated(b *testing.B) {
+	raw := []byte(`{"ref":"QD-2026-0001","title":"小区噪音扰民","body":"` + strings.Repeat("楼下商铺夜间施工，噪音很大，多次反映无果。", 30) +
+		`","submitted_at":"2026-11-20T21:15:00+08:00","complainant":{"name":"张三","phone":"13800000000","anonymous":false,"consent_to_publish":false}}`)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if Repeated(raw, nil) != "" {
+			b.Fatal("repeat")
+		}
+	}
 }
