@@ -544,7 +544,7 @@ func readLabelled(path string) ([]labelled, error) {
 	}
 	hint := ""
 	if comma == '\t' {
-		hint = " (a .tsv has no quoting: a tab or a line break inside a field splits it; take them out of the fields, or write a .csv)"
+		hint = " (a tab or a line break inside a field splits it unless the field is quoted as a CSV writer quotes it; take them out of the fields, or write a .csv)"
 	}
 	out := make([]labelled, 0, len(rows)-1)
 	for i, row := range rows[1:] {
@@ -624,11 +624,26 @@ func readLabelledJSON(path string) ([]labelled, error) {
 	return out, nil
 }
 
-// tsvRows splits each non-blank line of r on tabs. A TSV has no quoting:
-// a field may start with " (csv's quoting would join it to the next rows).
+// tsvRows reads the rows of a tab-separated file. Plain TSV has no
+// quoting, but Python's csv module (and Excel) quote a field that holds a
+// tab, a line break or a quote mark: when the file reads as such, every
+// row with as many fields as the header, it is read so; otherwise each
+// non-blank line is split on tabs, and a field may start with " (a title
+// quoting a name) without joining the next rows.
 func tsvRows(r io.Reader) ([][]string, error) {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.IndexByte(raw, '"') >= 0 {
+		q := csv.NewReader(bytes.NewReader(raw))
+		q.Comma, q.FieldsPerRecord = '\t', 0
+		if rows, err := q.ReadAll(); err == nil {
+			return rows, nil
+		}
+	}
 	var rows [][]string
-	err := eachLine(r, maxClassifyLine, func(n int, line []byte) error {
+	err = eachLine(bytes.NewReader(raw), maxClassifyLine, func(n int, line []byte) error {
 		if line == nil {
 			return fmt.Errorf("line %d: longer than %d MiB", n, maxClassifyLine>>20)
 		}

@@ -455,7 +455,7 @@ func TestReadLabelledTables(t *testing.T) {
 	// from a piece of the body: refused, with the reason. Empty fields
 	// after the last column (a trailing comma) are not.
 	for name, c := range map[string]struct{ text, want string }{
-		"long.tsv":     {"id\ttitle\tbody\tclass\n1\t路灯\t路灯坏了\tgov_service\n2\t举报\t局长\t收受贿赂\tdiscipline\n", "row 2 after the header has 5 fields, the header 4 (a .tsv has no quoting"},
+		"long.tsv":     {"id\ttitle\tbody\tclass\n1\t路灯\t路灯坏了\tgov_service\n2\t举报\t局长\t收受贿赂\tdiscipline\n", "row 2 after the header has 5 fields, the header 4 (a tab or a line break inside a field splits it unless the field is quoted"},
 		"long.csv":     {"id,title,body,class\n1,路灯,路灯坏了,gov_service,extra\n", "row 1 after the header has 5 fields, the header 4"},
 		"trailing.csv": {"id,title,body,class\n1,路灯,路灯坏了,gov_service,\n", ""},
 	} {
@@ -468,6 +468,13 @@ func TestReadLabelledTables(t *testing.T) {
 		if c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
+	}
+	// Written by Python's csv module with a tab as delimiter: the fields
+	// holding a tab, a line break or a quote mark are quoted, and read whole.
+	quoted := dir + "/python.tsv"
+	os.WriteFile(quoted, []byte("id\ttitle\tbody\tclass\r\n1\t路灯\t\"路灯坏了\t两个月\"\tgov_service\r\n2\t举报\t\"局长收受贿赂\n还用公款吃喝，他说\"\"没人管得了\"\"\"\tdiscipline\r\n"), 0o644)
+	if items, err := readLabelled(quoted); err != nil || len(items) != 2 || items[0].Body != "路灯坏了\t两个月" || items[1].Body != "局长收受贿赂\n还用公款吃喝，他说\"没人管得了\"" || items[1].Class != "discipline" {
+		t.Errorf("a quoted .tsv: %+v, %v", items, err)
 	}
 	// One field under two names with different values is an error; with
 	// the same value it is read.
