@@ -635,15 +635,32 @@ func tsvRows(r io.Reader) ([][]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	var quoted [][]string
 	if bytes.IndexByte(raw, '"') >= 0 {
 		q := csv.NewReader(bytes.NewReader(raw))
 		q.Comma, q.FieldsPerRecord = '\t', 0
-		if rows, err := q.ReadAll(); err == nil {
-			return rows, nil
+		if quoted, err = q.ReadAll(); err != nil {
+			quoted = nil
 		}
 	}
+	plain, err := plainTSVRows(raw)
+	if err != nil || quoted == nil {
+		return plain, err
+	}
+	// Read both ways whole, and the quoting joins lines: a field that
+	// merely starts with a quote mark could have swallowed the rows up to
+	// the next one. Which was meant cannot be told.
+	even := !slices.ContainsFunc(plain, func(r []string) bool { return len(r) != len(plain[0]) })
+	if even && len(quoted) < len(plain) {
+		return nil, fmt.Errorf("reads both as quoted (%d rows) and as plain tab-separated text (%d rows): write it as a .csv, or take the quote marks at the start of fields out", len(quoted), len(plain))
+	}
+	return quoted, nil
+}
+
+// plainTSVRows splits each non-blank line of raw on tabs.
+func plainTSVRows(raw []byte) ([][]string, error) {
 	var rows [][]string
-	err = eachLine(bytes.NewReader(raw), maxClassifyLine, func(n int, line []byte) error {
+	err := eachLine(bytes.NewReader(raw), maxClassifyLine, func(n int, line []byte) error {
 		if line == nil {
 			return fmt.Errorf("line %d: longer than %d MiB", n, maxClassifyLine>>20)
 		}
@@ -660,8 +677,9 @@ func tsvRows(r io.Reader) ([][]string, error) {
 // twice (the map holds the last) or two keys fold to one ("Title" and
 // "title"; the map then holds one of them).
 func foldKeys(raw []byte, obj map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	var twice error
 	if k := jsonkeys.RepeatedTop(raw, false); k != "" {
-		return obj, repeatedKey(k)
+		twice = repeatedKey(k)
 	}
 	keys := make(map[string]json.RawMessage, len(obj))
 	from := make(map[string]string, len(obj))
@@ -672,6 +690,9 @@ func foldKeys(raw []byte, obj map[string]json.RawMessage) (map[string]json.RawMe
 			clash = append(clash, fmt.Sprintf("keys %q and %q name the same field", min(k, other), max(k, other)))
 		}
 		keys[key], from[key] = v, k
+	}
+	if twice != nil {
+		return keys, twice
 	}
 	if len(clash) > 0 {
 		slices.Sort(clash) // the same message whatever the map's order

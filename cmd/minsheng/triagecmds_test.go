@@ -476,6 +476,14 @@ func TestReadLabelledTables(t *testing.T) {
 	if items, err := readLabelled(quoted); err != nil || len(items) != 2 || items[0].Body != "路灯坏了\t两个月" || items[1].Body != "局长收受贿赂\n还用公款吃喝，他说\"没人管得了\"" || items[1].Class != "discipline" {
 		t.Errorf("a quoted .tsv: %+v, %v", items, err)
 	}
+	// A plain TSV whose field starts with a quote mark that a later field's
+	// last quote mark closes: read with quoting, the rows between would
+	// vanish into one body. Refused as ambiguous.
+	swallow := dir + "/swallow.tsv"
+	os.WriteFile(swallow, []byte("id\ttitle\tbody\tclass\n1\t路灯\t\"路灯坏了\tgov_service\n2\t举报\t局长受贿\tdiscipline\n3\t噪音\t晚上施工，工人说别管\"\tgov_service\n"), 0o644)
+	if _, err := readLabelled(swallow); err == nil || !strings.Contains(err.Error(), "reads both as quoted (2 rows) and as plain tab-separated text (4 rows)") {
+		t.Errorf("an ambiguous .tsv: %v", err)
+	}
 	// One field under two names with different values is an error; with
 	// the same value it is read.
 	conflict := dir + "/conflict.jsonl"
@@ -731,14 +739,16 @@ func TestClassifyFieldNames(t *testing.T) {
 		`{"id":"z","title":"路灯","Title":"路灯坏了"}`,
 		`{"id":"w","body":"路灯坏了","body":"另一封信"}`,
 		`{"id":"v1","id":"v2","body":"路灯坏了"}`,
+		`{"ID":"u","body":"路灯坏了","body":"另一封信"}`,
 	}
 	want := []string{`{"id":5,"class":"gov_service"`, `{"id":"x","class":"gov_service"`, `{"id":"y","class":"gov_service"`,
 		`{"id":"z","error":"line 4: keys \"Title\" and \"title\" name the same field"}`,
 		`{"id":"w","error":"line 5: key \"body\" is given twice"}`,
-		`{"id":null,"error":"line 6: key \"id\" is given twice"}`}
+		`{"id":null,"error":"line 6: key \"id\" is given twice"}`,
+		`{"id":"u","error":"line 7: key \"body\" is given twice"}`}
 	var out bytes.Buffer
-	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out, false); err != nil || bad != 3 {
-		t.Fatalf("classify: %d bad, %v; want 3 bad", bad, err)
+	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out, false); err != nil || bad != 4 {
+		t.Fatalf("classify: %d bad, %v; want 4 bad", bad, err)
 	}
 	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		if !strings.HasPrefix(l, want[i]) {

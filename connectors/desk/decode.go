@@ -76,7 +76,18 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 	// The decoder keeps the last of a field given twice (in any case): the
 	// desk is told, rather than the first text lost.
 	if path := jsonkeys.Repeated(raw, mapsExact); path != "" {
-		errs = append(errs, minsheng.FieldError{Path: path, Msg: "is given twice; send each field once"})
+		// It is the repeat that is refused: what the decoder said of the
+		// field's last value is
+		// beside the point (an unknown name stays unknown, however often).
+		unknown := false
+		errs = slices.DeleteFunc(errs, func(fe minsheng.FieldError) bool {
+			same := jsonkeys.Same(fe.Path, path)
+			unknown = unknown || (same && fe.Msg == notAField)
+			return same && fe.Msg != notAField
+		})
+		if !unknown {
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: "is given twice; send each field once"})
+		}
 		bad[strings.ToLower(topField(path))] = true
 	}
 	for _, fe := range s.validate("") {
@@ -92,7 +103,10 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 
 // mapsExact tells jsonkeys.Repeated which objects of a submission are
 // structs, whose field names match in any case: all but attrs, a map.
-func mapsExact(path string) bool { return path != "attrs" }
+func mapsExact(depth int, under string) bool { return depth != 1 || !jsonkeys.Same(under, "attrs") }
+
+// notAField is the message of a name the schema does not have.
+const notAField = "is not a field of the item schema"
 
 // maxRefused bounds how many refused fields decodeFields lists, so that
 // an answer to a body of thousands of bad keys stays short.
@@ -133,7 +147,7 @@ func decodeFields[T any](raw []byte, v *T) minsheng.FieldErrors {
 			}
 		}
 		if !ok {
-			out = append(out, minsheng.FieldError{Path: k, Msg: "is not a field of the item schema"})
+			out = append(out, minsheng.FieldError{Path: k, Msg: notAField})
 			continue
 		}
 		f := reflect.New(rv.Field(fi).Type())
@@ -242,7 +256,7 @@ func jsonError(err error) minsheng.FieldError {
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return minsheng.FieldError{Path: strings.Trim(f, `"`), Msg: "is not a field of the item schema"}
+		return minsheng.FieldError{Path: strings.Trim(f, `"`), Msg: notAField}
 	}
 	return minsheng.FieldError{Path: "(body)", Msg: strings.TrimPrefix(msg, "json: ")}
 }

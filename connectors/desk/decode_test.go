@@ -50,6 +50,7 @@ func TestDecodeSubmission(t *testing.T) {
 		{"body twice", strings.Replace(goodJSON, `"ref"`, `"body":"前一封信","ref"`, 1), "body", "is given twice"},
 		{"body twice in two cases", strings.Replace(goodJSON, `"ref"`, `"BODY":"前一封信","ref"`, 1), "body", "is given twice"},
 		{"name twice", strings.Replace(goodJSON, `"phone"`, `"Name":"李四","phone"`, 1), "complainant.Name", "is given twice"},
+		{"anonymous twice, once with a long s", strings.Replace(goodJSON, `"anonymous":false`, `"anonymous":true,"anonymouſ":false`, 1), "complainant.anonymouſ", "is given twice"},
 		{"attrs keys in two cases", strings.Replace(goodJSON, `"ref"`, `"attrs":{"k":"1","K":"2"},"ref"`, 1), "", ""},
 		{"attrs key twice", strings.Replace(goodJSON, `"ref"`, `"attrs":{"k":"1","k":"2"},"ref"`, 1), "attrs.k", "is given twice"},
 	}
@@ -73,6 +74,23 @@ func TestDecodeSubmission(t *testing.T) {
 			}
 			t.Fatalf("want %s: ...%s..., got %v", tc.field, tc.msg, fes)
 		})
+	}
+}
+
+// TestRepeatNamedOnce: a field given twice is named once, for the repeat,
+// whatever its values; an unknown name given twice stays unknown.
+func TestRepeatNamedOnce(t *testing.T) {
+	for _, c := range []struct{ raw, path, msg string }{
+		{strings.Replace(goodJSON, `"ref"`, `"body":"x","body":1,"ref"`, 1), "body", "is given twice"},
+		{strings.Replace(goodJSON, `"ref"`, `"Body":1,"body":"x","ref"`, 1), "body", "is given twice"},
+		{strings.Replace(goodJSON, `"ref"`, `"zz":1,"zz":2,"ref"`, 1), "zz", "is not a field"},
+		{strings.Replace(goodJSON, `"phone"`, `"name":1,"phone"`, 1), "complainant.name", "is given twice"},
+	} {
+		_, err := DecodeSubmission([]byte(c.raw))
+		var fes minsheng.FieldErrors
+		if !errors.As(err, &fes) || len(fes) != 1 || !jsonkeys.Same(fes[0].Path, c.path) || !strings.Contains(fes[0].Msg, c.msg) {
+			t.Errorf("%s: %v; want only %s %s", c.raw, err, c.path, c.msg)
+		}
 	}
 }
 

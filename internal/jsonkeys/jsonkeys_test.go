@@ -3,22 +3,28 @@ package jsonkeys
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 func TestRepeated(t *testing.T) {
-	exactAttrs := func(p string) bool { return p != "attrs" }
+	exactAttrs := func(depth int, under string) bool { return depth != 1 || !Same(under, "attrs") }
 	for _, c := range []struct {
 		raw  string
-		fold func(string) bool
+		fold Fold
 		want string
 	}{
 		{`{"ref":"a","body":"一","title":"二"}`, nil, ""},
 		{`{"body":"一","body":"二"}`, nil, "body"},
 		{`{"body":"一","Body":"二"}`, nil, "Body"},
-		{`{"body":"一","Body":"二"}`, func(string) bool { return false }, ""},
+		{`{"body":"一","Body":"二"}`, func(int, string) bool { return false }, ""},
+		{`{"anonymous":true,"anonymouſ":false}`, nil, "anonymouſ"}, // ſ folds to s, as encoding/json matches names
+		{`{"kelvin":1,"\u212aelvin":2}`, nil, "\u212aelvin"},       // the Kelvin sign folds to k
+		{`{"tİtle":"y","title":"t"}`, nil, ""},                     // İ does not fold to i
+		{`{"Attrs":{"k":"1","K":"2"}}`, exactAttrs, ""},
+		{`{"x":{"attrs":{"k":"1","K":"2"}}}`, exactAttrs, "x.attrs.K"},
 		{`{"b\u006fdy":"一","body":"二"}`, nil, "body"},
 		{` { "a" : 1 , "b" : [ 1 , 2 ] , "a" : 3 } `, nil, "a"},
 		{`{"complainant":{"name":"张","phone":"1","NAME":"李"}}`, exactAttrs, "complainant.NAME"},
@@ -59,11 +65,37 @@ func TestRepeatedTop(t *testing.T) {
 	}
 }
 
-func TestTop(t *testing.T) {
-	for p, want := range map[string]bool{"items": true, "items[0].ref": false, "complainant.name": false, "": false} {
-		if Top(p) != want {
-			t.Errorf("Top(%q) = %v", p, !want)
+func TestSame(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"body", "BODY", true}, {"ſubmitted_at", "submitted_at", true}, {"\u212a", "k", true},
+		{"tİtle", "title", false}, {"body", "bodies", false}, {"正文", "正文", true}, {"", "", true},
+	} {
+		if Same(c.a, c.b) != c.want || Same(c.b, c.a) != c.want {
+			t.Errorf("Same(%q, %q) = %v", c.a, c.b, !c.want)
 		}
+	}
+}
+
+// TestDeepNesting: a body nested as deep as encoding/json allows, with
+// long keys, is scanned in memory linear in its size (a path built at
+// every level had taken gigabytes).
+func TestDeepNesting(t *testing.T) {
+	key := strings.Repeat("k", 100)
+	const depth = 9000
+	raw := []byte(`{"body":"x","x":` + strings.Repeat(`{"`+key+`":`, depth) + "1" + strings.Repeat("}", depth) + `,"body":"y"}`)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got := Repeated(raw, nil)
+	top := RepeatedTop(raw, true)
+	runtime.ReadMemStats(&after)
+	if got != "body" || top != "body" {
+		t.Errorf("Repeated = %q, RepeatedTop = %q; want body", got, top)
+	}
+	if used := after.TotalAlloc - before.TotalAlloc; used > 8*uint64(len(raw)) {
+		t.Errorf("scanning %d bytes allocated %d", len(raw), used)
 	}
 }
 
@@ -91,10 +123,12 @@ func reference(raw []byte) string {
 				if path != "" {
 					sub = path + "." + k
 				}
-				if seen[strings.ToLower(k)] {
-					return sub, false
+				for s := range seen {
+					if bytes.EqualFold([]byte(s), []byte(k)) {
+						return sub, false
+					}
 				}
-				seen[strings.ToLower(k)] = true
+				seen[k] = true
 				if f, ok := walk(sub); !ok {
 					return f, false
 				}
