@@ -418,3 +418,42 @@ func TestCSVOtherEncodingRefused(t *testing.T) {
 		t.Errorf("err %v, %d emitted; want the file refused as UTF-16", err, len(em.Emitted()))
 	}
 }
+
+// FuzzRowItem: no header or row panics the mapping; a row becomes an item
+// or a reason, never both nor neither; an item is valid, keeps its
+// reference, withholds identity columns and has at most 50 attributes.
+func FuzzRowItem(f *testing.F) {
+	f.Add("工单编号", "身份证号", "GD1", "2026/11/2 9:00:00", "路灯坏了", "370202199001011234", "城管局")
+	f.Add("留言编号", "承办单位", "7", "45597.5", "", "", "\xff")
+	f.Add("编号", "备注", " ", "2026-11-02T09:00:00+08:00", "噪音\x00", "x", "")
+	f.Fuzz(func(t *testing.T, refHeader, extraHeader, ref, when, body, extra, attr string) {
+		header := []string{refHeader, "来电时间", "诉求内容", extraHeader, "承办单位"}
+		m, err := newMapping(header, nil)
+		if err != nil {
+			return // a header it cannot map is refused as a whole, with the reason
+		}
+		row := []string{ref, when, body, extra, attr}
+		it, reason := m.item(row, 2, &rowSpec{channel: minsheng.ChannelHotline, source: "s", file: "f.csv", loc: time.UTC}, time.Now())
+		if (it == nil) == (reason == "") {
+			t.Fatalf("item %v and reason %q", it, reason)
+		}
+		if it == nil {
+			return
+		}
+		c := *it
+		c.TraceID = "t"
+		if errs := c.Validate(); len(errs) > 0 {
+			t.Fatalf("invalid item: %v", errs)
+		}
+		if it.Ref == "" || it.Ref != strings.TrimSpace(it.Ref) || len(it.Attrs) > 50 {
+			t.Fatalf("ref %q, %d attrs", it.Ref, len(it.Attrs))
+		}
+		if identityColumn(extraHeader) && strings.TrimSpace(extra) != "" && m.col[FieldName] != 3 && m.col[FieldPhone] != 3 && m.col[FieldEmail] != 3 && m.col[FieldAddress] != 3 {
+			for k, v := range it.Attrs {
+				if k == strings.TrimSpace(extraHeader) && v != "" {
+					t.Fatalf("identity column %q kept in attrs as %q", extraHeader, v)
+				}
+			}
+		}
+	})
+}
