@@ -417,3 +417,29 @@ func FuzzDecodeOrder(f *testing.F) {
 		}
 	})
 }
+
+// TestOrderFieldTwice: an order giving a field twice, in any case, is
+// refused naming it (and so quarantined whole, as every invalid order is);
+// attrs keys differing in case are two keys.
+func TestOrderFieldTwice(t *testing.T) {
+	good, err := os.ReadFile("testdata/order.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, to, want string }{
+		{`"description":`, `"Description": "另一段描述",
+  "description":`, "description is given twice"},
+		{`"phone": "13800001234"`, `"phone": "13800001234", "Phone": "13900000000"`, "caller.Phone is given twice"},
+		{`"operator": "0231"`, `"operator": "0231", "Operator": "0232"`, ""},
+		{`"operator": "0231"`, `"operator": "0231", "operator": "0232"`, "attrs.operator is given twice"},
+	} {
+		b := bytes.Replace(good, []byte(c.from), []byte(c.to), 1)
+		_, _, err := DecodeOrder(b, cst)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.to, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %q", c.to, err, c.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/connectors/internal/timefmt"
+	"github.com/minsheng/minsheng/internal/jsonkeys"
 )
 
 // Protocol constants. See README.md for the specification.
@@ -157,6 +158,11 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	if err != nil {
 		problems = append(problems, "received_at: "+err.Error())
 	}
+	// encoding/json keeps the last of a field given twice (in any case):
+	// an order that says two things is set aside whole, not half read.
+	if p := jsonkeys.Repeated(b, orderFold); p != "" {
+		problems = append(problems, p+" is given twice")
+	}
 	for i, a := range o.Attachments {
 		if strings.TrimSpace(a.URL) == "" {
 			problems = append(problems, fmt.Sprintf("attachments[%d].url is required", i))
@@ -173,6 +179,10 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	}
 	return &o, at, nil
 }
+
+// orderFold tells jsonkeys.Repeated which objects of an order are
+// structs (names matched in any case): all but attrs, a map.
+func orderFold(depth int, under string) bool { return depth != 1 || !jsonkeys.Same(under, "attrs") }
 
 // Ref is the item reference of the order: its number, and "#r<revision>"
 // for an amendment.
