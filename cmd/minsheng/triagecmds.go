@@ -345,7 +345,16 @@ func evalDepartment(w io.Writer, e *triage.Engine, path string, trainPaths ...st
 	fmt.Fprintf(w, "department routing on %s (model %s): left out %d of its %d rows that are also in %s (same id, or same normalised title and body); scored on the other %d\n",
 		filepath.Base(path), e.ModelVersion(), left, left+rep.N, what, rep.N)
 	rep.Print(w)
+	printInterval(w, rep, len(rep.Labels))
 	return nil
+}
+
+// printInterval says how far another sample of as many items could put
+// the macro-F1 over the first over labels: a 95 % bootstrap interval.
+func printInterval(w io.Writer, rep *learn.Report, over int) {
+	const resamples = 1000
+	lo, hi := rep.Interval(over, resamples, 1)
+	fmt.Fprintf(w, "macro-F1 %.3f, 95 %% bootstrap interval %.3f–%.3f (%d resamples of the %d items)\n", rep.MacroF1Over(over), lo, hi, resamples, rep.N)
 }
 
 func evalSpam(w io.Writer, e *triage.Engine, dir string) error {
@@ -432,7 +441,8 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 		four := "n/a (no item's class is one of them)"
 		for i := range 4 {
 			if rep.Support(i) > 0 {
-				four = fmt.Sprintf("%.3f", rep.MacroF1Over(4))
+				lo, hi := rep.Interval(4, 1000, 1)
+				four = fmt.Sprintf("%.3f (95 %% bootstrap interval %.3f–%.3f, 1000 resamples)", rep.MacroF1Over(4), lo, hi)
 				break
 			}
 		}
@@ -448,6 +458,7 @@ func evalFile(w io.Writer, e *triage.Engine, path string) error {
 	if dept.N > 0 {
 		fmt.Fprintln(w, "\ndepartment:")
 		dept.Print(w)
+		printInterval(w, dept, len(dept.Labels))
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package learn
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -93,6 +95,43 @@ func (r *Report) MacroF1Over(n int) float64 {
 		return 0
 	}
 	return sum / float64(k)
+}
+
+// Interval returns a 95 % bootstrap interval of MacroF1Over(over): the
+// 2.5th and 97.5th percentiles over resamples of r's items, drawn with
+// replacement, each as many as r holds (seeded, so the same report gives
+// the same interval). How far another sample of the same size could put
+// the figure, not how good the model is.
+func (r *Report) Interval(over, resamples int, seed uint64) (lo, hi float64) {
+	if r.N == 0 || resamples < 2 {
+		return 0, 0
+	}
+	k := len(r.Labels)
+	cum := make([]int, 0, k*k) // running counts of the cells, row-major
+	run := 0
+	for g := range k {
+		for p := range k {
+			run += r.Confusion[g][p]
+			cum = append(cum, run)
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	b := NewReport(r.Labels)
+	fs := make([]float64, resamples)
+	for i := range fs {
+		for _, row := range b.Confusion {
+			clear(row)
+		}
+		b.N = 0
+		for range r.N {
+			c, _ := slices.BinarySearch(cum, rng.IntN(r.N)+1)
+			b.Add(c/k, c%k)
+		}
+		fs[i] = b.MacroF1Over(over)
+	}
+	slices.Sort(fs)
+	at := func(q float64) float64 { return fs[min(len(fs)-1, int(q*float64(len(fs))))] }
+	return at(0.025), at(0.975)
 }
 
 // Accuracy is the share of correct predictions.

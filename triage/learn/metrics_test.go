@@ -53,3 +53,50 @@ func TestPrintAligns(t *testing.T) {
 	}
 	t.Log("\n" + b.String())
 }
+
+// TestInterval: a perfect report's interval is a point; a noisy one's
+// holds its figure, narrows as the sample grows, and is the same for the
+// same seed.
+func TestInterval(t *testing.T) {
+	labels := []string{"a", "b", "c"}
+	perfect := NewReport(labels)
+	for i := range 30 {
+		perfect.Add(i%3, i%3)
+	}
+	if lo, hi := perfect.Interval(3, 200, 1); lo != 1 || hi != 1 {
+		t.Errorf("perfect: %g–%g, want 1–1", lo, hi)
+	}
+	noisy := func(times int) *Report {
+		r := NewReport(labels)
+		for range times {
+			for g := range 3 {
+				for p := range 3 {
+					n := 1
+					if g == p {
+						n = 6
+					}
+					for range n {
+						r.Add(g, p)
+					}
+				}
+			}
+		}
+		return r
+	}
+	small, large := noisy(2), noisy(40)
+	f := small.MacroF1Over(3)
+	slo, shi := small.Interval(3, 1000, 7)
+	llo, lhi := large.Interval(3, 1000, 7)
+	if !(slo < f && f < shi) || !(llo < f && f < lhi) {
+		t.Errorf("figure %.3f outside %.3f–%.3f or %.3f–%.3f", f, slo, shi, llo, lhi)
+	}
+	if lhi-llo >= (shi-slo)/2 {
+		t.Errorf("20 times the items should narrow the interval to well under half: %.3f against %.3f", lhi-llo, shi-slo)
+	}
+	if a, b := small.Interval(3, 1000, 7); a != slo || b != shi {
+		t.Errorf("same seed, another interval: %g–%g against %g–%g", a, b, slo, shi)
+	}
+	if lo, hi := NewReport(labels).Interval(3, 100, 1); lo != 0 || hi != 0 {
+		t.Errorf("empty report: %g–%g", lo, hi)
+	}
+}
