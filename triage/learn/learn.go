@@ -205,6 +205,13 @@ func DepartmentOptions() Options {
 // 0.664 0.640 / 0.514 0.496; beside the characters 0.666 0.653 / 0.685
 // 0.669 / 0.556 0.553. Characters alone do better, so no segmenter (and
 // no dictionary in the binary) was built.
+//
+// Tried on 2026-12-02 (stop 27), not kept: cleaner labels rather than
+// other options. The 420 letters whose label the head, held out with
+// near-duplicates in one fold, contradicted at p ≥ 0.6 were read again
+// blind (labels/blind-reads.tsv); taking the re-read where it sided with
+// the head (154 rows) lowered the figure against the second labeller from
+// 0.724 to 0.679 (labels/README.md, "Blind re-reads").
 func ClassOptions() Options {
 	return Options{Epochs: 40, Rate: 0.05, L2: 1e-4, Balance: 1, Seed: 1}
 }

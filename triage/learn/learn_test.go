@@ -677,3 +677,51 @@ func TestReadSectors(t *testing.T) {
 		})
 	}
 }
+
+// TestBlindReads keeps labels/blind-reads.tsv what its README says: a
+// re-read of 420 rows of fourway.tsv, none of them in second-opinion.tsv,
+// each once, with a valid class and a discipline class always a lead.
+// Run with -v for how often the re-read agrees with the label.
+func TestBlindReads(t *testing.T) {
+	read := func(name string) []LabelRef {
+		refs, err := ReadLabelRefs(filepath.Join("../labels", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return refs
+	}
+	key := func(r LabelRef) string { return r.File + "|" + r.ID }
+	first, second := map[string]LabelRef{}, map[string]bool{}
+	for _, r := range read("fourway.tsv") {
+		first[key(r)] = r
+	}
+	for _, r := range read("second-opinion.tsv") {
+		second[key(r)] = true
+	}
+	blind := read("blind-reads.tsv")
+	if len(blind) != 420 {
+		t.Errorf("%d rows, want 420", len(blind))
+	}
+	seen, agree := map[string]bool{}, 0
+	for _, r := range blind {
+		k := key(r)
+		a, ok := first[k]
+		switch {
+		case !ok:
+			t.Errorf("%s is not in fourway.tsv", k)
+		case second[k]:
+			t.Errorf("%s is in second-opinion.tsv too", k)
+		case seen[k]:
+			t.Errorf("%s twice", k)
+		case index(Classes(), r.Class) < 0:
+			t.Errorf("%s: class %q", k, r.Class)
+		case r.Class == "discipline" && !r.Lead:
+			t.Errorf("%s: discipline without a lead", k)
+		}
+		seen[k] = true
+		if ok && a.Class == r.Class {
+			agree++
+		}
+	}
+	t.Logf("the re-read agrees with fourway.tsv's class on %d of %d rows", agree, len(blind))
+}
