@@ -654,16 +654,19 @@ func tsvRows(r io.Reader) ([][]string, error) {
 			quoted = nil
 		}
 	}
-	plain, err := plainTSVRows(raw)
-	if err != nil || quoted == nil {
-		return plain, err
+	if quoted == nil {
+		return plainTSVRows(raw)
 	}
-	// Read both ways whole, and the quoting joins lines: a field that
-	// merely starts with a quote mark could have swallowed the rows up to
-	// the next one. Which was meant cannot be told.
-	even := !slices.ContainsFunc(plain, func(r []string) bool { return len(r) != len(plain[0]) })
-	if even && len(quoted) < len(plain) {
-		return nil, fmt.Errorf("reads both as quoted (%d rows) and as plain tab-separated text (%d rows): write it as a .csv, or take the quote marks at the start of fields out", len(quoted), len(plain))
+	// A field that merely starts with a quote mark can swallow the rows up
+	// to the next one, whose counts may still come out even. Such a field
+	// holds a line break and a tab; a real one that does is rare enough to
+	// ask for a .csv instead of guessing.
+	for i, row := range quoted {
+		for _, f := range row {
+			if strings.Contains(f, "\n") && strings.Contains(f, "\t") {
+				return nil, fmt.Errorf("row %d after the header holds a quoted field with a line break and a tab: a quote mark at the start of a field may have joined rows; write the file as a .csv, or take such quote marks out", i)
+			}
+		}
 	}
 	return quoted, nil
 }
@@ -688,34 +691,43 @@ func plainTSVRows(raw []byte) ([][]string, error) {
 // twice (the map holds the last) or two keys fold to one ("Title" and
 // "title"; the map then holds one of them).
 func foldKeys(raw []byte, obj map[string]json.RawMessage) (map[string]json.RawMessage, error) {
-	var twice error
-	if k := jsonkeys.RepeatedTop(raw, false); k != "" {
-		twice = repeatedKey(k)
-	}
+	fold := func(k string) string { return strings.ToLower(strings.TrimSpace(k)) }
 	keys := make(map[string]json.RawMessage, len(obj))
 	from := make(map[string]string, len(obj))
 	var clash []string
+	var involved []string
 	for k, v := range obj {
-		key := strings.ToLower(strings.TrimSpace(k))
+		key := fold(k)
 		if other, ok := from[key]; ok {
 			clash = append(clash, fmt.Sprintf("keys %q and %q name the same field", min(k, other), max(k, other)))
+			involved = append(involved, key)
 		}
 		keys[key], from[key] = v, k
 	}
-	if twice != nil {
-		return keys, twice
+	if k, twice := jsonkeys.RepeatedTop(raw, false); twice {
+		return keys, &keyTrouble{msg: fmt.Sprintf("key %q is given twice", k), folded: []string{fold(k)}}
 	}
 	if len(clash) > 0 {
 		slices.Sort(clash) // the same message whatever the map's order
-		return keys, errors.New(clash[0])
+		return keys, &keyTrouble{msg: clash[0], folded: involved}
 	}
 	return keys, nil
 }
 
-// repeatedKey is the error of a key given twice in one object.
-type repeatedKey string
+// keyTrouble is the error of keys that do not name their fields once: a
+// key given twice, or two that fold to one. The map then holds one of the
+// values, which one not known, for each of folded.
+type keyTrouble struct {
+	msg    string
+	folded []string
+}
 
-func (k repeatedKey) Error() string { return fmt.Sprintf("key %q is given twice", string(k)) }
+func (k *keyTrouble) Error() string { return k.msg }
+
+// names reports whether one of the keys in trouble is a name of field.
+func (k *keyTrouble) names(field string) bool {
+	return slices.ContainsFunc(k.folded, func(f string) bool { return slices.Contains(tableColumns[field], f) })
+}
 
 // aliased returns the value of field name in obj (keys lower-cased) under
 // any of its names in tableColumns: nil when none is given (null is not
@@ -917,8 +929,7 @@ func classifyInput(line []byte) (title, body string, id json.RawMessage, err err
 	// so that an error line names it when it can be read.
 	keys, clash := foldKeys(line, obj)
 	id, err = aliased(keys, "id") // echoed as given: "9" and 9 are not the same id to a script
-	var twice repeatedKey
-	if errors.As(clash, &twice) && slices.Contains(tableColumns["id"], strings.ToLower(strings.TrimSpace(string(twice)))) {
+	if kt := (*keyTrouble)(nil); errors.As(clash, &kt) && kt.names("id") {
 		id = nil // which of the two ids the line meant is not known
 	}
 	if err == nil {

@@ -479,10 +479,12 @@ func TestReadLabelledTables(t *testing.T) {
 	// A plain TSV whose field starts with a quote mark that a later field's
 	// last quote mark closes: read with quoting, the rows between would
 	// vanish into one body. Refused as ambiguous.
-	swallow := dir + "/swallow.tsv"
-	os.WriteFile(swallow, []byte("id\ttitle\tbody\tclass\n1\t路灯\t\"路灯坏了\tgov_service\n2\t举报\t局长受贿\tdiscipline\n3\t噪音\t晚上施工，工人说别管\"\tgov_service\n"), 0o644)
-	if _, err := readLabelled(swallow); err == nil || !strings.Contains(err.Error(), "reads both as quoted (2 rows) and as plain tab-separated text (4 rows)") {
-		t.Errorf("an ambiguous .tsv: %v", err)
+	for name, row2 := range map[string]string{"even": "2\t举报\t局长受贿\tdiscipline", "long": "2\t举报\t局长受贿\t\tdiscipline", "short": "2\t举报\t局长受贿"} {
+		swallow := dir + "/swallow-" + name + ".tsv"
+		os.WriteFile(swallow, []byte("id\ttitle\tbody\tclass\n1\t路灯\t\"路灯坏了\tgov_service\n"+row2+"\n3\t噪音\t晚上施工，工人说别管\"\tgov_service\n"), 0o644)
+		if _, err := readLabelled(swallow); err == nil || !strings.Contains(err.Error(), "row 1 after the header holds a quoted field with a line break and a tab") {
+			t.Errorf("a .tsv whose quote marks join rows (%s): %v", name, err)
+		}
 	}
 	// One field under two names with different values is an error; with
 	// the same value it is read.
@@ -740,15 +742,17 @@ func TestClassifyFieldNames(t *testing.T) {
 		`{"id":"w","body":"路灯坏了","body":"另一封信"}`,
 		`{"id":"v1","id":"v2","body":"路灯坏了"}`,
 		`{"ID":"u","body":"路灯坏了","body":"另一封信"}`,
+		`{"id":"a","ID":"b","body":"路灯坏了"}`,
 	}
 	want := []string{`{"id":5,"class":"gov_service"`, `{"id":"x","class":"gov_service"`, `{"id":"y","class":"gov_service"`,
 		`{"id":"z","error":"line 4: keys \"Title\" and \"title\" name the same field"}`,
 		`{"id":"w","error":"line 5: key \"body\" is given twice"}`,
 		`{"id":null,"error":"line 6: key \"id\" is given twice"}`,
-		`{"id":"u","error":"line 7: key \"body\" is given twice"}`}
+		`{"id":"u","error":"line 7: key \"body\" is given twice"}`,
+		`{"id":null,"error":"line 8: keys \"ID\" and \"id\" name the same field"}`}
 	var out bytes.Buffer
-	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out, false); err != nil || bad != 4 {
-		t.Fatalf("classify: %d bad, %v; want 4 bad", bad, err)
+	if _, bad, err := classify(e, strings.NewReader(strings.Join(in, "\n")), &out, false); err != nil || bad != 5 {
+		t.Fatalf("classify: %d bad, %v; want 5 bad", bad, err)
 	}
 	for i, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		if !strings.HasPrefix(l, want[i]) {

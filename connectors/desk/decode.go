@@ -75,17 +75,20 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 	}
 	// The decoder keeps the last of a field given twice (in any case): the
 	// desk is told, rather than the first text lost.
-	if path := jsonkeys.Repeated(raw, mapsExact); path != "" {
+	if path, twice := jsonkeys.Repeated(raw, mapsExact); twice {
 		// It is the repeat that is refused: what the decoder said of the
-		// field's last value is
-		// beside the point (an unknown name stays unknown, however often).
-		unknown := false
+		// field's last value, or of what lies inside it, is beside the
+		// point. A field refused as a whole already (an unknown name, a
+		// list where an object goes) stays refused as it was.
+		covered := false
 		errs = slices.DeleteFunc(errs, func(fe minsheng.FieldError) bool {
-			same := jsonkeys.Same(fe.Path, path)
-			unknown = unknown || (same && fe.Msg == notAField)
-			return same && fe.Msg != notAField
+			if within(path, fe.Path) && (fe.Msg == notAField || !jsonkeys.Same(fe.Path, path)) {
+				covered = true
+				return false
+			}
+			return within(fe.Path, path)
 		})
-		if !unknown {
+		if !covered {
 			errs = append(errs, minsheng.FieldError{Path: path, Msg: "is given twice; send each field once"})
 		}
 		bad[strings.ToLower(topField(path))] = true
@@ -99,6 +102,14 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 		return nil, errs
 	}
 	return &s, nil
+}
+
+// within reports whether path p is path or lies inside it ("complainant.name"
+// in "complainant", "attrs[0].k" in "attrs"), names compared as the
+// decoder matches them.
+func within(p, path string) bool {
+	fp, f := jsonkeys.FoldName(p), jsonkeys.FoldName(path)
+	return fp == f || strings.HasPrefix(fp, f+".") || strings.HasPrefix(fp, f+"[")
 }
 
 // mapsExact tells jsonkeys.Repeated which objects of a submission are
@@ -371,7 +382,7 @@ func (d *Desk) readBatch(req *http.Request, p *minsheng.Principal) ([]*minsheng.
 	}
 	// Two "items" lists would lose the first; a key repeated inside an
 	// item is named by that item's own check.
-	if path := jsonkeys.RepeatedTop(raw, true); path != "" {
+	if path, twice := jsonkeys.RepeatedTop(raw, true); twice {
 		fes := minsheng.FieldErrors{{Path: path, Msg: "is given twice; send one list of items"}}
 		return nil, &Problem{Error: "invalid_batch", Message: fes.Error(), Fields: fes}, http.StatusBadRequest
 	}

@@ -85,6 +85,11 @@ func TestRepeatNamedOnce(t *testing.T) {
 		{strings.Replace(goodJSON, `"ref"`, `"Body":1,"body":"x","ref"`, 1), "body", "is given twice"},
 		{strings.Replace(goodJSON, `"ref"`, `"zz":1,"zz":2,"ref"`, 1), "zz", "is not a field"},
 		{strings.Replace(goodJSON, `"phone"`, `"name":1,"phone"`, 1), "complainant.name", "is given twice"},
+		// What lies inside the repeated field is not judged too.
+		{strings.Replace(goodJSON, `"ref"`, `"Complainant":{"name":5,"anonymous":true,"consent_to_publish":true},"ref"`, 1), "complainant", "is given twice"},
+		// A field refused as a whole stays refused as it was.
+		{strings.Replace(goodJSON, `"ref"`, `"zz":{"a":1,"a":2},"ref"`, 1), "zz", "is not a field"},
+		{strings.Replace(goodJSON, `"ref"`, `"attrs":[{"a":"1","a":"2"}],"ref"`, 1), "attrs", "must be an object"},
 	} {
 		_, err := DecodeSubmission([]byte(c.raw))
 		var fes minsheng.FieldErrors
@@ -111,7 +116,7 @@ func FuzzDecodeSubmission(f *testing.F) {
 			}
 			return
 		}
-		if jsonkeys.Repeated(raw, mapsExact) != "" {
+		if _, twice := jsonkeys.Repeated(raw, mapsExact); twice {
 			t.Fatalf("accepted a field given twice: %s", raw)
 		}
 		if s.Ref == "" || s.Complainant == nil || s.Complainant.Anonymous == nil || s.Complainant.ConsentToPublish == nil || s.SubmittedAt.IsZero() || (s.Title == "" && s.Body == "") {

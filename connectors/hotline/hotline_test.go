@@ -418,6 +418,24 @@ func FuzzDecodeOrder(f *testing.F) {
 	})
 }
 
+// TestMessageFieldTwice: a frame giving a field twice, in any case, is
+// malformed (and so quarantined with its bytes), not read as the last.
+func TestMessageFieldTwice(t *testing.T) {
+	for _, c := range []struct{ frame, want string }{
+		{`{"type":"order","seq":1,"order":{"order_no":"A"},"Order":{"order_no":"B"}}`, `"Order" is given twice`},
+		{`{"type":"order","seq":1,"SEQ":2,"order":{"order_no":"A"}}`, `"SEQ" is given twice`},
+		{`{"type":"ack","seqs":[1,2]}`, ""},
+	} {
+		_, err := DecodeMessage([]byte(c.frame))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.frame, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %q", c.frame, err, c.want)
+		}
+	}
+}
+
 // TestOrderFieldTwice: an order giving a field twice, in any case, is
 // refused naming it (and so quarantined whole, as every invalid order is);
 // attrs keys differing in case are two keys.

@@ -78,6 +78,10 @@ func DecodeMessage(b []byte) (*Message, error) {
 	if d.More() {
 		return nil, errors.New("malformed message: data after the JSON object")
 	}
+	// Two orders (or two seqs) in one frame would be read as the last.
+	if k, twice := jsonkeys.RepeatedTop(b, true); twice {
+		return nil, fmt.Errorf("malformed message: %q is given twice", k)
+	}
 	if m.Type == "" {
 		return nil, errors.New("malformed message: no type")
 	}
@@ -160,7 +164,7 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	}
 	// encoding/json keeps the last of a field given twice (in any case):
 	// an order that says two things is set aside whole, not half read.
-	if p := jsonkeys.Repeated(b, orderFold); p != "" {
+	if p, twice := jsonkeys.Repeated(b, orderFold); twice {
 		problems = append(problems, p+" is given twice")
 	}
 	for i, a := range o.Attachments {

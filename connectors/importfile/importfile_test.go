@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -448,10 +449,17 @@ func FuzzRowItem(f *testing.F) {
 		if it.Ref == "" || it.Ref != strings.TrimSpace(it.Ref) || len(it.Attrs) > 50 {
 			t.Fatalf("ref %q, %d attrs", it.Ref, len(it.Attrs))
 		}
-		if identityColumn(extraHeader) && strings.TrimSpace(extra) != "" && m.col[FieldName] != 3 && m.col[FieldPhone] != 3 && m.col[FieldEmail] != 3 && m.col[FieldAddress] != 3 {
-			for k, v := range it.Attrs {
-				if k == strings.TrimSpace(extraHeader) && v != "" {
-					t.Fatalf("identity column %q kept in attrs as %q", extraHeader, v)
+		// A column that names the caller's identity and is no field of the
+		// item is withheld: never in the attributes, under any key.
+		if identityColumn(extraHeader) && !slices.Contains(slices.Collect(maps.Values(m.col)), 3) {
+			if !slices.Contains(m.withheld, 3) || slices.Contains(m.attrs, 3) {
+				t.Fatalf("identity column %q: withheld %v, attrs %v", extraHeader, m.withheld, m.attrs)
+			}
+			if v := strings.TrimSpace(extra); v != "" && len(v) > 8 {
+				for k, a := range it.Attrs {
+					if a == clip(v, 2000) && k != "import_file" && k != "import_row" && strings.TrimSpace(attr) != v {
+						t.Fatalf("identity column %q's value kept in attrs[%s]", extraHeader, k)
+					}
 				}
 			}
 		}

@@ -22,35 +22,41 @@ import (
 type Fold func(depth int, under string) bool
 
 // Repeated returns the path of the first key given twice in one object
-// of raw ("body", "complainant.name", "items[2].ref"), and "" when there
-// is none, comparing keys as fold says (nil: every object folds). raw
-// should be valid JSON (decode it first): scanning stops quietly at
-// anything that is not. Time and memory are linear in raw, however deep
-// it nests.
-func Repeated(raw []byte, fold Fold) string {
+// of raw ("body", "complainant.name", "items[2].ref"; "" for the empty
+// key of the outermost object) and whether there is one, comparing keys
+// as fold says (nil: every object folds). raw should be valid JSON
+// (decode it first): scanning stops quietly at anything that is not, and
+// at nesting deeper than encoding/json reads (MaxDepth). Time and memory
+// are linear in raw.
+func Repeated(raw []byte, fold Fold) (string, bool) {
 	s := scanner{raw: raw, fold: fold}
-	s.value(0)
-	return s.found
+	s.value(0, "")
+	return s.where(), s.repeat
 }
 
 // RepeatedTop is Repeated for the keys of the outermost object alone
 // (raw's, when it is an object), compared as encoding/json matches field
 // names when fold is true: what lies inside a value is skipped.
-func RepeatedTop(raw []byte, fold bool) string {
+func RepeatedTop(raw []byte, fold bool) (string, bool) {
 	s := scanner{raw: raw, fold: func(int, string) bool { return fold }, top: true}
-	s.value(0)
-	return s.found
+	s.value(0, "")
+	return s.where(), s.repeat
 }
+
+// MaxDepth is how deep Repeated follows objects and lists: encoding/json
+// refuses to decode deeper.
+const MaxDepth = 10000
 
 // Same reports whether encoding/json would take keys a and b for the same
 // field name: equal under Unicode simple case folding ("K", "k" and the
 // Kelvin sign; "S", "s" and "ſ").
-func Same(a, b string) bool { return foldName(a) == foldName(b) }
+func Same(a, b string) bool { return FoldName(a) == FoldName(b) }
 
-// foldName maps a name to one representative of its case-folding class:
+// FoldName maps a name to one representative of its case-folding class:
 // ASCII letters to upper case, any other rune to the smallest rune of its
-// simple-folding orbit.
-func foldName(s string) string {
+// simple-folding orbit. Folding is rune by rune, so the fold of a prefix
+// is a prefix of the fold.
+func FoldName(s string) string {
 	ascii := true
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
@@ -73,20 +79,20 @@ func foldName(s string) string {
 	return b.String()
 }
 
-// seg is one step of the path to the value being scanned: a key, or an
-// index into a list when key is "" and index ≥ 0.
+// seg is one step of the path to a repeat: a key, or an index into a
+// list when index ≥ 0.
 type seg struct {
 	key   string
 	index int
 }
 
 type scanner struct {
-	raw   []byte
-	i     int
-	fold  Fold
-	top   bool  // only the outermost object's keys are compared
-	path  []seg // to the value being scanned; joined only when a repeat is found
-	found string
+	raw    []byte
+	i      int
+	fold   Fold
+	top    bool  // only the outermost object's keys are compared
+	repeat bool  // a repeat was found
+	trail  []seg // its path, innermost first, gathered as the scan unwinds
 }
 
 func (s *scanner) ws() {
@@ -100,40 +106,39 @@ func (s *scanner) ws() {
 	}
 }
 
-// where joins the path, ending with key.
-func (s *scanner) where(key string) string {
+// where joins the trail of a repeat, outermost first: "items[1].ref"
+// (an empty key still takes its place: {"":{"":1,"":2}} repeats at ".").
+func (s *scanner) where() string {
 	var b strings.Builder
-	for _, p := range s.path {
-		if p.index >= 0 {
+	for i := len(s.trail) - 1; i >= 0; i-- {
+		p := s.trail[i]
+		switch {
+		case p.index >= 0:
 			b.WriteString("[" + strconv.Itoa(p.index) + "]")
 			continue
-		}
-		if b.Len() > 0 {
+		case i < len(s.trail)-1:
 			b.WriteByte('.')
 		}
 		b.WriteString(p.key)
 	}
-	if b.Len() > 0 {
-		b.WriteByte('.')
-	}
-	b.WriteString(key)
 	return b.String()
 }
 
-// value scans one value at s.i, at depth objects and lists deep; it
-// reports false to stop (a repeat found, or input that is not JSON).
-func (s *scanner) value(depth int) bool {
+// value scans one value at s.i, at depth objects and lists deep, under
+// the outermost key under; it reports false to stop (a repeat found, or
+// input that is not JSON).
+func (s *scanner) value(depth int, under string) bool {
 	s.ws()
-	if s.i >= len(s.raw) {
+	if s.i >= len(s.raw) || depth > MaxDepth {
 		return false
 	}
 	switch c := s.raw[s.i]; {
 	case (c == '{' || c == '[') && s.top && depth > 0:
 		return s.skip()
 	case c == '{':
-		return s.object(depth)
+		return s.object(depth, under)
 	case c == '[':
-		return s.list(depth)
+		return s.list(depth, under)
 	case c == '"':
 		_, ok := s.str(false)
 		return ok
@@ -209,14 +214,12 @@ func (s *scanner) str(decode bool) (string, bool) {
 	}
 }
 
-func (s *scanner) object(depth int) bool {
+func (s *scanner) object(depth int, under string) bool {
 	s.i++ // {
-	under := ""
-	if len(s.path) > 0 {
-		under = s.path[0].key
-	}
 	fold := s.fold == nil || s.fold(depth, under)
-	var seen map[string]bool
+	var first string         // the first key, held alone: most objects nested in a
+	var seen map[string]bool // body are small, and a map each would cost more than the body
+	keys := 0
 	for {
 		s.ws()
 		if s.i >= len(s.raw) {
@@ -239,31 +242,39 @@ func (s *scanner) object(depth int) bool {
 		}
 		key := k
 		if fold {
-			key = foldName(k)
+			key = FoldName(k)
 		}
-		if seen[key] {
-			s.found = s.where(k)
+		switch keys++; {
+		case keys == 1:
+			first = key
+		case key == first || seen[key]:
+			s.repeat, s.trail = true, []seg{{key: k, index: -1}}
 			return false
+		default:
+			if seen == nil {
+				seen = map[string]bool{first: true}
+			}
+			seen[key] = true
 		}
-		if seen == nil {
-			seen = make(map[string]bool, 8)
-		}
-		seen[key] = true
 		s.ws()
 		if s.i >= len(s.raw) || s.raw[s.i] != ':' {
 			return false
 		}
 		s.i++
-		s.path = append(s.path, seg{key: k, index: -1})
-		ok = s.value(depth + 1)
-		s.path = s.path[:len(s.path)-1]
-		if !ok {
+		inner := under
+		if depth == 0 {
+			inner = k
+		}
+		if !s.value(depth+1, inner) {
+			if s.repeat {
+				s.trail = append(s.trail, seg{key: k, index: -1})
+			}
 			return false
 		}
 	}
 }
 
-func (s *scanner) list(depth int) bool {
+func (s *scanner) list(depth int, under string) bool {
 	s.i++ // [
 	for n := 0; ; {
 		s.ws()
@@ -278,10 +289,10 @@ func (s *scanner) list(depth int) bool {
 			s.i++
 			continue
 		}
-		s.path = append(s.path, seg{index: n})
-		ok := s.value(depth + 1)
-		s.path = s.path[:len(s.path)-1]
-		if !ok {
+		if !s.value(depth+1, under) {
+			if s.repeat {
+				s.trail = append(s.trail, seg{index: n})
+			}
 			return false
 		}
 		n++

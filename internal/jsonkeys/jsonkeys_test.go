@@ -41,9 +41,16 @@ func TestRepeated(t *testing.T) {
 		{`{"a":1,`, nil, ""}, // not JSON: stops quietly
 		{``, nil, ""},
 	} {
-		if got := Repeated([]byte(c.raw), c.fold); got != c.want {
-			t.Errorf("Repeated(%s) = %q, want %q", c.raw, got, c.want)
+		if got, found := Repeated([]byte(c.raw), c.fold); got != c.want || found != (c.want != "") {
+			t.Errorf("Repeated(%s) = %q, %v; want %q", c.raw, got, found, c.want)
 		}
+	}
+	// The empty key given twice is a repeat with an empty path.
+	if got, found := Repeated([]byte(`{"":1,"":2}`), nil); got != "" || !found {
+		t.Errorf(`Repeated({"":1,"":2}) = %q, %v; want "", true`, got, found)
+	}
+	if got, found := RepeatedTop([]byte(`{"a":1,"":2,"":3}`), false); got != "" || !found {
+		t.Errorf("RepeatedTop with the empty key twice = %q, %v", got, found)
 	}
 }
 
@@ -59,7 +66,7 @@ func TestRepeatedTop(t *testing.T) {
 		{`{"id":1,"ID":2}`, true, "ID"},
 		{`[{"id":1,"id":2}]`, false, ""},
 	} {
-		if got := RepeatedTop([]byte(c.raw), c.fold); got != c.want {
+		if got, _ := RepeatedTop([]byte(c.raw), c.fold); got != c.want {
 			t.Errorf("RepeatedTop(%s, %v) = %q, want %q", c.raw, c.fold, got, c.want)
 		}
 	}
@@ -83,82 +90,98 @@ func TestSame(t *testing.T) {
 // long keys, is scanned in memory linear in its size (a path built at
 // every level had taken gigabytes).
 func TestDeepNesting(t *testing.T) {
-	key := strings.Repeat("k", 100)
 	const depth = 9000
-	raw := []byte(`{"body":"x","x":` + strings.Repeat(`{"`+key+`":`, depth) + "1" + strings.Repeat("}", depth) + `,"body":"y"}`)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	got := Repeated(raw, nil)
-	top := RepeatedTop(raw, true)
-	runtime.ReadMemStats(&after)
-	if got != "body" || top != "body" {
-		t.Errorf("Repeated = %q, RepeatedTop = %q; want body", got, top)
+	for _, key := range []string{strings.Repeat("k", 100), "k"} {
+		raw := []byte(`{"body":"x","x":` + strings.Repeat(`{"`+key+`":`, depth) + "1" + strings.Repeat("}", depth) + `,"body":"y"}`)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		got, _ := Repeated(raw, nil)
+		top, _ := RepeatedTop(raw, true)
+		runtime.ReadMemStats(&after)
+		if got != "body" || top != "body" {
+			t.Errorf("keys of %d bytes: Repeated = %q, RepeatedTop = %q; want body", len(key), got, top)
+		}
+		if used := after.TotalAlloc - before.TotalAlloc; used > 8*uint64(len(raw)) {
+			t.Errorf("keys of %d bytes: scanning %d bytes allocated %d", len(key), len(raw), used)
+		}
 	}
-	if used := after.TotalAlloc - before.TotalAlloc; used > 8*uint64(len(raw)) {
-		t.Errorf("scanning %d bytes allocated %d", len(raw), used)
+	// Deeper than encoding/json reads (so never valid input to a caller):
+	// the scan stops there rather than growing the stack without bound.
+	deep := []byte(strings.Repeat("[", 4<<20))
+	if _, found := Repeated(deep, nil); found {
+		t.Error("a repeat in a list of lists")
 	}
 }
 
 // reference finds the first repeated key with encoding/json's tokens,
-// folding every object: what Repeated must agree with on valid JSON.
-func reference(raw []byte) string {
+// comparing keys as bytes.EqualFold does (encoding/json's own matching of
+// field names), in every object or, with top, in the outermost only: what
+// Repeated and RepeatedTop must agree with on valid JSON.
+func reference(raw []byte, top bool) (path string, found bool) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
-	var walk func(path string) (string, bool)
-	walk = func(path string) (string, bool) {
+	var walk func(path string, depth int) bool // false: stop
+	walk = func(at string, depth int) bool {
 		tok, err := d.Token()
 		if err != nil {
-			return "", false
+			return false
 		}
 		switch tok {
 		case json.Delim('{'):
-			seen := map[string]bool{}
+			var seen []string
 			for d.More() {
 				kt, err := d.Token()
 				if err != nil {
-					return "", false
+					return false
 				}
 				k := kt.(string)
 				sub := k
-				if path != "" {
-					sub = path + "." + k
+				if at != "" || depth > 0 {
+					sub = at + "." + k
 				}
-				for s := range seen {
-					if bytes.EqualFold([]byte(s), []byte(k)) {
-						return sub, false
+				if !top || depth == 0 {
+					for _, s := range seen {
+						if bytes.EqualFold([]byte(s), []byte(k)) {
+							path, found = sub, true
+							return false
+						}
 					}
+					seen = append(seen, k)
 				}
-				seen[k] = true
-				if f, ok := walk(sub); !ok {
-					return f, false
+				if !walk(sub, depth+1) {
+					return false
 				}
 			}
 			d.Token()
 		case json.Delim('['):
 			for n := 0; d.More(); n++ {
-				if f, ok := walk(path + "[" + strconv.Itoa(n) + "]"); !ok {
-					return f, false
+				if !walk(at+"["+strconv.Itoa(n)+"]", depth+1) {
+					return false
 				}
 			}
 			d.Token()
 		}
-		return "", true
+		return true
 	}
-	f, _ := walk("")
-	return f
+	walk("", 0)
+	return path, found
 }
 
 func FuzzRepeated(f *testing.F) {
-	for _, s := range []string{`{"a":1,"A":2}`, `{"x":[{"y":"\"}","y":1}]}`, `{"k\u00e9":1,"kÉ":2}`, `[1,"2",{"3":[]}]`, `{"complainant":{"name":"张"}}`} {
+	for _, s := range []string{`{"a":1,"A":2}`, `{"x":[{"y":"\"}","y":1}]}`, `{"k\u00e9":1,"kÉ":2}`, `[1,"2",{"3":[]}]`, `{"complainant":{"name":"张"}}`, `{"":{"":1,"":2}}`, `{"a":{"b":1,"b":2},"a":3}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		got := Repeated(raw, nil) // never panics, whatever raw is
+		got, found := Repeated(raw, nil) // neither panics, whatever raw is
+		top, topFound := RepeatedTop(raw, true)
 		if !json.Valid(raw) {
 			return
 		}
-		if want := reference(raw); got != want {
-			t.Errorf("Repeated(%q) = %q, encoding/json's tokens say %q", raw, got, want)
+		if want, wantFound := reference(raw, false); got != want || found != wantFound {
+			t.Errorf("Repeated(%q) = %q, %v; encoding/json's tokens say %q, %v", raw, got, found, want, wantFound)
+		}
+		if want, wantFound := reference(raw, true); top != want || topFound != wantFound {
+			t.Errorf("RepeatedTop(%q) = %q, %v; encoding/json's tokens say %q, %v", raw, top, topFound, want, wantFound)
 		}
 	})
 }
@@ -169,7 +192,7 @@ func BenchmarkRepeated(b *testing.B) {
 		`","submitted_at":"2026-11-20T21:15:00+08:00","complainant":{"name":"张三","phone":"13800000000","anonymous":false,"consent_to_publish":false}}`)
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		if Repeated(raw, nil) != "" {
+		if _, found := Repeated(raw, nil); found {
 			b.Fatal("repeat")
 		}
 	}

@@ -1,6 +1,9 @@
 package learn
 
 import (
+	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -92,6 +95,31 @@ func TestInterval(t *testing.T) {
 	}
 	if lhi-llo >= (shi-slo)/2 {
 		t.Errorf("20 times the items should narrow the interval to well under half: %.3f against %.3f", lhi-llo, shi-slo)
+	}
+	// Against a plain bootstrap over the items spelled out, with its own
+	// random numbers: the same interval, within what 1,000 resamples move.
+	var items [][2]int
+	for g, row := range large.Confusion {
+		for p, n := range row {
+			for range n {
+				items = append(items, [2]int{g, p})
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(99, 1))
+	var fs []float64
+	for range 4000 {
+		b := NewReport(labels)
+		for range len(items) {
+			it := items[rng.IntN(len(items))]
+			b.Add(it[0], it[1])
+		}
+		fs = append(fs, b.MacroF1Over(3))
+	}
+	slices.Sort(fs)
+	nlo, nhi := fs[100], fs[3899]
+	if math.Abs(llo-nlo) > 0.008 || math.Abs(lhi-nhi) > 0.008 {
+		t.Errorf("interval %.3f–%.3f, a plain bootstrap's %.3f–%.3f", llo, lhi, nlo, nhi)
 	}
 	if a, b := small.Interval(3, 1000, 7); a != slo || b != shi {
 		t.Errorf("same seed, another interval: %g–%g against %g–%g", a, b, slo, shi)
