@@ -75,21 +75,22 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 	}
 	// The decoder keeps the last of a field given twice (in any case): the
 	// desk is told, rather than the first text lost.
-	if path, twice := jsonkeys.Repeated(raw, mapsExact); twice {
+	for _, path := range jsonkeys.All(raw, mapsExact, maxRefused) {
 		// It is the repeat that is refused: what the decoder said of the
 		// field's last value, or of what lies inside it, is beside the
 		// point. A field refused as a whole already (an unknown name, a
-		// list where an object goes) stays refused as it was.
+		// list where an object goes, a repeat around it) stays refused as
+		// it was.
 		covered := false
 		errs = slices.DeleteFunc(errs, func(fe minsheng.FieldError) bool {
-			if within(path, fe.Path) && (fe.Msg == notAField || !jsonkeys.Same(fe.Path, path)) {
+			if within(path, fe.Path) && (fe.Msg == notAField || fe.Msg == givenTwice || !jsonkeys.Same(fe.Path, path)) {
 				covered = true
 				return false
 			}
 			return within(fe.Path, path)
 		})
 		if !covered {
-			errs = append(errs, minsheng.FieldError{Path: path, Msg: "is given twice; send each field once"})
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: givenTwice})
 		}
 		bad[strings.ToLower(topField(path))] = true
 	}
@@ -116,8 +117,12 @@ func within(p, path string) bool {
 // structs, whose field names match in any case: all but attrs, a map.
 func mapsExact(depth int, under string) bool { return depth != 1 || !jsonkeys.Same(under, "attrs") }
 
-// notAField is the message of a name the schema does not have.
-const notAField = "is not a field of the item schema"
+// notAField is the message of a name the schema does not have, and
+// givenTwice that of a name a body gives twice.
+const (
+	notAField  = "is not a field of the item schema"
+	givenTwice = "is given twice; send each field once"
+)
 
 // maxRefused bounds how many refused fields decodeFields lists, so that
 // an answer to a body of thousands of bad keys stays short.

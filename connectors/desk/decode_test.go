@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,12 +91,32 @@ func TestRepeatNamedOnce(t *testing.T) {
 		// A field refused as a whole stays refused as it was.
 		{strings.Replace(goodJSON, `"ref"`, `"zz":{"a":1,"a":2},"ref"`, 1), "zz", "is not a field"},
 		{strings.Replace(goodJSON, `"ref"`, `"attrs":[{"a":"1","a":"2"}],"ref"`, 1), "attrs", "must be an object"},
+		// A field given three times is named once.
+		{strings.Replace(goodJSON, `"ref"`, `"body":"一","BODY":"二","ref"`, 1), "body", "is given twice"},
 	} {
 		_, err := DecodeSubmission([]byte(c.raw))
 		var fes minsheng.FieldErrors
 		if !errors.As(err, &fes) || len(fes) != 1 || !jsonkeys.Same(fes[0].Path, c.path) || !strings.Contains(fes[0].Msg, c.msg) {
 			t.Errorf("%s: %v; want only %s %s", c.raw, err, c.path, c.msg)
 		}
+	}
+}
+
+// TestEveryRepeatNamed: each field given twice is named, in one answer.
+func TestEveryRepeatNamed(t *testing.T) {
+	raw := strings.Replace(goodJSON, `"ref"`, `"Title":"一","Ref":"QD-1","ref"`, 1)
+	raw = strings.Replace(raw, `"phone"`, `"Phone":"1","phone"`, 1)
+	_, err := DecodeSubmission([]byte(raw))
+	var fes minsheng.FieldErrors
+	errors.As(err, &fes)
+	var got []string
+	for _, fe := range fes {
+		got = append(got, jsonkeys.FoldName(fe.Path)+": "+fe.Msg)
+	}
+	slices.Sort(got)
+	want := []string{"COMPLAINANT.PHONE: " + givenTwice, "REF: " + givenTwice, "TITLE: " + givenTwice}
+	if !slices.Equal(got, want) {
+		t.Errorf("errors %q, want %q", got, want)
 	}
 }
 

@@ -29,18 +29,31 @@ type Fold func(depth int, under string) bool
 // at nesting deeper than encoding/json reads (MaxDepth). Time and memory
 // are linear in raw.
 func Repeated(raw []byte, fold Fold) (string, bool) {
-	s := scanner{raw: raw, fold: fold}
+	all := All(raw, fold, 1)
+	if len(all) == 0 {
+		return "", false
+	}
+	return all[0], true
+}
+
+// All is Repeated for up to max repeats, in the order met: each key equal
+// to an earlier one of its object (a key given three times is two).
+func All(raw []byte, fold Fold, max int) []string {
+	s := scanner{raw: raw, fold: fold, max: max}
 	s.value(0, "")
-	return s.where(), s.repeat
+	return s.paths()
 }
 
 // RepeatedTop is Repeated for the keys of the outermost object alone
 // (raw's, when it is an object), compared as encoding/json matches field
 // names when fold is true: what lies inside a value is skipped.
 func RepeatedTop(raw []byte, fold bool) (string, bool) {
-	s := scanner{raw: raw, fold: func(int, string) bool { return fold }, top: true}
+	s := scanner{raw: raw, fold: func(int, string) bool { return fold }, top: true, max: 1}
 	s.value(0, "")
-	return s.where(), s.repeat
+	if p := s.paths(); len(p) > 0 {
+		return p[0], true
+	}
+	return "", false
 }
 
 // MaxDepth is how deep Repeated follows objects and lists: encoding/json
@@ -87,12 +100,26 @@ type seg struct {
 }
 
 type scanner struct {
-	raw    []byte
-	i      int
-	fold   Fold
-	top    bool  // only the outermost object's keys are compared
-	repeat bool  // a repeat was found
-	trail  []seg // its path, innermost first, gathered as the scan unwinds
+	raw  []byte
+	i    int
+	fold Fold
+	top  bool // only the outermost object's keys are compared
+	max  int  // repeats to find before stopping
+	// The repeats found, each path innermost first: a frame adds its step
+	// to those found inside it as it returns, so no path is built while
+	// scanning.
+	trails [][]seg
+}
+
+// full reports whether max repeats were found.
+func (s *scanner) full() bool { return len(s.trails) >= s.max }
+
+// step adds a frame's step to the trails of the repeats found inside it,
+// trails[from:].
+func (s *scanner) step(from int, p seg) {
+	for i := from; i < len(s.trails); i++ {
+		s.trails[i] = append(s.trails[i], p)
+	}
 }
 
 func (s *scanner) ws() {
@@ -106,22 +133,26 @@ func (s *scanner) ws() {
 	}
 }
 
-// where joins the trail of a repeat, outermost first: "items[1].ref"
+// paths joins the trail of each repeat, outermost first: "items[1].ref"
 // (an empty key still takes its place: {"":{"":1,"":2}} repeats at ".").
-func (s *scanner) where() string {
-	var b strings.Builder
-	for i := len(s.trail) - 1; i >= 0; i-- {
-		p := s.trail[i]
-		switch {
-		case p.index >= 0:
-			b.WriteString("[" + strconv.Itoa(p.index) + "]")
-			continue
-		case i < len(s.trail)-1:
-			b.WriteByte('.')
+func (s *scanner) paths() []string {
+	out := make([]string, 0, len(s.trails))
+	for _, t := range s.trails {
+		var b strings.Builder
+		for i := len(t) - 1; i >= 0; i-- {
+			p := t[i]
+			switch {
+			case p.index >= 0:
+				b.WriteString("[" + strconv.Itoa(p.index) + "]")
+				continue
+			case i < len(t)-1:
+				b.WriteByte('.')
+			}
+			b.WriteString(p.key)
 		}
-		b.WriteString(p.key)
+		out = append(out, b.String())
 	}
-	return b.String()
+	return out
 }
 
 // value scans one value at s.i, at depth objects and lists deep, under
@@ -248,8 +279,10 @@ func (s *scanner) object(depth int, under string) bool {
 		case keys == 1:
 			first = key
 		case key == first || seen[key]:
-			s.repeat, s.trail = true, []seg{{key: k, index: -1}}
-			return false
+			s.trails = append(s.trails, []seg{{key: k, index: -1}})
+			if s.full() {
+				return false
+			}
 		default:
 			if seen == nil {
 				seen = map[string]bool{first: true}
@@ -265,10 +298,10 @@ func (s *scanner) object(depth int, under string) bool {
 		if depth == 0 {
 			inner = k
 		}
-		if !s.value(depth+1, inner) {
-			if s.repeat {
-				s.trail = append(s.trail, seg{key: k, index: -1})
-			}
+		from := len(s.trails)
+		ok = s.value(depth+1, inner)
+		s.step(from, seg{key: k, index: -1})
+		if !ok {
 			return false
 		}
 	}
@@ -289,10 +322,10 @@ func (s *scanner) list(depth int, under string) bool {
 			s.i++
 			continue
 		}
-		if !s.value(depth+1, under) {
-			if s.repeat {
-				s.trail = append(s.trail, seg{index: n})
-			}
+		from := len(s.trails)
+		ok := s.value(depth+1, under)
+		s.step(from, seg{index: n})
+		if !ok {
 			return false
 		}
 		n++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,13 +114,15 @@ func TestDeepNesting(t *testing.T) {
 	}
 }
 
-// reference finds the first repeated key with encoding/json's tokens,
-// comparing keys as bytes.EqualFold does (encoding/json's own matching of
-// field names), in every object or, with top, in the outermost only: what
-// Repeated and RepeatedTop must agree with on valid JSON.
-func reference(raw []byte, top bool) (path string, found bool) {
+// reference finds every repeated key with encoding/json's tokens, in the
+// order met, comparing keys as bytes.EqualFold does (encoding/json's own
+// matching of field names), in every object or, with top, in the
+// outermost only: what All, Repeated and RepeatedTop must agree with on
+// valid JSON.
+func reference(raw []byte, top bool) []string {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
+	var found []string
 	var walk func(path string, depth int) bool // false: stop
 	walk = func(at string, depth int) bool {
 		tok, err := d.Token()
@@ -140,13 +143,11 @@ func reference(raw []byte, top bool) (path string, found bool) {
 					sub = at + "." + k
 				}
 				if !top || depth == 0 {
-					for _, s := range seen {
-						if bytes.EqualFold([]byte(s), []byte(k)) {
-							path, found = sub, true
-							return false
-						}
+					if slices.ContainsFunc(seen, func(s string) bool { return bytes.EqualFold([]byte(s), []byte(k)) }) {
+						found = append(found, sub)
+					} else {
+						seen = append(seen, k)
 					}
-					seen = append(seen, k)
 				}
 				if !walk(sub, depth+1) {
 					return false
@@ -164,26 +165,48 @@ func reference(raw []byte, top bool) (path string, found bool) {
 		return true
 	}
 	walk("", 0)
-	return path, found
+	return found
 }
 
 func FuzzRepeated(f *testing.F) {
-	for _, s := range []string{`{"a":1,"A":2}`, `{"x":[{"y":"\"}","y":1}]}`, `{"k\u00e9":1,"kÉ":2}`, `[1,"2",{"3":[]}]`, `{"complainant":{"name":"张"}}`, `{"":{"":1,"":2}}`, `{"a":{"b":1,"b":2},"a":3}`} {
+	for _, s := range []string{`{"a":1,"A":2}`, `{"x":[{"y":"\"}","y":1}]}`, `{"k\u00e9":1,"kÉ":2}`, `[1,"2",{"3":[]}]`, `{"complainant":{"name":"张"}}`, `{"":{"":1,"":2}}`, `{"a":{"b":1,"b":2},"a":3}`, `{"a":1,"a":2,"a":3}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		got, found := Repeated(raw, nil) // neither panics, whatever raw is
+		all := All(raw, nil, 1000) // none panics, whatever raw is
+		got, found := Repeated(raw, nil)
 		top, topFound := RepeatedTop(raw, true)
 		if !json.Valid(raw) {
 			return
 		}
-		if want, wantFound := reference(raw, false); got != want || found != wantFound {
-			t.Errorf("Repeated(%q) = %q, %v; encoding/json's tokens say %q, %v", raw, got, found, want, wantFound)
+		want := reference(raw, false)
+		if len(want) > 1000 {
+			want = want[:1000]
 		}
-		if want, wantFound := reference(raw, true); top != want || topFound != wantFound {
-			t.Errorf("RepeatedTop(%q) = %q, %v; encoding/json's tokens say %q, %v", raw, top, topFound, want, wantFound)
+		if !slices.Equal(all, want) {
+			t.Errorf("All(%q) = %q; encoding/json's tokens say %q", raw, all, want)
+		}
+		if found != (len(want) > 0) || found && got != want[0] {
+			t.Errorf("Repeated(%q) = %q, %v; encoding/json's tokens say %q", raw, got, found, want)
+		}
+		wantTop := reference(raw, true)
+		if topFound != (len(wantTop) > 0) || topFound && top != wantTop[0] {
+			t.Errorf("RepeatedTop(%q) = %q, %v; encoding/json's tokens say %q", raw, top, topFound, wantTop)
 		}
 	})
+}
+
+func TestAll(t *testing.T) {
+	raw := []byte(`{"a":1,"a":2,"A":3,"b":{"c":1,"c":2},"l":[{"d":1,"D":2}]}`)
+	if got := All(raw, nil, 16); !slices.Equal(got, []string{"a", "A", "b.c", "l[0].D"}) {
+		t.Errorf("All = %q", got)
+	}
+	if got := All(raw, nil, 2); !slices.Equal(got, []string{"a", "A"}) {
+		t.Errorf("All, at most 2 = %q", got)
+	}
+	if got := All([]byte(`{"a":1,"b":2}`), nil, 16); len(got) != 0 {
+		t.Errorf("no repeat: %q", got)
+	}
 }
 
 // BenchmarkRepeated: a letter of about 2 KB with a nested object.
