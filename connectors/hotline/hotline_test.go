@@ -450,6 +450,9 @@ func TestOrderFieldTwice(t *testing.T) {
 		{`"phone": "13800001234"`, `"phone": "13800001234", "Phone": "13900000000"`, "caller.Phone is given twice"},
 		{`"operator": "0231"`, `"operator": "0231", "Operator": "0232"`, ""},
 		{`"operator": "0231"`, `"operator": "0231", "operator": "0232"`, "attrs.operator is given twice"},
+		// A field the order does not have is ignored, repeats inside it too.
+		{`"district":`, `"ext": {"k": "1", "K": "2"}, "extra": 1, "Extra": 2,
+  "district":`, ""},
 	} {
 		b := bytes.Replace(good, []byte(c.from), []byte(c.to), 1)
 		_, _, err := DecodeOrder(b, cst)

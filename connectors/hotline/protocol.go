@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -164,8 +165,15 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	}
 	// encoding/json keeps the last of a field given twice (in any case):
 	// an order that says two things is set aside whole, not half read.
-	if p, twice := jsonkeys.Repeated(b, orderFold); twice {
-		problems = append(problems, p+" is given twice")
+	// A repeat inside a field the order does not have is ignored, as the
+	// decoder ignores the field.
+	for _, p := range jsonkeys.All(b, orderFold, 16) {
+		top, _, _ := strings.Cut(p, ".")
+		top, _, _ = strings.Cut(top, "[")
+		if orderFields[jsonkeys.FoldName(top)] {
+			problems = append(problems, p+" is given twice")
+			break
+		}
 	}
 	for i, a := range o.Attachments {
 		if strings.TrimSpace(a.URL) == "" {
@@ -183,6 +191,18 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	}
 	return &o, at, nil
 }
+
+// orderFields are the folded JSON names of WorkOrder's fields.
+var orderFields = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeFor[WorkOrder]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			m[jsonkeys.FoldName(name)] = true
+		}
+	}
+	return m
+}()
 
 // orderFold tells jsonkeys.Repeated which objects of an order are
 // structs (names matched in any case): all but attrs, a map.
