@@ -75,7 +75,7 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 	}
 	// The decoder keeps the last of a field given twice (in any case): the
 	// desk is told, rather than the first text lost.
-	for _, path := range jsonkeys.All(raw, mapsExact, maxRefused) {
+	for _, path := range jsonkeys.Find(raw, jsonkeys.Options{Fold: mapsExact, Keep: submissionField, Max: maxRefused}) {
 		// It is the repeat that is refused: what the decoder said of the
 		// field's last value, or of what lies inside it, is beside the
 		// point. A field refused as a whole already (an unknown name, a
@@ -99,11 +99,30 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 			errs = append(errs, fe)
 		}
 	}
+	if len(errs) > maxRefused {
+		errs = append(errs[:maxRefused], minsheng.FieldError{Path: "(body)", Msg: fmt.Sprintf("has more refused fields than the %d listed; fix these and post again", maxRefused)})
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return &s, nil
 }
+
+// submissionField reports whether name is a field of Submission, in any
+// case: a repeat inside another name is not named, the name being refused
+// already.
+func submissionField(name string) bool {
+	_, ok := submissionNames[jsonkeys.FoldName(name)]
+	return ok
+}
+
+var submissionNames = func() map[string]int {
+	m := map[string]int{}
+	for n, i := range jsonNames(reflect.TypeFor[Submission]()) {
+		m[jsonkeys.FoldName(n)] = i
+	}
+	return m
+}()
 
 // within reports whether path p is path or lies inside it ("complainant.name"
 // in "complainant", "attrs[0].k" in "attrs"), names compared as the

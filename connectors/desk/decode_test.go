@@ -120,6 +120,36 @@ func TestEveryRepeatNamed(t *testing.T) {
 	}
 }
 
+// TestRepeatsCapped: a field given many times, or repeats inside an
+// unknown name, do not crowd a later repeat out of the answer; the answer
+// holds at most maxRefused fields and then says there are more.
+func TestRepeatsCapped(t *testing.T) {
+	many := strings.Repeat(`"title":"x",`, 17)
+	inner := `"zz":{` + strings.TrimSuffix(strings.Repeat(`"a":1,`, 17), ",") + `},`
+	for _, c := range []struct{ raw, want string }{
+		{strings.Replace(goodJSON, `"ref":"QD-2026-0001"`, many+`"Ref":"b","ref":"QD-2026-0001"`, 1), "ref"},
+		{strings.Replace(goodJSON, `"ref":"QD-2026-0001"`, inner+`"Ref":"b","ref":"QD-2026-0001"`, 1), "ref"},
+	} {
+		_, err := DecodeSubmission([]byte(c.raw))
+		var fes minsheng.FieldErrors
+		errors.As(err, &fes)
+		if !slices.ContainsFunc(fes, func(fe minsheng.FieldError) bool { return jsonkeys.Same(fe.Path, c.want) && fe.Msg == givenTwice }) {
+			t.Errorf("%.60s…: %v; want %s named", c.raw, err, c.want)
+		}
+	}
+	var unknown strings.Builder
+	for i := range 15 {
+		fmt.Fprintf(&unknown, `"u%d":1,`, i)
+	}
+	raw := strings.Replace(goodJSON, `"ref"`, unknown.String()+`"Title":"a","Body":"b","Ref":"c","Submitted_at":"2026-11-20T21:15:00Z","ref"`, 1)
+	_, err := DecodeSubmission([]byte(raw))
+	var fes minsheng.FieldErrors
+	errors.As(err, &fes)
+	if len(fes) != maxRefused+1 || fes[maxRefused].Path != "(body)" || !strings.Contains(fes[maxRefused].Msg, "more refused fields") {
+		t.Errorf("%d errors, the last %+v; want %d and a last saying there are more", len(fes), fes[len(fes)-1], maxRefused+1)
+	}
+}
+
 // FuzzDecodeSubmission: no input panics; whatever is accepted is a
 // complete, valid submission with valid UTF-8 text.
 func FuzzDecodeSubmission(f *testing.F) {

@@ -450,9 +450,12 @@ func TestOrderFieldTwice(t *testing.T) {
 		{`"phone": "13800001234"`, `"phone": "13800001234", "Phone": "13900000000"`, "caller.Phone is given twice"},
 		{`"operator": "0231"`, `"operator": "0231", "Operator": "0232"`, ""},
 		{`"operator": "0231"`, `"operator": "0231", "operator": "0232"`, "attrs.operator is given twice"},
-		// A field the order does not have is ignored, repeats inside it too.
-		{`"district":`, `"ext": {"k": "1", "K": "2"}, "extra": 1, "Extra": 2,
+		// A field the order does not have is ignored, repeats inside it too,
+		// and they do not hide a repeat of a field it has.
+		{`"district":`, `"ext": {"k": "1", "K": "2"}, "extra": 1, "Extra": 2, "caller.x": 1, "caller.x": 2, "attrs[0]": {"a": 1, "a": 2},
   "district":`, ""},
+		{`"description":`, `"ext": {` + strings.TrimSuffix(strings.Repeat(`"k": 1, `, 17), ", ") + `}, "Description": "另一段描述",
+  "description":`, "description is given twice"},
 	} {
 		b := bytes.Replace(good, []byte(c.from), []byte(c.to), 1)
 		_, _, err := DecodeOrder(b, cst)

@@ -167,13 +167,9 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	// an order that says two things is set aside whole, not half read.
 	// A repeat inside a field the order does not have is ignored, as the
 	// decoder ignores the field.
-	for _, p := range jsonkeys.All(b, orderFold, 16) {
-		top, _, _ := strings.Cut(p, ".")
-		top, _, _ = strings.Cut(top, "[")
-		if orderFields[jsonkeys.FoldName(top)] {
-			problems = append(problems, p+" is given twice")
-			break
-		}
+	known := func(top string) bool { return orderFields[jsonkeys.FoldName(top)] }
+	if ps := jsonkeys.Find(b, jsonkeys.Options{Fold: orderFold, Keep: known, Max: 1}); len(ps) > 0 {
+		problems = append(problems, ps[0]+" is given twice")
 	}
 	for i, a := range o.Attachments {
 		if strings.TrimSpace(a.URL) == "" {

@@ -29,17 +29,32 @@ type Fold func(depth int, under string) bool
 // at nesting deeper than encoding/json reads (MaxDepth). Time and memory
 // are linear in raw.
 func Repeated(raw []byte, fold Fold) (string, bool) {
-	all := All(raw, fold, 1)
+	all := Find(raw, Options{Fold: fold, Max: 1})
 	if len(all) == 0 {
 		return "", false
 	}
 	return all[0], true
 }
 
-// All is Repeated for up to max repeats, in the order met: each key equal
-// to an earlier one of its object (a key given three times is two).
-func All(raw []byte, fold Fold, max int) []string {
-	s := scanner{raw: raw, fold: fold, max: max}
+// Options of Find.
+type Options struct {
+	Fold Fold // how to compare an object's keys; nil: folded everywhere
+	// Keep, when set, says which repeats count, by the outermost key they
+	// are under (the repeated key itself in the outermost object): those
+	// under a field the reader ignores need not.
+	Keep func(top string) bool
+	Max  int // repeats to find, at least 1
+}
+
+// Find returns the repeats of raw that count, in the order met, up to
+// o.Max: each key that equals an earlier one of its object, named once
+// however often it is given. Time is linear in raw times the repeats
+// found.
+func Find(raw []byte, o Options) []string {
+	if o.Max < 1 {
+		return nil
+	}
+	s := scanner{raw: raw, fold: o.Fold, keep: o.Keep, max: o.Max}
 	s.value(0, "")
 	return s.paths()
 }
@@ -103,6 +118,7 @@ type scanner struct {
 	raw  []byte
 	i    int
 	fold Fold
+	keep func(string) bool
 	top  bool // only the outermost object's keys are compared
 	max  int  // repeats to find before stopping
 	// The repeats found, each path innermost first: a frame adds its step
@@ -248,8 +264,13 @@ func (s *scanner) str(decode bool) (string, bool) {
 func (s *scanner) object(depth int, under string) bool {
 	s.i++ // {
 	fold := s.fold == nil || s.fold(depth, under)
-	var first string         // the first key, held alone: most objects nested in a
-	var seen map[string]bool // body are small, and a map each would cost more than the body
+	// The first key is held alone: most objects nested in a body are
+	// small, and a map each would cost more than the body. A key is seen
+	// once, then reported once.
+	const seen, reported = 1, 2
+	var first string
+	var firstState uint8
+	var state map[string]uint8
 	keys := 0
 	for {
 		s.ws()
@@ -275,19 +296,39 @@ func (s *scanner) object(depth int, under string) bool {
 		if fold {
 			key = FoldName(k)
 		}
-		switch keys++; {
-		case keys == 1:
+		var was uint8 // what this object has had of key so far
+		switch {
+		case keys == 0:
 			first = key
-		case key == first || seen[key]:
-			s.trails = append(s.trails, []seg{{key: k, index: -1}})
-			if s.full() {
-				return false
-			}
+		case key == first:
+			was = firstState
 		default:
-			if seen == nil {
-				seen = map[string]bool{first: true}
+			if state == nil {
+				state = map[string]uint8{}
 			}
-			seen[key] = true
+			was = state[key]
+		}
+		keys++
+		now := was
+		if was < reported {
+			now = was + 1
+		}
+		if key == first {
+			firstState = now
+		} else {
+			state[key] = now
+		}
+		if was == seen { // the second time: a repeat, named once
+			top := k
+			if depth > 0 {
+				top = under
+			}
+			if s.keep == nil || s.keep(top) {
+				s.trails = append(s.trails, []seg{{key: k, index: -1}})
+				if s.full() {
+					return false
+				}
+			}
 		}
 		s.ws()
 		if s.i >= len(s.raw) || s.raw[s.i] != ':' {

@@ -143,11 +143,16 @@ func reference(raw []byte, top bool) []string {
 					sub = at + "." + k
 				}
 				if !top || depth == 0 {
-					if slices.ContainsFunc(seen, func(s string) bool { return bytes.EqualFold([]byte(s), []byte(k)) }) {
-						found = append(found, sub)
-					} else {
-						seen = append(seen, k)
+					n := 0 // earlier keys equal to k
+					for _, s := range seen {
+						if bytes.EqualFold([]byte(s), []byte(k)) {
+							n++
+						}
 					}
+					if n == 1 { // named once, the second time
+						found = append(found, sub)
+					}
+					seen = append(seen, k)
 				}
 				if !walk(sub, depth+1) {
 					return false
@@ -173,7 +178,7 @@ func FuzzRepeated(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		all := All(raw, nil, 1000) // none panics, whatever raw is
+		all := Find(raw, Options{Max: 1000}) // none panics, whatever raw is
 		got, found := Repeated(raw, nil)
 		top, topFound := RepeatedTop(raw, true)
 		if !json.Valid(raw) {
@@ -184,7 +189,7 @@ func FuzzRepeated(f *testing.F) {
 			want = want[:1000]
 		}
 		if !slices.Equal(all, want) {
-			t.Errorf("All(%q) = %q; encoding/json's tokens say %q", raw, all, want)
+			t.Errorf("Find(%q) = %q; encoding/json's tokens say %q", raw, all, want)
 		}
 		if found != (len(want) > 0) || found && got != want[0] {
 			t.Errorf("Repeated(%q) = %q, %v; encoding/json's tokens say %q", raw, got, found, want)
@@ -196,15 +201,25 @@ func FuzzRepeated(f *testing.F) {
 	})
 }
 
-func TestAll(t *testing.T) {
-	raw := []byte(`{"a":1,"a":2,"A":3,"b":{"c":1,"c":2},"l":[{"d":1,"D":2}]}`)
-	if got := All(raw, nil, 16); !slices.Equal(got, []string{"a", "A", "b.c", "l[0].D"}) {
-		t.Errorf("All = %q", got)
+func TestFind(t *testing.T) {
+	raw := []byte(`{"a":1,"a":2,"A":3,"b":{"c":1,"c":2},"l":[{"d":1,"D":2}],"x":{"e":1,"e":2}}`)
+	for _, c := range []struct {
+		o    Options
+		want []string
+	}{
+		{Options{Max: 16}, []string{"a", "b.c", "l[0].D", "x.e"}}, // a given three times is named once
+		{Options{Max: 2}, []string{"a", "b.c"}},
+		{Options{Max: 0}, nil},
+		// Repeats under fields the reader ignores do not count, nor take
+		// a place of the Max.
+		{Options{Max: 1, Keep: func(top string) bool { return top == "x" }}, []string{"x.e"}},
+		{Options{Max: 16, Keep: func(top string) bool { return top != "a" && top != "b" }}, []string{"l[0].D", "x.e"}},
+	} {
+		if got := Find(raw, c.o); !slices.Equal(got, c.want) {
+			t.Errorf("Find, Max %d = %q, want %q", c.o.Max, got, c.want)
+		}
 	}
-	if got := All(raw, nil, 2); !slices.Equal(got, []string{"a", "A"}) {
-		t.Errorf("All, at most 2 = %q", got)
-	}
-	if got := All([]byte(`{"a":1,"b":2}`), nil, 16); len(got) != 0 {
+	if got := Find([]byte(`{"a":1,"b":2}`), Options{Max: 16}); len(got) != 0 {
 		t.Errorf("no repeat: %q", got)
 	}
 }
