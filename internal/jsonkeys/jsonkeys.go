@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 )
 
-// Fold tells Repeated how to compare the keys of one object: as
+// Fold tells Find how to compare the keys of one object: as
 // encoding/json matches a struct's field names (true) or exactly, as it
 // fills a map (false). depth is the object's depth (0 for the outermost),
 // under the outermost key it sits under ("" at depth 0).
@@ -71,7 +71,7 @@ func RepeatedTop(raw []byte, fold bool) (string, bool) {
 	return "", false
 }
 
-// MaxDepth is how deep Repeated follows objects and lists: encoding/json
+// MaxDepth is how deep Find follows objects and lists: encoding/json
 // refuses to decode deeper.
 const MaxDepth = 10000
 
