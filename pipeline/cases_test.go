@@ -26,6 +26,16 @@ const (
 	roadLetter = "A7县星沙大道与开元路交叉口的红绿灯最近一直不亮，早晚高峰车辆乱成一团，行人过马路很危险，已经发生了两起剐蹭事故。希望交警部门尽快派人修复信号灯，并在高峰期安排人员疏导交通。"
 )
 
+// newIndex makes a case index with the default configuration.
+func newIndex(t *testing.T) *cases.Index {
+	t.Helper()
+	x, err := cases.New(cases.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
 func letter(ch minsheng.Channel, src, ref, title, body string) *minsheng.Item {
 	it := item(ref, title)
 	it.Channel, it.Source, it.Body = ch, src, body
@@ -37,10 +47,7 @@ func letter(ch minsheng.Channel, src, ref, title, body string) *minsheng.Item {
 // unchanged. An item whose route failed is not remembered, and items of
 // another class or screened out never join.
 func TestCaseLinked(t *testing.T) {
-	x, err := cases.New(cases.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := newIndex(t)
 	rg := newRigWith(t, Config{}, x)
 	e := rg.p.Emitter()
 
@@ -144,10 +151,7 @@ func TestCaseDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	x, err := cases.New(cases.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := newIndex(t)
 	p, err := New(Config{RouteTimeout: 20 * time.Second}, Options{Triager: &keywordTriager{}, Router: r, Ledger: s, Linker: x})
 	if err != nil {
 		t.Fatal(err)
@@ -235,10 +239,7 @@ func decideAt(r *router.Router, led minsheng.Ledger, x *cases.Index, id, class s
 // counts the reviewed item where the decision sent it. A copy a person
 // decides into another class joins no case.
 func TestCaseLinkedAfterReview(t *testing.T) {
-	x, err := cases.New(cases.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := newIndex(t)
 	rg := newRigWith(t, Config{}, x)
 	r := rg.router.Router.(*router.Router)
 	e := rg.p.Emitter()
@@ -332,10 +333,7 @@ func TestCaseLinkedAfterReview(t *testing.T) {
 		}
 	}
 
-	re, err := cases.New(cases.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	re := newIndex(t)
 	if n, err := re.Rebuild(rg.store.Each, r.CaseScope); err != nil || n != 3 {
 		t.Fatalf("rebuilt %d items, err %v; want 3", n, err)
 	}
@@ -374,10 +372,7 @@ func (f *failCommit) Commit(ctx context.Context, r *minsheng.Record) error {
 // it with the case it was given, and the index keeps it then (counted as
 // linked once), as a restart's rebuild does.
 func TestCaseReviewNotRecorded(t *testing.T) {
-	x, err := cases.New(cases.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := newIndex(t)
 	rg := newRigWith(t, Config{}, x)
 	r := rg.router.Router.(*router.Router)
 	e := rg.p.Emitter()
@@ -406,10 +401,7 @@ func TestCaseReviewNotRecorded(t *testing.T) {
 	if n, l := x.Len(), linked(t, x, "gov_service"); n != 2 || l != 1 {
 		t.Errorf("after a repeat, the index holds %d items, %g linked; want both, one linked", n, l)
 	}
-	re, err := cases.New(cases.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	re := newIndex(t)
 	if n, err := re.Rebuild(rg.store.Each, r.CaseScope); err != nil || n != 2 {
 		t.Errorf("rebuilt %d items, err %v; want both", n, err)
 	}

@@ -108,21 +108,9 @@ func DecodeSubmission(raw []byte) (*Submission, error) {
 	return &s, nil
 }
 
-// submissionField reports whether name is a field of Submission, in any
-// case: a repeat inside another name is not named, the name being refused
-// already.
-func submissionField(name string) bool {
-	_, ok := submissionNames[jsonkeys.FoldName(name)]
-	return ok
-}
-
-var submissionNames = func() map[string]int {
-	m := map[string]int{}
-	for n, i := range jsonNames(reflect.TypeFor[Submission]()) {
-		m[jsonkeys.FoldName(n)] = i
-	}
-	return m
-}()
+// submissionField reports whether a name is a field of Submission: a
+// repeat inside another name is not named, the name being refused already.
+var submissionField = jsonkeys.FieldsOf[Submission]()
 
 // within reports whether path p is path or lies inside it ("complainant.name"
 // in "complainant", "attrs[0].k" in "attrs"), names compared as the
@@ -168,7 +156,7 @@ func decodeFields[T any](raw []byte, v *T) minsheng.FieldErrors {
 	}
 	*v = *new(T)
 	rv := reflect.ValueOf(v).Elem()
-	names := jsonNames(rv.Type())
+	names := jsonkeys.Names(rv.Type())
 	keys := slices.Sorted(maps.Keys(obj))
 	var out minsheng.FieldErrors
 	for _, k := range keys {
@@ -209,23 +197,6 @@ func decodeFields[T any](raw []byte, v *T) minsheng.FieldErrors {
 		out = append(out[:maxRefused], minsheng.FieldError{Path: "(body)", Msg: fmt.Sprintf("has more fields of a wrong type or unknown name than the %d listed; fix these and post again", maxRefused)})
 	}
 	return out
-}
-
-// jsonNames maps the JSON names of struct type t's fields to their index.
-func jsonNames(t reflect.Type) map[string]int {
-	names := make(map[string]int, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" || !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		names[name] = i
-	}
-	return names
 }
 
 // topField is the top-level field of a field error's path:

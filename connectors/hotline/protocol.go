@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -167,8 +166,7 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	// an order that says two things is set aside whole, not half read.
 	// A repeat inside a field the order does not have is ignored, as the
 	// decoder ignores the field.
-	known := func(top string) bool { return orderFields[jsonkeys.FoldName(top)] }
-	if ps := jsonkeys.Find(b, jsonkeys.Options{Fold: orderFold, Keep: known, Max: 1}); len(ps) > 0 {
+	if ps := jsonkeys.Find(b, jsonkeys.Options{Fold: orderFold, Keep: orderField, Max: 1}); len(ps) > 0 {
 		problems = append(problems, ps[0]+" is given twice")
 	}
 	for i, a := range o.Attachments {
@@ -188,17 +186,8 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	return &o, at, nil
 }
 
-// orderFields are the folded JSON names of WorkOrder's fields.
-var orderFields = func() map[string]bool {
-	m := map[string]bool{}
-	t := reflect.TypeFor[WorkOrder]()
-	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-			m[jsonkeys.FoldName(name)] = true
-		}
-	}
-	return m
-}()
+// orderField reports whether a name is a field of WorkOrder.
+var orderField = jsonkeys.FieldsOf[WorkOrder]()
 
 // orderFold tells jsonkeys.Repeated which objects of an order are
 // structs (names matched in any case): all but attrs, a map.

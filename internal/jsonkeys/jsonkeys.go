@@ -9,6 +9,7 @@ package jsonkeys
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -57,6 +58,36 @@ func Find(raw []byte, o Options) []string {
 	s := scanner{raw: raw, fold: o.Fold, keep: o.Keep, max: o.Max}
 	s.value(0, "")
 	return s.paths()
+}
+
+// Names maps the JSON names of struct type t's fields, as encoding/json
+// reads them (its tag's name, else the Go name; none for "-" or an
+// unexported field), to the fields' indices.
+func Names(t reflect.Type) map[string]int {
+	names := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = i
+	}
+	return names
+}
+
+// FieldsOf returns a Keep for Options: true for the JSON names of struct
+// type T's fields, in any case, as encoding/json reads them; a repeat
+// under another name is one the decoder ignores (or refuses as unknown).
+func FieldsOf[T any]() func(top string) bool {
+	folded := map[string]bool{}
+	for name := range Names(reflect.TypeFor[T]()) {
+		folded[FoldName(name)] = true
+	}
+	return func(top string) bool { return folded[FoldName(top)] }
 }
 
 // RepeatedTop is Repeated for the keys of the outermost object alone

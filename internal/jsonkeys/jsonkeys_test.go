@@ -235,3 +235,20 @@ func BenchmarkRepeated(b *testing.B) {
 		}
 	}
 }
+
+func TestFieldsOf(t *testing.T) {
+	type order struct {
+		No     string `json:"order_no"`
+		Title  string `json:"title,omitempty"`
+		Plain  string
+		Hidden string `json:"-"`
+		hidden string
+	}
+	_ = order{}.hidden
+	known := FieldsOf[order]()
+	for name, want := range map[string]bool{"order_no": true, "ORDER_NO": true, "title": true, "plain": true, "Hidden": false, "hidden": false, "ext": false} {
+		if known(name) != want {
+			t.Errorf("FieldsOf[order](%q) = %v", name, !want)
+		}
+	}
+}
