@@ -345,6 +345,15 @@ func DecodeJSON(b []byte, m *JSONMapping, loc *time.Location) (*Page, error) {
 	if !ok {
 		return nil, fmt.Errorf("JSON page has no %q", mm.Items)
 	}
+	// A key given twice on the way to the posts or to the next page would
+	// hide the first copy, and the posts in it, without a word.
+	body := bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	for _, path := range []string{mm.Items, mm.Next} {
+		if key := twiceOnPath(body, path); key != "" {
+			return nil, fmt.Errorf("JSON page gives %q twice on the path %q", key, path)
+		}
+	}
+	raws := elements(body, mm.Items)
 	list, ok := node.([]any)
 	if !ok {
 		if node == nil {
@@ -369,7 +378,17 @@ func DecodeJSON(b []byte, m *JSONMapping, loc *time.Location) (*Page, error) {
 		var post Post
 		var when string
 		var problems []string
+		var original []byte // the element as the board wrote it, when it gives a field twice
 		field := func(dst *string, path, name string) {
+			if i < len(raws) {
+				if key := twiceOnPath(raws[i], path); key != "" {
+					// The decoded map kept the last copy; which one the
+					// board meant is not ours to guess.
+					problems = append(problems, fmt.Sprintf("field %s (%q) gives %q twice", name, path, key))
+					original = raws[i]
+					return
+				}
+			}
 			v, ok := lookup(obj, path)
 			if !ok || v == nil {
 				return
@@ -390,6 +409,12 @@ func DecodeJSON(b []byte, m *JSONMapping, loc *time.Location) (*Page, error) {
 		field(&post.ReplyStatus, mm.ReplyStatus, "reply_status")
 		post.ID = strings.TrimSpace(post.ID)
 		if len(problems) > 0 {
+			if original != nil {
+				var c bytes.Buffer
+				if json.Compact(&c, original) == nil {
+					raw = c.Bytes() // keeps both copies, which a re-encoding of the map would not
+				}
+			}
 			p.Bad = append(p.Bad, BadPost{ID: clip(post.ID, 200), Reason: strings.Join(problems, "; "), Raw: raw})
 			continue
 		}
@@ -435,6 +460,93 @@ func lookup(v any, path string) (any, bool) {
 		}
 	}
 	return v, true
+}
+
+// twiceOnPath returns the first key of the dot path that its object on
+// the way down gives more than once in raw (valid JSON), or "" when none
+// does or the path is not there. Keys are compared exactly, as a decoded
+// map holds them.
+func twiceOnPath(raw []byte, path string) string {
+	if path == "" {
+		return ""
+	}
+	for _, seg := range strings.Split(path, ".") {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		tok, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		var next json.RawMessage
+		found := false
+		switch tok {
+		case json.Delim('{'):
+			for d.More() {
+				k, err := d.Token()
+				if err != nil {
+					return ""
+				}
+				var v json.RawMessage
+				if err := d.Decode(&v); err != nil {
+					return ""
+				}
+				if k == seg {
+					if found {
+						return seg
+					}
+					next, found = v, true
+				}
+			}
+		case json.Delim('['):
+			want, err := strconv.Atoi(seg)
+			if err != nil || want < 0 {
+				return ""
+			}
+			for n := 0; d.More(); n++ {
+				var v json.RawMessage
+				if err := d.Decode(&v); err != nil {
+					return ""
+				}
+				if n == want {
+					next, found = v, true
+					break
+				}
+			}
+		}
+		if !found {
+			return ""
+		}
+		raw = next
+	}
+	return ""
+}
+
+// elements returns the raw elements of the array at path in raw (valid
+// JSON), following the last copy of a repeated key as a decoded map does;
+// nil when there is none.
+func elements(raw []byte, path string) []json.RawMessage {
+	if path != "" {
+		for _, seg := range strings.Split(path, ".") {
+			var next json.RawMessage
+			var obj map[string]json.RawMessage
+			var list []json.RawMessage
+			if json.Unmarshal(raw, &obj) == nil && obj != nil {
+				next = obj[seg]
+			} else if json.Unmarshal(raw, &list) == nil {
+				if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(list) {
+					next = list[i]
+				}
+			}
+			if next == nil {
+				return nil
+			}
+			raw = next
+		}
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil {
+		return nil
+	}
+	return list
 }
 
 func scalar(v any) (string, bool) {

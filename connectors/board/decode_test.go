@@ -190,3 +190,68 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 	})
 }
+
+// A JSON post or page giving a key twice is refused with the key named,
+// never read as whichever copy the decoder kept last.
+func TestDecodeJSONKeyTwice(t *testing.T) {
+	post := func(extra string) string {
+		return `{"tid":7,"subject":"路灯不亮","content":{"text":"小区门口路灯坏了"},"user":{"nick":"王"}` + extra + `}`
+	}
+	page := func(posts ...string) string {
+		return `{"data":{"list":[` + strings.Join(posts, ",") + `],"next_cursor":"c2"}}`
+	}
+	for _, tc := range []struct {
+		name    string
+		page    string
+		pageErr string // a refused page names this
+		bad     string // else the one bad post's reason holds this
+	}{
+		{name: "title twice", page: page(post(`,"subject":"另一标题"`)), bad: `field title ("subject") gives "subject" twice`},
+		{name: "nested body twice", page: page(`{"tid":7,"subject":"s","content":{"text":"一","text":"二"}}`), bad: `field body ("content.text") gives "text" twice`},
+		{name: "parent object twice", page: page(`{"tid":7,"subject":"s","user":{"nick":"甲"},"content":{"text":"x"},"user":{"nick":"乙"}}`), bad: `field author ("user.nick") gives "user" twice`},
+		{name: "id twice", page: page(post(`,"tid":8`)), bad: `field id ("tid") gives "tid" twice`},
+		{name: "unread key twice", page: page(post(`,"views":1,"views":2`))},
+		{name: "same key in another post", page: page(post(``), `{"tid":8,"subject":"井盖缺失","content":{"text":"井盖丢了"}}`)},
+		{name: "posts list twice", page: `{"data":{"list":[` + post(``) + `],"list":[]}}`, pageErr: `"list" twice on the path "data.list"`},
+		{name: "data twice", page: `{"data":{"list":[]},"data":{"list":[` + post(``) + `]}}`, pageErr: `"data" twice on the path "data.list"`},
+		{name: "next twice", page: `{"data":{"list":[` + post(``) + `],"next_cursor":"a","next_cursor":"b"}}`, pageErr: `"next_cursor" twice on the path "data.next_cursor"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := DecodeJSON([]byte(tc.page), &testMapping, cst)
+			if tc.pageErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.pageErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.pageErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.bad == "" {
+				if len(p.Bad) != 0 || len(p.Posts) == 0 {
+					t.Fatalf("%d posts, bad %+v", len(p.Posts), p.Bad)
+				}
+				return
+			}
+			if len(p.Bad) != 1 || len(p.Posts) != 0 {
+				t.Fatalf("%d posts, bad %+v", len(p.Posts), p.Bad)
+			}
+			if !strings.Contains(p.Bad[0].Reason, tc.bad) {
+				t.Errorf("reason %q, want it to hold %s", p.Bad[0].Reason, tc.bad)
+			}
+			// The quarantined copy is the post as given, both copies in it.
+			var c bytes.Buffer
+			if err := json.Compact(&c, []byte(tc.page)); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(c.Bytes(), p.Bad[0].Raw) {
+				t.Errorf("raw %s is not the post as the page gave it", p.Bad[0].Raw)
+			}
+		})
+	}
+	// A good post beside a bad one still goes through.
+	p, err := DecodeJSON([]byte(page(post(`,"subject":"x"`), `{"tid":9,"subject":"噪音扰民","content":{"text":"夜间施工"}}`)), &testMapping, cst)
+	if err != nil || len(p.Posts) != 1 || p.Posts[0].ID != "9" || len(p.Bad) != 1 || p.Bad[0].ID != "7" {
+		t.Fatalf("err %v, posts %+v, bad %+v", err, p.Posts, p.Bad)
+	}
+}
