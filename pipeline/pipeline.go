@@ -369,7 +369,7 @@ func (p *Pipeline) quarantine(q *minsheng.Quarantined) (minsheng.Outcome, error)
 	return minsheng.Outcome{ItemID: id, Destinations: dests}, nil
 }
 
-// caseReason explains a case link in the decision's reasons.
+// classOf is a decision's class as a metric label ("" for none).
 func classOf(d *minsheng.Decision) string {
 	if d == nil {
 		return ""
@@ -377,6 +377,7 @@ func classOf(d *minsheng.Decision) string {
 	return string(d.Class)
 }
 
+// caseOf is the ID of the decision's case for the log ("" for none).
 func caseOf(d *minsheng.Decision) string {
 	if d.Case == nil {
 		return ""
