@@ -365,7 +365,7 @@ func (p *Pipeline) quarantine(q *minsheng.Quarantined) (minsheng.Outcome, error)
 		return minsheng.Outcome{ItemID: id}, fmt.Errorf("ledger: %w", err)
 	}
 	p.items.WithLabelValues(string(q.Channel), "", "quarantined").Inc()
-	p.o.Logger.Warn("quarantined", "id", id, "channel", q.Channel, "source", q.Source, "reason", q.Reason)
+	p.o.Logger.Warn("quarantined", "id", id, "channel", q.Channel, "source", q.Source, "reason", minsheng.LogReason(q.Reason))
 	return minsheng.Outcome{ItemID: id, Destinations: dests}, nil
 }
 
