@@ -70,6 +70,14 @@ type Routes struct {
 	Review string `yaml:"review" default:"review"`
 	// DeadLetter receives what cannot be delivered or parsed.
 	DeadLetter string `yaml:"dead_letter" default:"dead_letter"`
+	// DisciplineDeadLetter receives, whole, an item that cannot be
+	// delivered and is a discipline case or carries a discipline lead, so
+	// that the inspectors still have it and whoever reads DeadLetter never
+	// sees a discipline case. A lead on an item of another class goes to
+	// DeadLetter too, as that class's desks would have received it
+	// (without the lead and the complainant), for them to re-deliver. Keep
+	// it an embedded queue: it must work when Kafka refuses the item.
+	DisciplineDeadLetter string `yaml:"discipline_dead_letter" default:"discipline_dead_letter"`
 }
 
 // RetryConfig bounds delivery retries. A delivery that keeps failing with a
@@ -93,12 +101,13 @@ func DefaultConfig() Config {
 		Classes:        map[minsheng.Class][]string{},
 		DisciplineLead: []string{string(minsheng.ClassDiscipline)},
 		Rejected:       "rejected", Review: "review", DeadLetter: "dead_letter",
+		DisciplineDeadLetter: "discipline_dead_letter",
 	}}
 	for _, cl := range ValidClasses {
 		c.Destinations[string(cl)] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
 		c.Routes.Classes[cl] = []string{string(cl)}
 	}
-	for _, d := range []string{"rejected", "review", "dead_letter"} {
+	for _, d := range []string{"rejected", "review", "dead_letter", "discipline_dead_letter"} {
 		c.Destinations[d] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
 	}
 	c.Retry = RetryConfig{InitialBackoff: 50 * time.Millisecond, MaxBackoff: time.Second}
@@ -145,7 +154,7 @@ func (c Config) Validate() minsheng.FieldErrors {
 			known(fmt.Sprintf("routes.departments[%s][%d]", k, i), d)
 		}
 	}
-	for path, d := range map[string]string{"routes.rejected": c.Routes.Rejected, "routes.review": c.Routes.Review, "routes.dead_letter": c.Routes.DeadLetter} {
+	for path, d := range map[string]string{"routes.rejected": c.Routes.Rejected, "routes.review": c.Routes.Review, "routes.dead_letter": c.Routes.DeadLetter, "routes.discipline_dead_letter": c.Routes.DisciplineDeadLetter} {
 		if d == "" {
 			errs = append(errs, minsheng.FieldError{Path: path, Msg: "is required"})
 		} else {
@@ -153,6 +162,7 @@ func (c Config) Validate() minsheng.FieldErrors {
 		}
 	}
 	errs = append(errs, c.deadLetterApart()...)
+	errs = append(errs, c.disciplineDeadLetterApart()...)
 	usesKafka := false
 	for _, d := range c.Destinations {
 		usesKafka = usesKafka || d.Sink == SinkKafka
@@ -199,9 +209,45 @@ func (c Config) deadLetterApart() minsheng.FieldErrors {
 	return minsheng.FieldErrors{{Path: "routes.dead_letter", Msg: fmt.Sprintf("destination %q is also where %s sends items: dead letters (raw input nothing parsed or redacted, with no decision) would mix with them; give dead letters a destination of their own", dl, strings.Join(also, ", "))}}
 }
 
+// disciplineDeadLetterApart refuses a discipline dead letter that a desk
+// other than the inspectors' reads by its routes: the dead letter, or a
+// destination that a class other than discipline, a department, rejected
+// items or review send items to. Reusing a discipline destination is
+// allowed.
+func (c Config) disciplineDeadLetterApart() minsheng.FieldErrors {
+	ddl := c.Routes.DisciplineDeadLetter
+	if ddl == "" {
+		return nil
+	}
+	var also []string
+	for _, cl := range ValidClasses {
+		if cl != minsheng.ClassDiscipline && slices.Contains(c.Routes.Classes[cl], ddl) {
+			also = append(also, fmt.Sprintf("routes.classes[%s]", cl))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Routes.Departments)) {
+		if slices.Contains(c.Routes.Departments[k], ddl) {
+			also = append(also, fmt.Sprintf("routes.departments[%s]", k))
+		}
+	}
+	for path, d := range map[string]string{"routes.dead_letter": c.Routes.DeadLetter, "routes.rejected": c.Routes.Rejected, "routes.review": c.Routes.Review} {
+		if d == ddl {
+			also = append(also, path)
+		}
+	}
+	if len(also) == 0 {
+		return nil
+	}
+	sort.Strings(also)
+	return minsheng.FieldErrors{{Path: "routes.discipline_dead_letter", Msg: fmt.Sprintf("destination %q is also where %s sends items: discipline cases that could not be delivered would reach desks other than the inspectors'; give it a destination of its own (or a discipline one)", ddl, strings.Join(also, ", "))}}
+}
+
 // disciplineDestinations are the destinations entitled to discipline cases.
 func (c Config) disciplineDestinations() map[string]bool {
 	m := map[string]bool{}
+	if c.Routes.DisciplineDeadLetter != "" {
+		m[c.Routes.DisciplineDeadLetter] = true
+	}
 	for _, d := range c.Routes.Classes[minsheng.ClassDiscipline] {
 		m[d] = true
 	}

@@ -6,6 +6,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -254,37 +255,63 @@ func (r *Router) RouteQuarantined(ctx context.Context, q *minsheng.Quarantined) 
 	return r.deadLetter(ctx, nil, q, nil, q.Reason)
 }
 
-func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.Quarantined, d *minsheng.Decision, reason string) ([]string, error) {
-	name := r.cfg.Routes.DeadLetter
-	e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: name, Kind: minsheng.KindDeadLetter,
-		RoutedAt: r.now().UTC(), Decision: r.decisionFor(name, d.WithoutCase()), Reason: reason, Quarantine: q}
-	if it != nil {
-		e.ItemID, e.TraceID = it.ID, it.TraceID
-		e.Item = it
-		if !r.Entitled(name, it, d) {
-			e.Item = it.Redacted()
-		}
-	} else {
-		e.ItemID = q.ID()
+// deadLetterTo names where an item that cannot be delivered goes. A
+// discipline case or an item with a discipline lead goes whole to the
+// discipline dead letter, which only the inspectors read; a lead on an
+// item of another class goes to the dead letter too, as that class's desks
+// would have had it (without the lead, and without the complainant where
+// they are not entitled), so that it can be delivered to them again. A
+// raw input nothing parsed has no decision and goes to the dead letter.
+func (r *Router) deadLetterTo(d *minsheng.Decision) []string {
+	dl, ddl := r.cfg.Routes.DeadLetter, r.cfg.Routes.DisciplineDeadLetter
+	switch {
+	case !hasLead(d) || ddl == "":
+		return []string{dl}
+	case d.Class == minsheng.ClassDiscipline:
+		return []string{ddl}
+	default:
+		return []string{dl, ddl}
 	}
-	err := r.deliver(ctx, []*minsheng.Envelope{e})
+}
+
+func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.Quarantined, d *minsheng.Decision, reason string) ([]string, error) {
+	names := r.deadLetterTo(d)
+	now := r.now().UTC()
+	envs := make([]*minsheng.Envelope, len(names))
+	for i, name := range names {
+		e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: name, Kind: minsheng.KindDeadLetter,
+			RoutedAt: now, Decision: r.decisionFor(name, d.WithoutCase()), Reason: reason, Quarantine: q}
+		if it != nil {
+			e.ItemID, e.TraceID = it.ID, it.TraceID
+			e.Item = it
+			if !r.Entitled(name, it, d) {
+				e.Item = it.Redacted()
+			}
+		} else {
+			e.ItemID = q.ID()
+		}
+		envs[i] = e
+	}
+	err := r.deliver(ctx, envs)
 	if q != nil && len(q.Raw) > 0 {
 		var perm *PermanentError
 		if errors.As(err, &perm) {
 			// Too large with its raw bytes inline: the raw reference must do.
 			qq := *q
 			qq.Raw = nil
-			e.Quarantine = &qq
-			e.Reason += " (raw bytes left out of the envelope: " + perm.Error() + "; see raw_ref)"
-			err = r.deliver(ctx, []*minsheng.Envelope{e})
+			for _, e := range envs {
+				e.Quarantine = &qq
+				e.Reason += " (raw bytes left out of the envelope: " + perm.Error() + "; see raw_ref)"
+			}
+			err = r.deliver(ctx, envs)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dead letter: %w", err)
 	}
 	r.deadLtr.Inc()
-	r.log.Warn("dead lettered", "id", e.ItemID, "trace_id", e.TraceID, "reason", reason)
-	return []string{name}, nil
+	r.log.Warn("dead lettered", "id", envs[0].ItemID, "trace_id", envs[0].TraceID, "destinations", names, "reason", minsheng.LogReason(reason))
+	return names, nil
 }
 
 // deliver sends envelopes to their sinks in parallel, retrying transient
@@ -381,10 +408,17 @@ func (r *Router) LastFailures() map[string]string {
 	return out
 }
 
+// marshalEnvelope encodes an envelope as a Kafka record's value. It does
+// not escape <, > and & as \u003c and the like (encoding/json's default,
+// for JSON put inside HTML): a letter quoting markup would grow to six
+// times its size and could be refused as over batch_bytes, dead-lettered
+// for no fault of its own.
 func marshalEnvelope(e *minsheng.Envelope) ([]byte, error) {
-	b, err := json.Marshal(e)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
 		return nil, fmt.Errorf("envelope %s: %w", e.ItemID, err)
 	}
-	return b, nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

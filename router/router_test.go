@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,6 +78,11 @@ func TestConfigRefusesLossyRouteTables(t *testing.T) {
 		{"dead letters into a class's destination", func(c *Config) { c.Routes.DeadLetter = "petition" }, "routes.dead_letter"},
 		{"dead letters into the discipline destination", func(c *Config) { c.Routes.DeadLetter = "discipline" }, "routes.dead_letter"},
 		{"dead letters into review", func(c *Config) { c.Routes.DeadLetter = "review" }, "routes.dead_letter"},
+		{"no discipline dead letter", func(c *Config) { c.Routes.DisciplineDeadLetter = "" }, "routes.discipline_dead_letter"},
+		{"unknown discipline dead letter", func(c *Config) { c.Routes.DisciplineDeadLetter = "cdi_dead" }, "routes.discipline_dead_letter"},
+		{"discipline dead letters into the dead letter", func(c *Config) { c.Routes.DisciplineDeadLetter = "dead_letter" }, "routes.discipline_dead_letter"},
+		{"discipline dead letters into review", func(c *Config) { c.Routes.DisciplineDeadLetter = "review" }, "routes.discipline_dead_letter"},
+		{"discipline dead letters into a class's destination", func(c *Config) { c.Routes.DisciplineDeadLetter = "gov_service" }, "routes.discipline_dead_letter"},
 		{"dead letters into a department's destination", func(c *Config) {
 			*c = withDepartments(*c)
 			c.Routes.DeadLetter = "dept_urban"
@@ -493,6 +499,87 @@ func TestKafkaPermanentErrorGoesToDeadLetter(t *testing.T) {
 	}
 }
 
+// TestDeadLetterKeepsDisciplineWithInspectors: an item Kafka refuses for its
+// size goes to the dead letter whole only when it is no discipline case and
+// carries no lead. A discipline case goes whole to the discipline dead
+// letter alone; a lead on a service request goes whole there, and to the
+// dead letter as the service desks would have had it (no lead, no
+// complainant), for them to re-deliver.
+func TestDeadLetterKeepsDisciplineWithInspectors(t *testing.T) {
+	k := testkafka.StartT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := kafkaConfig(k)
+	cfg.Destinations["dead_letter"] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+	cfg.Destinations["discipline_dead_letter"] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+	cfg.Kafka.BatchBytes = 64 << 10
+	s := openStore(t)
+	r, err := New(ctx, cfg, Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	lead := minsheng.Reason{Kind: "model", Code: "discipline_lead", Detail: "lead", Lead: true}
+	for _, tc := range []struct {
+		name      string
+		d         minsheng.Decision
+		dl, ddl   bool // reaches dead_letter, discipline_dead_letter
+		wantDests []string
+	}{
+		{"discipline case", minsheng.Decision{Class: minsheng.ClassDiscipline, Reasons: []minsheng.Reason{lead}}, false, true, []string{"discipline_dead_letter"}},
+		{"service request with a lead", minsheng.Decision{Class: minsheng.ClassGovService, Flags: minsheng.Flags{DisciplineLead: true}, Reasons: []minsheng.Reason{lead}}, true, true, []string{"dead_letter", "discipline_dead_letter"}},
+		{"service request", minsheng.Decision{Class: minsheng.ClassGovService}, true, false, []string{"dead_letter"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			it := testItem("huge-" + tc.name)
+			it.Body = strings.Repeat("很长的信", 30000) // ~360 KB, over the 64 KiB batch limit
+			dests, err := r.Route(ctx, it, &tc.d)
+			if err != nil || !slices.Equal(dests, tc.wantDests) {
+				t.Fatalf("route: %v %v, want %v", dests, err, tc.wantDests)
+			}
+			dl, ddl := drain(t, s, "dead_letter"), drain(t, s, "discipline_dead_letter")
+			if got := len(dl) == 1; got != tc.dl || len(dl) > 1 {
+				t.Fatalf("dead_letter holds %d envelopes, want it reached = %v", len(dl), tc.dl)
+			}
+			if got := len(ddl) == 1; got != tc.ddl || len(ddl) > 1 {
+				t.Fatalf("discipline_dead_letter holds %d envelopes, want it reached = %v", len(ddl), tc.ddl)
+			}
+			if tc.dl {
+				e := dl[0]
+				if e.Kind != minsheng.KindDeadLetter || e.Item.Body != it.Body || e.Decision.Class != tc.d.Class {
+					t.Errorf("dead letter: kind %s, class %s, body kept %v", e.Kind, e.Decision.Class, e.Item.Body == it.Body)
+				}
+				if e.Decision.Flags.DisciplineLead || len(e.Decision.Reasons) != 0 {
+					t.Errorf("the dead letter is told of the lead: %+v", e.Decision)
+				}
+				if tc.ddl && e.Item.Complainant.Identified() {
+					t.Errorf("the dead letter names the complainant of a lead: %+v", e.Item.Complainant)
+				}
+			}
+			if tc.ddl {
+				e := ddl[0]
+				if e.Kind != minsheng.KindDeadLetter || e.Item.Body != it.Body || e.Decision.Class != tc.d.Class ||
+					e.Decision.Flags.DisciplineLead != tc.d.Flags.DisciplineLead || len(e.Decision.Reasons) != 1 {
+					t.Errorf("discipline dead letter: %+v", e.Decision)
+				}
+				if !e.Item.Complainant.Identified() || e.Item.Complainant.Phone != it.Complainant.Phone {
+					t.Errorf("the inspectors' dead letter lacks the complainant: %+v", e.Item.Complainant)
+				}
+				if !strings.Contains(e.Reason, "batch_bytes") {
+					t.Errorf("reason %q does not say why", e.Reason)
+				}
+			}
+			for _, m := range [][]*minsheng.Envelope{dl, ddl} {
+				for _, e := range m {
+					if _, _, err := s.Ack(ctx, e.Destination, "test-desk", []string{e.ItemID}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestKafkaUnavailableIsNotAcked: with the broker down the router retries
 // until its deadline and reports ErrUnavailable: nothing is claimed done.
 func TestKafkaUnavailableIsNotAcked(t *testing.T) {
@@ -599,5 +686,25 @@ func TestWeakLeadKeepsIdentityElsewhere(t *testing.T) {
 				t.Errorf("weak %v, %s: flags %+v", weak, e.dest, got)
 			}
 		}
+	}
+}
+
+// TestMarshalEnvelopeKeepsMarkupAsIs: a letter quoting markup is encoded
+// at its own size, not six bytes for each <, > and &, and reads back the
+// same.
+func TestMarshalEnvelopeKeepsMarkupAsIs(t *testing.T) {
+	it := testItem("markup")
+	it.Body = strings.Repeat("<p>水&电</p>", 1000)
+	e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: "gov_service", Kind: minsheng.KindItem, ItemID: it.ID, Item: it}
+	b, err := marshalEnvelope(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(it.Body)) || bytes.HasSuffix(b, []byte("\n")) {
+		t.Fatalf("envelope escapes the body or ends in a newline (%d bytes for a %d-byte body)", len(b), len(it.Body))
+	}
+	var back minsheng.Envelope
+	if err := json.Unmarshal(b, &back); err != nil || back.Item.Body != it.Body {
+		t.Fatalf("read back: %v", err)
 	}
 }
