@@ -60,8 +60,12 @@ type queueState struct {
 	mu      sync.Mutex
 	leases  map[uint64]*lease   // seq → lease
 	pending map[string][]uint64 // item ID → seqs of its unacked messages
-	count   int
-	wake    chan struct{} // closed and replaced when messages arrive
+	// enqueuing: item IDs an Enqueue is writing to this queue now, closed
+	// when it is done; another Enqueue of the same ID waits for it, then
+	// finds the item waiting (or queues it, if that write failed).
+	enqueuing map[string]chan struct{}
+	count     int
+	wake      chan struct{} // closed and replaced when messages arrive
 }
 
 type queues struct {
@@ -77,7 +81,7 @@ func (s *Store) queue(dest string) *queueState {
 	}
 	q := s.qs.m[dest]
 	if q == nil {
-		q = &queueState{leases: map[uint64]*lease{}, pending: map[string][]uint64{}, wake: make(chan struct{})}
+		q = &queueState{leases: map[uint64]*lease{}, pending: map[string][]uint64{}, enqueuing: map[string]chan struct{}{}, wake: make(chan struct{})}
 		s.qs.m[dest] = q
 	}
 	return q
@@ -126,31 +130,51 @@ func (s *Store) loadQueues() error {
 }
 
 // Enqueue appends envelopes to their destinations' queues durably, except
-// those whose item is already waiting in that queue. It returns how many
-// envelopes were newly queued.
+// those whose item is already waiting in that queue (or given twice in
+// envs). It returns how many envelopes were newly queued. Two Enqueues of
+// one item to one queue at once queue it once: the later waits for the
+// earlier's write.
 func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
 	type enc struct {
+		q        *queueState
 		dest, id string
 		raw      []byte
 		seq      uint64
+		done     chan struct{}
 	}
 	var todo []*enc
+	// Whatever happens, the IDs claimed are given up and their waiters
+	// woken; those written are registered first (below).
+	defer func() {
+		for _, e := range todo {
+			e.q.mu.Lock()
+			delete(e.q.enqueuing, e.id)
+			e.q.mu.Unlock()
+			close(e.done)
+		}
+	}()
 	for _, e := range envs {
 		if e.Destination == "" || e.ItemID == "" || len(e.ItemID) > 255 {
 			return 0, fmt.Errorf("store: enqueue: envelope without destination or valid id")
 		}
-		q := s.queue(e.Destination)
-		q.mu.Lock()
-		waiting := len(q.pending[e.ItemID]) > 0
-		q.mu.Unlock()
-		if waiting {
+		if slices.ContainsFunc(todo, func(x *enc) bool { return x.dest == e.Destination && x.id == e.ItemID }) {
 			continue
 		}
+		q := s.queue(e.Destination)
+		done, err := q.claim(ctx, e.ItemID)
+		if err != nil {
+			return 0, err
+		}
+		if done == nil {
+			continue // waiting already
+		}
+		en := &enc{q: q, dest: e.Destination, id: e.ItemID, done: done}
+		todo = append(todo, en)
 		raw, err := json.Marshal(e)
 		if err != nil {
 			return 0, fmt.Errorf("store: enqueue %s: %w", e.ItemID, err)
 		}
-		todo = append(todo, &enc{dest: e.Destination, id: e.ItemID, raw: encodeMessage(e.ItemID, raw)})
+		en.raw = encodeMessage(e.ItemID, raw)
 	}
 	if len(todo) == 0 {
 		return 0, nil
@@ -176,7 +200,7 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 	}
 	woken := map[string]bool{}
 	for _, e := range todo {
-		q := s.queue(e.dest)
+		q := e.q
 		q.mu.Lock()
 		q.pending[e.id] = append(q.pending[e.id], e.seq)
 		q.count++
@@ -188,6 +212,33 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 		q.mu.Unlock()
 	}
 	return len(todo), nil
+}
+
+// claim makes the caller the one Enqueue writing item id to this queue:
+// it returns the channel to close when done, or nil when the item is
+// waiting in the queue already. If another Enqueue is writing it, claim
+// waits for that one first.
+func (q *queueState) claim(ctx context.Context, id string) (chan struct{}, error) {
+	for {
+		q.mu.Lock()
+		if len(q.pending[id]) > 0 {
+			q.mu.Unlock()
+			return nil, nil
+		}
+		other, busy := q.enqueuing[id]
+		if !busy {
+			done := make(chan struct{})
+			q.enqueuing[id] = done
+			q.mu.Unlock()
+			return done, nil
+		}
+		q.mu.Unlock()
+		select {
+		case <-other:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // Read leases up to max unacked, unleased messages of a destination, oldest
@@ -249,9 +300,16 @@ func (s *Store) readOnce(q *queueState, dest, holder string, max int, leaseFor t
 			if l != nil && l.live(now) {
 				continue
 			}
-			_, raw, err := decodeMessage(v)
+			id, raw, err := decodeMessage(v)
 			if err != nil {
 				return fmt.Errorf("store: queue %s message %d: %w", dest, seq, err)
+			}
+			if !slices.Contains(q.pending[id], seq) {
+				// Written, but its Enqueue has not registered it yet: were
+				// it handed out now, its reader's ack would be refused as
+				// unknown and the message handed out again. Enqueue wakes
+				// the readers once it has.
+				continue
 			}
 			var env minsheng.Envelope
 			if err := json.Unmarshal(raw, &env); err != nil {

@@ -340,3 +340,78 @@ func TestBlobsConcurrentPuts(t *testing.T) {
 		t.Fatalf("%d temporary files left", left)
 	}
 }
+
+// TestQueueReadWhileEnqueueing: a desk that reads while items are being
+// queued one by one, and acks each message at once, has every ack taken:
+// a message is never handed out before the queue knows its ID (its ack
+// would be refused as unknown and the message handed out again).
+func TestQueueReadWhileEnqueueing(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	const n = 2000
+	go func() {
+		for i := range n {
+			if _, err := s.Enqueue(ctx, []*minsheng.Envelope{env("gov_service", fmt.Sprintf("ms1-%05d", i))}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	acked := map[string]bool{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(acked) < n && time.Now().Before(deadline) {
+		msgs, err := s.Read(ctx, "gov_service", "desk", 50, time.Minute, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if acked[m.Envelope.ItemID] {
+				t.Fatalf("%s handed out again after its ack", m.Envelope.ItemID)
+			}
+			k, refused, err := s.Ack(ctx, "gov_service", "desk", []string{m.Envelope.ItemID})
+			if err != nil || k != 1 || len(refused) > 0 {
+				t.Fatalf("ack of %s just read: %d acked, refused %v, %v", m.Envelope.ItemID, k, refused, err)
+			}
+			acked[m.Envelope.ItemID] = true
+		}
+	}
+	if len(acked) != n {
+		t.Fatalf("%d of %d acked", len(acked), n)
+	}
+	if d, _ := s.QueueDepth("gov_service"); d != 0 {
+		t.Fatalf("depth %d after every ack", d)
+	}
+}
+
+// TestQueueSameItemEnqueuedAtOnce: two writers queueing the same items to
+// one queue at the same moment queue each once.
+func TestQueueSameItemEnqueuedAtOnce(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	const n = 300
+	var wg sync.WaitGroup
+	newly := make([]int, 2)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				k, err := s.Enqueue(ctx, []*minsheng.Envelope{env("petition", fmt.Sprintf("ms1-%04d", i))})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				newly[w] += k
+			}
+		}()
+	}
+	wg.Wait()
+	if d, _ := s.QueueDepth("petition"); d != n || newly[0]+newly[1] != n {
+		t.Fatalf("depth %d, newly queued %d + %d, want %d in all", d, newly[0], newly[1], n)
+	}
+	// The same item twice in one call is queued once, without waiting on itself.
+	k, err := s.Enqueue(ctx, []*minsheng.Envelope{env("petition", "ms1-twice"), env("petition", "ms1-twice")})
+	if err != nil || k != 1 {
+		t.Fatalf("one call, one item twice: %d queued, %v", k, err)
+	}
+}
