@@ -59,6 +59,10 @@ type Config struct {
 		NoSync bool `yaml:"no_sync"`
 		// LedgerSyncInterval: how often the ledger (trails) is fsynced.
 		LedgerSyncInterval time.Duration `yaml:"ledger_sync_interval" default:"200ms" validate:"gt=0,lte=10s"`
+		// SkipCorruptLedger: open a ledger damaged in mid-segment by
+		// skipping the damaged span (minsheng run --skip-corrupt-ledger, for
+		// one start; never from the file, so that it is not left on).
+		SkipCorruptLedger bool `yaml:"-"`
 	} `yaml:"store"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" default:"30s" validate:"gt=0"`
 
@@ -241,7 +245,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{cfg: c, log: log, metrics: prometheus.NewRegistry(), sources: map[string]minsheng.Source{}, mux: http.NewServeMux()}
 	g.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
-	if g.store, err = store.Open(c.Data, store.Options{NoSync: c.Store.NoSync, LedgerSyncInterval: c.Store.LedgerSyncInterval, Metrics: g.metrics, Logger: log}); err != nil {
+	if g.store, err = store.Open(c.Data, store.Options{NoSync: c.Store.NoSync, LedgerSyncInterval: c.Store.LedgerSyncInterval, SkipCorruptLedger: c.Store.SkipCorruptLedger, Metrics: g.metrics, Logger: log}); err != nil {
 		return nil, err
 	}
 	ok := false

@@ -12,6 +12,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,7 +45,8 @@ import (
 //
 // Lookups go through an index in memory (about 40 bytes a record), rebuilt
 // at Open by reading the segments; a torn frame at the end of the last
-// segment (a crash mid-write) is cut off.
+// segment (a crash mid-write) is cut off; damage with whole records after
+// it is refused (see scan).
 
 const frameHeader = 1 + 4 + 4
 
@@ -109,7 +111,7 @@ type appendReq struct {
 
 var _ minsheng.Ledger = (*Store)(nil)
 
-func openLedger(dir string, syncEvery time.Duration, log *slog.Logger) (*ledger, error) {
+func openLedger(dir string, syncEvery time.Duration, skipCorrupt bool, log *slog.Logger) (*ledger, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
@@ -131,7 +133,7 @@ func openLedger(dir string, syncEvery time.Duration, log *slog.Logger) (*ledger,
 			return nil, fmt.Errorf("ledger: %w", err)
 		}
 		l.segs[no] = f
-		end, err := l.scan(no, f, i == len(names)-1)
+		end, err := l.scan(no, f, i == len(names)-1, skipCorrupt)
 		if err != nil {
 			l.closeFiles()
 			return nil, err
@@ -148,9 +150,16 @@ func openLedger(dir string, syncEvery time.Duration, log *slog.Logger) (*ledger,
 }
 
 // scan reads a segment's frames into the index and returns where the last
-// whole frame ends. A torn or corrupt tail is cut off in the last segment
-// and an error in the others.
-func (l *ledger) scan(no uint32, f *os.File, last bool) (int64, error) {
+// whole frame ends. A bad frame (short, over-long, empty, or failing its
+// checksum) with no whole frame after it is a torn write: cut off, with a
+// warning, in the last segment, and an error in the others, which were
+// synced whole before the next began. A bad frame with whole frames after
+// it is damage, not a crash mid-write: cutting there would throw away the
+// records after it, so Open fails, naming the span, unless skipCorrupt
+// (minsheng run --skip-corrupt-ledger), which overwrites the span with a
+// filler frame that later scans pass over (see fill) and keeps the rest,
+// with an error in the log.
+func (l *ledger) scan(no uint32, f *os.File, last, skipCorrupt bool) (int64, error) {
 	r := bufio.NewReaderSize(f, 1<<20)
 	var off int64
 	hdr := make([]byte, frameHeader)
@@ -164,7 +173,10 @@ func (l *ledger) scan(no uint32, f *os.File, last bool) (int64, error) {
 		var body []byte
 		if !bad {
 			idLen, recLen = int(hdr[0]), int(binary.BigEndian.Uint32(hdr[1:5]))
-			if int64(recLen) > segmentMax {
+			// No frame written has an empty ID or record: an all-zero
+			// header (a tail the file system extended but never filled)
+			// would otherwise pass, the checksum of nothing being 0.
+			if int64(recLen) > segmentMax || idLen == 0 || recLen == 0 {
 				bad = true
 			} else {
 				body = make([]byte, idLen+recLen)
@@ -175,19 +187,104 @@ func (l *ledger) scan(no uint32, f *os.File, last bool) (int64, error) {
 				}
 			}
 		}
-		if bad {
-			if !last {
-				return 0, fmt.Errorf("ledger: segment %d is corrupt at offset %d", no, off)
+		if !bad {
+			if id := string(body[:idLen]); id != fillerID {
+				l.put(id, loc{no, uint32(off)})
 			}
-			l.log.Warn("ledger: cutting a torn frame at the end of the log (a crash mid-write)", "segment", no, "offset", off)
+			off += int64(frameHeader + idLen + recLen)
+			continue
+		}
+		size, next, err := nextFrame(f, off)
+		if err != nil {
+			return 0, err
+		}
+		if next < 0 {
+			if !last && !skipCorrupt {
+				return 0, fmt.Errorf("ledger: segment %d is corrupt at offset %d (its last %d bytes, which hold no whole record); "+
+					"restore the data directory, or start once with --skip-corrupt-ledger to skip them", no, off, size-off)
+			}
+			if !last {
+				l.log.Error("ledger: cutting a corrupt end of a segment; the records in it are lost", "segment", no, "from", off, "bytes", size-off)
+				if err := f.Truncate(off); err != nil {
+					return 0, fmt.Errorf("ledger: truncate: %w", err)
+				}
+				return off, nil
+			}
+			l.log.Warn("ledger: cutting a torn frame at the end of the log (a crash mid-write)", "segment", no, "offset", off, "bytes", size-off)
 			if err := f.Truncate(off); err != nil {
 				return 0, fmt.Errorf("ledger: truncate: %w", err)
 			}
 			return off, nil
 		}
-		l.put(string(body[:idLen]), loc{no, uint32(off)})
-		off += int64(frameHeader + idLen + recLen)
+		if !skipCorrupt {
+			return 0, fmt.Errorf("ledger: segment %d is corrupt from offset %d to %d (%d bytes), with whole records after it: "+
+				"not a torn write, so nothing is cut; restore the data directory, or start once with --skip-corrupt-ledger to skip the damaged span and keep the records after it", no, off, next, next-off)
+		}
+		l.log.Error("ledger: skipping a corrupt span; the records in it are lost", "segment", no, "from", off, "to", next, "bytes", next-off)
+		if err := fill(f, off, next); err != nil {
+			return 0, err
+		}
+		if _, err := f.Seek(next, io.SeekStart); err != nil {
+			return 0, fmt.Errorf("ledger: %w", err)
+		}
+		r.Reset(f)
+		off = next
 	}
+}
+
+// fillerID is the ID of a frame that fills a skipped span (no record ID
+// holds a NUL: Commit refuses it).
+const fillerID = "\x00"
+
+// fill overwrites the damaged bytes [from, to) of a segment with one
+// whole frame that scan passes over, and syncs it, so that the span is
+// skipped once and later starts need no option. A damaged span runs from
+// one frame's start to another's and so is never shorter than the
+// smallest frame (frameHeader and two bytes).
+func fill(f *os.File, from, to int64) error {
+	n := to - from - frameHeader - int64(len(fillerID))
+	if n < 1 || n > math.MaxUint32 {
+		return fmt.Errorf("ledger: cannot fill a span of %d bytes", to-from)
+	}
+	frame := make([]byte, to-from)
+	frame[0] = byte(len(fillerID))
+	binary.BigEndian.PutUint32(frame[1:5], uint32(n))
+	copy(frame[frameHeader:], fillerID)
+	binary.BigEndian.PutUint32(frame[5:9], crc32.Checksum(frame[frameHeader:], crcTable))
+	if _, err := f.WriteAt(frame, from); err != nil {
+		return fmt.Errorf("ledger: fill a corrupt span: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("ledger: sync: %w", err)
+	}
+	return nil
+}
+
+// nextFrame looks in a segment, after a bad frame at off, for the first
+// offset at which a whole frame begins (its ID and record not empty, its
+// checksum right), and returns the segment's size and that offset, or -1.
+// A checksum passing by chance on damaged bytes is one in 2^32.
+func nextFrame(f *os.File, off int64) (size, next int64, err error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, fmt.Errorf("ledger: %w", err)
+	}
+	size = st.Size()
+	rest := make([]byte, max(size-off, 0))
+	if _, err := f.ReadAt(rest, off); err != nil && !errors.Is(err, io.EOF) {
+		return 0, 0, fmt.Errorf("ledger: read: %w", err)
+	}
+	for i := 1; i+frameHeader <= len(rest); i++ {
+		idLen, recLen := int(rest[i]), int64(binary.BigEndian.Uint32(rest[i+1:i+5]))
+		end := int64(i+frameHeader+idLen) + recLen
+		if idLen == 0 || recLen == 0 || end > int64(len(rest)) {
+			continue
+		}
+		if crc32.Checksum(rest[i+frameHeader:end], crcTable) == binary.BigEndian.Uint32(rest[i+5:i+9]) {
+			return size, off + int64(i), nil
+		}
+	}
+	return size, -1, nil
 }
 
 func (l *ledger) roll(no uint32) error {

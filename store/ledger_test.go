@@ -132,3 +132,77 @@ func TestEachWhileCommitting(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerDamage: what Open makes of a damaged last segment. A tail that
+// holds no whole frame (zeros the file system left, half a frame) is a torn
+// write and is cut; damage with whole frames after it is refused, and
+// skipped only when asked, keeping every record but the damaged one.
+func TestLedgerDamage(t *testing.T) {
+	const n = 40
+	for _, tc := range []struct {
+		name    string
+		damage  func(raw []byte) []byte
+		refused bool // Open fails without SkipCorruptLedger
+		lost    int  // records lost (with SkipCorruptLedger when refused)
+	}{
+		{"zeros after the last frame", func(raw []byte) []byte { return append(raw, make([]byte, 900)...) }, false, 0},
+		{"one zero header after the last frame", func(raw []byte) []byte { return append(raw, make([]byte, frameHeader)...) }, false, 0},
+		{"half a frame after the last", func(raw []byte) []byte { return append(raw, 30, 0, 0, 0, 9, 1, 2) }, false, 0},
+		{"a byte flipped in the middle", func(raw []byte) []byte { raw[len(raw)/2] ^= 0xff; return raw }, true, 1},
+		{"zeros over the middle", func(raw []byte) []byte { clear(raw[len(raw)/3 : len(raw)/3+200]); return raw }, true, -1},
+		{"a byte flipped in the last frame", func(raw []byte) []byte { raw[len(raw)-3] ^= 0xff; return raw }, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := open(t, dir)
+			ids := commitN(t, s, 0, n)
+			s.Close()
+			seg := filepath.Join(dir, "ledger", "0000000001.log")
+			raw, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(seg, tc.damage(raw), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(dir, Options{})
+			if tc.refused {
+				if err == nil || !strings.Contains(err.Error(), "skip-corrupt-ledger") {
+					t.Fatalf("damaged in the middle: Open = %v, want a refusal naming --skip-corrupt-ledger", err)
+				}
+				if s, err = Open(dir, Options{SkipCorruptLedger: true}); err != nil {
+					t.Fatalf("with SkipCorruptLedger: %v", err)
+				}
+			} else if err != nil {
+				t.Fatalf("torn tail refused: %v", err)
+			}
+			found := 0
+			for _, id := range ids {
+				if _, err := s.Lookup(context.Background(), id); err == nil {
+					found++
+				}
+			}
+			if lost := n - found; tc.lost >= 0 && lost != tc.lost || tc.lost < 0 && (lost < 1 || lost > n/2) {
+				t.Errorf("%d of %d records lost, want %d", lost, n, tc.lost)
+			}
+			if _, ok := s.ledger.get(""); ok {
+				t.Error("a record indexed under the empty ID")
+			}
+			each := 0
+			if err := s.Each(func(*minsheng.Record) error { each++; return nil }); err != nil || each != found {
+				t.Errorf("Each read %d records, %v; Lookup found %d", each, err, found)
+			}
+			// Appending continues after the whole frames, and a reopen
+			// (without the option) finds them all.
+			more := commitN(t, s, n, 3)
+			s.Close()
+			s = open(t, dir)
+			defer s.Close()
+			for _, id := range more {
+				if _, err := s.Lookup(context.Background(), id); err != nil {
+					t.Errorf("record appended after opening the damaged ledger: %v", err)
+				}
+			}
+		})
+	}
+}

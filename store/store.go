@@ -39,6 +39,10 @@ type Options struct {
 	LedgerSyncInterval time.Duration
 	// Logger for the store's warnings; none when nil.
 	Logger *slog.Logger
+	// SkipCorruptLedger opens a ledger damaged in the middle of a segment
+	// by skipping the damaged span (its records are lost, those after it
+	// kept) rather than failing; see ledger.scan.
+	SkipCorruptLedger bool
 }
 
 // Store is an open state store. It is safe for concurrent use.
@@ -109,7 +113,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.LedgerSyncInterval <= 0 {
 		opts.LedgerSyncInterval = 200 * time.Millisecond
 	}
-	if s.ledger, err = openLedger(filepath.Join(dir, "ledger"), opts.LedgerSyncInterval, opts.Logger); err != nil {
+	if s.ledger, err = openLedger(filepath.Join(dir, "ledger"), opts.LedgerSyncInterval, opts.SkipCorruptLedger, opts.Logger); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -24,6 +24,7 @@ func runGateway(ctx context.Context, args []string) int {
 	var gf gatewayFlags
 	gf.register(fs)
 	debugAddr := fs.String("debug-listen", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
+	skipCorrupt := fs.Bool("skip-corrupt-ledger", false, "start even if the ledger (the items' records) is damaged in mid-file: skip the damaged span, losing its records, and keep those after it (logged); for one start after the gateway refused to")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -31,6 +32,7 @@ func runGateway(ctx context.Context, args []string) int {
 	if err != nil {
 		return configError(err)
 	}
+	c.Store.SkipCorruptLedger = *skipCorrupt
 	if os.Getenv("GOGC") == "" {
 		// The gateway's heap is small and its garbage short-lived: collect
 		// half as often as Go's default (GOGC=100) for less CPU. GOGC set in
