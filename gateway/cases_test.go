@@ -110,7 +110,10 @@ func TestCaseAcrossChannelsAndRestart(t *testing.T) {
 		t.Errorf("unknown case: %d %s", a.status, a.body)
 	}
 
-	m := call(t, "GET", r.url+"/metrics", "", "", nil)
+	if a := call(t, "GET", r.url+"/metrics", "", "", nil); a.status != 401 {
+		t.Errorf("metrics without a token beside the desk API: %d", a.status)
+	}
+	m := call(t, "GET", r.url+"/metrics", readerToken, "", nil)
 	for _, want := range []string{"minsheng_case_index_items 3", `minsheng_items_linked_total{class="` + string(third.Decision.Class) + `"} 1`} {
 		if !strings.Contains(string(m.body), want) {
 			t.Errorf("metrics lack %q", want)
@@ -170,7 +173,7 @@ func TestCaseAfterReview(t *testing.T) {
 	if a := call(t, "GET", r.url+"/v1/cases/"+first.ID, hotlineReviewToken, "", nil); a.status != 404 {
 		t.Errorf("the posting reviewer's view of the case: %d %s", a.status, a.body)
 	}
-	m := call(t, "GET", r.url+"/metrics", "", "", nil)
+	m := call(t, "GET", r.url+"/metrics", readerToken, "", nil)
 	if want := `minsheng_items_linked_total{class="` + string(first.Decision.Class) + `"} 2`; !strings.Contains(string(m.body), want) {
 		t.Errorf("metrics lack %q", want)
 	}

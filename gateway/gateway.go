@@ -316,7 +316,11 @@ func (g *Gateway) routes() {
 	reviews.Register(g.mux, g.auth.Middleware)
 	g.metrics.MustRegister(reviews.Collector())
 	if g.cfg.MetricsListen == "" {
-		g.mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{}))
+		// Beside the desk API, /metrics needs a desk's token: its counts by
+		// destination tell when an item goes to the inspectors, which no
+		// one outside should be able to watch. On metrics_listen (an
+		// internal address) it needs none.
+		g.mux.Handle("GET /metrics", g.auth.Middleware(promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{})))
 	}
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
