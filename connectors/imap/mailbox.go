@@ -400,13 +400,15 @@ func (s *session) fetchNew(ctx context.Context, next uint32) (int, uint32, error
 	return len(list), list[len(list)-1].uid, nil
 }
 
+// fetchRounds bounds how many times the bodies of a batch are asked for:
+// once, then again for the UIDs the server did not return with a body.
+const fetchRounds = 3
+
 // fetchBatch fetches the bodies of a batch (ascending UIDs). Each message
 // gets its place in the ack window first, in UID order.
 func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 	cfg := &s.m.c.cfg
-	tickets := map[uint32]ackwindow.Ticket{}
-	var want imap.UIDSet
-	var order []uint32
+	f := &bodyFetch{s: s, tickets: map[uint32]ackwindow.Ticket{}, received: map[uint32]bool{}}
 	for _, b := range batch {
 		t := s.win.Add(b.uid)
 		s.m.mu.Lock()
@@ -424,48 +426,114 @@ func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 				return err
 			}
 		default:
-			tickets[b.uid] = t
-			order = append(order, b.uid)
-			want.AddNum(imap.UID(b.uid))
+			f.tickets[b.uid] = t
+			f.order = append(f.order, b.uid)
 		}
 	}
-	if len(order) == 0 {
+	pending := f.order
+	for round := 1; round <= fetchRounds && len(pending) > 0; round++ {
+		if round > 1 {
+			s.m.log.Info("the server did not return the body of some messages; asking again",
+				"messages", len(pending), "round", round)
+		}
+		if err := f.fetch(ctx, pending); err != nil {
+			return err
+		}
+		pending = f.missing()
+	}
+	if len(pending) == 0 {
 		return nil
 	}
-	received := map[uint32]bool{}
-	// The message being waited for is the first one not yet received.
-	current := func() uint32 {
-		for _, u := range order {
-			if !received[u] {
-				return u
-			}
-		}
-		return 0
+	// Asked for fetchRounds times and never returned with a body: gone only
+	// if the server says so.
+	var set imap.UIDSet
+	for _, u := range pending {
+		set.AddNum(imap.UID(u))
 	}
-	var timeout atomic.Bool
+	var data *imap.SearchData
+	if err := s.m.guard(s.cl, "search missing UIDs", func() (err error) {
+		data, err = s.cl.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		return err
+	}); err != nil {
+		return f.fail(err)
+	}
+	exists := map[uint32]bool{}
+	for _, u := range data.AllUIDs() {
+		exists[uint32(u)] = true
+	}
+	for _, u := range pending {
+		f.received[u] = true
+		if !exists[u] {
+			// Expunged meanwhile: nothing to hand over.
+			s.win.Ack(f.tickets[u], true)
+			continue
+		}
+		// Still there, but never sent: quarantine it (by its reason, unread)
+		// rather than pass it by silently or stall the mailbox.
+		if err := s.dispatch(ctx, job{uid: u, ticket: f.tickets[u], kind: "fetch_failed",
+			reason: fmt.Sprintf("the server listed the message but returned no body for it in %d fetches; not fetched", fetchRounds)}); err != nil {
+			return f.fail(err)
+		}
+	}
+	return nil
+}
+
+// bodyFetch is the state of fetching one batch's bodies, over one or more
+// UID FETCH commands.
+type bodyFetch struct {
+	s        *session
+	tickets  map[uint32]ackwindow.Ticket
+	order    []uint32        // UIDs to fetch, ascending
+	received map[uint32]bool // handed over (or settled)
+	timeout  atomic.Bool
+}
+
+// missing lists the UIDs not handed over yet, in order.
+func (f *bodyFetch) missing() []uint32 {
+	var l []uint32
+	for _, u := range f.order {
+		if !f.received[u] {
+			l = append(l, u)
+		}
+	}
+	return l
+}
+
+// fail settles a batch that cannot go on: the message being waited for
+// (the first one not received) counts an attempt, and what was not handed
+// over will never be acked by this session.
+func (f *bodyFetch) fail(err error) error {
+	s, cfg := f.s, &f.s.m.c.cfg
+	miss := f.missing()
+	if len(miss) > 0 {
+		s.m.mu.Lock()
+		s.m.attempts[miss[0]]++
+		s.m.mu.Unlock()
+	}
+	for _, u := range miss {
+		s.win.Ack(f.tickets[u], false)
+	}
+	if f.timeout.Load() && len(miss) > 0 {
+		return fmt.Errorf("fetch of UID %d timed out after %s: %w", miss[0], cfg.FetchTimeout, err)
+	}
+	return err
+}
+
+// fetch asks for the bodies of uids in one UID FETCH and hands each message
+// returned with its body to the workers. A FETCH response without the body
+// (a flag update the server may send at any time, RFC 3501 §7) is not the
+// message: the UID stays missing.
+func (f *bodyFetch) fetch(ctx context.Context, uids []uint32) error {
+	s, cfg := f.s, &f.s.m.c.cfg
+	var want imap.UIDSet
+	for _, u := range uids {
+		want.AddNum(imap.UID(u))
+	}
 	watchdog := time.AfterFunc(cfg.FetchTimeout, func() {
-		timeout.Store(true)
+		f.timeout.Store(true)
 		s.cl.Close()
 	})
 	defer watchdog.Stop()
-	fail := func(err error) error {
-		watchdog.Stop()
-		if u := current(); u != 0 {
-			s.m.mu.Lock()
-			s.m.attempts[u]++
-			s.m.mu.Unlock()
-		}
-		// What was not handed over will never be acked by this session.
-		for _, u := range order {
-			if !received[u] {
-				s.win.Ack(tickets[u], false)
-			}
-		}
-		if timeout.Load() {
-			return fmt.Errorf("fetch of UID %d timed out after %s: %w", current(), cfg.FetchTimeout, err)
-		}
-		return err
-	}
 	cmd := s.cl.Fetch(want, &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}}, // BODY.PEEK[]: never sets \Seen
@@ -477,6 +545,7 @@ func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 		}
 		var uid uint32
 		var raw []byte
+		var body bool
 		var rerr error
 		for {
 			item := msg.Next()
@@ -487,6 +556,7 @@ func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 			case imapclient.FetchItemDataUID:
 				uid = uint32(it.UID)
 			case imapclient.FetchItemDataBodySection:
+				body = true
 				if it.Literal == nil {
 					continue
 				}
@@ -508,13 +578,18 @@ func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 			// reading at the same time (a data race): leave the command
 			// and close the connection instead.
 			s.cl.Close()
-			return fail(fmt.Errorf("read message: %w", rerr))
+			watchdog.Stop()
+			return f.fail(fmt.Errorf("read message: %w", rerr))
 		}
-		t, ok := tickets[uid]
-		if !ok || received[uid] {
+		t, ok := f.tickets[uid]
+		if !ok || f.received[uid] {
 			continue // not asked for (see UID FETCH quirk) or repeated
 		}
-		received[uid] = true
+		if !body {
+			s.m.log.Debug("FETCH response without the body; the message is asked for again", "uid", uid)
+			continue
+		}
+		f.received[uid] = true
 		watchdog.Reset(cfg.FetchTimeout)
 		s.m.c.fetched.WithLabelValues(s.m.name).Inc()
 		s.m.mu.Lock()
@@ -526,19 +601,13 @@ func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 		}
 		if err := s.dispatch(ctx, j); err != nil {
 			cmd.Close()
-			return fail(err)
+			watchdog.Stop()
+			return f.fail(err)
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		return fail(fmt.Errorf("fetch: %w", err))
-	}
-	watchdog.Stop()
-	// Asked for but not returned: expunged meanwhile; nothing to hand over.
-	for _, u := range order {
-		if !received[u] {
-			received[u] = true
-			s.win.Ack(tickets[u], true)
-		}
+		watchdog.Stop()
+		return f.fail(fmt.Errorf("fetch: %w", err))
 	}
 	return nil
 }
