@@ -282,6 +282,12 @@ func (m *mailbox) session(ctx context.Context, out minsheng.Emitter) (progressed
 
 	canIdle := m.c.idle && cl.Caps().Has(imap.CapIdle)
 	for {
+		// New mail reported from here on is not covered by this fetch and
+		// wakes the wait below.
+		select {
+		case <-wake:
+		default:
+		}
 		n, last, err := s.fetchNew(ctx, next)
 		if err != nil {
 			return progressed, err
@@ -313,8 +319,16 @@ func (m *mailbox) session(ctx context.Context, out minsheng.Emitter) (progressed
 }
 
 // wait blocks until the server reports new mail (IDLE) or the poll
-// interval has passed.
+// interval has passed. New mail the server reported since the last fetch
+// began (an EXISTS in the response to after_ack's STORE or MOVE, say: the
+// server will not report it again in IDLE) ends the wait at once, for one
+// more fetch.
 func (s *session) wait(ctx context.Context, canIdle bool, wake <-chan struct{}) error {
+	select {
+	case <-wake:
+		return nil
+	default:
+	}
 	timer := time.NewTimer(s.m.c.cfg.PollInterval)
 	defer timer.Stop()
 	if !canIdle {
@@ -324,12 +338,6 @@ func (s *session) wait(ctx context.Context, canIdle bool, wake <-chan struct{}) 
 		case <-timer.C:
 		}
 		return s.m.guard(s.cl, "noop", func() error { return s.cl.Noop().Wait() })
-	}
-	// A wake-up from before IDLE (SELECT's EXISTS) would only cost an
-	// empty fetch; drop it.
-	select {
-	case <-wake:
-	default:
 	}
 	idle, err := s.cl.Idle()
 	if err != nil {
