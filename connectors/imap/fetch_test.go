@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -215,6 +216,8 @@ func TestFetchResponsesWithoutBody(t *testing.T) {
 					t.Logf("quarantined ref %q reason %q", q.Ref, q.Reason)
 				}
 				t.Errorf("quarantined %d; want 1 with a reason saying %q", len(qs), tc.quarantine)
+			case tc.quarantine != "" && !strings.HasPrefix(qs[0].Ref, "unread:INBOX:m1."):
+				t.Errorf("quarantined as %q; want the mailbox and mail 1's Message-ID", qs[0].Ref)
 			}
 		})
 	}
@@ -232,5 +235,100 @@ func once(fn func(seq string, resp []byte) []byte) func(string, []byte) []byte {
 		}
 		done = true
 		return fn(seq, resp)
+	}
+}
+
+// bigMail is a mail over the 4096-byte cap the quarantine tests set.
+func bigMail(i int, subject string) []byte {
+	return append(testMail(i, subject), bytes.Repeat([]byte("x"), 8192)...)
+}
+
+// TestUnreadQuarantineSurvivesUIDValidityChange: mail quarantined without
+// being read (here: too large) is dead-lettered once, not again when the
+// mailbox is re-created and read from the start (README: "Nothing is
+// routed twice").
+func TestUnreadQuarantineSurvivesUIDValidityChange(t *testing.T) {
+	srv := startMemServer(t)
+	cl := testClient(t, srv.addr)
+	big, small := bigMail(1, "big"), testMail(2, "small")
+	appendMail(t, cl, "INBOX", big)
+	appendMail(t, cl, "INBOX", small)
+	st := conntest.OpenStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := testConfig(srv.addr)
+	cfg.MaxMessageBytes = 4096
+	r := run(t, cfg, st, em)
+	waitFor(t, "checkpoint 2", 5*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
+	r.stop()
+	before := readCheckpoint(t, st, "INBOX").UIDValidity
+	if err := srv.user.Delete("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.user.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	appendMail(t, cl, "INBOX", big)
+	appendMail(t, cl, "INBOX", small)
+	r2 := run(t, cfg, st, em)
+	waitFor(t, "checkpoint 2 under the new UIDVALIDITY", 5*time.Second, func() bool {
+		cp := readCheckpoint(t, st, "INBOX")
+		return cp.UIDValidity != before && cp.UID == 2
+	})
+	r2.stop()
+	em.Wait()
+	var refs []string
+	for _, q := range em.Quarantined() {
+		refs = append(refs, q.Ref)
+	}
+	if len(em.Handled()) != 2 || em.Duplicates() != 2 {
+		t.Errorf("%d distinct IDs handled, %d duplicates; want 2 and 2 (quarantined refs %q)", len(em.Handled()), em.Duplicates(), refs)
+	}
+}
+
+// TestUnreadQuarantineRefs: the reference of mail quarantined unread names
+// the mailbox, and is the Message-ID with the size when the mail has one,
+// else UIDVALIDITY/UID; the same mail in two mailboxes gets two IDs.
+func TestUnreadQuarantineRefs(t *testing.T) {
+	srv := startMemServer(t)
+	cl := testClient(t, srv.addr)
+	if err := cl.Create("Other", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	withID := bigMail(1, "big")
+	noID := regexp.MustCompile(`^Message-ID: [^\r\n]*\r\n`).ReplaceAll(bigMail(2, "big, no Message-ID"), nil)
+	appendMail(t, cl, "INBOX", withID)
+	appendMail(t, cl, "INBOX", noID)
+	appendMail(t, cl, "Other", withID)
+	st := conntest.OpenStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := testConfig(srv.addr)
+	cfg.MaxMessageBytes = 4096
+	cfg.Mailboxes = []string{"INBOX", "Other"}
+	r := run(t, cfg, st, em)
+	waitFor(t, "checkpoints", 5*time.Second, func() bool {
+		return readCheckpoint(t, st, "INBOX").UID == 2 && readCheckpoint(t, st, "Other").UID == 1
+	})
+	r.stop()
+	em.Wait()
+	mid := regexp.MustCompile(`Message-ID: <([^>]*)>`).FindSubmatch(withID)[1]
+	uv := readCheckpoint(t, st, "INBOX").UIDValidity
+	want := []string{
+		"uid:INBOX:" + strconv.FormatUint(uint64(uv), 10) + "/2",
+		"unread:INBOX:" + string(mid) + "#" + strconv.Itoa(len(withID)),
+		"unread:Other:" + string(mid) + "#" + strconv.Itoa(len(withID)),
+	}
+	var refs []string
+	for _, q := range em.Quarantined() {
+		refs = append(refs, q.Ref)
+		if !strings.Contains(q.Reason, "max_message_bytes") {
+			t.Errorf("ref %q: reason %q", q.Ref, q.Reason)
+		}
+	}
+	sort.Strings(refs)
+	if strings.Join(refs, " ") != strings.Join(want, " ") {
+		t.Errorf("quarantined refs %q; want %q", refs, want)
+	}
+	if len(em.Handled()) != 3 || em.Duplicates() != 0 {
+		t.Errorf("%d distinct IDs handled, %d duplicates; want 3 and 0", len(em.Handled()), em.Duplicates())
 	}
 }

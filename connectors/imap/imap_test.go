@@ -333,6 +333,9 @@ func TestFetchTimeoutQuarantines(t *testing.T) {
 	if len(q) != 1 || !strings.Contains(q[0].Reason, "failed 2 times") {
 		t.Fatalf("quarantined %+v", q)
 	}
+	if !strings.HasPrefix(q[0].Ref, "unread:INBOX:m2.") {
+		t.Errorf("quarantined as %q; want the mailbox and the Message-ID", q[0].Ref)
+	}
 	if len(em.Handled()) != 3 {
 		t.Fatalf("handled %v", em.Handled())
 	}

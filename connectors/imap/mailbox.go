@@ -1,9 +1,12 @@
 package imap
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +23,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/charset"
+	"github.com/emersion/go-message/textproto"
 	"golang.org/x/sync/semaphore"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -212,9 +216,10 @@ type session struct {
 type job struct {
 	uid    uint32
 	ticket ackwindow.Ticket
-	raw    []byte // nil: quarantine unread with reason
+	raw    []byte // nil: quarantine unread with reason, under ref
 	reason string
 	kind   string
+	ref    string // of a message quarantined unread (unreadRef)
 }
 
 func (m *mailbox) session(ctx context.Context, out minsheng.Emitter) (progressed bool, err error) {
@@ -416,23 +421,20 @@ const fetchRounds = 3
 // gets its place in the ack window first, in UID order.
 func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 	cfg := &s.m.c.cfg
-	f := &bodyFetch{s: s, tickets: map[uint32]ackwindow.Ticket{}, received: map[uint32]bool{}}
+	f := &bodyFetch{s: s, tickets: map[uint32]ackwindow.Ticket{}, received: map[uint32]bool{}, sizes: map[uint32]int64{}}
 	for _, b := range batch {
 		t := s.win.Add(b.uid)
+		f.sizes[b.uid] = b.size
 		s.m.mu.Lock()
 		tries := s.m.attempts[b.uid]
 		s.m.mu.Unlock()
 		switch {
 		case b.size > cfg.MaxMessageBytes:
-			if err := s.dispatch(ctx, job{uid: b.uid, ticket: t, kind: "too_large",
-				reason: fmt.Sprintf("message of %d bytes is over max_message_bytes (%d); not fetched", b.size, cfg.MaxMessageBytes)}); err != nil {
-				return err
-			}
+			f.unread = append(f.unread, job{uid: b.uid, ticket: t, kind: "too_large",
+				reason: fmt.Sprintf("message of %d bytes is over max_message_bytes (%d); not fetched", b.size, cfg.MaxMessageBytes)})
 		case tries >= cfg.FetchAttempts:
-			if err := s.dispatch(ctx, job{uid: b.uid, ticket: t, kind: "fetch_failed",
-				reason: fmt.Sprintf("fetching the message failed %d times (timeout %s or connection lost); not fetched", tries, cfg.FetchTimeout)}); err != nil {
-				return err
-			}
+			f.unread = append(f.unread, job{uid: b.uid, ticket: t, kind: "fetch_failed",
+				reason: fmt.Sprintf("fetching the message failed %d times (timeout %s or connection lost); not fetched", tries, cfg.FetchTimeout)})
 		default:
 			f.tickets[b.uid] = t
 			f.order = append(f.order, b.uid)
@@ -449,41 +451,128 @@ func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 		}
 		pending = f.missing()
 	}
-	if len(pending) == 0 {
-		return nil
-	}
-	// Asked for fetchRounds times and never returned with a body: gone only
-	// if the server says so.
-	var set imap.UIDSet
-	for _, u := range pending {
-		set.AddNum(imap.UID(u))
-	}
-	var data *imap.SearchData
-	if err := s.m.guard(s.cl, "search missing UIDs", func() (err error) {
-		data, err = s.cl.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
-		return err
-	}); err != nil {
-		return f.fail(err)
-	}
-	exists := map[uint32]bool{}
-	for _, u := range data.AllUIDs() {
-		exists[uint32(u)] = true
-	}
-	for _, u := range pending {
-		f.received[u] = true
-		if !exists[u] {
-			// Expunged meanwhile: nothing to hand over.
-			s.win.Ack(f.tickets[u], true)
-			continue
+	if len(pending) > 0 {
+		// Asked for fetchRounds times and never returned with a body: gone
+		// only if the server says so.
+		var set imap.UIDSet
+		for _, u := range pending {
+			set.AddNum(imap.UID(u))
 		}
-		// Still there, but never sent: quarantine it (by its reason, unread)
-		// rather than pass it by silently or stall the mailbox.
-		if err := s.dispatch(ctx, job{uid: u, ticket: f.tickets[u], kind: "fetch_failed",
-			reason: fmt.Sprintf("the server listed the message but returned no body for it in %d fetches; not fetched", fetchRounds)}); err != nil {
+		var data *imap.SearchData
+		if err := s.m.guard(s.cl, "search missing UIDs", func() (err error) {
+			data, err = s.cl.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+			return err
+		}); err != nil {
 			return f.fail(err)
 		}
+		exists := map[uint32]bool{}
+		for _, u := range data.AllUIDs() {
+			exists[uint32(u)] = true
+		}
+		for _, u := range pending {
+			f.received[u] = true
+			if !exists[u] {
+				// Expunged meanwhile: nothing to hand over.
+				s.win.Ack(f.tickets[u], true)
+				continue
+			}
+			// Still there, but never sent: quarantine it unread rather
+			// than pass it by silently or stall the mailbox.
+			f.unread = append(f.unread, job{uid: u, ticket: f.tickets[u], kind: "fetch_failed",
+				reason: fmt.Sprintf("the server listed the message but returned no body for it in %d fetches; not fetched", fetchRounds)})
+		}
+	}
+	return f.dispatchUnread(ctx)
+}
+
+// dispatchUnread hands over the messages to quarantine unread, each under a
+// reference that holds the mailbox and, when the server gives one, the
+// Message-ID (stable across a UIDVALIDITY change).
+func (f *bodyFetch) dispatchUnread(ctx context.Context) error {
+	s := f.s
+	if len(f.unread) == 0 {
+		return nil
+	}
+	uids := make([]uint32, len(f.unread))
+	for i, j := range f.unread {
+		uids[i] = j.uid
+	}
+	ids, err := s.messageIDs(uids)
+	if err != nil {
+		s.m.log.Warn("Message-IDs of mail quarantined unread not read; quarantined by UID", "messages", len(uids), "err", err)
+	}
+	for i, j := range f.unread {
+		j.ref = s.unreadRef(j.uid, ids[j.uid], f.sizes[j.uid])
+		if derr := s.dispatch(ctx, j); derr != nil {
+			for _, rest := range f.unread[i+1:] {
+				s.win.Ack(rest.ticket, false)
+			}
+			f.unread = nil
+			return derr
+		}
+	}
+	f.unread = nil
+	var ierr *imap.Error
+	if err != nil && !errors.As(err, &ierr) {
+		// Not the server's answer: the connection is gone.
+		return err
 	}
 	return nil
+}
+
+// messageIDs reads the Message-ID of each of uids (a header-only fetch) and
+// returns those the server gave.
+func (s *session) messageIDs(uids []uint32) (map[uint32]string, error) {
+	ids := map[uint32]string{}
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(imap.UID(u))
+	}
+	err := s.m.guard(s.cl, "fetch Message-IDs", func() error {
+		cmd := s.cl.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{
+			{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true},
+		}})
+		for {
+			msg := cmd.Next()
+			if msg == nil {
+				break
+			}
+			buf, err := msg.Collect() // a few header lines
+			if err != nil {
+				cmd.Close()
+				return err
+			}
+			for _, sec := range buf.BodySection {
+				h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(sec.Bytes)))
+				if err != nil {
+					continue
+				}
+				if id := messageID(rawField(h, "Message-Id")); id != "" {
+					ids[uint32(buf.UID)] = id
+				}
+			}
+		}
+		return cmd.Close()
+	})
+	return ids, err
+}
+
+// unreadRef is the reference of a message quarantined unread: the mailbox
+// and the Message-ID with the size (RFC822.SIZE), which do not change with
+// UIDVALIDITY; without a Message-ID, the mailbox, UIDVALIDITY and UID. The
+// mailbox is named in both, so mail in two mailboxes never shares an ID.
+// (Parsed mail keeps Message.Ref, which has no mailbox: its ID must not
+// change.)
+func (s *session) unreadRef(uid uint32, messageID string, size int64) string {
+	mb := s.m.name
+	if len(mb) > 64 {
+		sum := sha256.Sum256([]byte(mb))
+		mb = "sha256:" + hex.EncodeToString(sum[:12])
+	}
+	if messageID != "" {
+		return "unread:" + mb + ":" + clipBytes(messageID, 160) + "#" + strconv.FormatInt(size, 10)
+	}
+	return "uid:" + mb + ":" + strconv.FormatUint(uint64(s.uv), 10) + "/" + strconv.FormatUint(uint64(uid), 10)
 }
 
 // bodyFetch is the state of fetching one batch's bodies, over one or more
@@ -491,8 +580,10 @@ func (s *session) fetchBatch(ctx context.Context, batch []sized) error {
 type bodyFetch struct {
 	s        *session
 	tickets  map[uint32]ackwindow.Ticket
-	order    []uint32        // UIDs to fetch, ascending
-	received map[uint32]bool // handed over (or settled)
+	order    []uint32         // UIDs to fetch, ascending
+	received map[uint32]bool  // handed over (or settled)
+	sizes    map[uint32]int64 // RFC822.SIZE of every UID of the batch
+	unread   []job            // to quarantine unread, not handed over yet
 	timeout  atomic.Bool
 }
 
@@ -521,6 +612,10 @@ func (f *bodyFetch) fail(err error) error {
 	for _, u := range miss {
 		s.win.Ack(f.tickets[u], false)
 	}
+	for _, j := range f.unread {
+		s.win.Ack(j.ticket, false)
+	}
+	f.unread = nil
 	if f.timeout.Load() && len(miss) > 0 {
 		return fmt.Errorf("fetch of UID %d timed out after %s: %w", miss[0], cfg.FetchTimeout, err)
 	}
@@ -603,11 +698,15 @@ func (f *bodyFetch) fetch(ctx context.Context, uids []uint32) error {
 		s.m.mu.Lock()
 		delete(s.m.attempts, uid)
 		s.m.mu.Unlock()
-		j := job{uid: uid, ticket: t, raw: raw}
-		if int64(len(raw)) > cfg.MaxMessageBytes {
-			j = job{uid: uid, ticket: t, kind: "too_large", reason: fmt.Sprintf("message is over max_message_bytes (%d)", cfg.MaxMessageBytes)}
+		switch {
+		case len(raw) == 0:
+			f.unread = append(f.unread, job{uid: uid, ticket: t})
+			continue
+		case int64(len(raw)) > cfg.MaxMessageBytes:
+			f.unread = append(f.unread, job{uid: uid, ticket: t, kind: "too_large", reason: fmt.Sprintf("message is over max_message_bytes (%d)", cfg.MaxMessageBytes)})
+			continue
 		}
-		if err := s.dispatch(ctx, j); err != nil {
+		if err := s.dispatch(ctx, job{uid: uid, ticket: t, raw: raw}); err != nil {
 			cmd.Close()
 			watchdog.Stop()
 			return f.fail(err)
@@ -689,7 +788,7 @@ func (s *session) handle(ctx context.Context, j job) {
 	c := s.m.c
 	ack := s.ack(j)
 	if j.raw == nil {
-		s.quarantine(ctx, j, "uid:"+strconv.FormatUint(uint64(s.uv), 10)+"/"+strconv.FormatUint(uint64(j.uid), 10), j.reason, nil, ack)
+		s.quarantine(ctx, j, j.ref, j.reason, nil, ack)
 		return
 	}
 	info, err := c.env.Blobs.Put(ctx, bytes.NewReader(j.raw), c.cfg.MaxMessageBytes)
