@@ -116,7 +116,7 @@ func rewriteBody(uid string, fn func(seq string, resp []byte) []byte) func([]byt
 }
 
 // TestFetchResponsesWithoutBody: what the connector makes of FETCH
-// responses that do not carry the body it asked for. Mail 1 is the one the
+// responses that do not carry the body it asked for, or carry an empty one. Mail 1 is the one the
 // server plays tricks with; mail 2 is ordinary. No mail is passed by
 // unhandled: each is emitted, or quarantined with a reason, or was really
 // expunged.
@@ -157,6 +157,22 @@ func TestFetchResponsesWithoutBody(t *testing.T) {
 				return nil
 			}),
 			emitted: []string{"first", "second"},
+		},
+		{
+			name: "BODY[] NIL",
+			rewrite: func(seq string, resp []byte) []byte {
+				return []byte("* " + seq + " FETCH (UID 1 BODY[] NIL)\r\n")
+			},
+			emitted:    []string{"second"},
+			quarantine: "empty message",
+		},
+		{
+			name: "empty BODY[] literal",
+			rewrite: func(seq string, resp []byte) []byte {
+				return []byte("* " + seq + " FETCH (UID 1 BODY[] {0}\r\n)\r\n")
+			},
+			emitted:    []string{"second"},
+			quarantine: "empty message",
 		},
 		{
 			name:    "expunged between listing and fetch",

@@ -648,7 +648,7 @@ func (f *bodyFetch) fetch(ctx context.Context, uids []uint32) error {
 		}
 		var uid uint32
 		var raw []byte
-		var body bool
+		var body, nilBody bool
 		var rerr error
 		for {
 			item := msg.Next()
@@ -661,6 +661,7 @@ func (f *bodyFetch) fetch(ctx context.Context, uids []uint32) error {
 			case imapclient.FetchItemDataBodySection:
 				body = true
 				if it.Literal == nil {
+					nilBody = true
 					continue
 				}
 				var b bytes.Buffer
@@ -700,7 +701,12 @@ func (f *bodyFetch) fetch(ctx context.Context, uids []uint32) error {
 		s.m.mu.Unlock()
 		switch {
 		case len(raw) == 0:
-			f.unread = append(f.unread, job{uid: uid, ticket: t})
+			what := "an empty BODY[] literal"
+			if nilBody {
+				what = "BODY[] NIL"
+			}
+			f.unread = append(f.unread, job{uid: uid, ticket: t, kind: "unparseable",
+				reason: "empty message: the server returned no bytes for it (" + what + ")"})
 			continue
 		case int64(len(raw)) > cfg.MaxMessageBytes:
 			f.unread = append(f.unread, job{uid: uid, ticket: t, kind: "too_large", reason: fmt.Sprintf("message is over max_message_bytes (%d)", cfg.MaxMessageBytes)})
