@@ -846,7 +846,7 @@ func (s *session) quarantine(ctx context.Context, j job, ref, reason string, inf
 	if j.raw != nil && c.cfg.QuarantineRawMax >= 0 && len(j.raw) <= c.cfg.QuarantineRawMax {
 		q.Raw = j.raw
 	}
-	s.m.log.Warn("message quarantined", "uid", j.uid, "reason", q.Reason)
+	s.m.log.Warn("message quarantined", "uid", j.uid, "reason", minsheng.LogReason(q.Reason))
 	if err := s.out.Quarantine(ctx, q, ack); err != nil {
 		s.win.Ack(j.ticket, false)
 		return
