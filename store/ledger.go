@@ -288,16 +288,27 @@ func nextFrame(f *os.File, off int64) (size, next int64, err error) {
 }
 
 func (l *ledger) roll(no uint32) error {
-	f, err := os.OpenFile(filepath.Join(l.dir, fmt.Sprintf("%010d.log", no)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("ledger: new segment: %w", err)
-	}
 	if l.cur != nil {
+		// Bytes past the whole frames (a write that failed part way, such
+		// as on a full disk) would make this segment, no longer the last,
+		// look corrupt at the next start.
+		if err := l.cur.Truncate(l.curOff); err != nil {
+			return fmt.Errorf("ledger: truncate: %w", err)
+		}
 		if err := l.cur.Sync(); err != nil {
 			return fmt.Errorf("ledger: sync: %w", err)
 		}
 	}
+	name := filepath.Join(l.dir, fmt.Sprintf("%010d.log", no))
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("ledger: new segment: %w", err)
+	}
 	if err := syncDir(l.dir); err != nil {
+		// Not adopted: remove it, or the next roll's O_EXCL would fail
+		// and the ledger could not be written until a restart.
+		f.Close()
+		os.Remove(name)
 		return err
 	}
 	l.mu.Lock()

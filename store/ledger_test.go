@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -204,5 +205,41 @@ func TestLedgerDamage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLedgerRollDropsAFailedWritesBytes: bytes a failed write left past the
+// last whole frame (a full disk) are dropped when the segment rolls, so the
+// segment, no longer the last, does not read as corrupt at the next start.
+func TestLedgerRollDropsAFailedWritesBytes(t *testing.T) {
+	old := segmentMax
+	segmentMax = 2 << 10
+	defer func() { segmentMax = old }()
+	dir := t.TempDir()
+	s := open(t, dir)
+	ids := commitN(t, s, 0, 3)
+	// What a write cut short leaves: half a frame past curOff, not indexed.
+	seg := filepath.Join(dir, "ledger", "0000000001.log")
+	junk := bytes.Repeat([]byte{0xab}, int(segmentMax-s.ledger.curOff)-16)
+	if _, err := s.ledger.cur.WriteAt(junk, s.ledger.curOff); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, commitN(t, s, 3, 60)...) // rolls past the first segment
+	s.Close()
+	if segs, _ := filepath.Glob(filepath.Join(dir, "ledger", "*.log")); len(segs) < 2 {
+		t.Fatalf("%d segments; want a roll", len(segs))
+	}
+	if fi, err := os.Stat(seg); err != nil || fi.Size() == 0 {
+		t.Fatalf("first segment: %v", err)
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("reopen after a failed write and a roll: %v", err)
+	}
+	defer s.Close()
+	for _, id := range ids {
+		if _, err := s.Lookup(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
