@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,10 +43,25 @@ type pendingBlob struct {
 
 var _ minsheng.Blobs = (*Blobs)(nil)
 
-// OpenBlobs opens (creating if needed) a blob directory.
+// OpenBlobs opens (creating if needed) a blob directory. The caller owns
+// the directory (the store's lock): the temporary files a Put killed part
+// way left behind are removed, since no Put of this process has begun.
 func OpenBlobs(dir string) (*Blobs, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	left, err := filepath.Glob(filepath.Join(dir, "tmp", "put-*"))
+	if err != nil {
+		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	small, err := filepath.Glob(filepath.Join(dir, "[0-9a-f][0-9a-f]", ".put-*"))
+	if err != nil {
+		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	for _, name := range append(left, small...) {
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("blobs: remove a temporary file left by a crash: %w", err)
+		}
 	}
 	return &Blobs{dir: dir}, nil
 }

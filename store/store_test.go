@@ -415,3 +415,41 @@ func TestQueueSameItemEnqueuedAtOnce(t *testing.T) {
 		t.Fatalf("one call, one item twice: %d queued, %v", k, err)
 	}
 }
+
+// TestBlobsOpenRemovesWhatACrashLeft: the temporary files of Puts killed
+// part way are removed at open; stored blobs are not.
+func TestBlobsOpenRemovesWhatACrashLeft(t *testing.T) {
+	dir := t.TempDir()
+	b, err := OpenBlobs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	small, _ := b.PutBytes(ctx, []byte("小附件"))
+	large, err := b.Put(ctx, bytes.NewReader(bytes.Repeat([]byte("大"), 100_000)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := []string{filepath.Join(dir, "tmp", "put-123"), filepath.Join(dir, small.SHA256[:2], ".put-456")}
+	for _, name := range left {
+		if err := os.WriteFile(name, []byte("half a blob"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err = OpenBlobs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range left {
+		if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left behind: %v", name, err)
+		}
+	}
+	for _, ref := range []string{small.Ref, large.Ref} {
+		r, err := b.Open(ctx, ref)
+		if err != nil {
+			t.Fatalf("stored blob gone: %v", err)
+		}
+		r.Close()
+	}
+}
