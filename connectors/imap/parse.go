@@ -237,6 +237,27 @@ func automated(h textproto.Header) string {
 	return ""
 }
 
+// Notes on the MIME structure.
+const (
+	noteBrokenMultipart = "broken multipart structure; read what could be read"
+	noteNoParts         = "broken multipart structure: no part matches its boundary; read the whole as text"
+)
+
+// prefixKeeper keeps a copy of what is written to it until stop.
+type prefixKeeper struct {
+	buf     []byte
+	stopped bool
+}
+
+func (k *prefixKeeper) Write(p []byte) (int, error) {
+	if !k.stopped {
+		k.buf = append(k.buf, p...)
+	}
+	return len(p), nil
+}
+
+func (k *prefixKeeper) stop() { k.buf, k.stopped = nil, true }
+
 // walker collects the text and attachments of a MIME tree.
 type walker struct {
 	m      *Message
@@ -255,15 +276,31 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 		typ = "text/plain"
 	}
 	if strings.HasPrefix(typ, "multipart/") && params["boundary"] != "" && depth < maxDepth {
-		mr := textproto.NewMultipartReader(body, params["boundary"])
+		// Until the first part is found, keep what the multipart reader
+		// consumes: a boundary that matches nothing in the body (mailers
+		// and archives that re-wrap mail get it wrong) must not lose the
+		// text; it is then read as the part's own text below.
+		keep := &prefixKeeper{}
+		mr := textproto.NewMultipartReader(io.TeeReader(body, keep), params["boundary"])
+		parts := 0
 		for {
 			p, err := mr.NextPart()
 			if err != nil {
-				if !errors.Is(err, io.EOF) && w.leaves == 0 {
-					w.m.note("broken multipart structure; read what could be read")
+				if parts > 0 {
+					if !errors.Is(err, io.EOF) && w.leaves == 0 {
+						w.m.note(noteBrokenMultipart)
+					}
+					return
 				}
-				return
+				w.m.note(noteNoParts)
+				body = io.MultiReader(bytes.NewReader(keep.buf), body)
+				typ, params = "text/plain", map[string]string{"charset": params["charset"]}
+				break
 			}
+			if parts == 0 {
+				keep.stop()
+			}
+			parts++
 			w.walk(p.Header, p, depth+1)
 		}
 	}

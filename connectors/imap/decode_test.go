@@ -1,0 +1,114 @@
+package imap
+
+// Decoding of bodies and headers as mail arrives in practice: mislabelled
+// charsets, broken MIME structure, lenient transfer encodings. Cases first
+// written for the 2026 decoding audit (findings F1–F13).
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
+)
+
+func enc(t testing.TB, e encoding.Encoding, s string) []byte {
+	t.Helper()
+	b, err := e.NewEncoder().Bytes([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func qword(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		fmt.Fprintf(&sb, "=%02X", c)
+	}
+	return sb.String()
+}
+
+func mailWith(hdr string, body []byte) []byte {
+	h := "Message-ID: <audit@example.cn>\r\nFrom: <a@example.cn>\r\nDate: Tue, 5 Mar 2024 09:30:00 +0800\r\n" + hdr
+	if !strings.HasSuffix(h, "\r\n") {
+		h += "\r\n"
+	}
+	return append([]byte(h+"\r\n"), body...)
+}
+
+func mustParse(t *testing.T, raw []byte) *Message {
+	t.Helper()
+	m, err := Parse(raw)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return m
+}
+
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// TestParseBodies: the text a body comes out as, and the note it leaves.
+func TestParseBodies(t *testing.T) {
+	gbk := enc(t, simplifiedchinese.GBK, "小区门口道路塌陷，张喆反映。")
+	b5 := enc(t, traditionalchinese.Big5, "市長您好，路燈壞了。")
+	_ = b5
+	for _, c := range []struct {
+		name  string
+		hdr   string
+		body  []byte
+		want  string // the text must contain it
+		avoid string // the text must not contain it
+		note  string // a note must contain it ("" = no note expected nor forbidden)
+	}{
+		{"8bit gbk no charset", "Content-Type: text/plain\r\nContent-Transfer-Encoding: 8bit", gbk, "张喆反映", "", ""},
+		{"8bit gbk no content-type", "", gbk, "张喆反映", "", ""},
+		{"gbk under gb2312 base64", "Content-Type: text/plain; charset=gb2312\r\nContent-Transfer-Encoding: base64", []byte(b64(gbk)), "张喆反映", "", ""},
+		{"base64 CTE upper/quoted", "Content-Type: text/plain; charset=gbk\r\nContent-Transfer-Encoding: \"BASE64\"", []byte(b64(gbk)), "张喆反映", "", ""},
+		{"alternative html first, plain second", "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=XX",
+			[]byte("--XX\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>HTML版本</p>\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n纯文本版本\r\n--XX--\r\n"), "纯文本版本", "", ""},
+		{"missing close delimiter", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"AAAA\"",
+			cat([]byte("--AAAA\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n")), "张喆反映", "", ""},
+		{"boundary param case / quoting", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n\tBOUNDARY=\"=_Part_1\"",
+			cat([]byte("--=_Part_1\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--=_Part_1--\r\n")), "张喆反映", "", ""},
+		{"qp soft breaks mid gbk char", "Content-Type: text/plain; charset=gbk\r\nContent-Transfer-Encoding: quoted-printable",
+			[]byte(qword(gbk[:5]) + "=\r\n" + qword(gbk[5:]) + "\r\n"), "张喆反映", "", ""},
+		{"plain in mixed after inline image", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"M\"",
+			cat([]byte("--M\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--M\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--M--\r\n")), "张喆反映", "", ""},
+
+		// F3: a boundary that matches nothing must not lose the text.
+		{"wrong boundary", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"AAAA\"",
+			cat([]byte("--BBBB\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--BBBB--\r\n")), "张喆反映", "", "no part matches its boundary"},
+		{"multipart with no boundary lines at all", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"AAAA\"\r\nContent-Transfer-Encoding: 8bit",
+			cat(gbk, []byte("\r\n")), "张喆反映", "", "no part matches its boundary"},
+		{"only a close delimiter", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"AAAA\"",
+			cat(gbk, []byte("\r\n--AAAA--\r\n")), "张喆反映", "", "no part matches its boundary"},
+		{"nested multipart with a wrong boundary", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"O\"",
+			cat([]byte("--O\r\nContent-Type: multipart/alternative; boundary=\"I\"\r\n\r\n--X\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--X--\r\n--O--\r\n")), "张喆反映", "", "no part matches its boundary"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := mustParse(t, mailWith("Subject: s\r\n"+c.hdr, c.body))
+			checkUTF8(t, m)
+			if c.want != "" && !strings.Contains(m.Text, c.want) {
+				t.Errorf("text %q; want it to contain %q; notes %v; attachments %d", m.Text, c.want, m.Notes, len(m.Attachments))
+			}
+			if c.avoid != "" && strings.Contains(m.Text, c.avoid) {
+				t.Errorf("text %q contains %q", m.Text, c.avoid)
+			}
+			if c.note != "" && !strings.Contains(strings.Join(m.Notes, "|"), c.note) {
+				t.Errorf("notes %q; want one containing %q", m.Notes, c.note)
+			}
+		})
+	}
+}
