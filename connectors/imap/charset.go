@@ -57,7 +57,30 @@ const (
 	noteUnknownCharset = "unknown charset; decoded by detection"
 	noteMislabelled    = "8-bit text under a Western label; decoded as GB18030"
 	noteRawHeader      = "raw 8-bit header; decoded by detection"
+	noteNoCharset      = "8-bit text with no charset named; decoded by detection"
 )
+
+// metaScan is how much of an HTML part is searched for a <meta> charset
+// (HTML5 prescans 1,024 bytes; mailers put long <style> blocks first).
+const metaScan = 2048
+
+// metaCharsetRE finds the charset a <meta> element names, in either form:
+// <meta charset="big5"> and <meta http-equiv="Content-Type"
+// content="text/html; charset=gb2312">.
+var metaCharsetRE = regexp.MustCompile(`(?is)<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([a-z0-9_:.()+\-]+)`)
+
+// metaCharset is the charset label an HTML document declares in a <meta>
+// element within its first metaScan bytes, or "".
+func metaCharset(b []byte) string {
+	if len(b) > metaScan {
+		b = b[:metaScan]
+	}
+	m := metaCharsetRE.FindSubmatch(b)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}
 
 // normaliseLabel cleans a charset label as mailers write it: quotes inside
 // the value ("\"gb2312\"", 'gb2312'), a "_charset" or "-charset" suffix, an
@@ -118,9 +141,12 @@ func decodeText(b []byte, label string) (string, string) {
 		return string(b), ""
 	}
 	if unknownLabels[l] {
-		s, _ := detect(b)
+		s, ok := detect(b)
 		if l == "" || l == "default" || l == "8bit" {
-			return s, ""
+			if ok {
+				return s, "" // valid UTF-8, as raw headers
+			}
+			return s, noteNoCharset
 		}
 		return s, noteUnknownCharset
 	}

@@ -63,7 +63,6 @@ func cat(parts ...[]byte) []byte {
 func TestParseBodies(t *testing.T) {
 	gbk := enc(t, simplifiedchinese.GBK, "小区门口道路塌陷，张喆反映。")
 	b5 := enc(t, traditionalchinese.Big5, "市長您好，路燈壞了。")
-	_ = b5
 	for _, c := range []struct {
 		name  string
 		hdr   string
@@ -96,6 +95,23 @@ func TestParseBodies(t *testing.T) {
 			cat(gbk, []byte("\r\n--AAAA--\r\n")), "张喆反映", "", "no part matches its boundary"},
 		{"nested multipart with a wrong boundary", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"O\"",
 			cat([]byte("--O\r\nContent-Type: multipart/alternative; boundary=\"I\"\r\n\r\n--X\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--X--\r\n--O--\r\n")), "张喆反映", "", "no part matches its boundary"},
+
+		// F4: an HTML part's <meta> charset is honoured when Content-Type
+		// names none; with no label at all it is detected, with a note.
+		{"html only, meta http-equiv big5", "Content-Type: text/html",
+			cat([]byte(`<html><head><meta http-equiv="Content-Type" content="text/html; charset=big5"></head><body><p>`), b5, []byte("</p></body></html>")), "市長您好", "", ""},
+		{"html only, meta charset=big5 (html5)", "Content-Type: text/html",
+			cat([]byte(`<html><head><meta charset="big5"></head><body>`), b5, []byte("</body></html>")), "市長您好", "", ""},
+		{"html only, meta gb2312 unquoted, upper case", "Content-Type: text/html",
+			cat([]byte(`<HTML><HEAD><META HTTP-EQUIV=Content-Type CONTENT="text/html; CHARSET=GB2312"></HEAD><BODY>`), gbk, []byte("</BODY></HTML>")), "张喆反映", "", ""},
+		{"html in alternative, meta big5", "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=XX",
+			cat([]byte("--XX\r\nContent-Type: text/html\r\n\r\n<meta charset=big5><p>"), b5, []byte("</p>\r\n--XX--\r\n")), "市長您好", "", ""},
+		{"html, Content-Type charset wins over meta", "Content-Type: text/html; charset=gbk",
+			cat([]byte(`<meta charset="big5"><p>`), gbk, []byte("</p>")), "张喆反映", "", ""},
+		{"html, meta after the first 2 KiB is not read", "Content-Type: text/html",
+			cat([]byte("<html><head><style>"+strings.Repeat("p{}", 700)+`</style><meta charset="big5"></head><body>`), gbk, []byte("</body></html>")), "张喆反映", "", "no charset named"},
+		{"html, no label at all, GBK bytes", "Content-Type: text/html",
+			cat([]byte("<p>"), gbk, []byte("</p>")), "张喆反映", "", "no charset named"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := mustParse(t, mailWith("Subject: s\r\n"+c.hdr, c.body))
@@ -110,5 +126,23 @@ func TestParseBodies(t *testing.T) {
 				t.Errorf("notes %q; want one containing %q", m.Notes, c.note)
 			}
 		})
+	}
+}
+
+func TestMetaCharset(t *testing.T) {
+	for in, want := range map[string]string{
+		`<meta charset="big5">`:     "big5",
+		`<meta charset='GB2312' />`: "GB2312",
+		`<meta charset=gbk>`:        "gbk",
+		`<META http-equiv="Content-Type" content="text/html; charset=gb2312">`: "gb2312",
+		"<meta\n content='text/html;charset=x-gbk' http-equiv=content-type>":   "x-gbk",
+		`<meta name="viewport" content="width=device-width">`:                  "",
+		`<p>charset=big5</p>`: "",
+		"":                    "",
+		strings.Repeat(" ", metaScan) + `<meta charset="big5">`: "",
+	} {
+		if got := metaCharset([]byte(in)); got != want {
+			t.Errorf("metaCharset(%.60q) = %q, want %q", in, got, want)
+		}
 	}
 }

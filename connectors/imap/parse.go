@@ -322,7 +322,11 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 		w.m.note(n)
 		w.plain = s
 	case !isAttachment && typ == "text/html" && w.html == "":
-		s, n := decodeText(data, params["charset"])
+		label := params["charset"]
+		if normaliseLabel(label) == "" {
+			label = metaCharset(data)
+		}
+		s, n := decodeText(data, label)
 		w.m.note(n)
 		w.html = s
 	case !isAttachment && (typ == "text/plain" || typ == "text/html") && disp != "attachment":
