@@ -54,10 +54,11 @@ var sevenBit = map[string]encoding.Encoding{
 // charsetNote values recorded on a message when a label could not be used
 // as it stands.
 const (
-	noteUnknownCharset = "unknown charset; decoded by detection"
-	noteMislabelled    = "8-bit text under a Western label; decoded as GB18030"
-	noteRawHeader      = "raw 8-bit header; decoded by detection"
-	noteNoCharset      = "8-bit text with no charset named; decoded by detection"
+	noteUnknownCharset  = "unknown charset; decoded by detection"
+	noteMislabelled     = "8-bit text under a Western label; decoded as GB18030"
+	noteRawHeader       = "raw 8-bit header; decoded by detection"
+	noteNoCharset       = "8-bit text with no charset named; decoded by detection"
+	noteUTF8Mislabelled = "UTF-8 text under another charset's label; decoded as UTF-8"
 )
 
 // metaScan is how much of an HTML part is searched for a <meta> charset
@@ -172,6 +173,13 @@ func decodeText(b []byte, label string) (string, string) {
 	if !known || err != nil || !utf8.ValidString(s) {
 		s2, _ := detect(b)
 		return s2, noteUnknownCharset
+	}
+	// The GB18030 and Big5 decoders never fail: bytes that are not in the
+	// encoding become U+FFFD. Valid UTF-8 that does not read cleanly in
+	// the labelled charset is UTF-8 under a wrong label (webmail templates
+	// that keep charset=gb2312 while sending UTF-8).
+	if strings.ContainsRune(s, utf8.RuneError) && utf8.Valid(b) && !bytes.ContainsRune(b, utf8.RuneError) {
+		return string(b), noteUTF8Mislabelled
 	}
 	return s, ""
 }

@@ -146,3 +146,38 @@ func TestMetaCharset(t *testing.T) {
 		}
 	}
 }
+
+// decodeText on labels that do not fit the bytes.
+func TestDecodeTextMislabelled(t *testing.T) {
+	const text = "市长您好，我们小区的路灯坏了一个月了。"
+	gb := enc(t, simplifiedchinese.GBK, text)
+	b5 := enc(t, traditionalchinese.Big5, "市長您好，路燈壞了。")
+	for _, c := range []struct {
+		name, label string
+		in          []byte
+		want, note  string
+	}{
+		// F13: UTF-8 under a GB or Big5 label, which reads with U+FFFD.
+		{"UTF-8 under gb2312", "gb2312", []byte(text), text, noteUTF8Mislabelled},
+		{"UTF-8 under gbk", "GBK", []byte(text), text, noteUTF8Mislabelled},
+		{"UTF-8 under big5", "big5", []byte("市長您好，路燈壞了。"), "市長您好，路燈壞了。", noteUTF8Mislabelled},
+		{"GB2312 under gb2312", "gb2312", gb, text, ""},
+		{"Big5 under big5", "big5", b5, "市長您好，路燈壞了。", ""},
+		{"GB with a broken byte stays GB", "gb2312", cat(gb, []byte{0x81}), text + "\uFFFD", ""},
+		// A known limit: short UTF-8 that happens to read cleanly as
+		// GB18030 (every byte pair a GB character) is taken as GB18030.
+		{"short UTF-8 that is also clean GB18030", "gb2312", []byte("你好"), "浣犲ソ", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, note := decodeText(c.in, c.label)
+			if got != c.want || note != c.note {
+				t.Errorf("decodeText(%q, %s) = %q, note %q; want %q, note %q", c.in, c.label, got, note, c.want, c.note)
+			}
+		})
+	}
+	// The same in a whole mail: subject and body.
+	m := mustParse(t, mailWith("Subject: =?gb2312?B?"+b64([]byte("路灯坏了"))+"?=\r\nContent-Type: text/plain; charset=gb2312\r\nContent-Transfer-Encoding: 8bit", []byte(text+"\r\n")))
+	if m.Text != text || m.Subject != "路灯坏了" || len(m.Notes) != 1 || m.Notes[0] != noteUTF8Mislabelled {
+		t.Errorf("subject %q text %q notes %q; want %q / %q and the note", m.Subject, m.Text, m.Notes, "路灯坏了", text)
+	}
+}
