@@ -41,14 +41,16 @@ func init() {
 // like ASCII and must still be decoded. ISO-2022-JP is how Japanese mail
 // is most often sent; HZ is an old 7-bit form of GB2312 (~{ … ~});
 // ISO-2022-CN (GB2312 and CNS 11643) and ISO-2022-KR are the 7-bit forms
-// of Chinese and Korean mail, decoded by iso2022. The WHATWG index that
-// golang.org/x/text follows maps HZ and the last two to the replacement
-// encoding, so registering these labels is what makes them readable.
+// of Chinese and Korean mail, decoded by iso2022; UTF-7 (RFC 2152) is
+// decoded by utf7. The WHATWG index that golang.org/x/text follows maps HZ
+// and the ISO-2022 forms to the replacement encoding and has no UTF-7, so
+// registering these labels is what makes them readable.
 var sevenBit = map[string]encoding.Encoding{
 	"iso-2022-jp": japanese.ISO2022JP, "csiso2022jp": japanese.ISO2022JP,
 	"hz-gb-2312": simplifiedchinese.HZGB2312, "hz": simplifiedchinese.HZGB2312,
 	"iso-2022-cn": iso2022{}, "csiso2022cn": iso2022{}, "iso-2022-cn-ext": iso2022{},
 	"iso-2022-kr": iso2022{}, "csiso2022kr": iso2022{},
+	"utf-7": utf7{}, "utf7": utf7{}, "unicode-1-1-utf-7": utf7{}, "csunicode11utf7": utf7{}, "x-unicode-2-0-utf-7": utf7{},
 }
 
 // charsetNote values recorded on a message when a label could not be used

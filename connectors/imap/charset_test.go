@@ -76,7 +76,7 @@ func FuzzISO2022(f *testing.F) {
 		if !utf8.Valid(whole) {
 			t.Fatalf("decoding %q gave invalid UTF-8 %q", b, whole)
 		}
-		pieces, err := decodeInPieces(b, step)
+		pieces, err := decodeInPieces(&iso2022Decoder{}, b, step)
 		if err != nil {
 			t.Fatalf("decoding %q %d bytes at a time: %v", b, step, err)
 		}
@@ -86,10 +86,9 @@ func FuzzISO2022(f *testing.F) {
 	})
 }
 
-// decodeInPieces runs the decoder by hand on b, step bytes more of input
+// decodeInPieces runs the decoder d by hand on b, step bytes more of input
 // at a time, into an output buffer of four bytes.
-func decodeInPieces(b []byte, step int) ([]byte, error) {
-	d := &iso2022Decoder{}
+func decodeInPieces(d transform.Transformer, b []byte, step int) ([]byte, error) {
 	var out []byte
 	dst := make([]byte, utf8.UTFMax)
 	pos, avail := 0, min(step, len(b))

@@ -112,6 +112,10 @@ func TestParseBodies(t *testing.T) {
 			cat([]byte("<html><head><style>"+strings.Repeat("p{}", 700)+`</style><meta charset="big5"></head><body>`), gbk, []byte("</body></html>")), "张喆反映", "", "no charset named"},
 		{"html, no label at all, GBK bytes", "Content-Type: text/html",
 			cat([]byte("<p>"), gbk, []byte("</p>")), "张喆反映", "", "no charset named"},
+
+		// F1: UTF-7 (RFC 2152); a malformed one is kept as sent, noted.
+		{"utf-7 body", "Content-Type: text/plain; charset=utf-7", []byte("+Ti1lhw-\r\n"), "中文", "+Ti1lhw-", ""},
+		{"malformed utf-7 body", "Content-Type: text/plain; charset=utf-7", []byte("1 + 1\r\n"), "1 + 1", "", noteUnknownCharset},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := mustParse(t, mailWith("Subject: s\r\n"+c.hdr, c.body))
@@ -179,5 +183,112 @@ func TestDecodeTextMislabelled(t *testing.T) {
 	m := mustParse(t, mailWith("Subject: =?gb2312?B?"+b64([]byte("路灯坏了"))+"?=\r\nContent-Type: text/plain; charset=gb2312\r\nContent-Transfer-Encoding: 8bit", []byte(text+"\r\n")))
 	if m.Text != text || m.Subject != "路灯坏了" || len(m.Notes) != 1 || m.Notes[0] != noteUTF8Mislabelled {
 		t.Errorf("subject %q text %q notes %q; want %q / %q and the note", m.Subject, m.Text, m.Notes, "路灯坏了", text)
+	}
+}
+
+// TestParseSubjects: RFC 2047 subjects as mailers write them.
+func TestParseSubjects(t *testing.T) {
+	gb := enc(t, simplifiedchinese.GBK, "中文")        // d6 d0 ce c4
+	gbk := enc(t, simplifiedchinese.GBK, "张喆反映堃")    // GBK-only characters
+	gb18 := enc(t, simplifiedchinese.GB18030, "𠀀市长") // 4-byte GB18030
+	b5 := enc(t, traditionalchinese.Big5, "市長信箱")
+	cases := []struct {
+		name, subj, want string
+	}{
+		{"B split mid-char", "=?gb2312?B?" + b64(gb[:3]) + "?= =?gb2312?B?" + b64(gb[3:]) + "?=", "中文"},
+		{"Q split mid-char", "=?gb2312?Q?" + qword(gb[:1]) + "?=\r\n =?gb2312?Q?" + qword(gb[1:]) + "?=", "中文"},
+		{"B split, labels differ in case", "=?GB2312?B?" + b64(gb[:3]) + "?= =?gb2312?B?" + b64(gb[3:]) + "?=", "中文"},
+		{"GBK chars under gb2312", "=?gb2312?B?" + b64(gbk) + "?=", "张喆反映堃"},
+		{"GB18030 4-byte under gb2312", "=?gb2312?B?" + b64(gb18) + "?=", "𠀀市长"},
+		{"x-gbk", "=?x-gbk?B?" + b64(gbk) + "?=", "张喆反映堃"},
+		{"cp936", "=?cp936?B?" + b64(gbk) + "?=", "张喆反映堃"},
+		{"CP936 upper", "=?CP936?B?" + b64(gbk) + "?=", "张喆反映堃"},
+		{"windows-936", "=?windows-936?B?" + b64(gbk) + "?=", "张喆反映堃"},
+		{"GB_2312-80", "=?GB_2312-80?B?" + b64(gb) + "?=", "中文"},
+		{"csGB2312", "=?csGB2312?B?" + b64(gb) + "?=", "中文"},
+		{"unknown charset, GBK bytes", "=?x-foo?B?" + b64(gbk) + "?=", "张喆反映堃"},
+		{"big5", "=?big5?B?" + b64(b5) + "?=", "市長信箱"},
+		{"x-x-big5 (Outlook)", "=?x-x-big5?B?" + b64(b5) + "?=", "市長信箱"},
+		{"utf-7", "=?utf-7?Q?+Ti1lhw-?=", "中文"},
+		{"unicode-1-1-utf-7", "=?unicode-1-1-utf-7?Q?+Ti1lhw-?=", "中文"},
+		{"word then text keeps space", "=?gb2312?B?" + b64(gb) + "?= abc", "中文 abc"},
+		{"text then word keeps space", "abc =?gb2312?B?" + b64(gb) + "?=", "abc 中文"},
+		{"two charsets adjacent", "=?gb2312?B?" + b64(gb) + "?= =?big5?B?" + b64(b5) + "?=", "中文市長信箱"},
+		{"language tag", "=?gb2312*zh-cn?B?" + b64(gb) + "?=", "中文"},
+		{"word in quotes", "\"=?gb2312?B?" + b64(gb) + "?=\"", "\"中文\""},
+		{"raw utf-8", "中文", "中文"},
+		{"raw gbk", string(gbk), "张喆反映堃"},
+		{"Q with underscore", "=?gb2312?Q?" + qword(gb[:2]) + "_" + qword(gb[2:]) + "?=", "中 文"},
+		{"lowercase hex in Q", "=?gb2312?Q?" + strings.ToLower(qword(gb)) + "?=", "中文"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := mustParse(t, mailWith("Subject: "+c.subj, []byte("x\r\n")))
+			if m.Subject != c.want {
+				t.Errorf("subject %q (raw %q); want %q; notes %v", m.Subject, c.subj, c.want, m.Notes)
+			}
+		})
+	}
+}
+
+// TestParseFromNames: From display names.
+func TestParseFromNames(t *testing.T) {
+	gb := enc(t, simplifiedchinese.GBK, "张三")
+	cases := []struct{ name, from, wantName, wantEmail string }{
+		{"encoded name", "=?gb2312?B?" + b64(gb) + "?= <zs@example.cn>", "张三", "zs@example.cn"},
+		{"quoted encoded name", "\"=?gb2312?B?" + b64(gb) + "?=\" <zs@example.cn>", "张三", "zs@example.cn"},
+		{"comment form", "zs@example.cn (=?gb2312?B?" + b64(gb) + "?=)", "张三", "zs@example.cn"},
+		{"raw gbk quoted", "\"" + string(gb) + "\" <zs@example.cn>", "张三", "zs@example.cn"},
+		{"bare address", "zs@example.cn", "", "zs@example.cn"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			raw := []byte("Message-ID: <a@b.cn>\r\nFrom: " + c.from + "\r\nSubject: s\r\n\r\nx\r\n")
+			m := mustParse(t, raw)
+			if m.FromName != c.wantName || m.FromEmail != c.wantEmail {
+				t.Errorf("from %q %q; want %q %q", m.FromName, m.FromEmail, c.wantName, c.wantEmail)
+			}
+		})
+	}
+}
+
+// TestParseFilenames: attachment names, RFC 2231 and RFC 2047.
+func TestParseFilenames(t *testing.T) {
+	gbk := enc(t, simplifiedchinese.GBK, "现场照片喆.pdf")
+	pct := func(b []byte) string {
+		var sb strings.Builder
+		for _, c := range b {
+			fmt.Fprintf(&sb, "%%%02X", c)
+		}
+		return sb.String()
+	}
+	cases := []struct{ name, disp, ctype, want string }{
+		{"2231 gbk", "attachment; filename*=gbk''" + pct(gbk), "application/pdf", "现场照片喆.pdf"},
+		{"2231 gb2312 w/ lang", "attachment; filename*=gb2312'zh-cn'" + pct(gbk), "application/pdf", "现场照片喆.pdf"},
+		{"2231 continuation", "attachment; filename*0*=gbk''" + pct(gbk[:5]) + "; filename*1*=" + pct(gbk[5:]), "application/pdf", "现场照片喆.pdf"},
+		{"2231 continuation quoted plain 2nd", "attachment; filename*0*=gbk''" + pct(gbk[:8]) + "; filename*1=\".pdf\"", "application/pdf", "现场照片.pdf"},
+		{"2047 quoted", "attachment; filename=\"=?gbk?B?" + b64(gbk) + "?=\"", "application/pdf", "现场照片喆.pdf"},
+		{"2047 in ct name only", "", "application/pdf; name=\"=?gb2312?B?" + b64(gbk) + "?=\"", "现场照片喆.pdf"},
+		{"2047 split words quoted", "attachment; filename=\"=?gbk?B?" + b64(gbk[:7]) + "?= =?gbk?B?" + b64(gbk[7:]) + "?=\"", "application/pdf", "现场照片喆.pdf"},
+		{"raw gbk quoted", "attachment; filename=\"" + string(gbk) + "\"", "application/pdf", "现场照片喆.pdf"},
+		{"2231 utf-8", "attachment; filename*=UTF-8''%E7%8E%B0%E5%9C%BA.pdf", "application/pdf", "现场.pdf"},
+		{"both plain and 2231 (2231 wins)", "attachment; filename=\"x.pdf\"; filename*=gbk''" + pct(gbk), "application/pdf", "现场照片喆.pdf"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := "--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n正文\r\n--B\r\nContent-Type: " + c.ctype + "\r\n"
+			if c.disp != "" {
+				body += "Content-Disposition: " + c.disp + "\r\n"
+			}
+			body += "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--B--\r\n"
+			m := mustParse(t, mailWith("Subject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"", []byte(body)))
+			if len(m.Attachments) != 1 || m.Attachments[0].Name != c.want {
+				var names []string
+				for _, a := range m.Attachments {
+					names = append(names, a.Name)
+				}
+				t.Errorf("attachments %q; want [%q]", names, c.want)
+			}
+		})
 	}
 }
