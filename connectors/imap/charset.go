@@ -29,7 +29,7 @@ func init() {
 	for _, l := range []string{"unknown-8bit", "x-unknown"} {
 		charset.RegisterEncoding(l, simplifiedchinese.GB18030)
 	}
-	for _, l := range []string{"cp950", "x-cp950", "big5", "big5-hkscs", "x-big5", "cn-big5", "csbig5", "euc-tw", "x-euc-tw"} {
+	for _, l := range []string{"cp950", "x-cp950", "big5", "big-5", "big5-hkscs", "x-big5", "x-x-big5", "cn-big5", "csbig5", "windows-950", "x-windows-950", "ms950", "euc-tw", "x-euc-tw"} {
 		charset.RegisterEncoding(l, traditionalchinese.Big5)
 	}
 	for l, e := range sevenBit {

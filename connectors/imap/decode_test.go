@@ -209,6 +209,13 @@ func TestParseSubjects(t *testing.T) {
 		{"unknown charset, GBK bytes", "=?x-foo?B?" + b64(gbk) + "?=", "张喆反映堃"},
 		{"big5", "=?big5?B?" + b64(b5) + "?=", "市長信箱"},
 		{"x-x-big5 (Outlook)", "=?x-x-big5?B?" + b64(b5) + "?=", "市長信箱"},
+		// F2: Big5 under aliases go-message does not know.
+		{"big-5", "=?big-5?B?" + b64(b5) + "?=", "市長信箱"},
+		{"windows-950", "=?windows-950?B?" + b64(b5) + "?=", "市長信箱"},
+		{"Windows-950", "=?Windows-950?B?" + b64(b5) + "?=", "市長信箱"},
+		{"ms950", "=?ms950?B?" + b64(b5) + "?=", "市長信箱"},
+		{"x-big5", "=?x-big5?B?" + b64(b5) + "?=", "市長信箱"},
+		{"cp950", "=?CP950?B?" + b64(b5) + "?=", "市長信箱"},
 		{"utf-7", "=?utf-7?Q?+Ti1lhw-?=", "中文"},
 		{"unicode-1-1-utf-7", "=?unicode-1-1-utf-7?Q?+Ti1lhw-?=", "中文"},
 		{"word then text keeps space", "=?gb2312?B?" + b64(gb) + "?= abc", "中文 abc"},

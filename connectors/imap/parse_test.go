@@ -229,7 +229,7 @@ func FuzzParse(f *testing.F) {
 
 // The labels registered for go-message are known to its charset package.
 func TestRegisteredLabels(t *testing.T) {
-	for _, l := range []string{"euc-cn", "cp950", "euc-tw", "unknown-8bit", "gbk", "gb18030", "big5"} {
+	for _, l := range []string{"euc-cn", "cp950", "euc-tw", "unknown-8bit", "gbk", "gb18030", "big5", "big-5", "windows-950", "utf-7", "iso-2022-cn"} {
 		if _, err := charset.Reader(l, strings.NewReader("")); err != nil {
 			t.Errorf("%s: %v", l, err)
 		}
