@@ -116,6 +116,19 @@ func TestParseBodies(t *testing.T) {
 		// F1: UTF-7 (RFC 2152); a malformed one is kept as sent, noted.
 		{"utf-7 body", "Content-Type: text/plain; charset=utf-7", []byte("+Ti1lhw-\r\n"), "中文", "+Ti1lhw-", ""},
 		{"malformed utf-7 body", "Content-Type: text/plain; charset=utf-7", []byte("1 + 1\r\n"), "1 + 1", "", noteUnknownCharset},
+
+		// F5: a mail that only forwards another one has that one's text.
+		{"nested message/rfc822 only", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"O\"",
+			cat([]byte("--O\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@y.cn\r\nSubject: =?gbk?B?"+b64(enc(t, simplifiedchinese.GBK, "路面塌陷"))+"?=\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--O--\r\n")),
+			"Subject: 路面塌陷\n\n小区门口道路塌陷，张喆反映。", "", noteForwarded},
+		{"top-level message/rfc822, inner html", "MIME-Version: 1.0\r\nContent-Type: message/rfc822",
+			cat([]byte("From: x@y.cn\r\nContent-Type: text/html; charset=big5\r\n\r\n<p>"), b5, []byte("</p>\r\n")), "市長您好", "Subject:", noteForwarded},
+		{"forwarded twice", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"O\"",
+			cat([]byte("--O\r\nContent-Type: message/rfc822\r\n\r\nSubject: a\r\nContent-Type: message/rfc822\r\n\r\nSubject: b\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--O--\r\n")),
+			"张喆反映", "", noteForwarded},
+		{"own text and a forwarded message: own text", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"O\"",
+			cat([]byte("--O\r\nContent-Type: message/rfc822\r\n\r\nSubject: fwd\r\n\r\ninner text\r\n--O\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--O--\r\n")),
+			"张喆反映", "inner text", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := mustParse(t, mailWith("Subject: s\r\n"+c.hdr, c.body))
@@ -297,5 +310,15 @@ func TestParseFilenames(t *testing.T) {
 				t.Errorf("attachments %q; want [%q]", names, c.want)
 			}
 		})
+	}
+}
+
+// F5: the forwarded message stays an attachment, and its own attachments
+// do not become the outer mail's.
+func TestParseForwardedKeepsAttachment(t *testing.T) {
+	inner := "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=I\r\n\r\n--I\r\nContent-Type: text/plain\r\n\r\nthe complaint\r\n--I\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=a.png\r\n\r\npng\r\n--I--\r\n"
+	m := mustParse(t, mailWith("Subject: s\r\nContent-Type: multipart/mixed; boundary=O", []byte("--O\r\nContent-Type: message/rfc822\r\n\r\n"+inner+"--O--\r\n")))
+	if m.Text != "Subject: fwd\n\nthe complaint" || len(m.Attachments) != 1 || m.Attachments[0].Type != "message/rfc822" {
+		t.Errorf("text %q, attachments %+v, notes %q", m.Text, m.Attachments, m.Notes)
 	}
 }

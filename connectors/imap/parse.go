@@ -101,12 +101,7 @@ func Parse(raw []byte) (*Message, error) {
 
 	w := &walker{m: m}
 	w.walk(h, br, 0)
-	switch {
-	case w.plain != "":
-		m.Text = w.plain
-	case w.html != "":
-		m.Text = htmltext.Text(w.html)
-	}
+	m.Text = w.text()
 	m.Text = strings.ToValidUTF8(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\uFFFD")
 	m.Text = strings.TrimSpace(m.Text)
 	m.Body = Trim(m.Text)
@@ -264,6 +259,48 @@ type walker struct {
 	plain  string
 	html   string
 	leaves int
+	// forward is the first message/rfc822 part, read for its text when
+	// the mail has none of its own (a complaint forwarded as an
+	// attachment); forwardDepth is where it was met.
+	forward      []byte
+	forwardDepth int
+}
+
+const noteForwarded = "no text of its own; the text of the forwarded message (message/rfc822) is used"
+
+// text is the text the walk found: text/plain, else HTML reduced to text,
+// else the text of the forwarded message, under its subject line.
+func (w *walker) text() string {
+	switch {
+	case w.plain != "":
+		return w.plain
+	case w.html != "":
+		return htmltext.Text(w.html)
+	case w.forward == nil || w.forwardDepth >= maxDepth:
+		return ""
+	}
+	br := bufio.NewReader(bytes.NewReader(w.forward))
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return ""
+	}
+	// The inner message's attachments are inside the stored
+	// message/rfc822 part already: a scratch message collects them.
+	inner := &walker{m: &Message{}}
+	inner.walk(h, br, w.forwardDepth+1)
+	text := strings.TrimSpace(inner.text())
+	subject := inner.m.header(rawField(h, "Subject"))
+	if text == "" && subject == "" {
+		return ""
+	}
+	w.m.note(noteForwarded)
+	for _, n := range inner.m.Notes {
+		w.m.note(n)
+	}
+	if subject != "" {
+		text = "Subject: " + subject + "\n\n" + text
+	}
+	return text
 }
 
 func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
@@ -338,6 +375,9 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 		if len(w.m.Attachments) >= 50 {
 			w.m.note("more than 50 attachments; the rest are only in the raw message")
 			return
+		}
+		if (typ == "message/rfc822" || typ == "message/global") && w.forward == nil {
+			w.forward, w.forwardDepth = data, depth
 		}
 		sum := sha256.Sum256(data)
 		w.m.Attachments = append(w.m.Attachments, Part{Name: clipRunes(name, 255), Type: clipBytes(typ, 255), Data: data, Size: len(data), SHA256: hex.EncodeToString(sum[:])})
