@@ -129,6 +129,9 @@ func TestParseBodies(t *testing.T) {
 		{"own text and a forwarded message: own text", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"O\"",
 			cat([]byte("--O\r\nContent-Type: message/rfc822\r\n\r\nSubject: fwd\r\n\r\ninner text\r\n--O\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--O--\r\n")),
 			"张喆反映", "inner text", ""},
+
+		// F6: a Content-Type with its ';' left out keeps its charset.
+		{"text/plain charset missing semicolon", "Content-Type: text/plain charset=big5", b5, "市長您好", "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := mustParse(t, mailWith("Subject: s\r\n"+c.hdr, c.body))
@@ -320,5 +323,28 @@ func TestParseForwardedKeepsAttachment(t *testing.T) {
 	m := mustParse(t, mailWith("Subject: s\r\nContent-Type: multipart/mixed; boundary=O", []byte("--O\r\nContent-Type: message/rfc822\r\n\r\n"+inner+"--O--\r\n")))
 	if m.Text != "Subject: fwd\n\nthe complaint" || len(m.Attachments) != 1 || m.Attachments[0].Type != "message/rfc822" {
 		t.Errorf("text %q, attachments %+v, notes %q", m.Text, m.Attachments, m.Notes)
+	}
+}
+
+func TestMediaType(t *testing.T) {
+	for _, c := range []struct {
+		in, typ string
+		params  map[string]string
+	}{
+		{`text/plain; charset="gb2312"`, "text/plain", map[string]string{"charset": "gb2312"}},
+		{`TEXT/PLAIN;charset=big5;format=flowed`, "text/plain", map[string]string{"charset": "big5", "format": "flowed"}},
+		// F6: the ';' left out.
+		{`text/plain charset=big5`, "text/plain", map[string]string{"charset": "big5"}},
+		{"text/html\tcharset=\"gbk\"", "text/html", map[string]string{"charset": "gbk"}},
+		{`text/plain, charset=big5`, "text/plain", map[string]string{"charset": "big5"}},
+		{`text/plain charset=big5 format=flowed; delsp=yes`, "text/plain", map[string]string{"charset": "big5", "format": "flowed", "delsp": "yes"}},
+		{`charset=big5`, "", map[string]string{}},
+		{`attachment; filename="a b.pdf"`, "attachment", map[string]string{"filename": "a b.pdf"}},
+		{``, "", map[string]string{}},
+	} {
+		typ, params := mediaType(c.in)
+		if typ != c.typ || fmt.Sprint(params) != fmt.Sprint(c.params) {
+			t.Errorf("mediaType(%q) = %q %v; want %q %v", c.in, typ, params, c.typ, c.params)
+		}
 	}
 }

@@ -529,7 +529,8 @@ func isFieldLine(l []byte) bool {
 // the type lower-cased, parameters by lower-cased name with quotes removed;
 // RFC 2231 continuations and charset'lang'%XX values are joined and
 // decoded to UTF-8; a value that is an unquoted encoded-word
-// (name==?big5?B?...?=) is kept for the caller to decode.
+// (name==?big5?B?...?=) is kept for the caller to decode. A type
+// followed by parameters without the ';' keeps both.
 func mediaType(v string) (string, map[string]string) {
 	params := map[string]string{}
 	parts := splitParams(v)
@@ -537,8 +538,16 @@ func mediaType(v string) (string, map[string]string) {
 		return "", params
 	}
 	typ := strings.ToLower(strings.TrimSpace(parts[0]))
-	if strings.ContainsAny(typ, "= ") {
+	if strings.ContainsAny(typ, "= \t,") {
+		// A ';' left out ("text/plain charset=big5", seen in real mail):
+		// the type, then parameters separated by white space or ','.
+		f := strings.FieldsFunc(parts[0], func(r rune) bool { return r == ' ' || r == '\t' || r == ',' })
 		typ = ""
+		if len(f) > 0 && strings.Contains(f[0], "/") && !strings.Contains(f[0], "=") {
+			typ = strings.ToLower(f[0])
+			parts = append(f[1:], parts[1:]...)
+			parts = append([]string{typ}, parts...)
+		}
 	}
 	type cont struct {
 		text    string
