@@ -314,21 +314,31 @@ func wordBytes(enc, text string) []byte {
 }
 
 // lenientBase64 decodes base64 ignoring white space, stray characters and
-// missing or extra padding; what cannot be decoded is dropped.
+// missing or extra padding; what cannot be decoded is dropped. Padding
+// that ends a group of 2 or 3 characters ends a chunk, decoded on its own:
+// some mailers encode line by line and pad every line ("...==\r\n...").
 func lenientBase64(s string) []byte {
 	clean := make([]byte, 0, len(s))
+	out := make([]byte, 0, base64.RawStdEncoding.DecodedLen(len(s)))
+	flush := func() {
+		if len(clean)%4 == 1 {
+			clean = clean[:len(clean)-1]
+		}
+		n, _ := base64.RawStdEncoding.Decode(out[len(out):cap(out)], clean)
+		out = out[:len(out)+n]
+		clean = clean[:0]
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' {
+		switch {
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/':
 			clean = append(clean, c)
+		case c == '=' && len(clean)%4 >= 2:
+			flush()
 		}
 	}
-	if len(clean)%4 == 1 {
-		clean = clean[:len(clean)-1]
-	}
-	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
-	n, _ := base64.RawStdEncoding.Decode(out, clean)
-	return out[:n]
+	flush()
+	return out
 }
 
 func isHex(c byte) bool {

@@ -132,6 +132,10 @@ func TestParseBodies(t *testing.T) {
 
 		// F6: a Content-Type with its ';' left out keeps its charset.
 		{"text/plain charset missing semicolon", "Content-Type: text/plain charset=big5", b5, "市長您好", "", ""},
+
+		// F7: base64 padded line by line.
+		{"base64 per-line padded", "Content-Type: text/plain; charset=gbk\r\nContent-Transfer-Encoding: base64",
+			[]byte(b64(gbk[:10]) + "\r\n" + b64(gbk[10:]) + "\r\n"), "小区门口道路塌陷，张喆反映。", "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := mustParse(t, mailWith("Subject: s\r\n"+c.hdr, c.body))
@@ -345,6 +349,27 @@ func TestMediaType(t *testing.T) {
 		typ, params := mediaType(c.in)
 		if typ != c.typ || fmt.Sprint(params) != fmt.Sprint(c.params) {
 			t.Errorf("mediaType(%q) = %q %v; want %q %v", c.in, typ, params, c.typ, c.params)
+		}
+	}
+}
+
+func TestLenientBase64(t *testing.T) {
+	for in, want := range map[string]string{
+		"YWJj":                 "abc",
+		"YWJjZA==":             "abcd",
+		"YWJjZA":               "abcd", // padding missing
+		"YW Jj\r\nZA=":         "abcd",
+		"YWJjZA===":            "abcd", // padding to spare
+		"YQ==\r\nYg==\r\nYw==": "abc",  // F7: every line padded
+		"YWI=\nYw==":           "abc",
+		"YQ==Yg==":             "ab",
+		"YWJj=ZA==":            "abcd", // '=' after a full group is stray
+		"YWJjZ":                "abc",  // a lone sixth of a byte is dropped
+		"Y*W!J%j":              "abc",
+		"":                     "",
+	} {
+		if got := string(lenientBase64(in)); got != want {
+			t.Errorf("lenientBase64(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
