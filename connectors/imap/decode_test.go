@@ -5,6 +5,7 @@ package imap
 // written for the 2026 decoding audit (findings F1–F13).
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -371,5 +372,26 @@ func TestLenientBase64(t *testing.T) {
 		if got := string(lenientBase64(in)); got != want {
 			t.Errorf("lenientBase64(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// F8: a part over maxPartBytes is cut, and the cut is noted with both sizes.
+func TestParseHugePartCut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 65 MiB mail")
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), (65<<20)/16) // 65 MiB, 7bit
+	var raw bytes.Buffer
+	raw.WriteString("Message-ID: <big@x.cn>\r\nFrom: a@b.cn\r\nSubject: big\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"Q\"\r\n\r\n")
+	raw.WriteString("--Q\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n--Q\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\nContent-Disposition: attachment; filename=\"a.bin\"\r\nContent-Transfer-Encoding: binary\r\n\r\n")
+	raw.Write(data)
+	raw.WriteString("\r\n--Q--\r\n")
+	m := mustParse(t, raw.Bytes())
+	if len(m.Attachments) != 1 || m.Attachments[0].Size != maxPartBytes || m.Text != "see attachment" {
+		t.Fatalf("text %q, %d attachments, notes %q", m.Text, len(m.Attachments), m.Notes)
+	}
+	want := fmt.Sprintf("a part of %d bytes (as sent) was cut to its first %d; the whole is in the raw message", len(data), maxPartBytes)
+	if len(m.Notes) != 1 || m.Notes[0] != want {
+		t.Errorf("notes %q; want [%q]", m.Notes, want)
 	}
 }

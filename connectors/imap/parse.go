@@ -25,6 +25,7 @@ const (
 	maxDepth      = 16  // nesting of multiparts
 	maxParts      = 500 // leaf parts looked at
 	maxHeaderSize = 256 << 10
+	maxPartBytes  = 64 << 20 // bytes of one part as sent; the rest is cut, with a note
 )
 
 // Message is what Parse makes of one mail: every string valid UTF-8.
@@ -342,9 +343,14 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 		}
 	}
 	w.leaves++
-	data, err := io.ReadAll(io.LimitReader(body, 64<<20))
+	data, err := io.ReadAll(io.LimitReader(body, maxPartBytes+1))
 	if err != nil {
 		w.m.note("damaged part; kept what could be read")
+	}
+	if len(data) > maxPartBytes {
+		rest, _ := io.Copy(io.Discard, body)
+		w.m.note(fmt.Sprintf("a part of %d bytes (as sent) was cut to its first %d; the whole is in the raw message", int64(len(data))+rest, maxPartBytes))
+		data = data[:maxPartBytes]
 	}
 	data = decodeTransfer(h.Get("Content-Transfer-Encoding"), data)
 	disp, dparams := mediaType(rawField(h, "Content-Disposition"))
