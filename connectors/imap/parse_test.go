@@ -96,6 +96,15 @@ func TestParseCharsets(t *testing.T) {
 		"alternative":          {"公交线路调整建议", "建议增加早高峰班次。"},
 		"iso2022cn":            {"中山路路燈壞了", "已經壞了一個月"},
 		"iso2022kr":            {"도로 파손 신고", "파손되어 있습니다"},
+		// The 2026 decoding audit's findings.
+		"wrong_boundary":     {"井盖丢失", "人民路口的井盖丢了"},
+		"html_meta_big5":     {"路燈不亮", "中正路的路燈壞了兩週"},
+		"utf8_under_gb2312":  {"路灯坏了", "路灯坏了一个月"},
+		"utf7":               {"中文来信", "公园的长椅坏了 (1 + 1 = 2)"},
+		"label_windows_950":  {"路燈壞了", "晚上很黑"},
+		"no_semicolon":       {"路燈壞了", "晚上很黑"},
+		"forwarded_only":     {"Fwd: 噪音投诉", "噪音很大"},
+		"base64_line_padded": {"站台漏雨", "顶棚漏雨"},
 	}
 	for name, want := range cases {
 		raw, _ := os.ReadFile("testdata/" + name + ".eml")

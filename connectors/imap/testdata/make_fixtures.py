@@ -97,3 +97,25 @@ def bcn(s):
     return "=?ISO-2022-CN?B?%s?=" % base64.b64encode(iso2022cn(s)).decode()
 simple("iso2022cn", bcn("中山路路燈壞了"), '"%s" <lin@example.tw>' % bcn("林小姐"), "text/plain; charset=ISO-2022-CN", "7bit", iso2022cn("請問市府何時修理中山路的路燈？已經壞了一個月，晚上很黑。\n"))
 simple("iso2022kr", b("도로 파손 신고", "iso-2022-kr"), '"%s" <kim@example.kr>' % b("김민수", "iso-2022-kr"), "text/plain; charset=ISO-2022-KR", "7bit", "청양구 아파트 정문 앞 도로가 한 달째 파손되어 있습니다.\n".encode("iso-2022-kr"))
+# Fixtures of the 2026 decoding audit (F1-F13): what broke, as mail has it.
+# A boundary parameter that matches nothing in the body (F3)
+write("wrong_boundary.eml", (HDR.format(id="wrong_boundary") + "From: <wb@example.cn>\nSubject: %s\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"----=_NextPart_000_0001\"\n\n" % b("井盖丢失", "gbk")).replace("\n", "\r\n").encode("latin1"),
+      b"------=_NextPart_999_0009\r\nContent-Type: text/plain; charset=gbk\r\n\r\n" + "人民路口的井盖丢了，很危险。\r\n".encode("gbk") + b"------=_NextPart_999_0009--\r\n")
+# HTML with its charset only in <meta> (F4)
+simple("html_meta_big5", b("路燈不亮", "big5"), "<meta@example.tw>", "text/html", "8bit",
+       '<html><head><meta http-equiv="Content-Type" content="text/html; charset=big5"></head><body><p>中正路的路燈壞了兩週。</p></body></html>\n'.encode("big5"))
+# UTF-8 under a gb2312 label (F13)
+simple("utf8_under_gb2312", "=?gb2312?B?%s?=" % base64.b64encode("路灯坏了".encode()).decode(), "<u8@example.cn>", "text/plain; charset=gb2312", "8bit", "市长您好，我们小区的路灯坏了一个月了。\n".encode())
+# UTF-7 (F1)
+simple("utf7", b("中文来信", "utf-7"), "<u7@example.cn>", "text/plain; charset=utf-7", "7bit", "市长您好，公园的长椅坏了 (1 + 1 = 2)。\n".encode("utf-7"))
+# Big5 under windows-950 (F2); ';' left out of Content-Type (F6)
+simple("label_windows_950", b("路燈壞了", "big5").replace("big5", "windows-950"), "<w950@example.tw>", "text/plain; charset=windows-950", "8bit", "路燈壞了，晚上很黑。\n".encode("big5"))
+simple("no_semicolon", b("路燈壞了", "big5"), "<semi@example.tw>", "text/plain charset=big5", "8bit", "路燈壞了，晚上很黑。\n".encode("big5"))
+# A forwarded complaint and nothing else (F5)
+multipart("forwarded_only", "Fwd: " + b("噪音投诉", "gbk"), [
+    ("Content-Type: message/rfc822", ("From: <orig@example.cn>\r\nSubject: %s\r\nContent-Type: text/plain; charset=gbk\r\n\r\n" % b("噪音投诉", "gbk")).encode("latin1") + "楼下餐馆每天凌晨还在营业，噪音很大。\r\n".encode("gbk")),
+])
+# base64 padded on every line (F7)
+t = "市长您好：\n公交站台的顶棚漏雨。\n".encode("gbk")
+write("base64_line_padded.eml", (HDR.format(id="base64_line_padded") + "From: <pad@example.cn>\nSubject: %s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=gbk\nContent-Transfer-Encoding: base64\n\n" % b("站台漏雨", "gbk")).replace("\n", "\r\n").encode("latin1"),
+      b"".join(base64.b64encode(t[i:i + 10]) + b"\r\n" for i in range(0, len(t), 10)))
