@@ -74,6 +74,20 @@ func (m *Message) Ref() string {
 // ErrUnparseable wraps the reason a message could not be read at all.
 var ErrUnparseable = errors.New("unparseable message")
 
+// quoteHeaderError restates go-message's header errors ("message:
+// malformed MIME header line: <the line as sent>") with the mail's own
+// bytes quoted, so that logs can leave them out (minsheng.LogReason): a
+// header line may hold a name or a phone number.
+func quoteHeaderError(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "message: ")
+	for _, what := range []string{"malformed MIME header initial line: ", "malformed MIME header line: ", "malformed MIME header key: "} {
+		if rest, ok := strings.CutPrefix(msg, what); ok {
+			return fmt.Sprintf("%s%q", what, strings.TrimRight(rest, "\r\n"))
+		}
+	}
+	return msg
+}
+
 // Parse reads one RFC 5322 message. It is a pure function of its input. It
 // fails (ErrUnparseable) only when the header block cannot be read or the
 // message has neither a subject nor any text nor an attachment; every
@@ -84,7 +98,7 @@ func Parse(raw []byte) (*Message, error) {
 	br := bufio.NewReader(io.MultiReader(bytes.NewReader(repairHeader(raw)), bytes.NewReader(raw[headerEnd(raw):])))
 	h, err := textproto.ReadHeader(br)
 	if err != nil {
-		return nil, fmt.Errorf("%w: header: %w", ErrUnparseable, err)
+		return nil, fmt.Errorf("%w: header: %s", ErrUnparseable, quoteHeaderError(err))
 	}
 	if h.Len() == 0 {
 		return nil, fmt.Errorf("%w: no header fields", ErrUnparseable)

@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+
+	minsheng "github.com/minsheng/minsheng"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -242,5 +244,19 @@ func TestRegisteredLabels(t *testing.T) {
 		if _, err := charset.Reader(l, strings.NewReader("")); err != nil {
 			t.Errorf("%s: %v", l, err)
 		}
+	}
+}
+
+// TestParseHeaderErrorQuotesTheLine: an unreadable header line is named in
+// the reason (for the staff who read the quarantined mail) in quotes, so
+// that a log line leaves it out.
+func TestParseHeaderErrorQuotesTheLine(t *testing.T) {
+	raw := []byte("13800001111 张三\r\nSubject: test\r\n\r\nbody\r\n") // a bad first line; later ones are folded in
+	_, err := Parse(raw)
+	if !errors.Is(err, ErrUnparseable) || !strings.Contains(err.Error(), `"13800001111 张三"`) {
+		t.Fatalf("Parse = %v, want ErrUnparseable quoting the line", err)
+	}
+	if logged := minsheng.LogReason(err.Error()); strings.Contains(logged, "13800001111") || !strings.Contains(logged, "malformed") {
+		t.Fatalf("logged as %q", logged)
 	}
 }
