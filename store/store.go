@@ -85,6 +85,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	if err := checkBoltSize(filepath.Join(dir, "state.db")); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(filepath.Join(dir, "state.db"), 0o600, &bolt.Options{
 		Timeout:         2 * time.Second,
 		NoSync:          opts.NoSync,

@@ -453,3 +453,29 @@ func TestBlobsOpenRemovesWhatACrashLeft(t *testing.T) {
 		r.Close()
 	}
 }
+
+// TestOpenRefusesACutStateFile: a state.db shorter than its last
+// transaction left it is refused with an error naming the file, not opened
+// (bbolt would die of SIGBUS reading past its end).
+func TestOpenRefusesACutStateFile(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := context.Background()
+	for i := range 50 {
+		if _, err := s.Enqueue(ctx, []*minsheng.Envelope{env("petition", fmt.Sprintf("ms1-%03d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	path := filepath.Join(dir, "state.db")
+	if err := checkBoltSize(path); err != nil {
+		t.Fatalf("whole file refused: %v", err)
+	}
+	// bbolt grows the file ahead of its pages: cut into the pages it wrote.
+	if err := os.Truncate(path, 3*int64(os.Getpagesize())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "state.db") || !strings.Contains(err.Error(), "cut short") {
+		t.Fatalf("Open of a cut state.db = %v", err)
+	}
+}
