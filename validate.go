@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
@@ -109,6 +110,8 @@ func describe(fe validator.FieldError) string {
 		return "must be greater than " + p
 	case "gte":
 		return "must be at least " + p
+	case "gtefield":
+		return "must be at least " + snakeCase(p)
 	case "lte":
 		return "must be at most " + p
 	case "dive", "unique":
@@ -118,4 +121,20 @@ func describe(fe validator.FieldError) string {
 		return fmt.Sprintf("fails %s=%s", fe.Tag(), p)
 	}
 	return "fails " + fe.Tag()
+}
+
+// snakeCase names a configuration's Go field as its YAML key does
+// (MaxBodyBytes → max_body_bytes), for a rule comparing two fields.
+func snakeCase(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -363,7 +363,7 @@ func (d *Desk) readBatch(req *http.Request, p *minsheng.Principal) ([]*minsheng.
 	if mt != "application/json" {
 		return nil, &Problem{Error: "unsupported_media_type", Message: "send application/json"}, http.StatusUnsupportedMediaType
 	}
-	max := d.cfg.MaxBodyBytes * int64(min(d.cfg.MaxBatch, 64))
+	max := d.batchMax()
 	raw, prob, st := readBody(http.MaxBytesReader(nil, req.Body, max), max)
 	if prob != nil {
 		return nil, prob, st

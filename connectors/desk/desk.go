@@ -17,10 +17,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	minsheng "github.com/minsheng/minsheng"
 )
@@ -39,6 +42,12 @@ type Config struct {
 	AdmitTimeout time.Duration `yaml:"admit_timeout" default:"2s" validate:"gt=0"`
 	// RetryAfter is sent with 503 answers.
 	RetryAfter time.Duration `yaml:"retry_after" default:"5s" validate:"gte=1s"`
+	// MaxInflightBytes bounds the request bodies all desk requests may
+	// hold in memory at once. Each request takes its declared length (or,
+	// without one, the most it may send) before its body is read; a
+	// request that does not fit is answered 503 with Retry-After, not
+	// queued. It also caps one batch request.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes" default:"64MiB" validate:"gtefield=MaxBodyBytes"`
 }
 
 // Options are the desk API's collaborators.
@@ -57,6 +66,9 @@ type Desk struct {
 	cfg Config
 	o   Options
 	out atomic.Pointer[emitterBox]
+	// bodies is the budget of intake.max_inflight_bytes that requests
+	// being read and handled hold (reserve).
+	bodies *semaphore.Weighted
 }
 
 type emitterBox struct{ e minsheng.Emitter }
@@ -71,7 +83,10 @@ func New(cfg Config, o Options) *Desk {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Desk{cfg: cfg, o: o}
+	if cfg.MaxInflightBytes <= 0 { // a Config not from the configuration file
+		cfg.MaxInflightBytes = max(64<<20, cfg.MaxBodyBytes)
+	}
+	return &Desk{cfg: cfg, o: o, bodies: semaphore.NewWeighted(cfg.MaxInflightBytes)}
 }
 
 // Run makes the API take items until ctx ends; then it answers 503.
@@ -136,11 +151,58 @@ func (d *Desk) submitter(w http.ResponseWriter, req *http.Request) *minsheng.Pri
 	return p
 }
 
+// blobBuffer is what the blob store holds in memory of an attachment
+// being stored (store.Blobs hashes up to 1 MiB before writing a file).
+const blobBuffer = 1 << 20
+
+// reserve takes what a request's body may hold in memory, at most max
+// bytes (its declared length if shorter), from intake.max_inflight_bytes
+// before the body is read; the caller releases it once the request is
+// answered, as its items are held until then. When the budget is spent
+// it answers 503 with Retry-After and returns false: a request is not
+// queued, so that many large ones cannot pile up waiting.
+func (d *Desk) reserve(w http.ResponseWriter, req *http.Request, max int64) (release func(), ok bool) {
+	n := min(max, d.cfg.MaxInflightBytes)
+	if req.ContentLength >= 0 && req.ContentLength < n {
+		n = req.ContentLength
+	}
+	if !d.bodies.TryAcquire(n) {
+		d.unavailable(w, "the gateway is reading as many requests as intake.max_inflight_bytes allows; try again", nil)
+		return nil, false
+	}
+	return func() { d.bodies.Release(n) }, true
+}
+
+// itemBodyMax is what of a POST /v1/items request is held in memory at
+// most: the JSON body, or the item part of a multipart one and the part
+// of an attachment the blob store buffers.
+func (d *Desk) itemBodyMax(req *http.Request) int64 {
+	switch mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt {
+	case "application/json":
+		return d.cfg.MaxBodyBytes
+	case "multipart/form-data":
+		return d.cfg.MaxBodyBytes + min(d.cfg.MaxAttachmentBytes, blobBuffer)
+	}
+	return 0 // refused unread
+}
+
+// batchMax caps a batch request: an item may be as large as it may be
+// posted alone, for up to 64 items' worth (a batch of more items holds
+// smaller ones), within intake.max_inflight_bytes.
+func (d *Desk) batchMax() int64 {
+	return min(d.cfg.MaxBodyBytes*int64(min(d.cfg.MaxBatch, 64)), d.cfg.MaxInflightBytes)
+}
+
 func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 	p := d.submitter(w, req)
 	if p == nil {
 		return
 	}
+	release, ok := d.reserve(w, req, d.itemBodyMax(req))
+	if !ok {
+		return
+	}
+	defer release()
 	it, prob, status := d.readItem(req, p)
 	if prob != nil {
 		writeJSON(w, status, prob)
@@ -228,6 +290,15 @@ func (d *Desk) postBatch(w http.ResponseWriter, req *http.Request) {
 	if p == nil {
 		return
 	}
+	var max int64
+	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt == "application/json" {
+		max = d.batchMax()
+	}
+	release, ok := d.reserve(w, req, max)
+	if !ok {
+		return
+	}
+	defer release()
 	items, prob, status := d.readBatch(req, p)
 	if prob != nil {
 		writeJSON(w, status, prob)

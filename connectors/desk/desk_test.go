@@ -1,0 +1,90 @@
+package desk
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// deskRequest is a request as the auth middleware hands it on: from a
+// desk that posts on the newspaper channel.
+func deskRequest(method, target, contentType string, body io.Reader) *http.Request {
+	req := httptest.NewRequest(method, target, body)
+	req.Header.Set("Content-Type", contentType)
+	return req.WithContext(minsheng.WithPrincipal(req.Context(), &minsheng.Principal{Name: "qingdao-daily", Channel: minsheng.Channel("newspaper")}))
+}
+
+// TestInflightBudget: a request is refused with 503 and Retry-After, not
+// queued, while the requests being read hold intake.max_inflight_bytes,
+// and admitted again once they are answered. A body without a declared
+// length holds the most it may send; one with a length, that length.
+func TestInflightBudget(t *testing.T) {
+	d := New(Config{MaxBodyBytes: 1024, MaxAttachmentBytes: 1024, MaxBatch: 10, MaxInflightBytes: 4096,
+		AdmitTimeout: time.Second, RetryAfter: 5 * time.Second}, Options{})
+
+	// A batch whose body has no declared length and is still arriving
+	// holds min(1024 × 10, 4096): the whole budget.
+	pr, pw := io.Pipe()
+	slow := deskRequest("POST", "/v1/items/batch", "application/json", pr)
+	slow.ContentLength = -1
+	slowDone := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		d.postBatch(w, slow)
+		slowDone <- w.Code
+	}()
+	pw.Write([]byte(`{"items":[`)) // returns once the handler reads, having reserved
+
+	for _, c := range []struct {
+		name, target, contentType string
+		post                      func(http.ResponseWriter, *http.Request)
+	}{
+		{"item", "/v1/items", "application/json", d.postItem},
+		{"multipart", "/v1/items", "multipart/form-data; boundary=x", d.postItem},
+		{"batch", "/v1/items/batch", "application/json", d.postBatch},
+	} {
+		w := httptest.NewRecorder()
+		c.post(w, deskRequest("POST", c.target, c.contentType, strings.NewReader(`{}`)))
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "5" || !strings.Contains(w.Body.String(), "max_inflight_bytes") {
+			t.Errorf("%s while the budget is held: %d %q %s; want 503 with Retry-After naming max_inflight_bytes", c.name, w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+	}
+	// A content type that is refused unread holds nothing.
+	w := httptest.NewRecorder()
+	d.postItem(w, deskRequest("POST", "/v1/items", "text/plain", strings.NewReader(`{}`)))
+	if w.Code != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain while the budget is held: %d, want 415", w.Code)
+	}
+
+	pw.CloseWithError(io.ErrUnexpectedEOF)
+	if code := <-slowDone; code != http.StatusBadRequest {
+		t.Errorf("the slow batch: %d, want 400", code)
+	}
+	// Released: an empty submission is read and refused as invalid (400),
+	// not for want of budget.
+	w = httptest.NewRecorder()
+	d.postItem(w, deskRequest("POST", "/v1/items", "application/json", strings.NewReader(`{}`)))
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "invalid_item") {
+		t.Errorf("after release: %d %s, want 400 invalid_item", w.Code, w.Body)
+	}
+	if !d.bodies.TryAcquire(4096) {
+		t.Error("the budget was not released whole")
+	}
+}
+
+// TestBatchCappedByBudget: a batch is capped by intake.max_inflight_bytes
+// when that is less than max_body_bytes × min(max_batch, 64): 413.
+func TestBatchCappedByBudget(t *testing.T) {
+	d := New(Config{MaxBodyBytes: 1024, MaxBatch: 10, MaxInflightBytes: 2048, RetryAfter: time.Second}, Options{})
+	body := `{"items":["` + strings.Repeat("x", 3000) + `"]}`
+	w := httptest.NewRecorder()
+	d.postBatch(w, deskRequest("POST", "/v1/items/batch", "application/json", strings.NewReader(body)))
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "over 2048 bytes") {
+		t.Errorf("%d %s; want 413 over 2048 bytes", w.Code, w.Body)
+	}
+}
