@@ -368,31 +368,15 @@ func (d *Desk) readBatch(req *http.Request, p *minsheng.Principal) ([]*minsheng.
 	if prob != nil {
 		return nil, prob, st
 	}
-	var batch struct {
-		Items []json.RawMessage `json:"items"`
-	}
-	if err := strictJSON(raw, &batch); err != nil {
-		prob, st := invalid(err)
-		return nil, prob, st
-	}
-	// Two "items" lists would lose the first; a key repeated inside an
-	// item is named by that item's own check.
-	if path, twice := jsonkeys.RepeatedTop(raw, true); twice {
-		fes := minsheng.FieldErrors{{Path: path, Msg: "is given twice; send one list of items"}}
-		return nil, &Problem{Error: "invalid_batch", Message: fes.Error(), Fields: fes}, http.StatusBadRequest
-	}
-	if len(batch.Items) == 0 || len(batch.Items) > d.cfg.MaxBatch {
-		return nil, &Problem{Error: "invalid_batch", Message: fmt.Sprintf("items: send 1 to %d items", d.cfg.MaxBatch)}, http.StatusBadRequest
-	}
 	var errs minsheng.FieldErrors
-	items := make([]*minsheng.Item, 0, len(batch.Items))
+	var items []*minsheng.Item
 	refs := map[string]int{}
-	for i, r := range batch.Items {
+	n, fes := eachItem(raw, d.cfg.MaxBatch, func(i int, r json.RawMessage) {
 		prefix := fmt.Sprintf("items[%d].", i)
 		if int64(len(r)) > d.cfg.MaxBodyBytes { // each item is held to what it may be posted alone
 			errs = append(errs, minsheng.FieldError{Path: strings.TrimSuffix(prefix, "."),
 				Msg: fmt.Sprintf("is %d bytes, over intake.max_body_bytes (%d), the limit of one item", len(r), d.cfg.MaxBodyBytes)})
-			continue
+			return
 		}
 		s, err := DecodeSubmission(r)
 		if err != nil {
@@ -406,23 +390,119 @@ func (d *Desk) readBatch(req *http.Request, p *minsheng.Principal) ([]*minsheng.
 				}
 				errs = append(errs, fe)
 			}
-			continue
+			return
 		}
 		if j, dup := refs[s.Ref]; dup {
 			errs = append(errs, minsheng.FieldError{Path: prefix + "ref", Msg: fmt.Sprintf("repeats items[%d].ref", j)})
-			continue
+			return
 		}
 		refs[s.Ref] = i
 		it, prob, _ := d.finish(s.item(p), prefix)
 		if prob != nil {
 			errs = append(errs, prob.Fields...)
-			continue
+			return
 		}
 		items = append(items, it)
+	})
+	if len(fes) > 0 && fes[0].Msg == listTwice {
+		return nil, &Problem{Error: "invalid_batch", Message: fes.Error(), Fields: fes}, http.StatusBadRequest
+	}
+	if len(fes) > 0 {
+		prob, st := invalid(fes)
+		return nil, prob, st
+	}
+	if n == 0 || n > d.cfg.MaxBatch {
+		return nil, &Problem{Error: "invalid_batch", Message: fmt.Sprintf("items: send 1 to %d items", d.cfg.MaxBatch)}, http.StatusBadRequest
 	}
 	if len(errs) > 0 {
 		prob, st := invalid(errs)
 		return nil, prob, st
 	}
 	return items, nil, 0
+}
+
+// eachItem reads a batch body, {"items": [...]}, handing each item's JSON
+// to f as it comes: the body is decoded once, and no more than one item's
+// copy is held at a time. It returns how many items there are, or a
+// problem of the body as a whole (not UTF-8 or not JSON, not one object,
+// a name other than "items", "items" given twice or not a list), alone.
+// It stops at the first item beyond max, handing it no further, and
+// returns max+1.
+func eachItem(raw []byte, max int, f func(int, json.RawMessage)) (int, minsheng.FieldErrors) {
+	if !utf8.Valid(raw) {
+		return 0, minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON", textenc.InvalidAt(raw))}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil {
+		return 0, minsheng.FieldErrors{jsonError(err)}
+	} else if tok != json.Delim('{') {
+		return 0, minsheng.FieldErrors{{Path: "(body)", Msg: `must be an object, {"items": [...]}`}}
+	}
+	bad := func(err error) (int, minsheng.FieldErrors) {
+		if errors.Is(err, io.EOF) { // inside the object
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, minsheng.FieldErrors{jsonError(err)}
+	}
+	n, seen := 0, false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bad(err)
+		}
+		name, _ := tok.(string)
+		if !jsonkeys.Same(name, "items") { // names match in any case, as the decoder's do
+			return 0, minsheng.FieldErrors{{Path: name, Msg: notAField}}
+		}
+		if seen { // two lists would lose the first
+			return 0, minsheng.FieldErrors{{Path: name, Msg: listTwice}}
+		}
+		seen = true
+		if tok, err = dec.Token(); err != nil {
+			return bad(err)
+		}
+		switch tok {
+		case nil: // null: no items
+			continue
+		case json.Delim('['):
+		default:
+			return 0, minsheng.FieldErrors{{Path: name, Msg: "must be a list, not " + jsonKind(tok)}}
+		}
+		for dec.More() {
+			var r json.RawMessage
+			if err := dec.Decode(&r); err != nil {
+				return bad(err)
+			}
+			if n++; n > max {
+				return n, nil
+			}
+			f(n-1, r)
+		}
+		if _, err := dec.Token(); err != nil { // ]
+			return bad(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return bad(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return 0, minsheng.FieldErrors{{Path: "(body)", Msg: "has data after the JSON object"}}
+	}
+	return n, nil
+}
+
+// listTwice is the message of a batch giving "items" twice.
+const listTwice = "is given twice; send one list of items"
+
+// jsonKind names the JSON value a token starts.
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return "object"
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	}
+	return "number"
 }

@@ -280,3 +280,53 @@ func BenchmarkDecodeSubmission(b *testing.B) {
 		}
 	}
 }
+
+// TestEachItem: a batch body is decoded once, item by item; a problem of
+// the body as a whole is named alone, and no item beyond max is handed on.
+func TestEachItem(t *testing.T) {
+	for _, c := range []struct {
+		name, raw string
+		n         int    // items counted
+		handed    int    // items handed to f
+		err       string // "path: part of the message", or ""
+	}{
+		{"two items", `{"items":[{"a":1},{"b":2}]}`, 2, 2, ""},
+		{"in another case", `{"Items":[{}]}`, 1, 1, ""},
+		{"null", `{"items":null}`, 0, 0, ""},
+		{"no list", `{}`, 0, 0, ""},
+		{"beyond max", `{"items":[1,2,3,4]}`, 4, 3, ""},
+		{"not UTF-8", "{\"items\":[\"\xff\"]}", 0, 0, "(body): not valid UTF-8"},
+		{"malformed", `{"items":[{"a":1},}`, 0, 1, "(body): not valid JSON at offset"},
+		{"cut short", `{"items":[{"a":1}`, 0, 1, "(body): ends in the middle"},
+		{"empty", ``, 0, 0, "(body): is empty"},
+		{"a list", `[1]`, 0, 0, "(body): must be an object"},
+		{"another name", `{"letters":[]}`, 0, 0, "letters: " + notAField},
+		{"twice", `{"items":[1],"ITEMS":[2]}`, 0, 1, "ITEMS: " + listTwice},
+		{"not a list", `{"items":{"a":1}}`, 0, 0, "items: must be a list, not object"},
+		{"a string", `{"items":"x"}`, 0, 0, "items: must be a list, not string"},
+		{"data after", `{"items":[1]} {}`, 0, 1, "(body): has data after"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			handed := 0
+			n, fes := eachItem([]byte(c.raw), 3, func(i int, r json.RawMessage) {
+				if i != handed {
+					t.Errorf("item %d handed as %d", handed, i)
+				}
+				handed++
+			})
+			if handed != c.handed {
+				t.Errorf("%d items handed, want %d", handed, c.handed)
+			}
+			if c.err == "" {
+				if len(fes) > 0 || n != c.n {
+					t.Errorf("%d items, %v; want %d and no error", n, fes, c.n)
+				}
+				return
+			}
+			path, msg, _ := strings.Cut(c.err, ": ")
+			if len(fes) != 1 || fes[0].Path != path || !strings.Contains(fes[0].Msg, msg) {
+				t.Errorf("%v; want only %s", fes, c.err)
+			}
+		})
+	}
+}
