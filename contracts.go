@@ -255,6 +255,21 @@ type Blobs interface {
 	Put(ctx context.Context, r io.Reader, max int64) (BlobInfo, error)
 	// Open returns the blob's content, or ErrNotFound.
 	Open(ctx context.Context, ref string) (io.ReadCloser, error)
+	// Stage writes what r yields, at most max bytes (ErrTooLarge beyond,
+	// and nothing is kept), without storing it yet: no Open finds it, and
+	// Discard removes it without touching a blob of the same content
+	// stored by anyone else. For a request that may yet be refused.
+	Stage(ctx context.Context, r io.Reader, max int64) (StagedBlob, error)
+}
+
+// StagedBlob is a blob written by Blobs.Stage and not stored yet.
+type StagedBlob interface {
+	// Info is what Put would have returned.
+	Info() BlobInfo
+	// Commit stores the blob, durably, as Put does.
+	Commit() error
+	// Discard removes the staged copy; after Commit it does nothing.
+	Discard()
 }
 
 // QueuedMessage is an envelope handed to a reader of an embedded queue.

@@ -146,6 +146,72 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobI
 	return info, nil
 }
 
+// Stage writes at most max bytes from r (max <= 0: no cap) to a
+// temporary file and hashes them, storing nothing yet: Commit moves the
+// file into place as Put would, Discard removes it. A blob of the same
+// content stored meanwhile is left alone either way.
+func (b *Blobs) Stage(ctx context.Context, r io.Reader, max int64) (minsheng.StagedBlob, error) {
+	src := io.Reader(ctxReader{ctx, r})
+	if max > 0 {
+		src = io.LimitReader(src, max+1)
+	}
+	tmp, err := os.CreateTemp(filepath.Join(b.dir, "tmp"), "stage-*")
+	if err != nil {
+		return nil, fmt.Errorf("blobs: %w", err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), src)
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	if err == nil && max > 0 && n > max {
+		err = fmt.Errorf("over %d bytes: %w", max, minsheng.ErrTooLarge)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return nil, fmt.Errorf("blobs: stage: %w", err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	return &stagedBlob{b: b, tmp: tmp.Name(), info: minsheng.BlobInfo{Ref: refPrefix + sum, SHA256: sum, Size: n}}, nil
+}
+
+type stagedBlob struct {
+	b    *Blobs
+	tmp  string
+	info minsheng.BlobInfo
+	done bool
+}
+
+func (s *stagedBlob) Info() minsheng.BlobInfo { return s.info }
+
+func (s *stagedBlob) Commit() error {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	final := s.b.path(s.info.SHA256)
+	if _, err := os.Stat(final); err == nil {
+		os.Remove(s.tmp)
+		return nil // already stored: content-addressed, so identical
+	}
+	if err := s.b.ensureDir(filepath.Dir(final)); err != nil {
+		os.Remove(s.tmp)
+		return err
+	}
+	if err := s.b.commit(s.tmp, final); err != nil {
+		os.Remove(s.tmp)
+		return err
+	}
+	return nil
+}
+
+func (s *stagedBlob) Discard() {
+	if !s.done {
+		s.done = true
+		os.Remove(s.tmp)
+	}
+}
+
 // smallBlob is the size up to which a blob is hashed in memory before its
 // file is made.
 const smallBlob = 1 << 20

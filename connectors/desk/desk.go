@@ -151,9 +151,9 @@ func (d *Desk) submitter(w http.ResponseWriter, req *http.Request) *minsheng.Pri
 	return p
 }
 
-// blobBuffer is what the blob store holds in memory of an attachment
-// being stored (store.Blobs hashes up to 1 MiB before writing a file).
-const blobBuffer = 1 << 20
+// blobBuffer is what of an attachment is held in memory while it is
+// staged to disk (the copy's buffer and the multipart reader's).
+const blobBuffer = 64 << 10
 
 // reserve takes what a request's body may hold in memory, at most max
 // bytes (its declared length if shorter), from intake.max_inflight_bytes
@@ -175,7 +175,7 @@ func (d *Desk) reserve(w http.ResponseWriter, req *http.Request, max int64) (rel
 
 // itemBodyMax is what of a POST /v1/items request is held in memory at
 // most: the JSON body, or the item part of a multipart one and the part
-// of an attachment the blob store buffers.
+// of an attachment being staged.
 func (d *Desk) itemBodyMax(req *http.Request) int64 {
 	switch mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt {
 	case "application/json":

@@ -14,8 +14,17 @@ import (
 
 // readMultipart reads multipart/form-data: a part named "item" holding the
 // submission as JSON, and up to MaxAttachments file parts, each streamed into
-// the blob store under its cap (413 naming the file when over).
+// the blob store under its cap (413 naming the file when over). Files are
+// staged, and stored only once the whole request has been read and the
+// item is good: a refused request leaves nothing in the store (the item
+// part may come after the files).
 func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minsheng.Item, *Problem, int) {
+	var staged []minsheng.StagedBlob
+	defer func() {
+		for _, s := range staged {
+			s.Discard() // nothing after Commit
+		}
+	}()
 	maxTotal := d.cfg.MaxBodyBytes + int64(d.cfg.MaxAttachments)*(d.cfg.MaxAttachmentBytes+64<<10)
 	req.Body = http.MaxBytesReader(nil, req.Body, maxTotal)
 	mr, err := req.MultipartReader()
@@ -57,7 +66,7 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 			return nil, &Problem{Error: "too_many_attachments", Message: fmt.Sprintf("at most %d attachments", d.cfg.MaxAttachments)}, http.StatusRequestEntityTooLarge
 		}
 		name := path.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
-		info, err := d.o.Blobs.Put(req.Context(), part, d.cfg.MaxAttachmentBytes)
+		sb, err := d.o.Blobs.Stage(req.Context(), part, d.cfg.MaxAttachmentBytes)
 		if errors.Is(err, minsheng.ErrTooLarge) {
 			return nil, &Problem{Error: "too_large", Message: fmt.Sprintf("attachment %q is over %d bytes", name, d.cfg.MaxAttachmentBytes)}, http.StatusRequestEntityTooLarge
 		}
@@ -67,6 +76,8 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 		if err != nil {
 			return nil, &Problem{Error: "unavailable", Message: "attachment could not be stored"}, http.StatusServiceUnavailable
 		}
+		staged = append(staged, sb)
+		info := sb.Info()
 		typ := part.Header.Get("Content-Type")
 		if mt, _, err := mime.ParseMediaType(typ); err == nil {
 			typ = mt
@@ -77,6 +88,11 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 	}
 	if sub == nil {
 		return nil, &Problem{Error: "invalid_item", Message: `multipart body has no "item" part`, Fields: minsheng.FieldErrors{{Path: "item", Msg: "is required"}}}, http.StatusBadRequest
+	}
+	for _, sb := range staged {
+		if err := sb.Commit(); err != nil {
+			return nil, &Problem{Error: "unavailable", Message: "attachment could not be stored"}, http.StatusServiceUnavailable
+		}
 	}
 	it := sub.item(p)
 	it.Attachments = atts
