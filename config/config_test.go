@@ -211,11 +211,16 @@ func TestReadSecretFieldWording(t *testing.T) {
 		{"empty file", "", empty, "token_file: secret file " + empty + " is empty"},
 		{"both", "MS_TEST_EMPTY", empty, "token_env: set either token_env or token_file, not both"},
 		{"neither", "", "", "token_env: is required: set token_env or token_file"},
+		// A secret pasted where its variable's name goes is not repeated.
+		{"a desk token", "mst_2mdg5tbe6owhqaq7fzzojcxgfqscnifr7rb6sgtvbbwuqbjnzl7q", "", "token_env: must name an environment variable (letters, digits and '_', not starting with a digit), not hold the secret: the value given is not such a name and looks like a secret itself, so it is not shown"},
+		{"a password", "hunter2!Pass", "", "token_env: must name an environment variable (letters, digits and '_', not starting with a digit), not hold the secret: the value given is not such a name and looks like a secret itself, so it is not shown"},
+		{"a digest", "3f1b6c0a8e2d4c5b9a7f6e1d0c3b2a4958e7d6c5b4a3928170f6e5d4c3b2a190", "", "token_env: must name an environment variable (letters, digits and '_', not starting with a digit), not hold the secret: the value given is not such a name and looks like a secret itself, so it is not shown"},
+		{"not in upper case", "ImapSecretPutInEnvField", "", "token_env: environment variable it names (not shown: not in upper case, it may be the secret itself) is not set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := minsheng.ReadSecretField("token_env", tc.env, "token_file", tc.file)
 			var fes minsheng.FieldErrors
-			if !errors.As(err, &fes) || err.Error() != tc.want {
+			if !errors.As(err, &fes) || err.Error() != tc.want || (tc.env != "" && !strings.HasPrefix(tc.env, "MS_TEST_") && strings.Contains(err.Error(), tc.env)) {
 				t.Fatalf("got %v, want %s", err, tc.want)
 			}
 		})
