@@ -28,8 +28,9 @@ type problem struct {
 // (each JSON name, lower case, to a pointer to decode its value into; a
 // body may give the name in any case). It answers the
 // desk itself, and returns false, for a body not declared
-// application/json (415) and for one over max bytes, not UTF-8 or not one
-// JSON object (400, naming the offset of malformed JSON). Otherwise it
+// application/json (415), for one over max bytes (413, naming the limit)
+// and for one not UTF-8 or not one JSON object (400, naming the offset of
+// malformed JSON). Otherwise it
 // returns every field of a wrong type or an unknown name, for the caller
 // to add its own checks of the values to and answer with badFields: a desk
 // learns of all its mistakes at once. shape tells the desk what to send.
@@ -41,6 +42,11 @@ func readObject(w http.ResponseWriter, req *http.Request, max int64, fields map[
 	raw, err := io.ReadAll(io.LimitReader(req.Body, max+1))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, problem{Error: "bad_request", Message: "the body could not be read: " + err.Error()})
+		return nil, false
+	}
+	if int64(len(raw)) > max {
+		writeJSON(w, http.StatusRequestEntityTooLarge, problem{Error: "too_large", Message: fmt.Sprintf("the body is over %d bytes, the limit of this request: send %s", max, shape),
+			Fields: minsheng.FieldErrors{{Path: bodyPath, Msg: fmt.Sprintf("is over %d bytes", max)}}})
 		return nil, false
 	}
 	errs := decodeObject(raw, max, fields)

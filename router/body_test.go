@@ -2,17 +2,20 @@ package router
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+
+	minsheng "github.com/minsheng/minsheng"
 )
 
 // TestReadObject: a body is read strictly as one JSON object; a body that
 // is not one is named alone, with the offset of malformed JSON; otherwise
 // every field of a wrong type or an unknown name is named at once; a body
-// not declared JSON is 415.
+// not declared JSON is 415, one over the limit 413.
 func TestReadObject(t *testing.T) {
 	for _, c := range []struct {
 		name, ctype, body string
@@ -31,7 +34,7 @@ func TestReadObject(t *testing.T) {
 		{name: "array", ctype: "application/json", body: `[{"class":"petition"}]`, status: 400, msg: "not one JSON object"},
 		{name: "two objects", ctype: "application/json", body: `{"class":"petition"}{"n":1}`, status: 400, msg: "more than one"},
 		{name: "not UTF-8", ctype: "application/json", body: "{\"class\":\"\xb7\xa8\"}", status: 400, msg: "offset 10"},
-		{name: "over the limit", ctype: "application/json", body: `{"class":"` + strings.Repeat("信", 100) + `"}`, status: 400, msg: "over 256 bytes"},
+		{name: "over the limit", ctype: "application/json", body: `{"class":"` + strings.Repeat("信", 100) + `"}`, status: 413, msg: "over 256 bytes"},
 		{name: "every bad field", ctype: "application/json", body: `{"class":1,"foo":true,"n":"3","bar":null}`, want: []string{"class", "foo", "n", "bar"}},
 		{name: "twice", ctype: "application/json", body: `{"class":"petition","class":"discipline"}`, want: []string{"class"}},
 		{name: "any case", ctype: "application/json", body: `{"CLASS":"petition","N":3}`},
@@ -124,4 +127,55 @@ func FuzzDecodeObject(f *testing.F) {
 			t.Fatalf("accepted invalid JSON %q", raw)
 		}
 	})
+}
+
+// TestBodyOverLimit413: an ack or release body over 1 MiB and a review
+// body over 64 KiB are answered 413 naming the limit, as the README says,
+// and act on nothing; a body just within the limit is read.
+func TestBodyOverLimit413(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, withDepartments(DefaultConfig()), s, s)
+	it := f.seed(t, "R-1", false)
+	queues := queueAPI(t, "m1")
+	// pad makes a JSON object of exactly n bytes.
+	pad := func(prefix string, n int) string {
+		return prefix + `,"x":"` + strings.Repeat("a", n-len(prefix)-len(`,"x":""}`)) + `"}`
+	}
+	for _, c := range []struct {
+		name, target string
+		mux          http.Handler
+		limit        int
+	}{
+		{"ack", "/v1/queues/petition/ack", queues, 1 << 20},
+		{"release", "/v1/queues/petition/release", queues, 1 << 20},
+		{"review", "/v1/reviews/" + it.ID, f.mux, 64 << 10},
+	} {
+		for _, n := range []int{c.limit, c.limit + 1} {
+			prefix := `{"ids":["m1"]`
+			if c.name == "review" {
+				prefix = `{"class":"petition"`
+			}
+			req := httptest.NewRequest("POST", c.target, strings.NewReader(pad(prefix, n)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Desk", map[bool]string{true: "reviewers", false: "desk-a"}[c.name == "review"])
+			w := httptest.NewRecorder()
+			c.mux.ServeHTTP(w, req)
+			var p problem
+			json.Unmarshal(w.Body.Bytes(), &p)
+			if n > c.limit {
+				if w.Code != http.StatusRequestEntityTooLarge || p.Error != "too_large" || !strings.Contains(p.Message, fmt.Sprintf("over %d bytes", c.limit)) {
+					t.Errorf("%s of %d bytes: %d %.200s; want 413 naming %d bytes", c.name, n, w.Code, w.Body, c.limit)
+				}
+				continue
+			}
+			// Within the limit the body is read: refused for the unknown
+			// field x (400), not for its size.
+			if w.Code != http.StatusBadRequest || !slices.ContainsFunc(p.Fields, func(fe minsheng.FieldError) bool { return fe.Path == "x" }) {
+				t.Errorf("%s of %d bytes: %d %.200s; want 400 naming x", c.name, n, w.Code, w.Body)
+			}
+		}
+	}
+	if rec, err := f.led.Lookup(t.Context(), it.ID); err != nil || rec.Review != nil {
+		t.Errorf("a refused request decided the item: %+v %v", rec.Review, err)
+	}
 }
