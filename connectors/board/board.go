@@ -373,14 +373,21 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		}
 		if err != nil {
 			b.fetches.WithLabelValues("malformed").Inc()
-			b.log.Warn("page quarantined", "url", next, "reason", err)
-			if qerr := b.quarantine(ctx, out, c, "page:"+hash12([]byte(next), resp.body), err.Error(), resp.body, nil); qerr != nil {
+			// The reason may quote the page (its first bytes, a time as
+			// given): it goes to the quarantine record, for staff, and the
+			// log names only its kind and the record's ref.
+			ref, code := "page:"+hash12([]byte(next), resp.body), "page_undecodable"
+			if resp.tooLarge {
+				code = "page_too_large"
+			}
+			b.log.Warn("page quarantined", "url", next, "ref", ref, "reason_code", code)
+			if qerr := b.quarantine(ctx, out, c, ref, err.Error(), resp.body, nil); qerr != nil {
 				return qerr
 			}
 			if b.cfg.Pagination.Mode != PageNumber {
 				// The link to the next page is in the broken page: stop here,
 				// but do not move the watermark past what was not read.
-				pollErr = err
+				pollErr = fmt.Errorf("page %s quarantined (%s)", ref, code)
 				break
 			}
 			next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start+n+1))

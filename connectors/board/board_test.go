@@ -3,6 +3,7 @@ package board
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -457,4 +458,65 @@ func TestRegistered(t *testing.T) {
 	if err != nil || src == nil {
 		t.Fatalf("factory: %v", err)
 	}
+}
+
+// TestQuarantineLogsNoInput: a quarantined page's reason, which quotes the
+// page, is kept whole in the quarantine record for staff; the log names
+// only the kind of failure and the record's ref, here and in the line
+// saying the poll was incomplete.
+func TestQuarantineLogsNoInput(t *testing.T) {
+	const secret = "BOARDRAW_13812340001"
+	f := newFeed(t)
+	f.set("/feed", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, secret+" 张三 is not a feed")
+	})
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := quick(f.srv.URL + "/feed")
+	cfg.Pagination.Mode = PageNone
+	var logs lockedBuffer
+	b, err := New("people", cfg, connectors.Env{Checkpoints: st, Blobs: st.Blobs(),
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, em) }()
+	waitFor(t, "two polls of the page", func() bool { return len(f.requests("/feed")) >= 2 && len(em.Quarantined()) > 0 })
+	cancel()
+	<-done
+
+	q := em.Quarantined()[0]
+	if !strings.Contains(q.Reason, `not a feed: body starts with "BOARDRAW_1381234"`) {
+		t.Errorf("quarantine reason %q; want it whole, quoting the page", q.Reason)
+	}
+	out := logs.String()
+	if strings.Contains(out, "BOARDRAW") || strings.Contains(out, "张三") {
+		t.Errorf("the log quotes the page:\n%s", out)
+	}
+	for _, want := range []string{`"msg":"page quarantined"`, `"ref":"` + q.Ref + `"`, `"reason_code":"page_undecodable"`, `"msg":"poll incomplete; retrying next interval"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+// lockedBuffer is a log written from the connector's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

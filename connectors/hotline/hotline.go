@@ -478,8 +478,11 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 		m, err := DecodeMessage(f.data)
 		if err != nil && (m == nil || m.Type != TypeOrder) {
 			// Not even an envelope: keep it, tell the server, go on.
-			s.h.log.Warn("unreadable frame quarantined", "reason", err)
-			if qerr := s.quarantine(ctx, "frame:"+hash12(f.data), err.Error(), f.data, func(minsheng.Outcome, error) {}); qerr != nil {
+			// The reason may quote the frame: it goes to the quarantine
+			// record, and the log names only its kind and the record's ref.
+			ref := "frame:" + hash12(f.data)
+			s.h.log.Warn("unreadable frame quarantined", "ref", ref, "reason_code", "frame_unreadable")
+			if qerr := s.quarantine(ctx, ref, err.Error(), f.data, func(minsheng.Outcome, error) {}); qerr != nil {
 				return delivered, qerr
 			}
 			s.note(&Message{Type: TypeError, Code: CodeBadMessage, Message: err.Error()})
@@ -535,7 +538,9 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 			s.ack(seq)
 		}
 		o, submitted, derr := DecodeOrder(m.Order, s.h.loc)
+		code := "order_undecodable"
 		if err == nil && derr == nil {
+			code = "order_invalid_item"
 			it := o.Item(s.h.cfg.Channel, s.h.name, submitted, time.Now())
 			it.Attrs["seq"] = strconv.FormatUint(seq, 10)
 			if errs := validate(it); len(errs) > 0 {
@@ -561,7 +566,9 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 		if len(raw) == 0 {
 			raw = f.data
 		}
-		s.h.log.Warn("work order quarantined", "seq", seq, "reason", derr)
+		// As for a frame: the reason (which may quote the order, a time
+		// as sent) is for the quarantine record, not the log.
+		s.h.log.Warn("work order quarantined", "seq", seq, "ref", ref, "reason_code", code)
 		if err := s.quarantine(ctx, ref, derr.Error(), raw, onAck); err != nil {
 			s.win.Ack(t, false)
 			return delivered, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -56,8 +57,14 @@ type running struct {
 
 func start(t *testing.T, name string, cfg Config, st *store.Store, em minsheng.Emitter) *running {
 	t.Helper()
+	return startLogged(t, name, cfg, st, em, tWriter{t})
+}
+
+// startLogged is start with the connector's log written to log.
+func startLogged(t *testing.T, name string, cfg Config, st *store.Store, em minsheng.Emitter, log io.Writer) *running {
+	t.Helper()
 	h, err := New(name, cfg, connectors.Env{Checkpoints: st, Blobs: st.Blobs(),
-		Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))})
+		Logger: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +246,8 @@ func TestInvalidOrdersQuarantined(t *testing.T) {
 	sim.Append(long)
 	st := openStore(t, t.TempDir())
 	em := &conntest.Emitter{Ledger: st}
-	start(t, "12345", testConfig(serveSim(t, sim)), st, em)
+	var logs lockedBuffer
+	startLogged(t, "12345", testConfig(serveSim(t, sim)), st, em, io.MultiWriter(&logs, tWriter{t}))
 	waitAcked(t, sim, 3)
 	qs := em.Quarantined()
 	if len(qs) != 2 || len(em.Emitted()) != 1 {
@@ -252,6 +260,35 @@ func TestInvalidOrdersQuarantined(t *testing.T) {
 	if !strings.Contains(qs[1].Reason, "title") || !strings.HasPrefix(qs[1].Ref, "order:"+long.OrderNo) {
 		t.Errorf("quarantined long order: ref %q reason %q", qs[1].Ref, qs[1].Reason)
 	}
+	// The reasons, which quote the order ("上周三"), are for the record:
+	// the log names the kind and the ref.
+	out := logs.String()
+	if strings.Contains(out, "上周三") || strings.Contains(out, "order_no is required") {
+		t.Errorf("the log quotes a quarantine reason:\n%s", out)
+	}
+	for _, want := range []string{"ref=" + qs[0].Ref + " reason_code=order_undecodable", "reason_code=order_invalid_item"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
+}
+
+// lockedBuffer is a log written from the connector's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // A frame that is not a protocol message is quarantined, reported to the
