@@ -50,7 +50,7 @@ func OpenBlobs(dir string) (*Blobs, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}
-	left, err := filepath.Glob(filepath.Join(dir, "tmp", "put-*"))
+	left, err := filepath.Glob(filepath.Join(dir, "tmp", "*")) // put-*, stage-*: all temporary
 	if err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}

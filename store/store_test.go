@@ -430,7 +430,7 @@ func TestBlobsOpenRemovesWhatACrashLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	left := []string{filepath.Join(dir, "tmp", "put-123"), filepath.Join(dir, small.SHA256[:2], ".put-456")}
+	left := []string{filepath.Join(dir, "tmp", "put-123"), filepath.Join(dir, "tmp", "stage-789"), filepath.Join(dir, small.SHA256[:2], ".put-456")}
 	for _, name := range left {
 		if err := os.WriteFile(name, []byte("half a blob"), 0o600); err != nil {
 			t.Fatal(err)
