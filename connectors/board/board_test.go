@@ -475,7 +475,7 @@ func TestQuarantineLogsNoInput(t *testing.T) {
 	em := &conntest.Emitter{Ledger: st}
 	cfg := quick(f.srv.URL + "/feed")
 	cfg.Pagination.Mode = PageNone
-	var logs lockedBuffer
+	var logs conntest.LogBuffer
 	b, err := New("people", cfg, connectors.Env{Checkpoints: st, Blobs: st.Blobs(),
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
@@ -501,22 +501,4 @@ func TestQuarantineLogsNoInput(t *testing.T) {
 			t.Errorf("the log lacks %s:\n%s", want, out)
 		}
 	}
-}
-
-// lockedBuffer is a log written from the connector's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -246,7 +246,7 @@ func TestInvalidOrdersQuarantined(t *testing.T) {
 	sim.Append(long)
 	st := openStore(t, t.TempDir())
 	em := &conntest.Emitter{Ledger: st}
-	var logs lockedBuffer
+	var logs conntest.LogBuffer
 	startLogged(t, "12345", testConfig(serveSim(t, sim)), st, em, io.MultiWriter(&logs, tWriter{t}))
 	waitAcked(t, sim, 3)
 	qs := em.Quarantined()
@@ -271,24 +271,6 @@ func TestInvalidOrdersQuarantined(t *testing.T) {
 			t.Errorf("the log lacks %q", want)
 		}
 	}
-}
-
-// lockedBuffer is a log written from the connector's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // A frame that is not a protocol message is quarantined, reported to the

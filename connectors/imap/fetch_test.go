@@ -277,12 +277,7 @@ func TestUnreadQuarantineSurvivesUIDValidityChange(t *testing.T) {
 	waitFor(t, "checkpoint 2", 5*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
 	r.stop()
 	before := readCheckpoint(t, st, "INBOX").UIDValidity
-	if err := srv.user.Delete("INBOX"); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.user.Create("INBOX", nil); err != nil {
-		t.Fatal(err)
-	}
+	recreateInbox(t, srv)
 	appendMail(t, cl, "INBOX", big)
 	appendMail(t, cl, "INBOX", small)
 	r2 := run(t, cfg, st, em)

@@ -190,3 +190,15 @@ func blobBytes(t testing.TB, st *store.Store, ref string) []byte {
 }
 
 var imapStatusMessages = imap.StatusOptions{NumMessages: true}
+
+// recreateInbox deletes and re-creates INBOX, which gives it a new
+// UIDVALIDITY and starts its UIDs again.
+func recreateInbox(t *testing.T, srv *memServer) {
+	t.Helper()
+	if err := srv.user.Delete("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.user.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -182,12 +182,7 @@ func TestUIDValidityChange(t *testing.T) {
 	waitFor(t, "checkpoint 2", 5*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
 	r.stop()
 	before := readCheckpoint(t, st, "INBOX").UIDValidity
-	if err := srv.user.Delete("INBOX"); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.user.Create("INBOX", nil); err != nil {
-		t.Fatal(err)
-	}
+	recreateInbox(t, srv)
 	appendMail(t, cl, "INBOX", m1)
 	appendMail(t, cl, "INBOX", m2)
 	appendMail(t, cl, "INBOX", testMail(3, "three"))

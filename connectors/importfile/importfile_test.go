@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -235,7 +234,7 @@ func TestCSVGBKCustomColumnsAndProgress(t *testing.T) {
 	path := filepath.Join(dir, "export.csv")
 	os.WriteFile(path, []byte(gbk), 0o644)
 	st := openStore(t, filepath.Join(dir, "state"))
-	progress := &syncBuffer{b: &bytes.Buffer{}}
+	progress := &conntest.LogBuffer{}
 	em := &conntest.Emitter{Ledger: st, MaxDelay: 3 * time.Millisecond}
 	s, err := Run(context.Background(), path, em, Options{
 		Channel:  minsheng.ChannelHotline,
@@ -387,23 +386,6 @@ func TestIdentityColumnsWithheld(t *testing.T) {
 	if d := m.Describe(); !strings.Contains(d, "not imported: 备用电话,微信号,来电人住址,身份证号") {
 		t.Errorf("Describe does not name the withheld columns: %s", d)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // A file in neither UTF-8 nor GB18030 (here UTF-16, as Excel's "Unicode
