@@ -188,9 +188,13 @@ func (d *Desk) itemBodyMax(req *http.Request) int64 {
 
 // batchMax caps a batch request: an item may be as large as it may be
 // posted alone, for up to 64 items' worth (a batch of more items holds
-// smaller ones), within intake.max_inflight_bytes.
+// smaller ones), within a quarter of intake.max_inflight_bytes (but at
+// least one item's worth). A batch sent without a Content-Length reserves
+// all of it until answered, however small it turns out: were that the
+// whole budget, one slow chunked batch would turn every other desk away
+// with 503.
 func (d *Desk) batchMax() int64 {
-	return min(d.cfg.MaxBodyBytes*int64(min(d.cfg.MaxBatch, 64)), d.cfg.MaxInflightBytes)
+	return min(d.cfg.MaxBodyBytes*int64(min(d.cfg.MaxBatch, 64)), max(d.cfg.MaxInflightBytes/4, d.cfg.MaxBodyBytes))
 }
 
 func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {

@@ -22,23 +22,37 @@ func deskRequest(method, target, contentType string, body io.Reader) *http.Reque
 // TestInflightBudget: a request is refused with 503 and Retry-After, not
 // queued, while the requests being read hold intake.max_inflight_bytes,
 // and admitted again once they are answered. A body without a declared
-// length holds the most it may send; one with a length, that length.
+// length holds the most it may send; one with a length, that length. One
+// batch holds at most a quarter of the budget, so a slow one alone turns
+// no one away.
 func TestInflightBudget(t *testing.T) {
 	d := New(Config{MaxBodyBytes: 1024, MaxAttachmentBytes: 1024, MaxBatch: 10, MaxInflightBytes: 4096,
 		AdmitTimeout: time.Second, RetryAfter: 5 * time.Second}, Options{})
 
-	// A batch whose body has no declared length and is still arriving
-	// holds min(1024 × 10, 4096): the whole budget.
-	pr, pw := io.Pipe()
-	slow := deskRequest("POST", "/v1/items/batch", "application/json", pr)
-	slow.ContentLength = -1
-	slowDone := make(chan int)
-	go func() {
-		w := httptest.NewRecorder()
-		d.postBatch(w, slow)
-		slowDone <- w.Code
-	}()
-	pw.Write([]byte(`{"items":[`)) // returns once the handler reads, having reserved
+	// Batches whose bodies have no declared length and are still arriving
+	// hold min(1024 × 10, max(4096 / 4, 1024)) each.
+	var pipes []*io.PipeWriter
+	slowDone := make(chan int, 4)
+	for i := range 4 {
+		pr, pw := io.Pipe()
+		pipes = append(pipes, pw)
+		slow := deskRequest("POST", "/v1/items/batch", "application/json", pr)
+		slow.ContentLength = -1
+		go func() {
+			w := httptest.NewRecorder()
+			d.postBatch(w, slow)
+			slowDone <- w.Code
+		}()
+		pw.Write([]byte(`{"items":[`)) // returns once the handler reads, having reserved
+		if i == 0 {
+			// One slow batch leaves room for others.
+			w := httptest.NewRecorder()
+			d.postItem(w, deskRequest("POST", "/v1/items", "application/json", strings.NewReader(`{}`)))
+			if w.Code != http.StatusBadRequest {
+				t.Errorf("an item beside one slow batch: %d %s, want it read (400 invalid_item)", w.Code, w.Body)
+			}
+		}
+	}
 
 	for _, c := range []struct {
 		name, target, contentType string
@@ -61,9 +75,11 @@ func TestInflightBudget(t *testing.T) {
 		t.Errorf("text/plain while the budget is held: %d, want 415", w.Code)
 	}
 
-	pw.CloseWithError(io.ErrUnexpectedEOF)
-	if code := <-slowDone; code != http.StatusBadRequest {
-		t.Errorf("the slow batch: %d, want 400", code)
+	for _, pw := range pipes {
+		pw.CloseWithError(io.ErrUnexpectedEOF)
+		if code := <-slowDone; code != http.StatusBadRequest {
+			t.Errorf("a slow batch: %d, want 400", code)
+		}
 	}
 	// Released: an empty submission is read and refused as invalid (400),
 	// not for want of budget.
@@ -77,14 +93,20 @@ func TestInflightBudget(t *testing.T) {
 	}
 }
 
-// TestBatchCappedByBudget: a batch is capped by intake.max_inflight_bytes
-// when that is less than max_body_bytes × min(max_batch, 64): 413.
+// TestBatchCappedByBudget: a batch is capped at a quarter of
+// intake.max_inflight_bytes, but never below max_body_bytes, when that is
+// less than max_body_bytes × min(max_batch, 64): 413.
 func TestBatchCappedByBudget(t *testing.T) {
-	d := New(Config{MaxBodyBytes: 1024, MaxBatch: 10, MaxInflightBytes: 2048, RetryAfter: time.Second}, Options{})
-	body := `{"items":["` + strings.Repeat("x", 3000) + `"]}`
-	w := httptest.NewRecorder()
-	d.postBatch(w, deskRequest("POST", "/v1/items/batch", "application/json", strings.NewReader(body)))
-	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "over 2048 bytes") {
-		t.Errorf("%d %s; want 413 over 2048 bytes", w.Code, w.Body)
+	for _, c := range []struct {
+		budget int64
+		want   string
+	}{{2048, "over 1024 bytes"}, {8192, "over 2048 bytes"}} {
+		d := New(Config{MaxBodyBytes: 1024, MaxBatch: 10, MaxInflightBytes: c.budget, RetryAfter: time.Second}, Options{})
+		body := `{"items":["` + strings.Repeat("x", 3000) + `"]}`
+		w := httptest.NewRecorder()
+		d.postBatch(w, deskRequest("POST", "/v1/items/batch", "application/json", strings.NewReader(body)))
+		if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), c.want) {
+			t.Errorf("budget %d: %d %s; want 413 %s", c.budget, w.Code, w.Body, c.want)
+		}
 	}
 }
