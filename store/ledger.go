@@ -220,6 +220,16 @@ func (l *ledger) scan(no uint32, f *os.File, last, skipCorrupt bool) (int64, err
 			return 0, fmt.Errorf("ledger: segment %d is corrupt from offset %d to %d (%d bytes), with whole records after it: "+
 				"not a torn write, so nothing is cut; restore the data directory, or start once with --skip-corrupt-ledger to skip the damaged span and keep the records after it", no, off, next, next-off)
 		}
+		if next-off < minFiller {
+			// Too short for a filler frame (the leftovers of failed
+			// writes, frames overlapping): the whole frame after it goes
+			// too, its record lost with the span.
+			end, err := frameEnd(f, next)
+			if err != nil {
+				return 0, err
+			}
+			next = end
+		}
 		l.log.Error("ledger: skipping a corrupt span; the records in it are lost", "segment", no, "from", off, "to", next, "bytes", next-off)
 		if err := fill(f, off, next); err != nil {
 			return 0, err
@@ -236,11 +246,25 @@ func (l *ledger) scan(no uint32, f *os.File, last, skipCorrupt bool) (int64, err
 // holds a NUL: Commit refuses it).
 const fillerID = "\x00"
 
+// minFiller is the smallest span a filler frame fills: its header, its
+// ID and one byte of record.
+const minFiller int64 = frameHeader + int64(len(fillerID)) + 1
+
+// frameEnd returns where the whole frame at off (one nextFrame found)
+// ends.
+func frameEnd(f *os.File, off int64) (int64, error) {
+	hdr := make([]byte, frameHeader)
+	if _, err := f.ReadAt(hdr, off); err != nil {
+		return 0, fmt.Errorf("ledger: read: %w", err)
+	}
+	return off + frameHeader + int64(hdr[0]) + int64(binary.BigEndian.Uint32(hdr[1:5])), nil
+}
+
 // fill overwrites the damaged bytes [from, to) of a segment with one
 // whole frame that scan passes over, and syncs it, so that the span is
-// skipped once and later starts need no option. A damaged span runs from
-// one frame's start to another's and so is never shorter than the
-// smallest frame (frameHeader and two bytes).
+// skipped once and later starts need no option. Damage inside a frame
+// spans from its start to the next frame's, never less than minFiller;
+// scan widens a shorter span first.
 func fill(f *os.File, from, to int64) error {
 	n := to - from - frameHeader - int64(len(fillerID))
 	if n < 1 || n > math.MaxUint32 {
@@ -397,7 +421,14 @@ func (l *ledger) write(buf []byte, batch []*appendReq) error {
 		}
 	}
 	if _, err := l.cur.WriteAt(buf, l.curOff); err != nil {
-		// Nothing past curOff is indexed; the next write overwrites it.
+		// Nothing past curOff is indexed, but whole frames of this batch
+		// may be written there (a full disk stops a write part way), and
+		// a shorter next write would overwrite only their start: cut them
+		// off, or the next start would find records whose Commit failed
+		// after a bad frame, and refuse the segment as damaged.
+		if terr := l.cur.Truncate(l.curOff); terr != nil {
+			l.log.Error("ledger: cannot cut a failed write's bytes", "segment", l.curNo, "offset", l.curOff, "err", terr)
+		}
 		return fmt.Errorf("ledger: write: %w", err)
 	}
 	off := l.curOff
@@ -475,7 +506,12 @@ func (l *ledger) close() error {
 	l.closing.Unlock()
 	close(l.stop)
 	<-l.done
-	return l.closeFiles()
+	// Whatever a failed write left past the whole frames goes (see write).
+	var terr error
+	if l.cur != nil {
+		terr = l.cur.Truncate(l.curOff)
+	}
+	return errors.Join(terr, l.closeFiles())
 }
 
 func (l *ledger) closeFiles() error {

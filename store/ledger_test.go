@@ -3,11 +3,15 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	minsheng "github.com/minsheng/minsheng"
 )
@@ -241,5 +245,47 @@ func TestLedgerRollDropsAFailedWritesBytes(t *testing.T) {
 		if _, err := s.Lookup(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// testFrame is an append request for a record of n bytes.
+func testFrame(id string, n int) *appendReq {
+	rec := []byte(strings.Repeat("r", n))
+	frame := make([]byte, frameHeader+len(id)+len(rec))
+	frame[0] = byte(len(id))
+	binary.BigEndian.PutUint32(frame[1:5], uint32(len(rec)))
+	copy(frame[frameHeader:], id)
+	copy(frame[frameHeader+len(id):], rec)
+	binary.BigEndian.PutUint32(frame[5:9], crc32.Checksum(frame[frameHeader:], crcTable))
+	return &appendReq{id: id, frame: frame, err: make(chan error, 1)}
+}
+
+// TestLedgerSkipShortSpan: damage shorter than a filler frame (a few
+// stray bytes between two frames) is skipped with the frame after it,
+// whose record is lost with it; the frames around are kept, and the next
+// start needs no option.
+func TestLedgerSkipShortSpan(t *testing.T) {
+	dir := t.TempDir()
+	seg := filepath.Join(dir, "0000000001.log")
+	a, b, c := testFrame("a-ok", 30), testFrame("b-lost", 30), testFrame("c-ok", 30)
+	raw := append(append(append(append([]byte(nil), a.frame...), "\x07junk!!"...), b.frame...), c.frame...)
+	if err := os.WriteFile(seg, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if _, err := openLedger(dir, time.Hour, false, log); err == nil || !strings.Contains(err.Error(), "skip-corrupt-ledger") {
+		t.Fatalf("stray bytes between frames: %v, want a refusal", err)
+	}
+	for _, skip := range []bool{true, false} { // with the option once, then without
+		l, err := openLedger(dir, time.Hour, skip, log)
+		if err != nil {
+			t.Fatalf("skip %v: %v", skip, err)
+		}
+		for id, want := range map[string]bool{"a-ok": true, "b-lost": false, "c-ok": true} {
+			if _, ok := l.get(id); ok != want {
+				t.Errorf("skip %v: %s in the index: %v, want %v", skip, id, ok, want)
+			}
+		}
+		l.close()
 	}
 }

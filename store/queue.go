@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -157,6 +158,13 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 		if e.Destination == "" || e.ItemID == "" || len(e.ItemID) > 255 {
 			return 0, fmt.Errorf("store: enqueue: envelope without destination or valid id")
 		}
+	}
+	// Claimed in one order by every caller, so that two Enqueues of the
+	// same items to the same queues never wait for each other's claims.
+	envs = slices.SortedStableFunc(slices.Values(envs), func(a, b *minsheng.Envelope) int {
+		return cmp.Or(cmp.Compare(a.Destination, b.Destination), cmp.Compare(a.ItemID, b.ItemID))
+	})
+	for _, e := range envs {
 		if slices.ContainsFunc(todo, func(x *enc) bool { return x.dest == e.Destination && x.id == e.ItemID }) {
 			continue
 		}

@@ -479,3 +479,34 @@ func TestOpenRefusesACutStateFile(t *testing.T) {
 		t.Fatalf("Open of a cut state.db = %v", err)
 	}
 }
+
+// TestQueueEnqueueOppositeOrders: two Enqueues of one item to the same two
+// queues, naming them in opposite orders, both finish (each claiming one
+// queue and waiting for the other's claim would never end).
+func TestQueueEnqueueOppositeOrders(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for round := range 500 {
+		id := fmt.Sprintf("ms1-%04d", round)
+		a, b := env("petition", id), env("gov_service", id)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for w, envs := range [][]*minsheng.Envelope{{a, b}, {b, a}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[w] = s.Enqueue(ctx, envs)
+			}()
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("round %d: %v / %v", round, errs[0], errs[1])
+		}
+	}
+	for _, dest := range []string{"petition", "gov_service"} {
+		if d, _ := s.QueueDepth(dest); d != 500 {
+			t.Errorf("%s holds %d, want 500", dest, d)
+		}
+	}
+}
