@@ -471,6 +471,11 @@ func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Reco
 				shown = append(shown, d)
 			}
 		}
+		// Dead-lettered, the item went to the dead letter (and, for its
+		// lead, to the inspectors' one): shown as it would be without.
+		if dl := a.r.cfg.Routes.DeadLetter; slices.Contains(dests, dl) && !slices.Contains(shown, dl) {
+			shown = append(shown, dl)
+		}
 		// A lead the desk raised itself it knows of: the decision and
 		// review shown say so, as the destinations do.
 		if raised {

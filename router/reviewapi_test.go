@@ -420,6 +420,39 @@ func (q *downQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (in
 	return q.Queues.Enqueue(ctx, envs)
 }
 
+// refusingQueues refuses every delivery to dest for good, as Kafka
+// refuses a record over batch_bytes.
+type refusingQueues struct {
+	Queues
+	dest string
+}
+
+func (q *refusingQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
+	if slices.ContainsFunc(envs, func(e *minsheng.Envelope) bool { return e.Destination == q.dest }) {
+		return 0, &PermanentError{Err: fmt.Errorf("queue %s refuses the item", q.dest)}
+	}
+	return q.Queues.Enqueue(ctx, envs)
+}
+
+// TestReviewDeskNotToldOfLeadWhenDeadLettered: a decision whose
+// destination refuses the item dead-letters it; the answer is the same
+// for an item with a lead triage raised (which also goes to the
+// inspectors' dead letter) and for one without.
+func TestReviewDeskNotToldOfLeadWhenDeadLettered(t *testing.T) {
+	s := openStore(t)
+	f := newReviewFixture(t, DefaultConfig(), &refusingQueues{Queues: s, dest: "petition"}, s)
+	plain, lead := f.seed(t, "dl-plain", false), f.seed(t, "dl-lead", true)
+	ps, pa := f.decide(t, "reviewers", plain.ID, `{"class":"petition"}`)
+	ls, la := f.decide(t, "reviewers", lead.ID, `{"class":"petition"}`)
+	pa, la = strings.ReplaceAll(pa, plain.ID, "ID"), strings.ReplaceAll(la, lead.ID, "ID")
+	if ps != 200 || ps != ls || pa != la || !strings.Contains(pa, `"destinations":["dead_letter"]`) {
+		t.Fatalf("the answers tell of the lead:\nwithout: %d %s\nwith:    %d %s", ps, pa, ls, la)
+	}
+	if got := drain(t, s, "discipline_dead_letter"); len(got) != 1 || got[0].ItemID != lead.ID {
+		t.Errorf("the inspectors' dead letter holds %d envelopes, want the lead's item", len(got))
+	}
+}
+
 // TestReviewPendingIsFinishedNotReplaced: a decision whose destination is
 // down is written down but not sent on (503); another decision is then
 // refused, since the first may have reached some destinations; the same
