@@ -256,6 +256,14 @@ func (im *importer) readAll(ctx context.Context) error {
 			return nil
 		}
 		n++
+		var bad *RowError
+		if errors.As(err, &bad) {
+			im.rows.Add(1)
+			if err := im.reject(n, bad.Reason, bad.Row); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("row %d: %w", n, err)
 		}

@@ -3,6 +3,7 @@ package importfile
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,6 +218,12 @@ type rowSpec struct {
 
 // item turns one row into an item, or says why it cannot.
 func (m *mapping) item(row []string, n int, s *rowSpec, now time.Time) (*minsheng.Item, string) {
+	// Fields past the header's columns hold text no column takes (a comma
+	// in a body that was not quoted): refused, not cut off. Empty ones, as
+	// spreadsheets leave after the last column, are no loss.
+	if len(row) > len(m.header) && slices.ContainsFunc(row[len(m.header):], func(f string) bool { return strings.TrimSpace(f) != "" }) {
+		return nil, fmt.Sprintf("%d fields, but the header has %d columns: text past the last column (a comma in a field that is not quoted?)", len(row), len(m.header))
+	}
 	ref := strings.TrimSpace(m.get(row, FieldRef))
 	if ref == "" {
 		return nil, fmt.Sprintf("no reference: column %q is empty", m.header[m.col[FieldRef]])

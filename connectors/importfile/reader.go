@@ -1,7 +1,6 @@
 package importfile
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -46,7 +45,7 @@ func openReader(path, sheet string) (rowReader, error) {
 type csvReader struct {
 	f      *os.File
 	cr     *countingReader
-	r      *csv.Reader
+	rows   *csvRows
 	header []string
 	size   int64
 	enc    string
@@ -70,12 +69,8 @@ func openCSV(path string) (*csvReader, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c := &csvReader{f: f, cr: cr, size: st.Size(), enc: enc}
-	c.r = csv.NewReader(src)
-	c.r.FieldsPerRecord = -1
-	c.r.LazyQuotes = true
-	c.r.ReuseRecord = false
-	if c.header, err = c.r.Read(); err != nil {
+	c := &csvReader{f: f, cr: cr, size: st.Size(), enc: enc, rows: newCSVRows(src)}
+	if c.header, err = c.rows.next(); err != nil {
 		f.Close()
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: empty file", path)
@@ -85,17 +80,8 @@ func openCSV(path string) (*csvReader, error) {
 	return c, nil
 }
 
-func (c *csvReader) Header() []string { return c.header }
-func (c *csvReader) Next() ([]string, error) {
-	rec, err := c.r.Read()
-	if err != nil && !errors.Is(err, io.EOF) {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) && rec != nil {
-			return rec, nil // lazily quoted; keep what was read
-		}
-	}
-	return rec, err
-}
+func (c *csvReader) Header() []string         { return c.header }
+func (c *csvReader) Next() ([]string, error)  { return c.rows.next() }
 func (c *csvReader) Progress() (int64, int64) { return c.cr.n.Load(), c.size }
 func (c *csvReader) Describe() string         { return "csv, " + c.enc }
 func (c *csvReader) Close() error             { return c.f.Close() }

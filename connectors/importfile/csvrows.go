@@ -1,0 +1,165 @@
+package importfile
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// RowError is a row that cannot be read as it stands: the importer
+// rejects it with Reason (Row holds what could be made of it) and reads on.
+type RowError struct {
+	Reason string
+	Row    []string
+}
+
+func (e *RowError) Error() string { return e.Reason }
+
+// csvRows reads CSV records strictly (RFC 4180 quoting) and recovers from
+// a malformed one without losing the rows after it:
+//
+//   - a quote out of place within one line (`他说"太吵"了`, `"a"b`) is read
+//     leniently, as spreadsheet users mean it;
+//   - a quoted field that is never closed on its own line would otherwise
+//     run on until some later quote happens to close it, swallowing the
+//     rows between into one field (with lenient quoting, silently). Its
+//     first line is rejected, and the lines after it are read again as
+//     rows of their own.
+//
+// A quoted field that spans lines and is closed properly (a letter's
+// paragraphs) is read as one field, as before.
+type csvRows struct {
+	r   *csv.Reader
+	rec *recorder
+	sub *csvRows // lines read again after a field never closed
+}
+
+func newCSVRows(src io.Reader) *csvRows {
+	rec := &recorder{r: src}
+	r := csv.NewReader(rec)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = false
+	return &csvRows{r: r, rec: rec}
+}
+
+// next returns the next record, a *RowError (with what could be made of
+// the row) for one that could not be read, or io.EOF.
+func (c *csvRows) next() ([]string, error) {
+	if c.sub != nil {
+		row, err := c.sub.next()
+		if err != io.EOF {
+			return row, err
+		}
+		c.sub = nil
+	}
+	start := c.r.InputOffset()
+	row, err := c.r.Read()
+	var pe *csv.ParseError
+	if err == nil || !errors.As(err, &pe) {
+		c.rec.drop(c.r.InputOffset())
+		return row, err
+	}
+	raw := c.rec.span(start, c.r.InputOffset())
+	c.rec.drop(c.r.InputOffset())
+	first, rest, spans := bytes.Cut(raw, []byte("\n"))
+	if !spans || len(bytes.TrimSpace(rest)) == 0 || !neverClosed(raw, len(first)) {
+		// A quote out of place, the record's quoted fields closed: read
+		// it leniently.
+		if row, err := lenientRow(raw); err == nil {
+			return row, nil
+		}
+		return nil, &RowError{Row: lenientOrNil(first), Reason: fmt.Sprintf("unreadable CSV: %v", pe.Err)}
+	}
+	c.sub = newCSVRows(bytes.NewReader(rest))
+	return nil, &RowError{Row: lenientOrNil(first), Reason: fmt.Sprintf("a quoted field opened in this row is never closed (%v): "+
+		"the row is rejected and the %d lines after it, which the field would have swallowed, are read as rows", pe.Err, bytes.Count(rest, []byte("\n"))+1)}
+}
+
+// neverClosed reports whether a quoted field that opens on the first line
+// of raw (its first eol bytes) runs past that line and is never closed
+// there after: its closing quote, the first one not doubled, is missing
+// or followed by something other than a comma or a line end.
+func neverClosed(raw []byte, eol int) bool {
+	for i := 0; i < eol; {
+		if raw[i] != '"' { // an unquoted field: on to the next
+			j := bytes.IndexByte(raw[i:eol], ',')
+			if j < 0 {
+				return false
+			}
+			i += j + 1
+			continue
+		}
+		j := i + 1
+		for j < len(raw) && (raw[j] != '"' || j+1 < len(raw) && raw[j+1] == '"') {
+			if raw[j] == '"' {
+				j++ // a doubled quote
+			}
+			j++
+		}
+		if j >= len(raw) {
+			return true // no closing quote at all
+		}
+		if j > eol { // the field runs past the first line
+			return j+1 < len(raw) && !bytes.ContainsRune([]byte(",\r\n"), rune(raw[j+1]))
+		}
+		k := bytes.IndexByte(raw[j:eol], ',') // closed on the line: text after it is lenient's
+		if k < 0 {
+			return false
+		}
+		i = j + k + 1
+	}
+	return false
+}
+
+// lenientRow reads one record from raw with lenient quoting.
+func lenientRow(raw []byte) ([]string, error) {
+	r := csv.NewReader(bytes.NewReader(raw))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	row, err := r.Read()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Read(); err != io.EOF {
+		return nil, errors.New("more than one record")
+	}
+	return row, nil
+}
+
+// lenientOrNil is what the rejects file shows of a bad line: its fields
+// read leniently, or the line whole.
+func lenientOrNil(line []byte) []string {
+	if row, err := lenientRow(append(line, '\n')); err == nil {
+		return row
+	}
+	return []string{string(bytes.TrimRight(line, "\r\n"))}
+}
+
+// recorder keeps the bytes read through it from the start of the record
+// being read (csv.Reader reads ahead through its own buffer), so that a
+// record that fails can be read again.
+type recorder struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // the offset of buf[0] in the stream
+}
+
+func (t *recorder) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	return n, err
+}
+
+// span returns the bytes from offset from to to (both at or after base).
+func (t *recorder) span(from, to int64) []byte {
+	return bytes.Clone(t.buf[from-t.base : to-t.base])
+}
+
+// drop forgets the bytes before offset to.
+func (t *recorder) drop(to int64) {
+	n := int(to - t.base)
+	t.buf = t.buf[:copy(t.buf, t.buf[n:])]
+	t.base = to
+}
