@@ -35,7 +35,7 @@ func (c columnFlags) Set(v string) error {
 func runImport(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, `usage: minsheng import --channel CHANNEL [flags] FILE.csv|FILE.xlsx
+		fmt.Fprintf(os.Stderr, `usage: minsheng import --channel CHANNEL [flags] FILE.csv|FILE.tsv|FILE.xlsx
 
 Pushes every row through the gateway (triage, routing, queues or Kafka) as
 'run' would. Rows imported before (same channel, source and reference) are

@@ -1,6 +1,7 @@
 package importfile
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -31,17 +32,33 @@ func (e *RowError) Error() string { return e.Reason }
 // A quoted field that spans lines and is closed properly (a letter's
 // paragraphs) is read as one field, as before.
 type csvRows struct {
-	r   *csv.Reader
-	rec *recorder
-	sub *csvRows // lines read again after a field never closed
+	r     *csv.Reader
+	rec   *recorder
+	comma rune
+	sub   *csvRows // lines read again after a field never closed
 }
 
-func newCSVRows(src io.Reader) *csvRows {
+func newCSVRows(src io.Reader, comma rune) *csvRows {
 	rec := &recorder{r: src}
 	r := csv.NewReader(rec)
+	r.Comma = comma
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = false
-	return &csvRows{r: r, rec: rec}
+	return &csvRows{r: r, rec: rec, comma: comma}
+}
+
+// separator is what separates the fields of a text export: a tab when its
+// first line has tabs and no commas (Excel's "Text (Tab delimited)", .tsv),
+// else a comma. It peeks at the first line without reading it.
+func separator(br *bufio.Reader) rune {
+	head, _ := br.Peek(64 << 10)
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	if bytes.IndexByte(head, '\t') >= 0 && bytes.IndexByte(head, ',') < 0 {
+		return '\t'
+	}
+	return ','
 }
 
 // next returns the next record, a *RowError (with what could be made of
@@ -64,27 +81,27 @@ func (c *csvRows) next() ([]string, error) {
 	raw := c.rec.span(start, c.r.InputOffset())
 	c.rec.drop(c.r.InputOffset())
 	first, rest, spans := bytes.Cut(raw, []byte("\n"))
-	if !spans || len(bytes.TrimSpace(rest)) == 0 || !neverClosed(raw, len(first)) {
+	if !spans || len(bytes.TrimSpace(rest)) == 0 || !neverClosed(raw, len(first), byte(c.comma)) {
 		// A quote out of place, the record's quoted fields closed: read
 		// it leniently.
-		if row, err := lenientRow(raw); err == nil {
+		if row, err := lenientRow(raw, c.comma); err == nil {
 			return row, nil
 		}
-		return nil, &RowError{Row: lenientOrNil(first), Reason: fmt.Sprintf("unreadable CSV: %v", pe.Err)}
+		return nil, &RowError{Row: lenientOrNil(first, c.comma), Reason: fmt.Sprintf("unreadable CSV: %v", pe.Err)}
 	}
-	c.sub = newCSVRows(bytes.NewReader(rest))
-	return nil, &RowError{Row: lenientOrNil(first), Reason: fmt.Sprintf("a quoted field opened in this row is never closed (%v): "+
+	c.sub = newCSVRows(bytes.NewReader(rest), c.comma)
+	return nil, &RowError{Row: lenientOrNil(first, c.comma), Reason: fmt.Sprintf("a quoted field opened in this row is never closed (%v): "+
 		"the row is rejected and the %d lines after it, which the field would have swallowed, are read as rows", pe.Err, bytes.Count(rest, []byte("\n"))+1)}
 }
 
 // neverClosed reports whether a quoted field that opens on the first line
 // of raw (its first eol bytes) runs past that line and is never closed
 // there after: its closing quote, the first one not doubled, is missing
-// or followed by something other than a comma or a line end.
-func neverClosed(raw []byte, eol int) bool {
+// or followed by something other than the separator or a line end.
+func neverClosed(raw []byte, eol int, sep byte) bool {
 	for i := 0; i < eol; {
 		if raw[i] != '"' { // an unquoted field: on to the next
-			j := bytes.IndexByte(raw[i:eol], ',')
+			j := bytes.IndexByte(raw[i:eol], sep)
 			if j < 0 {
 				return false
 			}
@@ -102,9 +119,9 @@ func neverClosed(raw []byte, eol int) bool {
 			return true // no closing quote at all
 		}
 		if j > eol { // the field runs past the first line
-			return j+1 < len(raw) && !bytes.ContainsRune([]byte(",\r\n"), rune(raw[j+1]))
+			return j+1 < len(raw) && raw[j+1] != sep && raw[j+1] != '\r' && raw[j+1] != '\n'
 		}
-		k := bytes.IndexByte(raw[j:eol], ',') // closed on the line: text after it is lenient's
+		k := bytes.IndexByte(raw[j:eol], sep) // closed on the line: text after it is lenient's
 		if k < 0 {
 			return false
 		}
@@ -114,8 +131,9 @@ func neverClosed(raw []byte, eol int) bool {
 }
 
 // lenientRow reads one record from raw with lenient quoting.
-func lenientRow(raw []byte) ([]string, error) {
+func lenientRow(raw []byte, comma rune) ([]string, error) {
 	r := csv.NewReader(bytes.NewReader(raw))
+	r.Comma = comma
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	row, err := r.Read()
@@ -130,8 +148,8 @@ func lenientRow(raw []byte) ([]string, error) {
 
 // lenientOrNil is what the rejects file shows of a bad line: its fields
 // read leniently, or the line whole.
-func lenientOrNil(line []byte) []string {
-	if row, err := lenientRow(append(line, '\n')); err == nil {
+func lenientOrNil(line []byte, comma rune) []string {
+	if row, err := lenientRow(append(line, '\n'), comma); err == nil {
 		return row
 	}
 	return []string{string(bytes.TrimRight(line, "\r\n"))}

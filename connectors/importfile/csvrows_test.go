@@ -19,7 +19,7 @@ import (
 // ref), a rejected one as "!" and its first field.
 func readRows(t *testing.T, text string) []string {
 	t.Helper()
-	c := newCSVRows(strings.NewReader(text))
+	c := newCSVRows(strings.NewReader(text), ',')
 	var out []string
 	for range 1000 {
 		row, err := c.next()
@@ -71,7 +71,7 @@ func TestCSVRowsRecovers(t *testing.T) {
 		})
 	}
 	// The fields of a multi-line field and a lenient one are as meant.
-	c := newCSVRows(strings.NewReader("1,\"第一段\n第二段\",他说\"太吵\"了\n"))
+	c := newCSVRows(strings.NewReader("1,\"第一段\n第二段\",他说\"太吵\"了\n"), ',')
 	if row, err := c.next(); err != nil || row[1] != "第一段\n第二段" || row[2] != `他说"太吵"了` {
 		t.Errorf("row %q, %v", row, err)
 	}
@@ -84,7 +84,7 @@ func FuzzCSVRows(f *testing.F) {
 	f.Add("1,\"a\"b,\"\"\"\n\"")
 	f.Add("a,b\r\n\"c\r\nd\",e")
 	f.Fuzz(func(t *testing.T, text string) {
-		c := newCSVRows(strings.NewReader(text))
+		c := newCSVRows(strings.NewReader(text), ',')
 		var got [][]string
 		for range len(text) + 2 {
 			row, err := c.next()
@@ -158,5 +158,36 @@ func TestImportRowsAfterAnUnclosedQuote(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("rejects file lacks %q:\n%s", want, b)
 		}
+	}
+}
+
+// TestImportTabSeparated: a tab-separated export (.tsv, or .txt as Excel's
+// "Text (Tab delimited)" saves it) is read by its tabs; commas in its
+// text are text.
+func TestImportTabSeparated(t *testing.T) {
+	for _, name := range []string{"letters.tsv", "letters.txt"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			text := "留言编号\t留言主题\t留言详情\t留言时间\n" +
+				"1\t路灯坏了\t晚上很黑，老人摔倒了, 请修\t2024-05-01 10:00:00\n" +
+				"2\t\"噪音\"\t楼下烧烤店\t2024-05-01 11:00:00\n"
+			if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			em := &conntest.Emitter{Ledger: openStore(t, filepath.Join(dir, "state"))}
+			s, err := Run(context.Background(), path, em, Options{Channel: minsheng.ChannelMessageBoard, RejectsPath: filepath.Join(dir, "r.csv")})
+			em.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]*minsheng.Item{}
+			for _, it := range em.Emitted() {
+				got[it.Ref] = it
+			}
+			if s.Imported != 2 || got["1"] == nil || got["1"].Body != "晚上很黑，老人摔倒了, 请修" || got["2"] == nil || got["2"].Title != "噪音" {
+				t.Errorf("imported %d: %+v", s.Imported, got)
+			}
+		})
 	}
 }

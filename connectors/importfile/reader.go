@@ -1,6 +1,7 @@
 package importfile
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -31,12 +32,12 @@ type rowReader interface {
 
 func openReader(path, sheet string) (rowReader, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
-	case ".csv", ".txt":
+	case ".csv", ".txt", ".tsv":
 		return openCSV(path)
 	case ".xlsx", ".xlsm":
 		return openXLSX(path, sheet)
 	}
-	return nil, fmt.Errorf("%s: unsupported file type (want .csv or .xlsx)", path)
+	return nil, fmt.Errorf("%s: unsupported file type (want .csv, .tsv or .txt, or .xlsx)", path)
 }
 
 // csvReader reads RFC 4180 CSV in UTF-8 (with or without BOM) or, when the
@@ -69,7 +70,12 @@ func openCSV(path string) (*csvReader, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c := &csvReader{f: f, cr: cr, size: st.Size(), enc: enc, rows: newCSVRows(src)}
+	br := bufio.NewReaderSize(src, 64<<10)
+	comma := separator(br)
+	c := &csvReader{f: f, cr: cr, size: st.Size(), enc: enc, rows: newCSVRows(br, comma)}
+	if comma == '\t' {
+		c.enc += ", tab-separated"
+	}
 	if c.header, err = c.rows.next(); err != nil {
 		f.Close()
 		if errors.Is(err, io.EOF) {
