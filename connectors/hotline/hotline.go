@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -327,6 +328,7 @@ func (h *Hotline) session(ctx context.Context, out minsheng.Emitter) (delivered 
 	s := &session{h: h, conn: conn, out: out, win: ackwindow.New[uint64](), acked: ck.Acked, stream: ck.Stream,
 		frames: make(chan frame, h.cfg.Window), acks: make(chan uint64, 2*h.cfg.Window+16),
 		notes: make(chan *Message, 16), failed: make(chan struct{}, 1)}
+	s.ceiling = math.MaxUint64
 	return s.run(ctx)
 }
 
@@ -356,6 +358,10 @@ type session struct {
 	acks   chan uint64
 	notes  chan *Message
 	failed chan struct{}
+	// ceiling caps the checkpoint: a seq received and refused (not
+	// handled) must be sent again, so resume_after stays below it.
+	// Guarded by h.mu.
+	ceiling uint64
 }
 
 func (s *session) run(ctx context.Context) (int, error) {
@@ -497,6 +503,10 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 			continue
 		}
 		if m.Seq <= last {
+			// m.Seq was received and not handled: it must come again, so
+			// the checkpoint (the next resume_after) must stay below it,
+			// however far the acks of the orders before it reach.
+			s.holdBelow(m.Seq)
 			s.note(&Message{Type: TypeError, Code: CodeBadRequest, Message: fmt.Sprintf("seq %d after %d: sequence numbers must increase", m.Seq, last)})
 			return delivered, fmt.Errorf("protocol violation: seq %d after %d", m.Seq, last)
 		}
@@ -521,12 +531,7 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 		t := s.win.Add(seq)
 		onAck := func(_ minsheng.Outcome, err error) {
 			if s.win.Ack(t, err == nil) {
-				done, _ := s.win.Done()
-				s.h.mu.Lock()
-				if s.h.ck.Stream == s.stream && done > s.h.ck.Acked {
-					s.h.ck.Acked, s.h.dirty = done, true
-				}
-				s.h.mu.Unlock()
+				s.advance()
 			}
 			if err != nil {
 				select {
@@ -575,6 +580,37 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 		}
 		delivered++
 	}
+}
+
+// advance moves the checkpoint to the window's acknowledged prefix, never
+// past the ceiling.
+func (s *session) advance() {
+	done, _ := s.win.Done()
+	s.h.mu.Lock()
+	done = min(done, s.ceiling)
+	if s.h.ck.Stream == s.stream && done > s.h.ck.Acked {
+		s.h.ck.Acked, s.h.dirty = done, true
+	}
+	s.h.mu.Unlock()
+}
+
+// holdBelow keeps the checkpoint below seq, a seq this session received
+// and did not handle, so that the next hello asks for it again. The
+// checkpoint may have passed it already, taking it for a gap while the
+// orders after it were acked: it is moved back (the orders between are
+// sent again and recognised as repeats). A seq at or below the
+// checkpoint the session started from was handled before: nothing to do.
+func (s *session) holdBelow(seq uint64) {
+	if seq <= s.acked {
+		return
+	}
+	s.h.mu.Lock()
+	s.ceiling = min(s.ceiling, seq-1)
+	if s.h.ck.Stream == s.stream && s.h.ck.Acked >= seq {
+		s.h.log.Warn("checkpoint moved back below a seq the feed sent late", "seq", seq, "was", s.h.ck.Acked)
+		s.h.ck.Acked, s.h.dirty = seq-1, true
+	}
+	s.h.mu.Unlock()
 }
 
 func (s *session) quarantine(ctx context.Context, ref, reason string, raw []byte, ack minsheng.AckFunc) error {
