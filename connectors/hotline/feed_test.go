@@ -4,6 +4,8 @@ package hotline
 // simulator never would, and pipelines that fail or are slow.
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -232,6 +234,88 @@ func TestMisbehavingFeedEveryOrderOnce(t *testing.T) {
 			}
 			if rs := log.resumesAfter(); tc.maxSecondResume > 0 && (len(rs) < 2 || rs[1] > tc.maxSecondResume) {
 				t.Errorf("hello resume_after per connection %v: want a second connection resuming at or below %d", rs, tc.maxSecondResume)
+			}
+		})
+	}
+}
+
+// playFrames serves frames (seq n is frames[n-1], raw bytes of one text
+// frame) from resume_after+1 on every connection, recording in log.
+func playFrames(t *testing.T, log *feedLog, frames [][]byte) string {
+	return handServer(t, func(c *websocket.Conn, hello Message) {
+		log.hello(hello)
+		for seq := hello.ResumeAfter + 1; seq <= uint64(len(frames)); seq++ {
+			if c.WriteMessage(websocket.TextMessage, frames[seq-1]) != nil {
+				return
+			}
+		}
+		log.read(c, nil)
+	})
+}
+
+func goodFrame(seq uint64, no string) []byte {
+	b, _ := json.Marshal(orderFrame(seq, no))
+	return b
+}
+
+// A frame larger than max_message_bytes is quarantined (its first
+// max_message_bytes bytes kept, the reason naming the limit and the seq if
+// the start of the frame gives it) and the feed goes on past it on the same
+// connection; its seq, when known, is acked once the quarantine is durable.
+func TestOversizedFrameQuarantinedFeedGoesOn(t *testing.T) {
+	long := strings.Repeat("很长的描述", 80000) // 1.2 MB
+	big := func(limit int) string { return strings.Repeat("很长", limit/3) }
+	for _, tc := range []struct {
+		name  string
+		limit int64 // 0: the default, 1 MiB
+		frame []byte
+		// wantSeq is in the reason ("seq 2" or "seq unknown"); acked says
+		// whether seq 2 is acknowledged.
+		wantSeq string
+		acked   bool
+	}{
+		{"default limit, seq before the order", 0,
+			[]byte(`{"type":"order","seq":2,"order":{"order_no":"O-2","received_at":"2024-03-06 09:15:27","description":"` + long + `"}}`),
+			"seq 2", true},
+		{"seq as a string", 4096,
+			[]byte(`{"type":"order","seq":"2","order":{"order_no":"O-2","received_at":"2024-03-06 09:15:27","description":"` + big(4096) + `"}}`),
+			"seq 2", true},
+		{"seq after the order", 4096,
+			[]byte(`{"type":"order","order":{"order_no":"O-2","received_at":"2024-03-06 09:15:27","description":"` + big(4096) + `"},"seq":2}`),
+			"seq unknown", false},
+		{"not JSON", 4096, []byte(strings.Repeat("<html>工单推送失败</html>", 1000)), "seq unknown", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := newFeedLog()
+			url := playFrames(t, log, [][]byte{goodFrame(1, "O-1"), tc.frame, goodFrame(3, "O-3")})
+			st := openStore(t, t.TempDir())
+			em := &conntest.Emitter{Ledger: st}
+			cfg := testConfig(url)
+			cfg.MaxMessageBytes = tc.limit
+			r := start(t, "12345", cfg, st, em)
+			ok := waitFor(5*time.Second, func() bool {
+				return log.isAcked(1) && log.isAcked(3) && (!tc.acked || log.isAcked(2))
+			})
+			r.stop(t)
+			em.Wait()
+			if !ok {
+				t.Fatalf("the feed did not go on past the oversized frame: %d acked, %d connections", log.nAcked(), log.connections())
+			}
+			if tc.acked != log.isAcked(2) {
+				t.Errorf("seq 2 acked %v, want %v", log.isAcked(2), tc.acked)
+			}
+			limit := cmp.Or(tc.limit, 1<<20)
+			qs := em.Quarantined()
+			if len(qs) != 1 || len(em.Emitted()) != 2 {
+				t.Fatalf("%d quarantined, %d emitted; want 1 and 2", len(qs), len(em.Emitted()))
+			}
+			q := qs[0]
+			wantReason := fmt.Sprintf("frame larger than max_message_bytes (%d bytes): %d bytes, %s; the first %d bytes are kept", limit, len(tc.frame), tc.wantSeq, limit)
+			if q.Reason != wantReason || int64(len(q.Raw)) != limit || !strings.HasPrefix(q.Ref, "frame:") {
+				t.Errorf("quarantined ref %q, %d raw bytes, reason %q; want %q", q.Ref, len(q.Raw), q.Reason, wantReason)
+			}
+			if n := log.connections(); n != 1 {
+				t.Errorf("%d connections: the oversized frame ended one", n)
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -280,6 +281,8 @@ func (h *Hotline) session(ctx context.Context, out minsheng.Emitter) (delivered 
 		return 0, fmt.Errorf("dial %s: %w", h.cfg.URL, err)
 	}
 	defer conn.Close()
+	// The welcome is read whole, within the limit; after it the reader
+	// limits each frame itself (see readFrame).
 	conn.SetReadLimit(h.cfg.MaxMessageBytes)
 
 	h.mu.Lock()
@@ -322,6 +325,7 @@ func (h *Hotline) session(ctx context.Context, out minsheng.Emitter) (delivered 
 	if w.NextSeq > ck.Acked+1 {
 		h.log.Warn("feed no longer holds some orders after the checkpoint", "acked", ck.Acked, "next_seq", w.NextSeq)
 	}
+	conn.SetReadLimit(0)
 	h.connected.Set(1)
 	h.log.Info("feed connected", "stream", w.Stream, "resume_after", ck.Acked, "next_seq", w.NextSeq)
 
@@ -340,8 +344,15 @@ func clientName() string {
 	return "minsheng/" + v
 }
 
+// frame is one message read from the feed. A frame larger than
+// MaxMessageBytes (oversize) holds its first MaxMessageBytes bytes; size
+// and sum (hash12 of all its bytes) describe it whole.
 type frame struct {
-	data []byte
+	data     []byte
+	binary   bool
+	oversize bool
+	size     int64
+	sum      string
 }
 
 // session is the state of one connection. The reader goroutine reads
@@ -391,20 +402,67 @@ func (s *session) reader(ctx context.Context, cancel context.CancelCauseFunc) {
 	s.conn.SetPongHandler(func(string) error { return s.conn.SetReadDeadline(time.Now().Add(idle)) })
 	for {
 		s.conn.SetReadDeadline(time.Now().Add(idle))
-		typ, b, err := s.conn.ReadMessage()
+		typ, r, err := s.conn.NextReader()
+		if err != nil {
+			cancel(fmt.Errorf("read: %w", err))
+			return
+		}
+		f, err := s.readFrame(&activeReader{r: r, conn: s.conn, idle: idle})
 		if err != nil {
 			cancel(fmt.Errorf("read: %w", err))
 			return
 		}
 		if typ != websocket.TextMessage {
-			b = append([]byte("binary frame: "), b...)
+			f.binary = true
+			f.data = append([]byte("binary frame: "), f.data...)
 		}
 		select {
-		case s.frames <- frame{data: b}:
+		case s.frames <- f:
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// readFrame reads one message. One larger than MaxMessageBytes is not
+// read into memory whole: its first MaxMessageBytes bytes are kept and the
+// rest is read and discarded, so that the connection (and the feed behind
+// the frame) goes on; the frame is then quarantined. (gorilla/websocket's
+// read limit would close the connection instead, and the feed would send
+// the frame again on the next, forever.)
+func (s *session) readFrame(r io.Reader) (frame, error) {
+	limit := s.h.cfg.MaxMessageBytes
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return frame{}, err
+	}
+	if int64(len(b)) <= limit {
+		return frame{data: b, size: int64(len(b))}, nil
+	}
+	h := sha256.New()
+	h.Write(b)
+	rest, err := io.Copy(h, r)
+	if err != nil {
+		return frame{}, fmt.Errorf("discarding the rest of a frame over max_message_bytes: %w", err)
+	}
+	return frame{data: b[:limit], oversize: true, size: int64(len(b)) + rest, sum: hex.EncodeToString(h.Sum(nil)[:6])}, nil
+}
+
+// activeReader pushes the connection's read deadline back after every read
+// that returns bytes: the connection is idle when nothing arrives for the
+// idle timeout, not when a large frame takes longer than that to arrive.
+type activeReader struct {
+	r    io.Reader
+	conn *websocket.Conn
+	idle time.Duration
+}
+
+func (a *activeReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.conn.SetReadDeadline(time.Now().Add(a.idle))
+	}
+	return n, err
 }
 
 func (s *session) writer(ctx context.Context, cancel context.CancelCauseFunc) {
@@ -481,18 +539,47 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 			return delivered, errors.New("an order was not durably handled; reconnecting to have it sent again")
 		case f = <-s.frames:
 		}
-		m, err := DecodeMessage(f.data)
+		var (
+			m   *Message
+			err error
+			// bad: the frame cannot be read, but its seq could; it is
+			// quarantined whole, as code, and its seq acked.
+			bad  error
+			code string
+		)
+		if f.oversize {
+			err = fmt.Errorf("frame larger than max_message_bytes (%d bytes): %d bytes", s.h.cfg.MaxMessageBytes, f.size)
+			code = "frame_too_large"
+		} else {
+			m, err = DecodeMessage(f.data)
+			code = "frame_unreadable"
+		}
 		if err != nil && (m == nil || m.Type != TypeOrder) {
-			// Not even an envelope: keep it, tell the server, go on.
-			// The reason may quote the frame: it goes to the quarantine
-			// record, and the log names only its kind and the record's ref.
-			ref := "frame:" + hash12(f.data)
-			s.h.log.Warn("unreadable frame quarantined", "ref", ref, "reason_code", "frame_unreadable")
-			if qerr := s.quarantine(ctx, ref, err.Error(), f.data, func(minsheng.Outcome, error) {}); qerr != nil {
-				return delivered, qerr
+			seq, ok := uint64(0), false
+			if !f.binary && f.oversize {
+				seq, ok = FrameSeq(f.data)
 			}
-			s.note(&Message{Type: TypeError, Code: CodeBadMessage, Message: err.Error()})
-			continue
+			if f.oversize {
+				seqText := "unknown"
+				if ok {
+					seqText = strconv.FormatUint(seq, 10)
+				}
+				err = fmt.Errorf("%w, seq %s; the first %d bytes are kept", err, seqText, s.h.cfg.MaxMessageBytes)
+			}
+			s.note(&Message{Type: TypeError, Code: CodeBadMessage, Seq: seq, Message: err.Error()})
+			if ok {
+				m, bad = &Message{Type: TypeOrder, Seq: seq}, err
+			} else {
+				// Not even an envelope: keep it, tell the server, go on.
+				// The reason may quote the frame: it goes to the quarantine
+				// record, and the log names only its kind and the record's ref.
+				ref := "frame:" + s.frameSum(f)
+				s.h.log.Warn("unreadable frame quarantined", "ref", ref, "reason_code", code)
+				if qerr := s.quarantine(ctx, ref, err.Error(), f.data, func(minsheng.Outcome, error) {}); qerr != nil {
+					return delivered, qerr
+				}
+				continue
+			}
 		}
 		switch m.Type {
 		case TypeOrder:
@@ -542,8 +629,18 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 			}
 			s.ack(seq)
 		}
+		if bad != nil {
+			ref := "frame:" + s.frameSum(f)
+			s.h.log.Warn("unreadable frame quarantined", "seq", seq, "ref", ref, "reason_code", code)
+			if err := s.quarantine(ctx, ref, bad.Error(), f.data, onAck); err != nil {
+				s.win.Ack(t, false)
+				return delivered, err
+			}
+			delivered++
+			continue
+		}
 		o, submitted, derr := DecodeOrder(m.Order, s.h.loc)
-		code := "order_undecodable"
+		code = "order_undecodable"
 		if err == nil && derr == nil {
 			code = "order_invalid_item"
 			it := o.Item(s.h.cfg.Channel, s.h.name, submitted, time.Now())
@@ -634,6 +731,14 @@ func validate(it *minsheng.Item) minsheng.FieldErrors {
 	c := *it
 	c.TraceID = "t"
 	return c.Validate()
+}
+
+// frameSum is hash12 of all the frame's bytes.
+func (s *session) frameSum(f frame) string {
+	if f.sum != "" {
+		return f.sum
+	}
+	return hash12(f.data)
 }
 
 func hash12(b []byte) string {

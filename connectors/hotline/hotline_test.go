@@ -409,12 +409,62 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(m)
 	f.Add([]byte(`{"type":"welcome","protocol":1,"stream":"s","next_seq":3}`))
 	f.Add([]byte(`{"type":"order","seq":-1}`))
+	f.Add([]byte(`{"type":"order","seq":"3","order":{}}`))
+	f.Add([]byte(`{"type":"order","seq":3,"order":{}} trailing`))
+	f.Add([]byte(`{"type":"order","Seq":3,"order":{"order_no":"A"`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeMessage(b)
 		if err == nil && (m.Type == "" || m.Type == TypeOrder && (m.Seq == 0 || len(m.Order) == 0)) {
 			t.Fatalf("accepted %q as %+v", b, m)
 		}
+		// The lenient read agrees with the strict one where that succeeds.
+		seq, ok := FrameSeq(b)
+		if ok && seq == 0 {
+			t.Fatalf("FrameSeq(%q) = 0, true", b)
+		}
+		if m != nil && m.Type == TypeOrder && m.Seq != 0 && (!ok || seq != m.Seq) {
+			t.Fatalf("FrameSeq(%q) = %d, %v; DecodeMessage read seq %d", b, seq, ok, m.Seq)
+		}
 	})
+}
+
+// TestFrameSeq: the seq of an order frame the gateway cannot otherwise
+// read, or of the first bytes of one too large to read.
+func TestFrameSeq(t *testing.T) {
+	for _, c := range []struct {
+		frame string
+		seq   uint64 // 0: none
+	}{
+		{`{"type":"order","seq":7,"order":{"order_no":"A"}}`, 7},
+		{`{"type":"order","seq":"7","order":{}}`, 7},
+		{`{"TYPE":"order","Seq":7}`, 7},
+		{`{"type":"order","seq":7,"order":{}} trailing bytes`, 7},
+		{`{"type":"order","seq":7,"order":{"order_no":"A","descr`, 7}, // cut short
+		{`{"seq":7,"type":"order"}`, 7},
+		{`{"order":{"order_no":"A"},"type":"order","seq":18446744073709551615}`, 18446744073709551615},
+		{`{"type":"order","order":{"order_no":"A","desc`, 0}, // cut before the seq
+		{`{"type":"order","seq":7,"SEQ":8}`, 0},              // which one?
+		{`{"type":"order","seq":7,"seq":7}`, 0},
+		{`{"type":"order","type":"order","seq":7}`, 0},
+		{`{"type":"ack","seq":7}`, 0},
+		{`{"seq":7}`, 0},
+		{`{"type":"order","seq":0}`, 0},
+		{`{"type":"order","seq":-7}`, 0},
+		{`{"type":"order","seq":7.0}`, 0},
+		{`{"type":"order","seq":7e0}`, 0},
+		{`{"type":"order","seq":" 7"}`, 0},
+		{`{"type":"order","seq":"+7"}`, 0},
+		{`{"type":"order","seq":18446744073709551616}`, 0},
+		{`{"type":"order","seq":null}`, 0},
+		{`[{"type":"order","seq":7}]`, 0},
+		{`工单推送失败 <html>`, 0},
+		{``, 0},
+	} {
+		seq, ok := FrameSeq([]byte(c.frame))
+		if seq != c.seq || ok != (c.seq != 0) {
+			t.Errorf("FrameSeq(%s) = %d, %v; want %d", c.frame, seq, ok, c.seq)
+		}
+	}
 }
 
 func FuzzDecodeOrder(f *testing.F) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -94,6 +95,59 @@ func DecodeMessage(b []byte) (*Message, error) {
 		}
 	}
 	return &m, nil
+}
+
+// FrameSeq reads, as leniently as it can, the seq of an order frame that
+// DecodeMessage refuses or that is too large to read whole (b is then its
+// first bytes), so that the gateway can acknowledge the seq once the frame
+// is quarantined. It walks the members of the frame's outermost object in
+// order, up to the object's end or to where the bytes stop being JSON, and
+// reports the seq if it met "type":"order" and exactly one seq, a positive
+// integer written as a JSON number or as a string of decimal digits (names
+// in any case, as encoding/json matches them). A seq given twice, or none
+// before the bytes run out, is not read.
+func FrameSeq(b []byte) (uint64, bool) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return 0, false
+	}
+	var seq uint64
+	seqs, types, order := 0, 0, false
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			break
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := d.Decode(&v); err != nil {
+			break
+		}
+		switch {
+		case jsonkeys.Same(k, "type"):
+			types++
+			var typ string
+			order = json.Unmarshal(v, &typ) == nil && typ == TypeOrder
+		case jsonkeys.Same(k, "seq"):
+			seqs++
+			digits := string(v)
+			if len(v) > 0 && v[0] == '"' {
+				if json.Unmarshal(v, &digits) != nil {
+					digits = ""
+				}
+			}
+			if n, err := strconv.ParseUint(digits, 10, 64); err == nil {
+				seq = n
+			} else {
+				seq = 0
+			}
+		}
+	}
+	if types != 1 || !order || seqs != 1 || seq == 0 {
+		return 0, false
+	}
+	return seq, true
 }
 
 // WorkOrder is a 12345 work order as the call centre sends it.
