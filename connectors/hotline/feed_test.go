@@ -5,7 +5,9 @@ package hotline
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -316,6 +318,192 @@ func TestOversizedFrameQuarantinedFeedGoesOn(t *testing.T) {
 			}
 			if n := log.connections(); n != 1 {
 				t.Errorf("%d connections: the oversized frame ended one", n)
+			}
+		})
+	}
+}
+
+// A window-respecting feed sends window frames the gateway cannot read,
+// then a good order. Those whose seq can still be read are quarantined and
+// acked (once durably quarantined), so the feed's window frees; those whose
+// seq cannot be read fill it, and the gateway reconnects rather than wait
+// in silence for an order that cannot come.
+func TestUnreadableOrderFramesDoNotStallTheFeed(t *testing.T) {
+	const window = 2
+	for _, tc := range []struct {
+		name  string
+		frame func(seq uint64) []byte
+		// seqKnown: the frames' seqs are acked and the good order follows
+		// on the first connection; otherwise the gateway reconnects.
+		seqKnown bool
+	}{
+		{"seq as a string", func(seq uint64) []byte {
+			return fmt.Appendf(nil, `{"type":"order","seq":"%d","order":%s}`, seq, orderJSON(fmt.Sprint("BAD-", seq)))
+		}, true},
+		{"data after the object", func(seq uint64) []byte {
+			return fmt.Appendf(nil, `{"type":"order","seq":%d,"order":%s} trailing`, seq, orderJSON(fmt.Sprint("BAD-", seq)))
+		}, true},
+		{"order given twice", func(seq uint64) []byte {
+			return fmt.Appendf(nil, `{"type":"order","seq":%d,"order":%s,"Order":%s}`, seq, orderJSON("BAD-A"), orderJSON("BAD-B"))
+		}, true},
+		{"seq given twice", func(seq uint64) []byte {
+			return fmt.Appendf(nil, `{"type":"order","seq":%d,"SEQ":%d,"order":%s}`, seq, seq+100, orderJSON(fmt.Sprint("BAD-", seq)))
+		}, false},
+		{"no seq", func(seq uint64) []byte {
+			return fmt.Appendf(nil, `{"type":"order","sequence":%d,"order":%s}`, seq, orderJSON(fmt.Sprint("BAD-", seq)))
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := newFeedLog()
+			goodSent := make(chan struct{}, 16)
+			url := handServer(t, func(c *websocket.Conn, hello Message) {
+				log.hello(hello)
+				var mu sync.Mutex
+				outstanding := map[uint64]bool{}
+				room := make(chan struct{}, 64)
+				go log.read(c, func(seqs []uint64) {
+					mu.Lock()
+					for _, q := range seqs {
+						delete(outstanding, q)
+					}
+					mu.Unlock()
+					room <- struct{}{}
+				})
+				for seq := hello.ResumeAfter + 1; seq <= window+1; seq++ {
+					for {
+						mu.Lock()
+						n := len(outstanding)
+						mu.Unlock()
+						if n < window {
+							break
+						}
+						select {
+						case <-room:
+						case <-time.After(10 * time.Second):
+							return
+						}
+					}
+					mu.Lock()
+					outstanding[seq] = true
+					mu.Unlock()
+					if seq <= window {
+						c.WriteMessage(websocket.TextMessage, tc.frame(seq))
+					} else {
+						c.WriteJSON(orderFrame(seq, "GOOD-1"))
+						goodSent <- struct{}{}
+					}
+				}
+				time.Sleep(10 * time.Second)
+			})
+			st := openStore(t, t.TempDir())
+			em := &conntest.Emitter{Ledger: st, MaxDelay: 5 * time.Millisecond}
+			var logs conntest.LogBuffer
+			cfg := testConfig(url)
+			cfg.Window = window
+			startLogged(t, "12345", cfg, st, em, &logs)
+			if tc.seqKnown {
+				select {
+				case <-goodSent:
+				case <-time.After(5 * time.Second):
+					t.Fatalf("feed stalled: %d frames quarantined, the order after them never sent", len(em.Quarantined()))
+				}
+				if !waitFor(5*time.Second, func() bool { return log.nAcked() == window+1 }) {
+					t.Errorf("%d of %d seqs acked", log.nAcked(), window+1)
+				}
+				if n := log.connections(); n != 1 {
+					t.Errorf("%d connections, want 1", n)
+				}
+			} else {
+				if !waitFor(5*time.Second, func() bool { return log.connections() >= 2 }) {
+					t.Fatalf("feed stalled in silence: %d frames quarantined, no reconnect", len(em.Quarantined()))
+				}
+				if !strings.Contains(logs.String(), "fill the feed's window") {
+					t.Errorf("the log does not say why the gateway reconnected:\n%s", logs.String())
+				}
+				if rs := log.resumesAfter(); rs[1] != 0 {
+					t.Errorf("second hello resume_after %d: the unread frames were not handled", rs[1])
+				}
+			}
+			qs := em.Quarantined()
+			if len(qs) < window {
+				t.Fatalf("%d quarantined, want %d", len(qs), window)
+			}
+			for _, q := range qs[:window] {
+				if !strings.HasPrefix(q.Ref, "frame:") || !strings.HasPrefix(string(q.Raw), `{"type":"order"`) {
+					t.Errorf("quarantined ref %q raw %q", q.Ref, q.Raw)
+				}
+			}
+			log.mu.Lock()
+			notes := append([]Message(nil), log.notes...)
+			log.mu.Unlock()
+			if len(notes) < window {
+				t.Fatalf("%d error notes, want a bad_message for each unreadable frame", len(notes))
+			}
+			for i, n := range notes[:window] {
+				want := uint64(0)
+				if tc.seqKnown {
+					want = uint64(i + 1)
+				}
+				if n.Code != CodeBadMessage || n.Seq != want {
+					t.Errorf("note %d: %+v, want bad_message with seq %d", i, n, want)
+				}
+			}
+		})
+	}
+}
+
+// failingDeadLetter emits as conntest.Emitter does and fails every
+// quarantine (the dead letter destination is down).
+type failingDeadLetter struct {
+	conntest.Emitter
+	mu    sync.Mutex
+	tries int
+}
+
+func (e *failingDeadLetter) Quarantine(ctx context.Context, q *minsheng.Quarantined, ack minsheng.AckFunc) error {
+	e.mu.Lock()
+	e.tries++
+	e.mu.Unlock()
+	go ack(minsheng.Outcome{}, errors.New("dead letter unavailable"))
+	return nil
+}
+
+func (e *failingDeadLetter) attempts() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.tries
+}
+
+// A frame the gateway cannot read, seq 1, is followed by a good order,
+// seq 2, and the dead letter refuses the frame: the checkpoint must not
+// pass seq 1 (nor ack it), so the feed sends it again.
+func TestUnreadableFrameHeldWhileNotQuarantined(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"seq readable", append(goodFrame(1, "A-1"), " trailing"...)},
+		{"seq unknown", []byte("工单推送失败 <html>")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := newFeedLog()
+			url := playFrames(t, log, [][]byte{tc.frame, goodFrame(2, "A-2")})
+			st := openStore(t, t.TempDir())
+			em := &failingDeadLetter{Emitter: conntest.Emitter{Ledger: st}}
+			r := start(t, "12345", testConfig(url), st, em)
+			ok := waitFor(5*time.Second, func() bool { return log.connections() >= 3 && log.isAcked(2) })
+			r.stop(t)
+			if !ok {
+				t.Fatalf("%d connections, seq 2 acked %v: want the frame sent again", log.connections(), log.isAcked(2))
+			}
+			if ck := readCheckpoint(t, st, "12345"); ck.Acked != 0 || log.isAcked(1) || em.attempts() < 2 {
+				t.Errorf("checkpoint %+v, seq 1 acked %v, %d quarantine attempts; resume_after per connection %v",
+					ck, log.isAcked(1), em.attempts(), log.resumesAfter())
+			}
+			for i, ra := range log.resumesAfter() {
+				if ra != 0 {
+					t.Errorf("connection %d resumed after %d: past the frame that was not quarantined", i+1, ra)
+				}
 			}
 		})
 	}

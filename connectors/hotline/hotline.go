@@ -527,77 +527,82 @@ func (s *session) note(m *Message) {
 	}
 }
 
+// dispatch decodes and emits the frames the reader queues, until the
+// connection ends or must be ended. Every frame that carries an order, or
+// may (one it cannot read), enters the ack window: the checkpoint passes it
+// only once it is durably handled (emitted, or quarantined).
 func (s *session) dispatch(ctx context.Context) (int, error) {
 	delivered := 0
-	var last uint64
+	var last uint64   // the last seq received on this connection
+	unattributed := 0 // frames quarantined whose seq could not be read
 	for {
+		// Frames whose seq could not be read are never acked: a server
+		// counts each (if it was an order) against its window until the
+		// next connection. Once they fill it and every ack owed is sent,
+		// it cannot send again here: reconnect rather than wait in silence.
+		var stalled <-chan struct{}
+		if unattributed >= s.h.cfg.Window {
+			stalled = s.win.Idle()
+		}
 		var f frame
 		select {
 		case <-ctx.Done():
 			return delivered, nil
 		case <-s.failed:
 			return delivered, errors.New("an order was not durably handled; reconnecting to have it sent again")
+		case <-stalled:
+			return delivered, fmt.Errorf("%d frames whose seq could not be read fill the feed's window (%d) and cannot be acked; reconnecting so that it can send again", unattributed, s.h.cfg.Window)
 		case f = <-s.frames:
 		}
+		// A frame is a message, or one to quarantine whole (bad, with
+		// code), acking its seq if that can be read (FrameSeq).
 		var (
-			m   *Message
-			err error
-			// bad: the frame cannot be read, but its seq could; it is
-			// quarantined whole, as code, and its seq acked.
+			m    *Message
+			err  error
 			bad  error
-			code string
+			code = "frame_unreadable"
+			seq  uint64
 		)
 		if f.oversize {
-			err = fmt.Errorf("frame larger than max_message_bytes (%d bytes): %d bytes", s.h.cfg.MaxMessageBytes, f.size)
+			bad = fmt.Errorf("frame larger than max_message_bytes (%d bytes): %d bytes", s.h.cfg.MaxMessageBytes, f.size)
 			code = "frame_too_large"
-		} else {
-			m, err = DecodeMessage(f.data)
-			code = "frame_unreadable"
+		} else if m, err = DecodeMessage(f.data); err != nil && (m == nil || m.Type != TypeOrder) {
+			bad = err
 		}
-		if err != nil && (m == nil || m.Type != TypeOrder) {
-			seq, ok := uint64(0), false
-			if !f.binary && f.oversize {
-				seq, ok = FrameSeq(f.data)
+		if bad != nil {
+			if !f.binary {
+				seq, _ = FrameSeq(f.data)
 			}
 			if f.oversize {
 				seqText := "unknown"
-				if ok {
+				if seq != 0 {
 					seqText = strconv.FormatUint(seq, 10)
 				}
-				err = fmt.Errorf("%w, seq %s; the first %d bytes are kept", err, seqText, s.h.cfg.MaxMessageBytes)
+				bad = fmt.Errorf("%w, seq %s; the first %d bytes are kept", bad, seqText, s.h.cfg.MaxMessageBytes)
 			}
-			s.note(&Message{Type: TypeError, Code: CodeBadMessage, Seq: seq, Message: err.Error()})
-			if ok {
-				m, bad = &Message{Type: TypeOrder, Seq: seq}, err
-			} else {
-				// Not even an envelope: keep it, tell the server, go on.
-				// The reason may quote the frame: it goes to the quarantine
-				// record, and the log names only its kind and the record's ref.
-				ref := "frame:" + s.frameSum(f)
-				s.h.log.Warn("unreadable frame quarantined", "ref", ref, "reason_code", code)
-				if qerr := s.quarantine(ctx, ref, err.Error(), f.data, func(minsheng.Outcome, error) {}); qerr != nil {
-					return delivered, qerr
-				}
+			s.note(&Message{Type: TypeError, Code: CodeBadMessage, Seq: seq, Message: bad.Error()})
+		} else {
+			switch m.Type {
+			case TypeOrder:
+				seq = m.Seq
+			case TypeError:
+				return delivered, &peerError{m.Code, m.Message}
+			default:
+				s.h.log.Debug("ignoring message of unknown type", "type", m.Type)
 				continue
 			}
 		}
-		switch m.Type {
-		case TypeOrder:
-		case TypeError:
-			return delivered, &peerError{m.Code, m.Message}
-		default:
-			s.h.log.Debug("ignoring message of unknown type", "type", m.Type)
-			continue
+		if seq != 0 {
+			if seq <= last {
+				// seq was received and not handled: it must come again, so
+				// the checkpoint (the next resume_after) must stay below
+				// it, however far the acks of the orders before it reach.
+				s.holdBelow(seq)
+				s.note(&Message{Type: TypeError, Code: CodeBadRequest, Message: fmt.Sprintf("seq %d after %d: sequence numbers must increase", seq, last)})
+				return delivered, fmt.Errorf("protocol violation: seq %d after %d", seq, last)
+			}
+			last = seq
 		}
-		if m.Seq <= last {
-			// m.Seq was received and not handled: it must come again, so
-			// the checkpoint (the next resume_after) must stay below it,
-			// however far the acks of the orders before it reach.
-			s.holdBelow(m.Seq)
-			s.note(&Message{Type: TypeError, Code: CodeBadRequest, Message: fmt.Sprintf("seq %d after %d: sequence numbers must increase", m.Seq, last)})
-			return delivered, fmt.Errorf("protocol violation: seq %d after %d", m.Seq, last)
-		}
-		last = m.Seq
 		// Bounded in flight whatever the server does: at most Window orders
 		// await their ack; a server that ignores the window is held back by
 		// the full frame queue and, behind it, TCP.
@@ -608,14 +613,19 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 				return delivered, nil
 			}
 		}
-		if m.Seq <= s.acked {
+		if seq != 0 && seq <= s.acked {
 			// Handled before (a redelivery after resume): ack again.
 			s.h.orders.WithLabelValues("redelivered").Inc()
-			s.ack(m.Seq)
+			s.ack(seq)
 			continue
 		}
-		seq := m.Seq
-		t := s.win.Add(seq)
+		// A frame of unknown seq came after last: it holds the checkpoint
+		// there until its quarantine is durable.
+		key := seq
+		if seq == 0 {
+			key = max(last, s.acked)
+		}
+		t := s.win.Add(key)
 		onAck := func(_ minsheng.Outcome, err error) {
 			if s.win.Ack(t, err == nil) {
 				s.advance()
@@ -627,16 +637,28 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 				}
 				return
 			}
-			s.ack(seq)
+			if seq != 0 {
+				s.ack(seq)
+			}
 		}
 		if bad != nil {
+			// The reason may quote the frame: it goes to the quarantine
+			// record, and the log names only its kind and the record's ref.
 			ref := "frame:" + s.frameSum(f)
-			s.h.log.Warn("unreadable frame quarantined", "seq", seq, "ref", ref, "reason_code", code)
+			attrs := []any{"ref", ref, "reason_code", code}
+			if seq != 0 {
+				attrs = append(attrs, "seq", seq)
+			}
+			s.h.log.Warn("unreadable frame quarantined", attrs...)
 			if err := s.quarantine(ctx, ref, bad.Error(), f.data, onAck); err != nil {
 				s.win.Ack(t, false)
 				return delivered, err
 			}
-			delivered++
+			if seq == 0 {
+				unattributed++
+			} else {
+				delivered++
+			}
 			continue
 		}
 		o, submitted, derr := DecodeOrder(m.Order, s.h.loc)
