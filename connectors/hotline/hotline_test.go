@@ -15,8 +15,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/connectors"
@@ -472,10 +474,14 @@ func FuzzDecodeOrder(f *testing.F) {
 		b, _ := os.ReadFile(filepath.Join("testdata", n))
 		f.Add(b)
 	}
+	f.Add([]byte("{\"order_no\":\"\xca\xd0\xc4\xcf\",\"received_at\":\"2024-03-06 09:15:27\",\"description\":\"x\"}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, at, err := DecodeOrder(b, cst)
 		if err != nil {
 			return
+		}
+		if !utf8.Valid(b) {
+			t.Fatalf("accepted an order that is not UTF-8: %q", b)
 		}
 		if o.OrderNo == "" || at.IsZero() || strings.ContainsAny(o.Ref()[:len(o.OrderNo)], "#") {
 			t.Fatalf("accepted order %+v at %v", o, at)
@@ -534,5 +540,59 @@ func TestOrderFieldTwice(t *testing.T) {
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%s: %v, want %q", c.to, err, c.want)
 		}
+	}
+}
+
+// TestOrderNotUTF8Refused: an order whose bytes are not UTF-8 (GBK, as some
+// call-centre systems write) is refused, not read with its text replaced
+// by U+FFFD.
+func TestOrderNotUTF8Refused(t *testing.T) {
+	gbk := func(s string) string {
+		b, err := simplifiedchinese.GBK.NewEncoder().String(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, c := range []struct{ name, order string }{
+		{"GBK description", `{"order_no":"QD-1","received_at":"2024-03-06 09:15:27","description":"` + gbk("来电人反映花园路北段有六盏路灯不亮") + `"}`},
+		{"GBK order number", `{"order_no":"` + gbk("市南区20240306-0001") + `","received_at":"2024-03-06 09:15:27","description":"路灯不亮"}`},
+		{"GBK attribute", `{"order_no":"QD-1","received_at":"2024-03-06 09:15:27","description":"路灯不亮","attrs":{"operator":"` + gbk("张三") + `"}}`},
+		{"GBK in a field the order does not have", `{"order_no":"QD-1","received_at":"2024-03-06 09:15:27","description":"路灯不亮","note":"` + gbk("备注") + `"}`},
+		{"Latin-1 byte", "{\"order_no\":\"QD-1\",\"received_at\":\"2024-03-06 09:15:27\",\"description\":\"caf\xe9\"}"},
+		{"cut UTF-8 sequence", "{\"order_no\":\"QD-1\",\"received_at\":\"2024-03-06 09:15:27\",\"description\":\"\xe8\xb7\"}"},
+	} {
+		o, _, err := DecodeOrder([]byte(c.order), cst)
+		if err == nil || !strings.Contains(err.Error(), "text is not valid UTF-8") {
+			t.Errorf("%s: err %v, order %+v; want it refused as not UTF-8", c.name, err, o)
+		}
+	}
+	if _, _, err := DecodeOrder([]byte(`{"order_no":"市南区-1","received_at":"2024-03-06 09:15:27","description":"路灯\u4e0d亮"}`), cst); err != nil {
+		t.Errorf("UTF-8 order refused: %v", err)
+	}
+}
+
+// Two orders whose GBK order numbers would both read as the same string of
+// U+FFFD (one item ID: the second answered as a repeat and lost) are both
+// quarantined, under refs of their own, and acked.
+func TestGBKOrdersQuarantinedNotMerged(t *testing.T) {
+	enc := simplifiedchinese.GBK.NewEncoder()
+	n1, _ := enc.String("市南区20240306-0001")
+	n2, _ := enc.String("李沧区20240306-0001")
+	sim := NewSim(SimOptions{Token: testToken, Stream: "gbk"})
+	sim.AppendRaw(
+		[]byte(`{"order_no":"`+n1+`","received_at":"2024-03-06 09:15:27","description":"路灯不亮"}`),
+		[]byte(`{"order_no":"`+n2+`","received_at":"2024-03-06 09:16:27","description":"小区停水"}`))
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	start(t, "12345", testConfig(serveSim(t, sim)), st, em)
+	waitAcked(t, sim, 2)
+	em.Wait()
+	qs := em.Quarantined()
+	if len(em.Emitted()) != 0 || len(qs) != 2 || em.Duplicates() != 0 {
+		t.Fatalf("%d emitted, %d quarantined, %d duplicates; want 0, 2, 0", len(em.Emitted()), len(qs), em.Duplicates())
+	}
+	if qs[0].Ref == qs[1].Ref || !strings.Contains(qs[0].Reason, "not valid UTF-8") || !strings.Contains(qs[1].Reason, "not valid UTF-8") {
+		t.Errorf("quarantined %q (%s) and %q (%s): want two refs, reason not valid UTF-8", qs[0].Ref, qs[0].Reason, qs[1].Ref, qs[1].Reason)
 	}
 }

@@ -191,6 +191,12 @@ type Attachment struct {
 
 // DecodeOrder reads and checks a work order.
 func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
+	// Checked on the bytes: encoding/json replaces invalid UTF-8 with
+	// U+FFFD, so GBK text would be read as garbage (two GBK order numbers
+	// of one length as the same one), not refused.
+	if !utf8.Valid(b) {
+		return nil, time.Time{}, errors.New("invalid work order: text is not valid UTF-8")
+	}
 	var o WorkOrder
 	d := json.NewDecoder(bytes.NewReader(b))
 	if err := d.Decode(&o); err != nil {
@@ -226,12 +232,6 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	for i, a := range o.Attachments {
 		if strings.TrimSpace(a.URL) == "" {
 			problems = append(problems, fmt.Sprintf("attachments[%d].url is required", i))
-		}
-	}
-	for _, s := range []string{o.OrderNo, o.Title, o.Description, o.Caller.Name, o.Category, o.Address, o.District} {
-		if !utf8.ValidString(s) {
-			problems = append(problems, "text is not valid UTF-8")
-			break
 		}
 	}
 	if len(problems) > 0 {
