@@ -508,3 +508,80 @@ func TestUnreadableFrameHeldWhileNotQuarantined(t *testing.T) {
 		})
 	}
 }
+
+// slowPipeline acks every item after delay, or with fail's error at once
+// when fail returns one: a pipeline with a slow or failing destination.
+type slowPipeline struct {
+	delay time.Duration
+	fail  func(it *minsheng.Item) error
+	mu    sync.Mutex
+	n     int
+	wg    sync.WaitGroup
+}
+
+func (e *slowPipeline) count() int { e.mu.Lock(); defer e.mu.Unlock(); return e.n }
+
+func (e *slowPipeline) Emit(ctx context.Context, it *minsheng.Item, ack minsheng.AckFunc) error {
+	e.mu.Lock()
+	e.n++
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		if e.fail != nil {
+			if err := e.fail(it); err != nil {
+				ack(minsheng.Outcome{}, err)
+				return
+			}
+		}
+		time.Sleep(e.delay)
+		ack(minsheng.Outcome{ItemID: it.ID}, nil)
+	}()
+	return nil
+}
+
+func (e *slowPipeline) Quarantine(ctx context.Context, q *minsheng.Quarantined, ack minsheng.AckFunc) error {
+	go ack(minsheng.Outcome{}, nil)
+	return nil
+}
+
+// The gateway stops (its sources' context ends, then the pipeline drains)
+// while 8 orders are in the pipeline: the connector waits for their acks,
+// up to drain_timeout, sends them to the feed and writes them in its final
+// checkpoint before it returns.
+func TestStopWaitsForOwedAcks(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		delay, drain time.Duration
+		wantAcked    int
+	}{
+		{"drained within drain_timeout", 300 * time.Millisecond, 5 * time.Second, 8},
+		{"drain_timeout passes first", 1500 * time.Millisecond, 200 * time.Millisecond, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := NewSim(SimOptions{Token: testToken, Stream: "stop"})
+			sim.Append(Generate(8, 1, time.Date(2024, 3, 6, 8, 0, 0, 0, cst), 9)...)
+			st := openStore(t, t.TempDir())
+			em := &slowPipeline{delay: tc.delay}
+			defer em.wg.Wait()
+			cfg := testConfig(serveSim(t, sim))
+			cfg.DrainTimeout = tc.drain
+			r := start(t, "12345", cfg, st, em)
+			if !waitFor(3*time.Second, func() bool { return em.count() == 8 }) {
+				t.Fatalf("%d of 8 orders emitted", em.count())
+			}
+			began := time.Now()
+			r.stop(t)
+			if took := time.Since(began); took > min(tc.delay, tc.drain)+time.Second {
+				t.Errorf("Run took %v to return after cancel (delay %v, drain_timeout %v)", took, tc.delay, tc.drain)
+			}
+			ck := readCheckpoint(t, st, "12345")
+			// The acks were sent before Run returned; the feed reads them
+			// in its own time.
+			waitFor(2*time.Second, func() bool { return sim.Stats().Acked >= tc.wantAcked })
+			if s := sim.Stats(); int(ck.Acked) != tc.wantAcked || s.Acked != tc.wantAcked {
+				t.Errorf("final checkpoint %d, feed got %d acks; want %d", ck.Acked, s.Acked, tc.wantAcked)
+			}
+		})
+	}
+}

@@ -76,6 +76,11 @@ type Config struct {
 	// CheckpointEvery: how often the acknowledged sequence number is
 	// written (and always when a connection ends and on shutdown).
 	CheckpointEvery time.Duration `yaml:"checkpoint_every" json:"checkpoint_every" default:"1s" validate:"gt=0"`
+	// DrainTimeout: on shutdown, how long to wait for the acks of orders
+	// the pipeline still holds (it drains them) before closing the
+	// connection and writing the final checkpoint. Keep it at or below the
+	// gateway's shutdown_timeout.
+	DrainTimeout time.Duration `yaml:"drain_timeout" json:"drain_timeout" default:"30s" validate:"gt=0"`
 }
 
 func (c *Config) applyDefaults() {
@@ -93,6 +98,7 @@ func (c *Config) applyDefaults() {
 	def(&c.MinBackoff, 500*time.Millisecond)
 	def(&c.MaxBackoff, 30*time.Second)
 	def(&c.CheckpointEvery, time.Second)
+	def(&c.DrainTimeout, 30*time.Second)
 	if c.Window == 0 {
 		c.Window = 256
 	}
@@ -377,24 +383,45 @@ type session struct {
 
 func (s *session) run(ctx context.Context) (int, error) {
 	sctx, cancel := context.WithCancelCause(ctx)
+	finish := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); s.reader(sctx, cancel) }()
-	go func() { defer wg.Done(); s.writer(sctx, cancel) }()
+	written := make(chan struct{})
+	go func() { defer close(written); s.writer(cancel, finish) }()
 	delivered, err := s.dispatch(sctx)
 	cancel(err)
-	s.conn.Close() // unblocks the reader
-	wg.Wait()
 	if err == nil {
 		err = context.Cause(sctx)
 	}
-	// Wait for every ack owed, so the checkpoint is exact before the next
-	// connection asks to resume.
+	// Wait for every ack owed, while the writer sends them: the feed need
+	// not send those orders again, and the checkpoint is exact before the
+	// next connection asks to resume or the final one is written.
+	s.awaitAcks(ctx)
+	close(finish)
+	<-written
+	s.conn.Close() // unblocks the reader
+	wg.Wait()
+	return delivered, err
+}
+
+// awaitAcks waits until no ack is owed. When ctx ends (the gateway is
+// stopping, and its pipeline drains what it holds) it waits up to
+// DrainTimeout more.
+func (s *session) awaitAcks(ctx context.Context) {
 	select {
 	case <-s.win.Idle():
+		return
 	case <-ctx.Done():
 	}
-	return delivered, err
+	t := time.NewTimer(s.h.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-s.win.Idle():
+	case <-t.C:
+		s.h.log.Warn("stopping before every order was acknowledged; the feed will send those again",
+			"pending", s.win.Pending(), "drain_timeout", s.h.cfg.DrainTimeout)
+	}
 }
 
 func (s *session) reader(ctx context.Context, cancel context.CancelCauseFunc) {
@@ -465,7 +492,9 @@ func (a *activeReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *session) writer(ctx context.Context, cancel context.CancelCauseFunc) {
+// writer sends acks (batched), notes and pings until finish is closed,
+// then what is queued and the close frame; or until a write fails.
+func (s *session) writer(cancel context.CancelCauseFunc, finish <-chan struct{}) {
 	ping := time.NewTicker(s.h.cfg.PingInterval)
 	defer ping.Stop()
 	wt := s.h.cfg.HandshakeTimeout
@@ -477,24 +506,39 @@ func (s *session) writer(ctx context.Context, cancel context.CancelCauseFunc) {
 		}
 		return true
 	}
+	writeAcks := func(seq uint64) bool {
+		seqs := []uint64{seq}
+		for len(seqs) < 512 {
+			select {
+			case q := <-s.acks:
+				seqs = append(seqs, q)
+			default:
+				return write(&Message{Type: TypeAck, Seqs: seqs})
+			}
+		}
+		return write(&Message{Type: TypeAck, Seqs: seqs})
+	}
 	for {
 		select {
-		case <-ctx.Done():
-			s.conn.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseGoingAway, "gateway reconnecting or stopping"), time.Now().Add(time.Second))
-			return
-		case seq := <-s.acks:
-			seqs := []uint64{seq}
-		batch:
-			for len(seqs) < 512 {
+		case <-finish:
+			for {
 				select {
-				case q := <-s.acks:
-					seqs = append(seqs, q)
+				case seq := <-s.acks:
+					if !writeAcks(seq) {
+						return
+					}
+				case m := <-s.notes:
+					if !write(m) {
+						return
+					}
 				default:
-					break batch
+					s.conn.WriteControl(websocket.CloseMessage,
+						websocket.FormatCloseMessage(websocket.CloseGoingAway, "gateway reconnecting or stopping"), time.Now().Add(time.Second))
+					return
 				}
 			}
-			if !write(&Message{Type: TypeAck, Seqs: seqs}) {
+		case seq := <-s.acks:
+			if !writeAcks(seq) {
 				return
 			}
 		case m := <-s.notes:
@@ -627,6 +671,11 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 		}
 		t := s.win.Add(key)
 		onAck := func(_ minsheng.Outcome, err error) {
+			// Queued for the writer before the window learns of it, so
+			// that every ack owed is queued once the window is idle.
+			if err == nil && seq != 0 {
+				s.ack(seq)
+			}
 			if s.win.Ack(t, err == nil) {
 				s.advance()
 			}
@@ -635,10 +684,6 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 				case s.failed <- struct{}{}:
 				default:
 				}
-				return
-			}
-			if seq != 0 {
-				s.ack(seq)
 			}
 		}
 		if bad != nil {
