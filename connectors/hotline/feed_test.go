@@ -516,14 +516,21 @@ type slowPipeline struct {
 	fail  func(it *minsheng.Item) error
 	mu    sync.Mutex
 	n     int
+	refs  map[string]bool // emitted
 	wg    sync.WaitGroup
 }
 
 func (e *slowPipeline) count() int { e.mu.Lock(); defer e.mu.Unlock(); return e.n }
 
+func (e *slowPipeline) emitted(ref string) bool { e.mu.Lock(); defer e.mu.Unlock(); return e.refs[ref] }
+
 func (e *slowPipeline) Emit(ctx context.Context, it *minsheng.Item, ack minsheng.AckFunc) error {
 	e.mu.Lock()
 	e.n++
+	if e.refs == nil {
+		e.refs = map[string]bool{}
+	}
+	e.refs[it.Ref] = true
 	e.mu.Unlock()
 	e.wg.Add(1)
 	go func() {
@@ -581,6 +588,74 @@ func TestStopWaitsForOwedAcks(t *testing.T) {
 			waitFor(2*time.Second, func() bool { return sim.Stats().Acked >= tc.wantAcked })
 			if s := sim.Stats(); int(ck.Acked) != tc.wantAcked || s.Acked != tc.wantAcked {
 				t.Errorf("final checkpoint %d, feed got %d acks; want %d", ck.Acked, s.Acked, tc.wantAcked)
+			}
+		})
+	}
+}
+
+// One order fails (its destination is down) while others are in the
+// pipeline: the gateway acks each of those on the same connection once it
+// is handled, then closes it and resumes below the failed order. (Orders
+// still queued when the failure is seen are not emitted; they come again.)
+func TestFailedOrderConnectionClosesAfterOwedAcks(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		failed uint64 // the seq whose order fails, of 1…6
+	}{
+		{"first fails", 1},
+		{"middle fails", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := newFeedLog()
+			var mu sync.Mutex
+			firstAcks := map[uint64]bool{}
+			firstDone := make(chan struct{}) // the first connection was closed
+			url := handServer(t, func(c *websocket.Conn, hello Message) {
+				first := log.hello(hello) == 1
+				if first {
+					for seq := uint64(1); seq <= 6; seq++ {
+						c.WriteJSON(orderFrame(seq, fmt.Sprint("F-", seq)))
+					}
+				}
+				log.read(c, func(seqs []uint64) {
+					if first {
+						mu.Lock()
+						for _, q := range seqs {
+							firstAcks[q] = true
+						}
+						mu.Unlock()
+					}
+				})
+				if first {
+					close(firstDone)
+				}
+			})
+			st := openStore(t, t.TempDir())
+			failRef := fmt.Sprint("F-", tc.failed)
+			em := &slowPipeline{delay: 200 * time.Millisecond, fail: func(it *minsheng.Item) error {
+				if it.Ref == failRef {
+					return errors.New("destination down")
+				}
+				return nil
+			}}
+			defer em.wg.Wait()
+			r := start(t, "12345", testConfig(url), st, em)
+			ok := waitFor(5*time.Second, func() bool { return log.connections() >= 2 })
+			r.stop(t)
+			if !ok {
+				t.Fatal("no second connection after the failed order")
+			}
+			<-firstDone
+			mu.Lock()
+			defer mu.Unlock()
+			for seq := uint64(1); seq <= 6; seq++ {
+				emitted := em.emitted(fmt.Sprint("F-", seq))
+				if want := emitted && seq != tc.failed; firstAcks[seq] != want {
+					t.Errorf("seq %d (emitted %v) acked on the first connection: %v", seq, emitted, firstAcks[seq])
+				}
+			}
+			if rs := log.resumesAfter(); rs[1] != tc.failed-1 {
+				t.Errorf("second connection resumed after %d, want %d (below the failed order)", rs[1], tc.failed-1)
 			}
 		})
 	}
