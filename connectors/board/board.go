@@ -402,10 +402,14 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 				return err
 			}
 		}
-		reached := false
+		// The poll has reached the watermark at the first page that holds
+		// no pending post. Deciding on the whole page, not on its first old
+		// post, keeps an old pinned (置顶) post at the top of page 1 from
+		// ending every poll there.
+		reached := len(page.Posts) > 0
 		for _, p := range page.Posts {
-			if !p.Time.IsZero() && !wm.IsZero() && p.Time.Before(wm) {
-				reached = true
+			if b.pending(p, wm) {
+				reached = false
 			}
 			if !seenIDs[p.ID] { // pages shift while we read: keep the first copy
 				seenIDs[p.ID] = true
@@ -457,6 +461,25 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		pollErr = errors.New("some items were not durably handled; they will be offered again")
 	}
 	return pollErr
+}
+
+// pending reports whether p may be a post the poll must go on to find
+// more of: newer than the watermark, or not yet acknowledged and not older
+// than it (or without a time). A post older than the watermark — an old
+// post pinned (置顶) to the top of page 1, say — is not, whether known or not.
+func (b *Board) pending(p Post, wm time.Time) bool {
+	b.mu.Lock()
+	_, known := b.st.Posts[p.ID]
+	b.mu.Unlock()
+	switch {
+	case wm.IsZero():
+		return true
+	case p.Time.IsZero():
+		return !known
+	case p.Time.After(wm):
+		return true
+	}
+	return !known && p.Time.Equal(wm)
 }
 
 // emitPosts sorts the poll's posts oldest first and emits the new and the
