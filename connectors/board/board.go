@@ -227,6 +227,10 @@ type state struct {
 	ETag         string          `json:"etag,omitempty"`
 	LastModified string          `json:"last_modified,omitempty"`
 	Posts        map[string]seen `json:"posts"`
+	// Forgotten is the newest post time (Unix seconds) trimmed from Posts:
+	// a post not in Posts at or before it may have been handled and
+	// forgotten, so it is not emitted again.
+	Forgotten int64 `json:"forgotten,omitempty"`
 }
 
 type seen struct {
@@ -297,6 +301,7 @@ func (b *Board) trim() {
 	sort.Slice(all, func(i, j int) bool { return all[i].t < all[j].t || all[i].t == all[j].t && all[i].id < all[j].id })
 	for i := 0; i < over && i < len(all); i++ {
 		delete(b.st.Posts, all[i].id)
+		b.st.Forgotten = max(b.st.Forgotten, all[i].t)
 	}
 }
 
@@ -516,7 +521,7 @@ func (b *Board) emitPosts(ctx context.Context, out minsheng.Emitter, c *cycle) e
 		h := contentHash(p)
 		b.mu.Lock()
 		prev, known := b.st.Posts[p.ID]
-		wm := b.st.Watermark
+		forgotten := b.st.Forgotten
 		b.mu.Unlock()
 		var it *minsheng.Item
 		kind := "new"
@@ -530,8 +535,12 @@ func (b *Board) emitPosts(ctx context.Context, out minsheng.Emitter, c *cycle) e
 		case known:
 			kind = "edit"
 			it = b.item(p, p.ID+"#"+h, minsheng.ItemID(b.cfg.Channel, b.name, p.ID), now)
-		case !p.Time.IsZero() && !wm.IsZero() && p.Time.Before(wm):
-			orderAck(true) // handled before and no longer tracked
+		case !p.Time.IsZero() && forgotten != 0 && p.Time.Unix() <= forgotten:
+			// As old as posts trimmed from the table: it may have been
+			// handled and forgotten. (A post older than the watermark but
+			// never acknowledged — shifted up a page while the poll read on,
+			// or approved late — is not in this case: it is emitted.)
+			orderAck(true)
 			continue
 		default:
 			it = b.item(p, p.ID, "", now)
