@@ -347,7 +347,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	wm, etag, lastMod := b.st.Watermark, b.st.ETag, b.st.LastModified
 	b.mu.Unlock()
 	c := &cycle{all: ackwindow.New[struct{}](), order: ackwindow.New[time.Time]()}
-	var pollErr error
+	var pollErr, broken error
 	next := b.cfg.URL
 	if b.cfg.Pagination.Mode == PageNumber {
 		next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start))
@@ -389,11 +389,17 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			if qerr := b.quarantine(ctx, out, c, ref, err.Error(), resp.body, nil); qerr != nil {
 				return qerr
 			}
+			// The posts on the broken page were not read: the poll is
+			// incomplete and the watermark does not move past them.
 			if b.cfg.Pagination.Mode != PageNumber {
-				// The link to the next page is in the broken page: stop here,
-				// but do not move the watermark past what was not read.
+				// The link to the next page is in the broken page: stop here.
 				pollErr = fmt.Errorf("page %s quarantined (%s)", ref, code)
 				break
+			}
+			// Numbered pages: read on (a page of junk, a captcha, may be
+			// passing), but emit what was read as an incomplete poll.
+			if broken == nil {
+				broken = fmt.Errorf("page %s quarantined (%s)", ref, code)
 			}
 			next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start+n+1))
 			continue
@@ -446,6 +452,9 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		if c.complete || pollErr != nil {
 			break
 		}
+	}
+	if pollErr == nil && broken != nil {
+		pollErr, c.complete = broken, false
 	}
 	if err := b.emitPosts(ctx, out, c); err != nil {
 		return err
