@@ -49,8 +49,11 @@ type Config struct {
 	Interval time.Duration `yaml:"interval" json:"interval" default:"1m" validate:"gt=0"`
 	// Timeout of one HTTP request.
 	Timeout time.Duration `yaml:"timeout" json:"timeout" default:"30s" validate:"gt=0"`
-	// MaxPages read in one poll, newest first. The first poll of a new
-	// board reads at most this many pages of its history.
+	// MaxPages read in one poll, newest first, that hold a post not yet
+	// acknowledged (pages of acknowledged posts are read too, up to ten
+	// times this in all). The first poll of a new board reads at most this
+	// many pages of its history; a later poll that stops here keeps the
+	// watermark and the next one reads on.
 	MaxPages int `yaml:"max_pages" json:"max_pages" default:"10" validate:"gte=1,lte=10000"`
 	// MaxBodyBytes caps one page; a larger page is quarantined.
 	MaxBodyBytes int64 `yaml:"max_body_bytes" json:"max_body_bytes" default:"8388608" validate:"gte=1024"`
@@ -353,10 +356,25 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start))
 	}
 	seenIDs := map[string]bool{}
+	// Pages holding a post not yet acknowledged count against max_pages;
+	// pages of acknowledged posts only (read again on the way down to
+	// the watermark after a poll stopped at max_pages) cost only a request,
+	// up to maxFetches in all.
+	counted, maxFetches := 0, 10*b.cfg.MaxPages
 	for n := 0; ; n++ {
-		if n == b.cfg.MaxPages {
-			b.log.Warn("stopped at max_pages before reaching known posts; older new posts are skipped", "max_pages", n)
-			c.complete = true
+		if counted == b.cfg.MaxPages || n == maxFetches {
+			if wm.IsZero() {
+				// The first poll of a new board: max_pages bounds the
+				// history it takes in.
+				b.log.Info("first poll stopped at max_pages; older history is not read", "max_pages", b.cfg.MaxPages)
+				c.complete = true
+			} else {
+				// Posts between here and the watermark are unread: keep the
+				// watermark; the next poll reads down to it again, past
+				// the pages this one emitted.
+				b.log.Warn("poll stopped at max_pages before reaching the watermark; it stays, the next poll reads on",
+					"max_pages", b.cfg.MaxPages, "pages_read", n)
+			}
 			break
 		}
 		resp, err := b.fetch(ctx, next, n == 0, etag, lastMod)
@@ -385,6 +403,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			if resp.tooLarge {
 				code = "page_too_large"
 			}
+			counted++
 			b.log.Warn("page quarantined", "url", next, "ref", ref, "reason_code", code)
 			if qerr := b.quarantine(ctx, out, c, ref, err.Error(), resp.body, nil); qerr != nil {
 				return qerr
@@ -417,7 +436,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		// no pending post. Deciding on the whole page, not on its first old
 		// post, keeps an old pinned (置顶) post at the top of page 1 from
 		// ending every poll there.
-		reached := len(page.Posts) > 0
+		reached, unacked := len(page.Posts) > 0, len(page.Posts) == 0
 		for _, p := range page.Posts {
 			if b.pending(p, wm) {
 				reached = false
@@ -425,7 +444,11 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			if !seenIDs[p.ID] { // pages shift while we read: keep the first copy
 				seenIDs[p.ID] = true
 				c.posts = append(c.posts, p)
+				unacked = unacked || !b.known(p.ID)
 			}
+		}
+		if unacked {
+			counted++
 		}
 		if reached || b.cfg.Pagination.Mode == PageNone {
 			c.complete = true
@@ -482,9 +505,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 // than it (or without a time). A post older than the watermark — an old
 // post pinned (置顶) to the top of page 1, say — is not, whether known or not.
 func (b *Board) pending(p Post, wm time.Time) bool {
-	b.mu.Lock()
-	_, known := b.st.Posts[p.ID]
-	b.mu.Unlock()
+	known := b.known(p.ID)
 	switch {
 	case wm.IsZero():
 		return true
@@ -494,6 +515,14 @@ func (b *Board) pending(p Post, wm time.Time) bool {
 		return true
 	}
 	return !known && p.Time.Equal(wm)
+}
+
+// known reports whether the post id is in the table of acknowledged posts.
+func (b *Board) known(id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.st.Posts[id]
+	return ok
 }
 
 // emitPosts sorts the poll's posts oldest first and emits the new and the

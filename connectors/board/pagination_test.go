@@ -122,3 +122,52 @@ func TestLateApprovedPostEmittedUnlessOlderThanTrimmed(t *testing.T) {
 		})
 	}
 }
+
+// Nine new posts (three pages) arrive between two polls, with max_pages 2
+// (an outage, say). The poll that stops at max_pages keeps the watermark;
+// the next reads down past the pages already handled (which do not count
+// against max_pages) to the rest. (The older new posts used to be lost with
+// a WARN.)
+func TestMaxPagesOnLaterPollKeepsWatermark(t *testing.T) {
+	s := newSim(t, 3)
+	s.add(1, 2, 3)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := simCfg(s.srv.URL)
+	cfg.MaxPages = 2
+	start(t, "outage", cfg, st, em)
+	waitFor(t, "first poll", func() bool { return len(em.Emitted()) >= 3 })
+	waitPolls(t, s, 2)
+	s.add(4, 5, 6, 7, 8, 9, 10, 11, 12)
+	waitPolls(t, s, 4)
+	if m := missing(em, 1, 12); len(m) > 0 {
+		t.Errorf("posts never emitted: %v", m)
+	}
+	for ref, n := range emittedRefs(em) {
+		if n != 1 {
+			t.Errorf("post %s emitted %d times", ref, n)
+		}
+	}
+}
+
+// The first poll of a new board takes in at most max_pages pages of its
+// history, and later polls do not go back for the rest.
+func TestMaxPagesBoundsFirstPollHistory(t *testing.T) {
+	s := newSim(t, 3)
+	s.add(1, 2, 3, 4, 5, 6, 7, 8, 9)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := simCfg(s.srv.URL)
+	cfg.MaxPages = 2
+	start(t, "history", cfg, st, em)
+	waitFor(t, "first poll", func() bool { return len(em.Emitted()) >= 6 })
+	waitPolls(t, s, 3)
+	if m := missing(em, 4, 9); len(m) > 0 {
+		t.Errorf("posts of the first two pages never emitted: %v", m)
+	}
+	for _, id := range []string{"1", "2", "3"} {
+		if emittedRefs(em)[id] != 0 {
+			t.Errorf("post %s, on page 3 of the history, emitted", id)
+		}
+	}
+}
