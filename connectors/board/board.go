@@ -436,7 +436,9 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		// no pending post. Deciding on the whole page, not on its first old
 		// post, keeps an old pinned (置顶) post at the top of page 1 from
 		// ending every poll there.
-		reached, unacked := len(page.Posts) > 0, len(page.Posts) == 0
+		// A page is free of max_pages only when it holds acknowledged posts
+		// met for the first time in this poll and nothing else new.
+		reached, unacked, acked := len(page.Posts) > 0, false, false
 		for _, p := range page.Posts {
 			if b.pending(p, wm) {
 				reached = false
@@ -444,10 +446,14 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			if !seenIDs[p.ID] { // pages shift while we read: keep the first copy
 				seenIDs[p.ID] = true
 				c.posts = append(c.posts, p)
-				unacked = unacked || !b.known(p.ID)
+				if b.known(p.ID) {
+					acked = true
+				} else {
+					unacked = true
+				}
 			}
 		}
-		if unacked {
+		if unacked || !acked {
 			counted++
 		}
 		if reached || b.cfg.Pagination.Mode == PageNone {

@@ -1,6 +1,8 @@
 package board
 
 import (
+	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -169,5 +171,37 @@ func TestMaxPagesBoundsFirstPollHistory(t *testing.T) {
 		if emittedRefs(em)[id] != 0 {
 			t.Errorf("post %s, on page 3 of the history, emitted", id)
 		}
+	}
+}
+
+// A board that answers every page number past the end with its last page
+// (pagination mode page never sees an empty page): pages holding only
+// posts already read in this poll count against max_pages like new ones.
+func TestRepeatedLastPageCountsAgainstMaxPages(t *testing.T) {
+	s := newSim(t, 3)
+	s.add(1, 2, 3, 4, 5, 6)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := simCfg(s.srv.URL)
+	cfg.Pagination = Pagination{Mode: PageNumber}
+	cfg.MaxPages = 4
+	cfg.Interval = time.Hour // one poll
+	inner := s.srv.Config.Handler
+	s.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, _ := strconv.Atoi(r.URL.Query().Get("page")); p > 2 {
+			q := r.URL.Query()
+			q.Set("page", "2")
+			r.URL.RawQuery = q.Encode()
+		}
+		inner.ServeHTTP(w, r)
+	})
+	start(t, "lastpage", cfg, st, em)
+	waitFor(t, "the poll", func() bool { return len(em.Emitted()) >= 6 })
+	time.Sleep(100 * time.Millisecond)
+	s.mu.Lock()
+	n := len(s.served)
+	s.mu.Unlock()
+	if n > cfg.MaxPages {
+		t.Errorf("%d pages read in one poll, want at most max_pages (%d)", n, cfg.MaxPages)
 	}
 }
