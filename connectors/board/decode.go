@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/encoding/htmlindex"
 
 	"github.com/minsheng/minsheng/connectors/internal/timefmt"
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 // Post is one message-board post as a feed page presents it.
@@ -362,6 +363,20 @@ func DecodeJSON(b []byte, m *JSONMapping, loc *time.Location) (*Page, error) {
 			return nil, fmt.Errorf("JSON %q is not an array", pathName(mm.Items))
 		}
 	}
+	// encoding/json reads invalid UTF-8 in a string as U+FFFD without a
+	// word, so the check is on the bytes: a post holding such bytes is bad;
+	// such bytes anywhere else make the page bad.
+	checkPosts := false
+	if !utf8.Valid(body) {
+		if len(raws) == len(list) {
+			for _, r := range raws {
+				checkPosts = checkPosts || !utf8.Valid(r)
+			}
+		}
+		if !checkPosts {
+			return nil, fmt.Errorf("JSON page is not valid UTF-8 (first bad byte at offset %d)", textenc.InvalidAt(body))
+		}
+	}
 	p := &Page{}
 	if mm.Next != "" {
 		if v, ok := lookup(doc, mm.Next); ok {
@@ -370,6 +385,19 @@ func DecodeJSON(b []byte, m *JSONMapping, loc *time.Location) (*Page, error) {
 	}
 	for i, el := range list {
 		raw, _ := json.Marshal(el)
+		if checkPosts && !utf8.Valid(raws[i]) {
+			var id string
+			if obj, ok := el.(map[string]any); ok {
+				if v, ok := lookup(obj, mm.ID); ok {
+					id, _ = scalar(v)
+				}
+			}
+			if strings.ContainsRune(id, utf8.RuneError) {
+				id = "" // the bad bytes are in the id
+			}
+			p.Bad = append(p.Bad, BadPost{ID: clip(strings.TrimSpace(id), 200), Reason: "post is not valid UTF-8", Raw: raws[i]})
+			continue
+		}
 		obj, ok := el.(map[string]any)
 		if !ok {
 			p.Bad = append(p.Bad, BadPost{Reason: fmt.Sprintf("element %d of %q is not an object", i, pathName(mm.Items)), Raw: raw})

@@ -183,6 +183,7 @@ func FuzzDecodeAtom(f *testing.F) {
 func FuzzDecodeJSON(f *testing.F) {
 	seedFuzz(f, "json_page1.json", "json_page2.json")
 	f.Add([]byte(`{"data":{"list":[{"tid":1e400,"subject":null}]}}`))
+	f.Add([]byte("{\"data\":{\"list\":[{\"tid\":1,\"subject\":\"\xd0\xa1\xc7\xf8\"}],\"next_cursor\":\"\xc7\"}}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodeJSON(b, &testMapping, cst)
 		if err == nil {

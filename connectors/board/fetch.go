@@ -1,6 +1,7 @@
 package board
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 type response struct {
@@ -110,30 +113,69 @@ func (b *Board) get(ctx context.Context, u string, conditional bool, etag, lastM
 		r.body = body[:b.cfg.MaxBodyBytes]
 		return r, 0, nil
 	}
-	r.body = toUTF8(resp.Header.Get("Content-Type"), body)
+	var note string
+	r.body, note = toUTF8(resp.Header.Get("Content-Type"), body)
+	if note != "" {
+		b.log.Info("page charset", "url", u, "note", note)
+	}
 	return r, 0, nil
 }
 
-// toUTF8 converts a JSON body whose Content-Type names another charset
-// (GBK, GB18030, Big5...). XML declares its own and is left alone.
-func toUTF8(contentType string, body []byte) []byte {
+// Notes toUTF8 gives when a JSON page was not read as its Content-Type said.
+const (
+	noteGB18030      = "no charset declared and not UTF-8: read as GB18030"
+	noteUTF8Mislabel = "labelled with a charset it does not read in, but valid UTF-8: read as UTF-8"
+)
+
+// toUTF8 converts a JSON body to UTF-8 (XML declares its own encoding and
+// is left alone). A charset in the Content-Type is followed, unless the
+// body is valid UTF-8 that the charset reads only with U+FFFD in it (UTF-8
+// under a wrong label). With no charset, or UTF-8 declared, a body that is
+// not valid UTF-8 is read as GB18030 (GBK, GB2312) when every byte of it
+// decodes cleanly; otherwise it is returned as is for DecodeJSON to refuse.
+// note says when the body was not read as declared.
+func toUTF8(contentType string, body []byte) (out []byte, note string) {
 	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil || !strings.Contains(mt, "json") {
-		return body
+	if err != nil {
+		mt, params = "", nil
 	}
-	cs := strings.ToLower(params["charset"])
+	if !strings.Contains(mt, "json") {
+		if f, err := Sniff(body); err != nil || f != FormatJSON {
+			return body, ""
+		}
+	}
+	cs := strings.ToLower(strings.TrimSpace(params["charset"]))
 	if cs == "" || cs == "utf-8" || cs == "utf8" {
-		return body
+		if utf8.Valid(body) {
+			return body, ""
+		}
+		if gb, ok := cleanGB18030(body); ok {
+			return gb, noteGB18030
+		}
+		return body, ""
 	}
 	enc, err := htmlindex.Get(cs)
 	if err != nil {
-		return body
+		return body, ""
 	}
-	out, err := enc.NewDecoder().Bytes(body)
+	out, err = enc.NewDecoder().Bytes(body)
 	if err != nil {
-		return body
+		return body, ""
 	}
-	return out
+	if bytes.ContainsRune(out, utf8.RuneError) && utf8.Valid(body) && !bytes.ContainsRune(body, utf8.RuneError) {
+		return body, noteUTF8Mislabel
+	}
+	return out, ""
+}
+
+// cleanGB18030 decodes b as GB18030 when no byte of it is out of place
+// (the decoder would give U+FFFD for it).
+func cleanGB18030(b []byte) ([]byte, bool) {
+	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(b)
+	if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
+		return nil, false
+	}
+	return out, true
 }
 
 // retryAfter reads a Retry-After header: delay-seconds or an HTTP date.
