@@ -361,7 +361,21 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	// the watermark after a poll stopped at max_pages) cost only a request,
 	// up to maxFetches in all.
 	counted, maxFetches := 0, 10*b.cfg.MaxPages
+	// A URL or a body met twice in one poll is a loop in the pagination
+	// (1, 2, 1, 2…, or a number past the end answered with the last page):
+	// every page it reaches has been read.
+	fetched, bodies := map[string]int{}, map[string]int{} // → page index
+	loop := func(what, url string, n, first int) {
+		b.log.Warn("pagination loops back to a page read in this poll; taking it as the last page",
+			"repeated", what, "url", url, "page", n+1, "first_read_as_page", first+1)
+		c.complete = true
+	}
 	for n := 0; ; n++ {
+		if first, ok := fetched[next]; ok {
+			loop("url", next, n, first)
+			break
+		}
+		fetched[next] = n
 		if counted == b.cfg.MaxPages || n == maxFetches {
 			if wm.IsZero() {
 				// The first poll of a new board: max_pages bounds the
@@ -388,6 +402,12 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		if n == 0 {
 			c.etag, c.lastMod = resp.etag, resp.lastMod
 		}
+		bh := hash12(resp.body)
+		if first, ok := bodies[bh]; ok {
+			loop("body", next, n, first)
+			break
+		}
+		bodies[bh] = n
 		var page *Page
 		if resp.tooLarge {
 			err = fmt.Errorf("page is over max_body_bytes (%d)", b.cfg.MaxBodyBytes)

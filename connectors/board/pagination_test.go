@@ -1,6 +1,7 @@
 package board
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
@@ -203,5 +204,47 @@ func TestRepeatedLastPageCountsAgainstMaxPages(t *testing.T) {
 	s.mu.Unlock()
 	if n > cfg.MaxPages {
 		t.Errorf("%d pages read in one poll, want at most max_pages (%d)", n, cfg.MaxPages)
+	}
+}
+
+// The next links loop (page 2 links back to page 1): pagination ends at
+// the first repeat of a URL or of a page's bytes, with every post emitted
+// once, rather than going round the loop up to max_pages in each poll.
+func TestNextLinkLoopEndsPagination(t *testing.T) {
+	for _, tc := range []struct {
+		name, back string
+		want       []int // pages served in the one poll
+	}{
+		{"back to the first URL", "/api", []int{1, 2}},
+		{"back to another URL of page 1", "/api?page=1", []int{1, 2, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSim(t, 3)
+			s.add(1, 2, 3, 4, 5, 6)
+			s.nextFor = func(page int) string {
+				if page == 1 {
+					return "/api?page=2"
+				}
+				return tc.back
+			}
+			st := openStore(t, t.TempDir())
+			em := &conntest.Emitter{Ledger: st}
+			cfg := simCfg(s.srv.URL)
+			cfg.Interval = time.Hour // one poll
+			start(t, "loop", cfg, st, em)
+			waitFor(t, "the poll", func() bool { return len(em.Emitted()) >= 6 })
+			time.Sleep(100 * time.Millisecond)
+			s.mu.Lock()
+			served := fmt.Sprint(s.served)
+			s.mu.Unlock()
+			if want := fmt.Sprint(tc.want); served != want {
+				t.Errorf("pages served %s, want %s", served, want)
+			}
+			for ref, n := range emittedRefs(em) {
+				if n != 1 {
+					t.Errorf("post %s emitted %d times", ref, n)
+				}
+			}
+		})
 	}
 }
