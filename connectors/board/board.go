@@ -74,7 +74,8 @@ type Config struct {
 	// (RevisionOf); "ignore" drops the change.
 	Edits string `yaml:"edits" json:"edits" default:"revision" validate:"oneof=revision ignore"`
 	// TrackPosts bounds how many posts' content hashes the checkpoint
-	// keeps (edits of older posts are not noticed).
+	// keeps (edits of older posts are not noticed, and a post first seen
+	// with a time as old as a trimmed one is taken as handled).
 	TrackPosts int `yaml:"track_posts" json:"track_posts" default:"10000" validate:"gte=1"`
 	// Retries of one request after a 429, a 5xx or a network error.
 	Retries int `yaml:"retries" json:"retries" default:"4" validate:"gte=0"`
