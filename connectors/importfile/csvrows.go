@@ -23,11 +23,11 @@ func (e *RowError) Error() string { return e.Reason }
 //
 //   - a quote out of place within one line (`他说"太吵"了`, `"a"b`) is read
 //     leniently, as spreadsheet users mean it;
-//   - a quoted field that is never closed on its own line would otherwise
-//     run on until some later quote happens to close it, swallowing the
-//     rows between into one field (with lenient quoting, silently). Its
-//     first line is rejected, and the lines after it are read again as
-//     rows of their own.
+//   - a quoted field that is never closed would otherwise run on until
+//     some later quote happens to close it, swallowing the rows between
+//     into one field (with lenient quoting, silently). The row is rejected
+//     up to the end of the line the field opens on, and reading goes on
+//     from the next line, the swallowed lines read as rows of their own.
 //
 // A quoted field that spans lines and is closed properly (a letter's
 // paragraphs) is read as one field, as before.
@@ -35,7 +35,6 @@ type csvRows struct {
 	r     *csv.Reader
 	rec   *recorder
 	comma rune
-	sub   *csvRows // lines read again after a field never closed
 }
 
 func newCSVRows(src io.Reader, comma rune) *csvRows {
@@ -64,13 +63,6 @@ func separator(br *bufio.Reader) rune {
 // next returns the next record, a *RowError (with what could be made of
 // the row) for one that could not be read, or io.EOF.
 func (c *csvRows) next() ([]string, error) {
-	if c.sub != nil {
-		row, err := c.sub.next()
-		if err != io.EOF {
-			return row, err
-		}
-		c.sub = nil
-	}
 	start := c.r.InputOffset()
 	row, err := c.r.Read()
 	var pe *csv.ParseError
@@ -78,36 +70,59 @@ func (c *csvRows) next() ([]string, error) {
 		c.rec.drop(c.r.InputOffset())
 		return row, err
 	}
-	raw := c.rec.span(start, c.r.InputOffset())
-	c.rec.drop(c.r.InputOffset())
-	first, rest, spans := bytes.Cut(raw, []byte("\n"))
-	if !spans || len(bytes.TrimSpace(rest)) == 0 || !neverClosed(raw, len(first), byte(c.comma)) {
+	end := c.r.InputOffset()
+	raw := skipBlankLines(c.rec.span(start, end)) // csv.Reader skips them too
+	ahead := c.rec.span(end, c.rec.base+int64(len(c.rec.buf)))
+	c.rec.drop(end)
+	cut := neverClosed(raw, byte(c.comma))
+	if cut < 0 {
 		// A quote out of place, the record's quoted fields closed: read
 		// it leniently.
 		if row, err := lenientRow(raw, c.comma); err == nil {
 			return row, nil
 		}
+		first, _, _ := bytes.Cut(raw, []byte("\n"))
 		return nil, &RowError{Row: lenientOrNil(first, c.comma), Reason: fmt.Sprintf("unreadable CSV: %v", pe.Err)}
 	}
-	c.sub = newCSVRows(bytes.NewReader(rest), c.comma)
-	return nil, &RowError{Row: lenientOrNil(first, c.comma), Reason: fmt.Sprintf("a quoted field opened in this row is never closed (%v): "+
-		"the row is rejected and the %d lines after it, which the field would have swallowed, are read as rows", pe.Err, bytes.Count(rest, []byte("\n"))+1)}
+	// Read on from the line after the one the field opened on, through
+	// the rest of the input: the lines the field swallowed, what the
+	// reader had read ahead, and what it had not read yet.
+	bad, rest := raw[:cut], raw[cut:]
+	next := newCSVRows(io.MultiReader(bytes.NewReader(rest), bytes.NewReader(ahead), c.rec.r), c.comma)
+	c.r, c.rec = next.r, next.rec
+	return nil, &RowError{Row: lenientOrNil(bytes.TrimSuffix(bad, []byte("\n")), c.comma), Reason: fmt.Sprintf("a quoted field opened in this row is never closed (%v): "+
+		"the row is rejected and the lines after it, which the field would have swallowed, are read as rows of their own", pe.Err)}
 }
 
-// neverClosed reports whether a quoted field that opens on the first line
-// of raw (its first eol bytes) runs past that line and is never closed
-// there after: its closing quote, the first one not doubled, is missing
-// or followed by something other than the separator or a line end.
-func neverClosed(raw []byte, eol int, sep byte) bool {
-	for i := 0; i < eol; {
+// skipBlankLines drops the empty lines at the start of raw.
+func skipBlankLines(raw []byte) []byte {
+	for {
+		line, rest, ok := bytes.Cut(raw, []byte("\n"))
+		if !ok || len(bytes.TrimRight(line, "\r")) > 0 {
+			return raw
+		}
+		raw = rest
+	}
+}
+
+// neverClosed finds, in the record raw, a quoted field that runs past
+// the line it opens on and is never closed properly: its closing quote,
+// the first one not doubled, is missing or followed by something other
+// than the separator or a line end. It returns where that line ends (just
+// past its line feed), or -1 when there is no such field or nothing
+// follows its line for it to swallow. A quote closed badly on its own
+// line (`"a"b`) is lenient quoting's to read.
+func neverClosed(raw []byte, sep byte) int {
+	for i := 0; i < len(raw); {
 		if raw[i] != '"' { // an unquoted field: on to the next
-			j := bytes.IndexByte(raw[i:eol], sep)
+			j := bytes.IndexAny(raw[i:], string([]byte{sep, '\n'}))
 			if j < 0 {
-				return false
+				return -1
 			}
 			i += j + 1
 			continue
 		}
+		open := i
 		j := i + 1
 		for j < len(raw) && (raw[j] != '"' || j+1 < len(raw) && raw[j+1] == '"') {
 			if raw[j] == '"' {
@@ -115,19 +130,24 @@ func neverClosed(raw []byte, eol int, sep byte) bool {
 			}
 			j++
 		}
-		if j >= len(raw) {
-			return true // no closing quote at all
+		lineEnd := len(raw)
+		if k := bytes.IndexByte(raw[open:], '\n'); k >= 0 {
+			lineEnd = open + k + 1
 		}
-		if j > eol { // the field runs past the first line
-			return j+1 < len(raw) && raw[j+1] != sep && raw[j+1] != '\r' && raw[j+1] != '\n'
+		closed := j < len(raw) && (j+1 == len(raw) || raw[j+1] == sep || raw[j+1] == '\r' || raw[j+1] == '\n')
+		if j >= len(raw) || !closed && j >= lineEnd {
+			if len(bytes.TrimSpace(raw[lineEnd:])) == 0 {
+				return -1 // on the last line: nothing to swallow
+			}
+			return lineEnd
 		}
-		k := bytes.IndexByte(raw[j:eol], sep) // closed on the line: text after it is lenient's
+		k := bytes.IndexAny(raw[j+1:], string([]byte{sep, '\n'}))
 		if k < 0 {
-			return false
+			return -1
 		}
-		i = j + k + 1
+		i = j + 1 + k + 1
 	}
-	return false
+	return -1
 }
 
 // lenientRow reads one record from raw with lenient quoting.

@@ -54,9 +54,11 @@ func TestCSVRowsRecovers(t *testing.T) {
 	}{
 		{"closed by a later quoted field", "1,a,x\n2,\"b,y\n3,c,z\n4,d,w\n5,\"e\",v\n6,f,u\n", []string{"1", "!2", "3", "4", "5", "6"}},
 		{"never closed", "1,a,x\n2,\"b,y\n3,c,z\n4,d,w\n", []string{"1", "!2", "3", "4"}},
-		// Row 2 is read again alone, where nothing follows it to swallow:
-		// leniently, as a last row is.
-		{"two never closed", "1,\"a,x\n2,\"b,y\n3,c,z\n", []string{"!1", "2", "3"}},
+		{"two never closed", "1,\"a,x\n2,\"b,y\n3,c,z\n", []string{"!1", "!2", "3"}},
+		{"a blank line before", "1,a,x\n\n2,\"b,y\n3,c,z\n4,d,w\n5,\"e\",v\n6,f,u\n", []string{"1", "!2", "3", "4", "5", "6"}},
+		{"a blank CRLF line before", "1,a,x\r\n\r\n2,\"b,y\r\n3,c,z\r\n4,\"e\",v\r\n", []string{"1", "!2", "3", "4"}},
+		{"paragraphs after the rejected row", "1,a,x\n2,\"b,y\n3,c,z\n4,\"第一段\n第二段\",w\n5,e,f\n", []string{"1", "!2", "3", "4", "5"}},
+		{"never closed on a record's second line", "1,\"第一段\n第二段\",x,\"b\n2,c,z\n3,d,w\n4,\"e\",v\n", []string{"!1", "2", "3", "4"}},
 		{"the last row never closed", "1,a,x\n2,\"b,y\n", []string{"1", "2"}},
 		{"paragraphs in a quoted field", "1,\"第一段\n第二段\",x\n2,b,y\n", []string{"1", "2"}},
 		{"bare quote in a field", "1,他说\"太吵\"了,x\n2,b,y\n", []string{"1", "2"}},
@@ -69,6 +71,17 @@ func TestCSVRowsRecovers(t *testing.T) {
 				t.Errorf("rows %v, want %v", got, tc.want)
 			}
 		})
+	}
+	// A paragraph field read again after a rejected row is whole.
+	c0 := newCSVRows(strings.NewReader("1,a,x\n2,\"b,y\n3,c,z\n4,\"第一段\n第二段\",w\n5,e,f\n"), ',')
+	for {
+		row, err := c0.next()
+		if err == io.EOF {
+			break
+		}
+		if err == nil && row[0] == "4" && (len(row) != 3 || row[1] != "第一段\n第二段") {
+			t.Errorf("row 4 read again as %q", row)
+		}
 	}
 	// The fields of a multi-line field and a lenient one are as meant.
 	c := newCSVRows(strings.NewReader("1,\"第一段\n第二段\",他说\"太吵\"了\n"), ',')
@@ -189,5 +202,23 @@ func TestImportTabSeparated(t *testing.T) {
 				t.Errorf("imported %d: %+v", s.Imported, got)
 			}
 		})
+	}
+}
+
+// TestTSVAlwaysByTabs: a .tsv is read by its tabs even when a header name
+// holds a comma.
+func TestTSVAlwaysByTabs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "letters.tsv")
+	text := "留言编号\t留言主题\t留言详情(地点,经过)\t留言时间\n1\t路灯坏了\t晚上很黑\t2024-05-01 10:00:00\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	em := &conntest.Emitter{Ledger: openStore(t, filepath.Join(dir, "state"))}
+	s, err := Run(context.Background(), path, em, Options{Channel: minsheng.ChannelMessageBoard, RejectsPath: filepath.Join(dir, "r.csv"),
+		Columns: map[Field]string{FieldBody: "留言详情(地点,经过)"}})
+	em.Wait()
+	if err != nil || s.Imported != 1 {
+		t.Fatalf("imported %v, %v", s, err)
 	}
 }

@@ -71,7 +71,10 @@ func openCSV(path string) (*csvReader, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	br := bufio.NewReaderSize(src, 64<<10)
-	comma := separator(br)
+	comma := '\t' // a .tsv is tab-separated, whatever its header holds
+	if !strings.EqualFold(filepath.Ext(path), ".tsv") {
+		comma = separator(br)
+	}
 	c := &csvReader{f: f, cr: cr, size: st.Size(), enc: enc, rows: newCSVRows(br, comma)}
 	if comma == '\t' {
 		c.enc += ", tab-separated"
