@@ -398,6 +398,10 @@ func (s *session) run(ctx context.Context) (int, error) {
 	// not send those orders again, and the checkpoint is exact before the
 	// next connection asks to resume or the final one is written.
 	s.awaitAcks(ctx)
+	// The ack window reports idle before the last ack's callback has moved
+	// the checkpoint: move it now, so that the checkpoint written next
+	// holds every ack sent.
+	s.advance()
 	close(finish)
 	<-written
 	s.conn.Close() // unblocks the reader
@@ -616,6 +620,12 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 		if bad != nil {
 			if !f.binary {
 				seq, _ = FrameSeq(f.data)
+			}
+			if seq != 0 && seq <= last {
+				// A guess from a broken frame that does not follow on
+				// is no evidence of a feed sending seqs out of order:
+				// the frame's seq is unknown.
+				seq = 0
 			}
 			if f.oversize {
 				seqText := "unknown"

@@ -445,6 +445,8 @@ func TestFrameSeq(t *testing.T) {
 		{`{"seq":7,"type":"order"}`, 7},
 		{`{"order":{"order_no":"A"},"type":"order","seq":18446744073709551615}`, 18446744073709551615},
 		{`{"type":"order","order":{"order_no":"A","desc`, 0}, // cut before the seq
+		{`{"type":"order","order":{},"seq":123`, 0},          // cut in the seq: 12345 read as 123?
+		{`{"type":"order","order":{},"seq":123 `, 123},       // followed by something: whole
 		{`{"type":"order","seq":7,"SEQ":8}`, 0},              // which one?
 		{`{"type":"order","seq":7,"seq":7}`, 0},
 		{`{"type":"order","type":"order","seq":7}`, 0},

@@ -131,6 +131,13 @@ func FrameSeq(b []byte) (uint64, bool) {
 			order = json.Unmarshal(v, &typ) == nil && typ == TypeOrder
 		case jsonkeys.Same(k, "seq"):
 			seqs++
+			if len(v) > 0 && v[0] != '"' && d.InputOffset() >= int64(len(b)) {
+				// A bare number that runs to the end of the bytes may have
+				// been cut (a frame kept to max_message_bytes): 12345 read
+				// as 123. Unknown, not guessed.
+				seq = 0
+				continue
+			}
 			digits := string(v)
 			if len(v) > 0 && v[0] == '"' {
 				if json.Unmarshal(v, &digits) != nil {
