@@ -362,18 +362,19 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	// the watermark after a poll stopped at max_pages) cost only a request,
 	// up to maxFetches in all.
 	counted, maxFetches := 0, 10*b.cfg.MaxPages
-	// A URL or a body met twice in one poll is a loop in the pagination
-	// (1, 2, 1, 2…, or a number past the end answered with the last page):
-	// every page it reaches has been read.
-	fetched, bodies := map[string]int{}, map[string]int{} // → page index
-	loop := func(what, url string, n, first int) {
-		b.log.Warn("pagination loops back to a page read in this poll; taking it as the last page",
-			"repeated", what, "url", url, "page", n+1, "first_read_as_page", first+1)
-		c.complete = true
-	}
+	// A URL met twice in one poll is a loop in the pagination (1, 2, 1,
+	// 2…): every page it reaches has been read. Repeated page bytes are not
+	// taken as a loop: exactly one page of new posts arriving between two
+	// page reads gives the next page the bytes of the last one, with older
+	// new posts still below. (Page numbers past the end answered with the
+	// last page hold no pending post once there is a watermark, so the
+	// usual stop ends the poll; the first poll is bounded by max_pages.)
+	fetched := map[string]int{} // → page index
 	for n := 0; ; n++ {
 		if first, ok := fetched[next]; ok {
-			loop("url", next, n, first)
+			b.log.Warn("pagination loops back to a page read in this poll; taking it as the last page",
+				"url", next, "page", n+1, "first_read_as_page", first+1)
+			c.complete = true
 			break
 		}
 		fetched[next] = n
@@ -403,12 +404,6 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		if n == 0 {
 			c.etag, c.lastMod = resp.etag, resp.lastMod
 		}
-		bh := hash12(resp.body)
-		if first, ok := bodies[bh]; ok {
-			loop("body", next, n, first)
-			break
-		}
-		bodies[bh] = n
 		var page *Page
 		if resp.tooLarge {
 			err = fmt.Errorf("page is over max_body_bytes (%d)", b.cfg.MaxBodyBytes)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,7 +209,7 @@ func TestRepeatedLastPageCountsAgainstMaxPages(t *testing.T) {
 }
 
 // The next links loop (page 2 links back to page 1): pagination ends at
-// the first repeat of a URL or of a page's bytes, with every post emitted
+// the first repeat of a URL, with every post emitted
 // once, rather than going round the loop up to max_pages in each poll.
 func TestNextLinkLoopEndsPagination(t *testing.T) {
 	for _, tc := range []struct {
@@ -246,5 +247,42 @@ func TestNextLinkLoopEndsPagination(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Pagination mode page on an API whose pages do not echo their number
+// (no "page", "total" or next link in the body). Exactly a page's worth of
+// new posts arrives while the poll is between page 2 and page 3 (a busy
+// board, a slow page, a Retry-After between pages): page 3 now holds the
+// very posts page 2 held, byte for byte. It is not a loop: the poll must read
+// on to the older new posts on pages 4 and 5 (a check on repeated page
+// bytes, since removed, took it as one and the watermark passed them).
+func TestPageRepeatedByShiftIsNotALoop(t *testing.T) {
+	s := newSim(t, 3)
+	s.nextFor = func(int) string { return "" }
+	s.add(1, 2, 3)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := simCfg(s.srv.URL)
+	cfg.Pagination = Pagination{Mode: PageNumber}
+	start(t, "shift", cfg, st, em)
+	waitFor(t, "first poll", func() bool { return len(em.Emitted()) >= 3 })
+	waitPolls(t, s, 2)
+	var armed atomic.Bool
+	s.mu.Lock()
+	s.hook = func(page int) {
+		if page == 3 && armed.CompareAndSwap(true, false) {
+			s.add(16, 17, 18)
+		}
+	}
+	for id := 4; id <= 15; id++ {
+		p := simPost{ID: id, Time: base.Add(time.Duration(id) * time.Minute)}
+		s.posts = append([]simPost{p}, s.posts...)
+	}
+	armed.Store(true)
+	s.mu.Unlock()
+	waitPolls(t, s, 4)
+	if m := missing(em, 1, 18); len(m) > 0 {
+		t.Errorf("posts never emitted: %v", m)
 	}
 }
