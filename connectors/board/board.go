@@ -232,8 +232,11 @@ type state struct {
 	LastModified string          `json:"last_modified,omitempty"`
 	Posts        map[string]seen `json:"posts"`
 	// Forgotten is the newest post time (Unix seconds) trimmed from Posts:
-	// a post not in Posts at or before it may have been handled and
-	// forgotten, so it is not emitted again.
+	// a post not in Posts before it (or at it, when that is before the
+	// watermark) may have been handled and forgotten, so it is not emitted
+	// again. A post at Forgotten that is also the watermark's time may be a
+	// new post made in the same second (a board giving only dates or
+	// minutes): it is emitted, a repeat at worst.
 	Forgotten int64 `json:"forgotten,omitempty"`
 }
 
@@ -581,7 +584,7 @@ func (b *Board) emitPosts(ctx context.Context, out minsheng.Emitter, c *cycle) e
 		h := contentHash(p)
 		b.mu.Lock()
 		prev, known := b.st.Posts[p.ID]
-		forgotten := b.st.Forgotten
+		forgotten, wmNow := b.st.Forgotten, b.st.Watermark.Unix()
 		b.mu.Unlock()
 		var it *minsheng.Item
 		kind := "new"
@@ -595,11 +598,17 @@ func (b *Board) emitPosts(ctx context.Context, out minsheng.Emitter, c *cycle) e
 		case known:
 			kind = "edit"
 			it = b.item(p, p.ID+"#"+h, minsheng.ItemID(b.cfg.Channel, b.name, p.ID), now)
-		case !p.Time.IsZero() && forgotten != 0 && p.Time.Unix() <= forgotten:
+		case !p.Time.IsZero() && forgotten != 0 &&
+			(p.Time.Unix() < forgotten || p.Time.Unix() == forgotten && forgotten < wmNow):
 			// As old as posts trimmed from the table: it may have been
 			// handled and forgotten. (A post older than the watermark but
-			// never acknowledged — shifted up a page while the poll read on,
-			// or approved late — is not in this case: it is emitted.)
+			// newer than every trimmed one — shifted up a page while the
+			// poll read on, or approved late — is not in this case: it is
+			// emitted. Nor is one at the trimmed time when that is the
+			// watermark's own: posts sharing one time, more of them than
+			// track_posts, must not hide a new post made at that time; a
+			// trimmed one re-read is emitted again, a duplicate the
+			// pipeline answers, until the watermark moves on.)
 			orderAck(true)
 			continue
 		default:

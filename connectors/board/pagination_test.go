@@ -127,6 +127,37 @@ func TestLateApprovedPostEmittedUnlessOlderThanTrimmed(t *testing.T) {
 	}
 }
 
+// Posts sharing one time (a board writing dates or minutes only), with
+// more of them than track_posts: trim() trims posts at the watermark's own
+// time, and Forgotten becomes that time. A new post made in the same
+// minute/day must still be emitted, not skipped as "handled and forgotten"
+// (it used to be lost).
+func TestNewPostAtForgottenWatermarkTimeEmitted(t *testing.T) {
+	s := newSim(t, 10)
+	at := base.Add(time.Minute)
+	s.mu.Lock()
+	for _, id := range []int{1, 2, 3} {
+		s.posts = append([]simPost{{ID: id, Time: at}}, s.posts...)
+	}
+	s.mu.Unlock()
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := simCfg(s.srv.URL)
+	cfg.TrackPosts = 2
+	start(t, "sametime", cfg, st, em)
+	waitFor(t, "first poll", func() bool { return len(em.Emitted()) >= 3 })
+	waitPolls(t, s, 3)
+	s.mu.Lock()
+	s.posts = append([]simPost{{ID: 4, Time: at}}, s.posts...)
+	s.mu.Unlock()
+	waitPolls(t, s, 3)
+	if n := emittedRefs(em)["4"]; n != 1 {
+		cp := checkpoint(t, st, "sametime")
+		t.Errorf("post 4 (same minute as the watermark) emitted %d times; forgotten=%d watermark=%d",
+			n, cp.Forgotten, cp.Watermark.Unix())
+	}
+}
+
 // Nine new posts (three pages) arrive between two polls, with max_pages 2
 // (an outage, say). The poll that stops at max_pages keeps the watermark;
 // the next reads down past the pages already handled (which do not count
