@@ -525,10 +525,16 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	return pollErr
 }
 
+// futureSlack is how far past now a post's time may be and still move the
+// watermark.
+const futureSlack = 10 * time.Minute
+
 // pending reports whether p may be a post the poll must go on to find
 // more of: newer than the watermark, or not yet acknowledged and not older
 // than it (or without a time). A post older than the watermark — an old
-// post pinned (置顶) to the top of page 1, say — is not, whether known or not.
+// post pinned (置顶) to the top of page 1, say — is not, whether known or not;
+// nor is an acknowledged post dated in the future (past now+futureSlack),
+// which the watermark never passes.
 func (b *Board) pending(p Post, wm time.Time) bool {
 	known := b.known(p.ID)
 	switch {
@@ -536,6 +542,8 @@ func (b *Board) pending(p Post, wm time.Time) bool {
 		return true
 	case p.Time.IsZero():
 		return !known
+	case known && p.Time.After(time.Now().Add(futureSlack)):
+		return false
 	case p.Time.After(wm):
 		return true
 	}
@@ -561,18 +569,33 @@ func (b *Board) emitPosts(ctx context.Context, out minsheng.Emitter, c *cycle) e
 		return c.posts[i].ID < c.posts[j].ID
 	})
 	now := time.Now()
+	limit, warnedFuture := now.Add(futureSlack), false
 	for _, p := range c.posts {
 		// Every post with a time takes its place in the order of a complete
 		// poll, so the watermark can pass it once it is handled: at once
 		// when it needs nothing, at its ack otherwise.
+		// A post dated after now+futureSlack (a pinned notice with a far
+		// publish date, a time-zone slip) takes no place in it: the
+		// watermark would move into the future and every later poll stop
+		// at page 1. It is tracked by id like any other.
 		var orderAck func(ok bool)
-		if c.complete && !p.Time.IsZero() {
+		future := !p.Time.IsZero() && p.Time.After(limit)
+		if future && !warnedFuture {
+			warnedFuture = true
+			b.log.Warn("post dated in the future; the watermark does not follow it",
+				"ref", p.ID, "post_time", p.Time, "limit", limit)
+		}
+		if c.complete && !p.Time.IsZero() && !future {
 			ot := c.order.Add(p.Time)
 			orderAck = func(ok bool) {
 				b.mu.Lock()
 				defer b.mu.Unlock()
 				if c.order.Ack(ot, ok) {
-					if done, _ := c.order.Done(); done.After(b.st.Watermark) {
+					done, _ := c.order.Done()
+					if done.After(limit) { // defensive: never past now+futureSlack
+						done = limit
+					}
+					if done.After(b.st.Watermark) {
 						b.st.Watermark = done
 						b.dirty = true
 					}

@@ -85,6 +85,28 @@ func TestPostShiftedUpByDeletionEmittedNextPoll(t *testing.T) {
 	}
 }
 
+// One post dated in the future (a pinned notice with a far publish date, a
+// board writing UTC times read as Asia/Shanghai, a test post) must not move
+// the watermark there: it used to, and from then on no post was "pending",
+// every poll stopped at page 1, and a burst of new posts spilling onto
+// page 2 was lost.
+func TestFutureDatedPostDoesNotEndPagination(t *testing.T) {
+	s := newSim(t, 3)
+	// A year after the real now (the sim's posts are dated in 2024: base).
+	s.pinned = []simPost{{ID: 999, Time: time.Now().AddDate(1, 0, 0), Title: "置顶: 留言须知"}}
+	s.add(1, 2, 3)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	start(t, "future", simCfg(s.srv.URL), st, em)
+	waitFor(t, "first poll", func() bool { return len(em.Emitted()) >= 4 })
+	waitPolls(t, s, 2)
+	s.add(4, 5, 6, 7, 8, 9, 10)
+	waitPolls(t, s, 4)
+	if m := missing(em, 1, 10); len(m) > 0 {
+		t.Errorf("posts never emitted: %v (watermark %v)", m, checkpoint(t, st, "future").Watermark)
+	}
+}
+
 // Posts appear late (held for moderation) with a time older than the
 // watermark. One newer than every post trimmed from the table is emitted;
 // one as old as trimmed posts cannot be told from a post handled and
