@@ -452,7 +452,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			}
 		}
 		// The poll has reached the watermark at the first page that holds
-		// no pending post. Deciding on the whole page, not on its first old
+		// no pending post (from page 2 on, see below). Deciding on the whole page, not on its first old
 		// post, keeps an old pinned (置顶) post at the top of page 1 from
 		// ending every poll there.
 		// A page is free of max_pages only when it holds acknowledged posts
@@ -475,7 +475,11 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		if unacked || !acked {
 			counted++
 		}
-		if reached || b.cfg.Pagination.Mode == PageNone {
+		// Stop there only once two pages are read: the page after one
+		// without pending posts is read too, an overlap that catches a new
+		// post shifted onto it by a deletion while the last poll was
+		// between pages (the next page's absence ends the poll as well).
+		if reached && n >= 1 || b.cfg.Pagination.Mode == PageNone {
 			c.complete = true
 			break
 		}

@@ -360,8 +360,15 @@ func TestJSONCursorEditsAndBadPosts(t *testing.T) {
 		!strings.Contains(rev.Body, "老人摔倒") || rev.Attrs["post_id"] != "3011" {
 		t.Errorf("revision: ref %q revision_of %q id %q body %q", rev.Ref, rev.RevisionOf, rev.ID, rev.Body)
 	}
-	if len(em.Quarantined()) != 3 {
-		t.Errorf("%d quarantined, want the 3 bad posts once", len(em.Quarantined()))
+	// The bad posts are on page 2, which every poll reads (the overlap
+	// page): each poll quarantines them again under the same IDs, which
+	// the pipeline answers as duplicates.
+	qids := map[string]bool{}
+	for _, q := range em.Quarantined() {
+		qids[q.ID()] = true
+	}
+	if len(qids) != 3 {
+		t.Errorf("%d distinct quarantines, want the 3 bad posts", len(qids))
 	}
 	if inv := em.Invalid(); len(inv) > 0 {
 		t.Errorf("invalid items emitted: %v", inv)
