@@ -52,8 +52,9 @@ type Config struct {
 	// MaxPages read in one poll, newest first, that hold a post not yet
 	// acknowledged (pages of acknowledged posts are read too, up to ten
 	// times this in all). The first poll of a new board reads at most this
-	// many pages of its history; a later poll that stops here keeps the
-	// watermark and the next one reads on.
+	// many pages of its history; a later poll reads one page more to see
+	// whether it has reached the watermark, and one that stops here keeps
+	// the watermark and the next one reads on (see StuckPolls).
 	MaxPages int `yaml:"max_pages" json:"max_pages" default:"10" validate:"gte=1,lte=10000"`
 	// MaxBodyBytes caps one page; a larger page is quarantined.
 	MaxBodyBytes int64 `yaml:"max_body_bytes" json:"max_body_bytes" default:"8388608" validate:"gte=1024"`
@@ -77,6 +78,11 @@ type Config struct {
 	// keeps (edits of older posts are not noticed, and a post first seen
 	// with a time as old as a trimmed one is taken as handled).
 	TrackPosts int `yaml:"track_posts" json:"track_posts" default:"10000" validate:"gte=1"`
+	// StuckPolls: after this many polls in a row left incomplete by a
+	// quarantined page or by the fetch cap (ten times max_pages pages), the
+	// next such poll is taken as complete, with an ERROR saying what is
+	// given up, so the watermark moves on and track_posts bounds the table.
+	StuckPolls int `yaml:"stuck_polls" json:"stuck_polls" default:"5" validate:"gte=1"`
 	// Retries of one request after a 429, a 5xx or a network error.
 	Retries int `yaml:"retries" json:"retries" default:"4" validate:"gte=0"`
 	// MinBackoff and MaxBackoff bound the exponential backoff between
@@ -152,6 +158,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.TrackPosts == 0 {
 		c.TrackPosts = 10000
+	}
+	if c.StuckPolls == 0 {
+		c.StuckPolls = 5
 	}
 	c.JSON = c.JSON.withDefaults()
 }
@@ -238,6 +247,9 @@ type state struct {
 	// new post made in the same second (a board giving only dates or
 	// minutes): it is emitted, a repeat at worst.
 	Forgotten int64 `json:"forgotten,omitempty"`
+	// Stuck counts the polls in a row left incomplete by a quarantined
+	// page or by the fetch cap (see Config.StuckPolls).
+	Stuck int `json:"stuck,omitempty"`
 }
 
 type seen struct {
@@ -352,9 +364,12 @@ type cycle struct {
 func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	b.mu.Lock()
 	wm, etag, lastMod := b.st.Watermark, b.st.ETag, b.st.LastModified
+	giveUp := b.st.Stuck >= b.cfg.StuckPolls
 	b.mu.Unlock()
 	c := &cycle{all: ackwindow.New[struct{}](), order: ackwindow.New[time.Time]()}
 	var pollErr, broken error
+	var brokenRef string
+	capped := false // stopped at the fetch cap before reaching the watermark
 	next := b.cfg.URL
 	if b.cfg.Pagination.Mode == PageNumber {
 		next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start))
@@ -373,6 +388,11 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	// last page hold no pending post once there is a watermark, so the
 	// usual stop ends the poll; the first poll is bounded by max_pages.)
 	fetched := map[string]int{} // → page index
+	// On a later poll, reaching max_pages, the poll reads one page more
+	// (probed) to see whether it has reached the watermark: without it a
+	// poll whose last counted page held new posts could never be complete
+	// (with max_pages 1, no poll that finds a new post ever was).
+	probed := false
 	for n := 0; ; n++ {
 		if first, ok := fetched[next]; ok {
 			b.log.Warn("pagination loops back to a page read in this poll; taking it as the last page",
@@ -381,7 +401,9 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			break
 		}
 		fetched[next] = n
-		if counted == b.cfg.MaxPages || n == maxFetches {
+		if counted == b.cfg.MaxPages && !wm.IsZero() && !probed && n < maxFetches {
+			probed = true
+		} else if counted >= b.cfg.MaxPages || n == maxFetches {
 			if wm.IsZero() {
 				// The first poll of a new board: max_pages bounds the
 				// history it takes in.
@@ -393,6 +415,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 				// the pages this one emitted.
 				b.log.Warn("poll stopped at max_pages before reaching the watermark; it stays, the next poll reads on",
 					"max_pages", b.cfg.MaxPages, "pages_read", n)
+				capped = n == maxFetches
 			}
 			break
 		}
@@ -429,16 +452,15 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			}
 			// The posts on the broken page were not read: the poll is
 			// incomplete and the watermark does not move past them.
+			if broken == nil {
+				broken, brokenRef = fmt.Errorf("page %s quarantined (%s)", ref, code), ref
+			}
 			if b.cfg.Pagination.Mode != PageNumber {
 				// The link to the next page is in the broken page: stop here.
-				pollErr = fmt.Errorf("page %s quarantined (%s)", ref, code)
 				break
 			}
 			// Numbered pages: read on (a page of junk, a captcha, may be
 			// passing), but emit what was read as an incomplete poll.
-			if broken == nil {
-				broken = fmt.Errorf("page %s quarantined (%s)", ref, code)
-			}
 			next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start+n+1))
 			continue
 		}
@@ -505,7 +527,31 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			break
 		}
 	}
-	if pollErr == nil && broken != nil {
+	// A poll left incomplete by a broken page or by the fetch cap may be
+	// so for good (a post the board always writes malformed, a backlog
+	// deeper than the cap): after stuck_polls of them in a row, the next
+	// is taken as complete, so the watermark moves and trim bounds the
+	// table. Other errors (network, 5xx) are not counted: they pass.
+	stuck := pollErr == nil && (broken != nil || capped)
+	if stuck && giveUp {
+		var lost string
+		if broken != nil {
+			lost = "the posts on the quarantined page (its raw bytes are in the dead letter under quarantined_page)"
+			if b.cfg.Pagination.Mode != PageNumber {
+				lost += " and on the pages after it"
+			}
+			lost += " are not emitted"
+		}
+		if capped {
+			if lost != "" {
+				lost += "; "
+			}
+			lost += fmt.Sprintf("posts older than the %d pages read are not read: raise max_pages", maxFetches)
+		}
+		b.log.Error("poll incomplete for stuck_polls polls in a row; taking this one as complete, the watermark moves past what is given up",
+			"stuck_polls", b.cfg.StuckPolls, "quarantined_page", brokenRef, "fetch_cap_reached", capped, "given_up", lost)
+		c.complete = true
+	} else if pollErr == nil && broken != nil {
 		pollErr, c.complete = broken, false
 	}
 	if err := b.emitPosts(ctx, out, c); err != nil {
@@ -520,6 +566,12 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	if c.complete && pollErr == nil && !c.all.Failed() {
 		b.mu.Lock()
 		b.st.ETag, b.st.LastModified = c.etag, c.lastMod
+		b.st.Stuck = 0
+		b.dirty = true
+		b.mu.Unlock()
+	} else if stuck {
+		b.mu.Lock()
+		b.st.Stuck++
 		b.dirty = true
 		b.mu.Unlock()
 	}

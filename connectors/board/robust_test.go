@@ -1,8 +1,11 @@
 package board
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,5 +105,94 @@ func TestStalledPageThenRestartHandlesEachOnce(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s handled %d times", id, n)
 		}
+	}
+}
+
+// A backlog deeper than 10×max_pages pages (a connector stopped over a
+// weekend on a busy board) is never reached: every later poll stops at the
+// fetch cap. It used to wedge the connector for good (the watermark never
+// moved again, and the post table, which trim() may not cut above the
+// watermark, grew without bound past track_posts). After stuck_polls such
+// polls the next is taken as complete, with an ERROR: the posts beyond the
+// cap (3..12) are given up, by design, and the watermark and table recover.
+func TestDeepBacklogGivenUpAfterStuckPolls(t *testing.T) {
+	s := newSim(t, 2)
+	s.add(1, 2)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := simCfg(s.srv.URL)
+	cfg.MaxPages = 1
+	cfg.TrackPosts = 5
+	start(t, "backlog", cfg, st, em)
+	waitFor(t, "first poll", func() bool { return len(em.Emitted()) >= 2 })
+	waitPolls(t, s, 2)
+	wm0 := checkpoint(t, st, "backlog").Watermark
+	for id := 3; id <= 32; id++ { // 15 pages of 2
+		s.add(id)
+	}
+	waitPolls(t, s, 25)
+	for id := 33; id <= 40; id++ { // life goes on
+		s.add(id)
+		waitPolls(t, s, 1)
+	}
+	waitPolls(t, s, 3)
+	cp := checkpoint(t, st, "backlog")
+	if m := missing(em, 1, 40); fmt.Sprint(m) != "[3 4 5 6 7 8 9 10 11 12]" {
+		t.Errorf("posts never emitted: %v, want only those beyond the fetch cap, 3..12", m)
+	}
+	if cp.Watermark.Equal(wm0) {
+		t.Errorf("watermark stuck at %v after 30+ polls", wm0)
+	}
+	if len(cp.Posts) > cfg.TrackPosts {
+		t.Errorf("post table holds %d entries, track_posts is %d", len(cp.Posts), cfg.TrackPosts)
+	}
+}
+
+// One post the board writes as malformed JSON (a raw control character or
+// newline in a hand-rolled JSON string) breaks every page it is on. It
+// arrives newer than the watermark, so every later poll is incomplete; it
+// used to wedge the watermark for good, with the post table growing past
+// track_posts and each poll reading down to the post's page. After
+// stuck_polls such polls the next is taken as complete: post 5 is given up
+// (its page is in the dead letter), the watermark moves, trim bounds the
+// table.
+func TestPermanentlyBrokenPostGivenUpAfterStuckPolls(t *testing.T) {
+	s := newSim(t, 3)
+	s.add(1, 2, 3)
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := simCfg(s.srv.URL)
+	cfg.Pagination = Pagination{Mode: PageNumber}
+	cfg.TrackPosts = 5
+	inner := s.srv.Config.Handler
+	s.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		inner.ServeHTTP(rec, r)
+		body := strings.Replace(rec.Body.String(), `"body of 5"`, "\"body\x01of 5\"", 1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	})
+	start(t, "broken", cfg, st, em)
+	waitFor(t, "first poll", func() bool { return len(em.Emitted()) >= 3 })
+	waitPolls(t, s, 2)
+	wm0 := checkpoint(t, st, "broken").Watermark
+	s.add(4, 5, 6, 7)
+	waitPolls(t, s, 2)
+	for id := 8; id <= 30; id++ {
+		s.add(id)
+		waitPolls(t, s, 1)
+	}
+	waitPolls(t, s, 2)
+	cp := checkpoint(t, st, "broken")
+	t.Logf("watermark %v (was %v), %d posts in table, forgotten %d, %d quarantines, missing %v",
+		cp.Watermark, wm0, len(cp.Posts), cp.Forgotten, len(em.Quarantined()), missing(em, 1, 30))
+	if cp.Watermark.Equal(wm0) {
+		t.Errorf("watermark stuck at %v: one malformed post wedges it for good", wm0)
+	}
+	if m := missing(em, 1, 30); fmt.Sprint(m) != "[5]" {
+		t.Errorf("posts never emitted: %v, want only the malformed post 5", m)
+	}
+	if len(cp.Posts) > cfg.TrackPosts {
+		t.Errorf("post table holds %d entries, track_posts is %d", len(cp.Posts), cfg.TrackPosts)
 	}
 }
