@@ -106,3 +106,16 @@ func TestDecodeGBKRSSWithoutDeclarationRefused(t *testing.T) {
 		t.Errorf("GBK RSS without a declaration decoded: posts %+v, bad %+v", p.Posts, p.Bad)
 	}
 }
+
+// A UTF-8 board that cuts a title by bytes leaves one truncated character:
+// the page is not valid UTF-8, but mostly is. It must be left as UTF-8 (for
+// DecodeJSON to quarantine the one bad post), not read as GB18030: this
+// page happens to decode cleanly so (as about 1 in 20 short pages do), and
+// every post on it used to be emitted as mojibake.
+func TestTruncatedUTF8PageNotReadAsGB18030(t *testing.T) {
+	page := []byte("{\"list\":[{\"id\":\"0\",\"title\":\"晚上难施\xe6\x96\",\"content\":\"垃圾\"}]}")
+	got, note := toUTF8("application/json", page)
+	if note != "" || string(got) != string(page) {
+		t.Errorf("UTF-8 page with one truncated character read with note %q: %s", note, got)
+	}
+}

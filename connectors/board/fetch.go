@@ -131,8 +131,9 @@ const (
 // is left alone). A charset in the Content-Type is followed, unless the
 // body is valid UTF-8 that the charset reads only with U+FFFD in it (UTF-8
 // under a wrong label). With no charset, or UTF-8 declared, a body that is
-// not valid UTF-8 is read as GB18030 (GBK, GB2312) when every byte of it
-// decodes cleanly; otherwise it is returned as is for DecodeJSON to refuse.
+// not valid UTF-8 nor mostly UTF-8 (see mostlyUTF8) is read as GB18030
+// (GBK, GB2312) when every byte of it decodes cleanly; otherwise it is
+// returned as is for DecodeJSON to refuse.
 // note says when the body was not read as declared.
 func toUTF8(contentType string, body []byte) (out []byte, note string) {
 	mt, params, err := mime.ParseMediaType(contentType)
@@ -146,7 +147,9 @@ func toUTF8(contentType string, body []byte) (out []byte, note string) {
 	}
 	cs := strings.ToLower(strings.TrimSpace(params["charset"]))
 	if cs == "" || cs == "utf-8" || cs == "utf8" {
-		if utf8.Valid(body) {
+		if utf8.Valid(body) || mostlyUTF8(body) {
+			// Mostly UTF-8 (a title cut by bytes, one bad post): left as
+			// is, for DecodeJSON to quarantine just the bad post or page.
 			return body, ""
 		}
 		if gb, ok := cleanGB18030(body); ok {
@@ -166,6 +169,26 @@ func toUTF8(contentType string, body []byte) (out []byte, note string) {
 		return body, noteUTF8Mislabel
 	}
 	return out, ""
+}
+
+// mostlyUTF8 reports whether b, not valid UTF-8, still reads as UTF-8
+// with a few bad bytes in it: it holds valid multi-byte UTF-8 sequences,
+// and no more invalid bytes than those. GBK text read as UTF-8 is nearly
+// all invalid bytes; a UTF-8 page with one character cut short is not, and
+// may yet decode "cleanly" as GB18030 into mojibake.
+func mostlyUTF8(b []byte) bool {
+	multi, bad := 0, 0
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r == utf8.RuneError && n == 1:
+			bad++
+		case n > 1:
+			multi++
+		}
+		b = b[n:]
+	}
+	return multi > 0 && bad <= multi
 }
 
 // cleanGB18030 decodes b as GB18030 when no byte of it is out of place
