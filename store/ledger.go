@@ -452,17 +452,23 @@ func (l *ledger) flush() {
 	l.dirty = false
 }
 
-func (l *ledger) append(ctx context.Context, id string, rec []byte) error {
-	if len(id) > 255 {
-		return fmt.Errorf("ledger: id too long")
-	}
+// encodeFrame lays out one record's frame: len(id) (1 byte), len(rec)
+// (4), the CRC-32C of id and rec (4), id, rec.
+func encodeFrame(id string, rec []byte) []byte {
 	frame := make([]byte, frameHeader+len(id)+len(rec))
 	frame[0] = byte(len(id))
 	binary.BigEndian.PutUint32(frame[1:5], uint32(len(rec)))
 	copy(frame[frameHeader:], id)
 	copy(frame[frameHeader+len(id):], rec)
 	binary.BigEndian.PutUint32(frame[5:9], crc32.Checksum(frame[frameHeader:], crcTable))
-	r := &appendReq{id: id, frame: frame, err: make(chan error, 1)}
+	return frame
+}
+
+func (l *ledger) append(ctx context.Context, id string, rec []byte) error {
+	if len(id) > 255 {
+		return fmt.Errorf("ledger: id too long")
+	}
+	r := &appendReq{id: id, frame: encodeFrame(id, rec), err: make(chan error, 1)}
 	l.closing.RLock()
 	if l.closed {
 		l.closing.RUnlock()

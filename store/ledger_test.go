@@ -3,9 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -250,14 +248,7 @@ func TestLedgerRollDropsAFailedWritesBytes(t *testing.T) {
 
 // testFrame is an append request for a record of n bytes.
 func testFrame(id string, n int) *appendReq {
-	rec := []byte(strings.Repeat("r", n))
-	frame := make([]byte, frameHeader+len(id)+len(rec))
-	frame[0] = byte(len(id))
-	binary.BigEndian.PutUint32(frame[1:5], uint32(len(rec)))
-	copy(frame[frameHeader:], id)
-	copy(frame[frameHeader+len(id):], rec)
-	binary.BigEndian.PutUint32(frame[5:9], crc32.Checksum(frame[frameHeader:], crcTable))
-	return &appendReq{id: id, frame: frame, err: make(chan error, 1)}
+	return &appendReq{id: id, frame: encodeFrame(id, []byte(strings.Repeat("r", n))), err: make(chan error, 1)}
 }
 
 // TestLedgerSkipShortSpan: damage shorter than a filler frame (a few

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -281,18 +280,7 @@ func TestInvalidOrdersQuarantined(t *testing.T) {
 func TestUnreadableFrameQuarantined(t *testing.T) {
 	good, _ := os.ReadFile("testdata/order.json")
 	notes := make(chan Message, 8)
-	up := websocket.Upgrader{Subprotocols: []string{Subprotocol}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		var hello Message
-		if c.ReadJSON(&hello) != nil || hello.Token != testToken {
-			return
-		}
-		c.WriteJSON(Message{Type: TypeWelcome, Protocol: 1, Stream: "hand", NextSeq: hello.ResumeAfter + 1})
+	url := handServer(t, func(c *websocket.Conn, hello Message) {
 		if hello.ResumeAfter == 0 {
 			c.WriteMessage(websocket.TextMessage, []byte("工单推送失败 <html>"))
 			c.WriteJSON(Message{Type: TypeOrder, Seq: 1, Order: good})
@@ -304,11 +292,10 @@ func TestUnreadableFrameQuarantined(t *testing.T) {
 			}
 			notes <- m
 		}
-	}))
-	defer srv.Close()
+	})
 	st := openStore(t, t.TempDir())
 	em := &conntest.Emitter{Ledger: st}
-	start(t, "12345", testConfig("ws"+strings.TrimPrefix(srv.URL, "http")), st, em)
+	start(t, "12345", testConfig(url), st, em)
 	var gotErr, gotAck bool
 	for !gotErr || !gotAck {
 		select {
