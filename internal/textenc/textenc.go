@@ -19,6 +19,9 @@ import (
 const (
 	UTF8    = "UTF-8"
 	GB18030 = "GB18030"
+	// Deferred: the start is ASCII, which both encodings read alike; the
+	// first other byte decides (see deferred).
+	Deferred = "UTF-8 or GB18030, decided at the first byte beyond ASCII"
 )
 
 // peek is how much of a file's start decides its encoding.
@@ -49,10 +52,76 @@ func Reader(r io.Reader, check bool) (io.Reader, string, error) {
 		}
 		return simplifiedchinese.GB18030.NewDecoder().Reader(br), GB18030, nil
 	}
+	if more && ascii(head) {
+		return &deferred{br: br, check: check, off: 0}, Deferred, nil
+	}
 	if !check {
 		return br, UTF8, nil
 	}
 	return &checked{r: br}, UTF8, nil
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// deferred reads a file whose first peek bytes are ASCII: a long run of
+// numbers and English (an export whose Chinese rows come later) would
+// otherwise be taken for UTF-8 and every GBK row after it rejected. ASCII
+// passes through as it is; at the first byte beyond it, what follows it
+// decides, as the start of a file does.
+type deferred struct {
+	br    *bufio.Reader
+	check bool
+	off   int64     // bytes passed through
+	dec   io.Reader // once decided
+}
+
+func (d *deferred) Read(p []byte) (int, error) {
+	if d.dec != nil {
+		return d.dec.Read(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if _, err := d.br.Peek(1); err != nil {
+		return 0, err
+	}
+	avail, _ := d.br.Peek(d.br.Buffered())
+	i := 0
+	for i < len(avail) && i < len(p) && avail[i] < utf8.RuneSelf {
+		i++
+	}
+	if i > 0 {
+		copy(p, avail[:i])
+		d.br.Discard(i)
+		d.off += int64(i)
+		return i, nil
+	}
+	head, err := d.br.Peek(peek)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return 0, err
+	}
+	more := len(head) == peek
+	switch {
+	case validPrefix(head, more) || mostlyUTF8(head):
+		d.dec = d.br
+		if d.check {
+			d.dec = &checked{r: d.br, off: d.off}
+		}
+	case cleanGB18030(head, more):
+		d.dec = simplifiedchinese.GB18030.NewDecoder().Reader(d.br)
+	case d.check:
+		return 0, fmt.Errorf("neither UTF-8 nor GB18030 (GBK) from byte %d: invalid UTF-8 at byte %d", d.off, d.off+int64(InvalidAt(head)))
+	default:
+		d.dec = d.br // rows judged one by one
+	}
+	return d.dec.Read(p)
 }
 
 // validPrefix reports whether b is valid UTF-8; when more follows, a

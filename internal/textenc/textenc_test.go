@@ -32,7 +32,11 @@ func TestReader(t *testing.T) {
 		{"utf-8 cut by the peek", long, long, UTF8, ""},
 		{"ascii ending in a gbk character", "id,title\n1,a" + gbk(t, "灯"), "id,title\n1,a灯", GB18030, ""},
 		// 路 in GBK (C2 B7) happens to be UTF-8 too (·); 灯 (B5 C6) is not.
-		{"gbk past the first 64 KiB of utf-8", strings.Repeat("a", peek+10) + gbk(t, "路灯"), "", UTF8, "invalid UTF-8 at byte 65548"},
+		// A start of ASCII decides nothing: the first other byte does.
+		{"gbk past 64 KiB of ascii", strings.Repeat("a", peek+10) + gbk(t, "路灯"), strings.Repeat("a", peek+10) + "路灯", Deferred, ""},
+		{"utf-8 past 64 KiB of ascii", strings.Repeat("a", peek+10) + "路灯", strings.Repeat("a", peek+10) + "路灯", Deferred, ""},
+		{"neither past 64 KiB of ascii", strings.Repeat("a", peek+10) + "\xff\xff", "", Deferred, "neither UTF-8 nor GB18030 (GBK) from byte 65546"},
+		{"gbk past 64 KiB of utf-8", "路" + strings.Repeat("a", peek+10) + gbk(t, "路灯"), "", UTF8, "invalid UTF-8 at byte 65551"},
 		{"utf-8 ending inside a character", "abc\xe8\xb7", "", UTF8, "invalid UTF-8 at byte 3"},
 		{"utf-8 with one stray byte", "标题,正文\n路灯\xa0坏了,很黑\n", "", UTF8, "invalid UTF-8 at byte 20"},
 		{"utf-16", "\xff\xfe1\x00,\x00", "", "", "UTF-16"},
@@ -60,9 +64,13 @@ func TestReader(t *testing.T) {
 // Without the check, invalid UTF-8 in a UTF-8 file passes through, for
 // the caller to judge the row it lands in.
 func TestReaderUnchecked(t *testing.T) {
-	for _, in := range []string{strings.Repeat("a", peek+10) + "\xb5\xc6", "标题,正文\n路灯\xa0坏了,很黑\n"} {
+	for in, want := range map[string]string{
+		"路" + strings.Repeat("a", peek+10) + "\xb5\xc6": UTF8,
+		"标题,正文\n路灯\xa0坏了,很黑\n":                          UTF8,
+		strings.Repeat("a", peek+10) + "路灯\xa0坏了":       Deferred,
+	} {
 		r, enc, err := Reader(strings.NewReader(in), false)
-		if err != nil || enc != UTF8 {
+		if err != nil || enc != want {
 			t.Fatal(enc, err)
 		}
 		if got, err := io.ReadAll(r); err != nil || string(got) != in {
