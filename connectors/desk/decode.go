@@ -229,6 +229,9 @@ func strictJSON(raw []byte, v any) error {
 	if !utf8.Valid(raw) {
 		return minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON", textenc.InvalidAt(raw))}}
 	}
+	if at := textenc.LoneSurrogateAt(raw); at >= 0 {
+		return minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("a \\u escape at byte %d is half a UTF-16 surrogate pair: it would be read as U+FFFD; send the character, or both halves", at)}}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -431,6 +434,9 @@ func (d *Desk) readBatch(req *http.Request, p *minsheng.Principal) ([]*minsheng.
 func eachItem(raw []byte, max int, f func(int, json.RawMessage)) (int, minsheng.FieldErrors) {
 	if !utf8.Valid(raw) {
 		return 0, minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON", textenc.InvalidAt(raw))}}
+	}
+	if at := textenc.LoneSurrogateAt(raw); at >= 0 {
+		return 0, minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("a \\u escape at byte %d is half a UTF-16 surrogate pair: it would be read as U+FFFD; send the character, or both halves", at)}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil {

@@ -556,8 +556,12 @@ func TestOrderNotUTF8Refused(t *testing.T) {
 			t.Errorf("%s: err %v, order %+v; want it refused as not UTF-8", c.name, err, o)
 		}
 	}
-	if _, _, err := DecodeOrder([]byte(`{"order_no":"市南区-1","received_at":"2024-03-06 09:15:27","description":"路灯\u4e0d亮"}`), cst); err != nil {
+	if _, _, err := DecodeOrder([]byte(`{"order_no":"市南区-1","received_at":"2024-03-06 09:15:27","description":"路灯\u4e0d亮\ud83d\ude00"}`), cst); err != nil {
 		t.Errorf("UTF-8 order refused: %v", err)
+	}
+	// Half a surrogate pair would decode to U+FFFD: refused too.
+	if _, _, err := DecodeOrder([]byte(`{"order_no":"QD-\ud800","received_at":"2024-03-06 09:15:27","description":"路灯不亮"}`), cst); err == nil || !strings.Contains(err.Error(), "surrogate") {
+		t.Errorf("a lone surrogate escape: %v", err)
 	}
 }
 

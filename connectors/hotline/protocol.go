@@ -13,6 +13,7 @@ import (
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/connectors/internal/timefmt"
 	"github.com/minsheng/minsheng/internal/jsonkeys"
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 // Protocol constants. See README.md for the specification.
@@ -203,6 +204,9 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 	// of one length as the same one), not refused.
 	if !utf8.Valid(b) {
 		return nil, time.Time{}, errors.New("invalid work order: text is not valid UTF-8")
+	}
+	if at := textenc.LoneSurrogateAt(b); at >= 0 {
+		return nil, time.Time{}, fmt.Errorf("invalid work order: a \\u escape at byte %d is half a UTF-16 surrogate pair", at)
 	}
 	var o WorkOrder
 	d := json.NewDecoder(bytes.NewReader(b))

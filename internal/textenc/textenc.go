@@ -217,3 +217,54 @@ func (c *checked) Read(p []byte) (int, error) {
 	c.carry = append(c.carry[:0], b[end:]...)
 	return n, err
 }
+
+// LoneSurrogateAt is the offset in the JSON text b of the first \u escape
+// that names half of a UTF-16 surrogate pair without its other half
+// (`"\ud800"`), or -1. encoding/json decodes such an escape to U+FFFD
+// without a word, so text sent that way would lose a character unseen.
+func LoneSurrogateAt(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // an escaped character, a backslash among them
+			continue
+		}
+		r, ok := hex4(b, i+2)
+		switch {
+		case !ok:
+		case r >= 0xD800 && r <= 0xDBFF:
+			if lo, ok := hex4(b, i+8); !ok || i+7 >= len(b) || b[i+6] != '\\' || b[i+7] != 'u' || lo < 0xDC00 || lo > 0xDFFF {
+				return i
+			}
+			i += 11 // the pair
+			continue
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return i
+		}
+		i += 5
+	}
+	return -1
+}
+
+// hex4 reads the four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}

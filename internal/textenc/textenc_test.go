@@ -2,6 +2,7 @@ package textenc
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
@@ -109,6 +110,49 @@ func FuzzReader(f *testing.F) {
 		}
 		if enc == UTF8 && !bytes.Equal(got, bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))) {
 			t.Fatalf("UTF-8 input changed: %q → %q", b, got)
+		}
+	})
+}
+
+func TestLoneSurrogateAt(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{`{"t":"路灯"}`, -1},
+		{`{"t":"\u8def\u706f"}`, -1},
+		{`{"t":"\ud83d\ude00"}`, -1}, // a pair: 😀
+		{`{"t":"\uD83D\uDE00"}`, -1},
+		{`{"t":"\ud800"}`, 6},
+		{`{"t":"a\ude00"}`, 7},
+		{`{"t":"\ud83d\u0041"}`, 6},
+		{`{"t":"\\ud800"}`, -1}, // a backslash, then text
+		{`{"t":"\ud83d`, 6},
+		{`\u`, -1},
+	} {
+		if got := LoneSurrogateAt([]byte(tc.in)); got != tc.want {
+			t.Errorf("LoneSurrogateAt(%s) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzLoneSurrogateAt: a valid UTF-8 JSON string in which it finds no lone
+// surrogate (and that names no U+FFFD itself) decodes without U+FFFD.
+func FuzzLoneSurrogateAt(f *testing.F) {
+	f.Add(`\ud83d\ude00`)
+	f.Add(`a\ud800b`)
+	f.Add(`\\ud800`)
+	f.Fuzz(func(t *testing.T, x string) {
+		raw := []byte(`"` + x + `"`)
+		var s string
+		if !utf8.Valid(raw) || json.Unmarshal(raw, &s) != nil {
+			return
+		}
+		if strings.ContainsRune(x, utf8.RuneError) || strings.Contains(strings.ToLower(x), `\ufffd`) {
+			return
+		}
+		if at := LoneSurrogateAt(raw); at < 0 && strings.ContainsRune(s, utf8.RuneError) {
+			t.Fatalf("%q decodes to %q, but no lone surrogate was found", raw, s)
 		}
 	})
 }
