@@ -82,7 +82,7 @@ type Config struct {
 	// quarantined page or by the fetch cap (ten times max_pages pages), the
 	// next such poll is taken as complete, with an ERROR saying what is
 	// given up, so the watermark moves on and track_posts bounds the table.
-	StuckPolls int `yaml:"stuck_polls" json:"stuck_polls" default:"5" validate:"gte=1"`
+	StuckPolls int `yaml:"stuck_polls" json:"stuck_polls" default:"60" validate:"gte=1"`
 	// Retries of one request after a 429, a 5xx or a network error.
 	Retries int `yaml:"retries" json:"retries" default:"4" validate:"gte=0"`
 	// MinBackoff and MaxBackoff bound the exponential backoff between
@@ -160,7 +160,7 @@ func (c *Config) applyDefaults() {
 		c.TrackPosts = 10000
 	}
 	if c.StuckPolls == 0 {
-		c.StuckPolls = 5
+		c.StuckPolls = 60
 	}
 	c.JSON = c.JSON.withDefaults()
 }
@@ -313,7 +313,10 @@ func (b *Board) trim() {
 	all := make([]kv, 0, len(b.st.Posts))
 	wm := b.st.Watermark.Unix()
 	for id, s := range b.st.Posts {
-		if s.T != 0 && s.T <= wm {
+		// Not the watermark's own second: a post of that second trimmed
+		// and read again would be taken for new, and trimmed again, on
+		// every poll.
+		if s.T != 0 && s.T < wm {
 			all = append(all, kv{id, s.T})
 		}
 	}
@@ -384,10 +387,10 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	// 2…): every page it reaches has been read. Repeated page bytes are not
 	// taken as a loop: exactly one page of new posts arriving between two
 	// page reads gives the next page the bytes of the last one, with older
-	// new posts still below. (Page numbers past the end answered with the
-	// last page hold no pending post once there is a watermark, so the
-	// usual stop ends the poll; the first poll is bounded by max_pages.)
+	// new posts still below. Page numbers past the end answered with the
+	// last page end the poll at the third copy in a row (below).
 	fetched := map[string]int{} // → page index
+	lastBody, repeats := "", 0
 	// On a later poll, reaching max_pages, the poll reads one page more
 	// (probed) to see whether it has reached the watermark: without it a
 	// poll whose last counted page held new posts could never be complete
@@ -429,6 +432,19 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		}
 		if n == 0 {
 			c.etag, c.lastMod = resp.etag, resp.lastMod
+		}
+		// Three numbered pages in a row with the same bytes: a board that
+		// answers every number past its end with its last page. (Two may
+		// be a shift by exactly one page of new posts while the poll read
+		// on; a shift twice in a row is not.) Its posts were read.
+		if bh := hash12(resp.body); bh == lastBody {
+			if repeats++; repeats >= 2 && b.cfg.Pagination.Mode == PageNumber {
+				b.log.Warn("numbered pages repeat the same page; taking it as the last", "url", next, "page", n+1)
+				c.complete = true
+				break
+			}
+		} else {
+			lastBody, repeats = bh, 0
 		}
 		var page *Page
 		if resp.tooLarge {

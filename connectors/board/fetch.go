@@ -172,23 +172,56 @@ func toUTF8(contentType string, body []byte) (out []byte, note string) {
 }
 
 // mostlyUTF8 reports whether b, not valid UTF-8, still reads as UTF-8
-// with a few bad bytes in it: it holds valid multi-byte UTF-8 sequences,
-// and no more invalid bytes than those. GBK text read as UTF-8 is nearly
-// all invalid bytes; a UTF-8 page with one character cut short is not, and
-// may yet decode "cleanly" as GB18030 into mojibake.
+// with a slip in it: it holds valid multi-byte UTF-8 sequences, and every
+// invalid byte is a sequence cut short (a lead byte and fewer continuation
+// bytes than it needs, then ASCII or the end), as a page that cuts titles
+// by bytes leaves. GBK text read as UTF-8 has lead bytes followed by
+// other lead bytes and continuation bytes standing alone, even where some
+// of its characters (930 of GB2312's) happen to be valid UTF-8; and a
+// UTF-8 page with one character cut may yet decode "cleanly" as GB18030
+// into mojibake.
 func mostlyUTF8(b []byte) bool {
-	multi, bad := 0, 0
+	multi := 0
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
 		switch {
 		case r == utf8.RuneError && n == 1:
-			bad++
+			cut := cutSequence(b)
+			if cut == 0 {
+				return false
+			}
+			n = cut
 		case n > 1:
 			multi++
 		}
 		b = b[n:]
 	}
-	return multi > 0 && bad <= multi
+	return multi > 0
+}
+
+// cutSequence is the length of the UTF-8 sequence cut short at the start
+// of b (a lead byte and fewer continuation bytes than it needs, then a
+// byte below 0x80 or the end), or 0.
+func cutSequence(b []byte) int {
+	var need int
+	switch c := b[0]; {
+	case c >= 0xC2 && c <= 0xDF:
+		need = 2
+	case c >= 0xE0 && c <= 0xEF:
+		need = 3
+	case c >= 0xF0 && c <= 0xF4:
+		need = 4
+	default:
+		return 0
+	}
+	i := 1
+	for i < len(b) && i < need && b[i] >= 0x80 && b[i] <= 0xBF {
+		i++
+	}
+	if i >= need || i < len(b) && b[i] >= utf8.RuneSelf {
+		return 0
+	}
+	return i
 }
 
 // cleanGB18030 decodes b as GB18030 when no byte of it is out of place

@@ -123,6 +123,7 @@ func TestDeepBacklogGivenUpAfterStuckPolls(t *testing.T) {
 	cfg := simCfg(s.srv.URL)
 	cfg.MaxPages = 1
 	cfg.TrackPosts = 5
+	cfg.StuckPolls = 5
 	start(t, "backlog", cfg, st, em)
 	waitFor(t, "first poll", func() bool { return len(em.Emitted()) >= 2 })
 	waitPolls(t, s, 2)
@@ -164,6 +165,7 @@ func TestPermanentlyBrokenPostGivenUpAfterStuckPolls(t *testing.T) {
 	cfg := simCfg(s.srv.URL)
 	cfg.Pagination = Pagination{Mode: PageNumber}
 	cfg.TrackPosts = 5
+	cfg.StuckPolls = 5
 	inner := s.srv.Config.Handler
 	s.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
