@@ -2,7 +2,6 @@ package board
 
 import (
 	"fmt"
-	"golang.org/x/text/encoding/simplifiedchinese"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/minsheng/minsheng/connectors/internal/conntest"
 )
@@ -55,29 +56,6 @@ func TestRepeatedLastPageWithANewPostCompletes(t *testing.T) {
 	if !cp.Watermark.Equal(want) {
 		t.Errorf("watermark %v (was %v), want post 4's time %v; stuck=%d; %d page reads since post 4",
 			cp.Watermark, wm0, want, cp.Stuck, after-before)
-	}
-}
-
-// TestPostAtWatermarkSecondNotTrimmedAndResent: posts of the watermark's
-// own second are not trimmed (one trimmed and read again was taken for new,
-// emitted and trimmed again on every poll).
-func TestPostAtWatermarkSecondNotTrimmedAndResent(t *testing.T) {
-	s := newSim(t, 10)
-	at := base.Add(time.Minute)
-	s.mu.Lock()
-	for _, id := range []int{1, 2, 3} {
-		s.posts = append([]simPost{{ID: id, Time: at}}, s.posts...)
-	}
-	s.mu.Unlock()
-	st := openStore(t, t.TempDir())
-	em := &conntest.Emitter{Ledger: st}
-	cfg := simCfg(s.srv.URL)
-	cfg.TrackPosts = 2
-	start(t, "sametime2", cfg, st, em)
-	waitFor(t, "first poll", func() bool { return len(em.Emitted()) >= 3 })
-	waitPolls(t, s, 10)
-	if n := emittedRefs(em)["1"]; n > 2 {
-		t.Errorf("post 1 emitted %d times in ~10 polls of an unchanged board", n)
 	}
 }
 

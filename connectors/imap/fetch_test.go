@@ -25,78 +25,61 @@ import (
 // is forwarded. Either may be nil.
 func responseProxy(t *testing.T, addr string, rewrite func(resp []byte) []byte, onClient func(b []byte)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	literal := regexp.MustCompile(`\{(\d+)\}\r\n$`)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() {
-				defer s.Close()
-				buf := make([]byte, 32<<10)
-				for {
-					k, err := c.Read(buf)
-					if k > 0 {
-						if onClient != nil {
-							onClient(buf[:k])
-						}
-						if _, werr := s.Write(buf[:k]); werr != nil {
-							return
-						}
+	return proxy(t, addr, func(c, s net.Conn) {
+		go func() {
+			defer s.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				k, err := c.Read(buf)
+				if k > 0 {
+					if onClient != nil {
+						onClient(buf[:k])
 					}
-					if err != nil {
+					if _, werr := s.Write(buf[:k]); werr != nil {
 						return
 					}
 				}
-			}()
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(s)
-				for {
-					resp, err := r.ReadBytes('\n')
-					for err == nil {
-						m := literal.FindSubmatch(resp)
-						if m == nil {
-							break
-						}
-						n := 0
-						for _, d := range m[1] {
-							n = n*10 + int(d-'0')
-						}
-						lit := make([]byte, n)
-						if _, err = io.ReadFull(r, lit); err != nil {
-							break
-						}
-						resp = append(resp, lit...)
-						var rest []byte
-						rest, err = r.ReadBytes('\n')
-						resp = append(resp, rest...)
-					}
-					if err != nil {
-						return
-					}
-					if rewrite != nil {
-						resp = rewrite(resp)
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
+				if err != nil {
+					return
 				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+			}
+		}()
+		go func() {
+			defer c.Close()
+			r := bufio.NewReader(s)
+			for {
+				resp, err := r.ReadBytes('\n')
+				for err == nil {
+					m := literal.FindSubmatch(resp)
+					if m == nil {
+						break
+					}
+					n := 0
+					for _, d := range m[1] {
+						n = n*10 + int(d-'0')
+					}
+					lit := make([]byte, n)
+					if _, err = io.ReadFull(r, lit); err != nil {
+						break
+					}
+					resp = append(resp, lit...)
+					var rest []byte
+					rest, err = r.ReadBytes('\n')
+					resp = append(resp, rest...)
+				}
+				if err != nil {
+					return
+				}
+				if rewrite != nil {
+					resp = rewrite(resp)
+				}
+				if _, err := c.Write(resp); err != nil {
+					return
+				}
+			}
+		}()
+	})
 }
 
 // bodyResponse is a FETCH response carrying a message's BODY[] as a literal.

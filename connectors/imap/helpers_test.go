@@ -202,3 +202,30 @@ func recreateInbox(t *testing.T, srv *memServer) {
 		t.Fatal(err)
 	}
 }
+
+// proxy listens on a loopback port and, for each connection to it, dials
+// addr and hands both ends to serve (client, server), which forwards as it
+// likes. It returns the port's address.
+func proxy(t *testing.T, addr string, serve func(client, server net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			serve(c, s)
+		}
+	}()
+	return ln.Addr().String()
+}

@@ -272,41 +272,24 @@ func TestPollWithoutIdle(t *testing.T) {
 // stallProxy forwards to addr, but stops passing server data on a
 // connection once it carries marker: a server that stalls mid-message.
 func stallProxy(t *testing.T, addr, marker string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := s.Read(buf)
-					if i := bytes.Index(buf[:n], []byte(marker)); i >= 0 {
-						c.Write(buf[:i])
-						io.Copy(io.Discard, s) // hold the rest back
-						return
-					}
-					if _, werr := c.Write(buf[:n]); werr != nil || err != nil {
-						return
-					}
+	return proxy(t, addr, func(c, s net.Conn) {
+		go func() { io.Copy(s, c); s.Close() }()
+		go func() {
+			defer c.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := s.Read(buf)
+				if i := bytes.Index(buf[:n], []byte(marker)); i >= 0 {
+					c.Write(buf[:i])
+					io.Copy(io.Discard, s) // hold the rest back
+					return
 				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+				if _, werr := c.Write(buf[:n]); werr != nil || err != nil {
+					return
+				}
+			}
+		}()
+	})
 }
 
 // A message whose fetch stalls is retried, then quarantined unread after
