@@ -631,6 +631,13 @@ func readLabelledJSON(path string) ([]labelled, error) {
 		if bad != nil {
 			return nil, bad
 		}
+		// As a table's header must name a title or body column: an item
+		// whose text is under a name not known here would be scored, and
+		// trained on, as an empty text.
+		if field("title") == nil && field("body") == nil {
+			return nil, fmt.Errorf("%s: %s (id %s): no title or body (names read: %s; %s)", path, at, learn.IDOf(out[i].ID),
+				strings.Join(tableColumns["title"], "/"), strings.Join(tableColumns["body"], "/"))
+		}
 	}
 	return out, nil
 }
@@ -916,8 +923,15 @@ func classifyInput(line []byte) (title, body string, id json.RawMessage, err err
 	case len(bytes.TrimSpace(line)) == 0:
 		return "", "", nil, errors.New("blank")
 	}
+	// Bytes that are not UTF-8 (a GBK line) and halves of surrogate pairs
+	// encoding/json reads as U+FFFD without a word: the line would be
+	// decided on garbled text, as the gateway refuses to.
+	textErr := learn.CheckJSONText(line)
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(line, &obj); err != nil {
+		if textErr != nil {
+			return "", "", nil, textErr
+		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return "", "", nil, fmt.Errorf("a JSON %s, not an object", te.Value)
@@ -931,6 +945,12 @@ func classifyInput(line []byte) (title, body string, id json.RawMessage, err err
 	id, err = aliased(keys, "id") // echoed as given: "9" and 9 are not the same id to a script
 	if kt := (*keyTrouble)(nil); errors.As(clash, &kt) && kt.names("id") {
 		id = nil // which of the two ids the line meant is not known
+	}
+	if textErr != nil {
+		if id != nil && learn.CheckJSONText(id) != nil {
+			id = nil // echoed, it would make the answer no UTF-8 JSON either
+		}
+		return "", "", id, textErr
 	}
 	if err == nil {
 		err = clash

@@ -109,6 +109,14 @@ func TestClassifyErrors(t *testing.T) {
 		{`"str"`, `{"id":null,"error":"line 12: a JSON string, not an object"}`},
 		{`{"id":"d","title":"路灯坏了","body":null}`, ""},
 		{`{"id":"e","title":"路灯坏了"} trailing`, `{"id":null,"error":"line 14: invalid character 't' after top-level value"}`},
+		// Text encoding/json would read as U+FFFD without a word: GBK bytes
+		// (路灯坏了 in GBK), an id among them not echoed as it is not UTF-8;
+		// half a surrogate pair. A whole pair is a character.
+		{"{\"id\":\"f\",\"body\":\"\xc2\xb7\xb5\xc6\xbb\xb5\xc1\xcb\"}", `{"id":"f","error":"line 15: not UTF-8 (first bad byte at offset 20; is it GBK? iconv -f GB18030 -t UTF-8)"}`},
+		{"{\"id\":\"g\xb5\",\"body\":\"路灯坏了很久\"}", `{"id":null,"error":"line 16: not UTF-8 (first bad byte at offset 8; is it GBK? iconv -f GB18030 -t UTF-8)"}`},
+		{`{"id":"h","body":"\ud800路灯坏了很久"}`, `{"id":"h","error":"line 17: the \\u escape at offset 18 is half a UTF-16 surrogate pair and would be read as U+FFFD: give the character, or both halves"}`},
+		{`{"id":"i","body":"\ud83d\ude00路灯坏了很久"}`, ""},
+		{`{"id":"j","body":"\\ud800路灯坏了很久"}`, ""},
 	}
 	var in []string
 	for _, c := range cases {
@@ -289,6 +297,11 @@ func TestEvalFile(t *testing.T) {
 		{`{"id":7,"body":"x","class":"petition","discipline_lead":"maybe"}`, `line 1 (id 7): discipline_lead "maybe"`},
 		{`{"id":"8","body":"x","department":"城建"}`, `unknown department "城建"`},
 		{"{", "bad.jsonl:1"},
+		// Text that would be scored, and trained on, as other text or none.
+		{"{\"id\":\"9\",\"body\":\"\xc2\xb7\xb5\xc6\xbb\xb5\xc1\xcb\",\"class\":\"gov_service\"}", "bad.jsonl:1: not UTF-8 (first bad byte at offset 20"},
+		{`{"id":"10","body":"路灯\udc00坏了","class":"gov_service"}`, "bad.jsonl:1: the \\u escape at offset 25 is half a UTF-16 surrogate pair"},
+		{"\xff\xfe{", "bad.jsonl: the file is UTF-16"},
+		{`{"id":"11","message":"小区门口路灯坏了","class":"gov_service"}`, "line 1 (id 11): no title or body"},
 	} {
 		os.WriteFile(bad, []byte(tc.line+"\n"), 0o644)
 		if err := evalFile(&out, e, bad); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -198,7 +198,10 @@ func ReadExamples(path string) ([]Record, error) {
 const MaxJSONLine = 16 << 20
 
 // ReadJSONLines reads one T per non-blank line of path, after a UTF-8 byte
-// order mark at its start if there is one; an error names the line.
+// order mark at its start if there is one; an error names the line. The
+// text must be UTF-8, and a \u escape may not be half a surrogate pair:
+// encoding/json would read either as U+FFFD without a word, so that a GBK
+// file would be scored, or trained on, as garbage.
 func ReadJSONLines[T any](path string) ([]T, error) {
 	out, _, err := ReadJSONLinesAt[T](path)
 	return out, err
@@ -219,10 +222,16 @@ func ReadJSONLinesAt[T any](path string) ([]T, []int, error) {
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
 		if n == 1 {
+			if bytes.HasPrefix(line, []byte{0xFF, 0xFE}) || bytes.HasPrefix(line, []byte{0xFE, 0xFF}) {
+				return nil, nil, fmt.Errorf("%s: the file is UTF-16: save it as UTF-8 JSON lines (iconv -f UTF-16 -t UTF-8)", path)
+			}
 			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
+		}
+		if err := CheckJSONText(line); err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: %w", path, n, err)
 		}
 		var v T
 		if err := json.Unmarshal(line, &v); err != nil {
@@ -238,6 +247,20 @@ func ReadJSONLinesAt[T any](path string) ([]T, []int, error) {
 		return nil, nil, fmt.Errorf("%s: after line %d: %w", path, last, err)
 	}
 	return out, at, nil
+}
+
+// CheckJSONText reports JSON text that encoding/json would read as other
+// text without a word: bytes that are not UTF-8 (a line saved as GBK) and
+// \u escapes that are half a UTF-16 surrogate pair, which it reads as
+// U+FFFD. The error gives the offset in line.
+func CheckJSONText(line []byte) error {
+	if !utf8.Valid(line) {
+		return fmt.Errorf("not UTF-8 (first bad byte at offset %d; is it GBK? iconv -f GB18030 -t UTF-8)", textenc.InvalidAt(line))
+	}
+	if at := textenc.LoneSurrogateAt(line); at >= 0 {
+		return fmt.Errorf("the \\u escape at offset %d is half a UTF-16 surrogate pair and would be read as U+FFFD: give the character, or both halves", at)
+	}
+	return nil
 }
 
 // LabelRef is one row of triage/labels/fourway.tsv: a reference to a
