@@ -37,8 +37,8 @@ var traditional = func() *[(0xA000 - 0x4E00) / 64]uint64 {
 
 // foldRune maps one rune for classification: full-width forms to ASCII,
 // upper to lower case, traditional to simplified Chinese. It returns -1 for
-// runes that carry nothing (format and control characters) and ' ' for any
-// kind of space.
+// runes that carry nothing (control characters, and those Unicode says are
+// ignorable, invisible: ignorable) and ' ' for any kind of space.
 func foldRune(r rune) rune {
 	switch {
 	case r < 0x80:
@@ -56,7 +56,7 @@ func foldRune(r rune) rune {
 		return foldRune(r - 0xFEE0)
 	case r == 0x3000 || r == 0xA0 || r == 0x2028 || r == 0x2029:
 		return ' '
-	case r >= 0x200B && r <= 0x200F, r == 0xFEFF, r == 0x2060, r == utf8.RuneError:
+	case r >= 0x200B && r <= 0x200F, r == 0xFEFF, r == 0x2060, r == utf8.RuneError, ignorable(r):
 		return -1
 	case r < 0x10000:
 		if s := t2s[r]; s != 0 {
@@ -70,6 +70,28 @@ func foldRune(r rune) rune {
 		}
 	}
 	return r
+}
+
+// ignorable reports whether r is a Default_Ignorable_Code_Point of Unicode
+// (DerivedCoreProperties.txt): a soft hyphen, a bidirectional mark or
+// isolate, a variation selector, a Hangul filler, a tag character. A
+// renderer draws nothing for it, so a text read on screen is the same with
+// or without it; kept, each broke the n-grams and the keywords it stood
+// between, and "村支书王某贪\u00ad污" raised no corruption rule. No
+// training text holds one.
+func ignorable(r rune) bool {
+	switch {
+	case r < 0xAD:
+		return false
+	case r == 0xAD, r == 0x34F, r == 0x61C, r == 0x115F, r == 0x1160, r == 0x17B4, r == 0x17B5, r >= 0x180B && r <= 0x180F:
+		return true
+	case r < 0x200B:
+		return false
+	case r <= 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2060 && r <= 0x206F, r == 0x3164, r >= 0xFE00 && r <= 0xFE0F,
+		r == 0xFEFF, r == 0xFFA0, r >= 0xFFF0 && r <= 0xFFF8:
+		return true
+	}
+	return r >= 0x1BCA0 && r <= 0x1BCA3 || r >= 0x1D173 && r <= 0x1D17A || r >= 0xE0000 && r <= 0xE0FFF
 }
 
 // noisePairs are phrases that open or close a letter and carry no signal

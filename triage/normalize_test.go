@@ -15,6 +15,12 @@ func TestNormalize(t *testing.T) {
 		{"traditional", "拆遷補償與養老保險", "拆迁补偿与养老保险"},
 		{"markup", "<p>路灯<b>不亮</b></p>&nbsp;请修", "路灯 不亮 请修"},
 		{"invisible", "贪\u200b污\ufeff", "贪污"},
+		// Every default-ignorable code point goes, not only the zero-width
+		// ones: soft hyphen, bidirectional marks and isolates, Mongolian
+		// vowel separator, combining grapheme joiner, variation selector,
+		// Hangul filler, tag character.
+		{"ignorable", "贪\u00ad污\u202e受\u2066贿\u2069村\u180e支\u034f书\ufe0f😀\ufe0f\u3164a\U000E0041b\u061c", "贪污受贿村支书😀ab"},
+		{"ignorable as a reference", "贪&#173;污", "贪污"},
 		{"greeting", "尊敬的领导：您好！小区停水三天了", ": !小区停水三天了"},
 		{"thanks kept", "谢谢", "谢谢"},
 		{"a 12345 operator's frame", "市民来电反映：小区停水三天了", ":小区停水三天了"},

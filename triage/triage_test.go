@@ -281,6 +281,30 @@ func TestScriptInvariance(t *testing.T) {
 	}
 }
 
+// Characters a screen shows as nothing, between the characters of a
+// letter, change nothing: they had broken every n-gram and keyword they
+// stood in, so a soft hyphen after each character hid 贪污 from the
+// corruption rule, and a Mongolian vowel separator took the lead away.
+func TestInvisibleCharacters(t *testing.T) {
+	e := engine(t, DefaultConfig())
+	letter := "我们村的村支书王某贪污扶贫款，还收受贿赂，请上级调查处理。"
+	want := e.DecideText("", letter)
+	if !want.Flags.DisciplineLead || !hasReason(want, "rule", "corruption") {
+		t.Fatalf("the fixture needs a letter the corruption rule flags: %+v", want)
+	}
+	for _, r := range []rune{0xAD, 0x34F, 0x61C, 0x180E, 0x202E, 0x2066, 0xFE0F, 0x3164, 0xE0020} {
+		var b strings.Builder
+		for _, c := range letter {
+			b.WriteRune(c)
+			b.WriteRune(r)
+		}
+		got := e.DecideText("", b.String())
+		if got.Class != want.Class || got.Confidence != want.Confidence || got.Flags != want.Flags || !hasReason(got, "rule", "corruption") {
+			t.Errorf("U+%04X after each character: %s %.2f %+v %v; without it %s %.2f %+v", r, got.Class, got.Confidence, got.Flags, got.Reasons, want.Class, want.Confidence, want.Flags)
+		}
+	}
+}
+
 func TestRulesOverride(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Rules = []Rule{
