@@ -6,10 +6,13 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // t2s maps a traditional character in the BMP to its simplified form (0:
-// unchanged). Built once from the generated t2sPairs.
+// unchanged). Built once from the generated t2sPairs, and then given the
+// look-alikes of characters in the blocks listed in lookAlikes.
 var t2s = func() []uint16 {
 	t := make([]uint16, 0x10000)
 	for s := t2sPairs; s != ""; {
@@ -18,8 +21,30 @@ var t2s = func() []uint16 {
 		t[a] = uint16(b)
 		s = s[n+m:]
 	}
+	for _, b := range lookAlikes {
+		for r := b[0]; r <= b[1]; r++ {
+			k := []rune(norm.NFKC.String(string(r)))
+			if len(k) != 1 || k[0] == r || k[0] > 0xFFFF {
+				continue
+			}
+			c := k[0]
+			if s := t[c]; s != 0 {
+				c = rune(s)
+			}
+			t[r] = uint16(c)
+		}
+	}
 	return t
 }()
+
+// lookAlikes are blocks of characters drawn like common Chinese characters
+// but coded apart: the Kangxi radicals (⼯ for 工, ⾏ for 行), which text
+// copied out of a PDF often holds, and the CJK compatibility ideographs,
+// which some conversions from other encodings give. Each is folded to the
+// character its compatibility decomposition (NFKC) gives, simplified, so
+// that "⼈⺠⼯作" reads as 人⺠工作. (Most of the CJK radicals supplement,
+// ⺠ among them, has no decomposition and is left as it is.)
+var lookAlikes = [][2]rune{{0x2F00, 0x2FD5}, {0xF900, 0xFAD9}}
 
 // traditional has a bit per rune of the CJK Unified Ideographs block
 // (U+4E00–U+9FFF, the fast path's range): is it in t2s? At 2.6 KiB it stays

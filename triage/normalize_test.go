@@ -20,6 +20,9 @@ func TestNormalize(t *testing.T) {
 		// vowel separator, combining grapheme joiner, variation selector,
 		// Hangul filler, tag character.
 		{"ignorable", "贪\u00ad污\u202e受\u2066贿\u2069村\u180e支\u034f书\ufe0f😀\ufe0f\u3164a\U000E0041b\u061c", "贪污受贿村支书😀ab"},
+		// Look-alikes from a PDF's radicals and compatibility ideographs
+		// read as the characters they look like, traditional ones simplified.
+		{"look-alikes", "⼈⺠⼯作⾺路\u2fc3\uf92b", "人⺠工作马路鸟狼"},
 		{"ignorable as a reference", "贪&#173;污", "贪污"},
 		{"greeting", "尊敬的领导：您好！小区停水三天了", ": !小区停水三天了"},
 		{"thanks kept", "谢谢", "谢谢"},
