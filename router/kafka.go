@@ -168,14 +168,33 @@ func (s *KafkaSink) EnsureTopics(ctx context.Context, topics []string) error {
 
 // Deliver writes the envelopes and returns after the brokers acked them all.
 func (s *KafkaSink) Deliver(ctx context.Context, envs []*minsheng.Envelope) error {
+	msgs, err := s.messages(envs)
+	if err != nil {
+		return err
+	}
+	return s.send(ctx, msgs)
+}
+
+// messages encodes envelopes as records; one over batch_bytes, which no
+// broker would take, is refused with a *PermanentError.
+func (s *KafkaSink) messages(envs []*minsheng.Envelope) ([]kafka.Message, error) {
 	msgs := make([]kafka.Message, 0, len(envs))
 	for _, e := range envs {
 		m, err := kafkaMessage(s.topic(e.Destination), e)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if err := s.p.checkSize(m); err != nil {
+			return nil, err
 		}
 		msgs = append(msgs, m)
 	}
+	return msgs, nil
+}
+
+// send writes records made by messages and returns after the brokers acked
+// them all.
+func (s *KafkaSink) send(ctx context.Context, msgs []kafka.Message) error {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
 	return s.p.send(wctx, msgs)

@@ -131,16 +131,22 @@ func (p *producer) startBroker(b kafka.Broker) {
 }
 
 // send hands records to their leaders' queues and waits for every answer.
+// Every record is checked (size, topic, leader) before any is handed over,
+// so that a call refused for one record sends none: a partly sent item
+// would reach some destinations and then be retried (repeats) or
+// dead-lettered (handled twice).
 func (p *producer) send(ctx context.Context, msgs []kafka.Message) error {
 	done := make(chan error, len(msgs))
+	type queued struct {
+		q *brokerQueue
+		r *record
+	}
+	out := make([]queued, 0, len(msgs))
 	for _, m := range msgs {
-		size := len(m.Key) + len(m.Value) + 64
-		for _, h := range m.Headers {
-			size += len(h.Key) + len(h.Value) + 8
+		if err := p.checkSize(m); err != nil {
+			return err
 		}
-		if int64(size) > p.cfg.BatchBytes {
-			return &PermanentError{Err: fmt.Errorf("kafka: message of %d bytes is over batch_bytes %d", size, p.cfg.BatchBytes)}
-		}
+		size := recordSize(m)
 		tm, err := p.meta(ctx, m.Topic)
 		if err != nil {
 			return err
@@ -157,8 +163,11 @@ func (p *producer) send(ctx context.Context, msgs []kafka.Message) error {
 			p.invalidate(m.Topic)
 			return fmt.Errorf("kafka: no leader for %s/%d: %w", m.Topic, part, minsheng.ErrUnavailable)
 		}
-		q.add(&record{topic: m.Topic, partition: part, size: size, done: done,
-			rec: kafka.Record{Time: m.Time, Key: protocol.NewBytes(m.Key), Value: protocol.NewBytes(m.Value), Headers: toProtocolHeaders(m.Headers)}})
+		out = append(out, queued{q, &record{topic: m.Topic, partition: part, size: size, done: done,
+			rec: kafka.Record{Time: m.Time, Key: protocol.NewBytes(m.Key), Value: protocol.NewBytes(m.Value), Headers: toProtocolHeaders(m.Headers)}}})
+	}
+	for _, x := range out {
+		x.q.add(x.r)
 	}
 	var first error
 	for range msgs {
@@ -173,6 +182,24 @@ func (p *producer) send(ctx context.Context, msgs []kafka.Message) error {
 		}
 	}
 	return first
+}
+
+// recordSize is what a record counts against batch_bytes: its key, value
+// and headers, and an allowance for their framing.
+func recordSize(m kafka.Message) int {
+	size := len(m.Key) + len(m.Value) + 64
+	for _, h := range m.Headers {
+		size += len(h.Key) + len(h.Value) + 8
+	}
+	return size
+}
+
+// checkSize refuses a record over batch_bytes, which no request may carry.
+func (p *producer) checkSize(m kafka.Message) error {
+	if size := recordSize(m); int64(size) > p.cfg.BatchBytes {
+		return &PermanentError{Err: fmt.Errorf("kafka: message of %d bytes is over batch_bytes %d", size, p.cfg.BatchBytes)}
+	}
+	return nil
 }
 
 func toProtocolHeaders(hs []kafka.Header) []protocol.Header {

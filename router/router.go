@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 
 	minsheng "github.com/minsheng/minsheng"
 )
@@ -323,14 +324,24 @@ func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) error {
 		k := r.cfg.Destinations[e.Destination].Sink
 		bySink[k] = append(bySink[k], e)
 	}
+	// Encoded and checked against batch_bytes before any sink is handed
+	// the item: one Kafka refuses for its size goes to the dead letter
+	// only, not also to the queues that would have taken it at once.
+	var msgs []kafka.Message
+	if es := bySink[SinkKafka]; len(es) > 0 {
+		var err error
+		if msgs, err = r.kafka.messages(es); err != nil {
+			return err
+		}
+	}
 	if len(bySink) == 1 {
 		for k, es := range bySink {
-			return r.deliverSink(ctx, k, es)
+			return r.deliverSink(ctx, k, es, msgs)
 		}
 	}
 	errs := make(chan error, len(bySink))
 	for k, es := range bySink {
-		go func() { errs <- r.deliverSink(ctx, k, es) }()
+		go func() { errs <- r.deliverSink(ctx, k, es, msgs) }()
 	}
 	var first error
 	for range bySink {
@@ -344,14 +355,16 @@ func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) error {
 	return first
 }
 
-func (r *Router) deliverSink(ctx context.Context, kind string, envs []*minsheng.Envelope) error {
+// deliverSink delivers envs to one sink; msgs are the Kafka records of
+// envs, for the Kafka sink.
+func (r *Router) deliverSink(ctx context.Context, kind string, envs []*minsheng.Envelope, msgs []kafka.Message) error {
 	backoff := r.cfg.Retry.InitialBackoff
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		var err error
 		switch kind {
 		case SinkKafka:
-			err = r.kafka.Deliver(ctx, envs)
+			err = r.kafka.send(ctx, msgs)
 		default:
 			_, err = r.queues.Enqueue(ctx, envs)
 		}

@@ -1,0 +1,84 @@
+package router
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/testkafka"
+)
+
+// TestKafkaRefusalSendsNothingElse: an item one of whose envelopes Kafka
+// cannot take is sent to none of its other destinations: refused for its
+// size it goes to the dead letter only (not also to 12345, which would
+// then have it twice once the dead letter is re-delivered); refused for a
+// missing topic it is reported unavailable, and its retries leave no
+// copies in the topics that exist.
+func TestKafkaRefusalSendsNothingElse(t *testing.T) {
+	// A service request with a lead: gov_service is sent it without the
+	// complainant and attrs, the inspectors whole; 80 KB of attrs make
+	// only the inspectors' envelope too large.
+	big := testItem("refused-big")
+	big.Attrs = map[string]string{"scan": strings.Repeat("x", 80<<10)}
+	lead := &minsheng.Decision{Class: minsheng.ClassGovService, Flags: minsheng.Flags{DisciplineLead: true}}
+	for _, tc := range []struct {
+		name     string
+		queues   []string // destinations on the embedded queue; the others on Kafka
+		missing  bool     // only minsheng.gov_service exists (create_topics off)
+		it       *minsheng.Item
+		wantDead bool
+	}{
+		{name: "too large, all on Kafka", queues: []string{"dead_letter", "discipline_dead_letter"}, it: big, wantDead: true},
+		{name: "too large, gov_service on the queue", queues: []string{"dead_letter", "discipline_dead_letter", "gov_service"}, it: big, wantDead: true},
+		{name: "topic missing", queues: []string{"dead_letter", "discipline_dead_letter"}, missing: true, it: testItem("refused-missing")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := testkafka.StartT(t)
+			if err := k.CreateTopics("minsheng.gov_service"); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cfg := kafkaConfig(k)
+			cfg.Kafka.CreateTopics = !tc.missing
+			cfg.Kafka.BatchBytes = 64 << 10
+			for _, n := range tc.queues {
+				cfg.Destinations[n] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+			}
+			s := openStore(t)
+			r, err := New(ctx, cfg, Options{Queues: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			for range 3 {
+				short, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+				dests, err := r.Route(short, tc.it, lead)
+				stop()
+				switch {
+				case tc.wantDead && (err != nil || !strings.Contains(strings.Join(dests, ","), "dead_letter")):
+					t.Fatalf("route: %v %v, want the dead letter", dests, err)
+				case !tc.wantDead && err == nil:
+					t.Fatalf("route: %v, want unavailable", dests)
+				}
+			}
+			n := len(drain(t, s, "gov_service"))
+			if cfg.Destinations["gov_service"].Sink == SinkKafka {
+				msgs, err := k.Read(ctx, "minsheng.gov_service", "refusal-"+tc.name, 0, 500*time.Millisecond)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range msgs {
+					if string(m.Key) == tc.it.ID {
+						n++
+					}
+				}
+			}
+			if n != 0 {
+				t.Errorf("gov_service holds %d copies of an item it was not delivered", n)
+			}
+		})
+	}
+}
