@@ -2,7 +2,11 @@ package router
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,5 +84,86 @@ func TestKafkaRefusalSendsNothingElse(t *testing.T) {
 				t.Errorf("gov_service holds %d copies of an item it was not delivered", n)
 			}
 		})
+	}
+}
+
+// TestKafkaRefusedBatchDeadLettersOnlyItsItem: a record the broker refuses
+// for its size (a topic's max.message.bytes below batch_bytes) goes to the
+// dead letter alone; the items whose records shared its produce request
+// are delivered, whole.
+func TestKafkaRefusedBatchDeadLettersOnlyItsItem(t *testing.T) {
+	k, err := testkafka.Start(1, 1, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Stop()
+	if err := k.Fake().CreateTopic("minsheng.gov_service", 1, map[string]string{"max.message.bytes": "100000"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := kafkaConfig(k)
+	cfg.Destinations["dead_letter"] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+	cfg.Kafka.MaxInFlight = 1 // records gather while the one request is out
+	s := openStore(t)
+	r, err := New(ctx, cfg, Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const rounds, small = 3, 40
+	var mu sync.Mutex
+	dead := map[string]bool{}
+	var wg sync.WaitGroup
+	route := func(it *minsheng.Item) {
+		defer wg.Done()
+		dests, err := r.Route(ctx, it, &minsheng.Decision{Class: minsheng.ClassGovService})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mu.Lock()
+		dead[it.ID] = slices.Contains(dests, "dead_letter")
+		mu.Unlock()
+	}
+	bodies := map[string]string{}
+	for i := range rounds {
+		for j := range small {
+			it := testItem(fmt.Sprint("batch-", i, "-", j))
+			it.Body = fmt.Sprint("第", i, "轮第", j, "封信")
+			bodies[it.ID] = it.Body
+			wg.Add(1)
+			go route(it)
+		}
+		big := testItem(fmt.Sprint("batch-big-", i))
+		big.Body = strings.Repeat("很长的信", 12000) // ~144 KB, over the topic's 100,000 bytes
+		wg.Add(1)
+		go route(big)
+		wg.Wait()
+		if !dead[big.ID] {
+			t.Errorf("round %d: the record the broker refuses was not dead-lettered", i)
+		}
+	}
+	var innocent int
+	for id, d := range dead {
+		if d && bodies[id] != "" {
+			innocent++
+		}
+	}
+	if innocent > 0 {
+		t.Errorf("%d of %d small items dead-lettered for sharing a request with a large one", innocent, rounds*small)
+	}
+	msgs, err := k.Read(ctx, "minsheng.gov_service", "batch", rounds*small-innocent, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		var env minsheng.Envelope
+		if err := json.Unmarshal(m.Value, &env); err != nil || env.Item == nil || env.Item.Body != bodies[string(m.Key)] {
+			t.Fatalf("record %s is not its envelope (%d bytes): %v", m.Key, len(m.Value), err)
+		}
+	}
+	if len(msgs) != rounds*small-innocent {
+		t.Errorf("the topic holds %d records, want %d", len(msgs), rounds*small-innocent)
 	}
 }

@@ -64,7 +64,7 @@ type brokerQueue struct {
 type record struct {
 	topic     string
 	partition int
-	rec       kafka.Record
+	msg       kafka.Message // its key, value and headers are read anew for each request
 	size      int
 	done      chan<- error
 }
@@ -163,8 +163,7 @@ func (p *producer) send(ctx context.Context, msgs []kafka.Message) error {
 			p.invalidate(m.Topic)
 			return fmt.Errorf("kafka: no leader for %s/%d: %w", m.Topic, part, minsheng.ErrUnavailable)
 		}
-		out = append(out, queued{q, &record{topic: m.Topic, partition: part, size: size, done: done,
-			rec: kafka.Record{Time: m.Time, Key: protocol.NewBytes(m.Key), Value: protocol.NewBytes(m.Value), Headers: toProtocolHeaders(m.Headers)}}})
+		out = append(out, queued{q, &record{topic: m.Topic, partition: part, size: size, done: done, msg: m}})
 	}
 	for _, x := range out {
 		x.q.add(x.r)
@@ -333,7 +332,10 @@ func (q *brokerQueue) write(recs []*record) {
 		}
 		rs := make([]kafka.Record, len(groups[k]))
 		for i, r := range groups[k] {
-			rs[i] = r.rec
+			// Fresh readers: a record sent again (alone, below) must not
+			// find its key and value read by the request before.
+			m := r.msg
+			rs[i] = kafka.Record{Time: m.Time, Key: protocol.NewBytes(m.Key), Value: protocol.NewBytes(m.Value), Headers: toProtocolHeaders(m.Headers)}
 		}
 		t.Partitions = append(t.Partitions, produce.RequestPartition{
 			Partition: int32(k.p),
@@ -365,6 +367,7 @@ func (q *brokerQueue) write(recs []*record) {
 		return
 	}
 	answered := map[key]bool{}
+	var alone []*record
 	for _, t := range pr.Topics {
 		for _, part := range t.Partitions {
 			k := key{t.Topic, int(part.Partition)}
@@ -381,13 +384,26 @@ func (q *brokerQueue) write(recs []*record) {
 			if kerr.Temporary() || errors.Is(kerr, kafka.NotLeaderForPartition) {
 				q.p.invalidate(t.Topic)
 			}
-			answer(rs, wrapKafka(kerr))
+			err := wrapKafka(kerr)
+			var perm *PermanentError
+			if len(rs) > 1 && errors.As(err, &perm) {
+				// Refused for good (too large, an invalid record) is said
+				// of the partition's whole batch, which holds other items'
+				// records too: each is sent alone, so that only the one at
+				// fault goes to the dead letter.
+				alone = append(alone, rs...)
+				continue
+			}
+			answer(rs, err)
 		}
 	}
 	for k, rs := range groups {
 		if !answered[k] {
 			answer(rs, fmt.Errorf("kafka produce: no answer for %s/%d: %w", k.t, k.p, minsheng.ErrUnavailable))
 		}
+	}
+	for _, r := range alone {
+		q.write([]*record{r})
 	}
 }
 

@@ -83,6 +83,10 @@ func (k *Cluster) Addrs() []string {
 	return out
 }
 
+// Fake is the running kfake cluster, for tests that control requests
+// (kfake.Cluster.ControlKey) or set topic configs; nil while stopped.
+func (k *Cluster) Fake() *kfake.Cluster { return k.c }
+
 // Stop stops the brokers; clients see connections refused.
 func (k *Cluster) Stop() {
 	if k.c != nil {
