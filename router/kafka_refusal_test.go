@@ -7,8 +7,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/internal/testkafka"
@@ -165,5 +168,57 @@ func TestKafkaRefusedBatchDeadLettersOnlyItsItem(t *testing.T) {
 	}
 	if len(msgs) != rounds*small-innocent {
 		t.Errorf("the topic holds %d records, want %d", len(msgs), rounds*small-innocent)
+	}
+}
+
+// TestKafkaRecordOfCallerGoneIsNotSent: with a slow broker, a record whose
+// caller stopped waiting (its route timed out: the source was told the
+// item was not delivered and offers it again) and that is not sent yet is
+// dropped, not sent late: it would land unrecorded, and come again when
+// the source re-sends the item; and closing the sink would wait for the
+// slow broker to take every such record.
+func TestKafkaRecordOfCallerGoneIsNotSent(t *testing.T) {
+	k := testkafka.StartT(t)
+	ctx := context.Background()
+	r, err := New(ctx, kafkaConfig(k), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk := k.Fake()
+	var produces atomic.Int64
+	fk.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fk.KeepControl()
+		produces.Add(1)
+		fk.SleepControl(func() { time.Sleep(time.Second) }) // then handled as usual
+		return nil, nil, false
+	})
+	const items = 100
+	var wg sync.WaitGroup
+	var delivered atomic.Int64
+	for i := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			defer cancel()
+			if _, err := r.Route(c, testItem(fmt.Sprint("gone-", i)), &minsheng.Decision{Class: minsheng.ClassPetition}); err == nil {
+				delivered.Add(1)
+			}
+		}()
+		time.Sleep(2 * time.Millisecond)
+	}
+	wg.Wait()
+	start := time.Now()
+	r.Close()
+	t.Logf("Close took %v", time.Since(start))
+	msgs, err := k.Read(ctx, "minsheng.petition", "gone", 0, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The records out in the first requests (max_in_flight 2) land; the
+	// others were dropped.
+	t.Logf("%d of %d items delivered per the router; %d records in the topic, %d produce requests", delivered.Load(), items, len(msgs), produces.Load())
+	if late := len(msgs) - int(delivered.Load()); late > 10 {
+		t.Errorf("%d records landed after their callers were told they were not delivered", late)
 	}
 }

@@ -67,9 +67,16 @@ type record struct {
 	msg       kafka.Message // its key, value and headers are read anew for each request
 	size      int
 	done      chan<- error
+	// gone is closed when the caller stopped waiting (its context
+	// ended): a record not yet sent then is dropped, not sent late.
+	gone <-chan struct{}
 }
 
 const metadataTTL = 30 * time.Second
+
+// errGone answers a record dropped unsent because its caller stopped
+// waiting for it.
+var errGone = fmt.Errorf("kafka: not sent, its caller stopped waiting: %w", minsheng.ErrUnavailable)
 
 func newProducer(cfg KafkaConfig, tr *kafka.Transport) *producer {
 	return &producer{
@@ -163,7 +170,7 @@ func (p *producer) send(ctx context.Context, msgs []kafka.Message) error {
 			p.invalidate(m.Topic)
 			return fmt.Errorf("kafka: no leader for %s/%d: %w", m.Topic, part, minsheng.ErrUnavailable)
 		}
-		out = append(out, queued{q, &record{topic: m.Topic, partition: part, size: size, done: done, msg: m}})
+		out = append(out, queued{q, &record{topic: m.Topic, partition: part, size: size, done: done, gone: ctx.Done(), msg: m}})
 	}
 	for _, x := range out {
 		x.q.add(x.r)
@@ -244,6 +251,16 @@ func (q *brokerQueue) take() []*record {
 	var out, keep []*record
 	full := map[key]bool{}
 	for _, r := range q.pending {
+		select {
+		case <-r.gone:
+			// Its caller was told the item was not delivered (and its
+			// source will offer it again): sent now, it would land
+			// unrecorded and come again, and a stopping gateway would
+			// wait for a slow broker to take it.
+			r.done <- errGone
+			continue
+		default:
+		}
 		k := key{r.topic, r.partition}
 		// Once a partition is full, its later records wait (keeping order).
 		if full[k] || (count[k] > 0 && (bytes[k]+int64(r.size) > q.p.cfg.BatchBytes || count[k] >= q.p.cfg.MaxBatch)) {
