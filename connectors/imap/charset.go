@@ -23,6 +23,7 @@ func init() {
 	// practice Big5, which is what it is decoded as (see README).
 	for _, l := range []string{"euc-cn", "x-euc-cn", "gb2312", "gbk", "x-gbk", "cp936", "gb_2312-80", "csgb2312", "chinese", "gb18030", "x-gb18030"} {
 		charset.RegisterEncoding(l, simplifiedchinese.GB18030)
+		commonByLabel[l] = commonGB
 	}
 	// For go-message and the IMAP client's word decoder; this package's own
 	// decoding tries UTF-8 first for these (see decodeText).
@@ -31,11 +32,16 @@ func init() {
 	}
 	for _, l := range []string{"cp950", "x-cp950", "big5", "big-5", "big5-hkscs", "x-big5", "x-x-big5", "cn-big5", "csbig5", "windows-950", "x-windows-950", "ms950", "euc-tw", "x-euc-tw"} {
 		charset.RegisterEncoding(l, traditionalchinese.Big5)
+		commonByLabel[l] = commonBig5
 	}
 	for l, e := range sevenBit {
 		charset.RegisterEncoding(l, e)
 	}
 }
+
+// commonByLabel gives, for each label of a Chinese encoding, the set of its
+// common characters (see common.go).
+var commonByLabel = map[string]*commonSet{}
 
 // sevenBit are the encodings whose bytes are all 7-bit: text in them looks
 // like ASCII and must still be decoded. ISO-2022-JP is how Japanese mail
@@ -180,8 +186,16 @@ func decodeText(b []byte, label string) (string, string) {
 	// encoding become U+FFFD. Valid UTF-8 that does not read cleanly in
 	// the labelled charset is UTF-8 under a wrong label (webmail templates
 	// that keep charset=gb2312 while sending UTF-8).
-	if strings.ContainsRune(s, utf8.RuneError) && utf8.Valid(b) && !bytes.ContainsRune(b, utf8.RuneError) {
-		return string(b), noteUTF8Mislabelled
+	if utf8.Valid(b) && !bytes.ContainsRune(b, utf8.RuneError) {
+		if strings.ContainsRune(s, utf8.RuneError) {
+			return string(b), noteUTF8Mislabelled
+		}
+		// Both read cleanly (short UTF-8 often pairs into GB18030
+		// characters): the reading with more of the standard's common
+		// characters is the text, and the label wins a tie.
+		if c := commonByLabel[l]; c != nil && c.commonShare(string(b)) > c.commonShare(s) {
+			return string(b), noteUTF8Mislabelled
+		}
 	}
 	return s, ""
 }
