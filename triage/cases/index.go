@@ -166,6 +166,12 @@ func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*
 	if x.cfg.Disabled {
 		return nil, nothing
 	}
+	if len(dests) == 0 {
+		// No route (a class the routes do not name): no case is found
+		// among no destinations, and an item held under none would be
+		// neither dropped when it fails nor forgotten in its turn.
+		return nil, nothing
+	}
 	sk := MakeSketch(text(it))
 	if !x.linkable(d, &sk) {
 		return nil, nothing

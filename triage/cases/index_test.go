@@ -293,6 +293,36 @@ func TestDropAndForget(t *testing.T) {
 	}
 }
 
+// TestLinkNoDestinations: an item the routes send nowhere (a class they
+// do not name, dead-lettered) is neither linked nor held, whether its
+// handling then fails or it reaches the dead letter destination, so the
+// index stays within max_items.
+func TestLinkNoDestinations(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		planned []string
+		reached []string
+	}{
+		{"failed", nil, nil},
+		{"dead-lettered", nil, []string{"dead_letter"}},
+		{"empty list, failed", []string{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := newIndex(t, func(c *Config) { c.MaxItems = 5 })
+			for i := range 20 {
+				c, remember := x.Link(item(fmt.Sprint(i), lift, time.Duration(i)*time.Second), decision(minsheng.ClassGovService), tc.planned)
+				remember(tc.reached)
+				if c != nil {
+					t.Fatalf("item %d joined %+v among no destinations", i, c)
+				}
+			}
+			if x.Len() != 0 || len(x.cases) != 0 {
+				t.Errorf("%d items held in %d cases, want none", x.Len(), len(x.cases))
+			}
+		})
+	}
+}
+
 // TestClockAhead: one item stamped a year ahead does not make the index
 // forget the items before it or after it.
 func TestClockAhead(t *testing.T) {
