@@ -205,6 +205,12 @@ func TestCaseDeadLettered(t *testing.T) {
 	if n := linked(t, x, "gov_service"); n != 0 {
 		t.Errorf("minsheng_items_linked_total{class=gov_service} = %g, want 0: neither linked item arrived", n)
 	}
+	// A restarted gateway holds what this one held: not the items
+	// dead-lettered.
+	re := newIndex(t)
+	if n, err := re.Rebuild(s.Each, r.CaseScope); err != nil || n != x.Len() {
+		t.Errorf("rebuilt from the ledger: %d items (err %v), want the %d held before", n, err, x.Len())
+	}
 }
 
 // as authenticates every request to a handler as p.

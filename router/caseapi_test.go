@@ -121,6 +121,10 @@ func TestCaseScope(t *testing.T) {
 			Review: done, Destinations: []string{"review", "discipline", "gov_service"}}, []string{"gov_service", "discipline"}},
 		{"pending", &minsheng.Record{Decision: gov, Review: &minsheng.Review{Desk: "reviewers", Pending: true}, Destinations: []string{"review"}}, nil},
 		{"dead-lettered", &minsheng.Record{Decision: gov, Review: done, Destinations: []string{"review", "dead_letter"}}, nil},
+		{"routed, dead-lettered", &minsheng.Record{Decision: gov, Destinations: []string{"dead_letter"}}, nil},
+		{"a lead, dead-lettered", &minsheng.Record{Decision: &minsheng.Decision{Class: minsheng.ClassGovService, Flags: minsheng.Flags{DisciplineLead: true}},
+			Destinations: []string{"dead_letter", "discipline_dead_letter"}}, nil},
+		{"a discipline case, dead-lettered", &minsheng.Record{Decision: &minsheng.Decision{Class: minsheng.ClassDiscipline}, Destinations: []string{"discipline_dead_letter"}}, nil},
 		{"routes changed", &minsheng.Record{Decision: urban, Review: done, Destinations: []string{"review", "gov_service"}}, nil},
 		{"no decision", &minsheng.Record{Destinations: []string{"gov_service"}}, nil},
 	} {

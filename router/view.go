@@ -132,9 +132,14 @@ func withoutLead(d *minsheng.Decision) *minsheng.Decision {
 // review destination holds no case). For a reviewed item that did not
 // reach all of those (its decision pending, dead-lettered, or the routes
 // changed since) it is none: such an item joins no case, and no desk is
-// told of one through it.
+// told of one through it. Nor is it for an item triage sent to a dead
+// letter destination its routes do not name (refused for good): the
+// pipeline let go of it then, and a restarted gateway must not hold it.
 func (r *Router) CaseScope(rec *minsheng.Record) []string {
 	if rec == nil || rec.Decision == nil {
+		return nil
+	}
+	if rec.Review == nil && r.deadLettered(rec) {
 		return nil
 	}
 	if rec.Review != nil {
@@ -147,6 +152,18 @@ func (r *Router) CaseScope(rec *minsheng.Record) []string {
 		return dests
 	}
 	return rec.Destinations
+}
+
+// deadLettered reports whether rec went to a dead letter destination its
+// decision's routes do not name.
+func (r *Router) deadLettered(rec *minsheng.Record) bool {
+	named, _ := r.DestinationsFor(rec.Decision)
+	for _, dl := range []string{r.cfg.Routes.DeadLetter, r.cfg.Routes.DisciplineDeadLetter} {
+		if dl != "" && slices.Contains(rec.Destinations, dl) && !slices.Contains(named, dl) {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutCase is the record as a desk sees it when it reads none of the
