@@ -184,12 +184,15 @@ func (x *Index) Link(it *minsheng.Item, d *minsheng.Decision, dests []string) (*
 	}
 	x.mu.Lock()
 	c := x.find(it, d.Class, scope, &sk, &keys)
-	kase := it.ID
+	kase, since := it.ID, it.ReceivedAt
 	if c != nil {
 		kase = c.ID
+		if c.Since.Before(since) {
+			since = c.Since
+		}
 	}
 	class := d.Class
-	seq := x.insert(it.ID, kase, class, scope, it.ReceivedAt, &sk)
+	seq := x.insert(it.ID, kase, class, scope, it.ReceivedAt, since, &sk)
 	x.mu.Unlock()
 	return c, func(reached []string) {
 		if minsheng.SameDestinations(reached, dests) {
@@ -220,7 +223,7 @@ func (x *Index) Keep(it *minsheng.Item, d *minsheng.Decision, dests []string) {
 		return
 	}
 	x.mu.Lock()
-	seq := x.insert(it.ID, caseRoot(it, d), d.Class, scopeOf(dests), it.ReceivedAt, &sk)
+	seq := x.insert(it.ID, caseRoot(it, d), d.Class, scopeOf(dests), it.ReceivedAt, caseSince(it, d), &sk)
 	x.mu.Unlock()
 	if seq != 0 && d.Case != nil {
 		x.linked.WithLabelValues(string(d.Class)).Inc()
@@ -330,6 +333,16 @@ func caseRoot(it *minsheng.Item, d *minsheng.Decision) string {
 	return it.ID
 }
 
+// caseSince is when the case an item is remembered under began, as far as
+// its decision tells: the Since of the case it names (its first item may
+// have left the window since), else the item's own time.
+func caseSince(it *minsheng.Item, d *minsheng.Decision) time.Time {
+	if d.Case != nil && d.Case.ID != "" && !d.Case.Since.IsZero() && d.Case.Since.Before(it.ReceivedAt) {
+		return d.Case.Since
+	}
+	return it.ReceivedAt
+}
+
 // Rebuild fills the index from the records of handled items, which each
 // yields in any order (a ledger's Each), as if they had been handled in
 // the order received, each under the destinations its case was found
@@ -348,7 +361,7 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error, scope fun
 	type held struct {
 		id, kase, scope string
 		class           minsheng.Class
-		at              time.Time
+		at, since       time.Time
 		sk              Sketch
 	}
 	var all []held
@@ -373,7 +386,7 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error, scope fun
 					return nil // no case is found among no destinations
 				}
 			}
-			all = append(all, held{r.Item.ID, caseRoot(r.Item, r.Decision), scopeOf(dests), r.Decision.Class, r.Item.ReceivedAt, sk})
+			all = append(all, held{r.Item.ID, caseRoot(r.Item, r.Decision), scopeOf(dests), r.Decision.Class, r.Item.ReceivedAt, caseSince(r.Item, r.Decision), sk})
 			if len(all) >= 2*x.cfg.MaxItems {
 				all = newestOf(all, x.cfg.MaxItems, func(h held) time.Time { return h.at })
 			}
@@ -385,7 +398,7 @@ func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error, scope fun
 	defer x.mu.Unlock()
 	for i := range all {
 		h := &all[i]
-		x.insert(h.id, h.kase, h.class, h.scope, h.at, &h.sk)
+		x.insert(h.id, h.kase, h.class, h.scope, h.at, h.since, &h.sk)
 	}
 	if err != nil {
 		// What was read before the error is kept: linking is advice,
@@ -411,8 +424,9 @@ func newestOf[T any](all []T, n int, at func(T) time.Time) []T {
 	return all[:n]
 }
 
-// insert remembers one item; x.mu is held.
-func (x *Index) insert(id, kase string, class minsheng.Class, scope string, at time.Time, sk *Sketch) uint64 {
+// insert remembers one item, of a case that began at since (at or
+// before at); x.mu is held.
+func (x *Index) insert(id, kase string, class minsheng.Class, scope string, at, since time.Time, sk *Sketch) uint64 {
 	if _, ok := x.byID[id]; ok {
 		return 0
 	}
@@ -442,13 +456,13 @@ func (x *Index) insert(id, kase string, class minsheng.Class, scope string, at t
 	x.byID[id] = x.seq
 	ci := x.cases[kase]
 	if ci == nil {
-		ci = &caseInfo{since: at}
+		ci = &caseInfo{since: since}
 		x.cases[kase] = ci
 	}
 	e.prevInCase, ci.last = ci.last, x.seq
 	ci.items++
-	if at.Before(ci.since) {
-		ci.since = at
+	if since.Before(ci.since) {
+		ci.since = since
 	}
 	return x.seq
 }

@@ -476,6 +476,64 @@ func TestRebuild(t *testing.T) {
 	}
 }
 
+// TestRebuildSince: a case's first item left the window; a new item
+// links to the case as begun when that first item came, before a restart
+// and after it (the rebuilt index reads it from the records' cases), in
+// whatever order the ledger yields the records, and when its size makes
+// the rebuild leave the oldest out before the window does.
+func TestRebuildSince(t *testing.T) {
+	gov, gd := minsheng.ClassGovService, []string{"gov_service"}
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name     string
+		steps    []time.Duration // a, then copies, received these days after t0
+		reverse  bool            // the ledger yields the newest first
+		maxItems int
+	}{
+		{"the first forgotten", []time.Duration{0, 20 * day, 40 * day}, true, 100},
+		{"two forgotten", []time.Duration{0, 10 * day, 25 * day, 45 * day}, true, 100},
+		{"none forgotten", []time.Duration{0, day}, true, 100},
+		{"the first beyond max_items", []time.Duration{0, day, 2 * day, 3 * day, 4 * day}, false, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mod := func(c *Config) { c.MaxItems = tc.maxItems }
+			clock := func() time.Time { return t0.Add(100 * day) }
+			live := newIndex(t, mod)
+			live.now = clock
+			var recs []*minsheng.Record
+			for i, at := range tc.steps {
+				it := item(fmt.Sprint("l", i), liftToo+strings.Repeat("又", i), at)
+				d := decision(gov)
+				var remember func([]string)
+				d.Case, remember = live.Link(it, d, gd)
+				remember(gd)
+				recs = append(recs, &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: gd})
+			}
+			if tc.reverse {
+				slices.Reverse(recs)
+			}
+			re := newIndex(t, mod)
+			re.now = clock
+			if _, err := re.Rebuild(func(fn func(*minsheng.Record) error) error {
+				for _, r := range recs {
+					if err := fn(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, nil); err != nil {
+				t.Fatal(err)
+			}
+			next := item("next", lift, tc.steps[len(tc.steps)-1]+time.Hour)
+			want, _ := live.Link(next, decision(gov), gd)
+			got, _ := re.Link(next, decision(gov), gd)
+			if want == nil || got == nil || *got != *want || !want.Since.Equal(t0) {
+				t.Errorf("after a restart %+v, before %+v; want case l0 since %s", got, want, t0)
+			}
+		})
+	}
+}
+
 func TestNewConfigErrors(t *testing.T) {
 	_, err := New(Config{Threshold: 1.5, MinRuns: 1, Window: 0, MaxItems: 0})
 	var fe minsheng.FieldErrors
