@@ -76,10 +76,17 @@ func (a *CaseAPI) get(w http.ResponseWriter, req *http.Request) {
 		notFound()
 		return
 	}
-	// All of a case's items went where its first went: a desk that reads
-	// none of those destinations learns nothing, not even how long the
-	// answer takes to make.
-	root, err := a.ledger.Lookup(req.Context(), id)
+	// All of a case's items went to the same destinations: a desk that
+	// reads none of those of its newest item learns nothing, not even how
+	// long the answer takes to make (one record is read either way). Not
+	// its first item's: that one may have failed for good after another
+	// joined it (dead-lettered, or never recorded), and the case lives on
+	// under its ID.
+	gate := id
+	if newest, _ := a.members(id, 1); len(newest) > 0 {
+		gate = newest[0]
+	}
+	root, err := a.ledger.Lookup(req.Context(), gate)
 	switch {
 	case errors.Is(err, minsheng.ErrNotFound):
 		notFound()

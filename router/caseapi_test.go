@@ -133,3 +133,71 @@ func TestCaseScope(t *testing.T) {
 		}
 	}
 }
+
+// TestCaseAPIFirstItemFailed: a case whose first item failed for good
+// after others joined it (dead-lettered, or never recorded) lives on
+// under that item's ID, which its items name: a desk that reads where they
+// went sees them; the dead letter's reader, and others, do not.
+func TestCaseAPIFirstItemFailed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		first []string // where the first item went; nil: never recorded
+	}{
+		{"dead-lettered", []string{"dead_letter"}},
+		{"never recorded", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			r, err := New(context.Background(), DefaultConfig(), Options{Queues: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gov := func() *minsheng.Decision { return &minsheng.Decision{Class: minsheng.ClassGovService, Confidence: 0.9} }
+			first := testItem("first")
+			if tc.first != nil {
+				if err := s.Commit(context.Background(), &minsheng.Record{ID: first.ID, Item: first, Decision: gov(), Destinations: tc.first}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var ids []string
+			for i, ref := range []string{"second", "third"} {
+				it := testItem(ref)
+				d := gov()
+				d.Case = &minsheng.CaseLink{ID: first.ID, Nearest: first.ID, Similarity: 0.9, Items: i + 2}
+				if err := s.Commit(context.Background(), &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: []string{"gov_service"}}); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, it.ID)
+			}
+			// The index let go of the first item when it failed.
+			members := func(id string, max int) ([]string, int) {
+				if id != first.ID {
+					return nil, 0
+				}
+				return ids[len(ids)-min(max, len(ids)):], len(ids)
+			}
+			for _, c := range []struct {
+				desk *minsheng.Principal
+				code int
+			}{
+				{&minsheng.Principal{Name: "dispatch", Reads: []string{"gov_service"}}, 200},
+				{&minsheng.Principal{Name: "dead-letters", Reads: []string{"dead_letter"}}, 404},
+				{&minsheng.Principal{Name: "media", Reads: []string{"media_oversight"}}, 404},
+			} {
+				mux := http.NewServeMux()
+				NewCaseAPI(r, s, members).Register(mux, func(h http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+						h.ServeHTTP(w, req.WithContext(minsheng.WithPrincipal(req.Context(), c.desk)))
+					})
+				})
+				w := httptest.NewRecorder()
+				mux.ServeHTTP(w, httptest.NewRequest("GET", "/v1/cases/"+first.ID, nil))
+				var a caseAnswer
+				json.Unmarshal(w.Body.Bytes(), &a)
+				if w.Code != c.code || c.code == 200 && (a.Total != 2 || len(a.Items) != 2 || a.Items[0].ID != ids[0] || a.Items[1].ID != ids[1]) {
+					t.Errorf("%s: %d %s, want %d", c.desk.Name, w.Code, w.Body, c.code)
+				}
+			}
+		})
+	}
+}
