@@ -118,7 +118,12 @@ func casesEval(w io.Writer, e *triage.Engine, x *cases.Index, cfg cases.Config, 
 		r := &recs[i]
 		id := r.ID
 		if id == "" || byID[id] != 0 {
-			id = fmt.Sprintf("line-%d", i+1) // a repeated or missing id is not the same item
+			// A repeated or missing id is not the same item; nor is one
+			// the file gives another letter ("line-2" on line 1).
+			id = fmt.Sprintf("line-%d", i+1)
+			for k := 2; byID[id] != 0; k++ {
+				id = fmt.Sprintf("line-%d-%d", i+1, k)
+			}
 		}
 		byID[id] = i + 1
 		d := e.DecideText(r.Title, r.Body)

@@ -30,3 +30,22 @@ func TestCasesEval(t *testing.T) {
 		t.Errorf("missing file: exit %d %s", code, errOut)
 	}
 }
+
+// TestCasesEvalIDs: a letter without an id is named by its line, and
+// that name is not one the file gives another letter: the copy's link is
+// shown with the letter it was linked to, not with the one named alike.
+func TestCasesEvalIDs(t *testing.T) {
+	// line 1: L1 under the id "line-2"; line 2: R1 without an id; line 3: L2.
+	out, errOut, code := runCmd(t, "cases-eval", "--file", "testdata/cases-ids.jsonl", "--show", "5")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"linked 1 into 1 cases of two or more (largest 2 items)",
+		"L2: 金桂园小区电梯坏了三个月没人修 | line-2: 金桂园8栋电梯坏了三个月",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
