@@ -275,7 +275,7 @@ type labelled struct {
 
 func runEval(_ context.Context, args []string) int {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	task := fs.String("task", "", "department (附件2's 921 held-out rows, less those also in the training file 附件2_示例数据_495), spam (trec06c test_ham + test_spam), fourway (needs --file)")
+	task := fs.String("task", "", "department (附件2's 921 held-out rows, less those also in the training files 附件2_示例数据_495 or 附件3), spam (trec06c test_ham + test_spam), fourway (needs --file)")
 	shared := fs.String("shared", defaultShared, "the shared data folder")
 	file := fs.String("file", "", "a labelled file to evaluate on: JSON lines, or a .csv or .tsv with a header (id, title, body, class, discipline_lead, department, or the 泰迪杯 files' names)")
 	model := fs.String("model", "", "model file (default: the built-in model)")

@@ -374,6 +374,15 @@ func TestEvalFileModelDepartments(t *testing.T) {
 	}
 }
 
+// TestEvalHelpNamesBothTrainingFiles: eval's help says that --task department
+// leaves out the rows also in 附件3, as it does and as triage/README.md says.
+func TestEvalHelpNamesBothTrainingFiles(t *testing.T) {
+	_, stderr, _ := runCmd(t, "eval", "-h")
+	if !strings.Contains(stderr, "附件2_示例数据_495 or 附件3") {
+		t.Errorf("eval -h does not say --task department leaves out the rows also in 附件3:\n%s", stderr)
+	}
+}
+
 // TestEvalDepartmentLeavesOutTraining: eval --task department leaves out
 // the held-out rows that are also in the training file, by id (1) or by
 // title and body (3), and says how many it left out and scored.
