@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -313,4 +314,31 @@ func TestDeskRemoveRevokes(t *testing.T) {
 		}
 	}
 	t.Fatalf("GET /v1/queues with a removed desk's token: %d 3 s after `desk remove`, want 401", st)
+}
+
+// TestSystemdUnitLoadsEverySecret: the unit runs deployments/minsheng.yaml,
+// whose secrets are files under /run/secrets/: each must be a credential
+// the unit loads, and the credentials directory mounted there, or the
+// gateway stops at its first desk.
+func TestSystemdUnitLoadsEverySecret(t *testing.T) {
+	conf, err := os.ReadFile("../../deployments/minsheng.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit, err := os.ReadFile("../../deployments/systemd/minsheng.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^BindReadOnlyPaths=%d:/run/secrets$`).Match(unit) {
+		t.Error("the unit does not mount its credentials directory at /run/secrets")
+	}
+	names := regexp.MustCompile(`(?m)^\s*\w+_file:\s*/run/secrets/([\w.-]+)\s*$`).FindAllSubmatch(conf, -1)
+	if len(names) < 2 {
+		t.Fatalf("found %d secrets under /run/secrets in minsheng.yaml", len(names))
+	}
+	for _, n := range names {
+		if !regexp.MustCompile(`(?m)^LoadCredential=` + regexp.QuoteMeta(string(n[1])) + `:`).Match(unit) {
+			t.Errorf("minsheng.yaml reads /run/secrets/%s, which the unit does not load", n[1])
+		}
+	}
 }
