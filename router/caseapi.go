@@ -77,28 +77,34 @@ func (a *CaseAPI) get(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	// All of a case's items went to the same destinations: a desk that
-	// reads none of those of its newest item learns nothing, not even how
-	// long the answer takes to make (one record is read either way). Not
-	// its first item's: that one may have failed for good after another
-	// joined it (dead-lettered, or never recorded), and the case lives on
-	// under its ID.
-	gate := id
-	if newest, _ := a.members(id, 1); len(newest) > 0 {
-		gate = newest[0]
-	}
-	root, err := a.ledger.Lookup(req.Context(), gate)
-	switch {
-	case errors.Is(err, minsheng.ErrNotFound):
-		notFound()
-		return
-	case err != nil:
-		unavailable()
-		return
-	case !p.ReadsAny(a.r.CaseScope(root)):
-		notFound()
-		return
-	}
+	// reads none of those of its newest recorded item learns nothing, not
+	// even how long the answer takes to make (one record is read either
+	// way, once the item is recorded). Not its first item's: that one may
+	// have failed for good after another joined it (dead-lettered, or never
+	// recorded), and the case lives on under its ID. The newest may still
+	// be on its way (the index holds an item from before it is routed),
+	// so the gate is the newest one the ledger has, the case's own ID last.
 	ids, total := a.members(id, maxCaseItems)
+	var root *minsheng.Record
+	for i := len(ids) - 1; i >= -1 && root == nil; i-- {
+		gate := id
+		if i >= 0 {
+			gate = ids[i]
+		}
+		rec, err := a.ledger.Lookup(req.Context(), gate)
+		switch {
+		case errors.Is(err, minsheng.ErrNotFound):
+			continue
+		case err != nil:
+			unavailable()
+			return
+		}
+		root = rec
+	}
+	if root == nil || !p.ReadsAny(a.r.CaseScope(root)) {
+		notFound()
+		return
+	}
 	out := caseAnswer{ID: id, Items: []caseItem{}, Total: total}
 	for _, mid := range ids {
 		rec, err := a.ledger.Lookup(req.Context(), mid)
