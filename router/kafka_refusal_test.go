@@ -222,3 +222,58 @@ func TestKafkaRecordOfCallerGoneIsNotSent(t *testing.T) {
 		t.Errorf("%d records landed after their callers were told they were not delivered", late)
 	}
 }
+
+// TestKafkaRefusedBatchResendDropsCallersGone: the records of a batch
+// refused for good are sent again one request after another; with a slow
+// broker a record's caller may stop waiting before its turn, and then it
+// is dropped, not sent after its route was answered "not delivered".
+func TestKafkaRefusedBatchResendDropsCallersGone(t *testing.T) {
+	k := testkafka.StartT(t)
+	fk := k.Fake()
+	if err := fk.CreateTopic("minsheng.gov_service", 1, map[string]string{"max.message.bytes": "100000"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg := kafkaConfig(k)
+	cfg.Destinations["dead_letter"] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+	cfg.Kafka.MaxInFlight = 1
+	r, err := New(ctx, cfg, Options{Queues: openStore(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	fk.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fk.KeepControl()
+		fk.SleepControl(func() { time.Sleep(200 * time.Millisecond) })
+		return nil, nil, false
+	})
+	const small = 20
+	var wg sync.WaitGroup
+	var delivered atomic.Int64
+	route := func(it *minsheng.Item) {
+		defer wg.Done()
+		c, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if dests, err := r.Route(c, it, &minsheng.Decision{Class: minsheng.ClassGovService}); err == nil && slices.Contains(dests, "gov_service") {
+			delivered.Add(1)
+		}
+	}
+	big := testItem("resend-big")
+	big.Body = strings.Repeat("很长的信", 12000) // over the topic's 100,000 bytes
+	wg.Add(1)
+	go route(big)
+	for j := range small {
+		wg.Add(1)
+		go route(testItem(fmt.Sprint("resend-", j)))
+	}
+	wg.Wait()
+	time.Sleep(time.Duration(small+2) * 200 * time.Millisecond) // every resend the old code would make
+	msgs, err := k.Read(ctx, "minsheng.gov_service", "resend", 0, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d of %d small items delivered per the router; %d records in the topic", delivered.Load(), small, len(msgs))
+	if late := len(msgs) - int(delivered.Load()); late > 5 { // those out when the callers gave up land
+		t.Errorf("%d records landed after their callers were told they were not delivered", late)
+	}
+}

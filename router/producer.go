@@ -420,6 +420,14 @@ func (q *brokerQueue) write(recs []*record) {
 		}
 	}
 	for _, r := range alone {
+		// One request after another: by its turn, a record's caller may
+		// have stopped waiting, and then it is dropped as take drops one.
+		select {
+		case <-r.gone:
+			r.done <- errGone
+			continue
+		default:
+		}
 		q.write([]*record{r})
 	}
 }
