@@ -172,9 +172,18 @@ func (p *producer) send(ctx context.Context, msgs []kafka.Message) error {
 		}
 		out = append(out, queued{q, &record{topic: m.Topic, partition: part, size: size, done: done, gone: ctx.Done(), msg: m}})
 	}
+	// Handed over under the lock close takes: a sender stopped by close
+	// answers what it holds, and a record added after it stopped would be
+	// answered never.
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return minsheng.ErrStopping
+	}
 	for _, x := range out {
 		x.q.add(x.r)
 	}
+	p.mu.Unlock()
 	var first error
 	for range msgs {
 		select {
