@@ -185,6 +185,14 @@ func CheckName(name string, reserved []string) error {
 	return nil
 }
 
+// CheckSecret reads the desk's token as a registry does when the gateway
+// starts and returns what would stop it there (a FieldErrors naming the
+// desk's field), so that a configuration can be checked where it runs.
+func (d DeskConfig) CheckSecret() error {
+	_, err := d.hash()
+	return err
+}
+
 func (d DeskConfig) hash() ([32]byte, error) {
 	var h [32]byte
 	if d.TokenSHA256 != "" {

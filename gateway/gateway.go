@@ -463,6 +463,31 @@ func (c *Config) CheckInputs() error {
 	return errs.Err()
 }
 
+// CheckSecrets reads the desks' tokens and Kafka's SASL password as run
+// does at start, which CheckInputs and Load do not: they are files that
+// often exist only where the gateway runs (minsheng check-config --secrets).
+func (c *Config) CheckSecrets() error {
+	var errs minsheng.FieldErrors
+	for i, d := range c.Desks {
+		path := fmt.Sprintf("desks[%d]", i)
+		var fes minsheng.FieldErrors
+		if err := d.CheckSecret(); errors.As(err, &fes) {
+			errs = append(errs, fes.Prefix(path)...)
+		} else if err != nil {
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: err.Error()})
+		}
+	}
+	if s := c.Kafka.SASL; s.Mechanism != "" {
+		var fes minsheng.FieldErrors
+		if _, err := minsheng.ReadSecretField("kafka.sasl.password_env", s.PasswordEnv, "kafka.sasl.password_file", s.PasswordFile); errors.As(err, &fes) {
+			errs = append(errs, fes...)
+		} else if err != nil {
+			errs = append(errs, minsheng.FieldError{Path: "kafka.sasl", Msg: err.Error()})
+		}
+	}
+	return c.lines.Locate(errs).Err()
+}
+
 // inputErrors names an input's fields in an error of its connector by their
 // whole path and line ("line 7: inputs[0].board.token_env").
 func (c *Config) inputErrors(in inputSpec, err error) minsheng.FieldErrors {

@@ -13,8 +13,14 @@ func init() {
 }
 
 func runCheckConfig(_ context.Context, args []string) int {
+	secrets := len(args) == 2 && args[0] == "--secrets"
+	if secrets {
+		args = args[1:]
+	}
 	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: minsheng check-config FILE")
+		fmt.Fprintln(os.Stderr, "usage: minsheng check-config [--secrets] FILE\n\n"+
+			"Checks every field, and reads the inputs' secrets. --secrets also reads the desks' tokens and\n"+
+			"Kafka's password, as run does at start: use it where they are in place (the systemd unit does).")
 		return exitConfig
 	}
 	c, err := gateway.Load(args[0])
@@ -23,6 +29,11 @@ func runCheckConfig(_ context.Context, args []string) int {
 	}
 	if err := c.CheckInputs(); err != nil {
 		return configError(err)
+	}
+	if secrets {
+		if err := c.CheckSecrets(); err != nil {
+			return configError(err)
+		}
 	}
 	fmt.Printf("%s: ok (%d destinations, %d desks, %d inputs)\n", args[0], len(c.Destinations), len(c.Desks), c.InputCount())
 	return exitOK

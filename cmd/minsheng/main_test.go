@@ -342,3 +342,34 @@ func TestSystemdUnitLoadsEverySecret(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigSecrets: check-config reads the desks' tokens and Kafka's
+// password only with --secrets (they are often in place only where the
+// gateway runs); with it, a file run would refuse is refused too, naming
+// the fields, and passes once they are in place.
+func TestCheckConfigSecrets(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "kafka-password")
+	conf := filepath.Join(dir, "minsheng.yaml")
+	os.WriteFile(conf, []byte(`kafka:
+  brokers: [127.0.0.1:9092]
+  sasl: {mechanism: plain, username: minsheng, password_file: `+pw+`}
+desks:
+  - name: qingdao-daily
+    channel: newspaper
+    token_env: MINSHENG_TEST_DESK_TOKEN
+`), 0o600)
+	os.Unsetenv("MINSHENG_TEST_DESK_TOKEN")
+	if _, stderr, code := runCmd(t, "check-config", conf); code != 0 {
+		t.Fatalf("without --secrets: exit %d\n%s", code, stderr)
+	}
+	_, stderr, code := runCmd(t, "check-config", "--secrets", conf)
+	if code != 2 || !strings.Contains(stderr, "desks[0].token_env") || !strings.Contains(stderr, "kafka.sasl.password_file") {
+		t.Errorf("--secrets with neither in place: exit %d, want 2 naming both fields\n%s", code, stderr)
+	}
+	t.Setenv("MINSHENG_TEST_DESK_TOKEN", "mst_"+strings.Repeat("x", 40))
+	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	if stdout, stderr, code := runCmd(t, "check-config", "--secrets", conf); code != 0 {
+		t.Errorf("--secrets with both in place: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
