@@ -3,6 +3,7 @@ package minsheng
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"unicode"
@@ -70,6 +71,14 @@ func ValidationErrors(err error, root string) FieldErrors {
 }
 
 func describe(fe validator.FieldError) string {
+	// NaN (YAML's .nan) fails every comparison: "must be at least 0" would
+	// not say what is wrong with it.
+	if f, ok := fe.Value().(float64); ok && math.IsNaN(f) {
+		return "must be a number, not NaN"
+	}
+	if f, ok := fe.Value().(float32); ok && math.IsNaN(float64(f)) {
+		return "must be a number, not NaN"
+	}
 	p := fe.Param()
 	switch fe.Tag() {
 	case "required":
