@@ -148,13 +148,24 @@ type Config struct {
 }
 
 // Validate checks what the tags cannot: each threshold names a class and
-// lies in [0, 1]; each rule has a keyword to fire on, no blank ones, and a
-// class when it forces one. (The rules' tags are checked by the config
+// lies in [0, 1]; each rule has a name of its own, a keyword to fire on,
+// no blank ones, and a class when it forces one. (The rules' tags are checked by the config
 // loader, which validates every element of a list.)
 func (c Config) Validate() minsheng.FieldErrors {
 	var errs minsheng.FieldErrors
+	named := map[string]int{}
 	for i, r := range c.Rules {
 		path := fmt.Sprintf("rules[%d]", i)
+		// A decision's reasons name the rules that fired: two rules of one
+		// name, or a blank one, would not say which.
+		switch name := strings.TrimSpace(r.Name); {
+		case name == "":
+			errs = append(errs, minsheng.FieldError{Path: path + ".name", Msg: "is blank: a decision's reasons name the rule by it"})
+		case named[name] > 0:
+			errs = append(errs, minsheng.FieldError{Path: path + ".name", Msg: fmt.Sprintf("%q is the name of rules[%d] too: a decision's reasons would not say which fired", name, named[name]-1)})
+		default:
+			named[name] = i + 1
+		}
 		for _, f := range [...]struct {
 			name  string
 			words []string

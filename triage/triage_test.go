@@ -361,6 +361,8 @@ func TestConfigInCode(t *testing.T) {
 		{Config{Rules: []Rule{{Name: "c", Any: []string{"拆迁"}, Class: "bogus", Force: true}}}, "rules[0].class"},
 		{Config{Rules: []Rule{{Name: "z", Any: []string{"\u200b"}, Review: true}}}, "rules[0].any[0]"},
 		{Config{Rules: []Rule{{Name: "x", Any: []string{"私分"}, Except: []string{"公私兼顾"}}}}, "rules[0].except[0]"},
+		{Config{Rules: []Rule{{Name: "x", Any: []string{"拆迁"}, Review: true}, {Name: " x ", Any: []string{"征地"}, Review: true}}}, `rules[1].name: "x" is the name of rules[0] too`},
+		{Config{Rules: []Rule{{Name: "  ", Any: []string{"拆迁"}, Review: true}}}, "rules[0].name: is blank"},
 		{Config{SpamThreshold: -1}, "spam_threshold"},
 		{Config{LeadShortThreshold: 2}, "lead_short_threshold"},
 		{Config{LeadMinWords: -1}, "lead_min_words"},
