@@ -477,7 +477,12 @@ func (c *Config) CheckSecrets() error {
 			errs = append(errs, minsheng.FieldError{Path: path, Msg: err.Error()})
 		}
 	}
-	if s := c.Kafka.SASL; s.Mechanism != "" {
+	// run reads the password only when a destination sends to Kafka.
+	usesKafka := false
+	for _, d := range c.Destinations {
+		usesKafka = usesKafka || d.Sink == router.SinkKafka
+	}
+	if s := c.Kafka.SASL; s.Mechanism != "" && usesKafka {
 		var fes minsheng.FieldErrors
 		if _, err := minsheng.ReadSecretField("kafka.sasl.password_env", s.PasswordEnv, "kafka.sasl.password_file", s.PasswordFile); errors.As(err, &fes) {
 			errs = append(errs, fes...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/minsheng/minsheng/gateway"
 )
@@ -13,10 +14,8 @@ func init() {
 }
 
 func runCheckConfig(_ context.Context, args []string) int {
-	secrets := len(args) == 2 && args[0] == "--secrets"
-	if secrets {
-		args = args[1:]
-	}
+	secrets := slices.Contains(args, "--secrets")
+	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--secrets" })
 	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(os.Stderr, "usage: minsheng check-config [--secrets] FILE\n\n"+
 			"Checks every field, and reads the inputs' secrets. --secrets also reads the desks' tokens and\n"+

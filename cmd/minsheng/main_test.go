@@ -354,6 +354,8 @@ func TestCheckConfigSecrets(t *testing.T) {
 	os.WriteFile(conf, []byte(`kafka:
   brokers: [127.0.0.1:9092]
   sasl: {mechanism: plain, username: minsheng, password_file: `+pw+`}
+destinations:
+  petition: {sink: kafka}
 desks:
   - name: qingdao-daily
     channel: newspaper
@@ -366,6 +368,14 @@ desks:
 	_, stderr, code := runCmd(t, "check-config", "--secrets", conf)
 	if code != 2 || !strings.Contains(stderr, "desks[0].token_env") || !strings.Contains(stderr, "kafka.sasl.password_file") {
 		t.Errorf("--secrets with neither in place: exit %d, want 2 naming both fields\n%s", code, stderr)
+	}
+	// run reads Kafka's password only when a destination sends to Kafka.
+	queues := filepath.Join(dir, "queues.yaml")
+	os.WriteFile(queues, []byte(`kafka:
+  sasl: {mechanism: plain, username: minsheng, password_file: `+pw+`}
+`), 0o600)
+	if stdout, stderr, code := runCmd(t, "check-config", queues, "--secrets"); code != 0 {
+		t.Errorf("--secrets, no Kafka destination: exit %d\n%s%s", code, stdout, stderr)
 	}
 	t.Setenv("MINSHENG_TEST_DESK_TOKEN", "mst_"+strings.Repeat("x", 40))
 	os.WriteFile(pw, []byte("secret\n"), 0o600)
