@@ -468,27 +468,21 @@ func (c *Config) CheckInputs() error {
 // often exist only where the gateway runs (minsheng check-config --secrets).
 func (c *Config) CheckSecrets() error {
 	var errs minsheng.FieldErrors
-	for i, d := range c.Desks {
-		path := fmt.Sprintf("desks[%d]", i)
+	// A secret's error names its field (ReadSecretField), under path.
+	add := func(path string, err error) {
 		var fes minsheng.FieldErrors
-		if err := d.CheckSecret(); errors.As(err, &fes) {
+		if errors.As(err, &fes) {
 			errs = append(errs, fes.Prefix(path)...)
 		} else if err != nil {
 			errs = append(errs, minsheng.FieldError{Path: path, Msg: err.Error()})
 		}
 	}
-	// run reads the password only when a destination sends to Kafka.
-	usesKafka := false
-	for _, d := range c.Destinations {
-		usesKafka = usesKafka || d.Sink == router.SinkKafka
+	for i, d := range c.Desks {
+		add(fmt.Sprintf("desks[%d]", i), d.CheckSecret())
 	}
-	if s := c.Kafka.SASL; s.Mechanism != "" && usesKafka {
-		var fes minsheng.FieldErrors
-		if _, err := minsheng.ReadSecretField("kafka.sasl.password_env", s.PasswordEnv, "kafka.sasl.password_file", s.PasswordFile); errors.As(err, &fes) {
-			errs = append(errs, fes...)
-		} else if err != nil {
-			errs = append(errs, minsheng.FieldError{Path: "kafka.sasl", Msg: err.Error()})
-		}
+	if s := c.Kafka.SASL; s.Mechanism != "" && c.RouterConfig().UsesKafka() {
+		_, err := minsheng.ReadSecretField("password_env", s.PasswordEnv, "password_file", s.PasswordFile)
+		add("kafka.sasl", err)
 	}
 	return c.lines.Locate(errs).Err()
 }

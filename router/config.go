@@ -163,15 +163,22 @@ func (c Config) Validate() minsheng.FieldErrors {
 	}
 	errs = append(errs, c.deadLetterApart()...)
 	errs = append(errs, c.disciplineDeadLetterApart()...)
-	usesKafka := false
-	for _, d := range c.Destinations {
-		usesKafka = usesKafka || d.Sink == SinkKafka
-	}
-	if usesKafka && len(c.Kafka.Brokers) == 0 {
+	if c.UsesKafka() && len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, minsheng.FieldError{Path: "kafka.brokers", Msg: "is required: a destination uses the kafka sink"})
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
 	return errs
+}
+
+// UsesKafka reports whether a destination sends to Kafka: only then does
+// the router connect to it (and read its password).
+func (c Config) UsesKafka() bool {
+	for _, d := range c.Destinations {
+		if d.Sink == SinkKafka {
+			return true
+		}
+	}
+	return false
 }
 
 // deadLetterApart refuses a dead letter destination that another route also
