@@ -463,9 +463,10 @@ func (c *Config) CheckInputs() error {
 	return errs.Err()
 }
 
-// CheckSecrets reads the desks' tokens and Kafka's SASL password as run
-// does at start, which CheckInputs and Load do not: they are files that
-// often exist only where the gateway runs (minsheng check-config --secrets).
+// CheckSecrets reads the desks' tokens, Kafka's SASL password and Kafka's
+// TLS certificates and key as run does at start, which CheckInputs and Load
+// do not: they are files that often exist only where the gateway runs
+// (minsheng check-config --secrets).
 func (c *Config) CheckSecrets() error {
 	var errs minsheng.FieldErrors
 	// A secret's error names its field (ReadSecretField), under path.
@@ -480,9 +481,8 @@ func (c *Config) CheckSecrets() error {
 	for i, d := range c.Desks {
 		add(fmt.Sprintf("desks[%d]", i), d.CheckSecret())
 	}
-	if s := c.Kafka.SASL; s.Mechanism != "" && c.RouterConfig().UsesKafka() {
-		_, err := minsheng.ReadSecretField("password_env", s.PasswordEnv, "password_file", s.PasswordFile)
-		add("kafka.sasl", err)
+	if c.RouterConfig().UsesKafka() {
+		add("kafka", c.Kafka.CheckFiles())
 	}
 	return c.lines.Locate(errs).Err()
 }

@@ -60,48 +60,97 @@ func DefaultKafkaConfig() KafkaConfig {
 
 func (c KafkaConfig) transport() (*kafka.Transport, error) {
 	t := &kafka.Transport{ClientID: c.ClientID, DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
-	if c.TLS.Enabled {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName}
-		if c.TLS.CAFile != "" {
-			pem, err := os.ReadFile(c.TLS.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("kafka.tls.ca_file: no certificate in %s", c.TLS.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		if c.TLS.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("kafka.tls.cert_file: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		t.TLS = tc
+	var err error
+	if t.TLS, err = c.tlsConfig(); err != nil {
+		return nil, under("kafka", err)
 	}
-	if c.SASL.Mechanism != "" {
-		pw, err := minsheng.ReadSecretField("kafka.sasl.password_env", c.SASL.PasswordEnv, "kafka.sasl.password_file", c.SASL.PasswordFile)
-		if err != nil {
-			return nil, err
-		}
-		var m sasl.Mechanism
-		switch c.SASL.Mechanism {
-		case "plain":
-			m = plain.Mechanism{Username: c.SASL.Username, Password: pw}
-		case "scram-sha-256":
-			m, err = scram.Mechanism(scram.SHA256, c.SASL.Username, pw)
-		case "scram-sha-512":
-			m, err = scram.Mechanism(scram.SHA512, c.SASL.Username, pw)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("kafka.sasl: %w", err)
-		}
-		t.SASL = m
+	if t.SASL, err = c.saslMechanism(); err != nil {
+		return nil, under("kafka", err)
 	}
 	return t, nil
+}
+
+// CheckFiles reads what the transport reads when the gateway starts (the
+// TLS certificates and key, the SASL password), so that a check of the
+// configuration finds what would stop run. Errors name the field under
+// kafka ("tls.ca_file").
+func (c KafkaConfig) CheckFiles() error {
+	var all minsheng.FieldErrors
+	_, terr := c.tlsConfig()
+	_, serr := c.saslMechanism()
+	for _, err := range []error{terr, serr} {
+		var fes minsheng.FieldErrors
+		if errors.As(err, &fes) {
+			all = append(all, fes...)
+		} else if err != nil {
+			all = append(all, minsheng.FieldError{Msg: err.Error()})
+		}
+	}
+	return all.Err()
+}
+
+// under puts the fields of a field error under path, and wraps any other.
+func under(path string, err error) error {
+	var fes minsheng.FieldErrors
+	if errors.As(err, &fes) {
+		return fes.Prefix(path)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+func (c KafkaConfig) tlsConfig() (*tls.Config, error) {
+	if !c.TLS.Enabled {
+		return nil, nil
+	}
+	fail := func(field, msg string) error { return minsheng.FieldErrors{{Path: "tls." + field, Msg: msg}} }
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName}
+	if c.TLS.CAFile != "" {
+		pem, err := os.ReadFile(c.TLS.CAFile)
+		if err != nil {
+			return nil, fail("ca_file", err.Error())
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fail("ca_file", "no certificate in "+c.TLS.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	switch {
+	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
+		return nil, fail("key_file", "required with cert_file")
+	case c.TLS.KeyFile != "" && c.TLS.CertFile == "":
+		return nil, fail("cert_file", "required with key_file")
+	case c.TLS.CertFile != "":
+		cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+		if err != nil {
+			return nil, fail("cert_file", err.Error())
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func (c KafkaConfig) saslMechanism() (sasl.Mechanism, error) {
+	if c.SASL.Mechanism == "" {
+		return nil, nil
+	}
+	pw, err := minsheng.ReadSecretField("password_env", c.SASL.PasswordEnv, "password_file", c.SASL.PasswordFile)
+	if err != nil {
+		return nil, under("sasl", err)
+	}
+	var m sasl.Mechanism
+	switch c.SASL.Mechanism {
+	case "plain":
+		m = plain.Mechanism{Username: c.SASL.Username, Password: pw}
+	case "scram-sha-256":
+		m, err = scram.Mechanism(scram.SHA256, c.SASL.Username, pw)
+	case "scram-sha-512":
+		m, err = scram.Mechanism(scram.SHA512, c.SASL.Username, pw)
+	}
+	if err != nil {
+		return nil, minsheng.FieldErrors{{Path: "sasl.mechanism", Msg: err.Error()}}
+	}
+	return m, nil
 }
 
 func (c KafkaConfig) compression() kafka.Compression {

@@ -19,7 +19,7 @@ func runCheckConfig(_ context.Context, args []string) int {
 	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(os.Stderr, "usage: minsheng check-config [--secrets] FILE\n\n"+
 			"Checks every field, and reads the inputs' secrets. --secrets also reads the desks' tokens and\n"+
-			"Kafka's password, as run does at start: use it where they are in place (the systemd unit does).")
+			"Kafka's password and TLS files, as run does at start: use it where they are in place (the systemd unit does).")
 		return exitConfig
 	}
 	c, err := gateway.Load(args[0])
