@@ -77,9 +77,7 @@ func readLetters(path string) ([]learn.Record, error) {
 	defer f.Close()
 	var out []learn.Record
 	err = eachLine(f, maxClassifyLine, func(n int, line []byte) error {
-		if n == 1 {
-			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
-		}
+		line = bytes.TrimPrefix(line, []byte("\uFEFF")) // on any line: files joined
 		if line != nil && len(bytes.TrimSpace(line)) == 0 {
 			return nil
 		}

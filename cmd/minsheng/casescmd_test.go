@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -47,5 +49,20 @@ func TestCasesEvalIDs(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestCasesEvalJoinedFiles: letters from files a Windows editor saved and
+// someone joined (a byte order mark opening each line) are all read.
+func TestCasesEvalJoinedFiles(t *testing.T) {
+	raw, err := os.ReadFile("testdata/cases.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := filepath.Join(t.TempDir(), "joined.jsonl")
+	os.WriteFile(joined, []byte("\uFEFF"+strings.ReplaceAll(string(raw), "\n{", "\n\uFEFF{")), 0o600)
+	out, errOut, code := runCmd(t, "cases-eval", "--file", joined)
+	if code != 0 || !strings.Contains(out, "letters 5; linkable 4 ") {
+		t.Errorf("exit %d, want the five letters read:\n%s%s", code, out, errOut)
 	}
 }

@@ -881,8 +881,10 @@ func classify(e *triage.Engine, r io.Reader, w io.Writer, holdBlanks bool) (line
 			if bytes.HasPrefix(line, []byte{0xFF, 0xFE}) || bytes.HasPrefix(line, []byte{0xFE, 0xFF}) {
 				return errors.New("the input is UTF-16: send UTF-8 JSON lines (iconv -f UTF-16 -t UTF-8)")
 			}
-			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
 		}
+		// A byte-order mark opens every file a Windows editor saves, so
+		// it also opens a later line where such files were joined.
+		line = bytes.TrimPrefix(line, []byte("\uFEFF"))
 		if holdBlanks && line != nil && len(bytes.TrimSpace(line)) == 0 {
 			blanks = append(blanks, n)
 			return nil

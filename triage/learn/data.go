@@ -225,8 +225,8 @@ func ReadJSONLinesAt[T any](path string) ([]T, []int, error) {
 			if bytes.HasPrefix(line, []byte{0xFF, 0xFE}) || bytes.HasPrefix(line, []byte{0xFE, 0xFF}) {
 				return nil, nil, fmt.Errorf("%s: the file is UTF-16: save it as UTF-8 JSON lines (iconv -f UTF-16 -t UTF-8)", path)
 			}
-			line = bytes.TrimPrefix(line, []byte("\uFEFF"))
 		}
+		line = bytes.TrimPrefix(line, []byte("\uFEFF")) // on any line: files joined
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
