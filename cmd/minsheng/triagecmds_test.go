@@ -116,7 +116,8 @@ func TestClassifyErrors(t *testing.T) {
 		{"{\"id\":\"g\xb5\",\"body\":\"路灯坏了很久\"}", `{"id":null,"error":"line 16: not UTF-8 (first bad byte at offset 8; is it GBK? iconv -f GB18030 -t UTF-8)"}`},
 		{`{"id":"h","body":"\ud800路灯坏了很久"}`, `{"id":"h","error":"line 17: the \\u escape at offset 18 is half a UTF-16 surrogate pair and would be read as U+FFFD: give the character, or both halves"}`},
 		{`{"id":"i","body":"\ud83d\ude00路灯坏了很久"}`, ""},
-		{`{"id":"j","body":"\\ud800路灯坏了很久"}`, ""}, // Two files saved by a Windows editor, joined: the second's byte
+		{`{"id":"j","body":"\\ud800路灯坏了很久"}`, ""},
+		// Two files saved by a Windows editor, joined: the second's byte
 		// order mark opens a line.
 		{"\uFEFF" + `{"id":"k","body":"路灯坏了很久"}`, ""},
 	}
