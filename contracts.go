@@ -140,6 +140,37 @@ type Envelope struct {
 	// Reason for rejected and dead letter envelopes.
 	Reason     string       `json:"reason,omitempty"`
 	Quarantine *Quarantined `json:"quarantine,omitempty"`
+	// Reached and Undelivered (dead letter envelopes of an item some of
+	// whose destinations took it before another refused it for good): the
+	// destinations that hold the item already, and those this dead
+	// letter's reader is to re-deliver it to (only those), with why they
+	// do not have it. A dead letter not told of a discipline lead names
+	// none of the inspectors' destinations.
+	Reached     []string      `json:"reached,omitempty"`
+	Undelivered []Undelivered `json:"undelivered,omitempty"`
+}
+
+// Undelivered is a destination an item's decision names that does not
+// have the item, and why: refused by it for good, or not sent (or given
+// up on) once another refused the item.
+type Undelivered struct {
+	Destination string `json:"destination"`
+	Reason      string `json:"reason"`
+	// Refused: the destination refused the item for good (too large for
+	// its topic, an invalid record): re-delivered as it is, it would be
+	// refused again. Otherwise it was not sent, or given up on.
+	Refused bool `json:"refused,omitempty"`
+}
+
+// Routing is where a routed item went.
+type Routing struct {
+	// Destinations that durably accepted the item, the dead letters
+	// among them.
+	Destinations []string
+	// Undelivered, for an item that went to a dead letter after a
+	// destination refused it for good: each destination its decision
+	// names that does not have it. Destinations then holds those that do.
+	Undelivered []Undelivered
 }
 
 // Sink delivers envelopes to one kind of destination (Kafka topics, the
@@ -155,11 +186,12 @@ type Sink interface {
 
 // Router sends a decided item to its destinations.
 type Router interface {
-	// Route delivers the item to every destination its decision names (or
-	// to the dead letter destination when those fail permanently) and
-	// returns the destinations that accepted it. An error means nothing can
-	// be said to be durably handled; the caller must not ack the source.
-	Route(ctx context.Context, it *Item, d *Decision) ([]string, error)
+	// RouteItem delivers the item to every destination its decision names
+	// (or to the dead letter destination when one refuses it for good) and
+	// returns the destinations that accepted it, and those that did not
+	// when it was dead-lettered. An error means nothing can be said to be
+	// durably handled; the caller must not ack the source.
+	RouteItem(ctx context.Context, it *Item, d *Decision) (Routing, error)
 	// RouteQuarantined delivers an unparseable input to the dead letter
 	// destination.
 	RouteQuarantined(ctx context.Context, q *Quarantined) ([]string, error)
@@ -201,7 +233,11 @@ type Record struct {
 	Quarantine   *Quarantined `json:"quarantine,omitempty"`
 	Decision     *Decision    `json:"decision,omitempty"`
 	Destinations []string     `json:"destinations"`
-	Trail        []Event      `json:"trail"`
+	// Undelivered: the destinations its decision names that refused it
+	// (or were not sent it) when it was dead-lettered; Destinations holds
+	// those that took it, and the dead letters.
+	Undelivered []Undelivered `json:"undelivered,omitempty"`
+	Trail       []Event       `json:"trail"`
 	// Review is set once a person has decided an item that triage sent to
 	// review; Decision is then theirs.
 	Review *Review `json:"review,omitempty"`

@@ -289,7 +289,8 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 	}
 	decided := p.o.Now().UTC()
 
-	dests, err := p.o.Router.Route(ctx, it, &d)
+	rt, err := p.o.Router.RouteItem(ctx, it, &d)
+	dests := rt.Destinations
 	if err != nil {
 		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
 		log.Warn("not routed; the source keeps the item", "class", d.Class, "err", err)
@@ -316,7 +317,11 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 	if d.Case != nil {
 		classified += minsheng.TrailCase(d.Case.ID)
 	}
-	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests, Trail: []minsheng.Event{
+	// Dead-lettered after some destinations took it, the record names
+	// them (Destinations) and the others (Undelivered): the item is
+	// acked now, once, and a repeat from its source is answered from the
+	// record, not routed again.
+	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests, Undelivered: rt.Undelivered, Trail: []minsheng.Event{
 		{Step: minsheng.StepReceived, At: it.ReceivedAt, Detail: string(it.Channel) + "/" + it.Source},
 		{Step: minsheng.StepScreened, At: decided, Detail: screen},
 		{Step: minsheng.StepClassified, At: decided, Detail: classified},

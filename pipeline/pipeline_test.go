@@ -47,11 +47,11 @@ type failingRouter struct {
 	down atomic.Bool
 }
 
-func (f *failingRouter) Route(ctx context.Context, it *minsheng.Item, d *minsheng.Decision) ([]string, error) {
+func (f *failingRouter) RouteItem(ctx context.Context, it *minsheng.Item, d *minsheng.Decision) (minsheng.Routing, error) {
 	if f.down.Load() {
-		return nil, fmt.Errorf("test: %w", minsheng.ErrUnavailable)
+		return minsheng.Routing{}, fmt.Errorf("test: %w", minsheng.ErrUnavailable)
 	}
-	return f.Router.Route(ctx, it, d)
+	return f.Router.RouteItem(ctx, it, d)
 }
 
 type rig struct {

@@ -217,33 +217,38 @@ func (s *KafkaSink) EnsureTopics(ctx context.Context, topics []string) error {
 
 // Deliver writes the envelopes and returns after the brokers acked them all.
 func (s *KafkaSink) Deliver(ctx context.Context, envs []*minsheng.Envelope) error {
-	msgs, err := s.messages(envs)
-	if err != nil {
-		return err
-	}
-	return s.send(ctx, msgs)
-}
-
-// messages encodes envelopes as records; one over batch_bytes, which no
-// broker would take, is refused with a *PermanentError.
-func (s *KafkaSink) messages(envs []*minsheng.Envelope) ([]kafka.Message, error) {
 	msgs := make([]kafka.Message, 0, len(envs))
 	for _, e := range envs {
-		m, err := kafkaMessage(s.topic(e.Destination), e)
+		m, err := s.message(e)
 		if err != nil {
-			return nil, err
-		}
-		if err := s.p.checkSize(m); err != nil {
-			return nil, err
+			return err
 		}
 		msgs = append(msgs, m)
 	}
-	return msgs, nil
+	for _, err := range s.send(ctx, msgs) {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// send writes records made by messages and returns after the brokers acked
-// them all.
-func (s *KafkaSink) send(ctx context.Context, msgs []kafka.Message) error {
+// message encodes an envelope as a record; one over batch_bytes, which no
+// broker would take, is refused with a *PermanentError.
+func (s *KafkaSink) message(e *minsheng.Envelope) (kafka.Message, error) {
+	m, err := kafkaMessage(s.topic(e.Destination), e)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	if err := s.p.checkSize(m); err != nil {
+		return kafka.Message{}, err
+	}
+	return m, nil
+}
+
+// send writes records made by message and returns after the brokers
+// answered them all: one answer per record, nil for a record acked.
+func (s *KafkaSink) send(ctx context.Context, msgs []kafka.Message) []error {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
 	return s.p.send(wctx, msgs)

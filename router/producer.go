@@ -66,10 +66,17 @@ type record struct {
 	partition int
 	msg       kafka.Message // its key, value and headers are read anew for each request
 	size      int
-	done      chan<- error
+	i         int // its place in its call to send
+	done      chan<- reply
 	// gone is closed when the caller stopped waiting (its context
 	// ended): a record not yet sent then is dropped, not sent late.
 	gone <-chan struct{}
+}
+
+// reply is a record's answer: nil when its partition acked it.
+type reply struct {
+	i   int
+	err error
 }
 
 const metadataTTL = 30 * time.Second
@@ -137,26 +144,34 @@ func (p *producer) startBroker(b kafka.Broker) {
 	go q.run()
 }
 
-// send hands records to their leaders' queues and waits for every answer.
-// Every record is checked (size, topic, leader) before any is handed over,
-// so that a call refused for one record sends none: a partly sent item
-// would reach some destinations and then be retried (repeats) or
-// dead-lettered (handled twice).
-func (p *producer) send(ctx context.Context, msgs []kafka.Message) error {
-	done := make(chan error, len(msgs))
+// send hands records to their leaders' queues and waits for every answer:
+// one per record, nil for a record its partition acked. Every record is
+// checked (size, topic, leader) before any is handed over, so that a call
+// refused for one record sends none (each record is answered that error).
+// A record still unanswered when ctx ends is answered ctx's error: it may
+// yet land.
+func (p *producer) send(ctx context.Context, msgs []kafka.Message) []error {
+	errs := make([]error, len(msgs))
+	all := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	done := make(chan reply, len(msgs))
 	type queued struct {
 		q *brokerQueue
 		r *record
 	}
 	out := make([]queued, 0, len(msgs))
-	for _, m := range msgs {
+	for i, m := range msgs {
 		if err := p.checkSize(m); err != nil {
-			return err
+			return all(err)
 		}
 		size := recordSize(m)
 		tm, err := p.meta(ctx, m.Topic)
 		if err != nil {
-			return err
+			return all(err)
 		}
 		part := p.hash.Balance(m, tm.partitions...)
 		p.mu.Lock()
@@ -164,13 +179,13 @@ func (p *producer) send(ctx context.Context, msgs []kafka.Message) error {
 		closed := p.closed
 		p.mu.Unlock()
 		if closed {
-			return minsheng.ErrStopping
+			return all(minsheng.ErrStopping)
 		}
 		if q == nil {
 			p.invalidate(m.Topic)
-			return fmt.Errorf("kafka: no leader for %s/%d: %w", m.Topic, part, minsheng.ErrUnavailable)
+			return all(fmt.Errorf("kafka: no leader for %s/%d: %w", m.Topic, part, minsheng.ErrUnavailable))
 		}
-		out = append(out, queued{q, &record{topic: m.Topic, partition: part, size: size, done: done, gone: ctx.Done(), msg: m}})
+		out = append(out, queued{q, &record{topic: m.Topic, partition: part, size: size, i: i, done: done, gone: ctx.Done(), msg: m}})
 	}
 	// Handed over under the lock close takes: a sender stopped by close
 	// answers what it holds, and a record added after it stopped would be
@@ -178,25 +193,28 @@ func (p *producer) send(ctx context.Context, msgs []kafka.Message) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return minsheng.ErrStopping
+		return all(minsheng.ErrStopping)
 	}
 	for _, x := range out {
 		x.q.add(x.r)
 	}
 	p.mu.Unlock()
-	var first error
+	answered := make([]bool, len(msgs))
 	for range msgs {
 		select {
-		case err := <-done:
-			if err != nil && first == nil {
-				first = err
-			}
+		case a := <-done:
+			errs[a.i], answered[a.i] = a.err, true
 		case <-ctx.Done():
 			// The records may still land; the caller retries under the same keys.
-			return ctx.Err()
+			for i := range errs {
+				if !answered[i] {
+					errs[i] = ctx.Err()
+				}
+			}
+			return errs
 		}
 	}
-	return first
+	return errs
 }
 
 // recordSize is what a record counts against batch_bytes: its key, value
@@ -266,7 +284,7 @@ func (q *brokerQueue) take() []*record {
 			// source will offer it again): sent now, it would land
 			// unrecorded and come again, and a stopping gateway would
 			// wait for a slow broker to take it.
-			r.done <- errGone
+			r.done <- reply{r.i, errGone}
 			continue
 		default:
 		}
@@ -377,7 +395,7 @@ func (q *brokerQueue) write(recs []*record) {
 	cancel()
 	answer := func(rs []*record, err error) {
 		for _, r := range rs {
-			r.done <- err
+			r.done <- reply{r.i, err}
 		}
 	}
 	if err != nil {
@@ -433,7 +451,7 @@ func (q *brokerQueue) write(recs []*record) {
 		// have stopped waiting, and then it is dropped as take drops one.
 		select {
 		case <-r.gone:
-			r.done <- errGone
+			r.done <- reply{r.i, errGone}
 			continue
 		default:
 		}

@@ -332,7 +332,8 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	// Sent on to all the decision names but where the item had gone before
 	// the review; a destination that has it already from a half-done try
 	// drops the repeat by ID.
-	dests, err := a.r.RouteExcept(ctx, pending.Item, d, rec.Destinations)
+	rt, err := a.r.RouteExcept(ctx, pending.Item, d, rec.Destinations)
+	dests := rt.Destinations
 	if err != nil {
 		a.r.log.Warn("review decision recorded but not sent on; deciding it the same way again finishes it", "id", id, "desk", p.Name, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the decision is recorded but the item could not be sent on: decide it the same way again to finish"})
@@ -356,6 +357,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			next.Destinations = append(next.Destinations, x)
 		}
 	}
+	next.Undelivered = rt.Undelivered
 	next.Trail = append(slices.Clip(next.Trail), minsheng.Event{Step: minsheng.StepRouted, At: a.now().UTC(), Destinations: dests})
 	if err := a.ledger.Commit(ctx, &next); err != nil {
 		a.r.log.Error("review decision sent on but not recorded as done; deciding it the same way again finishes it (destinations drop the repeat by ID)", "id", id, "err", err)

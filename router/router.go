@@ -200,27 +200,38 @@ func (r *Router) decisionFor(dest string, d *minsheng.Decision) *minsheng.Decisi
 	return d
 }
 
-// Route delivers an item to the destinations its decision names.
+// Route delivers an item to the destinations its decision names and
+// returns those that took it (see RouteItem).
 func (r *Router) Route(ctx context.Context, it *minsheng.Item, d *minsheng.Decision) ([]string, error) {
+	rt, err := r.RouteExcept(ctx, it, d, nil)
+	return rt.Destinations, err
+}
+
+// RouteItem delivers an item to the destinations its decision names. When
+// one refuses it for good, the item goes to the dead letter: Destinations
+// then names those that took it before (they keep it) and the dead
+// letters, and Undelivered the others, which the dead letter envelopes
+// name too, so that whoever re-delivers it sends it to those alone.
+func (r *Router) RouteItem(ctx context.Context, it *minsheng.Item, d *minsheng.Decision) (minsheng.Routing, error) {
 	return r.RouteExcept(ctx, it, d, nil)
 }
 
-// RouteExcept is Route to the destinations its decision names but those in
-// reached, which the item went to before (a reviewed item: the inspectors
-// had a possible discipline case at once). It returns the destinations it
-// delivered to, none when reached holds them all.
-func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, reached []string) ([]string, error) {
+// RouteExcept is RouteItem to the destinations its decision names but
+// those in reached, which the item went to before (a reviewed item: the
+// inspectors had a possible discipline case at once). It returns the
+// destinations it delivered to, none when reached holds them all.
+func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, reached []string) (minsheng.Routing, error) {
 	if !d.Class.Valid() {
-		return r.deadLetter(ctx, it, nil, d, fmt.Sprintf("triage returned unknown class %q", d.Class))
+		return r.deadLetter(ctx, it, nil, d, fmt.Sprintf("triage returned unknown class %q", d.Class), nil, nil)
 	}
 	dests, kind := r.DestinationsFor(d)
 	if len(dests) == 0 {
-		return r.deadLetter(ctx, it, nil, d, "no route for class "+string(d.Class))
+		return r.deadLetter(ctx, it, nil, d, "no route for class "+string(d.Class), nil, nil)
 	}
 	if len(reached) > 0 {
 		dests = slices.DeleteFunc(dests, func(x string) bool { return slices.Contains(reached, x) })
 		if len(dests) == 0 {
-			return nil, nil
+			return minsheng.Routing{}, nil
 		}
 	}
 	now := r.now().UTC()
@@ -239,21 +250,52 @@ func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng
 		}
 		envs = append(envs, e)
 	}
-	err := r.deliver(ctx, envs)
+	errs, err := r.deliver(ctx, envs)
 	var perm *PermanentError
 	if errors.As(err, &perm) {
-		return r.deadLetter(ctx, it, nil, d, perm.Error())
+		// Refused for good by one destination, perhaps after others took
+		// it: they keep it, and the dead letter names them and the rest,
+		// so that the item is re-delivered to the rest alone.
+		var took []string
+		var undelivered []minsheng.Undelivered
+		for i, e := range envs {
+			if errs[i] == nil {
+				took = append(took, e.Destination)
+				continue
+			}
+			var refused *PermanentError
+			undelivered = append(undelivered, minsheng.Undelivered{Destination: e.Destination, Reason: undeliveredReason(errs[i]), Refused: errors.As(errs[i], &refused)})
+		}
+		return r.deadLetter(ctx, it, nil, d, perm.Error(), took, undelivered)
 	}
 	if err != nil {
-		return nil, err
+		return minsheng.Routing{}, err
 	}
-	return dests, nil
+	return minsheng.Routing{Destinations: dests}, nil
 }
+
+// undeliveredReason says why a destination does not have an item that
+// went to the dead letter.
+func undeliveredReason(err error) string {
+	var perm *PermanentError
+	switch {
+	case errors.As(err, &perm):
+		return perm.Error()
+	case errors.Is(err, errNotSent):
+		return "not sent: another destination refused the item for good"
+	}
+	return "not delivered (" + err.Error() + "); given up on once another destination refused the item for good"
+}
+
+// errNotSent answers an envelope deliver did not send, because another of
+// its item's envelopes was refused for good before any was handed over.
+var errNotSent = errors.New("not sent")
 
 // RouteQuarantined delivers an unparseable input to the dead letter
 // destination.
 func (r *Router) RouteQuarantined(ctx context.Context, q *minsheng.Quarantined) ([]string, error) {
-	return r.deadLetter(ctx, nil, q, nil, q.Reason)
+	rt, err := r.deadLetter(ctx, nil, q, nil, q.Reason, nil, nil)
+	return rt.Destinations, err
 }
 
 // deadLetterTo names where an item that cannot be delivered goes. A
@@ -275,11 +317,21 @@ func (r *Router) deadLetterTo(d *minsheng.Decision) []string {
 	}
 }
 
-func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.Quarantined, d *minsheng.Decision, reason string) ([]string, error) {
+// deadLetter sends an item (or a quarantined input) to the dead letters
+// deadLetterTo names. For an item some of whose destinations took it
+// before another refused it (undelivered not empty), each dead letter's
+// envelope names the destinations that have it (reached) and those its
+// reader is to re-deliver it to: the dead letter all but the inspectors'
+// and none of theirs, which would tell of the lead; the discipline dead
+// letter the inspectors' (all, when it is the only one). The dead letter
+// is not sent an item it has nothing to re-deliver of: all it would be
+// told is that the item went somewhere it does not know of. The
+// discipline dead letter is sent every lead's item.
+func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.Quarantined, d *minsheng.Decision, reason string, reached []string, undelivered []minsheng.Undelivered) (minsheng.Routing, error) {
 	names := r.deadLetterTo(d)
 	now := r.now().UTC()
-	envs := make([]*minsheng.Envelope, len(names))
-	for i, name := range names {
+	envs := make([]*minsheng.Envelope, 0, len(names))
+	for _, name := range names {
 		e := &minsheng.Envelope{SchemaVersion: minsheng.SchemaVersion, Destination: name, Kind: minsheng.KindDeadLetter,
 			RoutedAt: now, Decision: r.decisionFor(name, d.WithoutCase()), Reason: reason, Quarantine: q}
 		if it != nil {
@@ -291,9 +343,39 @@ func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.
 		} else {
 			e.ItemID = q.ID()
 		}
-		envs[i] = e
+		if len(undelivered) > 0 {
+			// Whose is a destination to re-deliver to: the inspectors'
+			// are the discipline dead letter's when there are two.
+			mine := func(dest string) bool { return len(names) == 1 || r.toldOfLead(dest) == r.toldOfLead(name) }
+			for _, u := range undelivered {
+				if mine(u.Destination) {
+					e.Undelivered = append(e.Undelivered, u)
+				}
+			}
+			if len(e.Undelivered) == 0 && !r.toldOfLead(name) {
+				continue
+			}
+			// Why this dead letter has it: a refusal of its own
+			// destinations where there is one.
+			for _, u := range e.Undelivered {
+				if u.Refused {
+					e.Reason = u.Reason
+					break
+				}
+			}
+			for _, x := range reached {
+				if r.toldOfLead(name) || !r.toldOfLead(x) {
+					e.Reached = append(e.Reached, x)
+				}
+			}
+		}
+		envs = append(envs, e)
 	}
-	err := r.deliver(ctx, envs)
+	names = names[:0]
+	for _, e := range envs {
+		names = append(names, e.Destination)
+	}
+	errs, err := r.deliver(ctx, envs)
 	if q != nil && len(q.Raw) > 0 {
 		var perm *PermanentError
 		if errors.As(err, &perm) {
@@ -304,96 +386,163 @@ func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.
 				e.Quarantine = &qq
 				e.Reason += " (raw bytes left out of the envelope: " + perm.Error() + "; see raw_ref)"
 			}
-			err = r.deliver(ctx, envs)
+			errs, err = r.deliver(ctx, envs)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dead letter: %w", err)
+		var took []string
+		for i, e := range envs {
+			if errs[i] == nil {
+				took = append(took, e.Destination)
+			}
+		}
+		if len(reached) > 0 || len(took) > 0 {
+			// The source will offer the item again, and it will reach
+			// these again: their readers drop the repeat by ID.
+			r.log.Error("item reached some destinations, but not its dead letter: not acked", "id", envs[0].ItemID, "trace_id", envs[0].TraceID,
+				"reached", append(slices.Clone(reached), took...), "err", err)
+		}
+		return minsheng.Routing{}, fmt.Errorf("dead letter: %w", err)
 	}
 	r.deadLtr.Inc()
-	r.log.Warn("dead lettered", "id", envs[0].ItemID, "trace_id", envs[0].TraceID, "destinations", names, "reason", minsheng.LogReason(reason))
-	return names, nil
+	var notReached []string
+	for _, u := range undelivered {
+		notReached = append(notReached, u.Destination)
+	}
+	r.log.Warn("dead lettered", "id", envs[0].ItemID, "trace_id", envs[0].TraceID, "destinations", names,
+		"reached", reached, "undelivered", notReached, "reason", minsheng.LogReason(reason))
+	return minsheng.Routing{Destinations: append(slices.Clone(reached), names...), Undelivered: undelivered}, nil
 }
 
 // deliver sends envelopes to their sinks in parallel, retrying transient
-// failures with backoff until ctx ends. A permanent failure of any envelope
-// is returned as *PermanentError at once.
-func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) error {
-	bySink := map[string][]*minsheng.Envelope{}
-	for _, e := range envs {
+// failures with backoff until ctx ends; a retry sends only the envelopes
+// not taken yet. It answers each envelope (nil when its destination took
+// it) and returns the first error: a *PermanentError when an envelope was
+// refused for good, which ends every retry at once (the item goes to the
+// dead letter, which names the destinations that took it).
+func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]error, error) {
+	errs := make([]error, len(envs))
+	bySink := map[string][]int{}
+	for i, e := range envs {
 		k := r.cfg.Destinations[e.Destination].Sink
-		bySink[k] = append(bySink[k], e)
+		bySink[k] = append(bySink[k], i)
 	}
 	// Encoded and checked against batch_bytes before any sink is handed
 	// the item: one Kafka refuses for its size goes to the dead letter
 	// only, not also to the queues that would have taken it at once.
-	var msgs []kafka.Message
-	if es := bySink[SinkKafka]; len(es) > 0 {
-		var err error
-		if msgs, err = r.kafka.messages(es); err != nil {
-			return err
-		}
-	}
-	if len(bySink) == 1 {
-		for k, es := range bySink {
-			return r.deliverSink(ctx, k, es, msgs)
-		}
-	}
-	errs := make(chan error, len(bySink))
-	for k, es := range bySink {
-		go func() { errs <- r.deliverSink(ctx, k, es, msgs) }()
-	}
-	var first error
-	for range bySink {
-		if err := <-errs; err != nil {
-			var perm *PermanentError
-			if first == nil || errors.As(err, &perm) {
-				first = err
+	msgs := make([]kafka.Message, len(envs))
+	for _, i := range bySink[SinkKafka] {
+		m, err := r.kafka.message(envs[i])
+		if err != nil {
+			for j := range errs {
+				errs[j] = errNotSent
 			}
+			errs[i] = err
+			return errs, err
+		}
+		msgs[i] = m
+	}
+	refused := make(chan struct{})
+	var once sync.Once
+	giveUp := func() { once.Do(func() { close(refused) }) }
+	var wg sync.WaitGroup
+	for k, idx := range bySink {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.deliverSink(ctx, refused, giveUp, k, envs, msgs, idx, errs)
+		}()
+	}
+	wg.Wait()
+	var first error
+	for _, err := range errs {
+		var perm *PermanentError
+		if err != nil && (first == nil || errors.As(err, &perm) && !errors.As(first, &perm)) {
+			first = err
 		}
 	}
-	return first
+	return errs, first
 }
 
-// deliverSink delivers envs to one sink; msgs are the Kafka records of
-// envs, for the Kafka sink.
-func (r *Router) deliverSink(ctx context.Context, kind string, envs []*minsheng.Envelope, msgs []kafka.Message) error {
+// deliverSink delivers the envelopes envs[idx] to one sink (msgs are their
+// Kafka records, for the Kafka sink) and answers each in errs. It retries
+// those not taken until ctx ends or refused is closed; an envelope refused
+// for good calls giveUp.
+func (r *Router) deliverSink(ctx context.Context, refused <-chan struct{}, giveUp func(), kind string, envs []*minsheng.Envelope, msgs []kafka.Message, idx []int, errs []error) {
 	backoff := r.cfg.Retry.InitialBackoff
+	left := slices.Clone(idx)
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		var err error
+		var answers []error
 		switch kind {
 		case SinkKafka:
-			err = r.kafka.send(ctx, msgs)
+			batch := make([]kafka.Message, len(left))
+			for j, i := range left {
+				batch[j] = msgs[i]
+			}
+			answers = r.kafka.send(ctx, batch)
 		default:
-			_, err = r.queues.Enqueue(ctx, envs)
+			batch := make([]*minsheng.Envelope, len(left))
+			for j, i := range left {
+				batch[j] = envs[i]
+			}
+			_, err := r.queues.Enqueue(ctx, batch) // one transaction: all or none
+			answers = make([]error, len(left))
+			for j := range answers {
+				answers[j] = err
+			}
 		}
 		r.latency.WithLabelValues(kind).Observe(time.Since(start).Seconds())
-		if err == nil {
-			if attempt > 1 {
-				r.log.Info("sink recovered", "sink", kind, "attempts", attempt)
+		var last error
+		perm := false
+		next := left[:0]
+		for j, i := range left {
+			err := answers[j]
+			errs[i] = err
+			var p *PermanentError
+			switch {
+			case err == nil:
+				r.routed.WithLabelValues(envs[i].Destination, envs[i].Kind).Inc()
+			case errors.As(err, &p):
+				perm = true
+			default:
+				last = err
+				next = append(next, i)
 			}
-			r.sinkState.Store(kind, "")
-			for _, e := range envs {
-				r.routed.WithLabelValues(e.Destination, e.Kind).Inc()
-			}
-			return nil
 		}
-		var perm *PermanentError
-		if errors.As(err, &perm) {
+		left = next
+		if perm {
 			r.failures.WithLabelValues(kind, "true").Inc()
-			return err
+			giveUp()
+		}
+		if len(left) == 0 {
+			if !perm {
+				if attempt > 1 {
+					r.log.Info("sink recovered", "sink", kind, "attempts", attempt)
+				}
+				r.sinkState.Store(kind, "")
+			}
+			return
 		}
 		r.failures.WithLabelValues(kind, "false").Inc()
-		r.sinkState.Store(kind, err.Error())
+		r.sinkState.Store(kind, last.Error())
+		if perm {
+			return // the item goes to the dead letter, which names these
+		}
 		if attempt == 1 || attempt%20 == 0 {
-			r.log.Warn("delivery failed, retrying", "sink", kind, "attempt", attempt, "err", err)
+			r.log.Warn("delivery failed, retrying", "sink", kind, "attempt", attempt, "err", last)
 		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%s sink: %w (last error: %v)", kind, minsheng.ErrUnavailable, err)
+			for _, i := range left {
+				errs[i] = fmt.Errorf("%s sink: %w (last error: %v)", kind, minsheng.ErrUnavailable, errs[i])
+			}
+			return
+		case <-refused:
+			t.Stop()
+			return
 		case <-t.C:
 		}
 		backoff = min(backoff*2, r.cfg.Retry.MaxBackoff)

@@ -55,6 +55,18 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 	}
 	v := *rec
 	v.Destinations = readable
+	// Where a dead-lettered item is missing is told to a desk that reads
+	// the dead letter it went to, or the missing destination itself; the
+	// inspectors' only to a desk told of the lead.
+	v.Undelivered = nil
+	readsDL := slices.ContainsFunc(readable, func(d string) bool {
+		return d == r.cfg.Routes.DeadLetter || d == r.cfg.Routes.DisciplineDeadLetter
+	})
+	for _, u := range rec.Undelivered {
+		if (readsDL || p.CanRead(u.Destination)) && (toldOfLead || !r.toldOfLead(u.Destination)) {
+			v.Undelivered = append(v.Undelivered, u)
+		}
+	}
 	if v.Item != nil && !entitled {
 		v.Item = v.Item.Redacted()
 	}
