@@ -163,35 +163,17 @@ func (l *ledger) scan(no uint32, f *os.File, last, skipCorrupt bool) (int64, err
 	r := bufio.NewReaderSize(f, 1<<20)
 	var off int64
 	hdr := make([]byte, frameHeader)
+	var buf []byte
 	for {
-		_, err := io.ReadFull(r, hdr)
+		id, rec, err := readFrame(r, hdr, &buf)
 		if errors.Is(err, io.EOF) {
 			return off, nil
 		}
-		bad := err != nil
-		var idLen, recLen int
-		var body []byte
-		if !bad {
-			idLen, recLen = int(hdr[0]), int(binary.BigEndian.Uint32(hdr[1:5]))
-			// No frame written has an empty ID or record: an all-zero
-			// header (a tail the file system extended but never filled)
-			// would otherwise pass, the checksum of nothing being 0.
-			if int64(recLen) > segmentMax || idLen == 0 || recLen == 0 {
-				bad = true
-			} else {
-				body = make([]byte, idLen+recLen)
-				if _, err := io.ReadFull(r, body); err != nil {
-					bad = true
-				} else if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(hdr[5:9]) {
-					bad = true
-				}
-			}
-		}
-		if !bad {
-			if id := string(body[:idLen]); id != fillerID {
+		if err == nil {
+			if id := string(id); id != fillerID {
 				l.put(id, loc{no, uint32(off)})
 			}
-			off += int64(frameHeader + idLen + recLen)
+			off += int64(frameHeader + len(id) + len(rec))
 			continue
 		}
 		size, next, err := nextFrame(f, off)
@@ -240,6 +222,36 @@ func (l *ledger) scan(no uint32, f *os.File, last, skipCorrupt bool) (int64, err
 		r.Reset(f)
 		off = next
 	}
+}
+
+// errBadFrame: a frame short, over-long, empty, or failing its checksum.
+var errBadFrame = errors.New("bad frame")
+
+// readFrame reads the frame at r's position into *buf and returns its ID
+// and record; io.EOF when r is at its end, errBadFrame for a bad frame.
+func readFrame(r io.Reader, hdr []byte, buf *[]byte) (id, rec []byte, err error) {
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, io.EOF
+		}
+		return nil, nil, errBadFrame
+	}
+	idLen, recLen := int(hdr[0]), int(binary.BigEndian.Uint32(hdr[1:5]))
+	// No frame written has an empty ID or record: an all-zero header (a
+	// tail the file system extended but never filled) would otherwise
+	// pass, the checksum of nothing being 0.
+	if int64(recLen) > segmentMax || idLen == 0 || recLen == 0 {
+		return nil, nil, errBadFrame
+	}
+	*buf = slices.Grow((*buf)[:0], idLen+recLen)[:idLen+recLen]
+	body := *buf
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, nil, errBadFrame
+	}
+	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(hdr[5:9]) {
+		return nil, nil, errBadFrame
+	}
+	return body[:idLen], body[idLen:], nil
 }
 
 // fillerID is the ID of a frame that fills a skipped span (no record ID
