@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	minsheng "github.com/minsheng/minsheng"
 )
@@ -34,6 +35,12 @@ type Blobs struct {
 	queue     []*pendingBlob
 	committer bool
 	dirs      sync.Map // shard directories known to exist
+
+	// gcMu is held for reading to refresh a stored blob's time (reuse)
+	// and for writing by the collector to check that time and remove the
+	// blob (removeIfOld), so that a blob is never removed under a Put that
+	// found it stored.
+	gcMu sync.RWMutex
 }
 
 type pendingBlob struct {
@@ -95,7 +102,7 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobI
 		hexsum := hex.EncodeToString(sum[:])
 		info := minsheng.BlobInfo{Ref: refPrefix + hexsum, SHA256: hexsum, Size: int64(len(head))}
 		final := b.path(hexsum)
-		if _, err := os.Stat(final); err == nil {
+		if b.reuse(final) {
 			return info, nil // already stored: content-addressed, so identical
 		}
 		if err := b.ensureDir(filepath.Dir(final)); err != nil {
@@ -127,7 +134,7 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, max int64) (minsheng.BlobI
 	sum := hex.EncodeToString(h.Sum(nil))
 	info := minsheng.BlobInfo{Ref: refPrefix + sum, SHA256: sum, Size: n}
 	final := b.path(sum)
-	if _, err := os.Stat(final); err == nil {
+	if b.reuse(final) {
 		return info, nil // already stored: content-addressed, so identical
 	}
 	if err := tmp.Close(); err != nil {
@@ -190,7 +197,7 @@ func (s *stagedBlob) Commit() error {
 	}
 	s.done = true
 	final := s.b.path(s.info.SHA256)
-	if _, err := os.Stat(final); err == nil {
+	if s.b.reuse(final) {
 		os.Remove(s.tmp)
 		return nil // already stored: content-addressed, so identical
 	}
@@ -210,6 +217,17 @@ func (s *stagedBlob) Discard() {
 		s.done = true
 		os.Remove(s.tmp)
 	}
+}
+
+// reuse reports whether a blob is stored at final already, and if so
+// refreshes its modification time: the collector (CollectBlobs) keeps a
+// blob stored within its grace period, and the item about to refer to this
+// one is not recorded yet. A blob whose time cannot be refreshed is
+// reported absent, and written again: the rename leaves a fresh file.
+func (b *Blobs) reuse(final string) bool {
+	b.gcMu.RLock()
+	defer b.gcMu.RUnlock()
+	return os.Chtimes(final, time.Time{}, time.Now()) == nil
 }
 
 // smallBlob is the size up to which a blob is hashed in memory before its

@@ -58,6 +58,7 @@ type Store struct {
 	ledger *ledger
 
 	closeOnce sync.Once
+	gcRunning sync.Mutex // held by CollectBlobs
 	closed    chan struct{}
 
 	commitSeconds prometheus.Histogram
