@@ -63,6 +63,8 @@ type Config struct {
 		// skipping the damaged span (minsheng run --skip-corrupt-ledger, for
 		// one start; never from the file, so that it is not left on).
 		SkipCorruptLedger bool `yaml:"-"`
+		// BlobGC collects blobs nothing refers to (store.CollectBlobs).
+		BlobGC BlobGCConfig `yaml:"blob_gc"`
 	} `yaml:"store"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" default:"30s" validate:"gt=0"`
 
@@ -84,6 +86,19 @@ type Config struct {
 	inputs []inputSpec
 	// filled by Load: lines for errors found after loading
 	lines config.Lines
+}
+
+// BlobGCConfig is store.blob_gc: removing raw originals and attachments
+// that no record or queued message refers to (those of items whose
+// routing failed for good), by the running gateway or by `minsheng blobs
+// gc` on a stopped one.
+type BlobGCConfig struct {
+	// Interval: how often the running gateway collects, the first time at
+	// start; 0, the default, never (the command alone).
+	Interval time.Duration `yaml:"interval" validate:"omitempty,gte=1m"`
+	// Grace: a blob stored, or stored again, less than this long ago is
+	// kept even when nothing refers to it, as an item in flight may.
+	Grace time.Duration `yaml:"grace" default:"24h" validate:"gte=1h"`
 }
 
 type inputSpec struct {
@@ -236,6 +251,7 @@ type Gateway struct {
 	router   *router.Router
 	pipeline *pipeline.Pipeline
 	desk     *desk.Desk
+	blobGC   *blobGC
 	sources  map[string]minsheng.Source
 	mux      *http.ServeMux
 }
@@ -290,6 +306,7 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 	if g.pipeline, err = pipeline.New(c.Pipeline, pipeline.Options{Triager: g.triage, Router: g.router, Ledger: g.store, Logger: log, Metrics: g.metrics, Linker: g.cases}); err != nil {
 		return nil, err
 	}
+	g.blobGC = newBlobGC(c.Store.BlobGC, g.store, log.With("component", "blob_gc"), g.metrics)
 	g.desk = desk.New(c.Intake, desk.Options{Logger: log.With("connector", "desk"), Blobs: g.store.Blobs(), Ledger: g.store, View: g.router.View})
 	for _, in := range c.inputs {
 		f, _ := connectors.Lookup(in.Type)
@@ -378,6 +395,13 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	for _, n := range names {
 		start(n, g.sources[n])
 	}
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	gcDone := make(chan struct{})
+	if g.cfg.Store.BlobGC.Interval > 0 {
+		go func() { defer close(gcDone); g.blobGC.run(gcCtx) }()
+	} else {
+		close(gcDone)
+	}
 	srvErr := make(chan error, 2)
 	go func() { srvErr <- srv.Serve(ln) }()
 	if g.cfg.MetricsListen != "" {
@@ -400,6 +424,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	deadline, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
 	stopSources()
+	stopGC()
 	cancelBase() // new requests are refused, long polls return
 	if perr := g.pipeline.Stop(deadline); perr != nil {
 		g.log.Error("shutdown", "err", perr)
@@ -407,6 +432,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	g.log.Info("shutting down: items drained; closing connections")
 	srv.Shutdown(deadline)
 	wg.Wait()
+	<-gcDone // a collection stops between two blobs; the store stays open until it has
 	g.Close()
 	g.log.Info("stopped")
 	return err
