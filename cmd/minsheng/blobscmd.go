@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/minsheng/minsheng/store"
+)
+
+func init() {
+	register(&command{name: "blobs", summary: "collect raw originals and attachments no record refers to (blobs gc --dry-run)", run: runBlobs})
+}
+
+func blobsUsage() {
+	fmt.Fprint(os.Stderr, `usage: minsheng blobs gc [--config FILE] [--data DIR] [--grace DURATION] [--dry-run]
+
+Removes from the data directory's blobs/ the raw originals and attachments
+that no ledger record and no queued message refers to (those of items whose
+routing failed for good, such as a letter refused with 409) and that were
+stored, or stored again, longer than the grace period ago (default
+store.blob_gc.grace, 24h). --dry-run counts them and removes nothing. It
+prints counts and bytes, never names. Stop the gateway first: the store is
+one process's, and the command refuses a data directory in use. A running
+gateway collects by itself with store.blob_gc.interval.
+`)
+}
+
+func runBlobs(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] != "gc" {
+		blobsUsage()
+		return exitConfig
+	}
+	fs := flag.NewFlagSet("blobs gc", flag.ContinueOnError)
+	var gf gatewayFlags
+	gf.register(fs)
+	grace := fs.Duration("grace", -1, "keep unreferenced blobs stored within this (default: store.blob_gc.grace)")
+	dry := fs.Bool("dry-run", false, "count what would be removed; remove nothing")
+	fs.Usage = func() {
+		blobsUsage()
+		fs.PrintDefaults()
+	}
+	if c := parseFlags(fs, args[1:]); c >= 0 {
+		return c
+	}
+	c, err := gf.load()
+	if err != nil {
+		return configError(err)
+	}
+	if *grace < 0 {
+		*grace = c.Store.BlobGC.Grace
+	}
+	if err := isDataDir(c.Data); err != nil {
+		fmt.Fprintln(os.Stderr, "blobs gc:", err)
+		return exitFail
+	}
+	st, err := store.Open(c.Data, store.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "blobs gc:", err)
+		return exitFail
+	}
+	defer st.Close()
+	rep, err := st.CollectBlobs(ctx, store.BlobGCOptions{Grace: *grace, DryRun: *dry})
+	writeBlobGCReport(os.Stdout, rep, *grace, *dry)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// isDataDir refuses a directory that holds no gateway's state: opening
+// the store would make an empty ledger there, and every blob beside it
+// would look unreferenced.
+func isDataDir(dir string) error {
+	for _, name := range []string{"state.db", "ledger", "blobs"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%s is not a gateway's data directory (no %s)", dir, name)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func writeBlobGCReport(w io.Writer, rep store.BlobGCReport, grace time.Duration, dry bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "read\t%d\tledger records\t\t\n", rep.Records)
+	fmt.Fprintf(tw, "\t%d\tqueued messages\t\t\n", rep.Messages)
+	fmt.Fprintf(tw, "blobs\t%d\t\t%s\t\n", rep.Blobs, size(rep.Bytes))
+	fmt.Fprintf(tw, "referenced\t%d\t\t%s\t\n", rep.Referenced, size(rep.ReferencedBytes))
+	fmt.Fprintf(tw, "unreferenced, within %s (kept)\t%d\t\t%s\t\n", grace, rep.Recent, size(rep.RecentBytes))
+	verb := "removed"
+	if dry {
+		verb = "to remove (dry run: nothing removed)"
+	}
+	fmt.Fprintf(tw, "unreferenced, older: %s\t%d\t\t%s\t\n", verb, rep.Removed, size(rep.RemovedBytes))
+	fmt.Fprintf(tw, "took\t%s\t\t\t\n", rep.Took.Round(time.Millisecond))
+	tw.Flush()
+}
+
+// size is n bytes, with a binary unit beyond a KiB.
+func size(n int64) string {
+	if n < 1<<10 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, unit := float64(n)/(1<<10), "KiB"
+	for _, u := range []string{"MiB", "GiB", "TiB"} {
+		if v < 1<<10 {
+			break
+		}
+		v, unit = v/(1<<10), u
+	}
+	return fmt.Sprintf("%.1f %s", v, unit)
+}
