@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -114,4 +115,36 @@ func TestReadmeConfigBlock(t *testing.T) {
 			t.Errorf("README.md's block of every key documents %s as %+v; the code's default is %+v", f.Tag.Get("yaml"), dv.Field(i), cv.Field(i))
 		}
 	}
+}
+
+// TestReadmeConfigBlockNamesEveryKey: the block says it shows every key,
+// and a key left out would still load as its default, which
+// TestReadmeConfigBlock cannot tell; so every key of the configuration's
+// sections (mappings, not lists' or maps' entries) must be in it.
+func TestReadmeConfigBlockNamesEveryKey(t *testing.T) {
+	var block map[string]any
+	if err := yaml.Unmarshal([]byte(readmeConfig(t)), &block); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(typ reflect.Type, shown map[string]any, path string)
+	walk = func(typ reflect.Type, shown map[string]any, path string) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || key == "-" || key == "" {
+				continue
+			}
+			v, ok := shown[key]
+			if !ok {
+				t.Errorf("README.md's block of every key leaves out %s%s", path, key)
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				if sub, ok := v.(map[string]any); ok {
+					walk(f.Type, sub, path+key+".")
+				}
+			}
+		}
+	}
+	walk(reflect.TypeOf(gateway.Config{}), block, "")
 }
