@@ -9,7 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
+	"strings"
 	"time"
 
 	"github.com/minsheng/minsheng/store"
@@ -92,19 +92,18 @@ func isDataDir(dir string) error {
 }
 
 func writeBlobGCReport(w io.Writer, rep store.BlobGCReport, grace time.Duration, dry bool) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "read\t%d\tledger records\t\t\n", rep.Records)
-	fmt.Fprintf(tw, "\t%d\tqueued messages\t\t\n", rep.Messages)
-	fmt.Fprintf(tw, "blobs\t%d\t\t%s\t\n", rep.Blobs, size(rep.Bytes))
-	fmt.Fprintf(tw, "referenced\t%d\t\t%s\t\n", rep.Referenced, size(rep.ReferencedBytes))
-	fmt.Fprintf(tw, "unreferenced, within %s (kept)\t%d\t\t%s\t\n", grace, rep.Recent, size(rep.RecentBytes))
-	verb := "removed"
-	if dry {
-		verb = "to remove (dry run: nothing removed)"
+	fmt.Fprintf(w, "read %d ledger records and %d queued messages; took %s\n", rep.Records, rep.Messages, rep.Took.Round(time.Millisecond))
+	line := func(what string, n int, bytes int64, note string) {
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%-30s %9d %11s  %s", what, n, size(bytes), note), " "))
 	}
-	fmt.Fprintf(tw, "unreferenced, older: %s\t%d\t\t%s\t\n", verb, rep.Removed, size(rep.RemovedBytes))
-	fmt.Fprintf(tw, "took\t%s\t\t\t\n", rep.Took.Round(time.Millisecond))
-	tw.Flush()
+	line("blobs", rep.Blobs, rep.Bytes, "")
+	line("referenced", rep.Referenced, rep.ReferencedBytes, "kept")
+	line("unreferenced, within "+grace.String(), rep.Recent, rep.RecentBytes, "kept")
+	if dry {
+		line("unreferenced, older", rep.Removed, rep.RemovedBytes, "to remove (dry run: nothing removed)")
+	} else {
+		line("unreferenced, older", rep.Removed, rep.RemovedBytes, "removed")
+	}
 }
 
 // size is n bytes, with a binary unit beyond a KiB.
