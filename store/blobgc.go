@@ -50,6 +50,12 @@ type BlobGCOptions struct {
 	Grace time.Duration
 	// DryRun counts what would be removed and removes nothing.
 	DryRun bool
+	// DespiteSkippedLedger collects even when the ledger holds a span
+	// skipped as damaged (run --skip-corrupt-ledger): the records lost
+	// there referred to blobs that then look unreferenced, and a ledger
+	// restored from a backup would want them. Without it, such a ledger
+	// is refused.
+	DespiteSkippedLedger bool
 }
 
 // BlobGCReport says what a collection found and did: counts and bytes,
@@ -91,8 +97,14 @@ func (s *Store) CollectBlobs(ctx context.Context, o BlobGCOptions) (BlobGCReport
 	refs := map[[32]byte]struct{}{}
 	add := func(b []byte) { hashesIn(b, refs) }
 	var err error
-	if rep.Records, err = s.ledger.eachFrame(ctx, add); err != nil {
+	var skipped int
+	if rep.Records, skipped, err = s.ledger.eachFrame(ctx, add); err != nil {
 		return rep, fmt.Errorf("blobs gc: %w", err)
+	}
+	if skipped > 0 && !o.DespiteSkippedLedger {
+		return rep, fmt.Errorf("blobs gc: the ledger has lost records to damage (%d spans skipped with --skip-corrupt-ledger), "+
+			"and the blobs they referred to would look unreferenced: refusing to collect; restore the lost records first, "+
+			"or collect despite them (minsheng blobs gc --despite-skipped-ledger)", skipped)
 	}
 	if rep.Messages, err = s.eachMessage(add); err != nil {
 		return rep, fmt.Errorf("blobs gc: queues: %w", err)
@@ -198,39 +210,41 @@ func unhex(c byte) byte {
 }
 
 // eachFrame calls fn with the record of every frame in the ledger,
-// superseded ones included, and returns how many it read. It may run
+// superseded ones included, and returns how many it read and how many
+// filler frames (spans skipped as damaged, see fill) it passed over. It may run
 // while records are appended: at the end of the last segment it stops at
 // the first frame not whole yet (one being written), which only a record
 // written after it began can be; a bad frame anywhere else is an error.
 // Reading fewer frames than the index held when it began is an error too.
-func (l *ledger) eachFrame(ctx context.Context, fn func(rec []byte)) (int, error) {
+func (l *ledger) eachFrame(ctx context.Context, fn func(rec []byte)) (frames, fillers int, err error) {
 	want := l.len()
 	l.mu.RLock()
 	segs := maps.Clone(l.segs)
 	l.mu.RUnlock()
 	nos := slices.Sorted(maps.Keys(segs))
-	frames := 0
 	hdr := make([]byte, frameHeader)
 	var buf []byte
 	for i, no := range nos {
 		f := segs[no]
 		st, err := f.Stat()
 		if err != nil {
-			return frames, fmt.Errorf("ledger: %w", err)
+			return frames, fillers, fmt.Errorf("ledger: %w", err)
 		}
 		r := bufio.NewReaderSize(io.NewSectionReader(f, 0, st.Size()), 1<<20)
 		for off := int64(0); ; {
 			if err := ctx.Err(); err != nil {
-				return frames, err
+				return frames, fillers, err
 			}
 			id, rec, err := readFrame(r, hdr, &buf)
 			if errors.Is(err, io.EOF) || err != nil && i == len(nos)-1 {
 				break // the end, or at the end of the last segment a frame being written now
 			}
 			if err != nil {
-				return frames, fmt.Errorf("ledger: segment %d: %w at offset %d", no, err, off)
+				return frames, fillers, fmt.Errorf("ledger: segment %d: %w at offset %d", no, err, off)
 			}
-			if string(id) != fillerID {
+			if string(id) == fillerID {
+				fillers++
+			} else {
 				fn(rec)
 				frames++
 			}
@@ -238,9 +252,9 @@ func (l *ledger) eachFrame(ctx context.Context, fn func(rec []byte)) (int, error
 		}
 	}
 	if frames < want {
-		return frames, fmt.Errorf("ledger: read %d records, fewer than the %d it holds", frames, want)
+		return frames, fillers, fmt.Errorf("ledger: read %d records, fewer than the %d it holds", frames, want)
 	}
-	return frames, nil
+	return frames, fillers, nil
 }
 
 // eachMessage calls fn with every message waiting in the embedded queues

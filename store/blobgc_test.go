@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -238,6 +239,37 @@ func TestCollectBlobsRefusesAnEmptyLedger(t *testing.T) {
 	}
 	if !stored(s, b) {
 		t.Fatal("removed")
+	}
+}
+
+// TestCollectBlobsRefusesASkippedLedger: a ledger whose damaged span was
+// skipped (its records lost, a filler frame in their place) is refused
+// unless told otherwise: the lost records' blobs look unreferenced.
+func TestCollectBlobsRefusesASkippedLedger(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	commitOne(t, s)
+	s.Close()
+	// What fill leaves of a skipped span: a frame scan passes over.
+	seg, err := os.OpenFile(filepath.Join(dir, "ledger", "0000000001.log"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seg.Write(encodeFrame(fillerID, make([]byte, 40))); err != nil {
+		t.Fatal(err)
+	}
+	seg.Close()
+	s = open(t, dir)
+	defer s.Close()
+	ctx := context.Background()
+	b := putOld(t, s, "attachment of a record lost to damage", 48*time.Hour)
+	_, err = s.CollectBlobs(ctx, BlobGCOptions{Grace: 24 * time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "--despite-skipped-ledger") || !stored(s, b) {
+		t.Fatalf("err %v, stored %v", err, stored(s, b))
+	}
+	rep, err := s.CollectBlobs(ctx, BlobGCOptions{Grace: 24 * time.Hour, DespiteSkippedLedger: true})
+	if err != nil || rep.Removed != 1 || stored(s, b) {
+		t.Fatalf("despite: %+v %v", rep, err)
 	}
 }
 

@@ -20,7 +20,7 @@ func init() {
 }
 
 func blobsUsage() {
-	fmt.Fprint(os.Stderr, `usage: minsheng blobs gc [--config FILE] [--data DIR] [--grace DURATION] [--dry-run]
+	fmt.Fprint(os.Stderr, `usage: minsheng blobs gc [--config FILE] [--data DIR] [--grace DURATION] [--dry-run] [--despite-skipped-ledger]
 
 Removes from the data directory's blobs/ the raw originals and attachments
 that no ledger record and no queued message refers to (those of items whose
@@ -29,7 +29,10 @@ stored, or stored again, longer than the grace period ago (default
 store.blob_gc.grace, 24h). --dry-run counts them and removes nothing. It
 prints counts and bytes, never names. Stop the gateway first: the store is
 one process's, and the command refuses a data directory in use. A running
-gateway collects by itself with store.blob_gc.interval.
+gateway collects by itself with store.blob_gc.interval. A ledger that lost
+records to damage (run --skip-corrupt-ledger) is refused: the blobs those
+records referred to look unreferenced, and a restored ledger would want
+them; --despite-skipped-ledger collects them too.
 `)
 }
 
@@ -43,6 +46,7 @@ func runBlobs(ctx context.Context, args []string) int {
 	gf.register(fs)
 	grace := fs.Duration("grace", -1, "keep unreferenced blobs stored within this (default: store.blob_gc.grace)")
 	dry := fs.Bool("dry-run", false, "count what would be removed; remove nothing")
+	despite := fs.Bool("despite-skipped-ledger", false, "collect even though the ledger lost records to damage (run --skip-corrupt-ledger); their blobs go too")
 	fs.Usage = func() {
 		blobsUsage()
 		fs.PrintDefaults()
@@ -67,7 +71,7 @@ func runBlobs(ctx context.Context, args []string) int {
 		return exitFail
 	}
 	defer st.Close()
-	rep, err := st.CollectBlobs(ctx, store.BlobGCOptions{Grace: *grace, DryRun: *dry})
+	rep, err := st.CollectBlobs(ctx, store.BlobGCOptions{Grace: *grace, DryRun: *dry, DespiteSkippedLedger: *despite})
 	writeBlobGCReport(os.Stdout, rep, *grace, *dry)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
