@@ -89,6 +89,13 @@ type ledger struct {
 	index map[idKey]loc
 	other map[string]loc // IDs not of ItemID's form (there should be none)
 	segs  map[uint32]*os.File
+	// last is where the last record written lies (hasLast: there is one);
+	// frames are indexed in the order written, so it is the greatest.
+	last    loc
+	hasLast bool
+	// repaired: Open cut or filled damage before the end of the log
+	// (--skip-corrupt-ledger), so records once in it are gone.
+	repaired bool
 
 	// the writer's state, owned by the appender goroutine
 	cur    *os.File
@@ -186,6 +193,7 @@ func (l *ledger) scan(no uint32, f *os.File, last, skipCorrupt bool) (int64, err
 					"restore the data directory, or start once with --skip-corrupt-ledger to skip them", no, off, size-off)
 			}
 			if !last {
+				l.repaired = true
 				l.log.Error("ledger: cutting a corrupt end of a segment; the records in it are lost", "segment", no, "from", off, "bytes", size-off)
 				if err := f.Truncate(off); err != nil {
 					return 0, fmt.Errorf("ledger: truncate: %w", err)
@@ -212,6 +220,7 @@ func (l *ledger) scan(no uint32, f *os.File, last, skipCorrupt bool) (int64, err
 			}
 			next = end
 		}
+		l.repaired = true
 		l.log.Error("ledger: skipping a corrupt span; the records in it are lost", "segment", no, "from", off, "to", next, "bytes", next-off)
 		if err := fill(f, off, next); err != nil {
 			return 0, err
@@ -357,6 +366,7 @@ func (l *ledger) roll(no uint32) error {
 func (l *ledger) put(id string, at loc) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.last, l.hasLast = at, true
 	if k, ok := keyOf(id); ok {
 		l.index[k] = at
 		return
@@ -581,21 +591,42 @@ func (s *Store) Commit(ctx context.Context, r *minsheng.Record) error {
 // Each calls fn with the record of every handled item, its latest, in the
 // order they were last written, until fn returns an error.
 func (s *Store) Each(fn func(*minsheng.Record) error) error {
-	s.ledger.mu.RLock()
-	locs := make([]loc, 0, len(s.ledger.index)+len(s.ledger.other))
-	for _, at := range s.ledger.index {
-		locs = append(locs, at)
-	}
-	for _, at := range s.ledger.other {
-		locs = append(locs, at)
-	}
-	s.ledger.mu.RUnlock()
-	slices.SortFunc(locs, func(a, b loc) int {
-		if a.seg != b.seg {
-			return cmp.Compare(a.seg, b.seg)
+	locs, _, _ := s.ledger.after(nil)
+	return s.each(locs, func(_ loc, r *minsheng.Record) error { return fn(r) })
+}
+
+// after returns where the latest record of every item written after p
+// (nil: every item) lies, in the order written, and where the last record
+// lies (ok: there is one).
+func (l *ledger) after(p *loc) (locs []loc, last loc, ok bool) {
+	l.mu.RLock()
+	for _, at := range l.index {
+		if p == nil || p.less(at) {
+			locs = append(locs, at)
 		}
-		return cmp.Compare(a.off, b.off)
-	})
+	}
+	for _, at := range l.other {
+		if p == nil || p.less(at) {
+			locs = append(locs, at)
+		}
+	}
+	last, ok = l.last, l.hasLast
+	l.mu.RUnlock()
+	slices.SortFunc(locs, loc.compare)
+	return locs, last, ok
+}
+
+func (a loc) compare(b loc) int {
+	if a.seg != b.seg {
+		return cmp.Compare(a.seg, b.seg)
+	}
+	return cmp.Compare(a.off, b.off)
+}
+
+func (a loc) less(b loc) bool { return a.compare(b) < 0 }
+
+// each reads and decodes the records at locs, in turn, for fn.
+func (s *Store) each(locs []loc, fn func(loc, *minsheng.Record) error) error {
 	for _, at := range locs {
 		raw, err := s.ledger.read(at)
 		if err != nil {
@@ -605,7 +636,7 @@ func (s *Store) Each(fn func(*minsheng.Record) error) error {
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return fmt.Errorf("store: corrupt record at segment %d offset %d: %w", at.seg, at.off, err)
 		}
-		if err := fn(&r); err != nil {
+		if err := fn(at, &r); err != nil {
 			return err
 		}
 	}
