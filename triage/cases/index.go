@@ -1,6 +1,7 @@
 package cases
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -343,69 +344,38 @@ func caseSince(it *minsheng.Item, d *minsheng.Decision) time.Time {
 	return it.ReceivedAt
 }
 
-// Rebuild fills the index from the records of handled items, which each
-// yields in any order (a ledger's Each), as if they had been handled in
-// the order received, each under the destinations its case was found
-// among: scope(record), or where it went when scope is nil (see
-// router.Router.CaseScope, which for an item a person decided gives where
-// the decision sent it). The index lives in memory, and a restarted
-// gateway links new items to those it handled before. Items still in
-// review, and decisions a person made that are not yet sent on in full,
-// are left out, as they are while the gateway runs. It returns how many
-// items the index holds, also when each fails part way (the items read
-// before are kept).
+// Rebuild fills the empty index from the records of handled items, which
+// each yields in the order written (a ledger's Each), each under the
+// destinations its case was found among: scope(record), or where it went
+// when scope is nil (see router.Router.CaseScope, which for an item a
+// person decided gives where the decision sent it). The index lives in
+// memory, and a restarted gateway links new items to those it handled
+// before. Items still in review, and decisions a person made that are not
+// yet sent on in full, are left out, as they are while the gateway runs.
+// What it keeps depends on the records, not on their order (see
+// Snapshot): of the items that take part, those received within the
+// window before the newest item, at most MaxItems, the newest, inserted
+// in the order received. It returns how many items the index holds, also
+// when each fails part way (the items read before are kept).
 func (x *Index) Rebuild(each func(func(*minsheng.Record) error) error, scope func(*minsheng.Record) []string) (int, error) {
 	if x.cfg.Disabled {
 		return 0, nil
 	}
-	type held struct {
-		id, kase, scope string
-		class           minsheng.Class
-		at, since       time.Time
-		sk              Sketch
+	s := x.NewSnapshot("")
+	var pos uint64
+	_, err := x.Replay(s, func(fn func(uint64, *minsheng.Record) error) error {
+		return each(func(r *minsheng.Record) error {
+			pos++
+			return fn(pos, r)
+		})
+	}, scope)
+	// What was read before an error is kept: linking is advice, and a
+	// part of the index is better than none.
+	n, lerr := x.Load(s)
+	if err = errors.Join(err, lerr); err != nil {
+		return n, fmt.Errorf("cases: rebuild: %w", err)
 	}
-	var all []held
-	var newest time.Time
-	err := each(func(r *minsheng.Record) error {
-		if r.Item == nil || r.Decision == nil || (r.Review != nil && r.Review.Pending) {
-			return nil
-		}
-		// A ledger yields about in the order received: what is older
-		// than the window before the newest so far is never kept.
-		at := r.Item.ReceivedAt
-		if ref := x.clamp(at); ref.After(newest) {
-			newest = ref
-		} else if newest.Sub(at) > x.cfg.Window {
-			return nil
-		}
-		sk := MakeSketch(text(r.Item))
-		if x.linkable(r.Decision, &sk) {
-			dests := r.Destinations
-			if scope != nil {
-				if dests = scope(r); len(dests) == 0 {
-					return nil // no case is found among no destinations
-				}
-			}
-			all = append(all, held{r.Item.ID, caseRoot(r.Item, r.Decision), scopeOf(dests), r.Decision.Class, r.Item.ReceivedAt, caseSince(r.Item, r.Decision), sk})
-			if len(all) >= 2*x.cfg.MaxItems {
-				all = newestOf(all, x.cfg.MaxItems, func(h held) time.Time { return h.at })
-			}
-		}
-		return nil
-	})
-	slices.SortStableFunc(all, func(a, b held) int { return a.at.Compare(b.at) })
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	for i := range all {
-		h := &all[i]
-		x.insert(h.id, h.kase, h.class, h.scope, h.at, h.since, &h.sk)
-	}
-	if err != nil {
-		// What was read before the error is kept: linking is advice,
-		// and a part of the index is better than none.
-		return len(x.byID), fmt.Errorf("cases: rebuild: %w", err)
-	}
-	return len(x.byID), nil
+	return n, nil
 }
 
 // clamp bounds a time the window runs back from to an hour past the
@@ -416,12 +386,6 @@ func (x *Index) clamp(at time.Time) time.Time {
 		return lim
 	}
 	return at
-}
-
-// newestOf keeps the n newest of all (by at), in no order.
-func newestOf[T any](all []T, n int, at func(T) time.Time) []T {
-	slices.SortStableFunc(all, func(a, b T) int { return at(b).Compare(at(a)) })
-	return all[:n]
 }
 
 // insert remembers one item, of a case that began at since (at or
