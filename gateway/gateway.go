@@ -254,6 +254,15 @@ type Gateway struct {
 	blobGC   *blobGC
 	sources  map[string]minsheng.Source
 	mux      *http.ServeMux
+
+	// The case index's snapshot (snapshot.go): snapshotting once the index
+	// is loaded; snap, the start's, until first written (snapCurrent: the
+	// file holds it); stopSnaps ends the periodic writer.
+	snapshotting bool
+	snapMu       sync.Mutex
+	snap         *cases.Snapshot
+	snapCurrent  bool
+	stopSnaps    func()
 }
 
 // Open assembles the gateway without starting anything that reads.
@@ -290,15 +299,8 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 		return nil, c.located(err)
 	}
 	if !c.Cases.Disabled {
-		start := time.Now()
-		// Linking is advice: a ledger that cannot be read to the end
-		// leaves a partial index and a warning, not a gateway that will
-		// not start.
-		if n, err := g.cases.Rebuild(g.store.Each, g.router.CaseScope); err != nil {
-			log.Warn("case index rebuilt in part: later items may not be linked to earlier ones", "items", n, "err", err)
-		} else {
-			log.Info("case index rebuilt from the ledger", "items", n, "took", time.Since(start).Round(time.Millisecond).String())
-		}
+		g.loadCases()
+		g.snapshotting = true
 		g.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minsheng_case_index_items",
 			Help: "Items the case index remembers (at most cases.max_items)."}, func() float64 { return float64(g.cases.Len()) }))
 	}
@@ -404,6 +406,14 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	srvErr := make(chan error, 2)
 	go func() { srvErr <- srv.Serve(ln) }()
+	if g.snapshotting {
+		stop, done := make(chan struct{}), make(chan struct{})
+		go g.snapshots(stop, done)
+		g.stopSnaps = sync.OnceFunc(func() {
+			close(stop)
+			<-done
+		})
+	}
 	if g.cfg.MetricsListen != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{}))
@@ -439,6 +449,15 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (g *Gateway) Close() {
+	if g.snapshotting {
+		// The last records folded in, before the store closes: the next
+		// start reads none of the ledger.
+		if g.stopSnaps != nil {
+			g.stopSnaps()
+		}
+		g.writeSnapshot("at close")
+		g.snapshotting = false
+	}
 	if g.router != nil {
 		if err := g.router.Close(); err != nil {
 			g.log.Error("closing sinks", "err", err)

@@ -85,8 +85,14 @@ type running struct {
 
 func start(t *testing.T, c *Config) *running {
 	t.Helper()
+	return startLogged(t, c, slog.New(slog.DiscardHandler))
+}
+
+// startLogged is start with the gateway logging to log.
+func startLogged(t *testing.T, c *Config, log *slog.Logger) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	g, err := Open(ctx, c, slog.New(slog.DiscardHandler))
+	g, err := Open(ctx, c, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package router
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strings"
 
@@ -195,4 +198,15 @@ func withoutCase(rec *minsheng.Record) *minsheng.Record {
 		}
 	}
 	return &v
+}
+
+// CaseScopeKey names the rules CaseScope follows (the routes): a case
+// index snapshot made under other routes is not used.
+func (r *Router) CaseScopeKey() string {
+	b, err := json.Marshal(r.cfg.Routes)
+	if err != nil {
+		return "" // never: the routes are strings
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
 }
