@@ -219,6 +219,8 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// Nor while the item's dead letter is re-delivered (RedeliverAPI).
+	defer a.r.items.lock(id)()
 	// Not cancelled when the client leaves: a decision that has sent the
 	// item on must be recorded, or the item would wait in review for
 	// another decision that could send it to a second body.

@@ -48,7 +48,8 @@ type Router struct {
 	failures  *prometheus.CounterVec
 	deadLtr   prometheus.Counter
 	latency   *prometheus.HistogramVec
-	sinkState sync.Map // sink kind → error string of the last failure, "" when healthy
+	sinkState sync.Map  // sink kind → error string of the last failure, "" when healthy
+	items     itemLocks // one change to a recorded item at a time (reviews, re-deliveries)
 }
 
 var _ minsheng.Router = (*Router)(nil)
@@ -224,9 +225,42 @@ func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng
 	if !d.Class.Valid() {
 		return r.deadLetter(ctx, it, nil, d, fmt.Sprintf("triage returned unknown class %q", d.Class), nil, nil)
 	}
-	dests, kind := r.DestinationsFor(d)
+	dests, _ := r.DestinationsFor(d)
 	if len(dests) == 0 {
 		return r.deadLetter(ctx, it, nil, d, "no route for class "+string(d.Class), nil, nil)
+	}
+	rt, err := r.sendExcept(ctx, it, d, reached)
+	var perm *PermanentError
+	if errors.As(err, &perm) {
+		// Refused for good by one destination, perhaps after others took
+		// it: they keep it, and the dead letter names them and the rest,
+		// so that the item is re-delivered to the rest alone.
+		return r.deadLetter(ctx, it, nil, d, perm.Error(), rt.Destinations, rt.Undelivered)
+	}
+	if err != nil {
+		return minsheng.Routing{}, err
+	}
+	return rt, nil
+}
+
+// errNoRoute answers sendExcept for a decision the routes send nowhere.
+var errNoRoute = errors.New("no route")
+
+// sendExcept delivers an item to the destinations its decision names but
+// those in reached, as RouteExcept does (the same envelopes, identity
+// policy and decision per destination), without a dead letter: it answers
+// the destinations that took the item, and, when one refused it for good
+// (a *PermanentError) or could not be reached before ctx ended, the
+// others, with why (Routing.Undelivered, empty for a transient failure,
+// whose error says why). A re-delivery of a dead letter uses it, so that
+// an item refused again is not dead-lettered a second time.
+func (r *Router) sendExcept(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, reached []string) (minsheng.Routing, error) {
+	if !d.Class.Valid() {
+		return minsheng.Routing{}, fmt.Errorf("class %q: %w", d.Class, errNoRoute)
+	}
+	dests, kind := r.DestinationsFor(d)
+	if len(dests) == 0 {
+		return minsheng.Routing{}, fmt.Errorf("class %s: %w", d.Class, errNoRoute)
 	}
 	if len(reached) > 0 {
 		dests = slices.DeleteFunc(dests, func(x string) bool { return slices.Contains(reached, x) })
@@ -251,27 +285,22 @@ func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng
 		envs = append(envs, e)
 	}
 	errs, err := r.deliver(ctx, envs)
+	if err == nil {
+		return minsheng.Routing{Destinations: dests}, nil
+	}
+	var rt minsheng.Routing
 	var perm *PermanentError
-	if errors.As(err, &perm) {
-		// Refused for good by one destination, perhaps after others took
-		// it: they keep it, and the dead letter names them and the rest,
-		// so that the item is re-delivered to the rest alone.
-		var took []string
-		var undelivered []minsheng.Undelivered
-		for i, e := range envs {
-			if errs[i] == nil {
-				took = append(took, e.Destination)
-				continue
-			}
+	permanent := errors.As(err, &perm)
+	for i, e := range envs {
+		switch {
+		case errs[i] == nil:
+			rt.Destinations = append(rt.Destinations, e.Destination)
+		case permanent:
 			var refused *PermanentError
-			undelivered = append(undelivered, minsheng.Undelivered{Destination: e.Destination, Reason: undeliveredReason(errs[i]), Refused: errors.As(errs[i], &refused)})
+			rt.Undelivered = append(rt.Undelivered, minsheng.Undelivered{Destination: e.Destination, Reason: undeliveredReason(errs[i]), Refused: errors.As(errs[i], &refused)})
 		}
-		return r.deadLetter(ctx, it, nil, d, perm.Error(), took, undelivered)
 	}
-	if err != nil {
-		return minsheng.Routing{}, err
-	}
-	return minsheng.Routing{Destinations: dests}, nil
+	return rt, err
 }
 
 // undeliveredReason says why a destination does not have an item that
