@@ -210,6 +210,10 @@ const (
 	// StepReviewed: a person at a desk that reads the review destination
 	// decided the class of an item triage sent there (Record.Review).
 	StepReviewed = "reviewed"
+	// StepRedelivered: a desk that reads a dead letter the item went to
+	// re-delivered it to destinations that did not have it (Destinations;
+	// Detail names the desk).
+	StepRedelivered = "redelivered"
 )
 
 // TrailDisciplineLead ends the classified step's detail of an item with a

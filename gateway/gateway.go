@@ -334,6 +334,9 @@ func (g *Gateway) routes() {
 	reviews := router.NewReviewAPI(g.router, g.store, g.triage.Model().Head(triage.HeadDepartment).Labels, g.cases)
 	reviews.Register(g.mux, g.auth.Middleware)
 	g.metrics.MustRegister(reviews.Collector())
+	redeliveries := router.NewRedeliverAPI(g.router, g.store)
+	redeliveries.Register(g.mux, g.auth.Middleware)
+	g.metrics.MustRegister(redeliveries.Collector())
 	if g.cfg.MetricsListen == "" {
 		// Beside the desk API, /metrics needs a desk's token: its counts by
 		// destination tell when an item goes to the inspectors, which no

@@ -91,8 +91,8 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 		}
 		v.Review = &r
 	}
-	v.Trail = make([]minsheng.Event, len(rec.Trail))
-	for i, e := range rec.Trail {
+	v.Trail = make([]minsheng.Event, 0, len(rec.Trail))
+	for _, e := range rec.Trail {
 		if hide && e.Step == minsheng.StepClassified {
 			e.Detail = strings.Replace(e.Detail, minsheng.TrailDisciplineLead, "", 1)
 			if hideClass {
@@ -102,13 +102,21 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 		if len(e.Destinations) > 0 {
 			var keep []string
 			for _, d := range e.Destinations {
-				if slices.Contains(readable, d) {
+				// A re-delivery is told as undelivered destinations are:
+				// to the dead letter's readers too.
+				if slices.Contains(readable, d) || e.Step == minsheng.StepRedelivered && readsDL && (toldOfLead || !r.toldOfLead(d)) {
 					keep = append(keep, d)
 				}
 			}
 			e.Destinations = keep
+			// One that sent the item nowhere this desk may be told of is
+			// left out: the desk that did it (the inspectors', re-delivering
+			// their own) would tell of the lead.
+			if e.Step == minsheng.StepRedelivered && len(keep) == 0 {
+				continue
+			}
 		}
-		v.Trail[i] = e
+		v.Trail = append(v.Trail, e)
 	}
 	return &v, true
 }

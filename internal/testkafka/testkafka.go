@@ -123,6 +123,25 @@ func (k *Cluster) CreateTopics(topics ...string) error {
 
 var kfakeExists = errors.New("exists")
 
+// SetTopicConfig sets one of a topic's configs (max.message.bytes, say)
+// through the admin protocol, as an operator's kafka-configs.sh would.
+func (k *Cluster) SetTopicConfig(ctx context.Context, topic, name, value string) error {
+	c := &kafka.Client{Addr: kafka.TCP(k.Addrs()...)}
+	resp, err := c.IncrementalAlterConfigs(ctx, &kafka.IncrementalAlterConfigsRequest{Resources: []kafka.IncrementalAlterConfigsRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic,
+		Configs: []kafka.IncrementalAlterConfigsRequestConfig{{Name: name, Value: value, ConfigOperation: kafka.ConfigOperationSet}},
+	}}})
+	if err != nil {
+		return fmt.Errorf("set %s of %s: %w", name, topic, err)
+	}
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			return fmt.Errorf("set %s of %s: %w", name, topic, r.Error)
+		}
+	}
+	return nil
+}
+
 // Read consumes a topic from the start with a consumer group, committing
 // offsets as a real consumer would, until it has want messages and then no
 // further message arrives for linger (so surplus messages are caught too),
