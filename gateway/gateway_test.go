@@ -1081,3 +1081,80 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestRedeliverDeadLetter: every item topic refuses an item for its size
+// (max.message.bytes), so the item goes to the dead letter. The dead
+// letter's desk re-delivers it over HTTP: refused again while the topics
+// are small, delivered once each when they are raised, and the trail that
+// GET /v1/items/{id} shows says so. A desk that reads no dead letter may
+// not ask.
+func TestRedeliverDeadLetter(t *testing.T) {
+	k := testkafka.StartT(t)
+	c := testConfig(t, k)
+	for name := range c.Destinations {
+		if name == "dead_letter" || name == "discipline_dead_letter" {
+			c.Destinations[name] = router.Destination{Sink: router.SinkQueue, Identity: router.IdentityAuto}
+			continue
+		}
+		if err := k.Fake().CreateTopic("minsheng."+name, 1, map[string]string{"max.message.bytes": "200"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := start(t, c)
+	a := post(t, r.url, "REDELIVER-1", 0)
+	var acc desk.Accepted
+	a.decode(t, &acc)
+	if a.status != http.StatusAccepted || !slices.Contains(acc.Destinations, "dead_letter") {
+		t.Fatalf("post: %d %s, want it dead-lettered", a.status, a.body)
+	}
+	named, _ := r.g.Router().DestinationsFor(acc.Decision)
+	var want []string // the dead letter's share: all but the inspectors'
+	for _, d := range named {
+		if d != "discipline" {
+			want = append(want, d)
+		}
+	}
+	url := r.url + "/v1/items/" + acc.ID + "/redeliver"
+	if a := call(t, "POST", url, mediaToken, "", nil); a.status != http.StatusForbidden {
+		t.Errorf("a desk that reads no dead letter: %d %s", a.status, a.body)
+	}
+	if a := call(t, "POST", url, readerToken, "", nil); a.status != http.StatusConflict || !strings.Contains(string(a.body), "refused") {
+		t.Errorf("re-delivered to topics still too small: %d %s", a.status, a.body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, d := range named {
+		if err := k.SetTopicConfig(ctx, "minsheng."+d, "max.message.bytes", "1048588"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a = call(t, "POST", url, readerToken, "", nil)
+	var got struct {
+		Redelivered []string `json:"redelivered"`
+	}
+	a.decode(t, &got)
+	if a.status != http.StatusOK || !slices.Equal(got.Redelivered, want) {
+		t.Fatalf("re-delivery: %d %s, want it sent to %v", a.status, a.body, want)
+	}
+	if a := call(t, "POST", url, readerToken, "", nil); a.status != http.StatusOK || !strings.Contains(string(a.body), `"redelivered":[]`) {
+		t.Errorf("again: %d %s", a.status, a.body)
+	}
+	rec, raw := viewOf(t, r.url, readerToken, acc.ID)
+	last := rec.Trail[len(rec.Trail)-1]
+	if last.Step != minsheng.StepRedelivered || last.Detail != "by desk ops" || !slices.Equal(last.Destinations, want) {
+		t.Errorf("GET /v1/items/%s: %s", acc.ID, raw)
+	}
+	for _, d := range want {
+		msgs, err := k.Read(ctx, "minsheng."+d, "redeliver-"+d, 1, 500*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != 1 || string(msgs[0].Key) != acc.ID {
+			t.Errorf("minsheng.%s holds %d messages, want the item once", d, len(msgs))
+		}
+	}
+	m := call(t, "GET", r.url+"/metrics", readerToken, "", nil)
+	if !strings.Contains(string(m.body), `minsheng_redeliveries_total{outcome="redelivered"} 1`) {
+		t.Errorf("/metrics does not count the re-delivery")
+	}
+}
