@@ -151,14 +151,17 @@ type Envelope struct {
 }
 
 // Undelivered is a destination an item's decision names that does not
-// have the item, and why: refused by it for good, or not sent (or given
-// up on) once another refused the item.
+// have the item, and why: refused by it for good (an item dead-lettered
+// after others took it: every destination that did not refuse it took
+// it), or, in a re-delivery's preview, not sent, the item having gone to
+// the dead letter before it was sent anywhere.
 type Undelivered struct {
 	Destination string `json:"destination"`
 	Reason      string `json:"reason"`
 	// Refused: the destination refused the item for good (too large for
 	// its topic, an invalid record): re-delivered as it is, it would be
-	// refused again. Otherwise it was not sent, or given up on.
+	// refused again unless what refused it is mended. Otherwise it was
+	// not sent.
 	Refused bool `json:"refused,omitempty"`
 }
 
@@ -238,8 +241,8 @@ type Record struct {
 	Decision     *Decision    `json:"decision,omitempty"`
 	Destinations []string     `json:"destinations"`
 	// Undelivered: the destinations its decision names that refused it
-	// (or were not sent it) when it was dead-lettered; Destinations holds
-	// those that took it, and the dead letters.
+	// when it was dead-lettered; Destinations holds those that took it,
+	// and the dead letters.
 	Undelivered []Undelivered `json:"undelivered,omitempty"`
 	Trail       []Event       `json:"trail"`
 	// Review is set once a person has decided an item that triage sent to

@@ -84,6 +84,7 @@ func TestKafkaPartlyRefusedItem(t *testing.T) {
 		queues     []string // destinations on the embedded queue besides the dead letters
 		small      string   // a topic with max.message.bytes 50,000
 		invalid    string   // a topic whose produce the broker answers INVALID_RECORD
+		flaky      string   // a topic whose first two produces fail in a way that may pass
 		batchBytes int64
 		want       map[string]int
 		wantDL     map[string]dl
@@ -100,9 +101,24 @@ func TestKafkaPartlyRefusedItem(t *testing.T) {
 		{name: "12345's topic refuses, the inspectors take it", d: lead, invalid: "minsheng.gov_service",
 			want:   map[string]int{"gov_service": 0, "discipline": 1},
 			wantDL: map[string]dl{"dead_letter": {undelivered: []string{"gov_service"}}, "discipline_dead_letter": {reached: []string{"discipline"}}}},
-		{name: "inspectors' record over batch_bytes: nothing sent", d: lead, batchBytes: 64 << 10,
-			want:   map[string]int{"gov_service": 0, "discipline": 0},
-			wantDL: map[string]dl{"dead_letter": {undelivered: []string{"gov_service"}}, "discipline_dead_letter": {undelivered: []string{"discipline"}}}},
+		// Refused by our own check, before any record is handed over, the
+		// inspectors' record is dead-lettered as if the broker had refused
+		// it, and 12345 is sent its own: held back, it would reach the dead
+		// letter refused by nobody the dead letter names, which an item
+		// without a lead never does.
+		{name: "inspectors' record over batch_bytes", d: lead, batchBytes: 64 << 10,
+			want:   map[string]int{"gov_service": 1, "discipline": 0},
+			wantDL: map[string]dl{"discipline_dead_letter": {reached: []string{"gov_service"}, undelivered: []string{"discipline"}}}},
+		{name: "12345 on the queue, inspectors' record over batch_bytes", d: lead, queues: []string{"gov_service"}, batchBytes: 64 << 10,
+			want:   map[string]int{"gov_service": 1, "discipline": 0},
+			wantDL: map[string]dl{"discipline_dead_letter": {reached: []string{"gov_service"}, undelivered: []string{"discipline"}}}},
+		// 12345's topic fails twice in a way that may pass while the
+		// inspectors' refuses for good: 12345's is retried until taken,
+		// not given up on and dead-lettered (which, again, an item without
+		// a lead never is).
+		{name: "12345's topic fails for a while, the inspectors' refuses", d: lead, invalid: "minsheng.discipline", flaky: "minsheng.gov_service",
+			want:   map[string]int{"gov_service": 1, "discipline": 0},
+			wantDL: map[string]dl{"discipline_dead_letter": {reached: []string{"gov_service"}, undelivered: []string{"discipline"}}}},
 		{name: "department's topic too small", d: dept, small: "minsheng.dept_urban",
 			want:   map[string]int{"gov_service": 1, "dept_urban": 0},
 			wantDL: map[string]dl{"dead_letter": {reached: []string{"gov_service"}, undelivered: []string{"dept_urban"}}}},
@@ -117,6 +133,9 @@ func TestKafkaPartlyRefusedItem(t *testing.T) {
 			}
 			if tc.invalid != "" {
 				fk.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: tc.invalid, Err: kerr.InvalidRecord, Count: -1})
+			}
+			if tc.flaky != "" {
+				fk.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: tc.flaky, Err: kerr.TopicAuthorizationFailed, Count: 2})
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()

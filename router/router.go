@@ -250,9 +250,9 @@ var errNoRoute = errors.New("no route")
 // those in reached, as RouteExcept does (the same envelopes, identity
 // policy and decision per destination), without a dead letter: it answers
 // the destinations that took the item, and, when one refused it for good
-// (a *PermanentError) or could not be reached before ctx ended, the
-// others, with why (Routing.Undelivered, empty for a transient failure,
-// whose error says why). A re-delivery of a dead letter uses it, so that
+// (a *PermanentError) and the others answered, those that refused it, with
+// why (Routing.Undelivered). When one could not be reached before ctx
+// ended, its error says so and Undelivered is empty. A re-delivery of a dead letter uses it, so that
 // an item refused again is not dead-lettered a second time.
 func (r *Router) sendExcept(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, reached []string) (minsheng.Routing, error) {
 	if !d.Class.Valid() {
@@ -304,21 +304,16 @@ func (r *Router) sendExcept(ctx context.Context, it *minsheng.Item, d *minsheng.
 }
 
 // undeliveredReason says why a destination does not have an item that
-// went to the dead letter.
+// went to the dead letter: it refused the item for good. (Every other
+// destination of the item took it, or the item is not dead-lettered but
+// offered again.)
 func undeliveredReason(err error) string {
 	var perm *PermanentError
-	switch {
-	case errors.As(err, &perm):
+	if errors.As(err, &perm) {
 		return perm.Error()
-	case errors.Is(err, errNotSent):
-		return "not sent: another destination refused the item for good"
 	}
-	return "not delivered (" + err.Error() + "); given up on once another destination refused the item for good"
+	return err.Error()
 }
-
-// errNotSent answers an envelope deliver did not send, because another of
-// its item's envelopes was refused for good before any was handed over.
-var errNotSent = errors.New("not sent")
 
 // RouteQuarantined delivers an unparseable input to the dead letter
 // destination.
@@ -456,37 +451,47 @@ func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]erro
 		k := r.cfg.Destinations[e.Destination].Sink
 		bySink[k] = append(bySink[k], i)
 	}
-	// Encoded and checked against batch_bytes before any sink is handed
-	// the item: one Kafka refuses for its size goes to the dead letter
-	// only, not also to the queues that would have taken it at once.
+	// Encoded and checked against batch_bytes first: a record refused
+	// for its size is answered refused, and the item's other envelopes
+	// go on as they would had the broker refused it (the dead letter
+	// names the destinations that took them). Holding them back instead
+	// would tell a dead letter's reader, by an item of its own
+	// destinations dead-lettered with none refusing it, of a destination
+	// it is not told of: the inspectors'.
 	msgs := make([]kafka.Message, len(envs))
 	for _, i := range bySink[SinkKafka] {
 		m, err := r.kafka.message(envs[i])
 		if err != nil {
-			for j := range errs {
-				errs[j] = errNotSent
+			var perm *PermanentError
+			if !errors.As(err, &perm) {
+				err = &PermanentError{Err: err} // an envelope that cannot be encoded never will be
 			}
 			errs[i] = err
-			return errs, err
+			r.failures.WithLabelValues(SinkKafka, "true").Inc()
+			continue
 		}
 		msgs[i] = m
 	}
-	refused := make(chan struct{})
-	var once sync.Once
-	giveUp := func() { once.Do(func() { close(refused) }) }
 	var wg sync.WaitGroup
 	for k, idx := range bySink {
+		idx = slices.DeleteFunc(slices.Clone(idx), func(i int) bool { return errs[i] != nil })
+		if len(idx) == 0 {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.deliverSink(ctx, refused, giveUp, k, envs, msgs, idx, errs)
+			r.deliverSink(ctx, k, envs, msgs, idx, errs)
 		}()
 	}
 	wg.Wait()
+	// A failure that may pass outranks a refusal: the item is then not
+	// dead-lettered but offered again, once every destination has
+	// answered for good.
 	var first error
 	for _, err := range errs {
 		var perm *PermanentError
-		if err != nil && (first == nil || errors.As(err, &perm) && !errors.As(first, &perm)) {
+		if err != nil && (first == nil || !errors.As(err, &perm) && errors.As(first, &perm)) {
 			first = err
 		}
 	}
@@ -495,9 +500,8 @@ func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]erro
 
 // deliverSink delivers the envelopes envs[idx] to one sink (msgs are their
 // Kafka records, for the Kafka sink) and answers each in errs. It retries
-// those not taken until ctx ends or refused is closed; an envelope refused
-// for good calls giveUp.
-func (r *Router) deliverSink(ctx context.Context, refused <-chan struct{}, giveUp func(), kind string, envs []*minsheng.Envelope, msgs []kafka.Message, idx []int, errs []error) {
+// those neither taken nor refused for good until ctx ends.
+func (r *Router) deliverSink(ctx context.Context, kind string, envs []*minsheng.Envelope, msgs []kafka.Message, idx []int, errs []error) {
 	backoff := r.cfg.Retry.InitialBackoff
 	left := slices.Clone(idx)
 	for attempt := 1; ; attempt++ {
@@ -542,7 +546,6 @@ func (r *Router) deliverSink(ctx context.Context, refused <-chan struct{}, giveU
 		left = next
 		if perm {
 			r.failures.WithLabelValues(kind, "true").Inc()
-			giveUp()
 		}
 		if len(left) == 0 {
 			if !perm {
@@ -555,9 +558,6 @@ func (r *Router) deliverSink(ctx context.Context, refused <-chan struct{}, giveU
 		}
 		r.failures.WithLabelValues(kind, "false").Inc()
 		r.sinkState.Store(kind, last.Error())
-		if perm {
-			return // the item goes to the dead letter, which names these
-		}
 		if attempt == 1 || attempt%20 == 0 {
 			r.log.Warn("delivery failed, retrying", "sink", kind, "attempt", attempt, "err", last)
 		}
@@ -568,9 +568,6 @@ func (r *Router) deliverSink(ctx context.Context, refused <-chan struct{}, giveU
 			for _, i := range left {
 				errs[i] = fmt.Errorf("%s sink: %w (last error: %v)", kind, minsheng.ErrUnavailable, errs[i])
 			}
-			return
-		case <-refused:
-			t.Stop()
 			return
 		case <-t.C:
 		}
