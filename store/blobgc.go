@@ -212,15 +212,20 @@ func unhex(c byte) byte {
 // eachFrame calls fn with the record of every frame in the ledger,
 // superseded ones included, and returns how many it read and how many
 // filler frames (spans skipped as damaged, see fill) it passed over. It may run
-// while records are appended: at the end of the last segment it stops at
-// the first frame not whole yet (one being written), which only a record
-// written after it began can be; a bad frame anywhere else is an error.
-// Reading fewer frames than the index held when it began is an error too.
+// while records are appended: it stops at the first frame not whole yet
+// past the last record written when it began (one being written, which
+// only a record written after it began can be); a bad frame at or before
+// that record is an error (damage, or a read failing), since the whole
+// records after it may be the only ones naming a blob. Not reaching that
+// record, or reading fewer frames than the index held when it began, is an
+// error too.
 func (l *ledger) eachFrame(ctx context.Context, fn func(rec []byte)) (frames, fillers int, err error) {
 	want := l.len()
 	l.mu.RLock()
 	segs := maps.Clone(l.segs)
+	last, hasLast := l.last, l.hasLast
 	l.mu.RUnlock()
+	sawLast := false
 	nos := slices.Sorted(maps.Keys(segs))
 	hdr := make([]byte, frameHeader)
 	var buf []byte
@@ -236,11 +241,18 @@ func (l *ledger) eachFrame(ctx context.Context, fn func(rec []byte)) (frames, fi
 				return frames, fillers, err
 			}
 			id, rec, err := readFrame(r, hdr, &buf)
-			if errors.Is(err, io.EOF) || err != nil && i == len(nos)-1 {
-				break // the end, or at the end of the last segment a frame being written now
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			at := loc{no, uint32(off)}
+			if err != nil && (i < len(nos)-1 || hasLast && at.compare(last) <= 0) {
+				return frames, fillers, fmt.Errorf("ledger: segment %d: %w at offset %d", no, err, off)
 			}
 			if err != nil {
-				return frames, fillers, fmt.Errorf("ledger: segment %d: %w at offset %d", no, err, off)
+				break // past the last record written when the scan began: a frame being written now
+			}
+			if at == last {
+				sawLast = true
 			}
 			if string(id) == fillerID {
 				fillers++
@@ -250,6 +262,9 @@ func (l *ledger) eachFrame(ctx context.Context, fn func(rec []byte)) (frames, fi
 			}
 			off += int64(frameHeader + len(id) + len(rec))
 		}
+	}
+	if hasLast && !sawLast {
+		return frames, fillers, fmt.Errorf("ledger: the scan ended before the last record (segment %d offset %d)", last.seg, last.off)
 	}
 	if frames < want {
 		return frames, fillers, fmt.Errorf("ledger: read %d records, fewer than the %d it holds", frames, want)

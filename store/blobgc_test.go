@@ -338,3 +338,63 @@ func TestHashesIn(t *testing.T) {
 		t.Fatal("decoded wrong")
 	}
 }
+
+// TestCollectBlobsDamageInTheLastSegment: a frame that cannot be read in
+// the middle of the last segment (damaged, or a read error, after the
+// ledger was opened) is not a frame being written: the records after it
+// are whole and may be the only ones naming a blob, so the collection
+// fails and removes nothing. Before, the scan stopped there as at a frame
+// being written, and its check (frames read against items held) passed
+// whenever superseded records made up the count.
+func TestCollectBlobsDamageInTheLastSegment(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rewrite int // records of another item before the damaged one
+	}{
+		{"no superseded records", 0},
+		{"superseded records make up the count", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := open(t, dir)
+			defer s.Close()
+			ctx := context.Background()
+			other := minsheng.ItemID(minsheng.ChannelNewspaper, "d", "other")
+			for range tc.rewrite {
+				if err := s.Commit(ctx, &minsheng.Record{ID: other, Destinations: []string{"petition"}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			damaged := minsheng.ItemID(minsheng.ChannelNewspaper, "d", "damaged")
+			if err := s.Commit(ctx, &minsheng.Record{ID: damaged, Destinations: []string{"petition"}}); err != nil {
+				t.Fatal(err)
+			}
+			at, _ := s.ledger.get(damaged)
+			info := putOld(t, s, "attachment of the record after the damage", 48*time.Hour)
+			it := &minsheng.Item{ID: minsheng.ItemID(minsheng.ChannelNewspaper, "d", "after"), Body: "信",
+				Attachments: []minsheng.Attachment{attachment(info)}}
+			if err := s.Commit(ctx, &minsheng.Record{ID: it.ID, Item: it, Destinations: []string{"petition"}}); err != nil {
+				t.Fatal(err)
+			}
+			// A byte of the damaged record's checksum flipped under the
+			// running gateway.
+			seg, err := os.OpenFile(filepath.Join(dir, "ledger", "0000000001.log"), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b [1]byte
+			if _, err := seg.ReadAt(b[:], int64(at.off)+5); err != nil {
+				t.Fatal(err)
+			}
+			b[0] ^= 0xff
+			if _, err := seg.WriteAt(b[:], int64(at.off)+5); err != nil {
+				t.Fatal(err)
+			}
+			seg.Close()
+			rep, err := s.CollectBlobs(ctx, BlobGCOptions{Grace: 24 * time.Hour})
+			if err == nil || rep.Removed != 0 || !stored(s, info) {
+				t.Fatalf("err %v, removed %d, stored %v: a blob a whole record after the damage names", err, rep.Removed, stored(s, info))
+			}
+		})
+	}
+}
