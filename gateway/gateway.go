@@ -298,6 +298,9 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 	if g.cases, err = cases.New(c.Cases); err != nil {
 		return nil, c.located(err)
 	}
+	// Also with cases disabled: a snapshot left of the records a repair
+	// lost would be trusted at the next start with cases on.
+	g.dropSnapshotOfRepairedLedger()
 	if !c.Cases.Disabled {
 		g.loadCases()
 		g.snapshotting = true

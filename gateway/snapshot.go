@@ -43,13 +43,12 @@ func (g *Gateway) loadCases() {
 			os.Remove(t)
 		}
 	}
-	if g.store.LedgerRepaired() {
-		// Records it covered are gone: it no longer stands for the ledger.
-		if err := os.Remove(g.snapshotPath()); err == nil {
-			g.log.Warn("case index snapshot removed: the ledger was repaired at open")
-		}
+	var s *cases.Snapshot
+	var replayed int
+	why := errors.New("the ledger was repaired at open")
+	if !g.store.LedgerRepaired() {
+		s, replayed, why = g.readSnapshot()
 	}
-	s, replayed, why := g.readSnapshot()
 	if why == nil {
 		n, err := g.cases.Load(s)
 		if err == nil {
@@ -70,6 +69,20 @@ func (g *Gateway) loadCases() {
 	}
 	g.log.Info("case index rebuilt from the ledger", "items", n, "took", time.Since(start).Round(time.Millisecond).String())
 	g.snap = s
+}
+
+// dropSnapshotOfRepairedLedger removes the snapshot when the ledger was
+// repaired at open (--skip-corrupt-ledger): records it covered are gone,
+// so it no longer stands for the ledger, yet its mark still matches.
+func (g *Gateway) dropSnapshotOfRepairedLedger() {
+	if !g.store.LedgerRepaired() {
+		return
+	}
+	if err := os.Remove(g.snapshotPath()); err == nil {
+		g.log.Warn("case index snapshot removed: the ledger was repaired at open")
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		g.log.Error("case index snapshot not removed, though the ledger was repaired at open", "err", err)
+	}
 }
 
 // readSnapshot reads the snapshot file and folds in the records written
