@@ -289,7 +289,14 @@ func (a *RedeliverAPI) redeliver(w http.ResponseWriter, req *http.Request) {
 		}
 		next.Undelivered = append(next.Undelivered, rt.Undelivered...)
 		next.Trail = append(slices.Clip(rec.Trail), minsheng.Event{Step: minsheng.StepRedelivered, At: a.now().UTC(), Detail: "by desk " + p.Name, Destinations: took})
-		if cerr := a.ledger.Commit(ctx, &next); cerr != nil {
+		// Recorded under a deadline of its own: a destination that failed
+		// until the send's deadline has spent that one, and what the others
+		// took must still be recorded, or the next re-delivery sends it to
+		// them again.
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
+		cerr := a.ledger.Commit(cctx, &next)
+		ccancel()
+		if cerr != nil {
 			a.r.log.Error("re-delivered but not recorded; re-delivering again sends it again (destinations drop the repeat by ID)", "id", id, "desk", p.Name, "destinations", took, "err", cerr)
 			a.count.WithLabelValues("unavailable").Inc()
 			w.Header().Set("Retry-After", "5")

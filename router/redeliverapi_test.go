@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/internal/testkafka"
@@ -580,5 +583,77 @@ func TestRedeliverConcurrent(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(f.api.count.WithLabelValues("nothing")); got != n-1 {
 		t.Errorf("minsheng_redeliveries_total{outcome=nothing} = %v, want %d", got, n-1)
+	}
+}
+
+// TestRedeliverRecordsWhatWasSentWhenAnotherTimesOut: a re-delivery sends
+// the item to one destination, which takes it, while another fails in a
+// way that may pass until the re-delivery's time is up. What was sent is
+// recorded all the same (the answer is 503 for the other), so that the
+// next re-delivery sends the item to the other alone and the first gets
+// no second copy. The record was committed under the re-delivery's own
+// deadline, spent by then, and so was lost about half the time.
+func TestRedeliverRecordsWhatWasSentWhenAnotherTimesOut(t *testing.T) {
+	k := testkafka.StartT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := kafkaConfig(k)
+	cfg.Destinations["dept_urban"] = Destination{Sink: SinkKafka, Identity: IdentityAuto}
+	cfg.Routes.Departments = map[string][]string{"城乡建设": {"dept_urban"}}
+	r, s := queuedDeadLetters(t, cfg)
+	f := redeliverOver(r, s)
+	f.api.timeout = 300 * time.Millisecond
+	d := &minsheng.Decision{Class: minsheng.ClassGovService, Department: "城乡建设", Confidence: 0.9}
+	refused := func(dest string) minsheng.Undelivered {
+		return minsheng.Undelivered{Destination: dest, Reason: "permanent: kafka: message too large", Refused: true}
+	}
+	const n = 6 // the lost commit was a coin's toss: 1 in 64 to pass
+	var items []*minsheng.Item
+	for i := range n {
+		it := testItem(fmt.Sprintf("timeout-%d", i))
+		items = append(items, it)
+		rec := &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: []string{"dead_letter"},
+			Undelivered: []minsheng.Undelivered{refused("gov_service"), refused("dept_urban")},
+			Trail:       []minsheng.Event{{Step: minsheng.StepRouted, At: it.ReceivedAt, Destinations: []string{"dead_letter"}}}}
+		if err := s.Commit(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The department's topic fails until the operator mends its ACL.
+	acl := k.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "minsheng.dept_urban", Err: kerr.TopicAuthorizationFailed, Count: -1})
+	for _, it := range items {
+		status, a, raw := f.post(t, "dl", it.ID)
+		if status != http.StatusServiceUnavailable || !slices.Equal(a.Redelivered, []string{"gov_service"}) {
+			t.Errorf("while the department's topic fails: %d %s", status, raw)
+		}
+		if rec := lookup(t, s, it.ID); !slices.Contains(rec.Destinations, "gov_service") || slices.Contains(undeliveredNames(rec.Undelivered), "gov_service") {
+			t.Errorf("gov_service took the item but the record does not say so: %v %v", rec.Destinations, undeliveredNames(rec.Undelivered))
+		}
+	}
+	acl.Remove()
+	f.api.timeout = 10 * time.Second
+	for _, it := range items {
+		status, a, raw := f.post(t, "dl", it.ID)
+		if status != 200 || !slices.Equal(a.Redelivered, []string{"dept_urban"}) {
+			t.Errorf("once mended: %d %s", status, raw)
+		}
+	}
+	msgs, err := k.Read(ctx, "minsheng.gov_service", "timeout", n, 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies := map[string]int{}
+	for _, m := range msgs {
+		copies[string(m.Key)]++
+	}
+	twice := 0
+	for _, it := range items {
+		if copies[it.ID] != 1 {
+			twice++
+		}
+	}
+	t.Logf("gov_service holds %d records for %d items; %d items not once", len(msgs), n, twice)
+	if twice > 0 {
+		t.Errorf("%d of %d items reached gov_service other than once", twice, n)
 	}
 }
