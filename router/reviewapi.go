@@ -332,9 +332,11 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	d := pending.Decision
 
 	// Sent on to all the decision names but where the item had gone before
-	// the review; a destination that has it already from a half-done try
-	// drops the repeat by ID.
-	rt, err := a.r.RouteExcept(ctx, pending.Item, d, rec.Destinations)
+	// the review (a destination that has it already from a half-done try
+	// drops the repeat by ID), and but the inspectors' destinations that
+	// triage's lead alone names and that refused it then (see held).
+	except, held := a.held(rec, d, raised)
+	rt, err := a.r.RouteExcept(ctx, pending.Item, d, except)
 	dests := rt.Destinations
 	if err != nil {
 		a.r.log.Warn("review decision recorded but not sent on; deciding it the same way again finishes it", "id", id, "desk", p.Name, "err", err)
@@ -359,7 +361,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			next.Destinations = append(next.Destinations, x)
 		}
 	}
-	next.Undelivered = rt.Undelivered
+	next.Undelivered = append(held, rt.Undelivered...)
 	next.Trail = append(slices.Clip(next.Trail), minsheng.Event{Step: minsheng.StepRouted, At: a.now().UTC(), Destinations: dests})
 	if err := a.ledger.Commit(ctx, &next); err != nil {
 		a.r.log.Error("review decision sent on but not recorded as done; deciding it the same way again finishes it (destinations drop the repeat by ID)", "id", id, "err", err)
@@ -380,6 +382,32 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	a.decided.WithLabelValues(string(machine.Class), string(d.Class)).Inc()
 	a.r.log.Info("review decided", "id", id, "trace_id", next.Item.TraceID, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
 	a.answer(w, http.StatusOK, &next, p, dests, false, a.ack(ctx, review, p, id), raised)
+}
+
+// held returns where a review decision d (raised: the lead the desk
+// raised) is not to send the item rec holds: where it had gone before the
+// review, and the inspectors' destinations that refused it then, when the
+// item is in the discipline dead letter and the desk's own decision does
+// not name them (only triage's lead, which the desk is not told of, does).
+// Those stay undelivered (held) for the inspectors to re-deliver from
+// their dead letter, which holds the item whole. Sent there again, whether
+// they took it now would decide this desk's answer: 503 while their topic
+// fails for a while, where the same item without a lead answers 200.
+func (a *ReviewAPI) held(rec *minsheng.Record, d *minsheng.Decision, raised bool) (except []string, held []minsheng.Undelivered) {
+	except = slices.Clone(rec.Destinations)
+	if ddl := a.r.cfg.Routes.DisciplineDeadLetter; ddl == "" || !slices.Contains(rec.Destinations, ddl) {
+		return except, nil
+	}
+	own := *d
+	own.Flags.DisciplineLead = raised
+	named, _ := a.r.DestinationsFor(&own)
+	for _, u := range rec.Undelivered {
+		if a.r.toldOfLead(u.Destination) && !slices.Contains(named, u.Destination) {
+			except = append(except, u.Destination)
+			held = append(held, u)
+		}
+	}
+	return except, held
 }
 
 // ack acks the review message of item id when the desk holds it, and says

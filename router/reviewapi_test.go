@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/internal/testkafka"
@@ -58,7 +61,8 @@ func newReviewFixture(t *testing.T, cfg Config, q Queues, led minsheng.Ledger) *
 }
 
 // seed routes an item triage sent to review (with a lead, when lead) and
-// records it as the pipeline does.
+// records it as the pipeline does (with the destinations that refused it,
+// when one did).
 func (f *reviewFixture) seed(t *testing.T, ref string, lead bool) *minsheng.Item {
 	t.Helper()
 	it := testItem(ref)
@@ -68,16 +72,17 @@ func (f *reviewFixture) seed(t *testing.T, ref string, lead bool) *minsheng.Item
 	}
 	d := &minsheng.Decision{Class: minsheng.ClassPetition, Confidence: 0.3, Review: true, ModelVersion: "m1",
 		Flags: minsheng.Flags{DisciplineLead: lead}, Reasons: reasons}
-	dests, err := f.r.Route(context.Background(), it, d)
+	rt, err := f.r.RouteItem(context.Background(), it, d)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dests := rt.Destinations
 	classified := "petition (confidence 0.30, model m1)"
 	if lead {
 		classified += minsheng.TrailDisciplineLead
 	}
 	at := it.ReceivedAt
-	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: dests, Trail: []minsheng.Event{
+	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: dests, Undelivered: rt.Undelivered, Trail: []minsheng.Event{
 		{Step: minsheng.StepReceived, At: at, Detail: "newspaper/qingdao-daily"},
 		{Step: minsheng.StepScreened, At: at, Detail: "valid"},
 		{Step: minsheng.StepClassified, At: at, Detail: classified + ", to review"},
@@ -625,5 +630,78 @@ func TestReviewExportCutShort(t *testing.T) {
 	}
 	if err == nil {
 		t.Errorf("the export read whole after the ledger failed: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestReviewDeskNotToldOfLeadTheInspectorsRefused: triage sent an item
+// with a lead to review and to the inspectors, whose topic refused it for
+// good, so that it is in their dead letter, whole. A review decision then
+// sends it where the desk's decision names, and not to the inspectors'
+// destinations the desk is not told of: those are the inspectors' share
+// of their dead letter to re-deliver. Sent there again, their state at
+// that moment decided the answer: 503 while the inspectors' topic failed
+// for a while, where the same item without a lead answered 200. A
+// decision that itself names the inspectors (class discipline) sends it
+// there, lead or not.
+func TestReviewDeskNotToldOfLeadTheInspectorsRefused(t *testing.T) {
+	k := testkafka.StartT(t)
+	fk := k.Fake()
+	cfg := kafkaConfig(k)
+	for name := range cfg.Destinations {
+		if name != "discipline" {
+			cfg.Destinations[name] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+		}
+	}
+	s := openStore(t)
+	f := newReviewFixture(t, cfg, s, s)
+	f.api.timeout = 500 * time.Millisecond
+	for i, tc := range []struct {
+		mode   kerr.Error // the inspectors' topic at review time: a failure that may pass, a refusal, or none
+		body   string
+		status int
+	}{
+		{*kerr.TopicAuthorizationFailed, `{"class":"petition"}`, 200},
+		{*kerr.InvalidRecord, `{"class":"petition"}`, 200},
+		{kerr.Error{}, `{"class":"petition"}`, 200},
+		{*kerr.TopicAuthorizationFailed, `{"class":"discipline"}`, 503},
+		{kerr.Error{}, `{"class":"discipline"}`, 200},
+	} {
+		t.Run(fmt.Sprint(tc.mode.Message, " ", tc.body), func(t *testing.T) {
+			refused := fk.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "minsheng.discipline", Err: kerr.InvalidRecord, Count: -1})
+			plain, lead := f.seed(t, fmt.Sprint("refused-plain-", i), false), f.seed(t, fmt.Sprint("refused-lead-", i), true)
+			refused.Remove()
+			before := lookup(t, s, lead.ID)
+			if !slices.Equal(before.Destinations, []string{"review", "discipline_dead_letter"}) || !slices.Equal(undeliveredNames(before.Undelivered), []string{"discipline"}) {
+				t.Fatalf("seeded as %v %v", before.Destinations, undeliveredNames(before.Undelivered))
+			}
+			drain(t, s, "discipline_dead_letter")
+			if tc.mode.Code != 0 {
+				mode := tc.mode
+				h := fk.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "minsheng.discipline", Err: &mode, Count: -1})
+				defer h.Remove()
+			}
+			ps, pa := f.decide(t, "reviewers", plain.ID, tc.body)
+			ls, la := f.decide(t, "reviewers", lead.ID, tc.body)
+			pa, la = strings.ReplaceAll(pa, plain.ID, "ID"), strings.ReplaceAll(la, lead.ID, "ID")
+			t.Logf("without: %d %s\nwith:    %d %s", ps, pa, ls, la)
+			if ps != tc.status || ps != ls || pa != la {
+				t.Errorf("the answers tell of the lead:\nwithout: %d %s\nwith:    %d %s", ps, pa, ls, la)
+			}
+			if pv, lv := f.reviewDeskView(t, plain.ID), f.reviewDeskView(t, lead.ID); pv != lv {
+				t.Errorf("the views tell of the lead:\nwithout: %s\nwith:    %s", pv, lv)
+			}
+			if tc.body != `{"class":"petition"}` {
+				return
+			}
+			// Their topic was not sent the item, and the record still names
+			// it undelivered, for the inspectors to re-deliver.
+			if n := len(drain(t, s, "discipline_dead_letter")); n != 0 {
+				t.Errorf("the inspectors' dead letter was sent the item %d times more", n)
+			}
+			after := lookup(t, s, lead.ID)
+			if !slices.Equal(undeliveredNames(after.Undelivered), []string{"discipline"}) || slices.Contains(after.Destinations, "discipline") || !slices.Contains(after.Destinations, "petition") {
+				t.Errorf("the record after the decision: %v %v", after.Destinations, undeliveredNames(after.Undelivered))
+			}
+		})
 	}
 }
