@@ -486,14 +486,22 @@ func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Reco
 		v = &minsheng.Record{Decision: withoutLead(rec.Decision)}
 	}
 	shown := []string{}
-	if v.Decision.Flags.DisciplineLead == rec.Decision.Flags.DisciplineLead {
-		shown = append(shown, dests...) // told of the lead, or there is none
+	told := false // the desk reads an inspectors' destination
+	for d := range a.r.cfg.Destinations {
+		told = told || a.r.toldOfLead(d) && p.CanRead(d)
+	}
+	if told {
+		shown = append(shown, dests...)
 	} else {
-		// Not told of the lead: the inspectors' destinations are shown as
+		// Not told of leads: the inspectors' destinations are shown as
 		// the desk's own decision names them (the discipline class, a lead
 		// it raised), whether or not triage's lead had sent the item there
 		// before, so that neither their presence nor their absence tells
-		// of that lead. The others are where the item went now.
+		// of that lead; and so for an item without a lead too, whose
+		// answer is the one an item with a lead would get (its discipline
+		// class refused by their topic is shown as theirs, not as their
+		// dead letter, which a lead's item already there would not show).
+		// The others are where the item went now.
 		known := *v.Decision
 		known.Review = false
 		known.Flags.DisciplineLead = raised

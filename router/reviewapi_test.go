@@ -664,6 +664,7 @@ func TestReviewDeskNotToldOfLeadTheInspectorsRefused(t *testing.T) {
 		{*kerr.InvalidRecord, `{"class":"petition"}`, 200},
 		{kerr.Error{}, `{"class":"petition"}`, 200},
 		{*kerr.TopicAuthorizationFailed, `{"class":"discipline"}`, 503},
+		{*kerr.InvalidRecord, `{"class":"discipline"}`, 200},
 		{kerr.Error{}, `{"class":"discipline"}`, 200},
 	} {
 		t.Run(fmt.Sprint(tc.mode.Message, " ", tc.body), func(t *testing.T) {
