@@ -6,9 +6,7 @@
 package router
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -602,11 +600,9 @@ func (r *Router) LastFailures() map[string]string {
 // times its size and could be refused as over batch_bytes, dead-lettered
 // for no fault of its own.
 func marshalEnvelope(e *minsheng.Envelope) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
+	b, err := minsheng.AppendEnvelopeJSON(nil, e, false)
+	if err != nil {
 		return nil, fmt.Errorf("envelope %s: %w", e.ItemID, err)
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return b, nil
 }

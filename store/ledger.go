@@ -477,11 +477,16 @@ func (l *ledger) flush() {
 // encodeFrame lays out one record's frame: len(id) (1 byte), len(rec)
 // (4), the CRC-32C of id and rec (4), id, rec.
 func encodeFrame(id string, rec []byte) []byte {
-	frame := make([]byte, frameHeader+len(id)+len(rec))
+	frame := make([]byte, frameHeader+len(id), frameHeader+len(id)+len(rec))
+	return sealFrame(append(frame, rec...), id)
+}
+
+// sealFrame fills in the header of a frame laid out as encodeFrame lays
+// it out, its record encoded in place after frameHeader+len(id) bytes.
+func sealFrame(frame []byte, id string) []byte {
 	frame[0] = byte(len(id))
-	binary.BigEndian.PutUint32(frame[1:5], uint32(len(rec)))
+	binary.BigEndian.PutUint32(frame[1:5], uint32(len(frame)-frameHeader-len(id)))
 	copy(frame[frameHeader:], id)
-	copy(frame[frameHeader+len(id):], rec)
 	binary.BigEndian.PutUint32(frame[5:9], crc32.Checksum(frame[frameHeader:], crcTable))
 	return frame
 }
@@ -490,7 +495,12 @@ func (l *ledger) append(ctx context.Context, id string, rec []byte) error {
 	if len(id) > 255 {
 		return fmt.Errorf("ledger: id too long")
 	}
-	r := &appendReq{id: id, frame: encodeFrame(id, rec), err: make(chan error, 1)}
+	return l.appendFrame(ctx, id, encodeFrame(id, rec))
+}
+
+// appendFrame appends a frame encodeFrame or sealFrame made.
+func (l *ledger) appendFrame(ctx context.Context, id string, frame []byte) error {
+	r := &appendReq{id: id, frame: frame, err: make(chan error, 1)}
 	l.closing.RLock()
 	if l.closed {
 		l.closing.RUnlock()
@@ -581,11 +591,15 @@ func (s *Store) Commit(ctx context.Context, r *minsheng.Record) error {
 	if r.ID == "" || strings.ContainsRune(r.ID, 0) {
 		return fmt.Errorf("store: commit: record without a valid id")
 	}
-	raw, err := json.Marshal(r)
+	if len(r.ID) > 255 {
+		return fmt.Errorf("ledger: id too long")
+	}
+	// The record is encoded in place in its frame (json.Marshal's bytes).
+	frame, err := minsheng.AppendRecordJSON(make([]byte, frameHeader+len(r.ID)), r, true)
 	if err != nil {
 		return fmt.Errorf("store: commit %s: %w", r.ID, err)
 	}
-	return s.ledger.append(ctx, r.ID, raw)
+	return s.ledger.appendFrame(ctx, r.ID, sealFrame(frame, r.ID))
 }
 
 // Each calls fn with the record of every handled item, its latest, in the

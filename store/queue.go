@@ -178,11 +178,12 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 		}
 		en := &enc{q: q, dest: e.Destination, id: e.ItemID, done: done}
 		todo = append(todo, en)
-		raw, err := json.Marshal(e)
+		// The envelope is encoded in place after the ID (json.Marshal's bytes).
+		raw, err := minsheng.AppendEnvelopeJSON(encodeMessage(e.ItemID, nil), e, true)
 		if err != nil {
 			return 0, fmt.Errorf("store: enqueue %s: %w", e.ItemID, err)
 		}
-		en.raw = encodeMessage(e.ItemID, raw)
+		en.raw = raw
 	}
 	if len(todo) == 0 {
 		return 0, nil
