@@ -85,6 +85,14 @@ func decisionSize(d *Decision) int {
 	return n
 }
 
+// AppendJSONString appends s as encoding/json encodes a string, with or
+// without its HTML escaping.
+func AppendJSONString(b []byte, s string, escapeHTML bool) []byte {
+	w := jsonWriter{b: b, html: escapeHTML}
+	w.string(s)
+	return w.b
+}
+
 func appendStdJSON(b []byte, v any, escapeHTML bool) ([]byte, error) {
 	if escapeHTML {
 		raw, err := json.Marshal(v)

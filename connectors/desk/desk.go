@@ -131,6 +131,49 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// writeAccepted answers 202 with a, in writeJSON's bytes, encoded by hand
+// (minsheng.AppendDecisionJSON): this is the answer to nearly every post.
+func writeAccepted(w http.ResponseWriter, a *Accepted) {
+	b, err := appendAccepted(make([]byte, 0, 2048), a)
+	if err != nil { // a decision encoding/json refuses too: its answer, as before
+		writeJSON(w, http.StatusAccepted, a)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusAccepted)
+	w.Write(b)
+}
+
+// appendAccepted appends a as json.Encoder encodes it, newline included.
+func appendAccepted(b []byte, a *Accepted) ([]byte, error) {
+	b = append(b, `{"id":`...)
+	b = minsheng.AppendJSONString(b, a.ID, true)
+	if a.TraceID != "" {
+		b = append(b, `,"trace_id":`...)
+		b = minsheng.AppendJSONString(b, a.TraceID, true)
+	}
+	if a.Decision != nil {
+		var err error
+		b = append(b, `,"decision":`...)
+		if b, err = minsheng.AppendDecisionJSON(b, a.Decision, true); err != nil {
+			return nil, err
+		}
+	}
+	if len(a.Destinations) > 0 {
+		b = append(b, `,"destinations":[`...)
+		for i, d := range a.Destinations {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = minsheng.AppendJSONString(b, d, true)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"duplicate":`...)
+	b = strconv.AppendBool(b, a.Duplicate)
+	return append(b, '}', '\n'), nil
+}
+
 func (d *Desk) unavailable(w http.ResponseWriter, msg string, items []BatchResult) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(d.cfg.RetryAfter.Seconds())))
 	writeJSON(w, http.StatusServiceUnavailable, Problem{Error: "unavailable", Message: msg, Items: items})
@@ -215,7 +258,7 @@ func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 	res := d.submit(req.Context(), it)
 	switch res.status {
 	case http.StatusAccepted:
-		writeJSON(w, http.StatusAccepted, res.Accepted)
+		writeAccepted(w, &res.Accepted)
 	case http.StatusServiceUnavailable:
 		d.unavailable(w, res.Message, nil)
 	case http.StatusConflict:
