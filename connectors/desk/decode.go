@@ -64,6 +64,15 @@ func (c *Complainant) complainant() minsheng.Complainant {
 // every field of a wrong type or unknown name, and every missing field
 // and limit of the others, so that a desk learns of all in one answer.
 func DecodeSubmission(raw []byte) (*Submission, error) {
+	if s, ok := decodePlain(raw); ok && len(s.validate("")) == 0 {
+		return s, nil
+	}
+	return decodeSubmission(raw)
+}
+
+// decodeSubmission is DecodeSubmission through encoding/json, for every
+// body: the one decodePlain does not take, and each refused.
+func decodeSubmission(raw []byte) (*Submission, error) {
 	var s Submission
 	errs := decodeFields(raw, &s)
 	if len(errs) > 0 && (errs[0].Path == "(body)" || len(errs) > maxRefused) {
