@@ -20,6 +20,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -134,15 +135,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeAccepted answers 202 with a, in writeJSON's bytes, encoded by hand
 // (minsheng.AppendDecisionJSON): this is the answer to nearly every post.
 func writeAccepted(w http.ResponseWriter, a *Accepted) {
-	b, err := appendAccepted(make([]byte, 0, 2048), a)
+	buf := acceptedBufs.Get().(*[]byte)
+	defer acceptedBufs.Put(buf)
+	b, err := appendAccepted((*buf)[:0], a)
 	if err != nil { // a decision encoding/json refuses too: its answer, as before
 		writeJSON(w, http.StatusAccepted, a)
 		return
 	}
+	*buf = b
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusAccepted)
-	w.Write(b)
+	w.Write(b) // copied (or written) before Write returns: the buffer is free again
 }
+
+// acceptedBufs are writeAccepted's buffers.
+var acceptedBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // appendAccepted appends a as json.Encoder encodes it, newline included.
 func appendAccepted(b []byte, a *Accepted) ([]byte, error) {
