@@ -419,6 +419,8 @@ func (l *ledger) run() {
 			err := l.write(buf, batch)
 			for _, r := range batch {
 				r.err <- err
+				putBuf(r.frame) // copied into buf
+				r.frame = nil
 			}
 		case <-tick.C:
 			l.flush()
@@ -595,7 +597,7 @@ func (s *Store) Commit(ctx context.Context, r *minsheng.Record) error {
 		return fmt.Errorf("ledger: id too long")
 	}
 	// The record is encoded in place in its frame (json.Marshal's bytes).
-	frame, err := minsheng.AppendRecordJSON(make([]byte, frameHeader+len(r.ID)), r, true)
+	frame, err := minsheng.AppendRecordJSON(append(getBuf(), make([]byte, frameHeader+len(r.ID))...), r, true)
 	if err != nil {
 		return fmt.Errorf("store: commit %s: %w", r.ID, err)
 	}

@@ -96,11 +96,9 @@ func seqKey(n uint64) []byte {
 
 func seqOf(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
 
-func encodeMessage(id string, env []byte) []byte {
-	out := make([]byte, 0, 1+len(id)+len(env))
-	out = append(out, byte(len(id)))
-	out = append(out, id...)
-	return append(out, env...)
+// appendMessageID appends a message's start: len(id), id.
+func appendMessageID(b []byte, id string) []byte {
+	return append(append(b, byte(len(id))), id...)
 }
 
 func decodeMessage(v []byte) (string, []byte, error) {
@@ -145,9 +143,11 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 	}
 	var todo []*enc
 	// Whatever happens, the IDs claimed are given up and their waiters
-	// woken; those written are registered first (below).
+	// woken; those written are registered first (below). The transaction
+	// is over by then, committed or not: the messages' buffers are free.
 	defer func() {
 		for _, e := range todo {
+			putBuf(e.raw)
 			e.q.mu.Lock()
 			delete(e.q.enqueuing, e.id)
 			e.q.mu.Unlock()
@@ -179,7 +179,7 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 		en := &enc{q: q, dest: e.Destination, id: e.ItemID, done: done}
 		todo = append(todo, en)
 		// The envelope is encoded in place after the ID (json.Marshal's bytes).
-		raw, err := minsheng.AppendEnvelopeJSON(encodeMessage(e.ItemID, nil), e, true)
+		raw, err := minsheng.AppendEnvelopeJSON(appendMessageID(getBuf(), e.ItemID), e, true)
 		if err != nil {
 			return 0, fmt.Errorf("store: enqueue %s: %w", e.ItemID, err)
 		}
