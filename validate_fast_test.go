@@ -146,3 +146,27 @@ func TestPlainlyValidAgreesWithValidator(t *testing.T) {
 		t.Errorf("Item has %d fields, plainlyValid knows 18: check the new one there (or leave such items to the validator)", n)
 	}
 }
+
+// BenchmarkItemValidate: Validate on a valid item (the fast check), and the
+// validator alone (validateAll), as before the fast check.
+func BenchmarkItemValidate(b *testing.B) {
+	it := validItem()
+	it.Complainant = Complainant{Name: "李四", Phone: "13800000000"}
+	it.Body = strings.Repeat(it.Body, 40)
+	b.Run("validate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if errs := it.Validate(); errs != nil {
+				b.Fatal(errs)
+			}
+		}
+	})
+	b.Run("validator", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if errs := it.validateAll(); errs != nil {
+				b.Fatal(errs)
+			}
+		}
+	})
+}
