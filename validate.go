@@ -66,7 +66,7 @@ func (it *Item) validateAll() FieldErrors {
 // only a turn to the validator, which then names each problem. So it
 // compares lengths in bytes, which are never fewer than the characters the
 // validator counts, and leaves e-mail addresses and attachments to it.
-// validate_test.go checks it against the validator at every limit.
+// validate_fast_test.go checks it against the validator at every limit.
 func (it *Item) plainlyValid() bool {
 	if it.SchemaVersion != "1" || it.ID == "" || len(it.ID) > 64 || it.TraceID == "" || len(it.TraceID) > 64 ||
 		!it.Channel.Valid() || it.Source == "" || len(it.Source) > 128 || it.Via != "" && it.Via != ViaDesk ||

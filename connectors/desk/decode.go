@@ -240,7 +240,7 @@ func (s *Submission) validate(prefix string) minsheng.FieldErrors {
 // the submission's tags, checking by hand. It is conservative: false only
 // sends the submission to the validator, which names each problem. So it
 // compares lengths in bytes, never fewer than the characters the validator
-// counts, and leaves e-mail addresses to it (decode_test.go checks it
+// counts, and leaves e-mail addresses to it (validate_fast_test.go checks it
 // against the validator at every limit).
 func (s *Submission) plainlyValid() bool {
 	c := s.Complainant
