@@ -192,9 +192,15 @@ type Router interface {
 	// RouteItem delivers the item to every destination its decision names
 	// (or to the dead letter destination when one refuses it for good) and
 	// returns the destinations that accepted it, and those that did not
-	// when it was dead-lettered. An error means nothing can be said to be
-	// durably handled; the caller must not ack the source.
+	// when it was dead-lettered. An error means the item is not durably
+	// handled; the caller must not ack the source. Routing.Destinations
+	// then names the destinations that took the item before the error
+	// (they keep it), none when it was not said.
 	RouteItem(ctx context.Context, it *Item, d *Decision) (Routing, error)
+	// RouteExcept is RouteItem to the destinations the decision names but
+	// those in reached, which hold the item already (an incomplete route
+	// finished). It returns the destinations it delivered to.
+	RouteExcept(ctx context.Context, it *Item, d *Decision, reached []string) (Routing, error)
 	// RouteQuarantined delivers an unparseable input to the dead letter
 	// destination.
 	RouteQuarantined(ctx context.Context, q *Quarantined) ([]string, error)
@@ -244,7 +250,16 @@ type Record struct {
 	// when it was dead-lettered; Destinations holds those that took it,
 	// and the dead letters.
 	Undelivered []Undelivered `json:"undelivered,omitempty"`
-	Trail       []Event       `json:"trail"`
+	// Incomplete: some of the destinations its decision names took the
+	// item (Destinations) and another could not be reached before
+	// pipeline.route_timeout, in a way that may pass. The source was not
+	// acked and offers the item again; the pipeline then sends the
+	// recorded item, with the recorded decision, to the destinations
+	// that do not hold it and records it complete. Such a record is no
+	// repeat's answer, joins no case and is neither in review nor
+	// dead-lettered.
+	Incomplete bool    `json:"incomplete,omitempty"`
+	Trail      []Event `json:"trail"`
 	// Review is set once a person has decided an item that triage sent to
 	// review; Decision is then theirs.
 	Review *Review `json:"review,omitempty"`

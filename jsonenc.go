@@ -564,6 +564,10 @@ func (w *jsonWriter) record(r *Record) {
 		w.key("undelivered", false)
 		w.undelivered(r.Undelivered)
 	}
+	if r.Incomplete {
+		w.key("incomplete", false)
+		w.bool(true)
+	}
 	w.key("trail", false)
 	list(w, r.Trail, func(ev *Event) {
 		w.b = append(w.b, '{')

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -242,12 +243,16 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
 	defer cancel()
 	if rec, lerr := p.o.Ledger.Lookup(ctx, it.ID); lerr == nil {
-		p.items.WithLabelValues(string(it.Channel), classOf(rec.Decision), "duplicate").Inc()
 		// Only a desk's post is checked for other content under a reused
 		// ref: the desk answers 409. Inputs and imports re-send what they
 		// hold with provenance attrs of their own (the export file and row,
 		// a mailbox UID), which differ between two overlapping runs.
-		if it.Via == minsheng.ViaDesk && rec.Item != nil && !rec.Item.SameContent(it) {
+		conflict := it.Via == minsheng.ViaDesk && rec.Item != nil && !rec.Item.SameContent(it)
+		if rec.Incomplete && !conflict && rec.Item != nil && rec.Decision != nil {
+			return p.finish(ctx, it, rec)
+		}
+		p.items.WithLabelValues(string(it.Channel), classOf(rec.Decision), "duplicate").Inc()
+		if conflict {
 			log.Warn("reference reused for other content: not routed", "ref", it.Ref)
 			return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Duplicate: true, Conflict: true}, nil
 		}
@@ -291,18 +296,47 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 
 	rt, err := p.o.Router.RouteItem(ctx, it, &d)
 	dests := rt.Destinations
+	routed := p.o.Now().UTC()
 	if err != nil {
 		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
 		log.Warn("not routed; the source keeps the item", "class", d.Class, "err", err)
+		if len(dests) > 0 {
+			// Some took it: recorded incomplete, so that the source
+			// offering it again sends it to the others alone.
+			p.commitIncomplete(&minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests,
+				Trail: append(p.decidedTrail(it, &d, decided), minsheng.Event{Step: minsheng.StepRouted, At: routed, Destinations: dests})}, log)
+		}
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, err
 	}
-	routed := p.o.Now().UTC()
 	if d.Case != nil && !minsheng.SameDestinations(dests, planned) {
 		// Not where the case's items went (the dead letter destination):
 		// the record names none of them.
 		d = *d.WithoutCase()
 	}
 
+	// Dead-lettered after some destinations took it, the record names
+	// them (Destinations) and the others (Undelivered): the item is
+	// acked now, once, and a repeat from its source is answered from the
+	// record, not routed again.
+	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests, Undelivered: rt.Undelivered,
+		Trail: append(p.decidedTrail(it, &d, decided),
+			minsheng.Event{Step: minsheng.StepRouted, At: routed, Destinations: dests},
+			minsheng.Event{Step: minsheng.StepAcked, At: routed})}
+	if err := p.o.Ledger.Commit(ctx, rec); err != nil {
+		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
+		log.Error("routed but trail not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
+		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
+	}
+	reached = dests
+	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
+	log.Debug("routed", "class", d.Class, "confidence", d.Confidence, "review", d.Review,
+		"discipline_lead", d.Flags.DisciplineLead, "case", caseOf(&d), "destinations", strings.Join(dests, ","))
+	return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: &d, Destinations: dests}, nil
+}
+
+// decidedTrail is the trail of a decided item up to its routing: received,
+// screened, classified.
+func (p *Pipeline) decidedTrail(it *minsheng.Item, d *minsheng.Decision, decided time.Time) []minsheng.Event {
 	screen := "valid"
 	if d.Class == minsheng.ClassInvalid && len(d.Reasons) > 0 {
 		screen = "invalid: " + d.Reasons[0].Code
@@ -317,27 +351,88 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 	if d.Case != nil {
 		classified += minsheng.TrailCase(d.Case.ID)
 	}
-	// Dead-lettered after some destinations took it, the record names
-	// them (Destinations) and the others (Undelivered): the item is
-	// acked now, once, and a repeat from its source is answered from the
-	// record, not routed again.
-	rec := &minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests, Undelivered: rt.Undelivered, Trail: []minsheng.Event{
+	return []minsheng.Event{
 		{Step: minsheng.StepReceived, At: it.ReceivedAt, Detail: string(it.Channel) + "/" + it.Source},
 		{Step: minsheng.StepScreened, At: decided, Detail: screen},
 		{Step: minsheng.StepClassified, At: decided, Detail: classified},
-		{Step: minsheng.StepRouted, At: routed, Destinations: dests},
-		{Step: minsheng.StepAcked, At: routed},
-	}}
+	}
+}
+
+// commitIncomplete records an item some of whose destinations took it
+// (rec.Destinations) before its route failed in a way that may pass. The
+// route's context has ended by then: the record gets a time of its own.
+func (p *Pipeline) commitIncomplete(rec *minsheng.Record, log itemLog) {
+	rec.Incomplete = true
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
+	defer cancel()
 	if err := p.o.Ledger.Commit(ctx, rec); err != nil {
+		log.Error("routed in part, and that could not be recorded: offered again, the item goes again to those that took it (they drop the repeat by ID)", "err", err)
+		return
+	}
+	log.Warn("routed in part, recorded incomplete: offered again, the item goes to the other destinations alone", "destinations", strings.Join(rec.Destinations, ","))
+}
+
+// finish routes an item whose record is incomplete, offered again by its
+// source: the recorded item, with the recorded decision (not decided
+// again), to the destinations the decision names that do not hold it. It
+// then records it complete, or, failing again, incomplete with any more
+// destinations that took it. A destination refusing it for good sends it
+// to the dead letter, as on a first route.
+func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *minsheng.Record) (minsheng.Outcome, error) {
+	it := prev.Item
+	log := itemLog{p.o.Logger, it}
+	d := *prev.Decision
+	rt, err := p.o.Router.RouteExcept(ctx, it, &d, prev.Destinations)
+	now := p.o.Now().UTC()
+	rec := *prev
+	rec.Destinations = slices.Clone(prev.Destinations)
+	for _, x := range rt.Destinations {
+		if !slices.Contains(rec.Destinations, x) {
+			rec.Destinations = append(rec.Destinations, x)
+		}
+	}
+	rec.Trail = slices.Clip(prev.Trail)
+	if len(rt.Destinations) > 0 {
+		rec.Trail = append(rec.Trail, minsheng.Event{Step: minsheng.StepRouted, At: now, Destinations: rt.Destinations})
+	}
+	if err != nil {
 		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
-		log.Error("routed but trail not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
+		log.Warn("still not routed in full; the source keeps the item", "class", d.Class, "offered_trace_id", offered.TraceID, "err", err)
+		if len(rt.Destinations) > 0 {
+			p.commitIncomplete(&rec, log)
+		}
+		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, err
+	}
+	rec.Incomplete = false
+	rec.Undelivered = rt.Undelivered
+	planned, _ := p.o.Router.DestinationsFor(&d)
+	arrived := minsheng.SameDestinations(rec.Destinations, planned)
+	if d.Case != nil && !arrived {
+		// Dead-lettered: the record names none of the case's items.
+		id := d.Case.ID
+		d = *d.WithoutCase()
+		for i := range rec.Trail {
+			if rec.Trail[i].Step == minsheng.StepClassified {
+				rec.Trail[i].Detail = strings.Replace(rec.Trail[i].Detail, minsheng.TrailCase(id), "", 1)
+			}
+		}
+	}
+	rec.Decision = &d
+	rec.Trail = append(rec.Trail, minsheng.Event{Step: minsheng.StepAcked, At: now})
+	if err := p.o.Ledger.Commit(ctx, &rec); err != nil {
+		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
+		log.Error("routed in full but not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
 	}
-	reached = dests
+	// The index let go of the item when its first route failed: it holds
+	// it again, under the case then found, now that it has reached all
+	// its decision names.
+	if p.o.Linker != nil && arrived && d.Class != minsheng.ClassInvalid && !d.Review {
+		p.o.Linker.Keep(it, &d, planned)
+	}
 	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
-	log.Debug("routed", "class", d.Class, "confidence", d.Confidence, "review", d.Review,
-		"discipline_lead", d.Flags.DisciplineLead, "case", caseOf(&d), "destinations", strings.Join(dests, ","))
-	return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: &d, Destinations: dests}, nil
+	log.Info("incomplete route finished", "class", d.Class, "offered_trace_id", offered.TraceID, "sent", strings.Join(rt.Destinations, ","))
+	return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: &d, Destinations: rec.Destinations}, nil
 }
 
 func (p *Pipeline) quarantine(q *minsheng.Quarantined) (minsheng.Outcome, error) {
@@ -392,6 +487,7 @@ func (g itemLog) log(level slog.Level, msg string, args []any) {
 }
 
 func (g itemLog) Debug(msg string, args ...any) { g.log(slog.LevelDebug, msg, args) }
+func (g itemLog) Info(msg string, args ...any)  { g.log(slog.LevelInfo, msg, args) }
 func (g itemLog) Warn(msg string, args ...any)  { g.log(slog.LevelWarn, msg, args) }
 func (g itemLog) Error(msg string, args ...any) { g.log(slog.LevelError, msg, args) }
 

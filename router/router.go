@@ -217,8 +217,10 @@ func (r *Router) RouteItem(ctx context.Context, it *minsheng.Item, d *minsheng.D
 
 // RouteExcept is RouteItem to the destinations its decision names but
 // those in reached, which the item went to before (a reviewed item: the
-// inspectors had a possible discipline case at once). It returns the
-// destinations it delivered to, none when reached holds them all.
+// inspectors had a possible discipline case at once; an item whose route
+// the pipeline recorded incomplete). It returns the destinations it
+// delivered to, none when reached holds them all. On an error that may
+// pass, Destinations names those that took the item before it.
 func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, reached []string) (minsheng.Routing, error) {
 	if !d.Class.Valid() {
 		return r.deadLetter(ctx, it, nil, d, fmt.Sprintf("triage returned unknown class %q", d.Class), nil, nil)
@@ -236,7 +238,10 @@ func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng
 		return r.deadLetter(ctx, it, nil, d, perm.Error(), rt.Destinations, rt.Undelivered)
 	}
 	if err != nil {
-		return minsheng.Routing{}, err
+		// Not durably handled (the caller does not ack the source), but
+		// these hold the item: the pipeline records them, and sends the
+		// item to the others alone when the source offers it again.
+		return minsheng.Routing{Destinations: rt.Destinations}, err
 	}
 	return rt, nil
 }
@@ -419,12 +424,14 @@ func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.
 			}
 		}
 		if len(reached) > 0 || len(took) > 0 {
-			// The source will offer the item again, and it will reach
-			// these again: their readers drop the repeat by ID.
+			// The source will offer the item again: the pipeline records
+			// reached (incomplete) and sends it to the others alone; a
+			// dead letter that took it (took) gets it again, and its
+			// reader drops the repeat by ID.
 			r.log.Error("item reached some destinations, but not its dead letter: not acked", "id", envs[0].ItemID, "trace_id", envs[0].TraceID,
 				"reached", append(slices.Clone(reached), took...), "err", err)
 		}
-		return minsheng.Routing{}, fmt.Errorf("dead letter: %w", err)
+		return minsheng.Routing{Destinations: slices.Clone(reached)}, fmt.Errorf("dead letter: %w", err)
 	}
 	r.deadLtr.Inc()
 	var notReached []string
