@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 
 	minsheng "github.com/minsheng/minsheng"
 )
@@ -74,6 +75,14 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 		v.Item = v.Item.Redacted()
 	}
 	hide := !toldOfLead && hasLead(rec.Decision)
+	// An incomplete route is told as missing only the destinations this
+	// desk may be told of: to a desk not told of the lead (and reading
+	// none of the inspectors' destinations that lack the item), an item
+	// the inspectors' destinations alone lack is as one it holds
+	// (complete, acked when its own share was routed), so that nothing it
+	// sees depends on whether the inspectors' destination took the item.
+	v.Incomplete = rec.Incomplete && (!hide || r.missesShown(rec, p))
+	acked := false
 	if hide {
 		v.Decision = withoutLead(rec.Decision)
 	}
@@ -99,6 +108,11 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 				e.Detail = "withheld: decided at review"
 			}
 		}
+		if hide && e.Step == minsheng.StepAcked {
+			// When this desk's share was routed, not when the
+			// inspectors' destination took the item.
+			e.At, acked = lastRouted(v.Trail, e.At), true
+		}
 		if len(e.Destinations) > 0 {
 			var keep []string
 			for _, d := range e.Destinations {
@@ -116,9 +130,40 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 				continue
 			}
 		}
+		// Nor is a route to no destination this desk reads (an
+		// incomplete item's route finished, a review decision's): whether
+		// there is one must not tell of the inspectors'.
+		if e.Step == minsheng.StepRouted && len(e.Destinations) == 0 {
+			continue
+		}
 		v.Trail = append(v.Trail, e)
 	}
+	if rec.Incomplete && !v.Incomplete && !acked {
+		v.Trail = append(v.Trail, minsheng.Event{Step: minsheng.StepAcked, At: lastRouted(v.Trail, time.Time{})})
+	}
 	return &v, true
+}
+
+// missesShown reports whether an incomplete record lacks a destination
+// its decision names that is not the inspectors', or that desk p reads.
+func (r *Router) missesShown(rec *minsheng.Record, p *minsheng.Principal) bool {
+	named, _ := r.DestinationsFor(rec.Decision)
+	for _, d := range named {
+		if (!r.toldOfLead(d) || p.CanRead(d)) && !slices.Contains(rec.Destinations, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// lastRouted is the time of the last routed step in trail, or def.
+func lastRouted(trail []minsheng.Event, def time.Time) time.Time {
+	for i := len(trail) - 1; i >= 0; i-- {
+		if trail[i].Step == minsheng.StepRouted {
+			return trail[i].At
+		}
+	}
+	return def
 }
 
 // toldOfLead reports whether a destination may learn that an item has a
@@ -158,8 +203,10 @@ func withoutLead(d *minsheng.Decision) *minsheng.Decision {
 // told of one through it. Nor is it for an item triage sent to a dead
 // letter destination its routes do not name (refused for good): the
 // pipeline let go of it then, and a restarted gateway must not hold it.
+// Nor for an incomplete record (its route to be finished): the pipeline
+// let go of it when the route failed, and holds it again once finished.
 func (r *Router) CaseScope(rec *minsheng.Record) []string {
-	if rec == nil || rec.Decision == nil {
+	if rec == nil || rec.Decision == nil || rec.Incomplete {
 		return nil
 	}
 	if rec.Review == nil && r.deadLettered(rec) {

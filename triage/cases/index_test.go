@@ -428,6 +428,10 @@ func TestRebuild(t *testing.T) {
 	recs = append(recs, &minsheng.Record{ID: "dl", Item: dl, Decision: &minsheng.Decision{Class: pet},
 		Destinations: []string{"review", "dead_letter"}, Review: &minsheng.Review{Desk: "reviewers"}})
 	recs = append(recs, &minsheng.Record{ID: "no-item"})
+	// inc's route is incomplete (a destination was down; the source
+	// offers it again): left out, though its scope names where it went.
+	inc := item("inc", lift, 2*time.Hour+3*time.Minute)
+	recs = append(recs, &minsheng.Record{ID: "inc", Item: inc, Decision: decision(gov), Destinations: []string{string(gov)}, Incomplete: true})
 	scope := func(r *minsheng.Record) []string {
 		switch {
 		case r.ID == "dl":
@@ -440,7 +444,7 @@ func TestRebuild(t *testing.T) {
 
 	re := newIndex(t, func(c *Config) { c.Window = 48 * time.Hour })
 	n, err := re.Rebuild(func(fn func(*minsheng.Record) error) error {
-		for _, i := range []int{4, 2, 5, 0, 6, 3, 7, 1} {
+		for _, i := range []int{4, 2, 8, 5, 0, 6, 3, 7, 1} {
 			if err := fn(recs[i]); err != nil {
 				return err
 			}
@@ -448,7 +452,7 @@ func TestRebuild(t *testing.T) {
 		return nil
 	}, scope)
 	if err != nil || n != 3 {
-		t.Fatalf("rebuilt %d items, err %v; want a, b and r (old beyond the window, q pending, dl dead-lettered, spam invalid)", n, err)
+		t.Fatalf("rebuilt %d items, err %v; want a, b and r (old beyond the window, q pending, dl dead-lettered, spam invalid, inc incomplete)", n, err)
 	}
 	gd := []string{"gov_service"}
 	next := item("c", liftToo+"物业电话一直打不通。", 4*time.Hour)
