@@ -381,8 +381,22 @@ func (p *Pipeline) commitIncomplete(rec *minsheng.Record, log itemLog) {
 func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *minsheng.Record) (minsheng.Outcome, error) {
 	it := prev.Item
 	log := itemLog{p.o.Logger, it}
+	if prev.Review != nil && prev.Review.Pending {
+		// A person's decision is being sent on: the review desk finishes
+		// it (deciding it the same way again), and only then is the rest
+		// of the route the pipeline's.
+		p.items.WithLabelValues(string(it.Channel), classOf(prev.Decision), "failed").Inc()
+		log.Warn("incomplete route not finished: a review decision is being sent on; the source keeps the item")
+		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("a review decision is being sent on: %w", minsheng.ErrUnavailable)
+	}
 	d := *prev.Decision
-	rt, err := p.o.Router.RouteExcept(ctx, it, &d, prev.Destinations)
+	// Not to those that hold it, nor to those that refused it for good
+	// (a review decision dead-lettered on the way).
+	reached := slices.Clone(prev.Destinations)
+	for _, u := range prev.Undelivered {
+		reached = append(reached, u.Destination)
+	}
+	rt, err := p.o.Router.RouteExcept(ctx, it, &d, reached)
 	now := p.o.Now().UTC()
 	rec := *prev
 	rec.Destinations = slices.Clone(prev.Destinations)
@@ -404,9 +418,9 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, err
 	}
 	rec.Incomplete = false
-	rec.Undelivered = rt.Undelivered
+	rec.Undelivered = append(slices.Clip(prev.Undelivered), rt.Undelivered...)
 	planned, _ := p.o.Router.DestinationsFor(&d)
-	arrived := minsheng.SameDestinations(rec.Destinations, planned)
+	arrived := !slices.ContainsFunc(planned, func(x string) bool { return !slices.Contains(rec.Destinations, x) })
 	if d.Case != nil && !arrived {
 		// Dead-lettered: the record names none of the case's items.
 		id := d.Case.ID

@@ -179,6 +179,12 @@ func (a *RedeliverAPI) plan(ctx context.Context, w http.ResponseWriter, p *minsh
 	case rec.Review != nil && rec.Review.Pending:
 		writeJSON(w, http.StatusConflict, apiError{"review_pending", "a review decision on item " + id + " is being sent on: the review desk finishes it by deciding it the same way again"})
 		return nil, false
+	case slices.ContainsFunc(a.r.missing(rec), mine):
+		// Its route is incomplete: the source offers it again and the
+		// pipeline sends it on then. Told only for a destination of the
+		// desk's own share, so that nothing tells of the inspectors'.
+		writeJSON(w, http.StatusConflict, apiError{"incomplete", "item " + id + " is still being routed (a destination was unavailable): its source offers it again and it is sent on then; there is nothing to re-deliver"})
+		return nil, false
 	}
 	named, _ := a.r.DestinationsFor(rec.Decision)
 	named = slices.DeleteFunc(slices.Clone(named), func(d string) bool { return !mine(d) })

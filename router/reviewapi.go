@@ -363,6 +363,10 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	}
 	next.Undelivered = append(held, rt.Undelivered...)
 	next.Trail = append(slices.Clip(next.Trail), minsheng.Event{Step: minsheng.StepRouted, At: a.now().UTC(), Destinations: dests})
+	// An incomplete record stays so (its source not yet acked): the
+	// pipeline finishes it, with this decision, when the source offers
+	// the item again, sending it to the inspectors' destinations held
+	// above, or nowhere when this decision reached all it names.
 	if err := a.ledger.Commit(ctx, &next); err != nil {
 		a.r.log.Error("review decision sent on but not recorded as done; deciding it the same way again finishes it (destinations drop the repeat by ID)", "id", id, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the item was sent on but that could not be recorded: decide it the same way again to finish"})
@@ -395,6 +399,20 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 // fails for a while, where the same item without a lead answers 200.
 func (a *ReviewAPI) held(rec *minsheng.Record, d *minsheng.Decision, raised bool) (except []string, held []minsheng.Undelivered) {
 	except = slices.Clone(rec.Destinations)
+	if rec.Incomplete {
+		// The inspectors' destinations an incomplete route has yet to
+		// reach are the pipeline's to finish (the source offers the item
+		// again), unless the desk's own decision names them: sent now,
+		// whether they took it would decide this desk's answer.
+		own := *d
+		own.Flags.DisciplineLead = raised
+		named, _ := a.r.DestinationsFor(&own)
+		for _, x := range a.r.missing(rec) {
+			if a.r.toldOfLead(x) && !slices.Contains(named, x) {
+				except = append(except, x)
+			}
+		}
+	}
 	if ddl := a.r.cfg.Routes.DisciplineDeadLetter; ddl == "" || !slices.Contains(rec.Destinations, ddl) {
 		return except, nil
 	}

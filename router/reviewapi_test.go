@@ -144,17 +144,7 @@ func TestReviewDeskNotToldOfLead(t *testing.T) {
 		t.Run(strings.Join(seq, " "), func(t *testing.T) {
 			plain := f.seed(t, fmt.Sprint("told-plain-", i), false)
 			lead := f.seed(t, fmt.Sprint("told-lead-", i), true)
-			for _, body := range seq {
-				ps, pa := f.decide(t, "reviewers", plain.ID, body)
-				ls, la := f.decide(t, "reviewers", lead.ID, body)
-				pa, la = strings.ReplaceAll(pa, plain.ID, "ID"), strings.ReplaceAll(la, lead.ID, "ID")
-				if ps != ls || pa != la {
-					t.Fatalf("%s: the answers tell of the lead:\nwithout: %d %s\nwith:    %d %s", body, ps, pa, ls, la)
-				}
-			}
-			if pv, lv := f.reviewDeskView(t, plain.ID), f.reviewDeskView(t, lead.ID); pv != lv {
-				t.Fatalf("the views tell of the lead:\nwithout: %s\nwith:    %s", pv, lv)
-			}
+			f.decideAlike(t, plain, lead, seq)
 		})
 	}
 }

@@ -109,9 +109,8 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 			}
 		}
 		if hide && e.Step == minsheng.StepAcked {
-			// When this desk's share was routed, not when the
-			// inspectors' destination took the item.
-			e.At, acked = lastRouted(v.Trail, e.At), true
+			acked = true // put back below
+			continue
 		}
 		if len(e.Destinations) > 0 {
 			var keep []string
@@ -138,8 +137,18 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 		}
 		v.Trail = append(v.Trail, e)
 	}
-	if rec.Incomplete && !v.Incomplete && !acked {
-		v.Trail = append(v.Trail, minsheng.Event{Step: minsheng.StepAcked, At: lastRouted(v.Trail, time.Time{})})
+	if acked || hide && rec.Incomplete && !v.Incomplete {
+		// Acked, to a desk not told of the lead, when its share was
+		// first routed (before any review or re-delivery), not when
+		// the inspectors' destination took the item later, nor only
+		// once it did.
+		i := slices.IndexFunc(v.Trail, func(e minsheng.Event) bool {
+			return e.Step == minsheng.StepReviewed || e.Step == minsheng.StepRedelivered
+		})
+		if i < 0 {
+			i = len(v.Trail)
+		}
+		v.Trail = slices.Insert(v.Trail, i, minsheng.Event{Step: minsheng.StepAcked, At: lastRouted(v.Trail[:i], time.Time{})})
 	}
 	return &v, true
 }
@@ -147,13 +156,24 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 // missesShown reports whether an incomplete record lacks a destination
 // its decision names that is not the inspectors', or that desk p reads.
 func (r *Router) missesShown(rec *minsheng.Record, p *minsheng.Principal) bool {
+	return slices.ContainsFunc(r.missing(rec), func(d string) bool { return !r.toldOfLead(d) || p.CanRead(d) })
+}
+
+// missing lists the destinations an incomplete record's decision names
+// that neither hold the item nor refused it for good: those the pipeline
+// sends it to when the source offers it again.
+func (r *Router) missing(rec *minsheng.Record) []string {
+	if !rec.Incomplete || rec.Decision == nil {
+		return nil
+	}
 	named, _ := r.DestinationsFor(rec.Decision)
+	var out []string
 	for _, d := range named {
-		if (!r.toldOfLead(d) || p.CanRead(d)) && !slices.Contains(rec.Destinations, d) {
-			return true
+		if !slices.Contains(rec.Destinations, d) && !slices.ContainsFunc(rec.Undelivered, func(u minsheng.Undelivered) bool { return u.Destination == d }) {
+			out = append(out, d)
 		}
 	}
-	return false
+	return out
 }
 
 // lastRouted is the time of the last routed step in trail, or def.
