@@ -50,6 +50,14 @@ type Options struct {
 	Now func() time.Time
 }
 
+// ItemLocker is implemented by a Router whose desks change recorded items
+// (review decisions, re-deliveries) under a lock per item: LockItem waits
+// until no one else changes item id, and returns the unlock. The pipeline
+// holds it while it finishes an incomplete route.
+type ItemLocker interface {
+	LockItem(id string) (unlock func())
+}
+
 // Pipeline is safe for concurrent use by any number of sources.
 type Pipeline struct {
 	cfg Config
@@ -249,7 +257,21 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		// a mailbox UID), which differ between two overlapping runs.
 		conflict := it.Via == minsheng.ViaDesk && rec.Item != nil && !rec.Item.SameContent(it)
 		if rec.Incomplete && !conflict && rec.Item != nil && rec.Decision != nil {
-			return p.finish(ctx, it, rec)
+			// A review decision or a re-delivery changes the record under
+			// the router's item lock: held while the route is finished,
+			// and the record read again under it, so that neither writes
+			// over the other (a review lost would leave the item in
+			// review, for a second decision to send it to a second body).
+			if l, ok := p.o.Router.(ItemLocker); ok {
+				defer l.LockItem(it.ID)()
+				if rec, lerr = p.o.Ledger.Lookup(ctx, it.ID); lerr != nil {
+					p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
+					return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("ledger: %w", lerr)
+				}
+			}
+			if rec.Incomplete {
+				return p.finish(ctx, it, rec)
+			}
 		}
 		p.items.WithLabelValues(string(it.Channel), classOf(rec.Decision), "duplicate").Inc()
 		if conflict {

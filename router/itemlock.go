@@ -40,3 +40,8 @@ func (l *itemLocks) lock(id string) (unlock func()) {
 		l.mu.Unlock()
 	}
 }
+
+// LockItem waits until no review decision or re-delivery changes item id,
+// and returns the unlock: the pipeline holds it while it finishes the
+// item's incomplete route (pipeline.ItemLocker).
+func (r *Router) LockItem(id string) (unlock func()) { return r.items.lock(id) }
