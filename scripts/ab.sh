@@ -39,21 +39,7 @@ build "$2" B
 go build -o "$work/loadgen" ./cmd/loadgen
 go build -o "$work/devkafka" ./cmd/devkafka
 
-cat >"$work/kafka.yaml" <<YAML
-log: {level: warn}
-kafka:
-  brokers: [127.0.0.1:19393]
-  create_topics: true
-  partitions: 6
-destinations:
-  media_oversight: {sink: kafka}
-  petition: {sink: kafka}
-  gov_service: {sink: kafka}
-  discipline: {sink: kafka}
-  rejected: {sink: kafka}
-  review: {sink: kafka}
-  dead_letter: {sink: queue}
-YAML
+sed "s/PORT/19393/" scripts/bench-kafka.yaml >"$work/kafka.yaml"
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
 

@@ -53,19 +53,5 @@ run_case embedded
 "$work/devkafka" -listen 127.0.0.1:19392 -partitions 6 >"$work/devkafka.log" 2>&1 &
 pids+=($!)
 sleep 0.5
-cat >"$work/kafka.yaml" <<YAML
-log: {level: warn}
-kafka:
-  brokers: [127.0.0.1:19392]
-  create_topics: true
-  partitions: 6
-destinations:
-  media_oversight: {sink: kafka}
-  petition: {sink: kafka}
-  gov_service: {sink: kafka}
-  discipline: {sink: kafka}
-  rejected: {sink: kafka}
-  review: {sink: kafka}
-  dead_letter: {sink: queue}
-YAML
+sed "s/PORT/19392/" scripts/bench-kafka.yaml >"$work/kafka.yaml"
 run_case kafka --config "$work/kafka.yaml"
