@@ -181,3 +181,55 @@ func TestIncompleteRouteFinishedNotRepeated(t *testing.T) {
 		})
 	}
 }
+
+// TestIncompleteKeepsItsCase: while only the inspectors' destination
+// lacks a service request with a lead, the case index keeps it where it
+// will be once finished, so a like letter arriving meanwhile joins its
+// case. Desks not told of the lead see such an item complete; were it
+// held back from the index until the inspectors took it, they would see
+// it gain a case later, and its like letters start cases of their own,
+// which never happens to an item without a lead.
+func TestIncompleteKeepsItsCase(t *testing.T) {
+	ctx := context.Background()
+	k := testkafka.StartT(t)
+	if err := k.CreateTopics("minsheng.discipline"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := router.DefaultConfig()
+	cfg.Destinations["discipline"] = router.Destination{Sink: router.SinkKafka, Identity: router.IdentityAuto}
+	cfg.Kafka.Brokers = k.Addrs()
+	s, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := router.New(ctx, cfg, router.Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := New(Config{RouteTimeout: 300 * time.Millisecond}, Options{Triager: leadTriager{}, Router: r, Ledger: s, Linker: newIndex(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := p.Emitter()
+	fault := k.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "minsheng.discipline", Err: kerr.TopicAuthorizationFailed, Count: -1})
+	first := letter(minsheng.ChannelHotline, "12345", "CASE-1", "金桂园8栋电梯坏了三个月", liftLetter)
+	if res := emit(t, e, first); res.err == nil {
+		t.Fatalf("acked while the inspectors' topic fails: %+v", res.out)
+	}
+	rec, err := s.Lookup(ctx, first.ID)
+	if err != nil || !rec.Incomplete {
+		t.Fatalf("first letter: record %+v, %v; want incomplete", rec, err)
+	}
+	// A like letter from another channel, while the first is incomplete.
+	fault.Remove()
+	second := letter(minsheng.ChannelNewspaper, "qingdao-daily", "CASE-2", "金桂园小区电梯坏了三个月没人修", liftLetter)
+	res := emit(t, e, second)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if c := res.out.Decision.Case; c == nil || c.ID != first.ID {
+		t.Errorf("the like letter's case %+v, want the incomplete first letter's (%s)", c, first.ID)
+	}
+}

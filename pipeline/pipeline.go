@@ -325,8 +325,15 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		if len(dests) > 0 {
 			// Some took it: recorded incomplete, so that the source
 			// offering it again sends it to the others alone.
-			p.commitIncomplete(&minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests,
-				Trail: append(p.decidedTrail(it, &d, decided), minsheng.Event{Step: minsheng.StepRouted, At: routed, Destinations: dests})}, log)
+			rec := &minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests,
+				Trail: append(p.decidedTrail(it, &d, decided), minsheng.Event{Step: minsheng.StepRouted, At: routed, Destinations: dests})}
+			if cs, ok := p.o.Router.(CaseScoper); ok && p.commitIncomplete(rec, log) {
+				// Only the inspectors' destinations lack it: the index
+				// keeps it where it will be once finished.
+				reached = cs.CaseScope(rec)
+			} else if !ok {
+				p.commitIncomplete(rec, log)
+			}
 		}
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, err
 	}
@@ -383,15 +390,24 @@ func (p *Pipeline) decidedTrail(it *minsheng.Item, d *minsheng.Decision, decided
 // commitIncomplete records an item some of whose destinations took it
 // (rec.Destinations) before its route failed in a way that may pass. The
 // route's context has ended by then: the record gets a time of its own.
-func (p *Pipeline) commitIncomplete(rec *minsheng.Record, log itemLog) {
+func (p *Pipeline) commitIncomplete(rec *minsheng.Record, log itemLog) bool {
 	rec.Incomplete = true
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
 	defer cancel()
 	if err := p.o.Ledger.Commit(ctx, rec); err != nil {
 		log.Error("routed in part, and that could not be recorded: offered again, the item goes again to those that took it (they drop the repeat by ID)", "err", err)
-		return
+		return false
 	}
 	log.Warn("routed in part, recorded incomplete: offered again, the item goes to the other destinations alone", "destinations", strings.Join(rec.Destinations, ","))
+	return true
+}
+
+// CaseScoper is implemented by a Router that says which destinations a
+// record's case is found among (router.Router.CaseScope). The pipeline asks
+// it of an incomplete record, which keeps its place in the case index when
+// it has a scope (only the inspectors' destinations lack the item).
+type CaseScoper interface {
+	CaseScope(rec *minsheng.Record) []string
 }
 
 // finish routes an item whose record is incomplete, offered again by its

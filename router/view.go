@@ -223,14 +223,31 @@ func withoutLead(d *minsheng.Decision) *minsheng.Decision {
 // told of one through it. Nor is it for an item triage sent to a dead
 // letter destination its routes do not name (refused for good): the
 // pipeline let go of it then, and a restarted gateway must not hold it.
-// Nor for an incomplete record (its route to be finished): the pipeline
-// let go of it when the route failed, and holds it again once finished.
+// Nor for an incomplete record (its route to be finished) that another
+// destination than the inspectors' lacks: the pipeline let go of it when
+// the route failed, and holds it again once finished. One only the
+// inspectors' destinations lack has the scope it will have then, as desks
+// not told of the lead see it complete (View): were its case held back
+// until the inspectors took it, those desks would see it gain one later,
+// which an item without a lead never does.
 func (r *Router) CaseScope(rec *minsheng.Record) []string {
-	if rec == nil || rec.Decision == nil || rec.Incomplete {
+	if rec == nil || rec.Decision == nil {
 		return nil
 	}
 	if rec.Review == nil && r.deadLettered(rec) {
 		return nil
+	}
+	if rec.Incomplete {
+		if rec.Review != nil {
+			return nil
+		}
+		named, _ := r.DestinationsFor(rec.Decision)
+		for _, d := range r.missing(rec) {
+			if !r.toldOfLead(d) {
+				return nil
+			}
+		}
+		return named
 	}
 	if rec.Review != nil {
 		dests, _ := r.DestinationsFor(rec.Decision)

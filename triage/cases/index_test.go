@@ -428,13 +428,14 @@ func TestRebuild(t *testing.T) {
 	recs = append(recs, &minsheng.Record{ID: "dl", Item: dl, Decision: &minsheng.Decision{Class: pet},
 		Destinations: []string{"review", "dead_letter"}, Review: &minsheng.Review{Desk: "reviewers"}})
 	recs = append(recs, &minsheng.Record{ID: "no-item"})
-	// inc's route is incomplete (a destination was down; the source
-	// offers it again): left out, though its scope names where it went.
+	// inc's route is incomplete (a destination other than the
+	// inspectors' was down; the source offers it again): its scope is
+	// none, and it is left out.
 	inc := item("inc", lift, 2*time.Hour+3*time.Minute)
 	recs = append(recs, &minsheng.Record{ID: "inc", Item: inc, Decision: decision(gov), Destinations: []string{string(gov)}, Incomplete: true})
 	scope := func(r *minsheng.Record) []string {
 		switch {
-		case r.ID == "dl":
+		case r.ID == "dl", r.Incomplete:
 			return nil
 		case r.Review != nil:
 			return []string{string(r.Decision.Class)}

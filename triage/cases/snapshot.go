@@ -128,11 +128,11 @@ func (x *Index) fold(s *Snapshot, pos uint64, r *minsheng.Record, scope func(*mi
 	if s.maxID == "" || at.After(s.maxAt) {
 		s.maxAt, s.maxID = at, r.ID
 	}
-	// Items still in review, decisions a person made that are not yet
-	// sent on in full, and items whose route is incomplete (the pipeline
-	// finishes it when the source offers the item again) are left out,
-	// as they are while the gateway runs.
-	if r.Decision == nil || r.Incomplete || (r.Review != nil && r.Review.Pending) {
+	// Items still in review and decisions a person made that are not yet
+	// sent on in full are left out, as they are while the gateway runs;
+	// so are items whose route is incomplete (the pipeline finishes it
+	// when the source offers the item again) unless scope gives them one.
+	if r.Decision == nil || (r.Incomplete && scope == nil) || (r.Review != nil && r.Review.Pending) {
 		return
 	}
 	sk := MakeSketch(text(r.Item))
