@@ -114,6 +114,11 @@ type Linker interface {
 	// for a case again: a decision at review that a later request finished,
 	// after the first request's hold was let go.
 	Keep(it *Item, d *Decision, dests []string)
+	// Drop forgets the item with this ID, if held: an incomplete item
+	// held since its first route (only the inspectors' destinations
+	// lacked it) whose finishing route dead-lettered it, which a
+	// restarted gateway does not hold either.
+	Drop(id string)
 }
 
 // Envelope kinds: what a destination receives.

@@ -16,6 +16,7 @@ import (
 	"github.com/minsheng/minsheng/internal/testkafka"
 	"github.com/minsheng/minsheng/router"
 	"github.com/minsheng/minsheng/store"
+	"github.com/minsheng/minsheng/triage/cases"
 )
 
 // TestIncompleteRouteFinishedNotRepeated: a service request with a lead
@@ -192,27 +193,7 @@ func TestIncompleteRouteFinishedNotRepeated(t *testing.T) {
 func TestIncompleteKeepsItsCase(t *testing.T) {
 	ctx := context.Background()
 	k := testkafka.StartT(t)
-	if err := k.CreateTopics("minsheng.discipline"); err != nil {
-		t.Fatal(err)
-	}
-	cfg := router.DefaultConfig()
-	cfg.Destinations["discipline"] = router.Destination{Sink: router.SinkKafka, Identity: router.IdentityAuto}
-	cfg.Kafka.Brokers = k.Addrs()
-	s, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	r, err := router.New(ctx, cfg, router.Options{Queues: s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	p, err := New(Config{RouteTimeout: 300 * time.Millisecond}, Options{Triager: leadTriager{}, Router: r, Ledger: s, Linker: newIndex(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := p.Emitter()
+	s, _, e := leadGateway(t, k, newIndex(t), "discipline")
 	fault := k.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "minsheng.discipline", Err: kerr.TopicAuthorizationFailed, Count: -1})
 	first := letter(minsheng.ChannelHotline, "12345", "CASE-1", "金桂园8栋电梯坏了三个月", liftLetter)
 	if res := emit(t, e, first); res.err == nil {
@@ -232,4 +213,99 @@ func TestIncompleteKeepsItsCase(t *testing.T) {
 	if c := res.out.Decision.Case; c == nil || c.ID != first.ID {
 		t.Errorf("the like letter's case %+v, want the incomplete first letter's (%s)", c, first.ID)
 	}
+}
+
+// TestIncompleteCaseIndexAgreesWithRestart: the running case index and one
+// a restarted gateway rebuilds from the ledger hold the same items, under
+// the same cases, while a letter's route is incomplete and once it is
+// finished: an item only the inspectors' destination lacks is held by
+// both, one 12345's destination lacks by neither, and one whose finishing
+// route dead-letters the inspectors' copy (they refuse it for good) by
+// neither, as an item dead-lettered on its first route.
+func TestIncompleteCaseIndexAgreesWithRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		down   string // the topic failing on the first route
+		refuse bool   // the finishing route: the topic refuses for good
+		held   int    // items the index holds once the route is over
+	}{
+		{name: "inspectors' missing, then taken", down: "minsheng.discipline", held: 1},
+		{name: "12345's missing, then taken", down: "minsheng.gov_service", held: 1},
+		{name: "inspectors' missing, then refused for good", down: "minsheng.discipline", refuse: true, held: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := testkafka.StartT(t)
+			x := newIndex(t)
+			s, r, e := leadGateway(t, k, x, "gov_service", "discipline")
+			var id string // the first letter's, its case's ID
+			agree := func(when string, want int) {
+				t.Helper()
+				re := newIndex(t)
+				n, err := re.Rebuild(s.Each, r.CaseScope)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != x.Len() || n != want {
+					t.Errorf("%s: running index holds %d items, a restarted one %d; want %d", when, x.Len(), n, want)
+				}
+				got, _ := x.Members(id, 10)
+				again, _ := re.Members(id, 10)
+				if !slices.Equal(got, again) {
+					t.Errorf("%s: the first letter's case holds %v running, %v restarted", when, got, again)
+				}
+			}
+			fault := k.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: tc.down, Err: kerr.TopicAuthorizationFailed, Count: -1})
+			offer := func() result {
+				return emit(t, e, letter(minsheng.ChannelHotline, "12345", "CASE-1", "金桂园8栋电梯坏了三个月", liftLetter))
+			}
+			res := offer()
+			if res.err == nil {
+				t.Fatalf("acked while %s fails: %+v", tc.down, res.out)
+			}
+			id = res.out.ItemID
+			held := 0
+			if tc.down == "minsheng.discipline" {
+				held = 1
+			}
+			agree("incomplete", held)
+			fault.Remove()
+			if tc.refuse {
+				k.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: tc.down, Err: kerr.InvalidRecord, Count: -1})
+			}
+			if res := offer(); res.err != nil {
+				t.Fatalf("offered again: %v", res.err)
+			}
+			agree("finished", tc.held)
+		})
+	}
+}
+
+// leadGateway starts a store, a router with dests on k's topics and a
+// pipeline deciding every item a service request with a lead, linking
+// with x; all are closed when t ends.
+func leadGateway(t *testing.T, k *testkafka.Cluster, x *cases.Index, dests ...string) (*store.Store, *router.Router, minsheng.Emitter) {
+	t.Helper()
+	cfg := router.DefaultConfig()
+	for _, d := range dests {
+		if err := k.CreateTopics("minsheng." + d); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Destinations[d] = router.Destination{Sink: router.SinkKafka, Identity: router.IdentityAuto}
+	}
+	cfg.Kafka.Brokers = k.Addrs()
+	s, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	r, err := router.New(context.Background(), cfg, router.Options{Queues: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	p, err := New(Config{RouteTimeout: 300 * time.Millisecond}, Options{Triager: leadTriager{}, Router: r, Ledger: s, Linker: x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, r, p.Emitter()
 }

@@ -476,11 +476,17 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 		log.Error("routed in full but not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
 	}
-	// The index let go of the item when its first route failed: it holds
-	// it again, under the case then found, now that it has reached all
-	// its decision names.
+	// The index let go of the item when its first route failed (unless
+	// only the inspectors' destinations lacked it): it holds it again,
+	// under the case then found, now that it has reached all its decision
+	// names (Keep leaves one held as it is).
 	if p.o.Linker != nil && arrived && d.Class != minsheng.ClassInvalid && !d.Review {
 		p.o.Linker.Keep(it, &d, planned)
+	} else if p.o.Linker != nil && !arrived {
+		// Held since its first route (only the inspectors' destinations
+		// lacked it), and dead-lettered now: let go, as on a first route
+		// and as a restarted gateway does (router.CaseScope).
+		p.o.Linker.Drop(it.ID)
 	}
 	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
 	log.Info("incomplete route finished", "class", d.Class, "offered_trace_id", offered.TraceID, "sent", strings.Join(rt.Destinations, ","))

@@ -231,6 +231,20 @@ func (x *Index) Keep(it *minsheng.Item, d *minsheng.Decision, dests []string) {
 	}
 }
 
+// Drop forgets the item with this ID, if the index holds it: an
+// incomplete item held since its first route whose finishing route
+// dead-lettered it.
+func (x *Index) Drop(id string) {
+	if x.cfg.Disabled {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if seq, ok := x.byID[id]; ok {
+		x.drop(seq)
+	}
+}
+
 // find returns the case of the nearest earlier item of the class and
 // scope: the most alike, the earliest of equals, but the first copy met
 // (the newest) when its sketch is the same; x.mu is held.
