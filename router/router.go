@@ -69,6 +69,13 @@ func New(ctx context.Context, cfg Config, o Options) (*Router, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
+	// A dead letter on Kafka fails when Kafka does, and an item Kafka
+	// refuses is then never acked: its source offers it again and again.
+	for _, dl := range []string{cfg.Routes.DeadLetter, cfg.Routes.DisciplineDeadLetter} {
+		if d, ok := cfg.Destinations[dl]; ok && d.Sink == SinkKafka {
+			r.log.Warn("a dead letter destination is on Kafka: an item Kafka refuses, or one routed while Kafka is down, cannot be dead-lettered and is offered again by its source; keep dead letters on the embedded queue (sink: queue)", "destination", dl)
+		}
+	}
 	var topics []string
 	for name, d := range cfg.Destinations {
 		switch d.Sink {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -706,5 +707,47 @@ func TestMarshalEnvelopeKeepsMarkupAsIs(t *testing.T) {
 	var back minsheng.Envelope
 	if err := json.Unmarshal(b, &back); err != nil || back.Item.Body != it.Body {
 		t.Fatalf("read back: %v", err)
+	}
+}
+
+// TestDeadLetterOnKafkaWarned: a dead letter destination on Kafka is
+// warned of at start (an item Kafka refuses could not be dead-lettered
+// there, and would be offered again and again); on the embedded queue,
+// as deployments keep them, nothing is said.
+func TestDeadLetterOnKafkaWarned(t *testing.T) {
+	k := testkafka.StartT(t)
+	for _, tc := range []struct {
+		name   string
+		queued []string // destinations moved to the embedded queue
+		want   []string // dead letters warned of
+	}{
+		{"all on Kafka", nil, []string{"dead_letter", "discipline_dead_letter"}},
+		{"inspectors' dead letter on Kafka", []string{"dead_letter"}, []string{"discipline_dead_letter"}},
+		{"both on the queue", []string{"dead_letter", "discipline_dead_letter"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := kafkaConfig(k)
+			cfg.Kafka.CreateTopics = false
+			for _, n := range tc.queued {
+				cfg.Destinations[n] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+			}
+			var buf bytes.Buffer
+			r, err := New(context.Background(), cfg, Options{Queues: openStore(t), Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Close()
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+				var rec struct{ Msg, Destination string }
+				if json.Unmarshal([]byte(line), &rec) == nil && strings.Contains(rec.Msg, "dead letter destination is on Kafka") {
+					got = append(got, rec.Destination)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("warned of %v, want %v\n%s", got, tc.want, buf.String())
+			}
+		})
 	}
 }
