@@ -185,9 +185,7 @@ func hashesIn(b []byte, set map[[32]byte]struct{}) {
 		}
 		if run == 64 {
 			var sum [32]byte
-			for j := range 32 {
-				sum[j] = unhex(b[i-64+2*j])<<4 | unhex(b[i-64+2*j+1])
-			}
+			hex.Decode(sum[:], b[i-64:i]) // 64 hexadecimal digits: cannot fail
 			set[sum] = struct{}{}
 		}
 		run = 0
@@ -196,17 +194,6 @@ func hashesIn(b []byte, set map[[32]byte]struct{}) {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }
 
 // eachFrame calls fn with the record of every frame in the ledger,
