@@ -33,8 +33,8 @@ func runStartupBench(ctx context.Context, args []string) int {
 	tail := fs.Int("tail", 1000, "records appended after the snapshot, before the second start")
 	data := fs.String("data", "", "data directory to fill (default: a temporary one, removed after)")
 	showLog := fs.Bool("log", false, "print the gateway's log (how the case index was loaded, and how long it took)")
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
+	if c := parseFlags(fs, args); c >= 0 {
+		return c
 	}
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "startup-bench:", err)
