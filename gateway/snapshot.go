@@ -38,10 +38,9 @@ func (g *Gateway) snapshotPath() string { return filepath.Join(g.cfg.Data, snaps
 func (g *Gateway) loadCases() {
 	start := time.Now()
 	// What a crash left of a snapshot being written.
-	if tmps, _ := filepath.Glob(filepath.Join(g.cfg.Data, "."+snapshotFile+".tmp-*")); len(tmps) > 0 {
-		for _, t := range tmps {
-			os.Remove(t)
-		}
+	tmps, _ := filepath.Glob(filepath.Join(g.cfg.Data, "."+snapshotFile+".tmp-*"))
+	for _, t := range tmps {
+		os.Remove(t)
 	}
 	var s *cases.Snapshot
 	var replayed int
