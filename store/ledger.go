@@ -494,14 +494,15 @@ func sealFrame(frame []byte, id string) []byte {
 }
 
 func (l *ledger) append(ctx context.Context, id string, rec []byte) error {
-	if len(id) > 255 {
-		return fmt.Errorf("ledger: id too long")
-	}
 	return l.appendFrame(ctx, id, encodeFrame(id, rec))
 }
 
-// appendFrame appends a frame encodeFrame or sealFrame made.
+// appendFrame appends a frame encodeFrame or sealFrame made. An ID over
+// 255 bytes, which the frame's one length byte cannot hold, is refused.
 func (l *ledger) appendFrame(ctx context.Context, id string, frame []byte) error {
+	if len(id) > 255 {
+		return fmt.Errorf("ledger: id too long")
+	}
 	r := &appendReq{id: id, frame: frame, err: make(chan error, 1)}
 	l.closing.RLock()
 	if l.closed {
@@ -592,9 +593,6 @@ func (s *Store) Seen(id string) bool {
 func (s *Store) Commit(ctx context.Context, r *minsheng.Record) error {
 	if r.ID == "" || strings.ContainsRune(r.ID, 0) {
 		return fmt.Errorf("store: commit: record without a valid id")
-	}
-	if len(r.ID) > 255 {
-		return fmt.Errorf("ledger: id too long")
 	}
 	// The record is encoded in place in its frame (json.Marshal's bytes).
 	frame, err := minsheng.AppendRecordJSON(append(getBuf(), make([]byte, frameHeader+len(r.ID))...), r, true)

@@ -280,3 +280,17 @@ func TestLedgerSkipShortSpan(t *testing.T) {
 		l.close()
 	}
 }
+
+// TestCommitRefusesLongID: an ID longer than a frame's length byte holds is
+// refused, the frame never written.
+func TestCommitRefusesLongID(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	id := strings.Repeat("i", 256)
+	if err := s.Commit(context.Background(), &minsheng.Record{ID: id}); err == nil || !strings.Contains(err.Error(), "id too long") {
+		t.Fatalf("a 256-byte id: %v", err)
+	}
+	if _, err := s.Lookup(context.Background(), id); err == nil {
+		t.Fatal("the record of a 256-byte id was written")
+	}
+}
