@@ -398,3 +398,58 @@ func TestCollectBlobsDamageInTheLastSegment(t *testing.T) {
 		})
 	}
 }
+
+// TestCollectBlobsRefusesALedgerCutShort: the corrupt end of a segment
+// that is not the last, skipped with SkipCorruptLedger, loses its
+// records like a skipped span; the collector must see that too, and keep
+// the blobs those records named unless told otherwise.
+func TestCollectBlobsRefusesALedgerCutShort(t *testing.T) {
+	old := segmentMax
+	segmentMax = 4 << 10
+	defer func() { segmentMax = old }()
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := context.Background()
+	var infos []minsheng.BlobInfo
+	for i := range 30 {
+		info := putOld(t, s, fmt.Sprintf("attachment %d", i), 48*time.Hour)
+		infos = append(infos, info)
+		it := &minsheng.Item{ID: minsheng.ItemID(minsheng.ChannelNewspaper, "d", fmt.Sprint(i)), Body: strings.Repeat("长", 100),
+			Attachments: []minsheng.Attachment{attachment(info)}}
+		if err := s.Commit(ctx, &minsheng.Record{ID: it.ID, Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.ledger.segs) < 2 {
+		t.Fatalf("%d segments", len(s.ledger.segs))
+	}
+	s.Close()
+	// A byte of the first segment's last frame flipped: no whole frame
+	// after it in that segment.
+	seg := filepath.Join(dir, "ledger", "0000000001.log")
+	raw, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-3] ^= 0xff
+	if err := os.WriteFile(seg, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{SkipCorruptLedger: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Started again without the option, as the gateway would be.
+	s = open(t, dir)
+	defer s.Close()
+	rep, err := s.CollectBlobs(ctx, BlobGCOptions{Grace: 24 * time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "--despite-skipped-ledger") {
+		t.Fatalf("collected %+v, err %v; want a refusal", rep, err)
+	}
+	for i, info := range infos {
+		if !stored(s, info) {
+			t.Errorf("attachment %d removed", i)
+		}
+	}
+}

@@ -194,7 +194,17 @@ func (l *ledger) scan(no uint32, f *os.File, last, skipCorrupt bool) (int64, err
 			}
 			if !last {
 				l.repaired = true
-				l.log.Error("ledger: cutting a corrupt end of a segment; the records in it are lost", "segment", no, "from", off, "bytes", size-off)
+				if size-off >= minFiller {
+					// Filled, not cut, as a span with records after it
+					// is: what reads the ledger later (the blob
+					// collector) sees that records were lost here.
+					l.log.Error("ledger: skipping a corrupt end of a segment; the records in it are lost", "segment", no, "from", off, "bytes", size-off)
+					if err := fill(f, off, size); err != nil {
+						return 0, err
+					}
+					return size, nil
+				}
+				l.log.Error("ledger: cutting a corrupt end of a segment too short to hold a record", "segment", no, "from", off, "bytes", size-off)
 				if err := f.Truncate(off); err != nil {
 					return 0, fmt.Errorf("ledger: truncate: %w", err)
 				}
