@@ -36,7 +36,7 @@ import (
 // that do not hold it: the record's undelivered ones, or, for an item
 // dead-lettered before any destination took it, all of them (the routes
 // may have been mended since). It goes through the router's own path
-// (sendExcept), so its envelopes, identity policy and redaction are those
+// (sendTo), so its envelopes, identity policy and redaction are those
 // of a first delivery; but a destination refusing it again does not send
 // it to a dead letter again: the answer says why (409), and nothing is
 // recorded unless another destination took it. A re-delivery that sent
@@ -99,9 +99,9 @@ type previewAnswer struct {
 // redelivery is what a desk may re-deliver of one item.
 type redelivery struct {
 	rec     *minsheng.Record
-	mine    func(dest string) bool // the desk's share of the destinations
-	to      []string               // the share's destinations named now that do not hold the item
-	reached []string               // as the desk's dead letter envelope names them
+	to      []string // the share's destinations named now that do not hold the item
+	kind    string   // their envelope kind (DestinationsFor)
+	reached []string // as the desk's dead letter envelope names them
 }
 
 // share returns which destinations of rec a desk re-delivers: for each
@@ -186,13 +186,13 @@ func (a *RedeliverAPI) plan(ctx context.Context, w http.ResponseWriter, p *minsh
 		writeJSON(w, http.StatusConflict, apiError{"incomplete", "item " + id + " is still being routed (a destination was unavailable): its source offers it again and it is sent on then; there is nothing to re-deliver"})
 		return nil, false
 	}
-	named, _ := a.r.DestinationsFor(rec.Decision)
-	named = slices.DeleteFunc(slices.Clone(named), func(d string) bool { return !mine(d) })
+	named, kind := a.r.DestinationsFor(rec.Decision)
+	named = slices.DeleteFunc(named, func(d string) bool { return !mine(d) })
 	if !rec.Decision.Class.Valid() || len(named) == 0 {
 		writeJSON(w, http.StatusConflict, apiError{"no_route", fmt.Sprintf("the routes send an item of class %q to no destination this desk re-delivers to: mend routes in the configuration, restart the gateway, and re-deliver it", rec.Decision.Class)})
 		return nil, false
 	}
-	rd := &redelivery{rec: rec, mine: mine}
+	rd := &redelivery{rec: rec, kind: kind}
 	for _, d := range named {
 		if !slices.Contains(rec.Destinations, d) {
 			rd.to = append(rd.to, d)
@@ -272,11 +272,7 @@ func (a *RedeliverAPI) redeliver(w http.ResponseWriter, req *http.Request) {
 			Message: "nothing to re-deliver: the destinations this desk re-delivers to have the item; nothing was sent"})
 		return
 	}
-	// All the decision names but rd.to count as reached: the item goes to
-	// rd.to alone.
-	named, _ := a.r.DestinationsFor(rec.Decision)
-	except := slices.DeleteFunc(slices.Clone(named), func(d string) bool { return slices.Contains(rd.to, d) })
-	rt, err := a.r.sendExcept(ctx, rec.Item, rec.Decision, except)
+	rt, err := a.r.sendTo(ctx, rec.Item, rec.Decision, rd.to, rd.kind)
 	took := rt.Destinations
 	left := slices.DeleteFunc(slices.Clone(rd.to), func(d string) bool { return slices.Contains(took, d) })
 	var perm *PermanentError

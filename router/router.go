@@ -232,11 +232,17 @@ func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng
 	if !d.Class.Valid() {
 		return r.deadLetter(ctx, it, nil, d, fmt.Sprintf("triage returned unknown class %q", d.Class), nil, nil)
 	}
-	dests, _ := r.DestinationsFor(d)
+	dests, kind := r.DestinationsFor(d)
 	if len(dests) == 0 {
 		return r.deadLetter(ctx, it, nil, d, "no route for class "+string(d.Class), nil, nil)
 	}
-	rt, err := r.sendExcept(ctx, it, d, reached)
+	if len(reached) > 0 {
+		dests = slices.DeleteFunc(dests, func(x string) bool { return slices.Contains(reached, x) })
+		if len(dests) == 0 {
+			return minsheng.Routing{}, nil
+		}
+	}
+	rt, err := r.sendTo(ctx, it, d, dests, kind)
 	var perm *PermanentError
 	if errors.As(err, &perm) {
 		// Refused for good by one destination, perhaps after others took
@@ -253,31 +259,16 @@ func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng
 	return rt, nil
 }
 
-// errNoRoute answers sendExcept for a decision the routes send nowhere.
-var errNoRoute = errors.New("no route")
-
-// sendExcept delivers an item to the destinations its decision names but
-// those in reached, as RouteExcept does (the same envelopes, identity
-// policy and decision per destination), without a dead letter: it answers
-// the destinations that took the item, and, when one refused it for good
-// (a *PermanentError) and the others answered, those that refused it, with
-// why (Routing.Undelivered). When one could not be reached before ctx
-// ended, its error says so and Undelivered is empty. A re-delivery of a dead letter uses it, so that
+// sendTo delivers an item to dests, some of those its decision names (of
+// envelope kind, as DestinationsFor answers), as RouteExcept does (the
+// same envelopes, identity policy and decision per destination), without
+// a dead letter: it answers the destinations that took the item, and,
+// when one refused it for good (a *PermanentError) and the others
+// answered, those that refused it, with why (Routing.Undelivered). When
+// one could not be reached before ctx ended, its error says so and
+// Undelivered is empty. A re-delivery of a dead letter uses it, so that
 // an item refused again is not dead-lettered a second time.
-func (r *Router) sendExcept(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, reached []string) (minsheng.Routing, error) {
-	if !d.Class.Valid() {
-		return minsheng.Routing{}, fmt.Errorf("class %q: %w", d.Class, errNoRoute)
-	}
-	dests, kind := r.DestinationsFor(d)
-	if len(dests) == 0 {
-		return minsheng.Routing{}, fmt.Errorf("class %s: %w", d.Class, errNoRoute)
-	}
-	if len(reached) > 0 {
-		dests = slices.DeleteFunc(dests, func(x string) bool { return slices.Contains(reached, x) })
-		if len(dests) == 0 {
-			return minsheng.Routing{}, nil
-		}
-	}
+func (r *Router) sendTo(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, dests []string, kind string) (minsheng.Routing, error) {
 	now := r.now().UTC()
 	envs := make([]*minsheng.Envelope, 0, len(dests))
 	for _, name := range dests {
@@ -306,23 +297,13 @@ func (r *Router) sendExcept(ctx context.Context, it *minsheng.Item, d *minsheng.
 		case errs[i] == nil:
 			rt.Destinations = append(rt.Destinations, e.Destination)
 		case permanent:
-			var refused *PermanentError
-			rt.Undelivered = append(rt.Undelivered, minsheng.Undelivered{Destination: e.Destination, Reason: undeliveredReason(errs[i]), Refused: errors.As(errs[i], &refused)})
+			// Refused for good: deliver answers a refusal only when
+			// every envelope is taken or refused (one that may pass
+			// outranks it).
+			rt.Undelivered = append(rt.Undelivered, minsheng.Undelivered{Destination: e.Destination, Reason: errs[i].Error(), Refused: true})
 		}
 	}
 	return rt, err
-}
-
-// undeliveredReason says why a destination does not have an item that
-// went to the dead letter: it refused the item for good. (Every other
-// destination of the item took it, or the item is not dead-lettered but
-// offered again.)
-func undeliveredReason(err error) string {
-	var perm *PermanentError
-	if errors.As(err, &perm) {
-		return perm.Error()
-	}
-	return err.Error()
 }
 
 // RouteQuarantined delivers an unparseable input to the dead letter
