@@ -451,7 +451,10 @@ func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]erro
 	// would tell a dead letter's reader, by an item of its own
 	// destinations dead-lettered with none refusing it, of a destination
 	// it is not told of: the inspectors'.
-	msgs := make([]kafka.Message, len(envs))
+	var msgs []kafka.Message
+	if len(bySink[SinkKafka]) > 0 {
+		msgs = make([]kafka.Message, len(envs))
+	}
 	for _, i := range bySink[SinkKafka] {
 		m, err := r.kafka.message(envs[i])
 		if err != nil {
@@ -467,9 +470,13 @@ func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]erro
 	}
 	var wg sync.WaitGroup
 	for k, idx := range bySink {
-		idx = slices.DeleteFunc(slices.Clone(idx), func(i int) bool { return errs[i] != nil })
+		idx = slices.DeleteFunc(idx, func(i int) bool { return errs[i] != nil })
 		if len(idx) == 0 {
 			continue
+		}
+		if len(bySink) == 1 {
+			r.deliverSink(ctx, k, envs, msgs, idx, errs) // one sink (most items): no goroutine
+			break
 		}
 		wg.Add(1)
 		go func() {
@@ -493,10 +500,11 @@ func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]erro
 
 // deliverSink delivers the envelopes envs[idx] to one sink (msgs are their
 // Kafka records, for the Kafka sink) and answers each in errs. It retries
-// those neither taken nor refused for good until ctx ends.
+// those neither taken nor refused for good until ctx ends. idx is its own:
+// it is reused for those left.
 func (r *Router) deliverSink(ctx context.Context, kind string, envs []*minsheng.Envelope, msgs []kafka.Message, idx []int, errs []error) {
 	backoff := r.cfg.Retry.InitialBackoff
-	left := slices.Clone(idx)
+	left := idx
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		var answers []error
