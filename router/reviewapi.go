@@ -399,14 +399,16 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 // fails for a while, where the same item without a lead answers 200.
 func (a *ReviewAPI) held(rec *minsheng.Record, d *minsheng.Decision, raised bool) (except []string, held []minsheng.Undelivered) {
 	except = slices.Clone(rec.Destinations)
+	// Where the desk's own decision sends the item: d with the lead it
+	// raised, not triage's.
+	own := *d
+	own.Flags.DisciplineLead = raised
+	named, _ := a.r.DestinationsFor(&own)
 	if rec.Incomplete {
 		// The inspectors' destinations an incomplete route has yet to
 		// reach are the pipeline's to finish (the source offers the item
 		// again), unless the desk's own decision names them: sent now,
 		// whether they took it would decide this desk's answer.
-		own := *d
-		own.Flags.DisciplineLead = raised
-		named, _ := a.r.DestinationsFor(&own)
 		for _, x := range a.r.missing(rec) {
 			if a.r.toldOfLead(x) && !slices.Contains(named, x) {
 				except = append(except, x)
@@ -416,9 +418,6 @@ func (a *ReviewAPI) held(rec *minsheng.Record, d *minsheng.Decision, raised bool
 	if ddl := a.r.cfg.Routes.DisciplineDeadLetter; ddl == "" || !slices.Contains(rec.Destinations, ddl) {
 		return except, nil
 	}
-	own := *d
-	own.Flags.DisciplineLead = raised
-	named, _ := a.r.DestinationsFor(&own)
 	for _, u := range rec.Undelivered {
 		if a.r.toldOfLead(u.Destination) && !slices.Contains(named, u.Destination) {
 			except = append(except, u.Destination)
