@@ -327,12 +327,12 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 			// offering it again sends it to the others alone.
 			rec := &minsheng.Record{ID: it.ID, Item: it, Decision: &d, Destinations: dests,
 				Trail: append(p.decidedTrail(it, &d, decided), minsheng.Event{Step: minsheng.StepRouted, At: routed, Destinations: dests})}
-			if cs, ok := p.o.Router.(CaseScoper); ok && p.commitIncomplete(rec, log) {
-				// Only the inspectors' destinations lack it: the index
-				// keeps it where it will be once finished.
-				reached = cs.CaseScope(rec)
-			} else if !ok {
-				p.commitIncomplete(rec, log)
+			if p.commitIncomplete(rec, log) {
+				if cs, ok := p.o.Router.(CaseScoper); ok {
+					// Only the inspectors' destinations lack it: the
+					// index keeps it where it will be once finished.
+					reached = cs.CaseScope(rec)
+				}
 			}
 		}
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, err
