@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestItemLocksSerialiseOneItem: changes to one item wait for each
@@ -29,6 +30,9 @@ func TestItemLocksSerialiseOneItem(t *testing.T) {
 						break
 					}
 				}
+				// Held a while: without it, two changes would seldom
+				// overlap even with no lock, and the test could not fail.
+				time.Sleep(time.Millisecond)
 				in.Add(-1)
 			}
 			unlock()
