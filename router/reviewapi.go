@@ -138,10 +138,7 @@ func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
 	// leaves it out only where it was discipline, and a line without it
 	// among lines with it would name exactly the items that went to the
 	// inspectors.
-	told := false
-	for d := range a.r.cfg.Destinations {
-		told = told || a.r.toldOfLead(d) && p.CanRead(d)
-	}
+	told := a.r.readsLeads(p)
 	w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
@@ -503,11 +500,7 @@ func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Reco
 		v = &minsheng.Record{Decision: withoutLead(rec.Decision)}
 	}
 	shown := []string{}
-	told := false // the desk reads an inspectors' destination
-	for d := range a.r.cfg.Destinations {
-		told = told || a.r.toldOfLead(d) && p.CanRead(d)
-	}
-	if told {
+	if a.r.readsLeads(p) {
 		shown = append(shown, dests...)
 	} else {
 		// Not told of leads: the inspectors' destinations are shown as

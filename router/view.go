@@ -194,6 +194,17 @@ func lastRouted(trail []minsheng.Event, def time.Time) time.Time {
 // confidence and other reasons stay.
 func (r *Router) toldOfLead(dest string) bool { return r.discipline[dest] }
 
+// readsLeads reports whether desk p reads one of the inspectors'
+// destinations, and so is told of discipline leads.
+func (r *Router) readsLeads(p *minsheng.Principal) bool {
+	for d := range r.discipline {
+		if p.CanRead(d) {
+			return true
+		}
+	}
+	return false
+}
+
 // hasLead reports whether a decision sends the item to the inspectors.
 func hasLead(d *minsheng.Decision) bool {
 	return d != nil && (d.Flags.DisciplineLead || d.Class == minsheng.ClassDiscipline)
