@@ -358,8 +358,10 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 	}
 	reached = dests
 	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
-	log.Debug("routed", "class", d.Class, "confidence", d.Confidence, "review", d.Review,
-		"discipline_lead", d.Flags.DisciplineLead, "case", caseOf(&d), "destinations", strings.Join(dests, ","))
+	if log.enabled(slog.LevelDebug) { // its arguments are made on every item otherwise
+		log.Debug("routed", "class", d.Class, "confidence", d.Confidence, "review", d.Review,
+			"discipline_lead", d.Flags.DisciplineLead, "case", caseOf(&d), "destinations", strings.Join(dests, ","))
+	}
 	return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: &d, Destinations: dests}, nil
 }
 
@@ -535,6 +537,10 @@ type itemLog struct {
 	l  *slog.Logger
 	it *minsheng.Item
 }
+
+// enabled reports whether lines of level are written: a caller whose
+// arguments cost something to make asks first.
+func (g itemLog) enabled(level slog.Level) bool { return g.l.Enabled(context.Background(), level) }
 
 func (g itemLog) log(level slog.Level, msg string, args []any) {
 	ctx := context.Background()
