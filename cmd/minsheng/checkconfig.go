@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
-	"slices"
 
 	"github.com/minsheng/minsheng/gateway"
 )
@@ -14,26 +14,41 @@ func init() {
 }
 
 func runCheckConfig(_ context.Context, args []string) int {
-	secrets := slices.Contains(args, "--secrets")
-	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--secrets" })
-	if len(args) != 1 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: minsheng check-config [--secrets] FILE\n\n"+
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	secrets := fs.Bool("secrets", false, "also read the desks' tokens and Kafka's password and TLS files, as run does at start")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: minsheng check-config [--secrets] FILE\n\n"+
 			"Checks every field, and reads the inputs' secrets. --secrets also reads the desks' tokens and\n"+
 			"Kafka's password and TLS files, as run does at start: use it where they are in place (the systemd unit does).")
+	}
+	// The flag may come after the file too (check-config FILE --secrets),
+	// which the flag package alone would take for a second file.
+	var file string
+	if err := fs.Parse(args); err == nil && fs.NArg() > 0 {
+		file = fs.Arg(0)
+		err = fs.Parse(fs.Args()[1:])
+		if err == nil && fs.NArg() > 0 {
+			fmt.Fprintf(os.Stderr, "check-config: one file at a time, not %q too\n", fs.Args())
+			return exitConfig
+		}
+	} else if err == nil {
+		fs.Usage()
+	}
+	if file == "" {
 		return exitConfig
 	}
-	c, err := gateway.Load(args[0])
+	c, err := gateway.Load(file)
 	if err != nil {
 		return configError(err)
 	}
 	if err := c.CheckInputs(); err != nil {
 		return configError(err)
 	}
-	if secrets {
+	if *secrets {
 		if err := c.CheckSecrets(); err != nil {
 			return configError(err)
 		}
 	}
-	fmt.Printf("%s: ok (%d destinations, %d desks, %d inputs)\n", args[0], len(c.Destinations), len(c.Desks), c.InputCount())
+	fmt.Printf("%s: ok (%d destinations, %d desks, %d inputs)\n", file, len(c.Destinations), len(c.Desks), c.InputCount())
 	return exitOK
 }

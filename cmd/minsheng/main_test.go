@@ -365,9 +365,16 @@ desks:
 	if _, stderr, code := runCmd(t, "check-config", conf); code != 0 {
 		t.Fatalf("without --secrets: exit %d\n%s", code, stderr)
 	}
-	_, stderr, code := runCmd(t, "check-config", "--secrets", conf)
-	if code != 2 || !strings.Contains(stderr, "desks[0].token_env") || !strings.Contains(stderr, "kafka.sasl.password_file") {
-		t.Errorf("--secrets with neither in place: exit %d, want 2 naming both fields\n%s", code, stderr)
+	// The flag in each spelling the flag package takes, before or after
+	// the file: a "-secrets" once passed as the name of the file to check.
+	for _, args := range [][]string{{"--secrets", conf}, {"-secrets", conf}, {conf, "--secrets"}, {conf, "-secrets"}} {
+		_, stderr, code := runCmd(t, append([]string{"check-config"}, args...)...)
+		if code != 2 || !strings.Contains(stderr, "desks[0].token_env") || !strings.Contains(stderr, "kafka.sasl.password_file") {
+			t.Errorf("check-config %q with neither in place: exit %d, want 2 naming both fields\n%s", args, code, stderr)
+		}
+	}
+	if _, stderr, code := runCmd(t, "check-config", conf, conf); code != 2 || !strings.Contains(stderr, "one file at a time") {
+		t.Errorf("two files: exit %d, want 2 saying one file at a time\n%s", code, stderr)
 	}
 	// run reads Kafka's password only when a destination sends to Kafka.
 	queues := filepath.Join(dir, "queues.yaml")
