@@ -252,9 +252,13 @@ func sortedAbove(all []*entry, b key) int {
 // and the rules it was made by. Change the version when what a rebuild
 // keeps changes (linkable, the scope of a record, the window's
 // reference), so that older snapshots are refused.
+//
+// Version 2: incomplete records are indexed (under the scope they will have
+// once finished) when only the inspectors' destinations lack the item;
+// version 1 left them out.
 const (
 	snapshotMagic   = "minsheng case index snapshot\n"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 // snapshotHeader is the JSON header of a snapshot file.

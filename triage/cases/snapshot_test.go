@@ -384,7 +384,7 @@ func TestSnapshotRefused(t *testing.T) {
 		{"another min_runs", good, func(c *Config) { c.MinRuns = 50 }, "routes", "cases.min_runs"},
 		{"another threshold", good, func(c *Config) { c.Threshold = 0.6 }, "routes", "cases.threshold"},
 		{"other routes", good, nil, "other routes", "the routes (scope rules)"},
-		{"another version", patched(func(h *snapshotHeader) { h.Version = 99 }), nil, "routes", "version was 99, is 1"},
+		{"another version", patched(func(h *snapshotHeader) { h.Version = 99 }), nil, "routes", "version was 99, is 2"},
 		{"another sketch", patched(func(h *snapshotHeader) { h.Sketch++ }), nil, "routes", "the sketch"},
 		{"a damaged byte", flipped, nil, "routes", "checksum"},
 		{"cut short", good[:len(good)-100], nil, "routes", "checksum"},
