@@ -30,6 +30,19 @@ import (
 // acked and is then delivered again (a source re-sent it after a crash
 // between routing and recording) is queued again under the same ID:
 // readers, like Kafka consumers, drop repeats by ID.
+//
+// Dead letter envelopes (KindDeadLetter) are the exception. An item can be
+// dead-lettered again, for other destinations, while its first dead letter
+// waits (re-delivered to review, then refused for the class a person
+// chose): the newer one says what is to be done now, and skipped, it
+// would be lost with the older one's ack. So a dead letter of an item
+// takes the place of the item's messages that no desk holds (never read,
+// or released), in one transaction, and is queued behind those a desk
+// holds (read, and neither acked nor released, its lease live or run
+// out): that desk's ack removes what it read, not the newer one. A retry
+// of the same dead letter (a route retried, an item offered again after
+// a crash, when no lease survives) replaces its copy and still leaves one
+// message; only one a desk is reading meanwhile is queued twice.
 
 var bucketQueues = []byte("queues")
 
@@ -130,25 +143,34 @@ func (s *Store) loadQueues() error {
 
 // Enqueue appends envelopes to their destinations' queues durably, except
 // those whose item is already waiting in that queue (or given twice in
-// envs). It returns how many envelopes were newly queued. Two Enqueues of
-// one item to one queue at once queue it once: the later waits for the
-// earlier's write.
+// envs). A dead letter envelope is queued even so, in place of the item's
+// messages there that no desk holds (see above). It returns how many
+// envelopes were newly queued. Two Enqueues of one item to one queue at
+// once queue it once: the later waits for the earlier's write (a dead
+// letter then takes the earlier's place).
 func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
 	type enc struct {
 		q        *queueState
 		dest, id string
 		raw      []byte
 		seq      uint64
+		old      []uint64 // the item's messages this one replaces
 		done     chan struct{}
 	}
 	var todo []*enc
+	written := false
 	// Whatever happens, the IDs claimed are given up and their waiters
-	// woken; those written are registered first (below). The transaction
-	// is over by then, committed or not: the messages' buffers are free.
+	// woken; those written are registered first (below), and the messages
+	// to be replaced are waiting again if nothing was. The transaction is
+	// over by then, committed or not: the messages' buffers are free.
 	defer func() {
 		for _, e := range todo {
 			putBuf(e.raw)
 			e.q.mu.Lock()
+			if !written && len(e.old) > 0 {
+				e.q.pending[e.id] = append(e.q.pending[e.id], e.old...)
+				slices.Sort(e.q.pending[e.id])
+			}
 			delete(e.q.enqueuing, e.id)
 			e.q.mu.Unlock()
 			close(e.done)
@@ -169,14 +191,14 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 			continue
 		}
 		q := s.queue(e.Destination)
-		done, err := q.claim(ctx, e.ItemID)
+		done, old, err := q.claim(ctx, e.ItemID, e.Kind == minsheng.KindDeadLetter)
 		if err != nil {
 			return 0, err
 		}
 		if done == nil {
 			continue // waiting already
 		}
-		en := &enc{q: q, dest: e.Destination, id: e.ItemID, done: done}
+		en := &enc{q: q, dest: e.Destination, id: e.ItemID, old: old, done: done}
 		todo = append(todo, en)
 		// The envelope is encoded in place after the ID (json.Marshal's bytes).
 		raw, err := minsheng.AppendEnvelopeJSON(appendMessageID(getBuf(), e.ItemID), e, true)
@@ -195,6 +217,11 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 				return err
 			}
 			b.FillPercent = 1.0
+			for _, seq := range e.old {
+				if err := b.Delete(seqKey(seq)); err != nil {
+					return err
+				}
+			}
 			if e.seq, err = b.NextSequence(); err != nil {
 				return err
 			}
@@ -207,12 +234,16 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 	if err != nil {
 		return 0, err
 	}
+	written = true
 	woken := map[string]bool{}
 	for _, e := range todo {
 		q := e.q
 		q.mu.Lock()
+		for _, seq := range e.old {
+			delete(q.leases, seq) // a released one has an entry
+		}
 		q.pending[e.id] = append(q.pending[e.id], e.seq)
-		q.count++
+		q.count += 1 - len(e.old)
 		if !woken[e.dest] {
 			close(q.wake)
 			q.wake = make(chan struct{})
@@ -226,26 +257,44 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 // claim makes the caller the one Enqueue writing item id to this queue:
 // it returns the channel to close when done, or nil when the item is
 // waiting in the queue already. If another Enqueue is writing it, claim
-// waits for that one first.
-func (q *queueState) claim(ctx context.Context, id string) (chan struct{}, error) {
+// waits for that one first. For a dead letter (replace) it claims the
+// item even so, and returns the seqs of the item's messages that no desk
+// holds, to be replaced: they leave pending now, so that no reader is
+// handed one meanwhile (Enqueue puts them back if it writes nothing).
+func (q *queueState) claim(ctx context.Context, id string, replace bool) (chan struct{}, []uint64, error) {
 	for {
 		q.mu.Lock()
-		if len(q.pending[id]) > 0 {
+		if len(q.pending[id]) > 0 && !replace {
 			q.mu.Unlock()
-			return nil, nil
+			return nil, nil, nil
 		}
 		other, busy := q.enqueuing[id]
 		if !busy {
 			done := make(chan struct{})
 			q.enqueuing[id] = done
+			var old, keep []uint64
+			for _, seq := range q.pending[id] {
+				if l := q.leases[seq]; l == nil || l.holder == "" && !l.acking {
+					old = append(old, seq)
+				} else {
+					keep = append(keep, seq)
+				}
+			}
+			if len(old) > 0 {
+				if len(keep) == 0 {
+					delete(q.pending, id)
+				} else {
+					q.pending[id] = keep
+				}
+			}
 			q.mu.Unlock()
-			return done, nil
+			return done, old, nil
 		}
 		q.mu.Unlock()
 		select {
 		case <-other:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 }
