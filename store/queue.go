@@ -42,7 +42,10 @@ import (
 // out): that desk's ack removes what it read, not the newer one. A retry
 // of the same dead letter (a route retried, an item offered again after
 // a crash, when no lease survives) replaces its copy and still leaves one
-// message; only one a desk is reading meanwhile is queued twice.
+// message; only one a desk is reading meanwhile is queued twice. A queue
+// holding the item otherwise (the discipline dead letter may be the
+// inspectors' own destination, which took the item) keeps the strict
+// rule: the item is waiting there, and its dead letter is not queued.
 
 var bucketQueues = []byte("queues")
 
@@ -191,7 +194,11 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 			continue
 		}
 		q := s.queue(e.Destination)
-		done, old, err := q.claim(ctx, e.ItemID, e.Kind == minsheng.KindDeadLetter)
+		var deadOnly func([]uint64) (bool, error)
+		if e.Kind == minsheng.KindDeadLetter {
+			deadOnly = func(seqs []uint64) (bool, error) { return s.deadLettersOnly(e.Destination, seqs) }
+		}
+		done, old, err := q.claim(ctx, e.ItemID, deadOnly)
 		if err != nil {
 			return 0, err
 		}
@@ -257,16 +264,28 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 // claim makes the caller the one Enqueue writing item id to this queue:
 // it returns the channel to close when done, or nil when the item is
 // waiting in the queue already. If another Enqueue is writing it, claim
-// waits for that one first. For a dead letter (replace) it claims the
-// item even so, and returns the seqs of the item's messages that no desk
-// holds, to be replaced: they leave pending now, so that no reader is
-// handed one meanwhile (Enqueue puts them back if it writes nothing).
-func (q *queueState) claim(ctx context.Context, id string, replace bool) (chan struct{}, []uint64, error) {
+// waits for that one first. For a dead letter (deadOnly not nil, telling
+// whether the messages of given seqs are all dead letters) it claims the
+// item even so, unless one of the item's messages waiting is not a dead
+// letter, and returns the seqs of those no desk holds, to be replaced:
+// they leave pending now, so that no reader is handed one meanwhile
+// (Enqueue puts them back if it writes nothing).
+func (q *queueState) claim(ctx context.Context, id string, deadOnly func([]uint64) (bool, error)) (chan struct{}, []uint64, error) {
 	for {
 		q.mu.Lock()
-		if len(q.pending[id]) > 0 && !replace {
-			q.mu.Unlock()
-			return nil, nil, nil
+		if len(q.pending[id]) > 0 {
+			replace := false
+			if deadOnly != nil {
+				var err error
+				if replace, err = deadOnly(q.pending[id]); err != nil {
+					q.mu.Unlock()
+					return nil, nil, err
+				}
+			}
+			if !replace {
+				q.mu.Unlock()
+				return nil, nil, nil
+			}
 		}
 		other, busy := q.enqueuing[id]
 		if !busy {
@@ -297,6 +316,42 @@ func (q *queueState) claim(ctx context.Context, id string, replace bool) (chan s
 			return nil, nil, ctx.Err()
 		}
 	}
+}
+
+// deadLettersOnly reports whether the messages of seqs in a destination's
+// queue are all dead letters: the discipline dead letter may be the
+// inspectors' own destination, where an item's class envelope must not
+// give way to its dead letter. A message acked meanwhile is passed over.
+func (s *Store) deadLettersOnly(dest string, seqs []uint64) (bool, error) {
+	only := true
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketQueues).Bucket([]byte(dest))
+		if b == nil {
+			return nil
+		}
+		for _, seq := range seqs {
+			v := b.Get(seqKey(seq))
+			if v == nil {
+				continue
+			}
+			_, raw, err := decodeMessage(v)
+			var env struct {
+				Kind string `json:"kind"`
+			}
+			if err == nil {
+				err = json.Unmarshal(raw, &env)
+			}
+			if err != nil {
+				return fmt.Errorf("store: queue %s message %d: corrupt: %w", dest, seq, err)
+			}
+			if env.Kind != minsheng.KindDeadLetter {
+				only = false
+				return nil
+			}
+		}
+		return nil
+	})
+	return only, err
 }
 
 // Read leases up to max unacked, unleased messages of a destination, oldest

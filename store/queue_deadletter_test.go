@@ -35,7 +35,8 @@ func TestQueueDeadLetterOfAnItemWaiting(t *testing.T) {
 		// before runs between the first Enqueue (reason "first") and the
 		// second (then, reason "second" unless given).
 		before  func(t *testing.T, s *Store)
-		restart bool // the gateway restarts before the second
+		first   *minsheng.Envelope // the first; a dead letter, "first", unless given
+		restart bool               // the gateway restarts before the second
 		then    *minsheng.Envelope
 		queued  int // what the second Enqueue answers
 		depth   int // messages in the queue after it
@@ -70,13 +71,24 @@ func TestQueueDeadLetterOfAnItemWaiting(t *testing.T) {
 		{name: "another item's: both", then: deadLetter(dl, "y", "second"),
 			queued: 1, depth: 2, read: []string{"x:first", "y:second"}},
 		{name: "a class destination keeps one", then: env(dl, "x"), queued: 0, depth: 1, read: []string{"x:first"}},
+		// The discipline dead letter may be the inspectors' own queue: a
+		// dead letter does not take the place of the item delivered there.
+		{name: "waiting as an item, not read: kept, the dead letter skipped", first: env(dl, "x"),
+			queued: 0, depth: 1, read: []string{"x:"}},
+		{name: "waiting as an item, read: kept, the dead letter skipped", first: env(dl, "x"),
+			before: func(t *testing.T, s *Store) { mustRead(t, s, dl, "a", time.Hour, "x:") },
+			queued: 0, depth: 1, ack: []string{"x"}, acked: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx := context.Background()
 			s := open(t, dir)
 			defer func() { s.Close() }()
-			if n, err := s.Enqueue(ctx, []*minsheng.Envelope{deadLetter(dl, "x", "first")}); n != 1 || err != nil {
+			first := tc.first
+			if first == nil {
+				first = deadLetter(dl, "x", "first")
+			}
+			if n, err := s.Enqueue(ctx, []*minsheng.Envelope{first}); n != 1 || err != nil {
 				t.Fatalf("first: %d %v", n, err)
 			}
 			if tc.before != nil {
