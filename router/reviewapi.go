@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,7 +53,6 @@ type ReviewAPI struct {
 	departments []string // known: triage's sectors and routes.departments' keys
 	now         func() time.Time
 	timeout     time.Duration // for one decision: look up, record, send on, record
-	mu          sync.Mutex    // one decision at a time
 	decided     *prometheus.CounterVec
 	linker      minsheng.Linker // nil: items decided at review join no case
 }
@@ -214,9 +212,12 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	// Nor while the item's dead letter is re-delivered (RedeliverAPI).
+	// One change to the item at a time (decisions, re-deliveries, the
+	// pipeline finishing its route), from looking it up to recording what
+	// was sent: a second decision waits, then finds the first's record and
+	// answers as a repeat or 409, so exactly one decision sends the item
+	// on. Decisions on other items go on meanwhile: a lock over every
+	// item would hold them all while one item's destination is slow.
 	defer a.r.items.lock(id)()
 	// Not cancelled when the client leaves: a decision that has sent the
 	// item on must be recorded, or the item would wait in review for
