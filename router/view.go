@@ -148,9 +148,31 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 		if i < 0 {
 			i = len(v.Trail)
 		}
-		v.Trail = slices.Insert(v.Trail, i, minsheng.Event{Step: minsheng.StepAcked, At: lastRouted(v.Trail[:i], time.Time{})})
+		v.Trail = slices.Insert(v.Trail, i, minsheng.Event{Step: minsheng.StepAcked, At: r.shareRouted(rec.Trail)})
 	}
 	return &v, true
+}
+
+// shareRouted is when an item's share, as a desk not told of its lead
+// sees it, was routed: at the last routed step before any review or
+// re-delivery that names a destination other than the inspectors', where
+// the same item without a lead has its acked step. It is read from the
+// whole trail, not from the routed steps the desk is shown: a desk that
+// reads none of the first route's destinations (the petition bureau, for
+// an item triage sent to review and a person decided petition) was shown
+// such an item acked at the zero time until 2026-12-03, which an item
+// without a lead, whose acked step is its own, never is.
+func (r *Router) shareRouted(trail []minsheng.Event) time.Time {
+	var at time.Time
+	for _, e := range trail {
+		if e.Step == minsheng.StepReviewed || e.Step == minsheng.StepRedelivered {
+			break
+		}
+		if e.Step == minsheng.StepRouted && slices.ContainsFunc(e.Destinations, func(d string) bool { return !r.toldOfLead(d) }) {
+			at = e.At
+		}
+	}
+	return at
 }
 
 // missesShown reports whether an incomplete record lacks a destination
@@ -174,16 +196,6 @@ func (r *Router) missing(rec *minsheng.Record) []string {
 		}
 	}
 	return out
-}
-
-// lastRouted is the time of the last routed step in trail, or def.
-func lastRouted(trail []minsheng.Event, def time.Time) time.Time {
-	for i := len(trail) - 1; i >= 0; i-- {
-		if trail[i].Step == minsheng.StepRouted {
-			return trail[i].At
-		}
-	}
-	return def
 }
 
 // toldOfLead reports whether a destination may learn that an item has a
