@@ -24,7 +24,9 @@ import (
 //
 // Only a desk that reads the dead letter or the discipline dead letter may
 // ask (403 otherwise); the item must be one it may see (404 otherwise, as
-// for an unknown ID) and in a dead letter it reads (409 otherwise). Each
+// for an unknown ID) and in a dead letter it reads (409 otherwise). An
+// item whose route is incomplete is re-delivered to the destinations of
+// the share it has yet to reach as well (see plan). Each
 // dead letter re-delivers its own share of the destinations the item's
 // decision names (see share): the dead letter all but the inspectors',
 // the discipline dead letter the inspectors'. So the dead letter's desk
@@ -102,6 +104,7 @@ type redelivery struct {
 	to      []string // the share's destinations named now that do not hold the item
 	kind    string   // their envelope kind (DestinationsFor)
 	reached []string // as the desk's dead letter envelope names them
+	missing []string // those of to that an incomplete route has yet to reach
 }
 
 // share returns which destinations of rec a desk re-delivers: for each
@@ -179,13 +182,15 @@ func (a *RedeliverAPI) plan(ctx context.Context, w http.ResponseWriter, p *minsh
 	case rec.Review != nil && rec.Review.Pending:
 		writeJSON(w, http.StatusConflict, apiError{"review_pending", "a review decision on item " + id + " is being sent on: the review desk finishes it by deciding it the same way again"})
 		return nil, false
-	case slices.ContainsFunc(a.r.missing(rec), mine):
-		// Its route is incomplete: the source offers it again and the
-		// pipeline sends it on then. Told only for a destination of the
-		// desk's own share, so that nothing tells of the inspectors'.
-		writeJSON(w, http.StatusConflict, apiError{"incomplete", "item " + id + " is still being routed (a destination was unavailable): its source offers it again and it is sent on then; there is nothing to re-deliver"})
-		return nil, false
 	}
+	// An incomplete route's destinations that have yet to be reached are
+	// sent the item as the share's others are (they do not hold it): the
+	// source may never offer it again for the pipeline to. Such an item is
+	// in a dead letter only when a review decision sent it there on the
+	// way, with the inspectors' destinations left to the pipeline; those
+	// are the inspectors' desk's to send, as the item is whole in their
+	// dead letter. The record stays incomplete until the source, offered
+	// the item again, is acked.
 	named, kind := a.r.DestinationsFor(rec.Decision)
 	named = slices.DeleteFunc(named, func(d string) bool { return !mine(d) })
 	if !rec.Decision.Class.Valid() || len(named) == 0 {
@@ -198,6 +203,7 @@ func (a *RedeliverAPI) plan(ctx context.Context, w http.ResponseWriter, p *minsh
 			rd.to = append(rd.to, d)
 		}
 	}
+	rd.missing = slices.DeleteFunc(a.r.missing(rec), func(d string) bool { return !slices.Contains(rd.to, d) })
 	// As the dead letter envelope names them: the inspectors' only to
 	// their own dead letter's desk.
 	for _, d := range rec.Destinations {
@@ -222,7 +228,11 @@ func (rd *redelivery) undelivered(to []string) []minsheng.Undelivered {
 			out = append(out, rd.rec.Undelivered[i])
 			continue
 		}
-		out = append(out, minsheng.Undelivered{Destination: d, Reason: "not sent: the item went to the dead letter before it was sent here"})
+		reason := "not sent: the item went to the dead letter before it was sent here"
+		if slices.Contains(rd.missing, d) {
+			reason = "not sent yet: the item's route is incomplete (this destination was unavailable, or left for the source's next offer)"
+		}
+		out = append(out, minsheng.Undelivered{Destination: d, Reason: reason})
 	}
 	return out
 }
