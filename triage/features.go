@@ -88,7 +88,12 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	otherEnd, lastOther := -1, rune(-1) // the end of the last letter of another script, and that letter
 	meaningful, words, repeats, han := 0, 0, 0, 0
 	for i := from; i < to; {
-		r, n := decode3(text[:to], i)
+		r, n := rune(0), 3 // decode3, inlined by hand
+		if r3, ok := three(text[:to], i); ok {
+			r = r3
+		} else {
+			r, n = decodeRest(text[:to], i)
+		}
 		if kw != nil && kw.starts(r) {
 			kw.at(text, i, r, found)
 		}
@@ -180,12 +185,29 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 }
 
 // decode3 decodes the rune at text[i], three-byte sequences (most of a
-// Chinese text) inline and the rest with utf8.DecodeRune. Only for valid
-// UTF-8 such as normalised text: it does not reject overlong or surrogate
-// forms.
+// Chinese text) inline (three) and the rest with utf8.DecodeRune. Only for
+// valid UTF-8 such as normalised text: it does not reject overlong or
+// surrogate forms.
 func decode3(text []byte, i int) (rune, int) {
-	if c := text[i]; c >= 0xE0 && c < 0xF0 && i+2 < len(text) && text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
-		return rune(c&0x0F)<<12 | rune(text[i+1]&0x3F)<<6 | rune(text[i+2]&0x3F), 3
+	if r, ok := three(text, i); ok {
+		return r, 3
 	}
-	return utf8.DecodeRune(text[i:])
+	return decodeRest(text, i)
 }
+
+// three decodes the three-byte sequence at text[i], if one is there. It is
+// decode3's fast path on its own, small enough to be inlined: extract, which
+// runs for every rune of every item, calls it and decodeRest itself, as
+// decode3 with its call to utf8.DecodeRune is too large to inline.
+func three(text []byte, i int) (rune, bool) {
+	if i+2 < len(text) {
+		c, b1, b2 := text[i], text[i+1]^0x80, text[i+2]^0x80 // continuation bytes to 0x00-0x3F
+		if c&0xF0 == 0xE0 && b1|b2 < 0x40 {
+			return rune(c&0x0F)<<12 | rune(b1)<<6 | rune(b2), true
+		}
+	}
+	return 0, false
+}
+
+// decodeRest is decode3's other runes.
+func decodeRest(text []byte, i int) (rune, int) { return utf8.DecodeRune(text[i:]) }
