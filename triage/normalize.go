@@ -60,6 +60,28 @@ var traditional = func() *[(0xA000 - 0x4E00) / 64]uint64 {
 	return &b
 }()
 
+// unfolded has a bit per rune of the BMP: does foldRune leave it as it is?
+// Normalising reads it for the three-byte runes outside the CJK Unified
+// Ideographs (punctuation such as 。、“”, kana, Hangul), where a call of
+// foldRune, a chain of range tests, costs more than the rune itself.
+var unfolded = func() *[0x10000 / 64]uint64 {
+	var b [0x10000 / 64]uint64
+	for r := range rune(0x10000) {
+		if foldRune(r) == r {
+			b[r/64] |= 1 << (r % 64)
+		}
+	}
+	return &b
+}()
+
+// lowerASCII is an ASCII byte in lower case.
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
 // foldRune maps one rune for classification: full-width forms to ASCII,
 // upper to lower case, traditional to simplified Chinese. It returns -1 for
 // runes that carry nothing (control characters, and those Unicode says are
@@ -173,7 +195,18 @@ func appendNormalized(dst []byte, s string) []byte {
 				i += 3
 				continue
 			}
-			if foldRune(r) == r {
+			if r >= 0xFF01 && r <= 0xFF5E {
+				// Full-width ASCII, as a Chinese letter writes its commas,
+				// colons and brackets (，：（）): foldRune makes it one
+				// printable ASCII byte, lowered.
+				dst = append(dst, s[run:i]...)
+				dst = append(dst, lowerASCII(byte(r-0xFEE0)))
+				run = i + 3
+				space = false
+				i += 3
+				continue
+			}
+			if unfolded[r/64]&(1<<(r%64)) != 0 {
 				space = false
 				i += 3
 				continue
