@@ -79,7 +79,8 @@ func (x *extractor) unit(u uint32) {
 }
 
 // extract appends the features of text[from:to] (normalised) to x.ids,
-// with buckets masked by mask. Keywords are looked for at every rune.
+// with buckets masked by mask. Keywords are looked for at every rune
+// that may start one (matcher.maybe).
 func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	ids, spans, wantSpans, kw, found := x.ids, x.spans, x.wantSpans, x.kw, x.found
 	var prev rune = -1
@@ -87,6 +88,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	prevAt := 0
 	otherEnd, lastOther := -1, rune(-1) // the end of the last letter of another script, and that letter
 	meaningful, words, repeats, han := 0, 0, 0, 0
+	kwPrev, kwAt := rune(-1), 0 // the rune before, and where, for the keywords (matcher.maybe)
 	for i := from; i < to; {
 		r, n := rune(0), 3 // decode3, inlined by hand
 		if r3, ok := three(text[:to], i); ok {
@@ -94,8 +96,11 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 		} else {
 			r, n = decodeRest(text[:to], i)
 		}
-		if kw != nil && kw.starts(r) {
-			kw.at(text, i, r, found)
+		if kw != nil {
+			if lone, pairs := kw.maybe(kwPrev, r); lone || pairs {
+				kw.ask(text, i, r, kwAt, kwPrev, lone, pairs, found)
+			}
+			kwPrev, kwAt = r, i
 		}
 		switch {
 		case isHan(r):
@@ -132,8 +137,11 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 					digits = false
 					meaningful++
 				}
-				if j > i && kw != nil && kw.starts(rune(c)) { // a keyword may start inside a word
-					kw.at(text, j, rune(c), found)
+				if j > i && kw != nil { // a keyword may start inside a word
+					if lone, pairs := kw.maybe(kwPrev, rune(c)); lone || pairs {
+						kw.ask(text, j, rune(c), kwAt, kwPrev, lone, pairs, found)
+					}
+					kwPrev, kwAt = rune(c), j
 				}
 				h = (h ^ uint32(c)) * 0x01000193
 				j++
