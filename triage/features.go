@@ -90,9 +90,11 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	meaningful, words, repeats, han := 0, 0, 0, 0
 	kwPrev, kwAt := rune(-1), 0 // the rune before, and where, for the keywords (matcher.maybe)
 	for i := from; i < to; {
-		r, n := rune(0), 3 // decode3, inlined by hand
+		r, n := rune(0), 3 // decode3, inlined by hand, and ASCII without a call
 		if r3, ok := three(text[:to], i); ok {
 			r = r3
+		} else if c := text[i]; c < utf8.RuneSelf {
+			r, n = rune(c), 1
 		} else {
 			r, n = decodeRest(text[:to], i)
 		}

@@ -848,6 +848,11 @@ func (e *Engine) explain(s *scratch, h *Head, k int, fast bool) string {
 		// can be named no other bucket is needed.
 		for _, i := range s.cand {
 			f := s.ids[i]
+			// p.lean's first test, inline: most candidates are strong
+			// for another label, and the call costs more than the test.
+			if int(p.rows[int(f)*packedRow+packedMark]>>markShift) != k+1 {
+				continue
+			}
 			if by := p.lean(h, f, k, max(top.least(), strongLean-1)); by > 0 {
 				top.offer(f, int(i), float32(by)*e.m.scale[h.col], by)
 			}
