@@ -479,10 +479,11 @@ func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect 
 		var l [4]uint64
 		if collect {
 			var n int
-			l, n = sumMarked(base, mask, chunk, cand[nc:], at)
+			l, n = sumRows(base, mask, chunk, cand[nc:], at)
 			nc += n
 		} else {
-			l = sumRows(base, mask, chunk)
+			var spare [batch]int32 // the positions, not wanted
+			l, _ = sumRows(base, mask, chunk, spare[:], at)
 		}
 		for k := range 4 {
 			sh := 16 * k
@@ -520,10 +521,19 @@ const (
 
 // sumRows sums the packed rows of chunk (at most 256) into 16-bit lanes:
 // the even and odd columns of bytes 0-7, then of bytes 8-15, each biased
-// by 128. Its own function, so that the four sums stay in registers.
-func sumRows(base unsafe.Pointer, mask uint32, chunk []uint32) (l [4]uint64) {
+// by 128. Its own function, so that the four sums stay in registers. It
+// also writes to cand the positions (chunk's start at, plus the index in
+// chunk) of the rows whose mark is strong, returning how many; cand has
+// room for all of chunk. The mark is the top byte of the second word that
+// the sum reads anyway (flipped at bit 7, which the level does not use),
+// so it costs no load: a pass of its own over the rows, from the
+// second-level cache by then, had cost a sixth of scoring. Each position
+// is written, and counted only when strong, so that no branch depends on
+// the weights.
+func sumRows(base unsafe.Pointer, mask uint32, chunk []uint32, cand []int32, at int) (l [4]uint64, n int) {
 	var e0, o0, e1, o1 uint64
-	for _, f := range chunk {
+	cand = cand[:len(chunk)]
+	for i, f := range chunk {
 		r := unsafe.Add(base, int(f&mask)*packedRow)
 		x := *(*uint64)(r) ^ swarFlip
 		y := *(*uint64)(unsafe.Add(r, 8)) ^ swarFlip
@@ -531,25 +541,11 @@ func sumRows(base unsafe.Pointer, mask uint32, chunk []uint32) (l [4]uint64) {
 		o0 += x >> 8 & swarLanes
 		e1 += y & swarLanes
 		o1 += y >> 8 & swarLanes
-	}
-	return [4]uint64{e0, o0, e1, o1}
-}
-
-// sumMarked is sumRows that also writes to cand the positions (chunk's
-// start at, plus the index in chunk) of the rows whose mark is strong,
-// returning how many; cand has room for all of chunk. The marks are read in a pass of their own, from rows now
-// in the first-level cache: in the summing loop they would take registers
-// it needs.
-func sumMarked(base unsafe.Pointer, mask uint32, chunk []uint32, cand []int32, at int) (l [4]uint64, n int) {
-	l = sumRows(base, mask, chunk)
-	cand = cand[:len(chunk)]
-	for i, f := range chunk {
 		cand[n] = int32(at + i)
-		if *(*byte)(unsafe.Add(base, int(f&mask)*packedRow+packedMark))&markLevel >= strongLean/8 {
-			n++
-		}
+		// level ≥ strongLean/8 carries into bit markShift: 1 when strong
+		n += int((y>>(8*(packedMark-8))&markLevel + (markLevel + 1 - strongLean/8)) >> markShift)
 	}
-	return l, n
+	return [4]uint64{e0, o0, e1, o1}, n
 }
 
 func (m *Model) scoresFloat(ids []uint32, out []float32) {
