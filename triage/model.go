@@ -451,10 +451,10 @@ func (m *Model) scores(ids []uint32, out []float32, cand []int32, collect bool) 
 }
 
 // scoresPacked sums the packed rows of ids in two passes. The first only
-// reads a byte of each row: a loop that short keeps many rows' loads in
-// flight at once, and an item of a thousand bytes has some 650 rows
-// scattered over the 4 MiB table, so waiting on them is most of the cost.
-// The second sums the rows, now in cache, eight bytes at a time (SWAR):
+// brings the rows into the cache (prefetchRows): a loop that short keeps
+// many rows' loads in flight at once, and an item of a thousand bytes has
+// some 650 rows scattered over the 4 MiB table, so waiting on them is most
+// of the cost. The second sums the rows, now in cache, eight bytes at a time (SWAR):
 // each byte is biased to unsigned (x+128, by flipping its top bit) and its
 // word split into four 16-bit lanes of even and four of odd columns, so
 // one 64-bit add sums four columns. A lane holds at most 256 rows of 255
@@ -464,16 +464,13 @@ func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect 
 	p := m.pk
 	base := unsafe.Pointer(unsafe.SliceData(p.rows))
 	mask := m.mask()
-	var t byte
-	for _, f := range ids {
-		t += *(*byte)(unsafe.Add(base, int(f&mask)*packedRow))
-	}
+	t := prefetchRows(base, ids, mask)
 	nc := len(cand)
 	if collect {
 		cand = slices.Grow(cand, len(ids))[:nc+len(ids)]
 	}
 	var acc [packedRow]int32
-	acc[packedMark] = int32(t) // the byte read must be used; this column is not a score
+	acc[packedMark] = int32(t) // a byte read must be used; this column is not a score
 	for at := 0; at < len(ids); at += batch {
 		chunk := ids[at:min(at+batch, len(ids))]
 		var l [4]uint64
