@@ -46,24 +46,14 @@ var t2s = func() []uint16 {
 // ⺠ among them, has no decomposition and is left as it is.)
 var lookAlikes = [][2]rune{{0x2F00, 0x2FD5}, {0xF900, 0xFAD9}}
 
-// traditional has a bit per rune of the CJK Unified Ideographs block
-// (U+4E00–U+9FFF, the fast path's range): is it in t2s? At 2.6 KiB it stays
-// in the first-level cache, where the 128 KiB table does not, and most
-// characters of a letter are not traditional.
-var traditional = func() *[(0xA000 - 0x4E00) / 64]uint64 {
-	var b [(0xA000 - 0x4E00) / 64]uint64
-	for r := 0x4E00; r < 0xA000; r++ {
-		if t2s[r] != 0 {
-			b[(r-0x4E00)/64] |= 1 << (r % 64)
-		}
-	}
-	return &b
-}()
-
 // unfolded has a bit per rune of the BMP: does foldRune leave it as it is?
-// Normalising reads it for the three-byte runes outside the CJK Unified
-// Ideographs (punctuation such as 。、“”, kana, Hangul), where a call of
-// foldRune, a chain of range tests, costs more than the rune itself.
+// Normalising reads it for every three-byte rune, most of a Chinese letter:
+// a rune whose bit is set is kept without calling foldRune, a chain of
+// range tests that costs more than the rune itself. For a rune of the
+// CJK Unified Ideographs (U+4E00–U+9FFF) the bit is clear exactly when
+// it is traditional (in t2s); the block's bits, 2.6 KiB, stay in the
+// first-level cache, where the 128 KiB of t2s do not, and most characters
+// of a letter are not traditional.
 var unfolded = func() *[0x10000 / 64]uint64 {
 	var b [0x10000 / 64]uint64
 	for r := range rune(0x10000) {
@@ -185,12 +175,15 @@ func appendNormalized(dst []byte, s string) []byte {
 		// ASCII but capitals, and a space after something else.
 		if c >= 0xE1 && c <= 0xEF && c != 0xED && i+2 < len(s) && s[i+1]&0xC0 == 0x80 && s[i+2]&0xC0 == 0x80 {
 			r := rune(c&0x0F)<<12 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F)
-			if r >= 0x4E00 && r <= 0x9FFF { // only the traditional → simplified table applies
-				if traditional[(r-0x4E00)/64]&(1<<(r%64)) != 0 {
-					dst = append(dst, s[run:i]...)
-					dst = utf8.AppendRune(dst, rune(t2s[r]))
-					run = i + 3
-				}
+			if unfolded[r/64]&(1<<(r%64)) != 0 {
+				space = false
+				i += 3
+				continue
+			}
+			if r >= 0x4E00 && r <= 0x9FFF { // traditional: only t2s applies
+				dst = append(dst, s[run:i]...)
+				dst = utf8.AppendRune(dst, rune(t2s[r]))
+				run = i + 3
 				space = false
 				i += 3
 				continue
@@ -202,11 +195,6 @@ func appendNormalized(dst []byte, s string) []byte {
 				dst = append(dst, s[run:i]...)
 				dst = append(dst, lowerASCII(byte(r-0xFEE0)))
 				run = i + 3
-				space = false
-				i += 3
-				continue
-			}
-			if unfolded[r/64]&(1<<(r%64)) != 0 {
 				space = false
 				i += 3
 				continue
