@@ -454,11 +454,10 @@ func (m *Model) scores(ids []uint32, out []float32, cand []int32, collect bool) 
 // brings the rows into the cache (prefetchRows): a loop that short keeps
 // many rows' loads in flight at once, and an item of a thousand bytes has
 // some 650 rows scattered over the 4 MiB table, so waiting on them is most
-// of the cost. The second sums the rows, now in cache, eight bytes at a time (SWAR):
-// each byte is biased to unsigned (x+128, by flipping its top bit) and its
-// word split into four 16-bit lanes of even and four of odd columns, so
-// one 64-bit add sums four columns. A lane holds at most 256 rows of 255
-// before it is emptied into acc; the bias is taken off at the end.
+// of the cost. The second sums the rows, now in cache, in 16-bit lanes
+// (sumRows: SSE2 on amd64, 64-bit words elsewhere), each byte biased to
+// unsigned (x+128, by flipping its top bit). A lane holds at most 256
+// rows of 255 before it is emptied into acc; the bias is taken off then.
 func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect bool) []int32 {
 	const batch = 256
 	p := m.pk
@@ -473,7 +472,7 @@ func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect 
 	acc[packedMark] = int32(t) // a byte read must be used; this column is not a score
 	for at := 0; at < len(ids); at += batch {
 		chunk := ids[at:min(at+batch, len(ids))]
-		var l [4]uint64
+		var l [packedRow]uint16
 		if collect {
 			var n int
 			l, n = sumRows(base, mask, chunk, cand[nc:], at)
@@ -482,15 +481,8 @@ func (m *Model) scoresPacked(ids []uint32, out []float32, cand []int32, collect 
 			var spare [batch]int32 // the positions, not wanted
 			l, _ = sumRows(base, mask, chunk, spare[:], at)
 		}
-		for k := range 4 {
-			sh := 16 * k
-			acc[2*k] += int32(l[0] >> sh & 0xFFFF)
-			acc[2*k+1] += int32(l[1] >> sh & 0xFFFF)
-			acc[8+2*k] += int32(l[2] >> sh & 0xFFFF)
-			acc[9+2*k] += int32(l[3] >> sh & 0xFFFF)
-		}
 		for k := range packedMark {
-			acc[k] -= int32(128 * len(chunk))
+			acc[k] += int32(l[k]) - int32(128*len(chunk))
 		}
 	}
 	v := Value(len(ids))
@@ -516,18 +508,20 @@ const (
 	swarFlip  = 0x8080808080808080
 )
 
-// sumRows sums the packed rows of chunk (at most 256) into 16-bit lanes:
-// the even and odd columns of bytes 0-7, then of bytes 8-15, each biased
-// by 128. Its own function, so that the four sums stay in registers. It
-// also writes to cand the positions (chunk's start at, plus the index in
-// chunk) of the rows whose mark is strong, returning how many; cand has
+// sumRowsGo sums the packed rows of chunk (at most 256) by column, each
+// byte biased by 128 (so that 256 rows fit in 16 bits): sumRows on
+// architectures without one of their own (sumrows_amd64.s), and the
+// reference the tests hold that to. It sums in 16-bit lanes: the even and
+// odd columns of bytes 0-7, then of bytes 8-15, four sums in registers.
+// It also writes to cand the positions (chunk's start at, plus the index
+// in chunk) of the rows whose mark is strong, returning how many; cand has
 // room for all of chunk. The mark is the top byte of the second word that
 // the sum reads anyway (flipped at bit 7, which the level does not use),
 // so it costs no load: a pass of its own over the rows, from the
 // second-level cache by then, had cost a sixth of scoring. Each position
 // is written, and counted only when strong, so that no branch depends on
 // the weights.
-func sumRows(base unsafe.Pointer, mask uint32, chunk []uint32, cand []int32, at int) (l [4]uint64, n int) {
+func sumRowsGo(base unsafe.Pointer, mask uint32, chunk []uint32, cand []int32, at int) (sums [packedRow]uint16, n int) {
 	var e0, o0, e1, o1 uint64
 	cand = cand[:len(chunk)]
 	for i, f := range chunk {
@@ -542,7 +536,12 @@ func sumRows(base unsafe.Pointer, mask uint32, chunk []uint32, cand []int32, at 
 		// level ≥ strongLean/8 carries into bit markShift: 1 when strong
 		n += int((y>>(8*(packedMark-8))&markLevel + (markLevel + 1 - strongLean/8)) >> markShift)
 	}
-	return [4]uint64{e0, o0, e1, o1}, n
+	for k := range 4 {
+		sh := 16 * k
+		sums[2*k], sums[2*k+1] = uint16(e0>>sh), uint16(o0>>sh)
+		sums[8+2*k], sums[9+2*k] = uint16(e1>>sh), uint16(o1>>sh)
+	}
+	return sums, n
 }
 
 func (m *Model) scoresFloat(ids []uint32, out []float32) {

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // smallModel is a model of two heads with a few weights set, and the
@@ -490,4 +492,45 @@ func roundTrip(t *testing.T, m *Model) *Model {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// sumRows (in assembly on amd64) sums and marks as sumRowsGo does: over
+// random tables whose bytes include the extremes (a lane full of 255s
+// after the bias), random marks around the strong level, random buckets
+// beyond the mask, chunks of 0 to 256 rows, and a position offset.
+func TestSumRowsSSE(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const bits = 10
+	rows := make([]byte, (1<<bits)*packedRow)
+	base := unsafe.Pointer(unsafe.SliceData(rows))
+	for round := range 300 {
+		for i := range rows {
+			switch rng.IntN(4) {
+			case 0:
+				rows[i] = []byte{0x00, 0x7F, 0x80, 0xFF}[rng.IntN(4)]
+			default:
+				rows[i] = byte(rng.UintN(256))
+			}
+		}
+		if round%10 == 0 { // every byte at its largest once biased
+			for i := range rows {
+				rows[i] = 0x7F
+			}
+		}
+		n := rng.IntN(257)
+		if round < 2 {
+			n = 256 * round
+		}
+		chunk := make([]uint32, n)
+		for i := range chunk {
+			chunk[i] = rng.Uint32()
+		}
+		at := rng.IntN(1000)
+		cand, candGo := make([]int32, n), make([]int32, n)
+		sums, k := sumRows(base, 1<<bits-1, chunk, cand, at)
+		sumsGo, kGo := sumRowsGo(base, 1<<bits-1, chunk, candGo, at)
+		if sums != sumsGo || k != kGo || !slices.Equal(cand[:k], candGo[:kGo]) {
+			t.Fatalf("round %d, %d rows: sums %v, %d strong %v; sumRowsGo %v, %d strong %v", round, n, sums, k, cand[:k], sumsGo, kGo, candGo[:kGo])
+		}
+	}
 }
