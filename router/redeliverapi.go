@@ -111,9 +111,11 @@ type redelivery struct {
 // dead letter the item went to that the desk reads, the destinations that
 // dead letter's envelope names as undelivered (see deadLetter): the dead
 // letter all but the inspectors' (all, without a discipline dead letter),
-// the discipline dead letter the inspectors'. It returns nil when the item
-// is in no dead letter the desk reads. seesLead reports whether the desk
-// reads the discipline dead letter the item is in.
+// the discipline dead letter the inspectors' (all, when it is the only
+// dead letter of the item's decision: a discipline item, whose review
+// copy, say, no one else could then send on). It returns nil when the
+// item is in no dead letter the desk reads. seesLead reports whether the
+// desk reads the discipline dead letter the item is in.
 func (r *Router) share(rec *minsheng.Record, p *minsheng.Principal) (mine func(string) bool, seesLead bool) {
 	dl, ddl := r.cfg.Routes.DeadLetter, r.cfg.Routes.DisciplineDeadLetter
 	viaDL := dl != "" && p.CanRead(dl) && slices.Contains(rec.Destinations, dl)
@@ -121,9 +123,10 @@ func (r *Router) share(rec *minsheng.Record, p *minsheng.Principal) (mine func(s
 	if !viaDL && !viaDDL {
 		return nil, false
 	}
+	alone := viaDDL && rec.Decision != nil && slices.Equal(r.deadLetterTo(rec.Decision), []string{ddl})
 	return func(dest string) bool {
 		told := r.toldOfLead(dest)
-		return viaDL && (ddl == "" || !told) || viaDDL && told
+		return viaDL && (ddl == "" || !told) || viaDDL && (told || alone)
 	}, viaDDL
 }
 

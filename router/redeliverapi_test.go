@@ -657,3 +657,46 @@ func TestRedeliverRecordsWhatWasSentWhenAnotherTimesOut(t *testing.T) {
 		t.Errorf("%d of %d items reached gov_service other than once", twice, n)
 	}
 }
+
+// TestRedeliverDisciplineItemsReviewCopy: a discipline item triage was
+// unsure of goes to review and to the inspectors, and, refused, to the
+// discipline dead letter alone (the dead letter's desk must not learn of
+// it). That dead letter's envelope names review undelivered, so its desks
+// re-deliver review's copy too; before, they were told review had it, and
+// no desk could send it there.
+func TestRedeliverDisciplineItemsReviewCopy(t *testing.T) {
+	s := openStore(t)
+	q := &refusingQueues{Queues: s, dest: "review"}
+	r, err := New(context.Background(), DefaultConfig(), Options{Queues: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	f := redeliverOver(r, s)
+	it := testItem("disc-review")
+	d := &minsheng.Decision{Class: minsheng.ClassDiscipline, Confidence: 0.3, Review: true, ModelVersion: "m1"}
+	rec := routeAndRecord(t, context.Background(), r, s, it, d)
+	if !slices.Equal(rec.Destinations, []string{"discipline_dead_letter"}) {
+		t.Fatalf("routed to %v, want the discipline dead letter alone", rec.Destinations)
+	}
+	if status, raw := f.call(t, "GET", "dl", it.ID); status != http.StatusNotFound {
+		t.Errorf("the dead letter's desk: %d %s, want 404", status, raw)
+	}
+	q.dest = "none" // mended
+	status, raw := f.call(t, "GET", "cdi", it.ID)
+	if status != http.StatusOK || !strings.Contains(raw, `"redeliver_to":["review","discipline"]`) {
+		t.Errorf("inspectors' preview: %d %s, want review and discipline", status, raw)
+	}
+	status, a, raw := f.post(t, "ops", it.ID)
+	if status != http.StatusOK || !slices.Equal(a.Redelivered, []string{"review", "discipline"}) {
+		t.Fatalf("re-delivery by a desk reading both dead letters: %d %s", status, raw)
+	}
+	for _, dest := range []string{"review", "discipline"} {
+		if n := depth(t, s, dest); n != 1 {
+			t.Errorf("%s holds %d messages, want 1", dest, n)
+		}
+	}
+	if _, a, raw := f.post(t, "cdi", it.ID); len(a.Redelivered) != 0 {
+		t.Errorf("again: %s, want nothing sent", raw)
+	}
+}
