@@ -154,9 +154,9 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 }
 
 // shareRouted is when an item's share, as a desk not told of its lead
-// sees it, was routed: at the last routed step before any review or
-// re-delivery that names a destination other than the inspectors', where
-// the same item without a lead has its acked step. It is read from the
+// sees it, was routed: at the last routed step naming a destination other
+// than the inspectors' before any review or re-delivery step, where the
+// same item without a lead has its acked step. It is read from the
 // whole trail, not from the routed steps the desk is shown: a desk that
 // reads none of the first route's destinations (the petition bureau, for
 // an item triage sent to review and a person decided petition) was shown
