@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/base32"
@@ -96,6 +97,13 @@ type ledger struct {
 	// repaired: Open cut or filled damage before the end of the log
 	// (--skip-corrupt-ledger), so records once in it are gone.
 	repaired bool
+	// incomplete holds the IDs whose latest record is incomplete
+	// (Record.Incomplete: a route some destinations took and another
+	// could not before pipeline.route_timeout), for the pipeline's
+	// finisher (Store.Incomplete). Found at Open by the scan, which reads
+	// every frame's bytes anyway, and kept by the appender: derived from
+	// the ledger alone, it can never disagree with it after a crash.
+	incomplete map[string]struct{}
 
 	// the writer's state, owned by the appender goroutine
 	cur    *os.File
@@ -111,9 +119,10 @@ type ledger struct {
 }
 
 type appendReq struct {
-	id    string
-	frame []byte
-	err   chan error
+	id         string
+	frame      []byte
+	incomplete bool // the record is incomplete (ledger.incomplete)
+	err        chan error
 }
 
 var _ minsheng.Ledger = (*Store)(nil)
@@ -123,7 +132,7 @@ func openLedger(dir string, syncEvery time.Duration, skipCorrupt bool, log *slog
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	l := &ledger{dir: dir, log: log, sync: syncEvery, index: map[idKey]loc{}, other: map[string]loc{},
-		segs: map[uint32]*os.File{}, reqs: make(chan *appendReq, 4096), stop: make(chan struct{}), done: make(chan struct{})}
+		incomplete: map[string]struct{}{}, segs: map[uint32]*os.File{}, reqs: make(chan *appendReq, 4096), stop: make(chan struct{}), done: make(chan struct{})}
 	names, err := filepath.Glob(filepath.Join(dir, "*.log"))
 	if err != nil {
 		return nil, err
@@ -178,7 +187,7 @@ func (l *ledger) scan(no uint32, f *os.File, last, skipCorrupt bool) (int64, err
 		}
 		if err == nil {
 			if id := string(id); id != fillerID {
-				l.put(id, loc{no, uint32(off)})
+				l.put(id, loc{no, uint32(off)}, isIncomplete(rec))
 			}
 			off += int64(frameHeader + len(id) + len(rec))
 			continue
@@ -373,10 +382,32 @@ func (l *ledger) roll(no uint32) error {
 	return nil
 }
 
-func (l *ledger) put(id string, at loc) {
+// incompleteMark is the end of what marks an incomplete record's JSON,
+// `"incomplete":true`, from both encoders (minsheng.AppendRecordJSON's own
+// and encoding/json's). No other field of a record has a name ending so,
+// and inside a JSON string a quote is escaped, so a record holds these
+// bytes only when it is incomplete (a text quoting the mark holds
+// `\"incomplete\":true`; an attribute named so has a string value). The
+// whole mark is not searched for: its first byte, a quote, is in every key,
+// and bytes.Index took 0.8 µs a record of 1.9 KB for it against 0.1 µs for
+// this (BenchmarkLedgerOpen measures the scan).
+var incompleteMark = []byte(`plete":true`)
+
+// isIncomplete reports whether a record's JSON is of an incomplete record,
+// without decoding it: the scan at Open asks it of every frame. A record
+// it were wrong about would cost the finisher a Lookup, and nothing else.
+func isIncomplete(rec []byte) bool { return bytes.Contains(rec, incompleteMark) }
+
+// put indexes the record of id written at at, incomplete or not.
+func (l *ledger) put(id string, at loc, incomplete bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.last, l.hasLast = at, true
+	if incomplete {
+		l.incomplete[id] = struct{}{}
+	} else if len(l.incomplete) > 0 {
+		delete(l.incomplete, id)
+	}
 	if k, ok := keyOf(id); ok {
 		l.index[k] = at
 		return
@@ -467,7 +498,7 @@ func (l *ledger) write(buf []byte, batch []*appendReq) error {
 	}
 	off := l.curOff
 	for _, r := range batch {
-		l.put(r.id, loc{l.curNo, uint32(off)})
+		l.put(r.id, loc{l.curNo, uint32(off)}, r.incomplete)
 		off += int64(len(r.frame))
 	}
 	l.curOff = off
@@ -504,16 +535,16 @@ func sealFrame(frame []byte, id string) []byte {
 }
 
 func (l *ledger) append(ctx context.Context, id string, rec []byte) error {
-	return l.appendFrame(ctx, id, encodeFrame(id, rec))
+	return l.appendFrame(ctx, id, encodeFrame(id, rec), isIncomplete(rec))
 }
 
 // appendFrame appends a frame encodeFrame or sealFrame made. An ID over
 // 255 bytes, which the frame's one length byte cannot hold, is refused.
-func (l *ledger) appendFrame(ctx context.Context, id string, frame []byte) error {
+func (l *ledger) appendFrame(ctx context.Context, id string, frame []byte, incomplete bool) error {
 	if len(id) > 255 {
 		return fmt.Errorf("ledger: id too long")
 	}
-	r := &appendReq{id: id, frame: frame, err: make(chan error, 1)}
+	r := &appendReq{id: id, frame: frame, incomplete: incomplete, err: make(chan error, 1)}
 	l.closing.RLock()
 	if l.closed {
 		l.closing.RUnlock()
@@ -609,7 +640,32 @@ func (s *Store) Commit(ctx context.Context, r *minsheng.Record) error {
 	if err != nil {
 		return fmt.Errorf("store: commit %s: %w", r.ID, err)
 	}
-	return s.ledger.appendFrame(ctx, r.ID, sealFrame(frame, r.ID))
+	return s.ledger.appendFrame(ctx, r.ID, sealFrame(frame, r.ID), r.Incomplete)
+}
+
+// Incomplete returns, sorted, the IDs of the items whose latest record is
+// incomplete (Record.Incomplete), for the pipeline to finish their routes.
+// It reads nothing: the set is kept in memory, found at Open by the scan of
+// the ledger's frames (without decoding them) and kept by Commit. A crash
+// cannot make it disagree with the ledger: a record the crash lost (the
+// ledger is fsynced every LedgerSyncInterval) is lost to the set as well,
+// and the ID is back to its previous record's state.
+func (s *Store) Incomplete() []string {
+	s.ledger.mu.RLock()
+	ids := make([]string, 0, len(s.ledger.incomplete))
+	for id := range s.ledger.incomplete {
+		ids = append(ids, id)
+	}
+	s.ledger.mu.RUnlock()
+	slices.Sort(ids)
+	return ids
+}
+
+// IncompleteCount is len(Incomplete()), without the list.
+func (s *Store) IncompleteCount() int {
+	s.ledger.mu.RLock()
+	defer s.ledger.mu.RUnlock()
+	return len(s.ledger.incomplete)
 }
 
 // Each calls fn with the record of every handled item, its latest, in the

@@ -138,7 +138,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minsheng_store_commit_writes",
 		Help: "Writes sharing one commit.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
 	if opts.Metrics != nil {
-		for _, c := range []prometheus.Collector{s.commitSeconds, s.batchSize} {
+		incomplete := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "minsheng_incomplete_items",
+			Help: "Items whose latest ledger record is incomplete: some destinations hold them, others are yet to (the pipeline's finisher sends them on)."},
+			func() float64 { return float64(s.IncompleteCount()) })
+		for _, c := range []prometheus.Collector{s.commitSeconds, s.batchSize, incomplete} {
 			if err := opts.Metrics.Register(c); err != nil {
 				s.ledger.close()
 				db.Close()
