@@ -410,6 +410,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	} else {
 		close(gcDone)
 	}
+	// Incomplete routes finished without waiting for their sources: at
+	// start and every pipeline.finish_interval (pipeline/finisher.go).
+	finCtx, stopFinisher := context.WithCancel(context.Background())
+	finDone := make(chan struct{})
+	go func() { defer close(finDone); g.pipeline.RunFinisher(finCtx) }()
 	srvErr := make(chan error, 2)
 	go func() { srvErr <- srv.Serve(ln) }()
 	if g.snapshotting {
@@ -442,9 +447,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	stopSources()
 	stopGC()
 	cancelBase() // new requests are refused, long polls return
+	stopFinisher()
 	if perr := g.pipeline.Stop(deadline); perr != nil {
 		g.log.Error("shutdown", "err", perr)
 	}
+	<-finDone // a route it is finishing ends within route_timeout
 	g.log.Info("shutting down: items drained; closing connections")
 	srv.Shutdown(deadline)
 	wg.Wait()

@@ -309,3 +309,235 @@ func leadGateway(t *testing.T, k *testkafka.Cluster, x *cases.Index, dests ...st
 	}
 	return s, r, p.Emitter()
 }
+
+// hookRouter counts the finishing routes (RouteExcept) and, with entered
+// set, tells of each and waits for release before sending.
+type hookRouter struct {
+	*router.Router
+	excepts atomic.Int64
+	entered chan string
+	release chan struct{}
+}
+
+func (h *hookRouter) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, reached []string) (minsheng.Routing, error) {
+	h.excepts.Add(1)
+	if h.entered != nil {
+		h.entered <- it.ID
+		<-h.release
+	}
+	return h.Router.RouteExcept(ctx, it, d, reached)
+}
+
+// extraLister lists an ID of its own beside the store's incomplete ones.
+type extraLister struct {
+	*store.Store
+	extra string
+}
+
+func (l extraLister) Incomplete() []string { return append(l.Store.Incomplete(), l.extra) }
+
+type finishRig struct {
+	k     *testkafka.Cluster
+	s     *store.Store
+	r     *hookRouter
+	p     *Pipeline
+	e     minsheng.Emitter
+	clock atomic.Int64 // added to the time (Options.Now)
+}
+
+// newFinishRig is leadGateway's setup (12345's topic and the inspectors',
+// every item a service request with a lead), with the pipeline, its
+// router hooked and its clock movable. ledger, when not nil, wraps the
+// store as the pipeline's ledger.
+func newFinishRig(t *testing.T, ledger func(*store.Store) minsheng.Ledger) *finishRig {
+	t.Helper()
+	f := &finishRig{k: testkafka.StartT(t)}
+	cfg := router.DefaultConfig()
+	for _, d := range []string{"gov_service", "discipline"} {
+		if err := f.k.CreateTopics("minsheng." + d); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Destinations[d] = router.Destination{Sink: router.SinkKafka, Identity: router.IdentityAuto}
+	}
+	cfg.Kafka.Brokers = f.k.Addrs()
+	var err error
+	if f.s, err = store.Open(t.TempDir(), store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.s.Close() })
+	r, err := router.New(context.Background(), cfg, router.Options{Queues: f.s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	f.r = &hookRouter{Router: r}
+	var led minsheng.Ledger = f.s
+	if ledger != nil {
+		led = ledger(f.s)
+	}
+	now := func() time.Time { return time.Now().Add(time.Duration(f.clock.Load())) }
+	if f.p, err = New(Config{RouteTimeout: 300 * time.Millisecond}, Options{Triager: leadTriager{}, Router: f.r, Ledger: led, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	f.e = f.p.Emitter()
+	return f
+}
+
+// incomplete offers an item while the inspectors' topic fails, leaving
+// its record incomplete (12345's topic holds it), and returns its ID and
+// the fault, still in place.
+func (f *finishRig) incomplete(t *testing.T, ref string) (string, *kfake.FaultHandle) {
+	t.Helper()
+	fault := f.k.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "minsheng.discipline", Err: kerr.TopicAuthorizationFailed, Count: -1})
+	res := f.offer(t, ref)
+	if res.err == nil {
+		t.Fatalf("acked while the inspectors' topic fails: %+v", res.out)
+	}
+	if rec, err := f.s.Lookup(context.Background(), res.out.ItemID); err != nil || !rec.Incomplete {
+		t.Fatalf("record %+v %v, want incomplete", rec, err)
+	}
+	return res.out.ItemID, fault
+}
+
+// later moves the clock past route_timeout after the last attempt.
+func (f *finishRig) later() { f.clock.Add(int64(time.Hour)) }
+
+// copies counts the item's messages in minsheng.<dest>.
+func (f *finishRig) copies(t *testing.T, id, dest, group string, want int) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n, err := f.k.Copies(ctx, "minsheng."+dest, group, id, want, 700*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (f *finishRig) wantDelivered(t *testing.T, id string) {
+	t.Helper()
+	rec, err := f.s.Lookup(context.Background(), id)
+	if err != nil || rec.Incomplete || !slices.Equal(slices.Sorted(slices.Values(rec.Destinations)), []string{"discipline", "gov_service"}) {
+		t.Errorf("record %+v %v; want complete, at both", rec, err)
+	}
+	for _, d := range []string{"gov_service", "discipline"} {
+		if n := f.copies(t, id, d, "finish-"+d, 1); n != 1 {
+			t.Errorf("%s holds %d copies, want 1", d, n)
+		}
+	}
+}
+
+// newRaceRig is a finishRig with the item ref's record incomplete, the
+// inspectors' topic back, the clock past route_timeout, and the finishing
+// routes held until f.r.release is closed (f.r.entered tells of each).
+func newRaceRig(t *testing.T, ref string) (*finishRig, string) {
+	f := newFinishRig(t, nil)
+	id, fault := f.incomplete(t, ref)
+	fault.Remove()
+	f.later()
+	f.r.entered, f.r.release = make(chan string), make(chan struct{})
+	return f, id
+}
+
+// offer is the source offering the item ref (again).
+func (f *finishRig) offer(t *testing.T, ref string) result {
+	return emit(t, f.e, item(ref, "路灯坏了"))
+}
+
+// TestFinisherRacesOffer: the finisher and the source offering the item
+// again at the same moment send it to the inspectors once, whichever
+// comes first; the offer is acked (a repeat when the finisher did it).
+func TestFinisherRacesOffer(t *testing.T) {
+	t.Run("finisher first, the offer waits for it", func(t *testing.T) {
+		f, id := newRaceRig(t, "RACE-1")
+		finished := make(chan int, 1)
+		go func() { finished <- f.p.FinishIncomplete(context.Background()) }()
+		<-f.r.entered // the finisher is sending it
+		waiting := make(chan string, 1)
+		f.p.waiting = func(id string) { waiting <- id }
+		offered := make(chan result, 1)
+		go func() { offered <- f.offer(t, "RACE-1") }()
+		if got := <-waiting; got != id {
+			t.Fatalf("waiting for %s, want %s", got, id)
+		}
+		close(f.r.release)
+		if n := <-finished; n != 1 {
+			t.Errorf("the finisher finished %d routes, want 1", n)
+		}
+		res := <-offered
+		if res.err != nil || !res.out.Duplicate {
+			t.Errorf("the offer: %+v %v; want acked, a repeat", res.out, res.err)
+		}
+		if n := f.r.excepts.Load(); n != 1 {
+			t.Errorf("%d finishing routes, want 1", n)
+		}
+		f.wantDelivered(t, id)
+	})
+	t.Run("offer first, the finisher leaves it", func(t *testing.T) {
+		f, id := newRaceRig(t, "RACE-2")
+		offered := make(chan result, 1)
+		go func() { offered <- f.offer(t, "RACE-2") }()
+		<-f.r.entered // the offer is sending it
+		if n := f.p.FinishIncomplete(context.Background()); n != 0 {
+			t.Errorf("the finisher finished %d routes while the offer was, want 0", n)
+		}
+		close(f.r.release)
+		if res := <-offered; res.err != nil || res.out.Duplicate {
+			t.Errorf("the offer: %+v %v; want acked, finished by it", res.out, res.err)
+		}
+		if n := f.p.FinishIncomplete(context.Background()); n != 0 {
+			t.Errorf("the finisher finished %d routes after the offer had, want 0", n)
+		}
+		if n := f.r.excepts.Load(); n != 1 {
+			t.Errorf("%d finishing routes, want 1", n)
+		}
+		f.wantDelivered(t, id)
+	})
+}
+
+// TestFinisherLeaves: what the finisher does not finish. A record whose
+// last attempt is younger than route_timeout (its source may be offering
+// it again now); an ID the ledger lists whose record is complete (finished
+// meanwhile); and, while the inspectors' topic is still down, every item
+// after the first that lacks it in the same pass: tried once a pass, not
+// once an item. Then, the topic back, one pass finishes both.
+func TestFinisherLeaves(t *testing.T) {
+	done := minsheng.ItemID(minsheng.ChannelHotline, "12345", "DONE") // listed, its record complete
+	f := newFinishRig(t, func(s *store.Store) minsheng.Ledger { return extraLister{s, done} })
+	if err := f.s.Commit(context.Background(), &minsheng.Record{ID: done, Item: item("DONE", "x"), Decision: &minsheng.Decision{Class: minsheng.ClassGovService},
+		Destinations: []string{"gov_service"}}); err != nil {
+		t.Fatal(err)
+	}
+	a, fault := f.incomplete(t, "LEAVE-1")
+	b := item("LEAVE-2", "路灯坏了")
+	if res := emit(t, f.e, b); res.err == nil { // the fault still in place
+		t.Fatalf("acked while the inspectors' topic fails: %+v", res.out)
+	}
+	if got := f.s.Incomplete(); !slices.Equal(got, slices.Sorted(slices.Values([]string{a, b.ID}))) {
+		t.Fatalf("incomplete %v, want %s and %s", got, a, b.ID)
+	}
+	f.clock.Store(-int64(time.Minute)) // as just after their routes
+	if n := f.p.FinishIncomplete(context.Background()); n != 0 || f.r.excepts.Load() != 0 {
+		t.Errorf("just after their routes: %d finished, %d finishing routes; want none", n, f.r.excepts.Load())
+	}
+	f.clock.Store(0)
+	f.later()
+	if n := f.p.FinishIncomplete(context.Background()); n != 0 || f.r.excepts.Load() != 1 {
+		t.Errorf("the inspectors' topic down: %d finished, %d finishing routes; want 0, 1", n, f.r.excepts.Load())
+	}
+	fault.Remove()
+	if n := f.p.FinishIncomplete(context.Background()); n != 2 || f.r.excepts.Load() != 3 {
+		t.Errorf("the inspectors' topic back: %d finished, %d finishing routes in all; want 2, 3", n, f.r.excepts.Load())
+	}
+	if got := f.s.Incomplete(); len(got) != 0 {
+		t.Errorf("incomplete %v after the pass, want none", got)
+	}
+	if rec, err := f.s.Lookup(context.Background(), done); err != nil || len(rec.Trail) != 0 {
+		t.Errorf("the complete record listed: %+v %v; want it left as it was", rec, err)
+	}
+	for _, id := range []string{a, b.ID} {
+		if n := f.copies(t, id, "discipline", "leave-"+id, 2); n != 1 {
+			t.Errorf("the inspectors' topic holds %d copies of %s, want 1", n, id)
+		}
+	}
+}

@@ -33,6 +33,13 @@ type Config struct {
 	// RouteTimeout bounds how long an item may wait for its destinations
 	// (retrying an unavailable one) before its source is told it failed.
 	RouteTimeout time.Duration `yaml:"route_timeout" default:"5s" validate:"gt=0"`
+	// FinishInterval is how often the gateway finishes incomplete routes
+	// itself (at start, then at this interval): an item some destinations
+	// took and another could not before route_timeout is sent to those
+	// that lack it without waiting for its source to offer it again,
+	// which a desk that gave up, a one-off import or a deleted mail never
+	// does (finisher.go).
+	FinishInterval time.Duration `yaml:"finish_interval" default:"1m" validate:"gt=0"`
 }
 
 // Options are the pipeline's collaborators.
@@ -74,6 +81,11 @@ type Pipeline struct {
 	items    *prometheus.CounterVec
 	latency  prometheus.Histogram
 	inFlight prometheus.Gauge
+	finished *prometheus.CounterVec
+
+	// waiting, when set (tests), is called when an item's handling finds
+	// another handling of its ID and waits for it (join).
+	waiting func(id string)
 }
 
 type flight struct {
@@ -93,6 +105,9 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	if cfg.RouteTimeout <= 0 {
 		cfg.RouteTimeout = 5 * time.Second
 	}
+	if cfg.FinishInterval <= 0 {
+		cfg.FinishInterval = time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -105,8 +120,10 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	p.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minsheng_item_seconds",
 		Help: "Time from an item entering the pipeline to its ack.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)})
 	p.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "minsheng_items_in_flight", Help: "Items in the pipeline now."})
+	p.finished = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_incomplete_finished_total",
+		Help: "Incomplete routes the gateway tried to finish itself, by outcome (complete, dead_lettered, incomplete: still lacking a destination, failed: not recorded)."}, []string{"outcome"})
 	if o.Metrics != nil {
-		for _, c := range []prometheus.Collector{p.items, p.latency, p.inFlight} {
+		for _, c := range []prometheus.Collector{p.items, p.latency, p.inFlight, p.finished} {
 			if err := o.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("pipeline: metrics: %w", err)
 			}
@@ -234,6 +251,9 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 	for {
 		mine, other := p.join(it.ID)
 		if mine == nil {
+			if p.waiting != nil {
+				p.waiting(it.ID)
+			}
 			<-other.done
 			if other.err != nil {
 				continue // the first attempt failed: try ourselves
@@ -262,12 +282,12 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 			// and the record read again under it, so that neither writes
 			// over the other (a review lost would leave the item in
 			// review, for a second decision to send it to a second body).
-			if l, ok := p.o.Router.(ItemLocker); ok {
-				defer l.LockItem(it.ID)()
-				if rec, lerr = p.o.Ledger.Lookup(ctx, it.ID); lerr != nil {
-					p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
-					return minsheng.Outcome{ItemID: it.ID}, fmt.Errorf("ledger: %w", lerr)
-				}
+			var unlock func()
+			rec, unlock, lerr = p.lockItem(ctx, it.ID, rec)
+			defer unlock()
+			if lerr != nil {
+				p.items.WithLabelValues(string(it.Channel), "", "failed").Inc()
+				return minsheng.Outcome{ItemID: it.ID}, lerr
 			}
 			if rec.Incomplete {
 				return p.finish(ctx, it, rec)
@@ -404,6 +424,24 @@ func (p *Pipeline) commitIncomplete(rec *minsheng.Record, log itemLog) bool {
 	return true
 }
 
+// lockItem takes the router's lock of item id (ItemLocker), the one review
+// decisions and re-deliveries hold, and reads its record again under it:
+// the record rec read before the lock may have been changed meanwhile. It
+// returns the record and the unlock (to call also on error). A router
+// without item locks returns rec as it is.
+func (p *Pipeline) lockItem(ctx context.Context, id string, rec *minsheng.Record) (*minsheng.Record, func(), error) {
+	l, ok := p.o.Router.(ItemLocker)
+	if !ok {
+		return rec, func() {}, nil
+	}
+	unlock := l.LockItem(id)
+	again, err := p.o.Ledger.Lookup(ctx, id)
+	if err != nil {
+		return nil, unlock, fmt.Errorf("ledger: %w", err)
+	}
+	return again, unlock, nil
+}
+
 // CaseScoper is implemented by a Router that says which destinations a
 // record's case is found among (router.Router.CaseScope). The pipeline asks
 // it of an incomplete record, which keeps its place in the case index when
@@ -413,7 +451,7 @@ type CaseScoper interface {
 }
 
 // finish routes an item whose record is incomplete, offered again by its
-// source: the recorded item, with the recorded decision (not decided
+// source (offered), or found by the finisher (offered nil): the recorded item, with the recorded decision (not decided
 // again), to the destinations the decision names that do not hold it. It
 // then records it complete, or, failing again, incomplete with any more
 // destinations that took it. A destination refusing it for good sends it
@@ -421,6 +459,10 @@ type CaseScoper interface {
 func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *minsheng.Record) (minsheng.Outcome, error) {
 	it := prev.Item
 	log := itemLog{p.o.Logger, it}
+	by := []any{"by", "finisher"} // who finishes it, for the log
+	if offered != nil {
+		by = []any{"by", "offer", "offered_trace_id", offered.TraceID}
+	}
 	if prev.Review != nil && prev.Review.Pending {
 		// A person's decision is being sent on: the review desk finishes
 		// it (deciding it the same way again), and only then is the rest
@@ -451,7 +493,7 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 	}
 	if err != nil {
 		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
-		log.Warn("still not routed in full; the source keeps the item", "class", d.Class, "offered_trace_id", offered.TraceID, "err", err)
+		log.Warn("still not routed in full; the source keeps the item", append(by, "class", d.Class, "err", err)...)
 		if len(rt.Destinations) > 0 {
 			p.commitIncomplete(&rec, log)
 		}
@@ -491,7 +533,7 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 		p.o.Linker.Drop(it.ID)
 	}
 	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
-	log.Info("incomplete route finished", "class", d.Class, "offered_trace_id", offered.TraceID, "sent", strings.Join(rt.Destinations, ","))
+	log.Info("incomplete route finished", append(by, "class", d.Class, "sent", strings.Join(rt.Destinations, ","))...)
 	return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: &d, Destinations: rec.Destinations}, nil
 }
 

@@ -174,6 +174,19 @@ func (k *Cluster) Read(ctx context.Context, topic, group string, want int, linge
 	}
 }
 
+// Copies reads a topic as Read does and counts the messages keyed key (an
+// item's ID): how many copies of the item the topic holds.
+func (k *Cluster) Copies(ctx context.Context, topic, group, key string, want int, linger time.Duration) (int, error) {
+	msgs, err := k.Read(ctx, topic, group, want, linger)
+	n := 0
+	for _, m := range msgs {
+		if string(m.Key) == key {
+			n++
+		}
+	}
+	return n, err
+}
+
 // Header returns a message header's value.
 func Header(m kafka.Message, key string) string {
 	for _, h := range m.Headers {

@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	minsheng "github.com/minsheng/minsheng"
+)
+
+// The finisher: an item some of whose destinations took it before another
+// stayed unavailable past route_timeout is recorded incomplete, and its
+// source is told it failed. Offered again, it is sent to the destinations
+// that lack it (process, finish). A source that never offers it again (a
+// desk that got 503 and gave up, a one-off import, a mail deleted) would
+// leave those destinations without it for good: a lead the inspectors
+// never get. So the pipeline finishes such routes itself, at start and
+// every finish_interval, exactly as an offer would: under the item's
+// flight (an offer at the same moment waits for it, and is answered from
+// its outcome) and the router's item lock, with the record read again
+// under both, by finish. The IDs come from the ledger (IncompleteLister),
+// which keeps them without decoding any record.
+
+// IncompleteLister is implemented by a Ledger that lists the IDs of the
+// items whose latest record is incomplete (store.Store.Incomplete). An ID
+// it names may have a complete record by the time it is read (finished
+// meanwhile): the finisher reads each record and skips those.
+type IncompleteLister interface {
+	Incomplete() []string
+}
+
+// Finisher outcomes (minsheng_incomplete_finished_total's label).
+const (
+	finishedComplete     = "complete"
+	finishedDeadLettered = "dead_lettered"
+	finishedIncomplete   = "incomplete"
+	finishedFailed       = "failed"
+)
+
+// errFinisherLeft is the outcome a finisher's flight lands with when it
+// left the item alone: an offer that waited for it handles the item
+// itself, as after a failed attempt.
+var errFinisherLeft = errors.New("left to the source by the finisher")
+
+// RunFinisher finishes incomplete routes (FinishIncomplete) now and every
+// FinishInterval, until ctx ends or the pipeline stops. It returns at once
+// when the ledger lists no incomplete IDs (not an IncompleteLister).
+func (p *Pipeline) RunFinisher(ctx context.Context) {
+	if _, ok := p.o.Ledger.(IncompleteLister); !ok {
+		return
+	}
+	tick := time.NewTicker(p.cfg.FinishInterval)
+	defer tick.Stop()
+	for {
+		p.FinishIncomplete(ctx)
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		case <-p.stopCh:
+			return
+		}
+	}
+}
+
+// FinishIncomplete makes one pass over the incomplete records, finishing
+// each route that no one else is handling, whose review decision (if any)
+// is not being sent on, and whose last step is older than route_timeout
+// (its source may be offering it again now). An item whose missing
+// destinations include one that failed earlier in the pass is left to the
+// next: a topic that is down costs a pass one route_timeout, not one per
+// item. It returns how many routes it finished (complete or
+// dead-lettered).
+func (p *Pipeline) FinishIncomplete(ctx context.Context) int {
+	l, ok := p.o.Ledger.(IncompleteLister)
+	if !ok {
+		return 0
+	}
+	down := map[string]bool{} // destinations that failed in this pass
+	n := 0
+	for _, id := range l.Incomplete() {
+		if ctx.Err() != nil || p.Stopping() {
+			break
+		}
+		switch p.finishOne(id, down) {
+		case finishedComplete, finishedDeadLettered:
+			n++
+		}
+	}
+	return n
+}
+
+// finishOne finishes the route of item id if it should, and returns the
+// outcome ("" when it left the item alone).
+func (p *Pipeline) finishOne(id string, down map[string]bool) (outcome string) {
+	// Counted among the items in flight, so that Stop waits for it.
+	p.stopMu.RLock()
+	if p.stopping {
+		p.stopMu.RUnlock()
+		return ""
+	}
+	p.wg.Add(1)
+	p.stopMu.RUnlock()
+	defer p.wg.Done()
+
+	mine, _ := p.join(id)
+	if mine == nil {
+		return "" // an offer is handling it, and finishes it if it can
+	}
+	out, err := minsheng.Outcome{ItemID: id}, errFinisherLeft
+	defer func() { p.land(id, mine, out, err) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
+	defer cancel()
+	rec, lerr := p.o.Ledger.Lookup(ctx, id)
+	if lerr != nil || !p.finishable(rec, down) {
+		return ""
+	}
+	rec, unlock, lerr := p.lockItem(ctx, id, rec)
+	defer unlock()
+	if lerr != nil || !p.finishable(rec, down) {
+		return ""
+	}
+	out, err = p.finish(ctx, nil, rec)
+	if err != nil {
+		// Still incomplete: recorded again when more destinations took
+		// it (as an offer's attempt is), else as it was. Those it still
+		// lacks are down for the rest of the pass.
+		outcome = finishedIncomplete
+		if after, lerr := p.o.Ledger.Lookup(context.Background(), id); lerr == nil && after.Incomplete {
+			rec = after
+		} else if lerr != nil {
+			outcome = finishedFailed
+		}
+		for _, d := range p.lacking(rec) {
+			down[d] = true
+		}
+		p.finished.WithLabelValues(outcome).Inc()
+		return outcome
+	}
+	// A waiting offer is answered from this outcome, as a repeat.
+	outcome = finishedComplete
+	if planned, _ := p.o.Router.DestinationsFor(out.Decision); slices.ContainsFunc(planned, func(d string) bool { return !slices.Contains(out.Destinations, d) }) {
+		outcome = finishedDeadLettered
+	}
+	p.finished.WithLabelValues(outcome).Inc()
+	return outcome
+}
+
+// finishable reports whether the finisher should finish rec's route now:
+// it is incomplete, with an item and a decision, no review decision is
+// being sent on (the review desk finishes that), its last step is older
+// than route_timeout, and none of the destinations it lacks failed in this
+// pass.
+func (p *Pipeline) finishable(rec *minsheng.Record, down map[string]bool) bool {
+	if !rec.Incomplete || rec.Item == nil || rec.Decision == nil || (rec.Review != nil && rec.Review.Pending) {
+		return false
+	}
+	var last time.Time
+	for _, ev := range rec.Trail {
+		if ev.At.After(last) {
+			last = ev.At
+		}
+	}
+	if p.o.Now().Sub(last) < p.cfg.RouteTimeout {
+		return false
+	}
+	return !slices.ContainsFunc(p.lacking(rec), func(d string) bool { return down[d] })
+}
+
+// lacking is the destinations rec's decision names that neither hold the
+// item nor refused it for good: those finish sends it to.
+func (p *Pipeline) lacking(rec *minsheng.Record) []string {
+	planned, _ := p.o.Router.DestinationsFor(rec.Decision)
+	return slices.DeleteFunc(slices.Clone(planned), func(d string) bool {
+		return slices.Contains(rec.Destinations, d) || slices.ContainsFunc(rec.Undelivered, func(u minsheng.Undelivered) bool { return u.Destination == d })
+	})
+}
