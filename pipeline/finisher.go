@@ -17,8 +17,8 @@ import (
 // leave those destinations without it for good: a lead the inspectors
 // never get. So the pipeline finishes such routes itself, at start and
 // every finish_interval, exactly as an offer would: under the item's
-// flight (an offer at the same moment waits for it, and is answered from
-// its outcome) and the router's item lock, with the record read again
+// flight (an offer at the same moment waits for it, then reads the record:
+// a repeat once finished) and the router's item lock, with the record read again
 // under both, by finish. The IDs come from the ledger (IncompleteLister),
 // which keeps them without decoding any record.
 
@@ -38,10 +38,12 @@ const (
 	finishedFailed       = "failed"
 )
 
-// errFinisherLeft is the outcome a finisher's flight lands with when it
-// left the item alone: an offer that waited for it handles the item
-// itself, as after a failed attempt.
-var errFinisherLeft = errors.New("left to the source by the finisher")
+// errFinisher is what a finisher's flight lands with, whatever it did: an
+// offer that waited for it handles the item itself, as after a failed
+// attempt, and so reads the record again: finished, it is answered from it
+// as a repeat (and a desk's post of other content under the same ref as a
+// conflict, which the first's outcome would not tell).
+var errFinisher = errors.New("handled by the finisher")
 
 // RunFinisher finishes incomplete routes (FinishIncomplete) now and every
 // FinishInterval, until ctx ends or the pipeline stops. It returns at once
@@ -108,8 +110,7 @@ func (p *Pipeline) finishOne(id string, down map[string]bool) (outcome string) {
 	if mine == nil {
 		return "" // an offer is handling it, and finishes it if it can
 	}
-	out, err := minsheng.Outcome{ItemID: id}, errFinisherLeft
-	defer func() { p.land(id, mine, out, err) }()
+	defer p.land(id, mine, minsheng.Outcome{ItemID: id}, errFinisher)
 
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
 	defer cancel()
@@ -122,7 +123,7 @@ func (p *Pipeline) finishOne(id string, down map[string]bool) (outcome string) {
 	if lerr != nil || !p.finishable(rec, down) {
 		return ""
 	}
-	out, err = p.finish(ctx, nil, rec)
+	out, err := p.finish(ctx, nil, rec)
 	if err != nil {
 		// Still incomplete: recorded again when more destinations took
 		// it (as an offer's attempt is), else as it was. Those it still
@@ -139,7 +140,6 @@ func (p *Pipeline) finishOne(id string, down map[string]bool) (outcome string) {
 		p.finished.WithLabelValues(outcome).Inc()
 		return outcome
 	}
-	// A waiting offer is answered from this outcome, as a repeat.
 	outcome = finishedComplete
 	if planned, _ := p.o.Router.DestinationsFor(out.Decision); slices.ContainsFunc(planned, func(d string) bool { return !slices.Contains(out.Destinations, d) }) {
 		outcome = finishedDeadLettered

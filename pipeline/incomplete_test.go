@@ -448,31 +448,44 @@ func (f *finishRig) offer(t *testing.T, ref string) result {
 // again at the same moment send it to the inspectors once, whichever
 // comes first; the offer is acked (a repeat when the finisher did it).
 func TestFinisherRacesOffer(t *testing.T) {
-	t.Run("finisher first, the offer waits for it", func(t *testing.T) {
-		f, id := newRaceRig(t, "RACE-1")
-		finished := make(chan int, 1)
-		go func() { finished <- f.p.FinishIncomplete(context.Background()) }()
-		<-f.r.entered // the finisher is sending it
-		waiting := make(chan string, 1)
-		f.p.waiting = func(id string) { waiting <- id }
-		offered := make(chan result, 1)
-		go func() { offered <- f.offer(t, "RACE-1") }()
-		if got := <-waiting; got != id {
-			t.Fatalf("waiting for %s, want %s", got, id)
-		}
-		close(f.r.release)
-		if n := <-finished; n != 1 {
-			t.Errorf("the finisher finished %d routes, want 1", n)
-		}
-		res := <-offered
-		if res.err != nil || !res.out.Duplicate {
-			t.Errorf("the offer: %+v %v; want acked, a repeat", res.out, res.err)
-		}
-		if n := f.r.excepts.Load(); n != 1 {
-			t.Errorf("%d finishing routes, want 1", n)
-		}
-		f.wantDelivered(t, id)
-	})
+	for _, tc := range []struct {
+		name  string
+		other bool // a desk's post of other content under the ref
+	}{
+		{name: "finisher first, the offer waits for it"},
+		{name: "finisher first, a desk's other content under the ref waits for it", other: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, id := newRaceRig(t, "RACE-1")
+			finished := make(chan int, 1)
+			go func() { finished <- f.p.FinishIncomplete(context.Background()) }()
+			<-f.r.entered // the finisher is sending it
+			waiting := make(chan string, 1)
+			f.p.waiting = func(id string) { waiting <- id }
+			offered := make(chan result, 1)
+			it := item("RACE-1", "路灯坏了")
+			if tc.other {
+				it.Via, it.Body = minsheng.ViaDesk, "另一件事"
+			}
+			go func() { offered <- emit(t, f.e, it) }()
+			if got := <-waiting; got != id {
+				t.Fatalf("waiting for %s, want %s", got, id)
+			}
+			close(f.r.release)
+			if n := <-finished; n != 1 {
+				t.Errorf("the finisher finished %d routes, want 1", n)
+			}
+			// Answered from the record the finisher wrote: a repeat, or,
+			// for other content, a conflict (the desk answers 409).
+			if res := <-offered; res.err != nil || !res.out.Duplicate || res.out.Conflict != tc.other {
+				t.Errorf("the offer: %+v %v; want acked, a repeat, conflict %v", res.out, res.err, tc.other)
+			}
+			if n := f.r.excepts.Load(); n != 1 {
+				t.Errorf("%d finishing routes, want 1", n)
+			}
+			f.wantDelivered(t, id)
+		})
+	}
 	t.Run("offer first, the finisher leaves it", func(t *testing.T) {
 		f, id := newRaceRig(t, "RACE-2")
 		offered := make(chan result, 1)
