@@ -7,7 +7,10 @@
 // ack the source. A source is acked only after every destination accepted
 // the item (or the dead letter destination did), and only after the trail is
 // durable. Items in flight per source are bounded (back-pressure). Stop
-// refuses new items and waits for those in flight.
+// refuses new items and waits for those in flight. An item whose route is
+// incomplete (some destinations took it, another stayed unavailable) is
+// finished when its source offers it again, or by the finisher
+// (RunFinisher, finisher.go) if that comes first.
 package pipeline
 
 import (
