@@ -112,8 +112,15 @@ func TestIncompleteFinishedWithoutOffer(t *testing.T) {
 	k, c, body, id := leadSetup(t, triage.Rule{Name: "lamp-with-lead", Any: []string{"路灯坏了"}, Class: minsheng.ClassGovService, DisciplineLead: true, Force: true, Weight: 1},
 		"LEAD-FIN-1", "路灯坏了", "小区路灯坏了三个月，街道办主任收了维修款不办事。")
 	c.Pipeline.FinishInterval = 200 * time.Millisecond
-	r := start(t, c)
+	var log logBuffer
+	r := startLogged(t, c, log.logger())
 	ctx := context.Background()
+	// The router's lock of the item, which the finisher takes before it
+	// sends, held until the topic is back: no attempt of the finisher's is
+	// in transit when it comes back, which might land after the attempt
+	// gave up at route_timeout and be sent again at the next pass (a
+	// repeat under the same key, as an offer's attempt may make).
+	unlock := r.g.Router().LockItem(id)
 	fault := k.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "minsheng.discipline", Err: kerr.TopicAuthorizationFailed, Count: -1})
 	if a := call(t, "POST", r.url+"/v1/items", deskToken, "application/json", body); a.status != http.StatusServiceUnavailable {
 		t.Fatalf("posted while the inspectors' topic fails: %d %s", a.status, a.body)
@@ -128,6 +135,7 @@ func TestIncompleteFinishedWithoutOffer(t *testing.T) {
 
 	// The desk gave up. The topic comes back; nobody offers the item.
 	fault.Remove()
+	unlock()
 	if !waitUntil(60*time.Second, func() bool {
 		rec, err = r.g.Store().Lookup(ctx, id)
 		return err == nil && !rec.Incomplete
@@ -172,6 +180,22 @@ func TestIncompleteFinishedWithoutOffer(t *testing.T) {
 	}
 	if rec, err = r.g.Store().Lookup(ctx, id); err != nil || len(rec.Trail) != trail || rec.Incomplete {
 		t.Errorf("record after the post again: %+v %v; want it unchanged", rec, err)
+	}
+	// One line for the finish, naming the item and what was sent, and no
+	// text or identity of the letter's.
+	var finished []string
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.Contains(l, "incomplete route finished") {
+			finished = append(finished, l)
+		}
+	}
+	if len(finished) != 1 || !strings.Contains(finished[0], "by=finisher") || !strings.Contains(finished[0], "id="+id) || !strings.Contains(finished[0], "sent=discipline") {
+		t.Errorf("log lines of the finish %q, want one by the finisher naming the item and the inspectors' destination", finished)
+	}
+	for _, secret := range []string{"路灯", "维修款", "吴某", "13000000001"} {
+		if strings.Contains(log.String(), secret) {
+			t.Errorf("the log holds %s", secret)
+		}
 	}
 	mf, err := r.g.Metrics().Gather()
 	if err != nil {

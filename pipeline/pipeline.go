@@ -496,7 +496,11 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 	}
 	if err != nil {
 		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
-		log.Warn("still not routed in full; the source keeps the item", append(by, "class", d.Class, "err", err)...)
+		msg := "still not routed in full; the source keeps the item"
+		if offered == nil {
+			msg = "still not routed in full; tried again at the finisher's next pass"
+		}
+		log.Warn(msg, append(by, "class", d.Class, "err", err)...)
 		if len(rt.Destinations) > 0 {
 			p.commitIncomplete(&rec, log)
 		}
