@@ -112,17 +112,22 @@ func (p *Pipeline) finishOne(id string, down map[string]bool) (outcome string) {
 	}
 	defer p.land(id, mine, minsheng.Outcome{ItemID: id}, errFinisher)
 
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
-	defer cancel()
-	rec, lerr := p.o.Ledger.Lookup(ctx, id)
+	lctx, lcancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
+	defer lcancel()
+	rec, lerr := p.o.Ledger.Lookup(lctx, id)
 	if lerr != nil || !p.finishable(rec, down) {
 		return ""
 	}
-	rec, unlock, lerr := p.lockItem(ctx, id, rec)
+	rec, unlock, lerr := p.lockItem(lctx, id, rec)
 	defer unlock()
 	if lerr != nil || !p.finishable(rec, down) {
 		return ""
 	}
+	// The route's time starts once the lock is held: no source waits for
+	// this one, and a review decision or re-delivery that held the lock
+	// a while must not leave it none.
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
+	defer cancel()
 	out, err := p.finish(ctx, nil, rec)
 	if err != nil {
 		// Still incomplete: recorded again when more destinations took

@@ -454,8 +454,9 @@ type CaseScoper interface {
 }
 
 // finish routes an item whose record is incomplete, offered again by its
-// source (offered), or found by the finisher (offered nil): the recorded item, with the recorded decision (not decided
-// again), to the destinations the decision names that do not hold it. It
+// source (offered), or found by the finisher (offered nil): the recorded
+// item, with the recorded decision (not decided again), to the
+// destinations the decision names that do not hold it. It
 // then records it complete, or, failing again, incomplete with any more
 // destinations that took it. A destination refusing it for good sends it
 // to the dead letter, as on a first route.
