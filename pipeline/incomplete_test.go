@@ -511,14 +511,22 @@ func TestFinisherRacesOffer(t *testing.T) {
 // TestFinisherLeaves: what the finisher does not finish. A record whose
 // last attempt is younger than route_timeout (its source may be offering
 // it again now); an ID the ledger lists whose record is complete (finished
-// meanwhile); and, while the inspectors' topic is still down, every item
+// meanwhile); one whose review decision is being sent on (the review desk
+// finishes it); and, while the inspectors' topic is still down, every item
 // after the first that lacks it in the same pass: tried once a pass, not
 // once an item. Then, the topic back, one pass finishes both.
 func TestFinisherLeaves(t *testing.T) {
 	done := minsheng.ItemID(minsheng.ChannelHotline, "12345", "DONE") // listed, its record complete
 	f := newFinishRig(t, func(s *store.Store) minsheng.Ledger { return extraLister{s, done} })
-	if err := f.s.Commit(context.Background(), &minsheng.Record{ID: done, Item: item("DONE", "x"), Decision: &minsheng.Decision{Class: minsheng.ClassGovService},
-		Destinations: []string{"gov_service"}}); err != nil {
+	lead := &minsheng.Decision{Class: minsheng.ClassGovService, Flags: minsheng.Flags{DisciplineLead: true}}
+	if err := f.s.Commit(context.Background(), &minsheng.Record{ID: done, Item: item("DONE", "x"), Decision: lead,
+		Destinations: []string{"gov_service", "discipline"}}); err != nil {
+		t.Fatal(err)
+	}
+	pending := item("PENDING", "x")
+	pending.Prepare(time.Now())
+	if err := f.s.Commit(context.Background(), &minsheng.Record{ID: pending.ID, Item: pending, Decision: lead, Destinations: []string{"gov_service"},
+		Incomplete: true, Review: &minsheng.Review{Desk: "reviewers", Pending: true}, Trail: []minsheng.Event{{Step: minsheng.StepReviewed, At: time.Now()}}}); err != nil {
 		t.Fatal(err)
 	}
 	a, fault := f.incomplete(t, "LEAVE-1")
@@ -526,8 +534,8 @@ func TestFinisherLeaves(t *testing.T) {
 	if res := emit(t, f.e, b); res.err == nil { // the fault still in place
 		t.Fatalf("acked while the inspectors' topic fails: %+v", res.out)
 	}
-	if got := f.s.Incomplete(); !slices.Equal(got, slices.Sorted(slices.Values([]string{a, b.ID}))) {
-		t.Fatalf("incomplete %v, want %s and %s", got, a, b.ID)
+	if got := f.s.Incomplete(); !slices.Equal(got, slices.Sorted(slices.Values([]string{a, b.ID, pending.ID}))) {
+		t.Fatalf("incomplete %v, want %s, %s and %s", got, a, b.ID, pending.ID)
 	}
 	f.clock.Store(-int64(time.Minute)) // as just after their routes
 	if n := f.p.FinishIncomplete(context.Background()); n != 0 || f.r.excepts.Load() != 0 {
@@ -542,8 +550,8 @@ func TestFinisherLeaves(t *testing.T) {
 	if n := f.p.FinishIncomplete(context.Background()); n != 2 || f.r.excepts.Load() != 3 {
 		t.Errorf("the inspectors' topic back: %d finished, %d finishing routes in all; want 2, 3", n, f.r.excepts.Load())
 	}
-	if got := f.s.Incomplete(); len(got) != 0 {
-		t.Errorf("incomplete %v after the pass, want none", got)
+	if got := f.s.Incomplete(); !slices.Equal(got, []string{pending.ID}) {
+		t.Errorf("incomplete %v after the pass, want only the review being sent on", got)
 	}
 	if rec, err := f.s.Lookup(context.Background(), done); err != nil || len(rec.Trail) != 0 {
 		t.Errorf("the complete record listed: %+v %v; want it left as it was", rec, err)
