@@ -176,9 +176,22 @@ func TestKafkaRecordOfCallerGoneIsNotSent(t *testing.T) {
 	}
 	fk := k.Fake()
 	var produces atomic.Int64
-	fk.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+	// The records in the first max_in_flight requests, which go out while
+	// their callers may still wait; every later request goes out after one
+	// of those is answered, a second on, when every caller has given up.
+	var firstRecords atomic.Int64
+	fk.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		fk.KeepControl()
-		produces.Add(1)
+		if produces.Add(1) <= 2 {
+			for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+				for _, pp := range tp.Partitions {
+					var b kmsg.RecordBatch
+					if err := b.ReadFrom(pp.Records); err == nil {
+						firstRecords.Add(int64(b.NumRecords))
+					}
+				}
+			}
+		}
 		fk.SleepControl(func() { time.Sleep(time.Second) }) // then handled as usual
 		return nil, nil, false
 	})
@@ -206,10 +219,13 @@ func TestKafkaRecordOfCallerGoneIsNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The records out in the first requests (max_in_flight 2) land; the
-	// others were dropped.
-	t.Logf("%d of %d items delivered per the router; %d records in the topic, %d produce requests", delivered.Load(), items, len(msgs), produces.Load())
-	if late := len(msgs) - int(delivered.Load()); late > 10 {
-		t.Errorf("%d records landed after their callers were told they were not delivered", late)
+	// others were dropped. How many the first requests carry depends on
+	// how busy the machine is (19 seen under load), so the bound is read
+	// from them, not fixed.
+	t.Logf("%d of %d items delivered per the router; %d records in the topic, %d produce requests, %d records in the first two",
+		delivered.Load(), items, len(msgs), produces.Load(), firstRecords.Load())
+	if late := len(msgs) - int(delivered.Load()); late > int(firstRecords.Load()) {
+		t.Errorf("%d records landed after their callers were told they were not delivered, more than the first requests' %d", late, firstRecords.Load())
 	}
 }
 
