@@ -510,7 +510,7 @@ const (
 
 // sumRowsGo sums the packed rows of chunk (at most 256) by column, each
 // byte biased by 128 (so that 256 rows fit in 16 bits): sumRows on
-// architectures without one of their own (sumrows_amd64.s), and the
+// architectures without one of their own (rows_amd64.s), and the
 // reference the tests hold that to. It sums in 16-bit lanes: the even and
 // odd columns of bytes 0-7, then of bytes 8-15, four sums in registers.
 // It also writes to cand the positions (chunk's start at, plus the index
@@ -525,9 +525,13 @@ func sumRowsGo(base unsafe.Pointer, mask uint32, chunk []uint32, cand []int32, a
 	var e0, o0, e1, o1 uint64
 	cand = cand[:len(chunk)]
 	for i, f := range chunk {
-		r := unsafe.Add(base, int(f&mask)*packedRow)
-		x := *(*uint64)(r) ^ swarFlip
-		y := *(*uint64)(unsafe.Add(r, 8)) ^ swarFlip
+		// Little-endian loads, so that byte k of a word is column k on
+		// every architecture (a plain 8-byte load on amd64 and arm64): a
+		// big-endian one (s390x, ppc64) reading the words as stored summed
+		// each column into another's score and read the mark from byte 8.
+		r := (*[packedRow]byte)(unsafe.Add(base, int(f&mask)*packedRow))
+		x := binary.LittleEndian.Uint64(r[:8]) ^ swarFlip
+		y := binary.LittleEndian.Uint64(r[8:]) ^ swarFlip
 		e0 += x & swarLanes
 		o0 += x >> 8 & swarLanes
 		e1 += y & swarLanes

@@ -534,3 +534,52 @@ func TestSumRowsSSE(t *testing.T) {
 		}
 	}
 }
+
+// sumRowsGo sums each column and reads each mark from the row's own bytes,
+// whatever the architecture's byte order: a big-endian one (s390x, run
+// under qemu-s390x) had column 7 summed into column 0's score and the mark
+// read from byte 8. TestSumRowsSSE holds the assembly to sumRowsGo, so
+// this test holds sumRowsGo to the bytes.
+func TestSumRowsGoBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const bits = 8
+	rows := make([]byte, (1<<bits)*packedRow)
+	base := unsafe.Pointer(unsafe.SliceData(rows))
+	for round := range 100 {
+		for i := range rows {
+			rows[i] = byte(rng.UintN(256))
+		}
+		for r := range 1 << bits { // every label and level of the mark
+			rows[r*packedRow+packedMark] = byte(r)
+		}
+		if round == 0 {
+			for i := range rows {
+				rows[i] = byte(i % packedRow) // column k holds k
+			}
+		}
+		n := rng.IntN(257)
+		if round < 2 {
+			n = 256
+		}
+		chunk := make([]uint32, n)
+		for i := range chunk {
+			chunk[i] = rng.Uint32()
+		}
+		var want [packedRow]uint16
+		var wantCand []int32
+		for i, f := range chunk {
+			row := rows[int(f&(1<<bits-1))*packedRow:][:packedRow]
+			for k, b := range row {
+				want[k] += uint16(b ^ 0x80)
+			}
+			if row[packedMark]&markLevel >= strongLean/8 {
+				wantCand = append(wantCand, int32(100+i))
+			}
+		}
+		cand := make([]int32, n)
+		sums, k := sumRowsGo(base, 1<<bits-1, chunk, cand, 100)
+		if sums != want || !slices.Equal(cand[:k], wantCand) {
+			t.Fatalf("round %d, %d rows: sums %v, strong %v; want %v, %v", round, n, sums, cand[:k], want, wantCand)
+		}
+	}
+}
