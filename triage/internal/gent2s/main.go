@@ -5,7 +5,8 @@
 //	go run ./triage/internal/gent2s -in $(go env GOMODCACHE)/github.com/longbridgeapp/opencc@v0.3.13/dictionary/TSCharacters.txt -out triage/t2s_table.go
 //
 // Only one-character to one-character mappings are kept, with the first
-// candidate of each; phrases are not needed for classification.
+// candidate of each, followed to the end of a chain; phrases are not needed
+// for classification.
 package main
 
 import (
@@ -51,6 +52,20 @@ func main() {
 	keys := make([]rune, 0, len(pairs))
 	for k := range pairs {
 		keys = append(keys, k)
+	}
+	// A character whose simplified form is itself traditional in the table
+	// (薴 → 苧 → 苎) is mapped to the end of the chain, so that one pass
+	// of normalisation leaves nothing a second would change.
+	for _, k := range keys {
+		to := pairs[k]
+		for seen := 0; seen < len(pairs); seen++ {
+			next, ok := pairs[to]
+			if !ok || next == k {
+				break
+			}
+			to = next
+		}
+		pairs[k] = to
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	var b strings.Builder
