@@ -429,6 +429,13 @@ func decodeEntities(dst []byte, start int) []byte {
 				i += n
 				switch r = foldRune(r); {
 				case r < 0:
+					// Dropped; but then what precedes and what follows
+					// meet, and "&#0" + "&#0;" + ";" would spell a
+					// reference for a second pass to decode. A space
+					// keeps an unfinished one apart.
+					if openReference(dst[out.w0:out.w]) {
+						out.put(' ')
+					}
 				case r < utf8.RuneSelf:
 					out.put(' ')
 				default: // shorter than the reference: &#128; is 6 bytes, 2 in UTF-8
@@ -442,6 +449,22 @@ func decodeEntities(dst []byte, start int) []byte {
 		i++
 	}
 	return out.end()
+}
+
+// openReference reports whether b ends in what may still become a
+// character reference: an '&', then only what a reference's name or
+// number is made of.
+func openReference(b []byte) bool {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-12; i-- {
+		switch c := b[i]; {
+		case c == '&':
+			return true
+		case c == '#' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z':
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // entity decodes the character reference at the start of b ('&'): the
