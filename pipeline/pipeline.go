@@ -258,8 +258,12 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 				p.waiting(it.ID)
 			}
 			<-other.done
-			if other.err != nil {
-				continue // the first attempt failed: try ourselves
+			if other.err != nil || it.Via == minsheng.ViaDesk {
+				// The first attempt failed: try ourselves. Or a desk
+				// posted while it ran: answered from the record, so that
+				// other content under the same ref is a conflict (409),
+				// which the first's outcome would not tell.
+				continue
 			}
 			o := other.out // the first's trace id too: the answer names the item handled
 			o.Duplicate = true

@@ -226,6 +226,52 @@ func TestConcurrentSameItemRoutedOnce(t *testing.T) {
 	}
 }
 
+// TestConcurrentDeskPostOfOtherContent: a desk's post of other content
+// under a ref while the first post of that ref is being handled is a
+// conflict, as it is afterwards; the same content is a repeat. Before,
+// both were answered with the first's outcome, a repeat, and the other
+// content was lost without a word.
+func TestConcurrentDeskPostOfOtherContent(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		body     string
+		conflict bool
+	}{
+		{"other content", "另一件事", true},
+		{"the same content", "内容", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rg := newRig(t, Config{})
+			rg.tri.gate = make(chan struct{})
+			waiting := make(chan string, 1)
+			rg.p.waiting = func(id string) { waiting <- id }
+			e := rg.p.Emitter()
+			first, second := item("D-1", "路灯坏了"), item("D-1", "路灯坏了")
+			first.Via, second.Via, second.Body = minsheng.ViaDesk, minsheng.ViaDesk, tc.body
+			firstDone := make(chan result, 1)
+			go func() { firstDone <- emit(t, e, first) }()
+			for deadline := time.Now().Add(10 * time.Second); rg.tri.calls.Load() == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the first post never reached triage")
+				}
+			}
+			secondDone := make(chan result, 1)
+			go func() { secondDone <- emit(t, e, second) }()
+			<-waiting // the second waits for the first
+			close(rg.tri.gate)
+			if r := <-firstDone; r.err != nil || r.out.Duplicate {
+				t.Fatalf("first: %+v %v", r.out, r.err)
+			}
+			if r := <-secondDone; r.err != nil || !r.out.Duplicate || r.out.Conflict != tc.conflict {
+				t.Errorf("second: %+v %v; want a repeat, conflict %v", r.out, r.err, tc.conflict)
+			}
+			if n := depth(t, rg.store, "gov_service"); n != 1 {
+				t.Errorf("gov_service holds %d, want 1", n)
+			}
+		})
+	}
+}
+
 func TestInvalidSchemaFromASourceIsRejectedWithReason(t *testing.T) {
 	rg := newRig(t, Config{})
 	it := item("S-1", "")
