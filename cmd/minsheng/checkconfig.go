@@ -23,18 +23,21 @@ func runCheckConfig(_ context.Context, args []string) int {
 	}
 	// The flag may come after the file too (check-config FILE --secrets),
 	// which the flag package alone would take for a second file.
-	var file string
-	if err := fs.Parse(args); err == nil && fs.NArg() > 0 {
-		file = fs.Arg(0)
-		err = fs.Parse(fs.Args()[1:])
-		if err == nil && fs.NArg() > 0 {
-			fmt.Fprintf(os.Stderr, "check-config: one file at a time, not %q too\n", fs.Args())
-			return exitConfig
-		}
-	} else if err == nil {
-		fs.Usage()
+	// A flag the package refuses there (a misspelt --secrets, -h) stops
+	// it as before the file: no check runs without what was asked of it.
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
 	}
-	if file == "" {
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitConfig
+	}
+	file := fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		return exitConfig
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "check-config: one file at a time, not %q too\n", fs.Args())
 		return exitConfig
 	}
 	c, err := gateway.Load(file)

@@ -376,6 +376,14 @@ desks:
 	if _, stderr, code := runCmd(t, "check-config", conf, conf); code != 2 || !strings.Contains(stderr, "one file at a time") {
 		t.Errorf("two files: exit %d, want 2 saying one file at a time\n%s", code, stderr)
 	}
+	// A flag the package does not know, or -h, after the file as before
+	// it: refused, the file not checked (a misspelt --secrets once
+	// printed the usage and then "ok", exit 0, without the secrets read).
+	for _, args := range [][]string{{conf, "--secretz"}, {"--secretz", conf}, {conf, "-h"}} {
+		if stdout, stderr, code := runCmd(t, append([]string{"check-config"}, args...)...); code != 2 || strings.Contains(stdout, "ok") {
+			t.Errorf("check-config %q: exit %d, stdout %q, want 2 and no check\n%s", args, code, stdout, stderr)
+		}
+	}
 	// run reads Kafka's password only when a destination sends to Kafka.
 	queues := filepath.Join(dir, "queues.yaml")
 	os.WriteFile(queues, []byte(`kafka:
