@@ -451,7 +451,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	if perr := g.pipeline.Stop(deadline); perr != nil {
 		g.log.Error("shutdown", "err", perr)
 	}
-	<-finDone // a route it is finishing ends within route_timeout
+	<-finDone // a route it is finishing ends within route_timeout, or when Stop gives up
 	g.log.Info("shutting down: items drained; closing connections")
 	srv.Shutdown(deadline)
 	wg.Wait()

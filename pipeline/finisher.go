@@ -125,9 +125,19 @@ func (p *Pipeline) finishOne(id string, down map[string]bool) (outcome string) {
 	}
 	// The route's time starts once the lock is held: no source waits for
 	// this one, and a review decision or re-delivery that held the lock
-	// a while must not leave it none.
+	// a while must not leave it none. It ends when Stop gives up waiting
+	// (shutdown_timeout), so that the gateway stops within it whatever
+	// route_timeout is: what took the item is recorded, the rest is the
+	// next start's.
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-p.overdue:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	out, err := p.finish(ctx, nil, rec)
 	if err != nil {
 		// Still incomplete: recorded again when more destinations took

@@ -562,3 +562,33 @@ func TestFinisherLeaves(t *testing.T) {
 		}
 	}
 }
+
+// TestFinisherEndsWhenStopGivesUp: a route the finisher is sending to a
+// topic still failing ends when Stop gives up waiting (shutdown_timeout),
+// not at route_timeout, which may be longer: the gateway waits for the
+// finisher after Stop, and so stopped within neither. What took the item
+// is as recorded, and the record stays incomplete for the next start.
+// Before, this test waited for route_timeout (an hour here).
+func TestFinisherEndsWhenStopGivesUp(t *testing.T) {
+	f := newFinishRig(t, nil)
+	id, _ := f.incomplete(t, "STOP-1") // the inspectors' topic still failing
+	f.p.cfg.RouteTimeout = time.Hour
+	f.clock.Add(int64(2 * time.Hour))
+	f.r.entered, f.r.release = make(chan string), make(chan struct{})
+	finished := make(chan int, 1)
+	go func() { finished <- f.p.FinishIncomplete(context.Background()) }()
+	<-f.r.entered // the finisher is sending it, and holds its place in flight
+	close(f.r.release)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.p.Stop(gone); err == nil {
+		t.Fatal("Stop: the finisher's route in flight, want an error")
+	}
+	if n := <-finished; n != 0 {
+		t.Errorf("finished %d routes, want 0", n)
+	}
+	rec, err := f.s.Lookup(context.Background(), id)
+	if err != nil || !rec.Incomplete || !slices.Equal(rec.Destinations, []string{"gov_service"}) {
+		t.Errorf("record %+v %v; want incomplete, at gov_service alone", rec, err)
+	}
+}
