@@ -258,9 +258,10 @@ type Record struct {
 	// Incomplete: some of the destinations its decision names took the
 	// item (Destinations) and another could not be reached before
 	// pipeline.route_timeout, in a way that may pass. The source was not
-	// acked and offers the item again; the pipeline then sends the
-	// recorded item, with the recorded decision, to the destinations
-	// that do not hold it and records it complete. Such a record is no
+	// acked; when it offers the item again, or at the pipeline's finisher's
+	// next pass (pipeline.finish_interval) if that comes first, the
+	// pipeline sends the recorded item, with the recorded decision, to the
+	// destinations that do not hold it and records it complete. Such a record is no
 	// repeat's answer, joins no case and is neither in review nor
 	// dead-lettered.
 	Incomplete bool    `json:"incomplete,omitempty"`

@@ -192,8 +192,8 @@ func (a *RedeliverAPI) plan(ctx context.Context, w http.ResponseWriter, p *minsh
 	// in a dead letter only when a review decision sent it there on the
 	// way, with the inspectors' destinations left to the pipeline; those
 	// are the inspectors' desk's to send, as the item is whole in their
-	// dead letter. The record stays incomplete until the source, offered
-	// the item again, is acked.
+	// dead letter. The record stays incomplete until the pipeline
+	// completes it (its finisher's next pass, or the source's next offer).
 	named, kind := a.r.DestinationsFor(rec.Decision)
 	named = slices.DeleteFunc(named, func(d string) bool { return !mine(d) })
 	if !rec.Decision.Class.Valid() || len(named) == 0 {

@@ -362,8 +362,8 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	next.Undelivered = append(held, rt.Undelivered...)
 	next.Trail = append(slices.Clip(next.Trail), minsheng.Event{Step: minsheng.StepRouted, At: a.now().UTC(), Destinations: dests})
 	// An incomplete record stays so (its source not yet acked): the
-	// pipeline finishes it, with this decision, when the source offers
-	// the item again, sending it to the inspectors' destinations held
+	// pipeline finishes it, with this decision, at its finisher's next
+	// pass or when the source offers the item again, sending it to the inspectors' destinations held
 	// above, or nowhere when this decision reached all it names.
 	if err := a.ledger.Commit(ctx, &next); err != nil {
 		a.r.log.Error("review decision sent on but not recorded as done; deciding it the same way again finishes it (destinations drop the repeat by ID)", "id", id, "err", err)
@@ -404,9 +404,10 @@ func (a *ReviewAPI) held(rec *minsheng.Record, d *minsheng.Decision, raised bool
 	named, _ := a.r.DestinationsFor(&own)
 	if rec.Incomplete {
 		// The inspectors' destinations an incomplete route has yet to
-		// reach are the pipeline's to finish (the source offers the item
-		// again), unless the desk's own decision names them: sent now,
-		// whether they took it would decide this desk's answer.
+		// reach are the pipeline's to finish (its finisher, or the
+		// source's next offer), unless the desk's own decision names
+		// them: sent now, whether they took it would decide this desk's
+		// answer.
 		for _, x := range a.r.missing(rec) {
 			if a.r.toldOfLead(x) && !slices.Contains(named, x) {
 				except = append(except, x)

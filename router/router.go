@@ -253,7 +253,8 @@ func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng
 	if err != nil {
 		// Not durably handled (the caller does not ack the source), but
 		// these hold the item: the pipeline records them, and sends the
-		// item to the others alone when the source offers it again.
+		// item to the others alone when the source offers it again or
+		// its finisher gets to it.
 		return minsheng.Routing{Destinations: rt.Destinations}, err
 	}
 	return rt, nil

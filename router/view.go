@@ -183,7 +183,7 @@ func (r *Router) missesShown(rec *minsheng.Record, p *minsheng.Principal) bool {
 
 // missing lists the destinations an incomplete record's decision names
 // that neither hold the item nor refused it for good: those the pipeline
-// sends it to when the source offers it again.
+// sends it to when the source offers it again or its finisher gets to it.
 func (r *Router) missing(rec *minsheng.Record) []string {
 	if !rec.Incomplete || rec.Decision == nil {
 		return nil
