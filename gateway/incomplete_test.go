@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -216,5 +218,23 @@ func TestIncompleteFinishedWithoutOffer(t *testing.T) {
 	}
 	if complete != 1 || gauge != 0 {
 		t.Errorf("minsheng_incomplete_finished_total{outcome=complete} %v, minsheng_incomplete_items %v; want 1, 0", complete, gauge)
+	}
+}
+
+// TestFinishIntervalConfigError: a finish_interval that would have the
+// finisher retry a down destination without pause is refused, naming it.
+func TestFinishIntervalConfigError(t *testing.T) {
+	for _, tc := range []struct {
+		interval string
+		ok       bool
+	}{{"1ns", false}, {"99ms", false}, {"100ms", true}, {"1m", true}} {
+		f := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(f, []byte("pipeline:\n  finish_interval: "+tc.interval+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(f)
+		if tc.ok != (err == nil) || !tc.ok && !strings.Contains(err.Error(), "pipeline.finish_interval: must be at least 100ms") {
+			t.Errorf("finish_interval %s: %v", tc.interval, err)
+		}
 	}
 }

@@ -42,7 +42,7 @@ type Config struct {
 	// that lack it without waiting for its source to offer it again,
 	// which a desk that gave up, a one-off import or a deleted mail never
 	// does (finisher.go).
-	FinishInterval time.Duration `yaml:"finish_interval" default:"1m" validate:"gt=0"`
+	FinishInterval time.Duration `yaml:"finish_interval" default:"1m" validate:"gte=100ms"`
 }
 
 // Options are the pipeline's collaborators.
