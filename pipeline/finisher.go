@@ -115,12 +115,18 @@ func (p *Pipeline) finishOne(id string, down map[string]bool) (outcome string) {
 	lctx, lcancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
 	defer lcancel()
 	rec, lerr := p.o.Ledger.Lookup(lctx, id)
-	if lerr != nil || !p.finishable(rec, down) {
+	if lerr != nil {
+		return p.unread(id, lerr)
+	}
+	if !p.finishable(rec, down) {
 		return ""
 	}
 	rec, unlock, lerr := p.lockItem(lctx, id, rec)
 	defer unlock()
-	if lerr != nil || !p.finishable(rec, down) {
+	if lerr != nil {
+		return p.unread(id, lerr)
+	}
+	if !p.finishable(rec, down) {
 		return ""
 	}
 	// The route's time starts once the lock is held: no source waits for
@@ -161,6 +167,15 @@ func (p *Pipeline) finishOne(id string, down map[string]bool) (outcome string) {
 	}
 	p.finished.WithLabelValues(outcome).Inc()
 	return outcome
+}
+
+// unread counts and logs a record the finisher could not read (it tries
+// again next pass), which would otherwise show only as an item that stays
+// in minsheng_incomplete_items.
+func (p *Pipeline) unread(id string, err error) string {
+	p.o.Logger.Warn("finisher: the record could not be read; tried again next pass", "id", id, "err", err)
+	p.finished.WithLabelValues(finishedFailed).Inc()
+	return finishedFailed
 }
 
 // finishable reports whether the finisher should finish rec's route now:

@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -590,5 +592,36 @@ func TestFinisherEndsWhenStopGivesUp(t *testing.T) {
 	rec, err := f.s.Lookup(context.Background(), id)
 	if err != nil || !rec.Incomplete || !slices.Equal(rec.Destinations, []string{"gov_service"}) {
 		t.Errorf("record %+v %v; want incomplete, at gov_service alone", rec, err)
+	}
+}
+
+// unreadableLedger lists an ID of its own among the incomplete ones and
+// fails to read its record, as a damaged ledger would.
+type unreadableLedger struct {
+	*store.Store
+	bad string
+}
+
+func (l unreadableLedger) Incomplete() []string { return append(l.Store.Incomplete(), l.bad) }
+
+func (l unreadableLedger) Lookup(ctx context.Context, id string) (*minsheng.Record, error) {
+	if id == l.bad {
+		return nil, errors.New("test: the ledger could not be read")
+	}
+	return l.Store.Lookup(ctx, id)
+}
+
+// TestFinisherCountsUnreadableRecords: a record the finisher cannot read
+// is counted as failed (and logged), not passed over without a trace.
+func TestFinisherCountsUnreadableRecords(t *testing.T) {
+	bad := minsheng.ItemID(minsheng.ChannelHotline, "12345", "UNREADABLE")
+	f := newFinishRig(t, func(s *store.Store) minsheng.Ledger { return unreadableLedger{s, bad} })
+	for pass := 1; pass <= 2; pass++ {
+		if n := f.p.FinishIncomplete(context.Background()); n != 0 {
+			t.Errorf("pass %d finished %d routes, want 0", pass, n)
+		}
+		if got := testutil.ToFloat64(f.p.finished.WithLabelValues(finishedFailed)); got != float64(pass) {
+			t.Errorf("after pass %d, %v failed, want %d", pass, got, pass)
+		}
 	}
 }
