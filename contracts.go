@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -269,6 +270,19 @@ type Record struct {
 	// Review is set once a person has decided an item that triage sent to
 	// review; Decision is then theirs.
 	Review *Review `json:"review,omitempty"`
+}
+
+// Lacking returns those of named (the destinations the record's decision
+// names) that neither hold the item nor refused it for good: where an
+// incomplete route is yet to send it.
+func (r *Record) Lacking(named []string) []string {
+	var out []string
+	for _, d := range named {
+		if !slices.Contains(r.Destinations, d) && !slices.ContainsFunc(r.Undelivered, func(u Undelivered) bool { return u.Destination == d }) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Review is a person's decision on an item triage sent to review: who made

@@ -2,6 +2,7 @@ package minsheng
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,13 @@ func TestSameContent(t *testing.T) {
 		if got := base().SameContent(o); got != tc.same {
 			t.Errorf("%s: SameContent = %v, want %v", tc.name, got, tc.same)
 		}
+	}
+}
+
+func TestRecordLacking(t *testing.T) {
+	rec := &Record{Destinations: []string{"gov_service", "dead_letter"}, Undelivered: []Undelivered{{Destination: "dept_urban", Refused: true}}}
+	got := rec.Lacking([]string{"gov_service", "dept_urban", "discipline", "review"})
+	if !slices.Equal(got, []string{"discipline", "review"}) {
+		t.Errorf("Lacking = %v, want [discipline review]: neither held nor refused", got)
 	}
 }

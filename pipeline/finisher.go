@@ -203,7 +203,5 @@ func (p *Pipeline) finishable(rec *minsheng.Record, down map[string]bool) bool {
 // item nor refused it for good: those finish sends it to.
 func (p *Pipeline) lacking(rec *minsheng.Record) []string {
 	planned, _ := p.o.Router.DestinationsFor(rec.Decision)
-	return slices.DeleteFunc(slices.Clone(planned), func(d string) bool {
-		return slices.Contains(rec.Destinations, d) || slices.ContainsFunc(rec.Undelivered, func(u minsheng.Undelivered) bool { return u.Destination == d })
-	})
+	return rec.Lacking(planned)
 }

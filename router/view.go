@@ -189,13 +189,7 @@ func (r *Router) missing(rec *minsheng.Record) []string {
 		return nil
 	}
 	named, _ := r.DestinationsFor(rec.Decision)
-	var out []string
-	for _, d := range named {
-		if !slices.Contains(rec.Destinations, d) && !slices.ContainsFunc(rec.Undelivered, func(u minsheng.Undelivered) bool { return u.Destination == d }) {
-			out = append(out, d)
-		}
-	}
-	return out
+	return rec.Lacking(named)
 }
 
 // toldOfLead reports whether a destination may learn that an item has a
