@@ -135,15 +135,8 @@ func (p *Pipeline) finishOne(id string, down map[string]bool) (outcome string) {
 	// (shutdown_timeout), so that the gateway stops within it whatever
 	// route_timeout is: what took the item is recorded, the rest is the
 	// next start's.
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
+	ctx, cancel := context.WithTimeout(p.overdue, p.cfg.RouteTimeout)
 	defer cancel()
-	go func() {
-		select {
-		case <-p.overdue:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	out, err := p.finish(ctx, nil, rec)
 	if err != nil {
 		// Still incomplete: recorded again when more destinations took

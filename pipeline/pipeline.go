@@ -76,12 +76,12 @@ type Pipeline struct {
 	stopMu   sync.RWMutex
 	stopping bool
 	stopCh   chan struct{}
-	// overdue is closed when Stop gives up waiting (its context ended):
-	// a route the finisher is sending ends then, as no source waits for it
+	// overdue ends when Stop gives up waiting (its context ended): a
+	// route the finisher is sending ends then, as no source waits for it
 	// and its record says what took it (finisher.go).
-	overdue     chan struct{}
-	overdueOnce sync.Once
-	wg          sync.WaitGroup
+	overdue context.Context
+	giveUp  context.CancelFunc
+	wg      sync.WaitGroup
 
 	flightMu sync.Mutex
 	flights  map[string]*flight
@@ -122,7 +122,8 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	p := &Pipeline{cfg: cfg, o: o, stopCh: make(chan struct{}), overdue: make(chan struct{}), flights: map[string]*flight{}}
+	p := &Pipeline{cfg: cfg, o: o, stopCh: make(chan struct{}), flights: map[string]*flight{}}
+	p.overdue, p.giveUp = context.WithCancel(context.Background())
 	p.items = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_items_total",
 		Help: "Items handled, by channel, class and outcome (routed, duplicate, failed, quarantined)."}, []string{"channel", "class", "outcome"})
 	p.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minsheng_item_seconds",
@@ -160,7 +161,7 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		p.overdueOnce.Do(func() { close(p.overdue) })
+		p.giveUp()
 		return fmt.Errorf("pipeline: items still in flight at shutdown: %w", ctx.Err())
 	}
 }
