@@ -318,3 +318,45 @@ func TestFetchTimeoutQuarantines(t *testing.T) {
 		t.Fatalf("handled %v", em.Handled())
 	}
 }
+
+// slowEmitter is a pipeline that takes d to accept each item (back-pressure:
+// its destinations are slow or down).
+type slowEmitter struct {
+	*conntest.Emitter
+	d time.Duration
+}
+
+func (s slowEmitter) Emit(ctx context.Context, it *minsheng.Item, ack minsheng.AckFunc) error {
+	select {
+	case <-time.After(s.d):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Emitter.Emit(ctx, it, ack)
+}
+
+// A pipeline slower than fetch_timeout is not a stalled server: waiting for
+// the workers must not count as a broken fetch, or a good mail is
+// quarantined unread (fetch_failed) for the pipeline's slowness.
+func TestSlowPipelineIsNotAFetchTimeout(t *testing.T) {
+	srv := startMemServer(t)
+	cl := testClient(t, srv.addr)
+	for i := range 5 {
+		// Large enough that the server's answer is still on the wire while
+		// the connector waits for its one worker.
+		appendMail(t, cl, "INBOX", append(testMail(i, "slow pipeline"), bytes.Repeat([]byte("路灯坏了\r\n"), 60000)...))
+	}
+	st := conntest.OpenStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := testConfig(srv.addr)
+	cfg.FetchTimeout, cfg.FetchAttempts, cfg.Workers = 300*time.Millisecond, 1, 1
+	r := run(t, cfg, st, slowEmitter{em, 500 * time.Millisecond})
+	waitFor(t, "checkpoint 5", 30*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 5 })
+	r.stop()
+	for _, q := range em.Quarantined() {
+		t.Errorf("quarantined %s: %s", q.Ref, q.Reason)
+	}
+	if n := len(em.Handled()); n != 5 {
+		t.Errorf("%d items handled; want 5", n)
+	}
+}

@@ -712,11 +712,15 @@ func (f *bodyFetch) fetch(ctx context.Context, uids []uint32) error {
 			f.unread = append(f.unread, job{uid: uid, ticket: t, kind: "too_large", reason: fmt.Sprintf("message is over max_message_bytes (%d)", cfg.MaxMessageBytes)})
 			continue
 		}
+		// The watchdog times the server, not the workers: a pipeline
+		// slower than fetch_timeout must not close the connection and
+		// count a broken fetch against the next message.
+		watchdog.Stop()
 		if err := s.dispatch(ctx, job{uid: uid, ticket: t, raw: raw}); err != nil {
 			cmd.Close()
-			watchdog.Stop()
 			return f.fail(err)
 		}
+		watchdog.Reset(cfg.FetchTimeout)
 	}
 	if err := cmd.Close(); err != nil {
 		watchdog.Stop()
