@@ -135,6 +135,17 @@ func TestParseBodies(t *testing.T) {
 		// F6: a Content-Type with its ';' left out keeps its charset.
 		{"text/plain charset missing semicolon", "Content-Type: text/plain charset=big5", b5, "市長您好", "", ""},
 
+		// A header block over maxHeaderSize (spam filters and relays
+		// stacking fields): the body is still read, and the MIME fields
+		// past the cut still say what it is.
+		{"header block over the limit, MIME fields last", strings.Repeat("Received: from relay.example.cn by mx.example.cn; Tue, 5 Mar 2024 09:30:00 +0800\r\n", 4000) +
+			"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"M\"",
+			cat([]byte("--M\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n--M--\r\n")), "张喆反映", "--M", noteHeaderCut},
+		{"one header field over the limit", "To: " + strings.Repeat("someone@example.cn, ", 15000) + "\r\nContent-Type: text/plain; charset=gbk",
+			gbk, "张喆反映", "", noteHeaderCut},
+		{"one field folded past every bound", "X-Folded: a\r\n" + strings.Repeat(" bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n", 4000) + "Content-Type: text/plain; charset=gbk",
+			gbk, "张喆反映", "", noteHeaderCut},
+
 		// F7: base64 padded line by line.
 		{"base64 per-line padded", "Content-Type: text/plain; charset=gbk\r\nContent-Transfer-Encoding: base64",
 			[]byte(b64(gbk[:10]) + "\r\n" + b64(gbk[10:]) + "\r\n"), "小区门口道路塌陷，张喆反映。", "", ""},

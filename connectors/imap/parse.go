@@ -95,10 +95,14 @@ func quoteHeaderError(err error) string {
 func Parse(raw []byte) (*Message, error) {
 	sum := sha256.Sum256(raw)
 	m := &Message{Hash: hex.EncodeToString(sum[:])}
-	br := bufio.NewReader(io.MultiReader(bytes.NewReader(repairHeader(raw)), bytes.NewReader(raw[headerEnd(raw):])))
+	hdr, cut := repairHeader(raw)
+	br := bufio.NewReader(io.MultiReader(bytes.NewReader(hdr), bytes.NewReader(raw[headerEnd(raw):])))
 	h, err := textproto.ReadHeader(br)
 	if err != nil {
 		return nil, fmt.Errorf("%w: header: %s", ErrUnparseable, quoteHeaderError(err))
+	}
+	if cut {
+		m.note(noteHeaderCut)
 	}
 	if h.Len() == 0 {
 		return nil, fmt.Errorf("%w: no header fields", ErrUnparseable)
@@ -251,6 +255,7 @@ func automated(h textproto.Header) string {
 const (
 	noteBrokenMultipart = "broken multipart structure; read what could be read"
 	noteNoParts         = "broken multipart structure: no part matches its boundary; read the whole as text"
+	noteHeaderCut       = "header block over 256 KiB; fields past that were not read, but for the MIME fields"
 )
 
 // prefixKeeper keeps a copy of what is written to it until stop.
@@ -503,14 +508,14 @@ func foldedWordFollows(rest []byte) bool {
 
 // repairHeader returns the header block with lines that are neither a
 // field nor an indented continuation turned into continuations (mailers
-// break long encoded-words without indenting the rest).
-func repairHeader(raw []byte) []byte {
+// break long encoded-words without indenting the rest). A block over
+// maxHeaderSize keeps its fields up to that size and, past it, only the
+// MIME fields (up to maxMIMEHeader more), and still ends with its empty
+// line, so the body is never read as header fields; cut says so.
+func repairHeader(raw []byte) (out []byte, cut bool) {
 	hdr := raw[:headerEnd(raw)]
-	if len(hdr) > maxHeaderSize {
-		hdr = hdr[:maxHeaderSize]
-	}
-	var out bytes.Buffer
-	first := true
+	var b bytes.Buffer
+	first, keep := true, true
 	for len(hdr) > 0 {
 		j := bytes.IndexByte(hdr, '\n')
 		var line []byte
@@ -523,13 +528,37 @@ func repairHeader(raw []byte) []byte {
 		if len(body) == 0 && len(hdr) > 0 {
 			continue // an empty line inside the block (see headerEnd)
 		}
-		if !first && len(body) > 0 && body[0] != ' ' && body[0] != '\t' && !isFieldLine(body) {
-			out.WriteByte(' ')
+		if len(body) == 0 {
+			b.Write(line) // the empty line that ends the block
+			break
+		}
+		field := body[0] != ' ' && body[0] != '\t' && isFieldLine(body)
+		if field || first {
+			keep = b.Len()+len(line) <= maxHeaderSize || isMIMEField(body) && b.Len()+len(line) <= maxHeaderSize+maxMIMEHeader
+			cut = cut || !keep
+		}
+		if keep && b.Len()+len(line) > maxHeaderSize+maxMIMEHeader {
+			keep, cut = false, true // a field folded past every bound
+		}
+		if !keep {
+			continue
+		}
+		if !first && !field && body[0] != ' ' && body[0] != '\t' {
+			b.WriteByte(' ')
 		}
 		first = false
-		out.Write(line)
+		b.Write(line)
 	}
-	return out.Bytes()
+	return b.Bytes(), cut
+}
+
+// maxMIMEHeader bounds the MIME fields kept past maxHeaderSize.
+const maxMIMEHeader = 16 << 10
+
+func isMIMEField(l []byte) bool {
+	name, _, _ := bytes.Cut(l, []byte(":"))
+	name = bytes.ToLower(bytes.TrimSpace(name))
+	return bytes.HasPrefix(name, []byte("content-")) || bytes.Equal(name, []byte("mime-version"))
 }
 
 func isFieldLine(l []byte) bool {
