@@ -79,6 +79,8 @@ func TestParseBodies(t *testing.T) {
 		{"base64 CTE upper/quoted", "Content-Type: text/plain; charset=gbk\r\nContent-Transfer-Encoding: \"BASE64\"", []byte(b64(gbk)), "张喆反映", "", ""},
 		{"alternative html first, plain second", "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=XX",
 			[]byte("--XX\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>HTML版本</p>\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n纯文本版本\r\n--XX--\r\n"), "纯文本版本", "", ""},
+		{"alternative with a blank plain part: the html", "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=XX",
+			[]byte("--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n \r\n\r\n--XX\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>只有HTML里有内容</p>\r\n--XX--\r\n"), "只有HTML里有内容", "", ""},
 		{"missing close delimiter", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"AAAA\"",
 			cat([]byte("--AAAA\r\nContent-Type: text/plain; charset=gbk\r\n\r\n"), gbk, []byte("\r\n")), "张喆反映", "", ""},
 		{"boundary param case / quoting", "MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n\tBOUNDARY=\"=_Part_1\"",

@@ -292,7 +292,7 @@ const noteForwarded = "no text of its own; the text of the forwarded message (me
 // else the text of the forwarded message, under its subject line.
 func (w *walker) text() string {
 	switch {
-	case w.plain != "":
+	case strings.TrimSpace(w.plain) != "": // a blank text/plain beside HTML is not the text
 		return w.plain
 	case w.html != "":
 		return htmltext.Text(w.html)
@@ -379,7 +379,7 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 		typ = "text/plain" // a multipart without boundary: read as text
 	}
 	switch {
-	case !isAttachment && typ == "text/plain" && w.plain == "":
+	case !isAttachment && typ == "text/plain" && strings.TrimSpace(w.plain) == "":
 		s, n := decodeText(data, params["charset"])
 		w.m.note(n)
 		w.plain = s
