@@ -284,6 +284,9 @@ type walker struct {
 	// attachment); forwardDepth is where it was met.
 	forward      []byte
 	forwardDepth int
+	// inAlt: the part being walked is an alternative of a
+	// multipart/alternative (its text parts say the same thing again).
+	inAlt bool
 }
 
 const noteForwarded = "no text of its own; the text of the forwarded message (message/rfc822) is used"
@@ -358,7 +361,10 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 				keep.stop()
 			}
 			parts++
+			inAlt := w.inAlt
+			w.inAlt = typ == "multipart/alternative"
 			w.walk(p.Header, p, depth+1)
+			w.inAlt = inAlt
 		}
 	}
 	w.leaves++
@@ -391,6 +397,12 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 		s, n := decodeText(data, label)
 		w.m.note(n)
 		w.html = s
+	case !isAttachment && typ == "text/plain" && !w.inAlt:
+		// A further text part of a mixed multipart (text, an inline
+		// image, more text, as Apple Mail sends it): more of the text.
+		s, n := decodeText(data, params["charset"])
+		w.m.note(n)
+		w.plain = strings.TrimRight(w.plain, "\r\n") + "\n" + s
 	case !isAttachment && (typ == "text/plain" || typ == "text/html") && disp != "attachment":
 		// a second alternative or an inline duplicate: not an attachment
 	default:
