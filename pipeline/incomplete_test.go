@@ -3,12 +3,14 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -622,6 +624,64 @@ func TestFinisherCountsUnreadableRecords(t *testing.T) {
 		}
 		if got := testutil.ToFloat64(f.p.finished.WithLabelValues(finishedFailed)); got != float64(pass) {
 			t.Errorf("after pass %d, %v failed, want %d", pass, got, pass)
+		}
+	}
+}
+
+// byLabel sums a counter vector's counts by the value of one label.
+func byLabel(t *testing.T, c prometheus.Collector, label string) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestFinisherLeavesItemsTotal: minsheng_items_total counts what sources
+// offer, once an offer, by the outcome the source was told; the finisher's
+// passes are counted in minsheng_incomplete_finished_total alone. Before,
+// each pass that found the inspectors' topic still down added a failed
+// item, and one that finished the route a routed one: an item offered once
+// was counted as many times as the finisher tried it.
+func TestFinisherLeavesItemsTotal(t *testing.T) {
+	f := newFinishRig(t, nil)
+	var fault *kfake.FaultHandle
+	for _, step := range []struct {
+		name     string
+		do       func()
+		items    map[string]float64 // minsheng_items_total by outcome
+		finished map[string]float64 // minsheng_incomplete_finished_total by outcome
+	}{
+		{"offered while the inspectors' topic fails", func() { _, fault = f.incomplete(t, "COUNT-1"); f.later() },
+			map[string]float64{"failed": 1}, map[string]float64{}},
+		{"a pass while it still fails", func() { f.p.FinishIncomplete(context.Background()) },
+			map[string]float64{"failed": 1}, map[string]float64{finishedIncomplete: 1}},
+		{"another pass while it still fails", func() { f.p.FinishIncomplete(context.Background()) },
+			map[string]float64{"failed": 1}, map[string]float64{finishedIncomplete: 2}},
+		{"a pass once it is back", func() { fault.Remove(); f.p.FinishIncomplete(context.Background()) },
+			map[string]float64{"failed": 1}, map[string]float64{finishedIncomplete: 2, finishedComplete: 1}},
+		{"offered again", func() { f.offer(t, "COUNT-1") },
+			map[string]float64{"failed": 1, "duplicate": 1}, map[string]float64{finishedIncomplete: 2, finishedComplete: 1}},
+	} {
+		step.do()
+		if got := byLabel(t, f.p.items, "outcome"); !maps.Equal(got, step.items) {
+			t.Errorf("%s: minsheng_items_total %v, want %v", step.name, got, step.items)
+		}
+		if got := byLabel(t, f.p.finished, "outcome"); !maps.Equal(got, step.finished) {
+			t.Errorf("%s: minsheng_incomplete_finished_total %v, want %v", step.name, got, step.finished)
 		}
 	}
 }

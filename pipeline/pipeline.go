@@ -125,7 +125,7 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, o: o, stopCh: make(chan struct{}), flights: map[string]*flight{}}
 	p.overdue, p.giveUp = context.WithCancel(context.Background())
 	p.items = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_items_total",
-		Help: "Items handled, by channel, class and outcome (routed, duplicate, failed, quarantined)."}, []string{"channel", "class", "outcome"})
+		Help: "Items offered by sources, each offer once, by channel, class and outcome (routed, duplicate, failed, quarantined); the finisher's passes are counted in minsheng_incomplete_finished_total."}, []string{"channel", "class", "outcome"})
 	p.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minsheng_item_seconds",
 		Help: "Time from an item entering the pipeline to its ack.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)})
 	p.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "minsheng_items_in_flight", Help: "Items in the pipeline now."})
@@ -475,14 +475,20 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 	it := prev.Item
 	log := itemLog{p.o.Logger, it}
 	by := []any{"by", "finisher"} // who finishes it, for the log
+	// minsheng_items_total counts what sources offer, each offer once by
+	// what its source is told: an offer's finish is counted; a finisher's
+	// pass is not (minsheng_incomplete_finished_total counts it), or an
+	// item offered once would be counted again on every pass.
+	count := func(string, string) {}
 	if offered != nil {
 		by = []any{"by", "offer", "offered_trace_id", offered.TraceID}
+		count = func(class, outcome string) { p.items.WithLabelValues(string(it.Channel), class, outcome).Inc() }
 	}
 	if prev.Review != nil && prev.Review.Pending {
 		// A person's decision is being sent on: the review desk finishes
 		// it (deciding it the same way again), and only then is the rest
 		// of the route the pipeline's.
-		p.items.WithLabelValues(string(it.Channel), classOf(prev.Decision), "failed").Inc()
+		count(classOf(prev.Decision), "failed")
 		log.Warn("incomplete route not finished: a review decision is being sent on; the source keeps the item")
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("a review decision is being sent on: %w", minsheng.ErrUnavailable)
 	}
@@ -507,7 +513,7 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 		rec.Trail = append(rec.Trail, minsheng.Event{Step: minsheng.StepRouted, At: now, Destinations: rt.Destinations})
 	}
 	if err != nil {
-		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
+		count(string(d.Class), "failed")
 		msg := "still not routed in full; the source keeps the item"
 		if offered == nil {
 			msg = "still not routed in full; tried again at the finisher's next pass"
@@ -535,7 +541,7 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 	rec.Decision = &d
 	rec.Trail = append(rec.Trail, minsheng.Event{Step: minsheng.StepAcked, At: now})
 	if err := p.o.Ledger.Commit(ctx, &rec); err != nil {
-		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
+		count(string(d.Class), "failed")
 		log.Error("routed in full but not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
 	}
@@ -551,7 +557,7 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 		// and as a restarted gateway does (router.CaseScope).
 		p.o.Linker.Drop(it.ID)
 	}
-	p.items.WithLabelValues(string(it.Channel), string(d.Class), "routed").Inc()
+	count(string(d.Class), "routed")
 	log.Info("incomplete route finished", append(by, "class", d.Class, "sent", strings.Join(rt.Destinations, ","))...)
 	return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Decision: &d, Destinations: rec.Destinations}, nil
 }
