@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -683,5 +684,75 @@ func TestFinisherLeavesItemsTotal(t *testing.T) {
 		if got := byLabel(t, f.p.finished, "outcome"); !maps.Equal(got, step.finished) {
 			t.Errorf("%s: minsheng_incomplete_finished_total %v, want %v", step.name, got, step.finished)
 		}
+	}
+}
+
+// logLines is a log written from the pipeline's goroutines, a line a
+// message (slog's handlers write each line at once).
+type logLines chan string
+
+func (l logLines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
+}
+
+// line returns the first line written so far that holds msg ("" for none).
+func (l logLines) line(msg string) string {
+	for {
+		select {
+		case s := <-l:
+			if strings.Contains(s, msg) {
+				return s
+			}
+		default:
+			return ""
+		}
+	}
+}
+
+// failingCommits is the store as a ledger whose commits of complete
+// records fail while fail is set.
+type failingCommits struct {
+	*store.Store
+	fail *atomic.Bool
+}
+
+func (l failingCommits) Commit(ctx context.Context, rec *minsheng.Record) error {
+	if l.fail.Load() && !rec.Incomplete {
+		return errors.New("test: the ledger could not be written")
+	}
+	return l.Store.Commit(ctx, rec)
+}
+
+// TestIncompleteLogLinesNameTheFinisher: the lines that tell what becomes
+// of an item left incomplete name the finisher beside the source's next
+// offer: it finishes the item every finish_interval, where a source may
+// never offer it again. Before, they named the offer alone.
+func TestIncompleteLogLinesNameTheFinisher(t *testing.T) {
+	for _, tc := range []struct {
+		name, msg string
+		do        func(t *testing.T, f *finishRig, fail *atomic.Bool)
+	}{
+		{"offered while the inspectors' topic fails", "routed in part, recorded incomplete",
+			func(t *testing.T, f *finishRig, _ *atomic.Bool) { f.incomplete(t, "LOG-1") }},
+		{"finished by the finisher, not recorded", "routed in full but not recorded",
+			func(t *testing.T, f *finishRig, fail *atomic.Bool) {
+				_, fault := f.incomplete(t, "LOG-2")
+				fault.Remove()
+				f.later()
+				fail.Store(true)
+				f.p.FinishIncomplete(context.Background())
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fail := &atomic.Bool{}
+			f := newFinishRig(t, func(s *store.Store) minsheng.Ledger { return failingCommits{s, fail} })
+			log := make(logLines, 1000) // more than the lines a case writes: a full channel would block it
+			f.p.o.Logger = slog.New(slog.NewTextHandler(log, nil))
+			tc.do(t, f, fail)
+			if l := log.line(tc.msg); !strings.Contains(l, "finisher") {
+				t.Errorf("the line %q does not name the finisher", l)
+			}
+		})
 	}
 }

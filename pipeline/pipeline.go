@@ -434,7 +434,7 @@ func (p *Pipeline) commitIncomplete(rec *minsheng.Record, log itemLog) bool {
 		log.Error("routed in part, and that could not be recorded: offered again, the item goes again to those that took it (they drop the repeat by ID)", "err", err)
 		return false
 	}
-	log.Warn("routed in part, recorded incomplete: offered again, the item goes to the other destinations alone", "destinations", strings.Join(rec.Destinations, ","))
+	log.Warn("routed in part, recorded incomplete: the finisher's next pass or the source's next offer sends it to the other destinations alone", "destinations", strings.Join(rec.Destinations, ","))
 	return true
 }
 
@@ -542,7 +542,7 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 	rec.Trail = append(rec.Trail, minsheng.Event{Step: minsheng.StepAcked, At: now})
 	if err := p.o.Ledger.Commit(ctx, &rec); err != nil {
 		count(string(d.Class), "failed")
-		log.Error("routed in full but not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
+		log.Error("routed in full but not recorded; the finisher's next pass or the source's next offer sends it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
 	}
 	// The index let go of the item when its first route failed (unless

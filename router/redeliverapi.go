@@ -233,7 +233,7 @@ func (rd *redelivery) undelivered(to []string) []minsheng.Undelivered {
 		}
 		reason := "not sent: the item went to the dead letter before it was sent here"
 		if slices.Contains(rd.missing, d) {
-			reason = "not sent yet: the item's route is incomplete (this destination was unavailable, or left for the source's next offer)"
+			reason = "not sent yet: the item's route is incomplete (this destination was unavailable, or left to the finisher's next pass or the source's next offer)"
 		}
 		out = append(out, minsheng.Undelivered{Destination: d, Reason: reason})
 	}

@@ -20,8 +20,8 @@ import (
 // it to review with a lead, the inspectors' destination was not reached
 // (seedIncomplete), and the review desk decided it gov_service, which
 // refuses it for good. The decision does not send it to the inspectors
-// (the desk's own decision does not name them: the pipeline finishes that
-// when the source offers the item again), and 12345's refusal sends it to
+// (the desk's own decision does not name them: the pipeline finishes that,
+// by its finisher or when the source offers the item again), and 12345's refusal sends it to
 // the dead letter and, whole, to the inspectors' dead letter. It returns
 // the item and one without a lead decided the same way.
 func seedIncompleteDeadLettered(t *testing.T, f *reviewFixture, ref string) (lead, plain *minsheng.Item) {
@@ -78,7 +78,7 @@ func TestRedeliverIncomplete(t *testing.T) {
 	dlAlike("before")
 
 	status, raw := rd.call(t, "GET", "cdi", lead.ID)
-	if status != 200 || !strings.Contains(raw, `"redeliver_to":["discipline"]`) || !strings.Contains(raw, "route is incomplete") {
+	if status != 200 || !strings.Contains(raw, `"redeliver_to":["discipline"]`) || !strings.Contains(raw, "route is incomplete") || !strings.Contains(raw, "the finisher's next pass") {
 		t.Errorf("preview by the inspectors' desk: %d %s", status, raw)
 	}
 	if n := depth(t, s, "discipline"); n != 0 {
