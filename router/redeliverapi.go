@@ -295,14 +295,16 @@ func (a *RedeliverAPI) redeliver(w http.ResponseWriter, req *http.Request) {
 		next := *rec
 		next.Destinations = append(slices.Clip(rec.Destinations), took...)
 		// The destinations it reached leave undelivered; those that
-		// refused it again say so now.
+		// refused it again say so now. One unavailable now keeps its
+		// reason: whether it still refuses the item is not known.
+		refusedNow := slices.DeleteFunc(slices.Clone(rt.Undelivered), func(n minsheng.Undelivered) bool { return !n.Refused })
 		next.Undelivered = nil
 		for _, u := range rec.Undelivered {
-			if !slices.Contains(took, u.Destination) && !slices.ContainsFunc(rt.Undelivered, func(n minsheng.Undelivered) bool { return n.Destination == u.Destination }) {
+			if !slices.Contains(took, u.Destination) && !slices.ContainsFunc(refusedNow, func(n minsheng.Undelivered) bool { return n.Destination == u.Destination }) {
 				next.Undelivered = append(next.Undelivered, u)
 			}
 		}
-		next.Undelivered = append(next.Undelivered, rt.Undelivered...)
+		next.Undelivered = append(next.Undelivered, refusedNow...)
 		next.Trail = append(slices.Clip(rec.Trail), minsheng.Event{Step: minsheng.StepRedelivered, At: a.now().UTC(), Detail: "by desk " + p.Name, Destinations: took})
 		// Recorded under a deadline of its own: a destination that failed
 		// until the send's deadline has spent that one, and what the others
@@ -320,8 +322,13 @@ func (a *RedeliverAPI) redeliver(w http.ResponseWriter, req *http.Request) {
 		}
 		rd.rec = &next
 	}
-	still := rd.undelivered(left)
-	ans := redeliveryAnswer{ID: id, Redelivered: orEmpty(took), Undelivered: still}
+	ans := redeliveryAnswer{ID: id, Redelivered: orEmpty(took), Undelivered: []minsheng.Undelivered{}}
+	if err != nil {
+		// Those left are listed with why they lack it now (unavailable,
+		// or refused again), not with the record's older reason: that is
+		// what to mend or wait for.
+		ans.Undelivered = rt.Undelivered
+	}
 	switch {
 	case refused:
 		a.count.WithLabelValues("refused").Inc()

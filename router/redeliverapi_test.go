@@ -586,6 +586,20 @@ func TestRedeliverConcurrent(t *testing.T) {
 	}
 }
 
+// newDeptRedeliverFixture is the re-delivery API over Kafka topics, a
+// department's among them (dept_urban, for 城乡建设), and dead letters on
+// the store's queues, with a re-delivery's time cut to 300 ms.
+func newDeptRedeliverFixture(t *testing.T) (*testkafka.Cluster, *redeliverFixture) {
+	t.Helper()
+	k := testkafka.StartT(t)
+	cfg := kafkaConfig(k)
+	cfg.Destinations["dept_urban"] = Destination{Sink: SinkKafka, Identity: IdentityAuto}
+	cfg.Routes.Departments = map[string][]string{"城乡建设": {"dept_urban"}}
+	f := redeliverOver(queuedDeadLetters(t, cfg))
+	f.api.timeout = 300 * time.Millisecond
+	return k, f
+}
+
 // TestRedeliverRecordsWhatWasSentWhenAnotherTimesOut: a re-delivery sends
 // the item to one destination, which takes it, while another fails in a
 // way that may pass until the re-delivery's time is up. What was sent is
@@ -594,15 +608,10 @@ func TestRedeliverConcurrent(t *testing.T) {
 // no second copy. The record was committed under the re-delivery's own
 // deadline, spent by then, and so was lost about half the time.
 func TestRedeliverRecordsWhatWasSentWhenAnotherTimesOut(t *testing.T) {
-	k := testkafka.StartT(t)
+	k, f := newDeptRedeliverFixture(t)
+	s := f.s
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cfg := kafkaConfig(k)
-	cfg.Destinations["dept_urban"] = Destination{Sink: SinkKafka, Identity: IdentityAuto}
-	cfg.Routes.Departments = map[string][]string{"城乡建设": {"dept_urban"}}
-	r, s := queuedDeadLetters(t, cfg)
-	f := redeliverOver(r, s)
-	f.api.timeout = 300 * time.Millisecond
 	d := &minsheng.Decision{Class: minsheng.ClassGovService, Department: "城乡建设", Confidence: 0.9}
 	refused := func(dest string) minsheng.Undelivered {
 		return minsheng.Undelivered{Destination: dest, Reason: "permanent: kafka: message too large", Refused: true}
@@ -698,5 +707,53 @@ func TestRedeliverDisciplineItemsReviewCopy(t *testing.T) {
 	}
 	if _, a, raw := f.post(t, "cdi", it.ID); len(a.Redelivered) != 0 {
 		t.Errorf("again: %s, want nothing sent", raw)
+	}
+}
+
+// TestRedeliverUnavailableSaysWhyNow: a re-delivery answered 503 lists
+// the destinations still without the item with why they are without it
+// now (unavailable, and what the broker last said), not the reason the
+// record gave before (a refusal that may since be mended), which told the
+// desk the wrong thing to mend. The record keeps its reasons. Before, the
+// answer repeated the record's.
+func TestRedeliverUnavailableSaysWhyNow(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		undelivered []string // the record's, each refused as too large
+		down        string   // the topic that fails now
+		redelivered []string
+	}{
+		{"its one destination down", []string{"gov_service"}, "gov_service", []string{}},
+		{"one takes it, the other down", []string{"gov_service", "dept_urban"}, "dept_urban", []string{"gov_service"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, f := newDeptRedeliverFixture(t)
+			s := f.s
+			d := &minsheng.Decision{Class: minsheng.ClassGovService, Confidence: 0.9}
+			if len(tc.undelivered) > 1 {
+				d.Department = "城乡建设"
+			}
+			const old = "permanent: kafka: message too large"
+			it := testItem("why-now")
+			rec := &minsheng.Record{ID: it.ID, Item: it, Decision: d, Destinations: []string{"dead_letter"},
+				Trail: []minsheng.Event{{Step: minsheng.StepRouted, At: it.ReceivedAt, Destinations: []string{"dead_letter"}}}}
+			for _, u := range tc.undelivered {
+				rec.Undelivered = append(rec.Undelivered, minsheng.Undelivered{Destination: u, Reason: old, Refused: true})
+			}
+			if err := s.Commit(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			k.Fake().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "minsheng." + tc.down, Err: kerr.TopicAuthorizationFailed, Count: -1})
+			status, a, raw := f.post(t, "dl", it.ID)
+			if status != http.StatusServiceUnavailable || !slices.Equal(a.Redelivered, tc.redelivered) || len(a.Undelivered) != 1 {
+				t.Fatalf("%d %s; want 503, redelivered %v, one undelivered", status, raw, tc.redelivered)
+			}
+			if u := a.Undelivered[0]; u.Destination != tc.down || u.Refused || !strings.Contains(u.Reason, "unavailable") || !strings.Contains(u.Reason, "Topic Authorization Failed") {
+				t.Errorf("undelivered %+v; want %s, not refused, unavailable for Topic Authorization Failed now", u, tc.down)
+			}
+			if got := lookup(t, s, it.ID).Undelivered; !slices.ContainsFunc(got, func(u minsheng.Undelivered) bool { return u.Destination == tc.down && u.Reason == old && u.Refused }) {
+				t.Errorf("the record's undelivered %+v; want %s's reason kept", got, tc.down)
+			}
+		})
 	}
 }

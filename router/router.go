@@ -263,12 +263,12 @@ func (r *Router) RouteExcept(ctx context.Context, it *minsheng.Item, d *minsheng
 // sendTo delivers an item to dests, some of those its decision names (of
 // envelope kind, as DestinationsFor answers), as RouteExcept does (the
 // same envelopes, identity policy and decision per destination), without
-// a dead letter: it answers the destinations that took the item, and,
-// when one refused it for good (a *PermanentError) and the others
-// answered, those that refused it, with why (Routing.Undelivered). When
-// one could not be reached before ctx ended, its error says so and
-// Undelivered is empty. A re-delivery of a dead letter uses it, so that
-// an item refused again is not dead-lettered a second time.
+// a dead letter: it answers the destinations that took the item, and
+// those that did not, with why (Routing.Undelivered): refused for good
+// (Refused; the error a *PermanentError when every other answered), or
+// not reached before ctx ended (the error says so). A re-delivery of a
+// dead letter uses it, so that an item refused again is not dead-lettered
+// a second time, and answers a 503 with why each lacks the item now.
 func (r *Router) sendTo(ctx context.Context, it *minsheng.Item, d *minsheng.Decision, dests []string, kind string) (minsheng.Routing, error) {
 	now := r.now().UTC()
 	envs := make([]*minsheng.Envelope, 0, len(dests))
@@ -291,17 +291,12 @@ func (r *Router) sendTo(ctx context.Context, it *minsheng.Item, d *minsheng.Deci
 		return minsheng.Routing{Destinations: dests}, nil
 	}
 	var rt minsheng.Routing
-	var perm *PermanentError
-	permanent := errors.As(err, &perm)
 	for i, e := range envs {
-		switch {
-		case errs[i] == nil:
+		var perm *PermanentError
+		if errs[i] == nil {
 			rt.Destinations = append(rt.Destinations, e.Destination)
-		case permanent:
-			// Refused for good: deliver answers a refusal only when
-			// every envelope is taken or refused (one that may pass
-			// outranks it).
-			rt.Undelivered = append(rt.Undelivered, minsheng.Undelivered{Destination: e.Destination, Reason: errs[i].Error(), Refused: true})
+		} else {
+			rt.Undelivered = append(rt.Undelivered, minsheng.Undelivered{Destination: e.Destination, Reason: errs[i].Error(), Refused: errors.As(errs[i], &perm)})
 		}
 	}
 	return rt, err
