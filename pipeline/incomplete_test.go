@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/internal/testkafka"
+	"github.com/minsheng/minsheng/internal/testlog"
 	"github.com/minsheng/minsheng/router"
 	"github.com/minsheng/minsheng/store"
 	"github.com/minsheng/minsheng/triage/cases"
@@ -687,29 +687,6 @@ func TestFinisherLeavesItemsTotal(t *testing.T) {
 	}
 }
 
-// logLines is a log written from the pipeline's goroutines, a line a
-// message (slog's handlers write each line at once).
-type logLines chan string
-
-func (l logLines) Write(p []byte) (int, error) {
-	l <- string(p)
-	return len(p), nil
-}
-
-// line returns the first line written so far that holds msg ("" for none).
-func (l logLines) line(msg string) string {
-	for {
-		select {
-		case s := <-l:
-			if strings.Contains(s, msg) {
-				return s
-			}
-		default:
-			return ""
-		}
-	}
-}
-
 // failingCommits is the store as a ledger whose commits of complete
 // records fail while fail is set.
 type failingCommits struct {
@@ -747,10 +724,10 @@ func TestIncompleteLogLinesNameTheFinisher(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fail := &atomic.Bool{}
 			f := newFinishRig(t, func(s *store.Store) minsheng.Ledger { return failingCommits{s, fail} })
-			log := make(logLines, 1000) // more than the lines a case writes: a full channel would block it
-			f.p.o.Logger = slog.New(slog.NewTextHandler(log, nil))
+			log := make(testlog.Lines, 1000)
+			f.p.o.Logger = log.Logger()
 			tc.do(t, f, fail)
-			if l := log.line(tc.msg); !strings.Contains(l, "finisher") {
+			if l := log.Line(tc.msg); !strings.Contains(l, "finisher") {
 				t.Errorf("the line %q does not name the finisher", l)
 			}
 		})

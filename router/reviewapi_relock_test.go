@@ -26,14 +26,14 @@ func newHeldQueues(q Queues, item string) *heldQueues {
 	return &heldQueues{Queues: q, item: item, entered: make(chan struct{}), release: make(chan struct{}), gaveUp: make(chan struct{})}
 }
 
-func (q *heldQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
+func (q *heldQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) ([]bool, error) {
 	if slices.ContainsFunc(envs, func(e *minsheng.Envelope) bool { return e.ItemID == q.item }) {
 		q.once.Do(func() { close(q.entered) })
 		select {
 		case <-q.release:
 		case <-ctx.Done():
 			close(q.gaveUp)
-			return 0, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	return q.Queues.Enqueue(ctx, envs)

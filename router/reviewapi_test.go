@@ -297,7 +297,7 @@ type leavingQueues struct {
 	cancel context.CancelFunc
 }
 
-func (q *leavingQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
+func (q *leavingQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) ([]bool, error) {
 	n, err := q.Queues.Enqueue(ctx, envs)
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -408,9 +408,9 @@ type downQueues struct {
 	down bool
 }
 
-func (q *downQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
+func (q *downQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) ([]bool, error) {
 	if q.down && slices.ContainsFunc(envs, func(e *minsheng.Envelope) bool { return e.Destination == q.dest }) {
-		return 0, fmt.Errorf("queue %s: %w", q.dest, minsheng.ErrUnavailable)
+		return nil, fmt.Errorf("queue %s: %w", q.dest, minsheng.ErrUnavailable)
 	}
 	return q.Queues.Enqueue(ctx, envs)
 }
@@ -422,9 +422,9 @@ type refusingQueues struct {
 	dest string
 }
 
-func (q *refusingQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
+func (q *refusingQueues) Enqueue(ctx context.Context, envs []*minsheng.Envelope) ([]bool, error) {
 	if slices.ContainsFunc(envs, func(e *minsheng.Envelope) bool { return e.Destination == q.dest }) {
-		return 0, &PermanentError{Err: fmt.Errorf("queue %s refuses the item", q.dest)}
+		return nil, &PermanentError{Err: fmt.Errorf("queue %s refuses the item", q.dest)}
 	}
 	return q.Queues.Enqueue(ctx, envs)
 }

@@ -23,7 +23,9 @@ import (
 
 // Queues is the embedded queue store (store.Store implements it).
 type Queues interface {
-	Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error)
+	// Enqueue answers for each envelope whether it was queued (false:
+	// its queue held the item already).
+	Enqueue(ctx context.Context, envs []*minsheng.Envelope) ([]bool, error)
 	// Read leases messages to holder, the reading desk; Ack and Release act
 	// only on messages holder holds (its lease live, or run out with no
 	// other reader since), refusing the other IDs.
@@ -103,7 +105,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Router, error) {
 	}
 	r.routed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_routed_total", Help: "Envelopes durably accepted, by destination and kind."}, []string{"destination", "kind"})
 	r.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_delivery_failures_total", Help: "Failed delivery attempts, by sink and whether the error was permanent."}, []string{"sink", "permanent"})
-	r.deadLtr = prometheus.NewCounter(prometheus.CounterOpts{Name: "minsheng_dead_lettered_total", Help: "Items sent to the dead letter destination."})
+	r.deadLtr = prometheus.NewCounter(prometheus.CounterOpts{Name: "minsheng_dead_lettered_total", Help: "Items whose dead letter a dead letter destination took (not those whose every dead letter destination held the item already)."})
 	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "minsheng_delivery_seconds", Help: "Time for a sink to accept a delivery.", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}, []string{"sink"})
 	if o.Metrics != nil {
 		for _, c := range []prometheus.Collector{r.routed, r.failures, r.deadLtr, r.latency} {
@@ -286,7 +288,7 @@ func (r *Router) sendTo(ctx context.Context, it *minsheng.Item, d *minsheng.Deci
 		}
 		envs = append(envs, e)
 	}
-	errs, err := r.deliver(ctx, envs)
+	errs, _, err := r.deliver(ctx, envs)
 	if err == nil {
 		return minsheng.Routing{Destinations: dests}, nil
 	}
@@ -386,7 +388,7 @@ func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.
 	for _, e := range envs {
 		names = append(names, e.Destination)
 	}
-	errs, err := r.deliver(ctx, envs)
+	errs, held, err := r.deliver(ctx, envs)
 	if q != nil && len(q.Raw) > 0 {
 		var perm *PermanentError
 		if errors.As(err, &perm) {
@@ -397,7 +399,7 @@ func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.
 				e.Quarantine = &qq
 				e.Reason += " (raw bytes left out of the envelope: " + perm.Error() + "; see raw_ref)"
 			}
-			errs, err = r.deliver(ctx, envs)
+			errs, held, err = r.deliver(ctx, envs)
 		}
 	}
 	if err != nil {
@@ -417,12 +419,30 @@ func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.
 		}
 		return minsheng.Routing{Destinations: slices.Clone(reached)}, fmt.Errorf("dead letter: %w", err)
 	}
-	r.deadLtr.Inc()
-	var notReached []string
+	// Counted, and named in the line, are the dead letters queued now:
+	// what their desks have to handle. A dead letter's queue that held
+	// the item already queued nothing (the inspectors' own queue as their
+	// dead letter, holding the item whole as theirs): it still holds the
+	// item, as the routing answers, but an item no dead letter queued is
+	// not counted dead-lettered, and its line says so.
+	var queued, already, notReached []string
+	for i, e := range envs {
+		if held[i] {
+			already = append(already, e.Destination)
+		} else {
+			queued = append(queued, e.Destination)
+		}
+	}
+	msg := "dead lettered"
+	if len(queued) > 0 {
+		r.deadLtr.Inc()
+	} else {
+		msg = "dead letter not queued: its queue holds the item already"
+	}
 	for _, u := range undelivered {
 		notReached = append(notReached, u.Destination)
 	}
-	r.log.Warn("dead lettered", "id", envs[0].ItemID, "trace_id", envs[0].TraceID, "destinations", names,
+	r.log.Warn(msg, "id", envs[0].ItemID, "trace_id", envs[0].TraceID, "destinations", queued, "held", already,
 		"reached", reached, "undelivered", notReached, "reason", minsheng.LogReason(reason))
 	return minsheng.Routing{Destinations: append(slices.Clone(reached), names...), Undelivered: undelivered}, nil
 }
@@ -430,11 +450,13 @@ func (r *Router) deadLetter(ctx context.Context, it *minsheng.Item, q *minsheng.
 // deliver sends envelopes to their sinks in parallel, retrying transient
 // failures with backoff until ctx ends; a retry sends only the envelopes
 // not taken yet. It answers each envelope (nil when its destination took
-// it) and returns the first error: a *PermanentError when an envelope was
-// refused for good, which ends every retry at once (the item goes to the
-// dead letter, which names the destinations that took it).
-func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]error, error) {
-	errs := make([]error, len(envs))
+// it), and which destinations took it without queuing it, as they held
+// the item already (an embedded queue where it waits), and returns the
+// first error: a *PermanentError when an envelope was refused for good,
+// which ends every retry at once (the item goes to the dead letter,
+// which names the destinations that took it).
+func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]error, []bool, error) {
+	errs, held := make([]error, len(envs)), make([]bool, len(envs))
 	bySink := map[string][]int{}
 	for i, e := range envs {
 		k := r.cfg.Destinations[e.Destination].Sink
@@ -471,13 +493,13 @@ func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]erro
 			continue
 		}
 		if len(bySink) == 1 {
-			r.deliverSink(ctx, k, envs, msgs, idx, errs) // one sink (most items): no goroutine
+			r.deliverSink(ctx, k, envs, msgs, idx, errs, held) // one sink (most items): no goroutine
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.deliverSink(ctx, k, envs, msgs, idx, errs)
+			r.deliverSink(ctx, k, envs, msgs, idx, errs, held)
 		}()
 	}
 	wg.Wait()
@@ -491,14 +513,15 @@ func (r *Router) deliver(ctx context.Context, envs []*minsheng.Envelope) ([]erro
 			first = err
 		}
 	}
-	return errs, first
+	return errs, held, first
 }
 
 // deliverSink delivers the envelopes envs[idx] to one sink (msgs are their
-// Kafka records, for the Kafka sink) and answers each in errs. It retries
+// Kafka records, for the Kafka sink) and answers each in errs, and in held
+// whether its queue took it as holding the item already. It retries
 // those neither taken nor refused for good until ctx ends. idx is its own:
 // it is reused for those left.
-func (r *Router) deliverSink(ctx context.Context, kind string, envs []*minsheng.Envelope, msgs []kafka.Message, idx []int, errs []error) {
+func (r *Router) deliverSink(ctx context.Context, kind string, envs []*minsheng.Envelope, msgs []kafka.Message, idx []int, errs []error, held []bool) {
 	backoff := r.cfg.Retry.InitialBackoff
 	left := idx
 	for attempt := 1; ; attempt++ {
@@ -516,10 +539,11 @@ func (r *Router) deliverSink(ctx context.Context, kind string, envs []*minsheng.
 			for j, i := range left {
 				batch[j] = envs[i]
 			}
-			_, err := r.queues.Enqueue(ctx, batch) // one transaction: all or none
+			queued, err := r.queues.Enqueue(ctx, batch) // one transaction: all or none
 			answers = make([]error, len(left))
-			for j := range answers {
+			for j, i := range left {
 				answers[j] = err
+				held[i] = err == nil && j < len(queued) && !queued[j]
 			}
 		}
 		r.latency.WithLabelValues(kind).Observe(time.Since(start).Seconds())

@@ -147,16 +147,19 @@ func (s *Store) loadQueues() error {
 // Enqueue appends envelopes to their destinations' queues durably, except
 // those whose item is already waiting in that queue (or given twice in
 // envs). A dead letter envelope is queued even so, in place of the item's
-// messages there that no desk holds (see above). It returns how many
-// envelopes were newly queued. Two Enqueues of one item to one queue at
-// once queue it once: the later waits for the earlier's write (a dead
-// letter then takes the earlier's place).
-func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, error) {
+// messages there that no desk holds (see above). It answers for each
+// envelope whether it was queued (false: its queue held the item
+// already, or envs gave it before), so that a caller tells and counts
+// only what it queued. Two Enqueues of one item to one queue at once
+// queue it once: the later waits for the earlier's write (a dead letter
+// then takes the earlier's place).
+func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) ([]bool, error) {
 	type enc struct {
 		q        *queueState
 		dest, id string
 		raw      []byte
 		seq      uint64
+		at       int      // its envelope's place in envs
 		old      []uint64 // the item's messages this one replaces
 		done     chan struct{}
 	}
@@ -181,15 +184,21 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 	}()
 	for _, e := range envs {
 		if e.Destination == "" || e.ItemID == "" || len(e.ItemID) > 255 {
-			return 0, fmt.Errorf("store: enqueue: envelope without destination or valid id")
+			return nil, fmt.Errorf("store: enqueue: envelope without destination or valid id")
 		}
 	}
 	// Claimed in one order by every caller, so that two Enqueues of the
 	// same items to the same queues never wait for each other's claims.
-	envs = slices.SortedStableFunc(slices.Values(envs), func(a, b *minsheng.Envelope) int {
-		return cmp.Or(cmp.Compare(a.Destination, b.Destination), cmp.Compare(a.ItemID, b.ItemID))
+	order := make([]int, len(envs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(envs[a].Destination, envs[b].Destination), cmp.Compare(envs[a].ItemID, envs[b].ItemID))
 	})
-	for _, e := range envs {
+	queued := make([]bool, len(envs))
+	for _, at := range order {
+		e := envs[at]
 		if slices.ContainsFunc(todo, func(x *enc) bool { return x.dest == e.Destination && x.id == e.ItemID }) {
 			continue
 		}
@@ -200,22 +209,22 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 		}
 		done, old, err := q.claim(ctx, e.ItemID, deadOnly)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		if done == nil {
 			continue // waiting already
 		}
-		en := &enc{q: q, dest: e.Destination, id: e.ItemID, old: old, done: done}
+		en := &enc{q: q, dest: e.Destination, id: e.ItemID, at: at, old: old, done: done}
 		todo = append(todo, en)
 		// The envelope is encoded in place after the ID (json.Marshal's bytes).
 		raw, err := minsheng.AppendEnvelopeJSON(appendMessageID(getBuf(), e.ItemID), e, true)
 		if err != nil {
-			return 0, fmt.Errorf("store: enqueue %s: %w", e.ItemID, err)
+			return nil, fmt.Errorf("store: enqueue %s: %w", e.ItemID, err)
 		}
 		en.raw = raw
 	}
 	if len(todo) == 0 {
-		return 0, nil
+		return queued, nil
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		for _, e := range todo {
@@ -239,7 +248,7 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	written = true
 	woken := map[string]bool{}
@@ -257,8 +266,9 @@ func (s *Store) Enqueue(ctx context.Context, envs []*minsheng.Envelope) (int, er
 			woken[e.dest] = true
 		}
 		q.mu.Unlock()
+		queued[e.at] = true
 	}
-	return len(todo), nil
+	return queued, nil
 }
 
 // claim makes the caller the one Enqueue writing item id to this queue:
