@@ -228,6 +228,13 @@ func (s *Submission) validate(prefix string) minsheng.FieldErrors {
 			errs = append(errs, fe)
 		}
 	}
+	// The item holds the time in UTC, which encoding/json writes only for
+	// the years 0000 to 9999: one outside them (0000-01-01T00:00:00+01:00)
+	// could be neither queued nor recorded, and the desk would be told 503
+	// and post it again, forever.
+	if y := s.SubmittedAt.UTC().Year(); !s.SubmittedAt.IsZero() && (y < 0 || y > 9999) {
+		errs = append(errs, minsheng.FieldError{Path: prefix + "submitted_at", Msg: "must fall between the years 0000 and 9999 in UTC"})
+	}
 	// A reference names the letter in item IDs, logs and answers: a NUL or
 	// another control character there is a client's bug, not a reference.
 	if i := strings.IndexFunc(s.Ref, unicode.IsControl); i >= 0 {

@@ -33,6 +33,12 @@ func TestDecodeSubmission(t *testing.T) {
 		{"wrong type", strings.Replace(goodJSON, `"ref":"QD-2026-0001"`, `"ref":12`, 1), "ref", "must be a string"},
 		{"wrong nested type", strings.Replace(goodJSON, `"anonymous":false`, `"anonymous":"no"`, 1), "complainant.anonymous", "true or false"},
 		{"bad time", strings.Replace(goodJSON, `2026-11-20T21:15:00+08:00`, `2026/11/20 21:15`, 1), "submitted_at", "RFC 3339"},
+		// In UTC, as the item holds it, these fall in year -1 and 10000,
+		// which encoding/json cannot write: taken, the item could be
+		// neither queued nor recorded, and the desk was told 503.
+		{"time before year 0 in UTC", strings.Replace(goodJSON, `2026-11-20T21:15:00+08:00`, `0000-01-01T00:00:00+01:00`, 1), "submitted_at", "between the years 0000 and 9999"},
+		{"time after year 9999 in UTC", strings.Replace(goodJSON, `2026-11-20T21:15:00+08:00`, `9999-12-31T23:59:59-01:00`, 1), "submitted_at", "between the years 0000 and 9999"},
+		{"year 0 in UTC", strings.Replace(goodJSON, `2026-11-20T21:15:00+08:00`, `0000-01-01T00:00:00Z`, 1), "", ""},
 		{"unknown field", strings.Replace(goodJSON, `"ref"`, `"channel":"hotline","ref"`, 1), "channel", "not a field"},
 		{"missing ref", strings.Replace(goodJSON, `"ref":"QD-2026-0001",`, ``, 1), "ref", "is required"},
 		{"missing complainant", `{"ref":"a","title":"t","submitted_at":"2026-11-20T21:15:00Z"}`, "complainant", "is required"},
@@ -159,6 +165,7 @@ func FuzzDecodeSubmission(f *testing.F) {
 	f.Add([]byte(`{"ref":"r","body":"x","submitted_at":"2026-01-01T00:00:00Z","complainant":null}`))
 	f.Add([]byte("{\"ref\":\"\xff\"}"))
 	f.Add([]byte(`{"ref":"r","title":"\u0000\ud800","submitted_at":"0001-01-01T00:00:00Z","complainant":{}}`))
+	f.Add([]byte(`{"ref":"r","body":"x","submitted_at":"0000-01-01T00:00:00+01:00","complainant":{"anonymous":true,"consent_to_publish":false}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		s, err := DecodeSubmission(raw)
 		if err != nil {
@@ -176,6 +183,9 @@ func FuzzDecodeSubmission(f *testing.F) {
 		}
 		if !utf8.ValidString(s.Title) || !utf8.ValidString(s.Body) {
 			t.Fatal("accepted invalid UTF-8")
+		}
+		if _, err := s.SubmittedAt.UTC().MarshalJSON(); err != nil {
+			t.Fatalf("accepted a time the item cannot hold: %v", err)
 		}
 	})
 }
