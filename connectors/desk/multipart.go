@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
 )
@@ -66,6 +67,14 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 			return nil, &Problem{Error: "too_many_attachments", Message: fmt.Sprintf("at most %d attachments", d.cfg.MaxAttachments)}, http.StatusRequestEntityTooLarge
 		}
 		name := path.Base(strings.ReplaceAll(part.FileName(), `\`, "/"))
+		// The name is kept as the item's attachment name, which the item
+		// schema holds to 255 characters of UTF-8: one the pipeline would
+		// reject (the item answered 202 and routed to rejected), or store
+		// with U+FFFD (the desk's exact retry then a 409 conflict), is
+		// refused here, naming it.
+		if fe := attachmentName(name, len(atts)); fe != nil {
+			return nil, &Problem{Error: "invalid_item", Message: fe.Path + ": " + fe.Msg, Fields: minsheng.FieldErrors{*fe}}, http.StatusBadRequest
+		}
 		sb, err := d.o.Blobs.Stage(req.Context(), part, d.cfg.MaxAttachmentBytes)
 		if errors.Is(err, minsheng.ErrTooLarge) {
 			return nil, &Problem{Error: "too_large", Message: fmt.Sprintf("attachment %q is over %d bytes", name, d.cfg.MaxAttachmentBytes)}, http.StatusRequestEntityTooLarge
@@ -79,7 +88,7 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 		staged = append(staged, sb)
 		info := sb.Info()
 		typ := part.Header.Get("Content-Type")
-		if mt, _, err := mime.ParseMediaType(typ); err == nil {
+		if mt, _, err := mime.ParseMediaType(typ); err == nil && len(mt) <= maxAttachmentType {
 			typ = mt
 		} else {
 			typ = "application/octet-stream"
@@ -97,4 +106,21 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 	it := sub.item(p)
 	it.Attachments = atts
 	return it, nil, 0
+}
+
+// maxAttachmentType is the item schema's limit on an attachment's type: a
+// longer one is taken as application/octet-stream, as an unreadable one is.
+const maxAttachmentType = 255
+
+// attachmentName refuses a file part's name the item schema would refuse
+// as attachment i's: not UTF-8 (a GBK name, say), or over 255 characters.
+func attachmentName(name string, i int) *minsheng.FieldError {
+	path := fmt.Sprintf("attachments[%d].name", i)
+	if !utf8.ValidString(name) {
+		return &minsheng.FieldError{Path: path, Msg: fmt.Sprintf("the file name of file part %d is not valid UTF-8; send it in UTF-8", i+1)}
+	}
+	if n := utf8.RuneCountInString(name); n > 255 {
+		return &minsheng.FieldError{Path: path, Msg: fmt.Sprintf("the file name of file part %d is %d characters, over 255", i+1, n)}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"mime/multipart"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,4 +116,61 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestMultipartFileNameAndType: a file part's name and type become the
+// item's attachment; one the item schema refuses (a name that is not
+// UTF-8, such as a GBK one, or over 255 characters) is refused with 400
+// naming it, and a type over the schema's 255 characters is taken as
+// application/octet-stream, as an unreadable one is. Before, such an item
+// was answered 202 and then routed to rejected as invalid (its retry a
+// repeat of that), or, with a GBK name, stored with U+FFFD in it, so that
+// the desk's exact retry was refused with 409 conflict.
+func TestMultipartFileNameAndType(t *testing.T) {
+	for _, c := range []struct {
+		name, file, typ string
+		status          int // 0: accepted
+		want            string
+	}{
+		{"gbk name", "\xd5\xd5\xc6\xac.jpg", "image/jpeg", 400, "attachments[0].name"},
+		{"name of 300 characters", strings.Repeat("照", 296) + ".jpg", "image/jpeg", 400, "attachments[0].name"},
+		{"name of 255 characters", strings.Repeat("照", 251) + ".jpg", "image/jpeg", 0, "image/jpeg"},
+		{"type of 300 characters", "a.jpg", "image/" + strings.Repeat("x", 294), 0, "application/octet-stream"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			blobs, err := store.OpenBlobs(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := New(Config{MaxBodyBytes: 1 << 16, MaxAttachmentBytes: 1024, MaxAttachments: 2, MaxBatch: 1, RetryAfter: time.Second}, Options{Blobs: blobs})
+			var body bytes.Buffer
+			mw := multipart.NewWriter(&body)
+			w, _ := mw.CreateFormField("item")
+			io.WriteString(w, goodJSON)
+			h := textproto.MIMEHeader{}
+			h.Set("Content-Disposition", `form-data; name="file"; filename="`+c.file+`"`)
+			h.Set("Content-Type", c.typ)
+			w, _ = mw.CreatePart(h)
+			io.WriteString(w, "photo")
+			mw.Close()
+			req := deskRequest("POST", "/v1/items", mw.FormDataContentType(), &body)
+			it, prob, status := d.readMultipart(req, minsheng.PrincipalFrom(req.Context()))
+			if status != c.status || (c.status == 0) != (prob == nil) {
+				t.Fatalf("%d %+v, want %d", status, prob, c.status)
+			}
+			if prob != nil {
+				if len(prob.Fields) != 1 || prob.Fields[0].Path != c.want {
+					t.Errorf("refused with %+v, want field %s", prob, c.want)
+				}
+				return
+			}
+			it.Prepare(time.Now())
+			if errs := it.Validate(); len(errs) > 0 {
+				t.Errorf("accepted an item the pipeline would reject: %v", errs)
+			}
+			if len(it.Attachments) != 1 || it.Attachments[0].Type != c.want {
+				t.Errorf("attachments %+v, want one of type %s", it.Attachments, c.want)
+			}
+		})
+	}
 }
