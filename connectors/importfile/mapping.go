@@ -291,7 +291,11 @@ func parseTime(s, layout string, loc *time.Location) (time.Time, error) {
 	if f, ferr := strconv.ParseFloat(s, 64); ferr == nil && f > 1 && f < 2958466 && strings.Contains(s, ".") {
 		days, frac := math.Modf(f)
 		base := time.Date(1899, 12, 30, 0, 0, 0, 0, loc)
-		return base.AddDate(0, 0, int(days)).Add(time.Duration(math.Round(frac*86400)) * time.Second), nil
+		// The last half second of 9999-12-31 rounds into the year 10000,
+		// which the item cannot hold (encoding/json writes years 0-9999).
+		if t := base.AddDate(0, 0, int(days)).Add(time.Duration(math.Round(frac*86400)) * time.Second); t.Year() <= 9999 {
+			return t, nil
+		}
 	}
 	return time.Time{}, err
 }
