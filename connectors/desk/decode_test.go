@@ -51,6 +51,9 @@ func TestDecodeSubmission(t *testing.T) {
 		{"empty complainant", strings.Replace(goodJSON, `{"name":"张三","phone":"13800000000","anonymous":false,"consent_to_publish":false}`, `{}`, 1), "complainant.anonymous", "is required"},
 		{"bad email", strings.Replace(goodJSON, `"phone"`, `"email":"nobody","phone"`, 1), "complainant.email", "e-mail"},
 		{"trailing data", goodJSON + `{}`, "(body)", "data after"},
+		// Saved by Notepad or PowerShell: named as such, not as "invalid
+		// character 'ï'", a character the body does not hold.
+		{"byte order mark", "\xef\xbb\xbf" + goodJSON, "(body)", "starts with a UTF-8 byte order mark"},
 		{"invalid utf-8", strings.Replace(goodJSON, "噪音", "\xb8\xdf", 1), "(body)", "not valid UTF-8"},
 		{"half a surrogate pair", strings.Replace(goodJSON, "噪音", `\ud800`, 1), "(body)", "half a UTF-16 surrogate pair"},
 		{"NUL in ref", strings.Replace(goodJSON, `"ref":"QD-2026-0001"`, `"ref":"QD\u0000-1"`, 1), "ref", "control character (U+0000 at byte 2)"},
@@ -317,6 +320,7 @@ func TestEachItem(t *testing.T) {
 		{"not a list", `{"items":{"a":1}}`, 0, 0, "items: must be a list, not object"},
 		{"a string", `{"items":"x"}`, 0, 0, "items: must be a list, not string"},
 		{"data after", `{"items":[1]} {}`, 0, 1, "(body): has data after"},
+		{"byte order mark", "\xef\xbb\xbf{\"items\":[1]}", 0, 0, "(body): starts with a UTF-8 byte order mark"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			handed := 0
