@@ -20,6 +20,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -252,6 +253,9 @@ func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 	if p == nil {
 		return
 	}
+	if encodingRefused(w, req) {
+		return
+	}
 	release, ok := d.reserve(w, req, d.itemBodyMax(req))
 	if !ok {
 		return
@@ -273,6 +277,20 @@ func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 	default:
 		writeJSON(w, res.status, Problem{Error: "failed", Message: res.Message})
 	}
+}
+
+// encodingRefused answers 415 to a body sent with a content coding (gzip,
+// say), which the gateway does not undo: read as it is, it would be
+// refused as JSON that is not UTF-8, sending the desk after a charset.
+func encodingRefused(w http.ResponseWriter, req *http.Request) bool {
+	for _, ce := range req.Header.Values("Content-Encoding") {
+		if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
+			writeJSON(w, http.StatusUnsupportedMediaType, Problem{Error: "unsupported_media_type",
+				Message: fmt.Sprintf("Content-Encoding %.40q is not accepted; send the body uncompressed", ce)})
+			return true
+		}
+	}
+	return false
 }
 
 // BatchResult is what became of one item of a batch.
@@ -342,6 +360,9 @@ func (d *Desk) submit(ctx context.Context, it *minsheng.Item) BatchResult {
 func (d *Desk) postBatch(w http.ResponseWriter, req *http.Request) {
 	p := d.submitter(w, req)
 	if p == nil {
+		return
+	}
+	if encodingRefused(w, req) {
 		return
 	}
 	var max int64

@@ -1,6 +1,8 @@
 package desk
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -108,5 +110,42 @@ func TestBatchCappedByBudget(t *testing.T) {
 		if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), c.want) {
 			t.Errorf("budget %d: %d %s; want 413 %s", c.budget, w.Code, w.Body, c.want)
 		}
+	}
+}
+
+// TestContentEncodingRefused: a body sent compressed (Content-Encoding:
+// gzip, which the gateway does not undo) is refused with 415 naming the
+// coding, an item and a batch alike, not read as JSON and refused as "not
+// valid UTF-8 (first bad byte at offset 1)", which sent the desk looking
+// for a charset problem.
+func TestContentEncodingRefused(t *testing.T) {
+	d := New(Config{MaxBodyBytes: 1 << 16, MaxBatch: 10, RetryAfter: time.Second}, Options{})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	io.WriteString(zw, goodJSON)
+	zw.Close()
+	for _, c := range []struct {
+		target, ctype string
+		post          func(http.ResponseWriter, *http.Request)
+	}{
+		{"/v1/items", "application/json", d.postItem},
+		{"/v1/items", "multipart/form-data; boundary=x", d.postItem},
+		{"/v1/items/batch", "application/json", d.postBatch},
+	} {
+		req := deskRequest("POST", c.target, c.ctype, bytes.NewReader(gz.Bytes()))
+		req.Header.Set("Content-Encoding", "gzip")
+		w := httptest.NewRecorder()
+		c.post(w, req)
+		if w.Code != http.StatusUnsupportedMediaType || !strings.Contains(w.Body.String(), "gzip") {
+			t.Errorf("%s %s with Content-Encoding gzip: %d %s; want 415 naming gzip", c.target, c.ctype, w.Code, w.Body)
+		}
+	}
+	// identity is no coding.
+	req := deskRequest("POST", "/v1/items", "application/json", strings.NewReader(`{}`))
+	req.Header.Set("Content-Encoding", "identity")
+	w := httptest.NewRecorder()
+	d.postItem(w, req)
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("Content-Encoding identity: %d %s; want the body read (400 invalid_item)", w.Code, w.Body)
 	}
 }
