@@ -92,6 +92,7 @@ func runTrain(_ context.Context, args []string) int {
 	extraWeight := fs.Float64("extra-weight", 1, "weight of each --extra-labels item")
 	titleRepeat := fs.Int("title-repeat", 0, "how many times a title's features count (0: the model's default)")
 	sectorWeight := fs.Float64("sector-weight", learn.DefaultConfig("", "").SectorWeight, "weight of the 附件3 letters labelled with a sector in labels/department.tsv, in the department head's training (0: none)")
+	domainShift := fs.Float64("domain-shift", learn.DefaultConfig("", "").DomainShift, "weight the 495's letters in the department head's training for covariate shift towards 附件3's texts, at this power (0: none)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
@@ -110,6 +111,10 @@ func runTrain(_ context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "train: --sector-weight %g: want 0 or more\n", *sectorWeight)
 		return exitConfig
 	}
+	if !(*domainShift >= 0) {
+		fmt.Fprintf(os.Stderr, "train: --domain-shift %g: want 0 or more\n", *domainShift)
+		return exitConfig
+	}
 	if *extraWeight <= 0 {
 		fmt.Fprintf(os.Stderr, "train: --extra-weight %g: want a weight above 0 (leave --extra-labels out to train without them)\n", *extraWeight)
 		return exitConfig
@@ -118,6 +123,7 @@ func runTrain(_ context.Context, args []string) int {
 	cfg.TitleWeight = *titleWeight
 	cfg.TitleRepeat = *titleRepeat
 	cfg.SectorWeight = *sectorWeight
+	cfg.DomainShift = *domainShift
 	cfg.Log = os.Stderr
 	cfg.Bits = uint8(*bits)
 	if *version != "" {

@@ -727,3 +727,36 @@ func TestBlindReads(t *testing.T) {
 		t.Errorf("the re-read agrees with fourway.tsv's class on %d of %d rows; the README says 247", agree, len(blind))
 	}
 }
+
+// shiftWeights gives the letters that read like the pool more weight than
+// those that do not, and the weights average 1.
+func TestShiftWeights(t *testing.T) {
+	var letters []Doc
+	var pool [][]uint32
+	for i := range 40 {
+		if i%2 == 0 {
+			letters = append(letters, Doc{IDs: []uint32{1, 2, uint32(100 + i)}}) // like the pool
+		} else {
+			letters = append(letters, Doc{IDs: []uint32{7, 8, uint32(100 + i)}})
+		}
+	}
+	for i := range 80 {
+		pool = append(pool, []uint32{1, 2, uint32(300 + i)})
+	}
+	w := shiftWeights(12, letters, pool, 1)
+	var like, unlike, sum float64
+	for i, x := range w {
+		sum += float64(x)
+		if i%2 == 0 {
+			like += float64(x)
+		} else {
+			unlike += float64(x)
+		}
+	}
+	if like <= 2*unlike {
+		t.Errorf("letters like the pool weigh %.2f in all, the others %.2f: want more than twice", like, unlike)
+	}
+	if math.Abs(sum/float64(len(w))-1) > 1e-3 {
+		t.Errorf("mean weight %.4f, want 1", sum/float64(len(w)))
+	}
+}
