@@ -286,8 +286,14 @@ func LeadOptions() Options {
 
 // Fit trains head h of m on docs, replacing its weights and bias.
 func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
+	fitWith(m, h, docs, nil, o)
+}
+
+// fitWith is Fit with the naive-Bayes ratios of NBScale counted over
+// nbDocs instead of docs (nil: over docs).
+func fitWith(m *triage.Model, h *triage.Head, docs, nbDocs []Doc, o Options) {
 	if o.Average <= 1 {
-		fitOnce(m, h, docs, o)
+		fitOnce(m, h, docs, nbDocs, o)
 		return
 	}
 	k, n := len(h.Labels), 1<<m.Bits
@@ -295,7 +301,7 @@ func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 	for i := range o.Average {
 		one := o
 		one.Seed, one.Average = o.Seed+uint64(i), 0
-		fitOnce(m, h, docs, one)
+		fitOnce(m, h, docs, nbDocs, one)
 		for f := range n {
 			for j, x := range m.Weights(h, uint32(f)) {
 				sum[f*k+j] += x
@@ -317,7 +323,7 @@ func Fit(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 	}
 }
 
-func fitOnce(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
+func fitOnce(m *triage.Model, h *triage.Head, docs, nbDocs []Doc, o Options) {
 	k := len(h.Labels)
 	for i := range h.Bias {
 		h.Bias[i] = 0
@@ -334,7 +340,10 @@ func fitOnce(m *triage.Model, h *triage.Head, docs []Doc, o Options) {
 	// With NBScale the fitted parameters are u, and a weight is s·u.
 	var s, u []float32
 	if o.NBScale > 0 {
-		s = nbScales(docs, k, 1<<m.Bits, o.NBScale)
+		if nbDocs == nil {
+			nbDocs = docs
+		}
+		s = nbScales(nbDocs, k, 1<<m.Bits, o.NBScale)
 		u = make([]float32, len(s))
 	}
 	bg2 := make([]float64, k)
