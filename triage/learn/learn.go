@@ -156,7 +156,7 @@ func DefaultOptions() Options {
 // weight only where a bucket tells sectors apart, learns that noise. The
 // 921 was not scored for any of them.
 //
-// Tried on 2026-12-03 (stop 31): semi-supervised ways of carrying the head
+// Tried on 2026-12-03 (stop 33): semi-supervised ways of carrying the head
 // to the general board with 附件3's texts, never its labels
 // (TestDeptSemi, deptsemi_test.go). 附件3 is halved by near-duplicate
 // group; a method sees the texts of one half and is scored on the letters
