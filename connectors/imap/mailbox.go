@@ -342,7 +342,10 @@ func (s *session) wait(ctx context.Context, canIdle bool, wake <-chan struct{}) 
 			return ctx.Err()
 		case <-timer.C:
 		}
-		return s.m.guard(s.cl, "noop", func() error { return s.cl.Noop().Wait() })
+		if err := s.m.guard(s.cl, "noop", func() error { return s.cl.Noop().Wait() }); err != nil {
+			return err
+		}
+		return s.checkSelected()
 	}
 	idle, err := s.cl.Idle()
 	if err != nil {
@@ -360,7 +363,37 @@ func (s *session) wait(ctx context.Context, canIdle bool, wake <-chan struct{}) 
 	if err := idle.Wait(); err != nil {
 		return fmt.Errorf("idle: %w", err)
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.checkSelected()
+}
+
+// checkSelected selects the configured name again after each wait and
+// compares its UIDVALIDITY with the session's. Another client may have
+// renamed the selected mailbox and created a new one under its name:
+// imapmemserver (and any server whose selection follows a rename) goes on
+// reading the renamed mailbox; Dovecot 2.3 says nothing of it in IDLE, not
+// even when mail comes into the re-created mailbox, answers FETCH and NOOP
+// from the renamed one (at times an untagged NO "Internal error" or a BYE
+// "session state is inconsistent"), and answers STATUS of the selected
+// name from the renamed one too ([CLIENTBUG]), so only a new SELECT tells.
+// A name that names another mailbox, or none, ends the session: the next
+// one meets the new UIDVALIDITY as a change and reads the mailbox from the
+// start.
+func (s *session) checkSelected() error {
+	var sel *imap.SelectData
+	if err := s.m.guard(s.cl, "select "+s.m.name+" again", func() (err error) {
+		sel, err = s.cl.Select(s.m.name, &imap.SelectOptions{ReadOnly: s.m.c.cfg.AfterAck == AfterAckNone}).Wait()
+		return err
+	}); err != nil {
+		return fmt.Errorf("the selected mailbox was perhaps renamed or deleted: %w", err)
+	}
+	if sel.UIDValidity != s.uv {
+		return fmt.Errorf("%q now names another mailbox (UIDVALIDITY %d, %d read so far): renamed or re-created by another client; reading it from the start",
+			s.m.name, sel.UIDValidity, s.uv)
+	}
+	return nil
 }
 
 type sized struct {
