@@ -11,13 +11,16 @@ import (
 	"github.com/minsheng/minsheng/connectors/internal/conntest"
 )
 
-// TestDovecotMixedBatchRestartExpungeRename: a batch where every third mail
-// is bad (not a mail, over the cap, a raw 8-bit header), read with
-// after_ack: move while another client expunges two mails, the gateway
-// restarted mid-batch: every mail is handled once (an item or a quarantine
-// with its reason), and the mail with a 330 KB header keeps its body. (How
-// many were moved is not checked: a move not done before a stop is not
-// retried, README "after_ack".)
+// TestDovecotMixedBatchRestartExpunge: a batch where every third mail is
+// bad (not a mail, over the cap, a raw 8-bit header), read with after_ack:
+// move while another client expunges two, the gateway restarted mid-batch,
+// then the mailbox renamed away (Letters → Old) and re-created with a new
+// mail: every mail is handled once (an item or a quarantine with its
+// reason), the mail with a 330 KB header keeps its body, every handled mail
+// is moved (those acknowledged before the stop by the next run), and the
+// re-created Letters is read. (From the audit's probe; its rename came at a
+// time of luck, during IDLE or not, and poll_interval was an hour: here the
+// test waits for the moves before renaming, and the re-check is 1 s.)
 func TestDovecotMixedBatchRestartExpunge(t *testing.T) {
 	s, cl := startDovecot(t)
 	for _, mb := range []string{"Done", "Letters"} {
@@ -48,6 +51,7 @@ func TestDovecotMixedBatchRestartExpunge(t *testing.T) {
 	cfg := dovecotConfig(s)
 	cfg.Mailboxes = []string{"Letters"}
 	cfg.AfterAck, cfg.MoveTo, cfg.FetchBatch, cfg.Workers, cfg.MaxMessageBytes = AfterAckMove, "Done", 7, 4, 400<<10
+	cfg.PollInterval = time.Second
 	r := run(t, cfg, st, em)
 	// another client expunges UIDs 41-42 while the connector works
 	if _, err := cl.Select("Letters", nil).Wait(); err != nil {
@@ -63,7 +67,33 @@ func TestDovecotMixedBatchRestartExpunge(t *testing.T) {
 	r.stop() // restart mid-batch
 	r = run(t, cfg, st, em)
 	waitFor(t, "checkpoint 60", 30*time.Second, func() bool { return readCheckpoint(t, st, "Letters").UID == 60 })
+	count := func(mb string) uint32 {
+		d, err := cl.Status(mb, &imapStatusMessages).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.NumMessages
+	}
+	if _, err := cl.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every mail moved", 10*time.Second, func() bool { return count("Letters") == 0 })
+	if n := count("Done"); n < 58 {
+		t.Errorf("Done holds %d; want every mail not expunged (58 or more)", n)
+	}
+	if err := cl.Rename("Letters", "Old", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Create("Letters", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	appendMail(t, cl, "Letters", testMail(100, "after rename"))
+	waitFor(t, "mail of the re-created Letters", 15*time.Second, func() bool { return emittedTitle(em, "after rename") })
+	waitFor(t, "it moved", 10*time.Second, func() bool { return count("Letters") == 0 })
 	r.stop()
+	if n := count("Done"); n < 59 {
+		t.Errorf("Done holds %d; want 59 or more", n)
+	}
 	h := em.Handled()
 	for id, n := range h {
 		if n != 1 {

@@ -265,6 +265,9 @@ func (m *mailbox) session(ctx context.Context, out minsheng.Emitter) (progressed
 
 	s := &session{m: m, cl: cl, out: out, uv: sel.UIDValidity, win: ackwindow.New[uint32](), jobs: make(chan job),
 		mem: semaphore.NewWeighted(cfg.BufferBytes)}
+	if cfg.AfterAck == AfterAckMove && next > 1 {
+		s.moveHandled(next - 1)
+	}
 	for range cfg.Workers {
 		s.wg.Add(1)
 		go func() {
@@ -784,16 +787,55 @@ func (s *session) dispatch(ctx context.Context, j job) error {
 // ack is the AckFunc of one message.
 func (s *session) ack(j job) minsheng.AckFunc {
 	return func(_ minsheng.Outcome, err error) {
-		if s.win.Ack(j.ticket, err == nil) {
-			if done, ok := s.win.Done(); ok {
-				s.m.advance(s.uv, done)
-			}
-		}
+		// Listed for after_ack before the window hears of it: the session
+		// takes the list once the window is idle, and must find this one.
 		if err == nil && s.m.c.cfg.AfterAck != AfterAckNone {
 			s.amu.Lock()
 			s.acked = append(s.acked, imap.UID(j.uid))
 			s.amu.Unlock()
 		}
+		if s.win.Ack(j.ticket, err == nil) {
+			if done, ok := s.win.Done(); ok {
+				s.m.advance(s.uv, done)
+			}
+		}
+	}
+}
+
+// moveHandled moves, for after_ack: move, the mail still in the mailbox at
+// or below the checkpoint's UID: every one of them was handled (that is
+// what the checkpoint records), but its move was not done, the gateway
+// having stopped between the ack and the move, or the move having failed.
+// Only UIDs up to the checkpoint are asked for, so mail not handled is
+// never moved, and nothing is handled again. A failure is logged; the next
+// session tries again.
+func (s *session) moveHandled(upTo uint32) {
+	cfg := &s.m.c.cfg
+	var set imap.UIDSet
+	set.AddRange(1, imap.UID(upTo))
+	var uids []imap.UID
+	err := s.m.guard(s.cl, "search handled mail not moved", func() error {
+		data, err := s.cl.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		if err != nil {
+			return err
+		}
+		for _, u := range data.AllUIDs() {
+			if uint32(u) <= upTo { // a server may answer 1:n with its last UID too
+				uids = append(uids, u)
+			}
+		}
+		if len(uids) == 0 {
+			return nil
+		}
+		_, err = s.cl.Move(imap.UIDSetNum(uids...), cfg.MoveTo).Wait()
+		return err
+	})
+	if err != nil {
+		s.m.log.Warn("handled mail not moved (tried again next session)", "messages", len(uids), "err", err)
+		return
+	}
+	if len(uids) > 0 {
+		s.m.log.Info("moved mail handled before but not moved then", "messages", len(uids), "to", cfg.MoveTo)
 	}
 }
 
