@@ -197,6 +197,21 @@ func decodeText(b []byte, label string) (string, string) {
 			return string(b), noteUTF8Mislabelled
 		}
 	}
+	// GBK under a Big5 label (GB mailers that keep a traditional template's
+	// label): read as Big5 it is rare characters (紾噷價…), often with
+	// U+FFFD (GBK trail bytes 80–A0 are not Big5). When the bytes read
+	// cleanly as GB18030 into a larger share of GB2312's common characters
+	// than the Big5 reading has of Big5's, or as large a share while the
+	// Big5 reading has U+FFFD, they are GBK. Real Big5 mostly does not read
+	// cleanly as GB18030, and when it does, into fewer common characters.
+	if commonByLabel[l] == commonBig5 && !utf8.Valid(b) {
+		if gb, ok := strictGB(b); ok {
+			g, b5 := commonGB.commonShare(gb), commonBig5.commonShare(s)
+			if g > b5 || (g == b5 && strings.ContainsRune(s, utf8.RuneError)) {
+				return gb, noteGBUnderBig5(l)
+			}
+		}
+	}
 	return s, ""
 }
 
@@ -368,4 +383,9 @@ func unhex(c byte) byte {
 	default:
 		return c - 'A' + 10
 	}
+}
+
+// noteGBUnderBig5 is the note of GBK text under a Big5 label.
+func noteGBUnderBig5(label string) string {
+	return "text labelled " + label + " reads as GBK, not Big5; decoded as GB18030"
 }

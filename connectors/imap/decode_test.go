@@ -221,6 +221,20 @@ func TestDecodeTextMislabelled(t *testing.T) {
 		{"GB2312 that is also valid UTF-8 stays GB", "gb2312", enc(t, simplifiedchinese.GBK, "谢谢"), "谢谢", ""},
 		{"GB2312 and ASCII, also valid UTF-8", "gb2312", enc(t, simplifiedchinese.GBK, "职位: 小学"), "职位: 小学", ""},
 		{"Big5 that is also valid UTF-8 stays Big5", "big5", enc(t, traditionalchinese.Big5, "纂罌"), "纂罌", ""},
+		// GBK under a Big5 label: read as Big5 it is rare characters
+		// (紾噷價…) and often U+FFFD (GBK trail bytes 80–A0 are not Big5);
+		// as GB18030 it reads cleanly into more common characters.
+		{"GBK under big5", "big5", enc(t, simplifiedchinese.GBK, "朱镕基路的路灯坏了"), "朱镕基路的路灯坏了", noteGBUnderBig5("big5")},
+		{"GBK under cp950", "cp950", gb, text, noteGBUnderBig5("cp950")},
+		{"GBK traditional text under big5", "big5", enc(t, simplifiedchinese.GBK, "颱風過後路樹倒塌"), "颱風過後路樹倒塌", noteGBUnderBig5("big5")},
+		{"GBK under big5, U+FFFD as Big5, a tie", "big5", enc(t, simplifiedchinese.GBK, "鄰里長"), "鄰里長", noteGBUnderBig5("big5")},
+		// Real Big5 stays Big5: it mostly does not read cleanly as GB18030,
+		// and when it does (short text), it has no more GB2312 common
+		// characters than Big5 ones, and the label wins a tie.
+		{"Big5 letter under big5", "big5", enc(t, traditionalchinese.Big5, "敬啟者：本人住在中山路三段，附近的排水溝堵塞已久，下雨時積水嚴重，懇請市府派員處理。"), "敬啟者：本人住在中山路三段，附近的排水溝堵塞已久，下雨時積水嚴重，懇請市府派員處理。", ""},
+		{"short Big5 that reads cleanly as GB18030", "big5", enc(t, traditionalchinese.Big5, "謝謝"), "謝謝", ""},
+		{"Big5 that reads cleanly as GB18030, fewer common", "big5", enc(t, traditionalchinese.Big5, "交通號誌故障"), "交通號誌故障", ""},
+		{"short GBK that reads as common Big5 stays Big5 (a tie)", "big5", enc(t, simplifiedchinese.GBK, "您好"), "蠟疑", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if strings.Contains(c.name, "also valid UTF-8") && !utf8.Valid(c.in) {
