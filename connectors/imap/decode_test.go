@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -439,5 +440,40 @@ func TestParseHugePartCut(t *testing.T) {
 	want := fmt.Sprintf("a part of %d bytes (as sent) was cut to its first %d; the whole is in the raw message", len(data), maxPartBytes)
 	if len(m.Notes) != 1 || m.Notes[0] != want {
 		t.Errorf("notes %q; want [%q]", m.Notes, want)
+	}
+}
+
+// TestMultipartWithoutBoundary: a multipart whose Content-Type names no
+// boundary. When its body plainly holds MIME parts (a line --X followed by
+// Content-* fields) the boundary is taken from there; otherwise the body is
+// read as text. Either way a note says so.
+func TestMultipartWithoutBoundary(t *testing.T) {
+	const (
+		recovered = "multipart with no boundary parameter; boundary taken from the body's first part delimiter"
+		asText    = "multipart with no boundary parameter; read the whole as text"
+	)
+	parts := "--x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n路灯坏了，请修理。\r\n" +
+		"--x\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=a.png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--x--\r\n"
+	for _, c := range []struct {
+		name, ct, body string
+		text           string
+		attachments    int
+		note           string
+	}{
+		{"parts with delimiters", "multipart/mixed", parts, "路灯坏了，请修理。", 1, recovered},
+		{"preamble before the first part", "multipart/mixed", "This is a multi-part message in MIME format.\r\n\r\n" + parts, "路灯坏了，请修理。", 1, recovered},
+		{"parameters but no boundary", "multipart/alternative; charset=utf-8", strings.ReplaceAll(parts, "--x", "--=_Part_1"), "路灯坏了，请修理。", 1, recovered},
+		{"no delimiter: read as text", "multipart/mixed", "路灯坏了，请修理。\r\n", "路灯坏了，请修理。", 0, asText},
+		{"a dash line not followed by part headers", "multipart/mixed", "路灯坏了。\r\n--\r\n张三\r\n----------\r\nFrom: 李四\r\n", "路灯坏了。\n--\n张三\n----------\nFrom: 李四", 0, asText},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := mustParse(t, mailWith("Subject: s\r\nMIME-Version: 1.0\r\nContent-Type: "+c.ct, []byte(c.body)))
+			if strings.TrimSpace(m.Text) != c.text || len(m.Attachments) != c.attachments {
+				t.Errorf("text %q, %d attachments; want %q, %d", m.Text, len(m.Attachments), c.text, c.attachments)
+			}
+			if !slices.Contains(m.Notes, c.note) {
+				t.Errorf("notes %q; want %q", m.Notes, c.note)
+			}
+		})
 	}
 }

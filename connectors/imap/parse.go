@@ -253,9 +253,11 @@ func automated(h textproto.Header) string {
 
 // Notes on the MIME structure.
 const (
-	noteBrokenMultipart = "broken multipart structure; read what could be read"
-	noteNoParts         = "broken multipart structure: no part matches its boundary; read the whole as text"
-	noteHeaderCut       = "header block over 256 KiB; fields past that were not read, but for the MIME fields"
+	noteBrokenMultipart   = "broken multipart structure; read what could be read"
+	noteNoParts           = "broken multipart structure: no part matches its boundary; read the whole as text"
+	noteNoBoundary        = "multipart with no boundary parameter; read the whole as text"
+	noteBoundaryRecovered = "multipart with no boundary parameter; boundary taken from the body's first part delimiter"
+	noteHeaderCut         = "header block over 256 KiB; fields past that were not read, but for the MIME fields"
 )
 
 // prefixKeeper keeps a copy of what is written to it until stop.
@@ -334,6 +336,20 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 	typ, params := mediaType(ctRaw)
 	if typ == "" {
 		typ = "text/plain"
+	}
+	if strings.HasPrefix(typ, "multipart/") && params["boundary"] == "" && depth < maxDepth {
+		// No boundary named (else it would be read as text, part headers
+		// and all): take it from the body's first part delimiter.
+		head := make([]byte, boundaryScan)
+		n, _ := io.ReadFull(body, head)
+		head = head[:n]
+		body = io.MultiReader(bytes.NewReader(head), body)
+		if b := delimiterInBody(head); b != "" {
+			params["boundary"] = b
+			w.m.note(noteBoundaryRecovered)
+		} else {
+			w.m.note(noteNoBoundary)
+		}
 	}
 	if strings.HasPrefix(typ, "multipart/") && params["boundary"] != "" && depth < maxDepth {
 		// Until the first part is found, keep what the multipart reader
@@ -419,6 +435,32 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 		sum := sha256.Sum256(data)
 		w.m.Attachments = append(w.m.Attachments, Part{Name: clipRunes(name, 255), Type: clipBytes(typ, 255), Data: data, Size: len(data), SHA256: hex.EncodeToString(sum[:])})
 	}
+}
+
+// boundaryScan is how much of a multipart's body without a boundary
+// parameter is searched for a part delimiter.
+const boundaryScan = 64 << 10
+
+// delimiterInBody finds, in the body of a multipart that names no boundary,
+// the boundary of its first part delimiter: a line "--X" (X of 1 to 70
+// characters, without white space, which mailers do not put in one, not
+// ending in "--") followed at once by a Content-* or MIME-Version field.
+// It returns "" when there is none.
+func delimiterInBody(b []byte) string {
+	for len(b) > 0 {
+		line, rest, _ := bytes.Cut(b, []byte("\n"))
+		b = rest
+		l := bytes.TrimRight(line, " \t\r")
+		if len(l) < 3 || len(l) > 72 || !bytes.HasPrefix(l, []byte("--")) || bytes.HasSuffix(l, []byte("--")) ||
+			bytes.ContainsAny(l, " \t") {
+			continue
+		}
+		next, _, _ := bytes.Cut(b, []byte("\n"))
+		if isFieldLine(next) && isMIMEField(next) {
+			return string(l[2:])
+		}
+	}
+	return ""
 }
 
 // filename finds an attachment's name: Content-Disposition filename, then
