@@ -341,11 +341,21 @@ func (g *Gateway) routes() {
 	redeliveries.Register(g.mux, g.auth.Middleware)
 	g.metrics.MustRegister(redeliveries.Collector())
 	if g.cfg.MetricsListen == "" {
-		// Beside the desk API, /metrics needs a desk's token: its counts by
-		// destination tell when an item goes to the inspectors, which no
-		// one outside should be able to watch. On metrics_listen (an
-		// internal address) it needs none.
-		g.mux.Handle("GET /metrics", g.auth.Middleware(promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{})))
+		// Beside the desk API, /metrics needs the token of a desk told of
+		// discipline leads (one that reads an inspectors' destination):
+		// its counts by destination tell when an item goes to the
+		// inspectors, which no one outside, nor a desk not told of the
+		// lead watching them beside its queue, should be able to watch.
+		// On metrics_listen (an internal address) it needs none.
+		metrics := promhttp.HandlerFor(g.metrics, promhttp.HandlerOpts{})
+		g.mux.Handle("GET /metrics", g.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if p := minsheng.PrincipalFrom(req.Context()); !g.router.ToldOfLeads(p) {
+				g.log.Warn("request refused: desk not told of discipline leads may not read metrics", "desk", p.Name, "method", req.Method, "path", req.URL.Path, "remote", req.RemoteAddr)
+				auth.WriteError(w, http.StatusForbidden, "forbidden", "desk "+p.Name+" reads none of the inspectors' destinations, so it may not read /metrics (serve it on metrics_listen for monitoring)")
+				return
+			}
+			metrics.ServeHTTP(w, req)
+		})))
 	}
 	g.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))

@@ -1158,3 +1158,29 @@ func TestRedeliverDeadLetter(t *testing.T) {
 		t.Errorf("/metrics does not count the re-delivery")
 	}
 }
+
+// TestMetricsOnlyToDesksToldOfLeads: beside the desk API, /metrics is for
+// desks told of discipline leads (those that read an inspectors'
+// destination). Its counts by destination (minsheng_routed_total
+// {destination="discipline"}, minsheng_reviews_total{triage_class=
+// "discipline"}) tick when an item goes to the inspectors, so a 12345 or
+// media desk that watched them beside its queue could tell which of its
+// items has a lead.
+func TestMetricsOnlyToDesksToldOfLeads(t *testing.T) {
+	r := start(t, testConfig(t, nil))
+	if a := post(t, r.url, "METRICS-LEAD", 1); a.status != http.StatusAccepted || !strings.Contains(string(a.body), `"discipline"`) {
+		t.Fatalf("post: %d %s", a.status, a.body)
+	}
+	for _, tc := range []struct {
+		desk, token string
+		status      int
+	}{{"ops (reads discipline too)", readerToken, 200}, {"tv-desk", mediaToken, 403}, {"qingdao-daily (submits)", deskToken, 403}, {"inspectors", cdiToken, 200}} {
+		a := call(t, "GET", r.url+"/metrics", tc.token, "", nil)
+		if a.status != tc.status {
+			t.Errorf("/metrics to %s: %d, want %d", tc.desk, a.status, tc.status)
+		}
+		if told := strings.Contains(string(a.body), `destination="discipline"`); told != (tc.status == 200) {
+			t.Errorf("/metrics to %s tells of the inspectors' destination: %v", tc.desk, told)
+		}
+	}
+}

@@ -211,6 +211,10 @@ func (r *Router) readsLeads(p *minsheng.Principal) bool {
 	return false
 }
 
+// ToldOfLeads reports whether desk p is told of discipline leads: it
+// reads one of the inspectors' destinations.
+func (r *Router) ToldOfLeads(p *minsheng.Principal) bool { return p != nil && r.readsLeads(p) }
+
 // hasLead reports whether a decision sends the item to the inspectors.
 func hasLead(d *minsheng.Decision) bool {
 	return d != nil && (d.Flags.DisciplineLead || d.Class == minsheng.ClassDiscipline)
