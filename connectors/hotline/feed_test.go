@@ -27,8 +27,19 @@ import (
 // to script, once per connection.
 func handServer(t *testing.T, script func(c *websocket.Conn, hello Message)) string {
 	t.Helper()
+	srv := httptest.NewServer(handHandler(func(c *websocket.Conn, hello Message) {
+		c.WriteJSON(Message{Type: TypeWelcome, Protocol: 1, Stream: "hand", NextSeq: hello.ResumeAfter + 1})
+		script(c, hello)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// handHandler upgrades, reads hello, checks its token and hands the
+// connection to serve, which answers it.
+func handHandler(serve func(c *websocket.Conn, hello Message)) http.Handler {
 	up := websocket.Upgrader{Subprotocols: []string{Subprotocol}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -38,11 +49,8 @@ func handServer(t *testing.T, script func(c *websocket.Conn, hello Message)) str
 		if c.ReadJSON(&hello) != nil || hello.Token != testToken {
 			return
 		}
-		c.WriteJSON(Message{Type: TypeWelcome, Protocol: 1, Stream: "hand", NextSeq: hello.ResumeAfter + 1})
-		script(c, hello)
-	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+		serve(c, hello)
+	})
 }
 
 // feedLog records, across a hand server's connections, each hello's

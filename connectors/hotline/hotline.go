@@ -336,7 +336,7 @@ func (h *Hotline) session(ctx context.Context, out minsheng.Emitter) (delivered 
 	h.log.Info("feed connected", "stream", w.Stream, "resume_after", ck.Acked, "next_seq", w.NextSeq)
 
 	s := &session{h: h, conn: conn, out: out, win: ackwindow.New[uint64](), acked: ck.Acked, stream: ck.Stream,
-		frames: make(chan frame, h.cfg.Window), acks: make(chan uint64, 2*h.cfg.Window+16),
+		frames: make(chan frame, h.cfg.Window), acks: newAckQueue(),
 		notes: make(chan *Message, 16), failed: make(chan struct{}, 1)}
 	s.ceiling = math.MaxUint64
 	return s.run(ctx)
@@ -372,7 +372,7 @@ type session struct {
 	acked  uint64 // checkpoint at connect: seqs at or below are handled
 	stream string
 	frames chan frame
-	acks   chan uint64
+	acks   *ackQueue
 	notes  chan *Message
 	failed chan struct{}
 	// ceiling caps the checkpoint: a seq received and refused (not
@@ -510,25 +510,25 @@ func (s *session) writer(cancel context.CancelCauseFunc, finish <-chan struct{})
 		}
 		return true
 	}
-	writeAcks := func(seq uint64) bool {
-		seqs := []uint64{seq}
-		for len(seqs) < 512 {
-			select {
-			case q := <-s.acks:
-				seqs = append(seqs, q)
-			default:
-				return write(&Message{Type: TypeAck, Seqs: seqs})
+	// writeAcks sends every ack queued, up to 512 seqs a message.
+	writeAcks := func() bool {
+		for {
+			seqs := s.acks.take(512)
+			if len(seqs) == 0 {
+				return true
+			}
+			if !write(&Message{Type: TypeAck, Seqs: seqs}) {
+				return false
 			}
 		}
-		return write(&Message{Type: TypeAck, Seqs: seqs})
 	}
 	for {
 		select {
 		case <-finish:
 			for {
 				select {
-				case seq := <-s.acks:
-					if !writeAcks(seq) {
+				case <-s.acks.ready:
+					if !writeAcks() {
 						return
 					}
 				case m := <-s.notes:
@@ -536,13 +536,17 @@ func (s *session) writer(cancel context.CancelCauseFunc, finish <-chan struct{})
 						return
 					}
 				default:
+					// Pushed but not yet signalled: sent too.
+					if !writeAcks() {
+						return
+					}
 					s.conn.WriteControl(websocket.CloseMessage,
 						websocket.FormatCloseMessage(websocket.CloseGoingAway, "gateway reconnecting or stopping"), time.Now().Add(time.Second))
 					return
 				}
 			}
-		case seq := <-s.acks:
-			if !writeAcks(seq) {
+		case <-s.acks.ready:
+			if !writeAcks() {
 				return
 			}
 		case m := <-s.notes:
@@ -558,14 +562,48 @@ func (s *session) writer(cancel context.CancelCauseFunc, finish <-chan struct{})
 	}
 }
 
-// ack queues a seq for the writer. The channel holds twice the window, so
-// this never blocks while the connection is up; after it ended the ack is
-// dropped (the checkpoint still records it and the next hello resumes).
-func (s *session) ack(seq uint64) {
+// ack queues a seq for the writer. It never blocks and, while the
+// connection is up, never drops an ack: the window bounds the acks of
+// orders, but not the re-acks of orders handled before (a feed replaying
+// its backlog from next_seq 1 sends any number), and a feed that writes
+// before it reads leaves the writer blocked meanwhile. (The queue holds
+// 8 bytes for each frame of at least 30 read, and a writer blocked past its
+// write deadline ends the connection.) After the connection ended the
+// ack is not sent (the checkpoint still records it and the next hello
+// resumes).
+func (s *session) ack(seq uint64) { s.acks.push(seq) }
+
+// ackQueue holds the seqs to acknowledge, for the writer; ready is
+// signalled (coalescing) when one is pushed.
+type ackQueue struct {
+	mu    sync.Mutex
+	seqs  []uint64
+	ready chan struct{}
+}
+
+func newAckQueue() *ackQueue { return &ackQueue{ready: make(chan struct{}, 1)} }
+
+func (q *ackQueue) push(seq uint64) {
+	q.mu.Lock()
+	q.seqs = append(q.seqs, seq)
+	q.mu.Unlock()
 	select {
-	case s.acks <- seq:
+	case q.ready <- struct{}{}:
 	default:
 	}
+}
+
+// take removes and returns up to n seqs, oldest first.
+func (q *ackQueue) take(n int) []uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n = min(n, len(q.seqs))
+	out := append([]uint64(nil), q.seqs[:n]...)
+	q.seqs = q.seqs[n:]
+	if len(q.seqs) == 0 {
+		q.seqs = nil // let the backing array go
+	}
+	return out
 }
 
 func (s *session) note(m *Message) {
