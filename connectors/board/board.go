@@ -58,7 +58,8 @@ type Config struct {
 	MaxPages int `yaml:"max_pages" json:"max_pages" default:"10" validate:"gte=1,lte=10000"`
 	// MaxBodyBytes caps one page; a larger page is quarantined.
 	MaxBodyBytes int64 `yaml:"max_body_bytes" json:"max_body_bytes" default:"8388608" validate:"gte=1024"`
-	// Headers added to every request.
+	// Headers added to every request to URL's origin (scheme, host,
+	// port); a next link to another origin gets neither them nor the token.
 	Headers map[string]string `yaml:"headers" json:"headers"`
 	// TokenEnv / TokenFile name where a bearer token is kept (never put
 	// the token itself in the configuration).

@@ -72,11 +72,16 @@ func (b *Board) get(ctx context.Context, u string, conditional bool, etag, lastM
 	}
 	req.Header.Set("User-Agent", "minsheng-board/1")
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/json;q=0.9, application/xml;q=0.8, */*;q=0.5")
-	for k, v := range b.cfg.Headers {
-		req.Header.Set(k, v)
-	}
-	if b.token != "" {
-		req.Header.Set("Authorization", "Bearer "+b.token)
+	// The token and the configured headers are the board's: a next link
+	// to another origin (host, port or scheme) gets neither, as a
+	// redirect to another host would not.
+	if sameOrigin(u, b.cfg.URL) {
+		for k, v := range b.cfg.Headers {
+			req.Header.Set(k, v)
+		}
+		if b.token != "" {
+			req.Header.Set("Authorization", "Bearer "+b.token)
+		}
 	}
 	if conditional {
 		if etag != "" {
@@ -257,6 +262,29 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 	}
 	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 	return min(j, hi)
+}
+
+// sameOrigin reports whether two URLs have the same scheme, host and port.
+func sameOrigin(a, b string) bool {
+	ua, err := url.Parse(a)
+	if err != nil {
+		return false
+	}
+	ub, err := url.Parse(b)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Hostname(), ub.Hostname()) && port(ua) == port(ub)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return "443"
+	}
+	return "80"
 }
 
 func withParam(raw, key, val string) string {
