@@ -391,7 +391,10 @@ func (s *session) run(ctx context.Context) (int, error) {
 	go func() { defer close(written); s.writer(cancel, finish) }()
 	delivered, err := s.dispatch(sctx)
 	cancel(err)
-	if err == nil {
+	// dispatch returns nil, or sctx's own error from an Emit or Quarantine
+	// waiting for room, when the reader or writer ended the connection:
+	// why is sctx's cause (the read or write error, the feed's close frame).
+	if err == nil || errors.Is(err, sctx.Err()) {
 		err = context.Cause(sctx)
 	}
 	// Wait for every ack owed, while the writer sends them: the feed need
