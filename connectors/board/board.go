@@ -378,7 +378,9 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	if b.cfg.Pagination.Mode == PageNumber {
 		next = withParam(b.cfg.URL, b.cfg.Pagination.Param, fmt.Sprint(b.cfg.Pagination.Start))
 	}
-	seenIDs := map[string]bool{}
+	// Every post id read in this poll → its copy's place in c.posts and
+	// the page it was read on.
+	seenIDs := map[string]seenAt{}
 	// Pages holding a post not yet acknowledged count against max_pages;
 	// pages of acknowledged posts only (read again on the way down to
 	// the watermark after a poll stopped at max_pages) cost only a request,
@@ -501,8 +503,13 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			if b.pending(p, wm) {
 				reached = false
 			}
-			if !seenIDs[p.ID] { // pages shift while we read: keep the first copy
-				seenIDs[p.ID] = true
+			if at, ok := seenIDs[p.ID]; ok {
+				// A post listed twice in one poll: take the newer copy.
+				if newerCopy(p, c.posts[at.i], at.page == n) {
+					c.posts[at.i] = p
+				}
+			} else {
+				seenIDs[p.ID] = seenAt{i: len(c.posts), page: n}
 				c.posts = append(c.posts, p)
 				if b.known(p.ID) {
 					acked = true
@@ -596,6 +603,23 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		pollErr = errors.New("some items were not durably handled; they will be offered again")
 	}
 	return pollErr
+}
+
+// seenAt is where a poll read a post: its place in cycle.posts and the
+// index of its page.
+type seenAt struct{ i, page int }
+
+// newerCopy reports whether p, a copy of q's post read after q in the same
+// poll, is the newer: the later edited when both give an edit time that
+// differs; otherwise the one lower on the page, when both are on one page
+// (a board pins a post, a stale copy, above the post in its place). From
+// page to page the first copy read stays: pages shift while a poll reads
+// on, and a board may repeat its pinned posts at the top of every page.
+func newerCopy(p, q Post, samePage bool) bool {
+	if !p.Updated.IsZero() && !q.Updated.IsZero() && !p.Updated.Equal(q.Updated) {
+		return p.Updated.After(q.Updated)
+	}
+	return samePage
 }
 
 // futureSlack is how far past now a post's time may be and still move the

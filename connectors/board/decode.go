@@ -28,6 +28,10 @@ type Post struct {
 	ReplyStatus string
 	// Time the post was made; zero when the feed gives none.
 	Time time.Time
+	// Updated is when the post was last edited (Atom <updated>, JSON
+	// json.updated); zero when the feed gives none or it cannot be read.
+	// It only says which of two copies of a post on one poll is newer.
+	Updated time.Time `json:",omitzero"`
 }
 
 // BadPost is an entry of a page that could not be read as a post.
@@ -182,7 +186,7 @@ func DecodeRSS(b []byte, loc *time.Location) (*Page, error) {
 			post.ID = post.URL
 		}
 		raw := append([]byte("<item>"), append(it.Inner, "</item>"...)...)
-		addPost(p, post, first(it.PubDate, it.DCDate), "", loc, raw)
+		addPost(p, post, first(it.PubDate, it.DCDate), "", "", loc, raw)
 	}
 	return p, nil
 }
@@ -248,13 +252,14 @@ func DecodeAtom(b []byte, loc *time.Location) (*Page, error) {
 			}
 		}
 		raw := append([]byte("<entry>"), append(e.Inner, "</entry>"...)...)
-		addPost(p, post, first(e.Published, e.Updated), "", loc, raw)
+		addPost(p, post, first(e.Published, e.Updated), e.Updated, "", loc, raw)
 	}
 	return p, nil
 }
 
 // addPost checks a decoded post and files it as a post or a bad post.
-func addPost(p *Page, post Post, when, layout string, loc *time.Location, raw []byte) {
+// when is its time, edited its edit time (either may be empty).
+func addPost(p *Page, post Post, when, edited, layout string, loc *time.Location, raw []byte) {
 	bad := func(reason string) {
 		p.Bad = append(p.Bad, BadPost{ID: clip(post.ID, 200), Reason: reason, Raw: raw})
 	}
@@ -283,6 +288,11 @@ func addPost(p *Page, post Post, when, layout string, loc *time.Location, raw []
 		}
 		post.Time = t
 	}
+	if strings.TrimSpace(edited) != "" {
+		// Unreadable, it orders nothing: the post is read as one
+		// without an edit time.
+		post.Updated, _ = timefmt.Parse(edited, layout, loc)
+	}
 	p.Posts = append(p.Posts, post)
 }
 
@@ -293,11 +303,14 @@ type JSONMapping struct {
 	// Items is the path to the array of posts; empty when the page is the array.
 	Items string `yaml:"items" json:"items"`
 	// Field paths within a post.
-	ID          string `yaml:"id" json:"id" default:"id"`
-	Title       string `yaml:"title" json:"title" default:"title"`
-	Body        string `yaml:"body" json:"body" default:"content"`
-	Author      string `yaml:"author" json:"author" default:"author"`
-	Time        string `yaml:"time" json:"time" default:"time"`
+	ID     string `yaml:"id" json:"id" default:"id"`
+	Title  string `yaml:"title" json:"title" default:"title"`
+	Body   string `yaml:"body" json:"body" default:"content"`
+	Author string `yaml:"author" json:"author" default:"author"`
+	Time   string `yaml:"time" json:"time" default:"time"`
+	// Updated: the post's last edit time, if the API gives one; of two
+	// copies of a post in one poll the later edited is taken.
+	Updated     string `yaml:"updated" json:"updated"`
 	URL         string `yaml:"url" json:"url" default:"url"`
 	ReplyStatus string `yaml:"reply_status" json:"reply_status" default:"reply_status"`
 	// TimeLayout is a Go time layout for the time field; empty tries the
@@ -404,7 +417,7 @@ func DecodeJSON(b []byte, m *JSONMapping, loc *time.Location) (*Page, error) {
 			continue
 		}
 		var post Post
-		var when string
+		var when, edited string
 		var problems []string
 		var original []byte // the element as the board wrote it, when it gives a field twice
 		field := func(dst *string, path, name string) {
@@ -433,6 +446,9 @@ func DecodeJSON(b []byte, m *JSONMapping, loc *time.Location) (*Page, error) {
 		field(&post.Body, mm.Body, "body")
 		field(&post.Author, mm.Author, "author")
 		field(&when, mm.Time, "time")
+		if mm.Updated != "" {
+			field(&edited, mm.Updated, "updated")
+		}
 		field(&post.URL, mm.URL, "url")
 		field(&post.ReplyStatus, mm.ReplyStatus, "reply_status")
 		post.ID = strings.TrimSpace(post.ID)
@@ -453,7 +469,7 @@ func DecodeJSON(b []byte, m *JSONMapping, loc *time.Location) (*Page, error) {
 			post.Body = strings.TrimSpace(post.Body)
 		}
 		post.Author = strings.TrimSpace(post.Author)
-		addPost(p, post, when, mm.TimeLayout, loc, raw)
+		addPost(p, post, when, edited, mm.TimeLayout, loc, raw)
 	}
 	return p, nil
 }
