@@ -39,7 +39,8 @@ func init() {
 
 // Config is the board connector's configuration section.
 type Config struct {
-	// URL of the feed or the API's first page.
+	// URL of the feed or the API's first page. A key goes in Headers or
+	// the token, not in its query (logs show the query's values redacted).
 	URL string `yaml:"url" json:"url" validate:"required,http_url"`
 	// Format: auto (sniffed from the body), rss, atom or json.
 	Format string `yaml:"format" json:"format" default:"auto" validate:"oneof=auto rss atom json"`
@@ -402,7 +403,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 	for n := 0; ; n++ {
 		if first, ok := fetched[next]; ok {
 			b.log.Warn("pagination loops back to a page read in this poll; taking it as the last page",
-				"url", next, "page", n+1, "first_read_as_page", first+1)
+				"url", b.logURL(next), "page", n+1, "first_read_as_page", first+1)
 			c.complete = true
 			break
 		}
@@ -442,7 +443,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 		// on; a shift twice in a row is not.) Its posts were read.
 		if bh := hash12(resp.body); bh == lastBody {
 			if repeats++; repeats >= 2 && b.cfg.Pagination.Mode == PageNumber {
-				b.log.Warn("numbered pages repeat the same page; taking it as the last", "url", next, "page", n+1)
+				b.log.Warn("numbered pages repeat the same page; taking it as the last", "url", b.logURL(next), "page", n+1)
 				c.complete = true
 				break
 			}
@@ -465,7 +466,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 				code = "page_too_large"
 			}
 			counted++
-			b.log.Warn("page quarantined", "url", next, "ref", ref, "reason_code", code)
+			b.log.Warn("page quarantined", "url", b.logURL(next), "ref", ref, "reason_code", code)
 			if qerr := b.quarantine(ctx, out, c, ref, err.Error(), resp.body, nil); qerr != nil {
 				return qerr
 			}
@@ -544,7 +545,7 @@ func (b *Board) poll(ctx context.Context, out minsheng.Emitter) error {
 			if page.Next == "" {
 				c.complete = true
 			} else if next, err = resolve(next, page.Next); err != nil {
-				pollErr = fmt.Errorf("next link: %w", err)
+				pollErr = fmt.Errorf("next link: %w", b.redact(err))
 			}
 		}
 		if c.complete || pollErr != nil {

@@ -27,7 +27,8 @@ type response struct {
 	tooLarge    bool
 }
 
-// statusError is an HTTP status that ends a request.
+// statusError is an HTTP status that ends a request; url is as logURL
+// gives it.
 type statusError struct {
 	code int
 	url  string
@@ -56,7 +57,7 @@ func (b *Board) fetch(ctx context.Context, u string, conditional bool, etag, las
 		if retryAfter > wait {
 			wait = min(retryAfter, time.Hour)
 		}
-		b.log.Info("page request failed; retrying", "url", u, "err", err, "in", wait.Round(time.Millisecond))
+		b.log.Info("page request failed; retrying", "url", b.logURL(u), "err", err, "in", wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -68,7 +69,7 @@ func (b *Board) fetch(ctx context.Context, u string, conditional bool, etag, las
 func (b *Board) get(ctx context.Context, u string, conditional bool, etag, lastMod string) (*response, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, b.redact(err)
 	}
 	req.Header.Set("User-Agent", "minsheng-board/1")
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/json;q=0.9, application/xml;q=0.8, */*;q=0.5")
@@ -94,7 +95,7 @@ func (b *Board) get(ctx context.Context, u string, conditional bool, etag, lastM
 	resp, err := b.hc.Do(req)
 	if err != nil {
 		b.fetches.WithLabelValues("error").Inc()
-		return nil, 0, err
+		return nil, 0, b.redact(err)
 	}
 	defer resp.Body.Close()
 	switch {
@@ -104,12 +105,12 @@ func (b *Board) get(ctx context.Context, u string, conditional bool, etag, lastM
 	case resp.StatusCode != http.StatusOK:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		b.fetches.WithLabelValues(strconv.Itoa(resp.StatusCode)).Inc()
-		return nil, retryAfter(resp.Header.Get("Retry-After"), time.Now()), &statusError{resp.StatusCode, u}
+		return nil, retryAfter(resp.Header.Get("Retry-After"), time.Now()), &statusError{resp.StatusCode, b.logURL(u)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, b.cfg.MaxBodyBytes+1))
 	if err != nil {
 		b.fetches.WithLabelValues("error").Inc()
-		return nil, 0, fmt.Errorf("GET %s: reading body: %w", u, err)
+		return nil, 0, fmt.Errorf("GET %s: reading body: %w", b.logURL(u), b.redact(err))
 	}
 	b.fetches.WithLabelValues("ok").Inc()
 	r := &response{body: body, etag: resp.Header.Get("ETag"), lastMod: resp.Header.Get("Last-Modified")}
@@ -121,7 +122,7 @@ func (b *Board) get(ctx context.Context, u string, conditional bool, etag, lastM
 	var note string
 	r.body, note = toUTF8(resp.Header.Get("Content-Type"), body)
 	if note != "" {
-		b.log.Info("page charset", "url", u, "note", note)
+		b.log.Info("page charset", "url", b.logURL(u), "note", note)
 	}
 	return r, 0, nil
 }
@@ -298,6 +299,48 @@ func withParam(raw, key, val string) string {
 	return u.String()
 }
 
+// logURL is u as the log and errors may show it: the query's values (a
+// key put in url, or echoed in a next link), any user and password and
+// the fragment are replaced by "REDACTED"; the page number of pagination
+// mode page is kept. A key belongs in headers or the token, not in url.
+func (b *Board) logURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unreadable URL)"
+	}
+	if p.User != nil {
+		p.User = url.User("REDACTED")
+	}
+	if p.Fragment != "" || p.RawFragment != "" {
+		p.Fragment, p.RawFragment = "REDACTED", ""
+	}
+	if p.RawQuery != "" {
+		parts := strings.Split(p.RawQuery, "&")
+		for i, kv := range parts {
+			k, _, hasValue := strings.Cut(kv, "=")
+			switch name, _ := url.QueryUnescape(k); {
+			case !hasValue:
+				parts[i] = "REDACTED" // a bare part may be a key itself
+			case b.cfg.Pagination.Mode == PageNumber && name == b.cfg.Pagination.Param:
+			default:
+				parts[i] = k + "=REDACTED"
+			}
+		}
+		p.RawQuery, p.ForceQuery = strings.Join(parts, "&"), false
+	}
+	return p.String()
+}
+
+// redact gives err with the URL of a *url.Error in it (the client's
+// errors quote the URL whole) as logURL gives it.
+func (b *Board) redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = b.logURL(ue.URL)
+	}
+	return err
+}
+
 func resolve(base, ref string) (string, error) {
 	b, err := url.Parse(base)
 	if err != nil {
@@ -309,7 +352,7 @@ func resolve(base, ref string) (string, error) {
 	}
 	u := b.ResolveReference(r)
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("next link %q is not http(s)", ref)
+		return "", fmt.Errorf("next link is not http(s) (scheme %q)", u.Scheme)
 	}
 	return u.String(), nil
 }
