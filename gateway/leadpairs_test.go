@@ -28,7 +28,7 @@ var probeDesks = map[string][]string{
 
 func probeToken(name string) string { return "probe-token-" + name + "-0123456789abcdef" }
 
-func probeGateway(t *testing.T, logs *logBuffer) *running {
+func probeGateway(t *testing.T, logs *logBuffer, more ...func(c *Config)) *running {
 	t.Helper()
 	c := testConfig(t, nil)
 	t.Setenv("MS_PROBE_SUBMIT", probeToken("submit"))
@@ -44,6 +44,9 @@ func probeGateway(t *testing.T, logs *logBuffer) *running {
 		triage.Rule{Name: "press", Any: []string{"请记者曝光"}, Class: minsheng.ClassMediaOversight, Force: true, Weight: 1},
 		triage.Rule{Name: "ask", Any: []string{"请人工看看"}, Class: minsheng.ClassPetition, Review: true, Weight: 1},
 		triage.Rule{Name: "bribe", Any: []string{"甲乙丙丁"}, DisciplineLead: true, Weight: 1})
+	for _, f := range more {
+		f(c)
+	}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return startLogged(t, c, log)
 }
@@ -82,6 +85,24 @@ func probePost(t *testing.T, base, ref, body string, anonymous bool) desk.Accept
 	}
 	return acc
 }
+
+// probeQueue leases desk every message of queue dest (for a second) into
+// msgs, by dest/item ID, with the queue's sequence number masked.
+func probeQueue(t *testing.T, base, desk, dest string, msgs map[string]string) {
+	t.Helper()
+	a := call(t, "GET", base+"/v1/queues/"+dest+"?max=100&lease=1s", probeToken(desk), "", nil)
+	var got struct {
+		Messages []json.RawMessage `json:"messages"`
+	}
+	a.decode(t, &got)
+	for _, m := range got.Messages {
+		var q minsheng.QueuedMessage
+		json.Unmarshal(m, &q)
+		msgs[dest+"/"+q.Envelope.ItemID] = queueSeq.ReplaceAllString(string(m), `"seq":N`)
+	}
+}
+
+var queueSeq = regexp.MustCompile(`"seq":\d+`)
 
 // TestLeadPairsLookAlike posts pairs of items identical but for a word
 // that a rule makes a discipline lead (anonymous, so that the identity
@@ -128,21 +149,9 @@ func TestLeadPairsLookAlike(t *testing.T) {
 			return a.status, string(a.body) + fmt.Sprint(a.header["Etag"], a.header["Retry-After"])
 		}
 	}
-	queue := func(desk, dest string, msgs map[string]string) {
-		a := call(t, "GET", r.url+"/v1/queues/"+dest+"?max=100&lease=1s", probeToken(desk), "", nil)
-		var got struct {
-			Messages []json.RawMessage `json:"messages"`
-		}
-		a.decode(t, &got)
-		for _, m := range got.Messages {
-			var q minsheng.QueuedMessage
-			json.Unmarshal(m, &q)
-			msgs[dest+"/"+q.Envelope.ItemID] = string(m)
-		}
-	}
 	msgs := map[string]string{}
 	for _, d := range []string{"media_oversight", "review"} {
-		queue("ops2", d, msgs)
+		probeQueue(t, r.url, "ops2", d, msgs)
 	}
 	inQueue := func(dest string) func(it item) (int, string) {
 		return func(it item) (int, string) {
@@ -150,7 +159,7 @@ func TestLeadPairsLookAlike(t *testing.T) {
 			if !ok {
 				return 0, ""
 			}
-			return 200, regexp.MustCompile(`"seq":\d+`).ReplaceAllString(s, `"seq":N`)
+			return 200, s
 		}
 	}
 	for _, d := range []string{"media", "ops2", "dispatch", "petition", "reviewers", "dl"} {
