@@ -66,9 +66,14 @@ type Flags struct {
 
 // Decision is triage's verdict on one item, with its explanation.
 type Decision struct {
-	Class Class `json:"class"`
-	// Confidence in Class, in [0,1], calibrated where the model allows.
-	Confidence float64 `json:"confidence"`
+	// Class is empty (and left out of the JSON) only where it is withheld:
+	// triage's class of an item in review, to a destination or desk not
+	// told of discipline leads (README, "Who sees complainants'
+	// identities").
+	Class Class `json:"class,omitempty"`
+	// Confidence in Class, in [0,1], calibrated where the model allows;
+	// 0 (and left out) where Class is withheld.
+	Confidence float64 `json:"confidence,omitempty"`
 	Flags      Flags   `json:"flags"`
 	// Department is the responsible sector the item concerns (e.g. 城乡建设);
 	// routing uses it for gov_service items.

@@ -479,11 +479,18 @@ func (w *jsonWriter) decision(d *Decision) {
 		return
 	}
 	w.b = append(w.b, '{')
-	w.key("class", true)
-	w.string(string(d.Class))
-	w.key("confidence", false)
-	w.float(d.Confidence)
-	w.key("flags", false)
+	first := true
+	if d.Class != "" {
+		w.key("class", true)
+		w.string(string(d.Class))
+		first = false
+	}
+	if d.Confidence != 0 {
+		w.key("confidence", first)
+		w.float(d.Confidence)
+		first = false
+	}
+	w.key("flags", first)
 	w.b = append(w.b, '{')
 	w.key("discipline_lead", true)
 	w.bool(d.Flags.DisciplineLead)

@@ -268,8 +268,10 @@ func kafkaMessage(topic string, e *minsheng.Envelope) (kafka.Message, error) {
 		h = append(h, kafka.Header{Key: "minsheng-trace-id", Value: []byte(e.TraceID)})
 	}
 	if e.Decision != nil {
+		if e.Decision.Class != "" { // empty where withheld (decisionFor)
+			h = append(h, kafka.Header{Key: "minsheng-class", Value: []byte(e.Decision.Class)})
+		}
 		h = append(h,
-			kafka.Header{Key: "minsheng-class", Value: []byte(e.Decision.Class)},
 			kafka.Header{Key: "minsheng-model-version", Value: []byte(e.Decision.ModelVersion)},
 			kafka.Header{Key: "minsheng-discipline-lead", Value: []byte(strconv.FormatBool(e.Decision.Flags.DisciplineLead))})
 		if e.Decision.Case != nil {

@@ -132,10 +132,11 @@ func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusNotImplemented, apiError{"not_implemented", "this ledger cannot list its records"})
 		return
 	}
-	// A desk not told of leads gets no line with triage's class: View
-	// leaves it out only where it was discipline, and a line without it
-	// among lines with it would name exactly the items that went to the
-	// inspectors.
+	// A desk not told of leads gets no line with triage's class: a line
+	// without it among lines with it would name exactly the items that
+	// went to the inspectors. View leaves triage's decision out for such
+	// a desk on every reviewed item; the line is cleared here as well, so
+	// that the export does not hang on View alone.
 	told := a.r.readsLeads(p)
 	w.Header().Set("Content-Type", "application/x-ndjson; charset=utf-8")
 	bw := bufio.NewWriter(w)

@@ -200,10 +200,19 @@ func (r *Router) Entitled(dest string, it *minsheng.Item, d *minsheng.Decision) 
 // decisionFor is the decision as destination dest receives it: without the
 // discipline lead where dest is not told of it (see toldOfLead), so that
 // neither the envelope nor its minsheng-discipline-lead header reveals that
-// the item also went to the inspectors.
+// the item also went to the inspectors; and, for an item triage sent to
+// review, without triage's class either (withoutTriageClass), on every
+// such item, since a class of discipline there is what sent it to the
+// inspectors too.
 func (r *Router) decisionFor(dest string, d *minsheng.Decision) *minsheng.Decision {
-	if hasLead(d) && !r.toldOfLead(dest) {
-		return withoutLead(d)
+	if d == nil || r.toldOfLead(dest) {
+		return d
+	}
+	if hasLead(d) {
+		d = withoutLead(d)
+	}
+	if d.Review {
+		d = withoutTriageClass(d)
 	}
 	return d
 }

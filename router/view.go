@@ -24,7 +24,9 @@ import (
 //     reads: a media desk is not told that a case also went to the
 //     discipline inspectors. Unless one of those destinations is the
 //     inspectors', the decision and trail do not say that the item has a
-//     discipline lead either (see toldOfLead).
+//     discipline lead either (see toldOfLead); and for an item triage
+//     sent to review, in review or decided, they do not say triage's
+//     class (withoutTriageClass), whatever it was.
 //   - Anyone else is told nothing (the caller answers 404, not 403, so that
 //     the existence of a case is not disclosed either).
 func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Record, bool) {
@@ -86,27 +88,33 @@ func (r *Router) View(rec *minsheng.Record, p *minsheng.Principal) (*minsheng.Re
 	if hide {
 		v.Decision = withoutLead(rec.Decision)
 	}
-	// A reviewed item triage had called a discipline case: a desk not told
-	// of the lead does not learn triage's class either.
-	hideClass := hide && rec.Review != nil && rec.Review.Triage != nil && rec.Review.Triage.Class == minsheng.ClassDiscipline
-	if hide && rec.Review != nil {
+	// An item triage sent to review: a desk not told of leads does not
+	// learn triage's class (nor its confidence, the reasons that name it,
+	// the classified step), before a person decides it or after, on any
+	// such item: a class of discipline is what sent it to the inspectors
+	// too, and a class withheld on those items alone would name them.
+	classWithheld := ""
+	switch {
+	case toldOfLead:
+	case rec.Review != nil:
+		classWithheld = trailWithheldReviewed
 		r := *rec.Review
-		r.RaisedLead = false
-		switch {
-		case hideClass:
-			r.Triage = nil
-		case r.Triage != nil:
-			r.Triage = withoutLead(r.Triage)
+		if hide {
+			r.RaisedLead = false
 		}
+		r.Triage = nil
 		v.Review = &r
+	case v.Decision != nil && v.Decision.Review:
+		classWithheld = trailWithheldInReview
+		v.Decision = withoutTriageClass(v.Decision)
 	}
 	v.Trail = make([]minsheng.Event, 0, len(rec.Trail))
 	for _, e := range rec.Trail {
 		if hide && e.Step == minsheng.StepClassified {
 			e.Detail = strings.Replace(e.Detail, minsheng.TrailDisciplineLead, "", 1)
-			if hideClass {
-				e.Detail = "withheld: decided at review"
-			}
+		}
+		if classWithheld != "" && e.Step == minsheng.StepClassified {
+			e.Detail = classWithheld
 		}
 		if hide && e.Step == minsheng.StepAcked {
 			acked = true // put back below
@@ -232,6 +240,33 @@ func withoutLead(d *minsheng.Decision) *minsheng.Decision {
 			c.Reasons = append(c.Reasons, rs)
 		}
 	}
+	return &c
+}
+
+// The classified step's detail, to a desk not told of leads, of an item
+// triage sent to review: triage's class is withheld (View).
+const (
+	trailWithheldInReview = "withheld: to review"
+	trailWithheldReviewed = "withheld: decided at review"
+)
+
+// withoutTriageClass returns a copy of d, a decision triage sent to
+// review, as a destination or desk not told of discipline leads gets it:
+// without triage's class and its confidence in it (left empty, so that
+// they are left out of the JSON, as the review export leaves out
+// triage_class), and without any reason, since every reason triage gives
+// an item in review names its class or depends on it (the class's
+// features, the department's only for gov_service, the rule that chose
+// the class, the threshold it fell below, "kept as <class>"). What a
+// person needs to decide stays: the item itself, the department triage
+// guessed (for any class) and whether it is sure of it, the urgent flag,
+// that it is in review and the model that decided. Applied to every item
+// in review, not only to those of class discipline, whose blank would
+// name them.
+func withoutTriageClass(d *minsheng.Decision) *minsheng.Decision {
+	c := *d
+	c.Class, c.Confidence = "", 0
+	c.Reasons = []minsheng.Reason{}
 	return &c
 }
 
