@@ -238,3 +238,21 @@ func TestFinishIntervalConfigError(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerGraceConfigError: a kafka.answer_grace below 0, or over 30s
+// (a route, and so a stopping gateway, would wait that long after
+// route_timeout), is refused, naming it.
+func TestAnswerGraceConfigError(t *testing.T) {
+	for _, tc := range []struct {
+		grace, want string
+	}{{"-1s", "kafka.answer_grace: must be at least 0"}, {"31s", "kafka.answer_grace: must be at most 30s"}, {"0s", ""}, {"2s", ""}, {"30s", ""}} {
+		f := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(f, []byte("kafka:\n  answer_grace: "+tc.grace+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(f)
+		if (tc.want == "") != (err == nil) || tc.want != "" && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("answer_grace %s: %v, want %q", tc.grace, err, tc.want)
+		}
+	}
+}

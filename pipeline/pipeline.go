@@ -385,7 +385,9 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 		Trail: append(p.decidedTrail(it, &d, decided),
 			minsheng.Event{Step: minsheng.StepRouted, At: routed, Destinations: dests},
 			minsheng.Event{Step: minsheng.StepAcked, At: routed})}
-	if err := p.o.Ledger.Commit(ctx, rec); err != nil {
+	cctx, ccancel := p.recordCtx(ctx)
+	defer ccancel()
+	if err := p.o.Ledger.Commit(cctx, rec); err != nil {
 		p.items.WithLabelValues(string(it.Channel), string(d.Class), "failed").Inc()
 		log.Error("routed but trail not recorded; the source will offer it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)
@@ -436,6 +438,18 @@ func (p *Pipeline) commitIncomplete(rec *minsheng.Record, log itemLog) bool {
 	}
 	log.Warn("routed in part, recorded incomplete: the finisher's next pass or the source's next offer sends it to the other destinations alone", "destinations", strings.Join(rec.Destinations, ","))
 	return true
+}
+
+// recordCtx is the context to record a route's outcome in: ctx while it
+// lasts, else a time of its own, as commitIncomplete's. A Kafka route may
+// end after its ctx did (it waits kafka.answer_grace for the answers to
+// records already sent): what the destinations took must be recorded,
+// or the next attempt sends it to them again.
+func (p *Pipeline) recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
 }
 
 // lockItem takes the router's lock of item id (ItemLocker), the one review
@@ -540,7 +554,9 @@ func (p *Pipeline) finish(ctx context.Context, offered *minsheng.Item, prev *min
 	}
 	rec.Decision = &d
 	rec.Trail = append(rec.Trail, minsheng.Event{Step: minsheng.StepAcked, At: now})
-	if err := p.o.Ledger.Commit(ctx, &rec); err != nil {
+	cctx, ccancel := p.recordCtx(ctx)
+	defer ccancel()
+	if err := p.o.Ledger.Commit(cctx, &rec); err != nil {
 		count(string(d.Class), "failed")
 		log.Error("routed in full but not recorded; the finisher's next pass or the source's next offer sends it again (destinations drop the repeat by ID)", "err", err)
 		return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID}, fmt.Errorf("ledger: %w", err)

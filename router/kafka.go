@@ -31,7 +31,13 @@ type KafkaConfig struct {
 	// keep it at or below the broker's message.max.bytes (1 MiB by default).
 	BatchBytes   int64         `yaml:"batch_bytes" default:"1MiB" validate:"gte=65536"`
 	WriteTimeout time.Duration `yaml:"write_timeout" default:"10s" validate:"gt=0"`
-	Compression  string        `yaml:"compression" default:"none" validate:"oneof=none gzip snappy lz4 zstd"`
+	// AnswerGrace is how long a route whose time (pipeline.route_timeout)
+	// has ended still waits for the broker's answer to records already
+	// sent: a record the broker takes then is recorded as taken, not
+	// sent again by the next attempt. Records not sent yet are dropped at
+	// the deadline whatever it is; 0 waits for nothing.
+	AnswerGrace time.Duration `yaml:"answer_grace" default:"2s" validate:"gte=0,lte=30s"`
+	Compression string        `yaml:"compression" default:"none" validate:"oneof=none gzip snappy lz4 zstd"`
 	// CreateTopics creates missing destination topics at start (for test and
 	// first installs; production clusters usually create them by hand).
 	CreateTopics      bool `yaml:"create_topics"`
@@ -55,7 +61,7 @@ type KafkaConfig struct {
 // DefaultKafkaConfig has the defaults the tags give.
 func DefaultKafkaConfig() KafkaConfig {
 	return KafkaConfig{ClientID: "minsheng", MaxInFlight: 2, MaxBatch: 1000, BatchBytes: 1 << 20,
-		WriteTimeout: 10 * time.Second, Compression: "none", Partitions: 6, ReplicationFactor: 1}
+		WriteTimeout: 10 * time.Second, AnswerGrace: 2 * time.Second, Compression: "none", Partitions: 6, ReplicationFactor: 1}
 }
 
 func (c KafkaConfig) transport() (*kafka.Transport, error) {

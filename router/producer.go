@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -68,10 +69,22 @@ type record struct {
 	size      int
 	i         int // its place in its call to send
 	done      chan<- reply
-	// gone is closed when the caller stopped waiting (its context
-	// ended): a record not yet sent then is dropped, not sent late.
+	// gone is closed when the caller's context ended: a record not yet
+	// sent then is dropped, not sent late.
 	gone <-chan struct{}
+	// state says whether the record is queued, in a request (sent) or
+	// dropped unsent; the caller and the sender each move it on from
+	// queued, once, so that a record is either sent (and its caller
+	// waits for the answer) or dropped (and its caller does not).
+	state atomic.Int32
 }
+
+// A record's states.
+const (
+	recQueued int32 = iota
+	recSent
+	recDropped
+)
 
 // reply is a record's answer: nil when its partition acked it.
 type reply struct {
@@ -148,8 +161,11 @@ func (p *producer) startBroker(b kafka.Broker) {
 // one per record, nil for a record its partition acked. Every record is
 // checked (size, topic, leader) before any is handed over, so that a call
 // refused for one record sends none (each record is answered that error).
-// A record still unanswered when ctx ends is answered ctx's error: it may
-// yet land.
+// When ctx ends, a record not sent yet is dropped and answered ctx's
+// error; one in a request already out is waited for up to answer_grace
+// more, since the broker may take it: answered then, it is recorded as
+// taken (or refused) and not sent again by the next attempt. One still
+// unanswered after the grace is answered ctx's error: it may yet land.
 func (p *producer) send(ctx context.Context, msgs []kafka.Message) []error {
 	errs := make([]error, len(msgs))
 	all := func(err error) []error {
@@ -200,18 +216,50 @@ func (p *producer) send(ctx context.Context, msgs []kafka.Message) []error {
 	}
 	p.mu.Unlock()
 	answered := make([]bool, len(msgs))
-	for range msgs {
+	for left := len(msgs); left > 0; left-- {
 		select {
 		case a := <-done:
 			errs[a.i], answered[a.i] = a.err, true
 		case <-ctx.Done():
-			// The records may still land; the caller retries under the same keys.
-			for i := range errs {
-				if !answered[i] {
-					errs[i] = ctx.Err()
-				}
+			recs := make([]*record, len(out))
+			for j, x := range out {
+				recs[j] = x.r
 			}
-			return errs
+			return p.await(ctx, recs, done, errs, answered, left)
+		}
+	}
+	return errs
+}
+
+// await answers the records of a send whose ctx ended with left of them
+// unanswered: those still queued are dropped (the sender will not send
+// them) and answered ctx's error; those in a request already out are
+// waited for up to answer_grace, and answered ctx's error if the broker
+// has not answered by then (they may yet land; the caller's next attempt
+// sends them again under the same keys).
+func (p *producer) await(ctx context.Context, recs []*record, done <-chan reply, errs []error, answered []bool, left int) []error {
+	for _, r := range recs {
+		if !answered[r.i] && r.state.CompareAndSwap(recQueued, recDropped) {
+			errs[r.i], answered[r.i] = ctx.Err(), true
+			left--
+		}
+	}
+	if left > 0 {
+		grace := time.NewTimer(p.cfg.AnswerGrace)
+		defer grace.Stop()
+	wait:
+		for ; left > 0; left-- {
+			select {
+			case a := <-done:
+				errs[a.i], answered[a.i] = a.err, true
+			case <-grace.C:
+				break wait
+			}
+		}
+	}
+	for i := range errs {
+		if !answered[i] {
+			errs[i] = fmt.Errorf("kafka: sent, and not answered within answer_grace %v after the deadline (it may yet land): %w", p.cfg.AnswerGrace, ctx.Err())
 		}
 	}
 	return errs
@@ -280,11 +328,14 @@ func (q *brokerQueue) take() []*record {
 	for _, r := range q.pending {
 		select {
 		case <-r.gone:
-			// Its caller was told the item was not delivered (and its
-			// source will offer it again): sent now, it would land
-			// unrecorded and come again, and a stopping gateway would
-			// wait for a slow broker to take it.
-			r.done <- reply{r.i, errGone}
+			// Its caller is telling, or told, the item was not delivered
+			// (and its source will offer it again): sent now, it would
+			// land unrecorded and come again, and a stopping gateway
+			// would wait for a slow broker to take it. Answered here
+			// unless its caller dropped it first.
+			if r.state.CompareAndSwap(recQueued, recDropped) {
+				r.done <- reply{r.i, errGone}
+			}
 			continue
 		default:
 		}
@@ -294,6 +345,9 @@ func (q *brokerQueue) take() []*record {
 			full[k] = true
 			keep = append(keep, r)
 			continue
+		}
+		if !r.state.CompareAndSwap(recQueued, recSent) {
+			continue // its caller dropped it, and answered it itself
 		}
 		bytes[k] += int64(r.size)
 		count[k]++

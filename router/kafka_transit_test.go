@@ -1,0 +1,63 @@
+package router
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/testkafka"
+)
+
+// TestKafkaAnswerGraceIsBounded: a route whose time ends while its record
+// is in a request the broker holds waits for the answer no longer than
+// kafka.answer_grace, and then says the record may yet land; closing the
+// sink then waits for the request itself, within write_timeout. (That an
+// answer arriving within the grace is recorded, and not sent again, is
+// pipeline's TestKafkaRecordInTransitAtDeadlineNotSentAgain.)
+func TestKafkaAnswerGraceIsBounded(t *testing.T) {
+	const routeTime, hold = 500 * time.Millisecond, 3 * time.Second
+	for _, grace := range []time.Duration{0, 300 * time.Millisecond} {
+		t.Run(grace.String(), func(t *testing.T) {
+			k := testkafka.StartT(t)
+			cfg := kafkaConfig(k)
+			cfg.Kafka.AnswerGrace = grace
+			r, err := New(context.Background(), cfg, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := &minsheng.Decision{Class: minsheng.ClassPetition}
+			// Connected, with the topic's leaders known: the next record
+			// goes out at once.
+			if _, err := r.Route(context.Background(), testItem("grace-warm"), d); err != nil {
+				t.Fatal(err)
+			}
+			fk := k.Fake()
+			fk.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+				fk.KeepControl()
+				fk.SleepControl(func() { time.Sleep(hold) })
+				return nil, nil, false
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), routeTime)
+			defer cancel()
+			start := time.Now()
+			_, err = r.Route(ctx, testItem("grace-held"), d)
+			took := time.Since(start)
+			t.Logf("route: %v after %v", err, took)
+			if err == nil || !strings.Contains(err.Error(), "answer_grace") {
+				t.Errorf("route: %v, want not answered within answer_grace", err)
+			}
+			if took < routeTime+grace || took > routeTime+grace+time.Second {
+				t.Errorf("route took %v, want route time %v and the grace %v (and less than a second more)", took, routeTime, grace)
+			}
+			start = time.Now()
+			r.Close()
+			if took := time.Since(start); took > cfg.Kafka.WriteTimeout {
+				t.Errorf("close took %v, over write_timeout", took)
+			}
+		})
+	}
+}
