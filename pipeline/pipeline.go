@@ -604,7 +604,9 @@ func (p *Pipeline) quarantine(q *minsheng.Quarantined) (minsheng.Outcome, error)
 		{Step: minsheng.StepRouted, At: now, Destinations: dests},
 		{Step: minsheng.StepAcked, At: now},
 	}}
-	if err := p.o.Ledger.Commit(ctx, rec); err != nil {
+	cctx, ccancel := p.recordCtx(ctx)
+	defer ccancel()
+	if err := p.o.Ledger.Commit(cctx, rec); err != nil {
 		return minsheng.Outcome{ItemID: id}, fmt.Errorf("ledger: %w", err)
 	}
 	p.items.WithLabelValues(string(q.Channel), "", "quarantined").Inc()

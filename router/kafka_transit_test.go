@@ -2,7 +2,10 @@ package router
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,5 +62,54 @@ func TestKafkaAnswerGraceIsBounded(t *testing.T) {
 				t.Errorf("close took %v, over write_timeout", took)
 			}
 		})
+	}
+}
+
+// TestReviewSentOnInTransitAtDeadlineIsRecorded: the broker takes a
+// reviewed item's record only after the decision's time has ended (each
+// produce request held until then): the route waits kafka.answer_grace
+// for the answer, and the decision, sent on, must then be recorded as
+// done (under a deadline of its own), not answered 503 for the desk to
+// decide again and send the item a second time.
+func TestReviewSentOnInTransitAtDeadlineIsRecorded(t *testing.T) {
+	k := testkafka.StartT(t)
+	s := openStore(t)
+	f := newReviewFixture(t, kafkaConfig(k), nil, s)
+	const timeout = 300 * time.Millisecond
+	f.api.timeout = timeout
+	fk := k.Fake()
+	var hold atomic.Bool
+	fk.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fk.KeepControl()
+		if hold.Load() {
+			arrived := time.Now()
+			fk.SleepControl(func() { time.Sleep(time.Until(arrived.Add(timeout + 150*time.Millisecond))) })
+		}
+		return nil, nil, false
+	})
+	const items = 8 // recorded under the expired deadline, each failed at random, half the time
+	var ids []string
+	for i := range items {
+		it := f.seed(t, fmt.Sprint("review-transit-", i), false)
+		ids = append(ids, it.ID)
+		hold.Store(true)
+		status, raw := f.decide(t, "reviewers", it.ID, `{"class":"petition"}`)
+		hold.Store(false)
+		if status != 200 {
+			t.Errorf("item %d: %d %s", i, status, raw)
+			continue
+		}
+		if rec := lookup(t, s, it.ID); rec.Review == nil || rec.Review.Pending || !slices.Contains(rec.Destinations, "petition") {
+			t.Errorf("item %d: recorded %v %+v, want the decision done, at petition", i, rec.Destinations, rec.Review)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, err := k.Read(ctx, "minsheng.petition", "review-transit", items, 700*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != items {
+		t.Errorf("petition holds %d records of %d items", len(msgs), items)
 	}
 }

@@ -366,7 +366,13 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	// pipeline finishes it, with this decision, at its finisher's next
 	// pass or when the source offers the item again, sending it to the inspectors' destinations held
 	// above, or nowhere when this decision reached all it names.
-	if err := a.ledger.Commit(ctx, &next); err != nil {
+	// Recorded under a deadline of its own: a Kafka route may end after
+	// ctx did (it waits kafka.answer_grace for records already sent), and
+	// what took the item must be recorded, or deciding it again sends it
+	// there again.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
+	defer ccancel()
+	if err := a.ledger.Commit(cctx, &next); err != nil {
 		a.r.log.Error("review decision sent on but not recorded as done; deciding it the same way again finishes it (destinations drop the repeat by ID)", "id", id, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the item was sent on but that could not be recorded: decide it the same way again to finish"})
 		return
@@ -384,7 +390,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	machine := next.Review.Triage
 	a.decided.WithLabelValues(string(machine.Class), string(d.Class)).Inc()
 	a.r.log.Info("review decided", "id", id, "trace_id", next.Item.TraceID, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
-	a.answer(w, http.StatusOK, &next, p, dests, false, a.ack(ctx, review, p, id), raised)
+	a.answer(w, http.StatusOK, &next, p, dests, false, a.ack(cctx, review, p, id), raised)
 }
 
 // held returns where a review decision d (raised: the lead the desk
