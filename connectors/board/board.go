@@ -209,6 +209,7 @@ func New(name string, cfg Config, env connectors.Env) (*Board, error) {
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
+	b.hc.CheckRedirect = b.checkRedirect
 	if cfg.TokenEnv != "" || cfg.TokenFile != "" {
 		t, err := minsheng.ReadSecretField("token_env", cfg.TokenEnv, "token_file", cfg.TokenFile)
 		if err != nil {

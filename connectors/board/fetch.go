@@ -265,6 +265,24 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 	return min(j, hi)
 }
 
+// checkRedirect follows up to 10 redirects, as Go's client does, and
+// takes the token and the configured headers off a request redirected to
+// another origin than url's: Go's client drops Authorization only for
+// another host (not another port or plain http) and copies every other
+// header (an X-Api-Key) wherever the redirect leads.
+func (b *Board) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if !sameOrigin(req.URL.String(), b.cfg.URL) {
+		for k := range b.cfg.Headers {
+			req.Header.Del(k)
+		}
+		req.Header.Del("Authorization")
+	}
+	return nil
+}
+
 // sameOrigin reports whether two URLs have the same scheme, host and port.
 func sameOrigin(a, b string) bool {
 	ua, err := url.Parse(a)

@@ -2,6 +2,7 @@ package board
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -63,5 +64,56 @@ func TestTokenNotSentToAnotherOrigin(t *testing.T) {
 	}
 	if len(got["other"]) == 0 {
 		t.Error("the next page was not read")
+	}
+}
+
+// TestHeadersNotRedirectedToAnotherOrigin: a board page that redirects to
+// another origin does not hand it the token or the configured headers
+// either. Go's client drops Authorization on a redirect to another host
+// (not to another port of the same host), but copies every other header
+// it was given (an X-Api-Key, where README says a board's key belongs) to
+// wherever the redirect leads.
+func TestHeadersNotRedirectedToAnotherOrigin(t *testing.T) {
+	const token = "board-token-不要外传"
+	os.Setenv("MINSHENG_TEST_BOARD_TOKEN", token)
+	for _, host := range []string{"localhost", "127.0.0.1"} { // another host; another port
+		t.Run(host, func(t *testing.T) {
+			var mu sync.Mutex
+			var seen []string // Authorization, X-Api-Key the other origin got
+			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen = append(seen, r.Header.Get("Authorization")+"|"+r.Header.Get("X-Api-Key"))
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, `{"posts":[{"id":"p1","title":"第一页","content":"道路塌陷","time":"2024-03-06 10:00:00"}]}`)
+			}))
+			t.Cleanup(other.Close)
+			_, port, _ := net.SplitHostPort(other.Listener.Addr().String())
+			board := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "http://"+net.JoinHostPort(host, port)+"/feed", http.StatusFound)
+			}))
+			t.Cleanup(board.Close)
+
+			st := openStore(t, t.TempDir())
+			em := &conntest.Emitter{Ledger: st}
+			cfg := quick(board.URL)
+			cfg.TokenEnv = "MINSHENG_TEST_BOARD_TOKEN"
+			cfg.Headers = map[string]string{"X-Api-Key": "key-不要外传"}
+			cfg.JSON = JSONMapping{Items: "posts"}
+			r := start(t, "redirect", cfg, st, em)
+			waitFor(t, "the post", func() bool { return len(em.Emitted()) >= 1 })
+			r.stop(t)
+			em.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) == 0 {
+				t.Fatal("the redirect was not followed")
+			}
+			for _, h := range seen {
+				if h != "|" {
+					t.Errorf("another origin, reached by a redirect, got %q; want neither token nor key", h)
+				}
+			}
+		})
 	}
 }
