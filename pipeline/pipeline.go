@@ -440,16 +440,15 @@ func (p *Pipeline) commitIncomplete(rec *minsheng.Record, log itemLog) bool {
 	return true
 }
 
-// recordCtx is the context to record a route's outcome in: ctx while it
-// lasts, else a time of its own, as commitIncomplete's. A Kafka route may
-// end after its ctx did (it waits kafka.answer_grace for the answers to
-// records already sent): what the destinations took must be recorded,
-// or the next attempt sends it to them again.
+// recordCtx is the context to record a route's outcome in: ctx's values
+// with a time of its own, as commitIncomplete's, whether or not ctx has
+// ended. A Kafka route may end after its ctx did (it waits
+// kafka.answer_grace for the answers to records already sent), or just
+// before: what the destinations took must be recorded, or the next
+// attempt sends it to them again, and a nearly spent ctx would fail the
+// Commit whenever the ledger's appender kept it waiting past the end.
 func (p *Pipeline) recordCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx.Err() == nil {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(context.Background(), p.cfg.RouteTimeout)
+	return context.WithTimeout(context.WithoutCancel(ctx), p.cfg.RouteTimeout)
 }
 
 // lockItem takes the router's lock of item id (ItemLocker), the one review
