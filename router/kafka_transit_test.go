@@ -22,7 +22,7 @@ import (
 // answer arriving within the grace is recorded, and not sent again, is
 // pipeline's TestKafkaRecordInTransitAtDeadlineNotSentAgain.)
 func TestKafkaAnswerGraceIsBounded(t *testing.T) {
-	const routeTime, hold = 500 * time.Millisecond, 3 * time.Second
+	const routeTime, hold = 500 * time.Millisecond, 5 * time.Second
 	for _, grace := range []time.Duration{0, 300 * time.Millisecond} {
 		t.Run(grace.String(), func(t *testing.T) {
 			k := testkafka.StartT(t)
@@ -53,8 +53,10 @@ func TestKafkaAnswerGraceIsBounded(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "answer_grace") {
 				t.Errorf("route: %v, want not answered within answer_grace", err)
 			}
-			if took < routeTime+grace || took > routeTime+grace+time.Second {
-				t.Errorf("route took %v, want route time %v and the grace %v (and less than a second more)", took, routeTime, grace)
+			// The slack (2 s) allows for a loaded machine; a route that waited
+			// for the held answer would take the hold (5 s).
+			if took < routeTime+grace || took > routeTime+grace+2*time.Second {
+				t.Errorf("route took %v, want route time %v and the grace %v (and less than 2 s more)", took, routeTime, grace)
 			}
 			start = time.Now()
 			r.Close()
@@ -75,7 +77,9 @@ func TestReviewSentOnInTransitAtDeadlineIsRecorded(t *testing.T) {
 	k := testkafka.StartT(t)
 	s := openStore(t)
 	f := newReviewFixture(t, kafkaConfig(k), nil, s)
-	const timeout = 300 * time.Millisecond
+	// Time enough, on a loaded machine, to record the decision pending and
+	// send the request before the deadline.
+	const timeout = 800 * time.Millisecond
 	f.api.timeout = timeout
 	fk := k.Fake()
 	var hold atomic.Bool
@@ -87,7 +91,7 @@ func TestReviewSentOnInTransitAtDeadlineIsRecorded(t *testing.T) {
 		}
 		return nil, nil, false
 	})
-	const items = 8 // recorded under the expired deadline, each failed at random, half the time
+	const items = 6 // recorded under the expired deadline, each failed at random, half the time
 	var ids []string
 	for i := range items {
 		it := f.seed(t, fmt.Sprint("review-transit-", i), false)
