@@ -117,3 +117,28 @@ func TestReviewSentOnInTransitAtDeadlineIsRecorded(t *testing.T) {
 		t.Errorf("petition holds %d records of %d items", len(msgs), items)
 	}
 }
+
+// TestAwaitTakesAnswersInAtTheGrace: the answers already in when the
+// grace ends (at once, for answer_grace 0) are taken, not called
+// unanswered: a record the broker took would be sent again. Twenty
+// answers wait beside a grace of 0; picking at random between them and
+// the expired timer took all twenty about once in a million.
+func TestAwaitTakesAnswersInAtTheGrace(t *testing.T) {
+	const n = 20
+	p := &producer{cfg: KafkaConfig{AnswerGrace: 0}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan reply, n)
+	recs := make([]*record, n)
+	for i := range recs {
+		recs[i] = &record{i: i}
+		recs[i].state.Store(recSent)
+		done <- reply{i: i}
+	}
+	errs := p.await(ctx, recs, done, make([]error, n), make([]bool, n), n)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("record %d, answered before the grace ended: %v", i, err)
+		}
+	}
+}

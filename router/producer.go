@@ -247,14 +247,30 @@ func (p *producer) await(ctx context.Context, recs []*record, done <-chan reply,
 	if left > 0 {
 		grace := time.NewTimer(p.cfg.AnswerGrace)
 		defer grace.Stop()
+		// Once the grace is over, the answers already in are still taken:
+		// select picks at random among ready cases, and a grace of 0 is
+		// ready at once, so one the broker gave would be called
+		// unanswered and sent again.
+		over := false
 	wait:
-		for ; left > 0; left-- {
-			select {
-			case a := <-done:
-				errs[a.i], answered[a.i] = a.err, true
-			case <-grace.C:
-				break wait
+		for left > 0 {
+			var a reply
+			if over {
+				select {
+				case a = <-done:
+				default:
+					break wait
+				}
+			} else {
+				select {
+				case a = <-done:
+				case <-grace.C:
+					over = true
+					continue
+				}
 			}
+			errs[a.i], answered[a.i] = a.err, true
+			left--
 		}
 	}
 	for i := range errs {
