@@ -21,6 +21,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -269,6 +270,17 @@ type peerError struct{ code, msg string }
 
 func (e *peerError) Error() string { return "feed error " + e.code + ": " + e.msg }
 
+// feedAddr is the feed's URL as errors and logs name it: its scheme, host
+// and path, without the query, user info or fragment, where a key may
+// have been put (the token itself comes from token_env or token_file).
+func feedAddr(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the feed (its url does not parse)"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
 // session is one connection: dial, hello, welcome, then orders until the
 // connection ends; it returns after every order it emitted was acked (or
 // ctx ended), with how many orders it emitted.
@@ -282,9 +294,9 @@ func (h *Hotline) session(ctx context.Context, out minsheng.Emitter) (delivered 
 	cancel()
 	if err != nil {
 		if resp != nil {
-			return 0, fmt.Errorf("dial %s: %w (HTTP %d)", h.cfg.URL, err, resp.StatusCode)
+			return 0, fmt.Errorf("dial %s: %w (HTTP %d)", feedAddr(h.cfg.URL), err, resp.StatusCode)
 		}
-		return 0, fmt.Errorf("dial %s: %w", h.cfg.URL, err)
+		return 0, fmt.Errorf("dial %s: %w", feedAddr(h.cfg.URL), err)
 	}
 	defer conn.Close()
 	// The welcome is read whole, within the limit; after it the reader
