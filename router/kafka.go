@@ -6,9 +6,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -183,6 +186,11 @@ type KafkaSink struct {
 	cfg   KafkaConfig
 	topic func(dest string) string
 	p     *producer
+	// creating is set while kafka.create_topics' topics are not all
+	// created yet (topics.go): records are refused as unavailable then,
+	// not sent to a topic that a broker would create with its own
+	// defaults, or not at all.
+	creating atomic.Bool
 }
 
 // NewKafkaSink connects nothing yet: the producer dials on first use. topic
@@ -198,27 +206,65 @@ func NewKafkaSink(cfg KafkaConfig, topic func(dest string) string) (*KafkaSink, 
 	return &KafkaSink{cfg: cfg, topic: topic, p: newProducer(cfg, tr)}, nil
 }
 
-// EnsureTopics creates the topics that do not exist yet.
+// EnsureTopics creates those of topics that do not exist yet. It asks on
+// the producer's own transport, so that the producer sees the topics it
+// created at once (kafka-go refreshes a transport's metadata after
+// CreateTopics), and asks the cluster's metadata first: a broker that
+// cannot be reached, or that refuses the gateway's SASL credentials, is
+// reported as such (CreateTopics alone says only "Broker Not Available"),
+// and topics that exist are not created again (no CREATE right needed).
+// A topic the cluster refuses to create is a *TopicRefusedError.
 func (s *KafkaSink) EnsureTopics(ctx context.Context, topics []string) error {
-	tr, err := s.cfg.transport()
+	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second, Transport: s.p.tr}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		return err
+		return fmt.Errorf("kafka: create topics: %w", err)
 	}
-	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second, Transport: tr}
+	exists := map[string]bool{}
+	for _, t := range meta.Topics {
+		if t.Error == nil && len(t.Partitions) > 0 {
+			exists[t.Name] = true
+		}
+	}
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: s.cfg.Partitions, ReplicationFactor: s.cfg.ReplicationFactor})
+		if !exists[t] {
+			req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: s.cfg.Partitions, ReplicationFactor: s.cfg.ReplicationFactor})
+		}
+	}
+	if len(req.Topics) == 0 {
+		return nil
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {
 		return fmt.Errorf("kafka: create topics: %w", err)
 	}
-	for t, e := range resp.Errors {
-		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("kafka: create topic %s: %w", t, e)
+	for _, t := range slices.Sorted(maps.Keys(resp.Errors)) {
+		if e := resp.Errors[t]; e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			return &TopicRefusedError{Topic: t, Err: e}
 		}
 	}
 	return nil
+}
+
+// TopicRefusedError is a topic the cluster answered it would not create
+// (too few brokers alive for replication_factor, no right to create, a
+// policy).
+type TopicRefusedError struct {
+	Topic string
+	Err   error
+}
+
+func (e *TopicRefusedError) Error() string {
+	return fmt.Sprintf("kafka: create topic %s: %v", e.Topic, e.Err)
+}
+func (e *TopicRefusedError) Unwrap() error { return e.Err }
+
+// authRefused reports whether err is the brokers refusing the gateway's
+// SASL credentials or mechanism.
+func authRefused(err error) bool {
+	return errors.Is(err, kafka.SASLAuthenticationFailed) || errors.Is(err, kafka.UnsupportedSASLMechanism) ||
+		errors.Is(err, kafka.IllegalSASLState)
 }
 
 // Deliver writes the envelopes and returns after the brokers acked them all.
@@ -255,6 +301,13 @@ func (s *KafkaSink) message(e *minsheng.Envelope) (kafka.Message, error) {
 // send writes records made by message and returns after the brokers
 // answered them all: one answer per record, nil for a record acked.
 func (s *KafkaSink) send(ctx context.Context, msgs []kafka.Message) []error {
+	if s.creating.Load() {
+		errs := make([]error, len(msgs))
+		for i := range errs {
+			errs[i] = errTopicsNotCreated
+		}
+		return errs
+	}
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
 	return s.p.send(wctx, msgs)
@@ -319,18 +372,24 @@ func (s *KafkaSink) Close() error {
 	return nil
 }
 
-// Ping checks that a broker answers (for readiness).
+// Ping checks that a broker answers and the topics create_topics asks
+// for are created (for readiness).
 func (s *KafkaSink) Ping(ctx context.Context) error {
 	var d net.Dialer
 	for _, b := range s.cfg.Brokers {
 		c, err := d.DialContext(ctx, "tcp", b)
 		if err == nil {
 			c.Close()
+			if s.creating.Load() {
+				return errTopicsNotCreated
+			}
 			return nil
 		}
 	}
 	return fmt.Errorf("kafka: no broker answers: %w", minsheng.ErrUnavailable)
 }
+
+var errTopicsNotCreated = fmt.Errorf("kafka: the destination topics are not created yet (create_topics; retrying): %w", minsheng.ErrUnavailable)
 
 // PermanentError is a delivery the destination refuses for this item, so
 // that retrying cannot help: the item goes to the dead letter destination.

@@ -41,6 +41,7 @@ type Router struct {
 	log        *slog.Logger
 	queues     Queues
 	kafka      *KafkaSink
+	creator    *topicCreator // creates kafka.create_topics' topics in the background, until it has
 	discipline map[string]bool
 	now        func() time.Time
 
@@ -62,7 +63,9 @@ type Options struct {
 }
 
 // New builds a router. cfg must have passed Validate. It creates Kafka topics
-// when the configuration asks for it.
+// when the configuration asks for it: at once when a broker answers, in the
+// background otherwise (createTopics); only brokers that refuse the SASL
+// credentials stop it then.
 func New(ctx context.Context, cfg Config, o Options) (*Router, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errs
@@ -95,13 +98,6 @@ func New(ctx context.Context, cfg Config, o Options) (*Router, error) {
 			return nil, err
 		}
 		r.kafka = ks
-		if cfg.Kafka.CreateTopics {
-			sort.Strings(topics)
-			if err := ks.EnsureTopics(ctx, topics); err != nil {
-				ks.Close()
-				return nil, err
-			}
-		}
 	}
 	r.routed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_routed_total", Help: "Envelopes durably accepted, by destination and kind."}, []string{"destination", "kind"})
 	r.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_delivery_failures_total", Help: "Failed delivery attempts, by sink and whether the error was permanent."}, []string{"sink", "permanent"})
@@ -110,8 +106,21 @@ func New(ctx context.Context, cfg Config, o Options) (*Router, error) {
 	if o.Metrics != nil {
 		for _, c := range []prometheus.Collector{r.routed, r.failures, r.deadLtr, r.latency} {
 			if err := o.Metrics.Register(c); err != nil {
+				r.Close()
 				return nil, fmt.Errorf("router: metrics: %w", err)
 			}
+		}
+	}
+	if r.kafka != nil && cfg.Kafka.CreateTopics {
+		// Brokers down at start (after an outage, or a host that rebooted
+		// before them) do not stop the start: the topics are created in
+		// the background, and until then what goes to Kafka is refused
+		// as unavailable, as when a broker is down.
+		sort.Strings(topics)
+		var err error
+		if r.creator, err = createTopics(ctx, r.kafka, topics, r.log); err != nil {
+			r.Close()
+			return nil, err
 		}
 	}
 	return r, nil
@@ -119,6 +128,9 @@ func New(ctx context.Context, cfg Config, o Options) (*Router, error) {
 
 // Close flushes and closes the sinks.
 func (r *Router) Close() error {
+	if r.creator != nil {
+		r.creator.stop()
+	}
 	if r.kafka != nil {
 		return r.kafka.Close()
 	}
