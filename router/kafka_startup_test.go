@@ -10,26 +10,12 @@ import (
 	"github.com/minsheng/minsheng/internal/testkafka"
 )
 
-// downCluster is a kfake cluster that was started (for its port) and
-// stopped: nothing listens on its address until Restart, which brings it
-// back empty, without the destination topics.
-func downCluster(t *testing.T) *testkafka.Cluster {
-	t.Helper()
-	k, err := testkafka.Start(1, 6, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.Stop()
-	t.Cleanup(k.Stop)
-	return k
-}
-
 // TestStartsWithBrokerDownAndCreatesTopicsLater: with create_topics, a
 // router built while no broker answers is built (before, New failed and
 // the gateway did not start), refuses what goes to Kafka as unavailable,
 // and creates the topics once the broker is back, after which items flow.
 func TestStartsWithBrokerDownAndCreatesTopicsLater(t *testing.T) {
-	k := downCluster(t)
+	k := testkafka.StartDownT(t)
 	cfg := kafkaConfig(k)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -70,7 +56,7 @@ func TestStartsWithBrokerDownAndCreatesTopicsLater(t *testing.T) {
 // TestCloseBoundedWhileCreatingTopics: closing a router whose topics are
 // still being created in the background (the broker down) returns at once.
 func TestCloseBoundedWhileCreatingTopics(t *testing.T) {
-	k := downCluster(t)
+	k := testkafka.StartDownT(t)
 	r, err := New(context.Background(), kafkaConfig(k), Options{})
 	if err != nil {
 		t.Fatalf("New with the broker down: %v", err)

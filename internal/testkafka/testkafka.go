@@ -50,6 +50,16 @@ func StartT(t testing.TB) *Cluster {
 	return k
 }
 
+// StartDownT is StartT's cluster stopped at once: nothing listens on its
+// addresses (a broker outage, or brokers not up yet) until Restart, which
+// brings it back without topics.
+func StartDownT(t testing.TB) *Cluster {
+	t.Helper()
+	k := StartT(t)
+	k.Stop()
+	return k
+}
+
 func (k *Cluster) start() error {
 	opts := []kfake.Opt{kfake.NumBrokers(k.brokers), kfake.DefaultNumPartitions(int(k.parts)), kfake.AllowAutoTopicCreation()}
 	if k.dataDir != "" {
