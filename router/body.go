@@ -28,7 +28,7 @@ type problem struct {
 // (each JSON name, lower case, to a pointer to decode its value into; a
 // body may give the name in any case). It answers the
 // desk itself, and returns false, for a body not declared
-// application/json (415), for one over max bytes (413, naming the limit)
+// application/json or sent with a content coding (415), for one over max bytes (413, naming the limit)
 // and for one not UTF-8 or not one JSON object (400, naming the offset of
 // malformed JSON). Otherwise it
 // returns every field of a wrong type or an unknown name, for the caller
@@ -38,6 +38,15 @@ func readObject(w http.ResponseWriter, req *http.Request, max int64, fields map[
 	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt != "application/json" {
 		writeJSON(w, http.StatusUnsupportedMediaType, problem{Error: "unsupported_media_type", Message: "send application/json: " + shape})
 		return nil, false
+	}
+	// A content coding (gzip, say) is not undone: read as it is, the body
+	// would be refused as not UTF-8, sending the desk after a charset.
+	for _, ce := range req.Header.Values("Content-Encoding") {
+		if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
+			writeJSON(w, http.StatusUnsupportedMediaType, problem{Error: "unsupported_media_type",
+				Message: fmt.Sprintf("Content-Encoding %.40q is not accepted; send the body uncompressed", ce)})
+			return nil, false
+		}
 	}
 	raw, err := io.ReadAll(io.LimitReader(req.Body, max+1))
 	if err != nil {
@@ -77,6 +86,11 @@ func decodeObject(raw []byte, max int64, fields map[string]any) minsheng.FieldEr
 	body := func(msg string) minsheng.FieldErrors { return minsheng.FieldErrors{{Path: bodyPath, Msg: msg}} }
 	if int64(len(raw)) > max {
 		return body(fmt.Sprintf("is over %d bytes", max))
+	}
+	if bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")) {
+		// Notepad and PowerShell save JSON so; the decoder would name a
+		// character the body does not hold ('ï').
+		return body("starts with a UTF-8 byte order mark (bytes EF BB BF); send the JSON without it")
 	}
 	if !utf8.Valid(raw) {
 		return body(fmt.Sprintf("is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON", textenc.InvalidAt(raw)))

@@ -19,6 +19,7 @@ import (
 func TestReadObject(t *testing.T) {
 	for _, c := range []struct {
 		name, ctype, body string
+		enc               string   // Content-Encoding
 		status            int      // 0: read, fields named by want
 		want              []string // bad fields, in order
 		msg               string   // in the body-level message
@@ -39,6 +40,9 @@ func TestReadObject(t *testing.T) {
 		{name: "twice", ctype: "application/json", body: `{"class":"petition","class":"discipline"}`, want: []string{"class"}},
 		{name: "any case", ctype: "application/json", body: `{"CLASS":"petition","N":3}`},
 		{name: "twice in two cases", ctype: "application/json", body: `{"class":"petition","Class":"discipline"}`, want: []string{"Class"}},
+		{name: "byte order mark", ctype: "application/json", body: "\ufeff{\"class\":\"petition\"}", status: 400, msg: "byte order mark (bytes EF BB BF)"},
+		{name: "gzip", ctype: "application/json", enc: "gzip", body: "\x1f\x8b\x08\x00", status: 415, msg: `Content-Encoding "gzip"`},
+		{name: "identity", ctype: "application/json", enc: "identity", body: `{"class":"petition","n":3}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var class string
@@ -46,6 +50,9 @@ func TestReadObject(t *testing.T) {
 			req := httptest.NewRequest("POST", "/", strings.NewReader(c.body))
 			if c.ctype != "" {
 				req.Header.Set("Content-Type", c.ctype)
+			}
+			if c.enc != "" {
+				req.Header.Set("Content-Encoding", c.enc)
 			}
 			w := httptest.NewRecorder()
 			errs, ok := readObject(w, req, 256, map[string]any{"class": &class, "n": &n}, `{"class": "…"}`)
@@ -64,7 +71,7 @@ func TestReadObject(t *testing.T) {
 			if !ok || w.Body.Len() != 0 || !slices.Equal(got, c.want) {
 				t.Fatalf("ok %v, answered %q, bad fields %v; want %v", ok, w.Body, got, c.want)
 			}
-			if (c.name == "good" || c.name == "any case") && (class != "petition" || n != 3) {
+			if (c.name == "good" || c.name == "any case" || c.name == "identity") && (class != "petition" || n != 3) {
 				t.Errorf("decoded class %q n %d", class, n)
 			}
 		})
