@@ -84,6 +84,32 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout" json:"drain_timeout" default:"30s" validate:"gt=0"`
 }
 
+// Validate refuses a URL the WebSocket client cannot dial: one with a user
+// name or password (gorilla/websocket refuses it as malformed), with no
+// host, or with a port that is empty or not 1-65535. Its messages never
+// quote the URL, which may hold a secret.
+func (c *Config) Validate() minsheng.FieldErrors {
+	u, err := url.Parse(c.URL)
+	if err != nil || c.URL == "" || (u.Scheme != "ws" && u.Scheme != "wss") {
+		return nil // the url tag names it
+	}
+	msg := ""
+	switch {
+	case u.User != nil:
+		msg = "must not hold a user name or password (the WebSocket client refuses them); give the token in token_env or token_file"
+	case u.Hostname() == "":
+		msg = "has no host"
+	case u.Port() != "" || strings.HasSuffix(u.Host, ":"):
+		if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
+			msg = "has a port that is not 1-65535"
+		}
+	}
+	if msg == "" {
+		return nil
+	}
+	return minsheng.FieldErrors{{Path: "url", Msg: msg}}
+}
+
 func (c *Config) applyDefaults() {
 	if c.Channel == "" {
 		c.Channel = minsheng.ChannelHotline
@@ -138,6 +164,9 @@ func New(name string, cfg Config, env connectors.Env) (*Hotline, error) {
 	cfg.applyDefaults()
 	if err := minsheng.Validator().Struct(cfg); err != nil {
 		return nil, minsheng.ValidationErrors(err, "Config")
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, errs
 	}
 	loc, err := timefmt.Location(cfg.TimeZone)
 	if err != nil {

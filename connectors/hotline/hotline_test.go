@@ -380,12 +380,24 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{Config{URL: "wss://cc.example/feed", TokenEnv: "MINSHENG_TEST_UNSET"}, "token_env"},
 		{Config{URL: "wss://cc.example/feed", TokenFile: "/nonexistent/token"}, "token_file"},
 		{Config{URL: "wss://cc.example/feed", TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN", PingInterval: time.Minute, IdleTimeout: time.Second}, "idle_timeout"},
+		// URLs the WebSocket client refuses or cannot dial
+		{Config{URL: "ws://user:SECRET-pw@cc.example/feed", TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN"}, "url"},
+		{Config{URL: "wss://cc.example:99999/feed", TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN"}, "url"},
+		{Config{URL: "wss://cc.example:/feed", TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN"}, "url"},
+		{Config{URL: "wss://:443/feed", TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN"}, "url"},
 	} {
 		_, err := New("h", tc.cfg, connectors.Env{Checkpoints: st})
 		fes, ok := err.(minsheng.FieldErrors)
 		if !ok || len(fes) == 0 || fes[0].Path != tc.path {
 			t.Errorf("config %+v: err %v, want a field error on %s", tc.cfg, err, tc.path)
 		}
+		if err != nil && strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("config %+v: err %v shows the URL's password", tc.cfg, err)
+		}
+	}
+	// An IPv6 literal is a host the client dials.
+	if _, err := New("h", Config{URL: "wss://[::1]:8443/feed", TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN"}, connectors.Env{Checkpoints: st}); err != nil {
+		t.Errorf("IPv6 literal: %v", err)
 	}
 	if _, ok := connectors.Lookup(Type); !ok {
 		t.Error("hotline not registered")
