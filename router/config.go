@@ -163,11 +163,46 @@ func (c Config) Validate() minsheng.FieldErrors {
 	}
 	errs = append(errs, c.deadLetterApart()...)
 	errs = append(errs, c.disciplineDeadLetterApart()...)
+	errs = append(errs, c.checkTopics()...)
 	if c.UsesKafka() && len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, minsheng.FieldError{Path: "kafka.brokers", Msg: "is required: a destination uses the kafka sink"})
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
 	return errs
+}
+
+// checkTopics refuses a kafka destination whose topic (set, or the default
+// "minsheng.<name>") Kafka would refuse: 1-249 of a-z, A-Z, 0-9, '.', '_'
+// and '-', and neither "." nor "..".
+func (c Config) checkTopics() minsheng.FieldErrors {
+	var errs minsheng.FieldErrors
+	for _, name := range slices.Sorted(maps.Keys(c.Destinations)) {
+		if c.Destinations[name].Sink != SinkKafka {
+			continue
+		}
+		t := c.topic(name)
+		if validTopic(t) {
+			continue
+		}
+		msg := "is not a topic name Kafka accepts: 1-249 of a-z, A-Z, 0-9, '.', '_', '-', and not . or .."
+		if c.Destinations[name].Topic == "" {
+			msg = fmt.Sprintf("is not set, and the default %q %s; set one", t, msg)
+		}
+		errs = append(errs, minsheng.FieldError{Path: fmt.Sprintf("destinations[%s].topic", name), Msg: msg})
+	}
+	return errs
+}
+
+func validTopic(t string) bool {
+	if t == "" || len(t) > 249 || t == "." || t == ".." {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // UsesKafka reports whether a destination sends to Kafka: only then does

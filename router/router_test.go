@@ -64,6 +64,17 @@ func TestDestinationsFor(t *testing.T) {
 	}
 }
 
+// kafkaTopic makes name a kafka destination with topic (routed, if new).
+func kafkaTopic(name, topic string) func(*Config) {
+	return func(c *Config) {
+		c.Kafka.Brokers = []string{"k:9092"}
+		if _, ok := c.Destinations[name]; !ok {
+			c.Routes.DisciplineLead = append(c.Routes.DisciplineLead, name)
+		}
+		c.Destinations[name] = Destination{Sink: SinkKafka, Topic: topic}
+	}
+}
+
 func TestConfigRefusesLossyRouteTables(t *testing.T) {
 	tests := []struct {
 		name string
@@ -89,6 +100,11 @@ func TestConfigRefusesLossyRouteTables(t *testing.T) {
 			c.Routes.DeadLetter = "dept_urban"
 		}, "routes.dead_letter"},
 		{"kafka without brokers", func(c *Config) { c.Destinations["petition"] = Destination{Sink: SinkKafka} }, "kafka.brokers"},
+		{"kafka topic with a space", kafkaTopic("petition", "petition topic"), "destinations[petition].topic"},
+		{"kafka topic with a slash", kafkaTopic("petition", "gov/petition"), "destinations[petition].topic"},
+		{"kafka topic ..", kafkaTopic("petition", ".."), "destinations[petition].topic"},
+		{"default kafka topic of a name Kafka refuses", kafkaTopic("城建", ""), "destinations[城建].topic"},
+		{"default kafka topic over 249 characters", kafkaTopic(strings.Repeat("x", 241), ""), "destinations[" + strings.Repeat("x", 241) + "].topic"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
