@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -28,6 +30,24 @@ func newValidator() *validator.Validate {
 		}
 		return f.Name
 	})
+	// hostname_port as the validator has it refuses an IP literal in
+	// brackets ("[::1]:993"), an address net.Dial and net.Listen take.
+	err := v.RegisterValidation("hostname_port", func(fl validator.FieldLevel) bool {
+		host, port, err := net.SplitHostPort(fl.Field().String())
+		if err != nil {
+			return false
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return false
+		}
+		if ip, _, _ := strings.Cut(host, "%"); host == "" || net.ParseIP(ip) != nil {
+			return true
+		}
+		return v.Var(host, "hostname_rfc1123") == nil
+	})
+	if err != nil {
+		panic(err)
+	}
 	return v
 }
 

@@ -30,3 +30,18 @@ func TestValidationErrorsDescribe(t *testing.T) {
 		})
 	}
 }
+
+// hostname_port (listen, metrics_listen, kafka.brokers, imap.address) takes
+// an IP literal, IPv6 in brackets, as net.Dial and net.Listen do.
+func TestHostnamePort(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"imap.example:993": true, "127.0.0.1:993": true, "[::1]:993": true, "[::]:8080": true,
+		":8080": true, "[fe80::1%eth0]:993": true,
+		"imap.example": false, "::1:993": false, "[::1]": false, "imap.example:0": false,
+		"imap.example:99999": false, "imaps://imap.example:993": false, "bad_host!:993": false,
+	} {
+		if err := Validator().Var(addr, "hostname_port"); (err == nil) != ok {
+			t.Errorf("%q: err %v, want accepted %v", addr, err, ok)
+		}
+	}
+}
