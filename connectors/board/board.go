@@ -15,13 +15,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/http/httpguts"
 
 	minsheng "github.com/minsheng/minsheng"
 	"github.com/minsheng/minsheng/connectors"
@@ -98,6 +103,28 @@ type Config struct {
 	// size travel with the quarantined record; all of it goes to the blob
 	// store. -1: never inline, the blob store only.
 	QuarantineRawMax int `yaml:"quarantine_raw_max" json:"quarantine_raw_max" default:"65536" validate:"gte=-1"`
+}
+
+// Validate refuses what the HTTP client would refuse at every poll: a url
+// port that is empty or not 1-65535, a header name that is not a token or a
+// header value with a control character (a line break). Its messages never
+// quote a value, which may be a key.
+func (c *Config) Validate() minsheng.FieldErrors {
+	var errs minsheng.FieldErrors
+	if u, err := url.Parse(c.URL); err == nil && (u.Port() != "" || strings.HasSuffix(u.Host, ":")) {
+		if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
+			errs = append(errs, minsheng.FieldError{Path: "url", Msg: "has a port that is not 1-65535"})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Headers)) {
+		path := fmt.Sprintf("headers[%s]", k)
+		if !httpguts.ValidHeaderFieldName(k) {
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~, no spaces)"})
+		} else if !httpguts.ValidHeaderFieldValue(c.Headers[k]) {
+			errs = append(errs, minsheng.FieldError{Path: path, Msg: "has a value with a control character (a line break?), which HTTP refuses"})
+		}
+	}
+	return errs
 }
 
 // Pagination modes.
@@ -192,6 +219,9 @@ func New(name string, cfg Config, env connectors.Env) (*Board, error) {
 	cfg.applyDefaults()
 	if err := minsheng.Validator().Struct(cfg); err != nil {
 		return nil, minsheng.ValidationErrors(err, "Config")
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, errs
 	}
 	if cfg.Pagination.Mode == PageCursor && cfg.JSON.Next == "" {
 		return nil, minsheng.FieldErrors{{Path: "json.next", Msg: "is required with pagination mode cursor"}}

@@ -446,11 +446,19 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{Config{URL: "http://x", Edits: "merge"}, "edits"},
 		{Config{URL: "http://x", Pagination: Pagination{Mode: PageCursor}}, "json.next"},
 		{Config{URL: "http://x", TokenEnv: "MINSHENG_TEST_UNSET_TOKEN"}, "token_env"},
+		// what the HTTP client would refuse at every poll
+		{Config{URL: "https://x:99999/feed"}, "url"},
+		{Config{URL: "https://x:/feed"}, "url"},
+		{Config{URL: "http://x", Headers: map[string]string{"Api Key": "k"}}, "headers[Api Key]"},
+		{Config{URL: "http://x", Headers: map[string]string{"X-Api-Key": "SECRET\nk"}}, "headers[X-Api-Key]"},
 	} {
 		_, err := New("b", tc.cfg, connectors.Env{Checkpoints: st})
 		fes, ok := err.(minsheng.FieldErrors)
 		if !ok || len(fes) == 0 || fes[0].Path != tc.path {
 			t.Errorf("config %+v: err %v, want a field error on %s", tc.cfg, err, tc.path)
+		}
+		if err != nil && strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("config %+v: err %v shows a header's value", tc.cfg, err)
 		}
 	}
 }
