@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,6 +100,25 @@ type Config struct {
 	FetchAttempts int `yaml:"fetch_attempts" json:"fetch_attempts" default:"3" validate:"gte=1"`
 }
 
+// Validate refuses after_ack move into a mailbox the connector reads: the
+// server refuses the move after every ack (or the mail would come back
+// under a new UID). INBOX is INBOX in any case (RFC 3501).
+func (c *Config) Validate() minsheng.FieldErrors {
+	if c.AfterAck != AfterAckMove || c.MoveTo == "" {
+		return nil
+	}
+	mailboxes := c.Mailboxes
+	if len(mailboxes) == 0 {
+		mailboxes = []string{"INBOX"}
+	}
+	for _, mb := range mailboxes {
+		if mb == c.MoveTo || strings.EqualFold(mb, "INBOX") && strings.EqualFold(c.MoveTo, "INBOX") {
+			return minsheng.FieldErrors{{Path: "move_to", Msg: fmt.Sprintf("%q is a mailbox this input reads (mailboxes); move acknowledged mail to another", c.MoveTo)}}
+		}
+	}
+	return nil
+}
+
 func (c *Config) applyDefaults() {
 	def := func(s *string, d string) {
 		if *s == "" {
@@ -160,6 +180,9 @@ func New(name string, cfg Config, env connectors.Env) (*Connector, error) {
 	cfg.applyDefaults()
 	if err := minsheng.Validator().Struct(cfg); err != nil {
 		return nil, minsheng.ValidationErrors(err, "Config")
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, errs
 	}
 	pw, err := minsheng.ReadSecretField("password_env", cfg.PasswordEnv, "password_file", cfg.PasswordFile)
 	if err != nil {

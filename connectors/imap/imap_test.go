@@ -238,6 +238,27 @@ func TestConfig(t *testing.T) {
 			t.Errorf("config %+v accepted", c)
 		}
 	}
+	// Moving acknowledged mail into a mailbox it reads: the server refuses
+	// the move (NO Source and destination mailboxes are identical) after
+	// every ack, or the mail comes back under a new UID. INBOX is INBOX in
+	// any case (RFC 3501), other names only as written.
+	for _, tc := range []struct {
+		mailboxes []string
+		moveTo    string
+		refused   bool
+	}{
+		{nil, "INBOX", true},
+		{nil, "inbox", true},
+		{[]string{"INBOX", "Petitions"}, "Petitions", true},
+		{[]string{"INBOX", "Petitions"}, "Done", false},
+		{[]string{"Petitions"}, "petitions", false},
+	} {
+		_, err := New("a", Config{Address: "imap.example.cn:993", Username: "u", PasswordEnv: pwEnv, Mailboxes: tc.mailboxes, AfterAck: AfterAckMove, MoveTo: tc.moveTo}, env)
+		fes, _ := err.(minsheng.FieldErrors)
+		if refused := len(fes) > 0 && fes[0].Path == "move_to"; refused != tc.refused || err != nil && !refused {
+			t.Errorf("mailboxes %v, move_to %q: err %v, want refused on move_to %v", tc.mailboxes, tc.moveTo, err, tc.refused)
+		}
+	}
 	c, _ := New("a", Config{Address: "imap.example.cn:993", Username: "u", PasswordEnv: pwEnv}, env)
 	if c.cfg.TLS != TLSImplicit || c.cfg.InsecureSkipVerify || c.cfg.MaxMessageBytes != 25<<20 || c.cfg.AfterAck != "none" || !c.idle || c.cfg.Mailboxes[0] != "INBOX" {
 		t.Errorf("defaults: %+v", c.cfg)
