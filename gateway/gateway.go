@@ -203,16 +203,20 @@ func (c *Config) SourceNames() []string {
 	return names
 }
 
-// checkDepartments checks that every sector routes.departments names is a
-// department of the triage model: a misspelt one would never match, and its
-// items would reach only the gov_service destinations.
+// checkDepartments checks that triage.model loads, as it must at start, and
+// that every sector routes.departments names is a department of the triage
+// model: a misspelt one would never match, and its items would reach only
+// the gov_service destinations.
 func (c *Config) checkDepartments() minsheng.FieldErrors {
-	if len(c.Routes.Departments) == 0 {
+	if len(c.Routes.Departments) == 0 && c.Triage.Model == "" {
 		return nil
 	}
 	m, err := triage.LoadModel(c.Triage.Model)
 	if err != nil {
 		return minsheng.FieldErrors{{Path: "triage.model", Msg: err.Error()}}
+	}
+	if len(c.Routes.Departments) == 0 {
+		return nil
 	}
 	h := m.Head(triage.HeadDepartment)
 	if h == nil {

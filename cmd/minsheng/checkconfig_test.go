@@ -75,3 +75,21 @@ func TestCheckConfigKafkaTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConfigTriageModel: a triage.model run cannot load (missing, or
+// not a model) is refused by check-config naming the field, as run refuses
+// to start on it.
+func TestCheckConfigTriageModel(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.mstm")
+	os.WriteFile(junk, []byte("not a model\n"), 0o600)
+	for name, model := range map[string]string{"missing": filepath.Join(dir, "absent.mstm"), "not a model": junk} {
+		t.Run(name, func(t *testing.T) {
+			conf := filepath.Join(t.TempDir(), "minsheng.yaml")
+			os.WriteFile(conf, []byte("data: "+dir+"\ntriage:\n  model: "+model+"\n"), 0o600)
+			if _, stderr, code := runCmd(t, "check-config", conf); code != 2 || !strings.Contains(stderr, "triage.model") {
+				t.Errorf("exit %d, want 2 naming triage.model\n%s", code, stderr)
+			}
+		})
+	}
+}
