@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -396,5 +397,23 @@ desks:
 	os.WriteFile(pw, []byte("secret\n"), 0o600)
 	if stdout, stderr, code := runCmd(t, "check-config", "--secrets", conf); code != 0 {
 		t.Errorf("--secrets with both in place: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestRunRefusesAFileArgument: `run FILE` (the form check-config takes)
+// gave no --config, and started on the embedded default with FILE, and any
+// flag after it, unread; it is refused, naming --config.
+func TestRunRefusesAFileArgument(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "minsheng.yaml")
+	os.WriteFile(conf, []byte("listen: "+freeAddr(t)+"\n"), 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "run", "--listen", freeAddr(t), conf)
+	cmd.Dir = t.TempDir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "--config") {
+		t.Fatalf("run %s: %v, want exit 2 naming --config\n%s", conf, err, stderr.String())
 	}
 }

@@ -28,6 +28,12 @@ func runGateway(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
+	// A file given as check-config takes it would be left unread, with
+	// every flag after it, and the embedded default run instead.
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "run: unexpected arguments %q (the configuration file is given with --config FILE)\n", fs.Args())
+		return exitConfig
+	}
 	c, err := gf.load()
 	if err != nil {
 		return configError(err)
