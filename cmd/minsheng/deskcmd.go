@@ -55,6 +55,12 @@ func runDesk(_ context.Context, args []string) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitConfig
 	}
+	// A file given as check-config takes it would be left unread, with
+	// every flag after it, and the default data directory written.
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "desk %s: unexpected arguments %q (the configuration file is given with --config FILE)\n", sub, fs.Args())
+		return exitConfig
+	}
 	c, err := gf.load()
 	if err != nil {
 		return configError(err)

@@ -48,3 +48,22 @@ inputs:
 		t.Errorf("desk add --name imports: exit %d: %s", code, stderr)
 	}
 }
+
+// TestDeskRefusesAFileArgument: `desk add ... minsheng.yaml` left the file,
+// and any flag after it, unread and wrote the desk to the default data
+// directory's desks.json; it is refused, writing nothing.
+func TestDeskRefusesAFileArgument(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "minsheng.yaml")
+	os.WriteFile(cfg, []byte("data: "+filepath.Join(dir, "data")+"\n"), 0o600)
+	t.Chdir(dir) // the default data directory, ./minsheng-data, lands here
+	_, stderr, code := runCmd(t, "desk", "add", "--name", "qingdao-tv", "--channel", "broadcaster", cfg)
+	if code != exitConfig || !strings.Contains(stderr, "--config") {
+		t.Errorf("exit %d, stderr %q; want exit %d naming --config", code, stderr, exitConfig)
+	}
+	for _, d := range []string{"minsheng-data", "data"} {
+		if _, err := os.Stat(filepath.Join(dir, d, "desks.json")); !os.IsNotExist(err) {
+			t.Errorf("%s/desks.json written (%v)", d, err)
+		}
+	}
+}
