@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -101,6 +102,9 @@ type BlobGCConfig struct {
 	Grace time.Duration `yaml:"grace" default:"24h" validate:"gte=1h"`
 }
 
+// maxSourceName is the item schema's cap on source (minsheng.Item.Source).
+const maxSourceName = 128
+
 type inputSpec struct {
 	Name, Type string
 	Node       *yaml.Node
@@ -159,6 +163,9 @@ func (c *Config) Validate() minsheng.FieldErrors {
 		}
 		if spec.Name == "" {
 			errs = append(errs, minsheng.FieldError{Path: path + ".name", Line: n.Line, Msg: "is required"})
+		} else if utf8.RuneCountInString(spec.Name) > maxSourceName {
+			// the item schema's cap on source, which the name becomes
+			errs = append(errs, minsheng.FieldError{Path: path + ".name", Line: n.Line, Msg: fmt.Sprintf("is longer than %d characters: the source of its items may be no longer", maxSourceName)})
 		}
 		if spec.Type == "" {
 			continue

@@ -1184,3 +1184,23 @@ func TestMetricsOnlyToDesksToldOfLeads(t *testing.T) {
 		}
 	}
 }
+
+// TestInputNameFitsASource: an input's name is the source of its items,
+// which the item schema caps at 128 characters; a longer one made every
+// item it read invalid (quarantined) at run time.
+func TestInputNameFitsASource(t *testing.T) {
+	for n, ok := range map[int]bool{128: true, 129: false} {
+		f := t.TempDir() + "/minsheng.yaml"
+		yaml := "inputs:\n  - name: " + strings.Repeat("图", n) + "\n    hotline: {url: wss://cc.example/feed, token_file: /run/secrets/hotline}\n"
+		if err := os.WriteFile(f, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(f)
+		if ok && err != nil {
+			t.Errorf("name of %d characters: %v", n, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "inputs[0].name: ")) {
+			t.Errorf("name of %d characters: err %v, want one on inputs[0].name", n, err)
+		}
+	}
+}
