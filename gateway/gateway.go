@@ -176,8 +176,26 @@ func (c *Config) Validate() minsheng.FieldErrors {
 		known[spec.Name] = true
 		c.inputs = append(c.inputs, spec)
 	}
+	errs = append(errs, c.CheckListen()...)
 	errs = append(errs, c.checkDeskNames()...)
 	return append(errs, c.checkDepartments()...)
+}
+
+// CheckListen refuses a metrics_listen that takes listen's port on an
+// address listen also covers: the second server could not listen, and the
+// gateway would stop just after it started. Run it again after a flag
+// changes listen.
+func (c *Config) CheckListen() minsheng.FieldErrors {
+	h1, p1, err1 := net.SplitHostPort(c.Listen)
+	h2, p2, err2 := net.SplitHostPort(c.MetricsListen)
+	if c.MetricsListen == "" || err1 != nil || err2 != nil || p1 != p2 {
+		return nil
+	}
+	wild := func(h string) bool { ip := net.ParseIP(h); return h == "" || ip != nil && ip.IsUnspecified() }
+	if h1 != h2 && !wild(h1) && !wild(h2) {
+		return nil
+	}
+	return minsheng.FieldErrors{{Path: "metrics_listen", Msg: fmt.Sprintf("takes port %s of listen (%s) too; give /metrics a port of its own", p2, c.Listen)}}
 }
 
 // checkDeskNames checks that desk names are unique and that none is the

@@ -1204,3 +1204,29 @@ func TestInputNameFitsASource(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsListenOwnPort: a metrics_listen on listen's port, on an
+// address listen covers too, was accepted and then stopped the gateway just
+// after it started ("bind: address already in use").
+func TestMetricsListenOwnPort(t *testing.T) {
+	for _, tc := range []struct {
+		listen, metrics string
+		refused         bool
+	}{
+		{"127.0.0.1:8080", "127.0.0.1:8080", true},
+		{"0.0.0.0:8080", "10.0.0.5:8080", true},
+		{"127.0.0.1:8080", "[::]:8080", true},
+		{":8080", "127.0.0.1:8080", true},
+		{"127.0.0.1:8080", "127.0.0.1:9090", false},
+		{"127.0.0.1:8080", "10.0.0.5:8080", false},
+	} {
+		f := t.TempDir() + "/minsheng.yaml"
+		if err := os.WriteFile(f, []byte("listen: '"+tc.listen+"'\nmetrics_listen: '"+tc.metrics+"'\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(f)
+		if refused := err != nil && strings.Contains(err.Error(), "line 2: metrics_listen: "); refused != tc.refused || err != nil && !refused {
+			t.Errorf("listen %s, metrics_listen %s: err %v, want refused %v", tc.listen, tc.metrics, err, tc.refused)
+		}
+	}
+}

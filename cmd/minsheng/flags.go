@@ -35,6 +35,10 @@ func (g *gatewayFlags) load() (*gateway.Config, error) {
 	}
 	if g.listen != "" {
 		c.Listen = g.listen
+		if errs := c.CheckListen(); len(errs) > 0 {
+			errs[0].Msg = "with --listen " + g.listen + ": " + errs[0].Msg
+			return nil, errs
+		}
 	}
 	return c, nil
 }
