@@ -779,8 +779,8 @@ func TestSecretErrorsNameFieldAndLine(t *testing.T) {
 	}{
 		{"desk token_env", "desks:\n  - name: qingdao-daily\n    channel: newspaper\n    token_env: MINSHENG_TEST_NEVER_SET\n",
 			"line 4: desks[0].token_env: environment variable MINSHENG_TEST_NEVER_SET is not set"},
-		{"kafka password_file", "kafka:\n  brokers: [127.0.0.1:1]\n  sasl:\n    mechanism: plain\n    password_file: /nonexistent/minsheng-kafka\ndestinations:\n  petition: {sink: kafka}\n",
-			"line 5: kafka.sasl.password_file: secret file /nonexistent/minsheng-kafka cannot be read: no such file or directory"},
+		{"kafka password_file", "kafka:\n  brokers: [127.0.0.1:1]\n  sasl:\n    mechanism: plain\n    username: minsheng\n    password_file: /nonexistent/minsheng-kafka\ndestinations:\n  petition: {sink: kafka}\n",
+			"line 6: kafka.sasl.password_file: secret file /nonexistent/minsheng-kafka cannot be read: no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -167,6 +167,9 @@ func (c Config) Validate() minsheng.FieldErrors {
 	if c.UsesKafka() && len(c.Kafka.Brokers) == 0 {
 		errs = append(errs, minsheng.FieldError{Path: "kafka.brokers", Msg: "is required: a destination uses the kafka sink"})
 	}
+	if c.UsesKafka() {
+		errs = append(errs, c.Kafka.checkSASL()...)
+	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Path < errs[j].Path })
 	return errs
 }

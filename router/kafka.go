@@ -139,6 +139,20 @@ func (c KafkaConfig) tlsConfig() (*tls.Config, error) {
 	return tc, nil
 }
 
+// checkSASL refuses SASL settings the broker could not take: a username
+// or password with no mechanism (SASL would be off, unnoticed), or a
+// mechanism with no username.
+func (c KafkaConfig) checkSASL() minsheng.FieldErrors {
+	s := c.SASL
+	switch {
+	case s.Mechanism == "" && (s.Username != "" || s.PasswordEnv != "" || s.PasswordFile != ""):
+		return minsheng.FieldErrors{{Path: "kafka.sasl.mechanism", Msg: "is required with a username or password (plain, scram-sha-256 or scram-sha-512); without it SASL is off"}}
+	case s.Mechanism != "" && s.Username == "":
+		return minsheng.FieldErrors{{Path: "kafka.sasl.username", Msg: "is required with a mechanism"}}
+	}
+	return nil
+}
+
 func (c KafkaConfig) saslMechanism() (sasl.Mechanism, error) {
 	if c.SASL.Mechanism == "" {
 		return nil, nil

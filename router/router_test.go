@@ -75,6 +75,14 @@ func kafkaTopic(name, topic string) func(*Config) {
 	}
 }
 
+// kafkaSASL sends petition to Kafka with these SASL settings.
+func kafkaSASL(mechanism, username, passwordEnv string) func(*Config) {
+	return func(c *Config) {
+		kafkaTopic("petition", "")(c)
+		c.Kafka.SASL.Mechanism, c.Kafka.SASL.Username, c.Kafka.SASL.PasswordEnv = mechanism, username, passwordEnv
+	}
+}
+
 func TestConfigRefusesLossyRouteTables(t *testing.T) {
 	tests := []struct {
 		name string
@@ -104,6 +112,9 @@ func TestConfigRefusesLossyRouteTables(t *testing.T) {
 		{"kafka topic with a slash", kafkaTopic("petition", "gov/petition"), "destinations[petition].topic"},
 		{"kafka topic ..", kafkaTopic("petition", ".."), "destinations[petition].topic"},
 		{"default kafka topic of a name Kafka refuses", kafkaTopic("城建", ""), "destinations[城建].topic"},
+		{"kafka SASL password without a mechanism", kafkaSASL("", "u", "KAFKA_PW"), "kafka.sasl.mechanism"},
+		{"kafka SASL username without a mechanism", kafkaSASL("", "u", ""), "kafka.sasl.mechanism"},
+		{"kafka SASL mechanism without a username", kafkaSASL("scram-sha-512", "", "KAFKA_PW"), "kafka.sasl.username"},
 		{"default kafka topic over 249 characters", kafkaTopic(strings.Repeat("x", 241), ""), "destinations[" + strings.Repeat("x", 241) + "].topic"},
 	}
 	for _, tc := range tests {
