@@ -69,6 +69,10 @@ flags:
 		fs.Usage()
 		return exitConfig
 	}
+	if *every <= 0 {
+		fmt.Fprintf(os.Stderr, "import: --progress-every %s: must be more than 0\n", *every)
+		return exitConfig
+	}
 	ch := minsheng.Channel(*channel)
 	if !ch.Valid() {
 		fmt.Fprintf(os.Stderr, "import: --channel %q is not a channel (%s)\n", *channel, channelList())

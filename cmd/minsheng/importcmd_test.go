@@ -285,3 +285,19 @@ func TestImportRefusesADesksName(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
+
+// TestImportRefusesANonPositiveProgressInterval: --progress-every -1s
+// crashed the import (time.NewTicker: non-positive interval); it is refused
+// naming the flag, before the store opens.
+func TestImportRefusesANonPositiveProgressInterval(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "x.csv")
+	os.WriteFile(file, []byte("工单编号,内容,登记日期\nA1,路灯坏了很久没人修请尽快处理,2024-03-06 10:00:00\n"), 0o600)
+	for _, every := range []string{"-1s", "0s"} {
+		_, errOut, code := runCmd(t, "import", "--data", filepath.Join(dir, "data"), "--channel", "hotline", "--progress", "lines",
+			"--progress-every", every, "--column", "body=内容", "--column", "time=登记日期", file)
+		if code != exitConfig || !strings.Contains(errOut, "--progress-every") || strings.Contains(errOut, "panic") {
+			t.Errorf("--progress-every %s: exit %d, want %d naming the flag\n%s", every, code, exitConfig, errOut)
+		}
+	}
+}
