@@ -40,16 +40,7 @@ func TestTokenNotSentToAnotherOrigin(t *testing.T) {
 	}))
 	t.Cleanup(board.Close)
 
-	st := openStore(t, t.TempDir())
-	em := &conntest.Emitter{Ledger: st}
-	cfg := quick(board.URL)
-	cfg.TokenEnv = "MINSHENG_TEST_BOARD_TOKEN"
-	cfg.Headers = map[string]string{"X-Api-Key": "key-不要外传"}
-	cfg.JSON = JSONMapping{Items: "posts", Next: "next"}
-	r := start(t, "origin", cfg, st, em)
-	waitFor(t, "both posts", func() bool { return len(em.Emitted()) >= 2 })
-	r.stop(t)
-	em.Wait()
+	pollWithKey(t, board.URL, JSONMapping{Items: "posts", Next: "next"}, 2)
 	mu.Lock()
 	defer mu.Unlock()
 	for _, h := range got["board"] {
@@ -94,16 +85,7 @@ func TestHeadersNotRedirectedToAnotherOrigin(t *testing.T) {
 			}))
 			t.Cleanup(board.Close)
 
-			st := openStore(t, t.TempDir())
-			em := &conntest.Emitter{Ledger: st}
-			cfg := quick(board.URL)
-			cfg.TokenEnv = "MINSHENG_TEST_BOARD_TOKEN"
-			cfg.Headers = map[string]string{"X-Api-Key": "key-不要外传"}
-			cfg.JSON = JSONMapping{Items: "posts"}
-			r := start(t, "redirect", cfg, st, em)
-			waitFor(t, "the post", func() bool { return len(em.Emitted()) >= 1 })
-			r.stop(t)
-			em.Wait()
+			pollWithKey(t, board.URL, JSONMapping{Items: "posts"}, 1)
 			mu.Lock()
 			defer mu.Unlock()
 			if len(seen) == 0 {
@@ -116,4 +98,20 @@ func TestHeadersNotRedirectedToAnotherOrigin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pollWithKey runs a board at url with the test token and an X-Api-Key
+// header until it has emitted posts posts, then stops it.
+func pollWithKey(t *testing.T, url string, m JSONMapping, posts int) {
+	t.Helper()
+	st := openStore(t, t.TempDir())
+	em := &conntest.Emitter{Ledger: st}
+	cfg := quick(url)
+	cfg.TokenEnv = "MINSHENG_TEST_BOARD_TOKEN"
+	cfg.Headers = map[string]string{"X-Api-Key": "key-不要外传"}
+	cfg.JSON = m
+	r := start(t, "origin", cfg, st, em)
+	waitFor(t, fmt.Sprintf("%d posts", posts), func() bool { return len(em.Emitted()) >= posts })
+	r.stop(t)
+	em.Wait()
 }
