@@ -39,14 +39,9 @@ func readObject(w http.ResponseWriter, req *http.Request, max int64, fields map[
 		writeJSON(w, http.StatusUnsupportedMediaType, problem{Error: "unsupported_media_type", Message: "send application/json: " + shape})
 		return nil, false
 	}
-	// A content coding (gzip, say) is not undone: read as it is, the body
-	// would be refused as not UTF-8, sending the desk after a charset.
-	for _, ce := range req.Header.Values("Content-Encoding") {
-		if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
-			writeJSON(w, http.StatusUnsupportedMediaType, problem{Error: "unsupported_media_type",
-				Message: fmt.Sprintf("Content-Encoding %.40q is not accepted; send the body uncompressed", ce)})
-			return nil, false
-		}
+	if msg := textenc.RefusedCoding(req.Header.Values("Content-Encoding")); msg != "" {
+		writeJSON(w, http.StatusUnsupportedMediaType, problem{Error: "unsupported_media_type", Message: msg})
+		return nil, false
 	}
 	raw, err := io.ReadAll(io.LimitReader(req.Body, max+1))
 	if err != nil {
@@ -87,10 +82,8 @@ func decodeObject(raw []byte, max int64, fields map[string]any) minsheng.FieldEr
 	if int64(len(raw)) > max {
 		return body(fmt.Sprintf("is over %d bytes", max))
 	}
-	if bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")) {
-		// Notepad and PowerShell save JSON so; the decoder would name a
-		// character the body does not hold ('ï').
-		return body("starts with a UTF-8 byte order mark (bytes EF BB BF); send the JSON without it")
+	if textenc.HasBOM(raw) {
+		return body(textenc.JSONBOM)
 	}
 	if !utf8.Valid(raw) {
 		return body(fmt.Sprintf("is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON", textenc.InvalidAt(raw)))

@@ -273,7 +273,7 @@ func strictJSON(raw []byte, v any) error {
 	if at := textenc.LoneSurrogateAt(raw); at >= 0 {
 		return minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("a \\u escape at byte %d is half a UTF-16 surrogate pair: it would be read as U+FFFD; send the character, or both halves", at)}}
 	}
-	if bytes.HasPrefix(raw, utf8BOM) {
+	if textenc.HasBOM(raw) {
 		return minsheng.FieldErrors{bomError}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -287,14 +287,8 @@ func strictJSON(raw []byte, v any) error {
 	return nil
 }
 
-// utf8BOM is the byte order mark Notepad and PowerShell put before UTF-8
-// text. JSON has none (RFC 8259), and the decoder would name its first
-// byte as "invalid character 'ï'", a character the body does not hold:
-// bomError names it for what it is.
-var (
-	utf8BOM  = []byte("\xef\xbb\xbf")
-	bomError = minsheng.FieldError{Path: "(body)", Msg: "starts with a UTF-8 byte order mark (bytes EF BB BF); send the JSON without it"}
-)
+// bomError names a byte order mark for what it is (textenc.JSONBOM).
+var bomError = minsheng.FieldError{Path: "(body)", Msg: textenc.JSONBOM}
 
 func jsonError(err error) minsheng.FieldError {
 	var syn *json.SyntaxError
@@ -491,7 +485,7 @@ func eachItem(raw []byte, max int, f func(int, json.RawMessage)) (int, minsheng.
 	if at := textenc.LoneSurrogateAt(raw); at >= 0 {
 		return 0, minsheng.FieldErrors{{Path: "(body)", Msg: fmt.Sprintf("a \\u escape at byte %d is half a UTF-16 surrogate pair: it would be read as U+FFFD; send the character, or both halves", at)}}
 	}
-	if bytes.HasPrefix(raw, utf8BOM) {
+	if textenc.HasBOM(raw) {
 		return 0, minsheng.FieldErrors{bomError}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))

@@ -20,7 +20,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 // Config is the `intake:` section.
@@ -280,15 +280,11 @@ func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 }
 
 // encodingRefused answers 415 to a body sent with a content coding (gzip,
-// say), which the gateway does not undo: read as it is, it would be
-// refused as JSON that is not UTF-8, sending the desk after a charset.
+// say), which the gateway does not undo (textenc.RefusedCoding).
 func encodingRefused(w http.ResponseWriter, req *http.Request) bool {
-	for _, ce := range req.Header.Values("Content-Encoding") {
-		if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
-			writeJSON(w, http.StatusUnsupportedMediaType, Problem{Error: "unsupported_media_type",
-				Message: fmt.Sprintf("Content-Encoding %.40q is not accepted; send the body uncompressed", ce)})
-			return true
-		}
+	if msg := textenc.RefusedCoding(req.Header.Values("Content-Encoding")); msg != "" {
+		writeJSON(w, http.StatusUnsupportedMediaType, Problem{Error: "unsupported_media_type", Message: msg})
+		return true
 	}
 	return false
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -44,7 +45,7 @@ func Reader(r io.Reader, check bool) (io.Reader, string, error) {
 	switch {
 	case bytes.HasPrefix(head, []byte("\xff\xfe")), bytes.HasPrefix(head, []byte("\xfe\xff")):
 		return nil, "", errors.New("the file is UTF-16 (Excel's \"Unicode text\"): save it as CSV in UTF-8 or GBK")
-	case bytes.HasPrefix(head, []byte("\xef\xbb\xbf")):
+	case HasBOM(head):
 		br.Discard(3)
 	case !validPrefix(head, more) && !mostlyUTF8(head):
 		if !cleanGB18030(head, more) {
@@ -267,4 +268,26 @@ func hex4(b []byte, i int) (rune, bool) {
 		}
 	}
 	return r, true
+}
+
+// JSONBOM is what the HTTP intake answers to a JSON body that opens with
+// the UTF-8 byte order mark, as Notepad and PowerShell save it: JSON has
+// none (RFC 8259), and the decoder would name its first byte as
+// "invalid character 'ï'", a character the body does not hold.
+const JSONBOM = "starts with a UTF-8 byte order mark (bytes EF BB BF); send the JSON without it"
+
+// HasBOM reports whether b opens with the UTF-8 byte order mark.
+func HasBOM(b []byte) bool { return bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) }
+
+// RefusedCoding returns the message for a body sent with a content coding
+// other than identity (gzip, say; Content-Encoding's values), which the
+// gateway does not undo: read as it is, it would be refused as text that
+// is not UTF-8, sending the sender after a charset. "" for none.
+func RefusedCoding(contentEncoding []string) string {
+	for _, ce := range contentEncoding {
+		if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
+			return fmt.Sprintf("Content-Encoding %.40q is not accepted; send the body uncompressed", ce)
+		}
+	}
+	return ""
 }
