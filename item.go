@@ -191,14 +191,15 @@ var RedactedAttrs = map[string]bool{
 }
 
 // SameContent reports whether o says what it says: the same title, body,
-// complainant, location, attachments (by content) and attrs. A repeat of
+// complainant, location, attachments (by content), attrs and the item it
+// corrects (revision_of). A repeat of
 // an item under its ID that differs here is not a retry but other content
 // under a reused reference (see Outcome.Conflict). Times and trace IDs are
 // not content.
 func (it *Item) SameContent(o *Item) bool {
 	if it.Title != o.Title || it.Body != o.Body || it.Complainant != o.Complainant ||
 		(it.Location == nil) != (o.Location == nil) || it.Location != nil && *it.Location != *o.Location ||
-		!maps.Equal(it.Attrs, o.Attrs) || len(it.Attachments) != len(o.Attachments) {
+		!maps.Equal(it.Attrs, o.Attrs) || it.RevisionOf != o.RevisionOf || len(it.Attachments) != len(o.Attachments) {
 		return false
 	}
 	for i, a := range it.Attachments {

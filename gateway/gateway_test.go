@@ -888,6 +888,57 @@ func TestReusedRefConflict(t *testing.T) {
 	}
 }
 
+// TestRevisionOfPosted: the correction a 409 asks for can be posted. The
+// answer names revision_of; a post under a new ref with revision_of the
+// first item's ID is accepted and its record names the item it corrects,
+// a repeat of it is a repeat, the same ref with another revision_of is a
+// conflict, and a revision_of that is no item ID is refused naming it.
+// Before, every desk post with revision_of was refused with 400
+// ("revision_of: is not a field of the item schema").
+func TestRevisionOfPosted(t *testing.T) {
+	r := start(t, testConfig(t, nil))
+	a := post(t, r.url, "REV-1", 1)
+	var first desk.Accepted
+	a.decode(t, &first)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	if a = post(t, r.url, "REV-1", 2); a.status != http.StatusConflict || !strings.Contains(string(a.body), "revision_of "+first.ID) {
+		t.Fatalf("same ref, other content: %d %s", a.status, a.body)
+	}
+	correction := func(ref, of string) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(submission(ref, 2), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["revision_of"] = of
+		b, _ := json.Marshal(m)
+		return b
+	}
+	a = call(t, "POST", r.url+"/v1/items", deskToken, "application/json", correction("REV-1-R1", first.ID))
+	var acc desk.Accepted
+	a.decode(t, &acc)
+	if a.status != http.StatusAccepted || acc.Duplicate {
+		t.Fatalf("the correction: %d %s", a.status, a.body)
+	}
+	a = call(t, "GET", r.url+"/v1/items/"+acc.ID, deskToken, "", nil)
+	var rec minsheng.Record
+	a.decode(t, &rec)
+	if a.status != 200 || rec.Item.RevisionOf != first.ID {
+		t.Fatalf("the correction's record: %d %s", a.status, a.body)
+	}
+	if a = call(t, "POST", r.url+"/v1/items", deskToken, "application/json", correction("REV-1-R1", first.ID)); a.status != http.StatusAccepted || !strings.Contains(string(a.body), `"duplicate":true`) {
+		t.Fatalf("the correction again: %d %s", a.status, a.body)
+	}
+	other := minsheng.ItemID(minsheng.ChannelNewspaper, "qingdao-daily", "REV-0")
+	if a = call(t, "POST", r.url+"/v1/items", deskToken, "application/json", correction("REV-1-R1", other)); a.status != http.StatusConflict {
+		t.Fatalf("the correction's ref correcting another item: %d %s", a.status, a.body)
+	}
+	if a = call(t, "POST", r.url+"/v1/items", deskToken, "application/json", correction("REV-1-R2", "QD-2026-0001")); a.status != http.StatusBadRequest || !strings.Contains(string(a.body), `"field":"revision_of"`) {
+		t.Fatalf("revision_of not an item ID: %d %s", a.status, a.body)
+	}
+}
+
 // TestReviewDecision: a person at a desk that reads review decides an item
 // triage sent there; the item goes on to the class the person chose (and
 // its department), not again where it went before; the ledger keeps who

@@ -34,6 +34,10 @@ type Submission struct {
 	Complainant *Complainant       `json:"complainant" validate:"required"`
 	Location    *minsheng.Location `json:"location,omitempty"`
 	Attrs       map[string]string  `json:"attrs,omitempty" validate:"max=50,dive,keys,max=64,endkeys,max=2000"`
+	// RevisionOf is the ID of an earlier item this one corrects: the ID
+	// the gateway answered for it (a ref cannot be used again with other
+	// content, so a correction goes under a new ref naming the first).
+	RevisionOf string `json:"revision_of,omitempty"`
 }
 
 // Complainant is the complainant as a desk posts it. The two flags are
@@ -240,6 +244,9 @@ func (s *Submission) validate(prefix string) minsheng.FieldErrors {
 	if i := strings.IndexFunc(s.Ref, unicode.IsControl); i >= 0 {
 		errs = append(errs, minsheng.FieldError{Path: prefix + "ref", Msg: fmt.Sprintf("holds a control character (U+%04X at byte %d); a reference is printable text", []rune(s.Ref[i:])[0], i)})
 	}
+	if s.RevisionOf != "" && !minsheng.ValidItemID(s.RevisionOf) {
+		errs = append(errs, minsheng.FieldError{Path: prefix + "revision_of", Msg: "must be the ID the gateway gave the item this one corrects (ms1 and 26 more characters), not its ref"})
+	}
 	return errs
 }
 
@@ -340,6 +347,7 @@ func (s *Submission) item(p *minsheng.Principal) *minsheng.Item {
 		Channel: p.Channel, Source: p.Name, Via: minsheng.ViaDesk, Ref: s.Ref,
 		SubmittedAt: s.SubmittedAt.UTC(), Title: s.Title, Body: s.Body,
 		Complainant: s.Complainant.complainant(), Location: s.Location, Attrs: s.Attrs,
+		RevisionOf: s.RevisionOf,
 	}
 	return it
 }

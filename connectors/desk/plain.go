@@ -86,6 +86,9 @@ func decodePlain(raw []byte) (*Submission, bool) {
 				m[key] = v
 				return ok
 			})
+		case "revision_of":
+			s.RevisionOf, ok = p.str()
+			return 128, ok
 		}
 		return 0, false
 	})

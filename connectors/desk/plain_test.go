@@ -11,7 +11,7 @@ import (
 // plainSeeds are bodies decodePlain takes, and some it leaves.
 var plainSeeds = []string{
 	goodJSON,
-	`{"ref":"a","title":"t","body":"line\nnext \"q\" \\ \/ \t\r\b\f","submitted_at":"2026-11-20T21:15:00Z","complainant":{"anonymous":true,"consent_to_publish":true},"attrs":{},"location":{}}`,
+	`{"ref":"a","title":"t","body":"line\nnext \"q\" \\ \/ \t\r\b\f","submitted_at":"2026-11-20T21:15:00Z","complainant":{"anonymous":true,"consent_to_publish":true},"attrs":{},"location":{},"revision_of":"ms1ix5be3wwjzawdid25icww2trhk"}`,
 	`{"ref":"a","title":"t","submitted_at":"2026-11-20T21:15:00Z","complainant":{"name":"x","email":"a@b.c","anonymous":false,"consent_to_publish":false},"attrs":{"K":"1","k":"2"}}`,
 	` { "ref" : "r" , "body" : "b" , "submitted_at" : "2026-11-20T21:15:00.123456789-03:30" , "complainant" : { "anonymous" : true , "consent_to_publish" : false } } ` + "\n",
 	`{"ref":"a","title":"t","submitted_at":"2026-11-20T21:15:00Z","complainant":{"anonymous":true,"consent_to_publish":true},"Ref":"b"}`,
