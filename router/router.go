@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -79,6 +80,19 @@ func New(ctx context.Context, cfg Config, o Options) (*Router, error) {
 	for _, dl := range []string{cfg.Routes.DeadLetter, cfg.Routes.DisciplineDeadLetter} {
 		if d, ok := cfg.Destinations[dl]; ok && d.Sink == SinkKafka {
 			r.log.Warn("a dead letter destination is on Kafka: an item Kafka refuses, or one routed while Kafka is down, cannot be dead-lettered and is offered again by its source; keep dead letters on the embedded queue (sink: queue)", "destination", dl)
+		}
+	}
+	// A destination moved to Kafka leaves what its embedded queue held
+	// there: the queue API refuses it (not_a_queue), so no desk can read or
+	// ack those messages until it is on the queue sink again.
+	if o.Queues != nil {
+		for _, name := range slices.Sorted(maps.Keys(cfg.Destinations)) {
+			if cfg.Destinations[name].Sink == SinkQueue {
+				continue
+			}
+			if n, err := o.Queues.QueueDepth(name); err == nil && n > 0 {
+				r.log.Warn("a destination on Kafka: its embedded queue still holds messages from when it was on the queue sink, which no desk can read or ack while it is on Kafka; put it back on the queue (sink: queue) until a desk has read and acked them", "destination", name, "messages", n)
+			}
 		}
 	}
 	var topics []string

@@ -787,3 +787,45 @@ func TestDeadLetterOnKafkaWarned(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueLeftOnKafkaWarned: a destination moved from the embedded queue
+// to Kafka while its queue still holds messages is warned of at start,
+// with how many: the queue API answers not_a_queue for it, so no desk can
+// read or ack them until it is on the queue again. Before, nothing was
+// said, and the messages (a discipline queue's complainants among them)
+// lay unread with no sign. An empty queue, or one still on the queue
+// sink, is not warned of.
+func TestQueueLeftOnKafkaWarned(t *testing.T) {
+	k := testkafka.StartT(t)
+	s := openStore(t)
+	var envs []*minsheng.Envelope
+	for _, id := range []string{"ms1aaaaaaaaaaaaaaaaaaaaaaaaaa", "ms1bbbbbbbbbbbbbbbbbbbbbbbbbb"} {
+		envs = append(envs, &minsheng.Envelope{SchemaVersion: "1", Destination: "petition", Kind: minsheng.KindItem, ItemID: id})
+	}
+	envs = append(envs, &minsheng.Envelope{SchemaVersion: "1", Destination: "gov_service", Kind: minsheng.KindItem, ItemID: "ms1cccccccccccccccccccccccccc"})
+	if _, err := s.Enqueue(context.Background(), envs); err != nil {
+		t.Fatal(err)
+	}
+	cfg := kafkaConfig(k)
+	cfg.Kafka.CreateTopics = false
+	cfg.Destinations["gov_service"] = Destination{Sink: SinkQueue, Identity: IdentityAuto}
+	var buf bytes.Buffer
+	r, err := New(context.Background(), cfg, Options{Queues: s, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	got := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec struct {
+			Msg, Destination string
+			Messages         int
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && strings.Contains(rec.Msg, "embedded queue still holds") {
+			got[rec.Destination] = rec.Messages
+		}
+	}
+	if len(got) != 1 || got["petition"] != 2 {
+		t.Errorf("warned of %v, want petition with 2 messages\n%s", got, buf.String())
+	}
+}
