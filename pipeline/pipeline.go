@@ -125,7 +125,7 @@ func New(cfg Config, o Options) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, o: o, stopCh: make(chan struct{}), flights: map[string]*flight{}}
 	p.overdue, p.giveUp = context.WithCancel(context.Background())
 	p.items = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_items_total",
-		Help: "Items offered by sources, each offer once, by channel, class and outcome (routed, duplicate, failed, quarantined); the finisher's passes are counted in minsheng_incomplete_finished_total."}, []string{"channel", "class", "outcome"})
+		Help: "Items offered by sources, each offer once, by channel, class and outcome (routed, duplicate, conflict: a desk's other content under a used ref, failed, quarantined); the finisher's passes are counted in minsheng_incomplete_finished_total."}, []string{"channel", "class", "outcome"})
 	p.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "minsheng_item_seconds",
 		Help: "Time from an item entering the pipeline to its ack.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)})
 	p.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "minsheng_items_in_flight", Help: "Items in the pipeline now."})
@@ -307,11 +307,12 @@ func (p *Pipeline) process(it *minsheng.Item) (out minsheng.Outcome, err error) 
 				return p.finish(ctx, it, rec)
 			}
 		}
-		p.items.WithLabelValues(string(it.Channel), classOf(rec.Decision), "duplicate").Inc()
 		if conflict {
+			p.items.WithLabelValues(string(it.Channel), classOf(rec.Decision), "conflict").Inc()
 			log.Warn("reference reused for other content: not routed", "ref", it.Ref)
 			return minsheng.Outcome{ItemID: it.ID, TraceID: it.TraceID, Duplicate: true, Conflict: true}, nil
 		}
+		p.items.WithLabelValues(string(it.Channel), classOf(rec.Decision), "duplicate").Inc()
 		// Answered with the first outcome, its trace id included, so that
 		// a desk quoting it finds the item's log lines; this request's own
 		// line names both.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -188,6 +189,26 @@ func TestRepeatIsNotRoutedTwice(t *testing.T) {
 	changed.Via = minsheng.ViaDesk
 	if o := emit(t, e, changed); o.err != nil || !o.out.Conflict {
 		t.Fatalf("desk post of other content: %+v %v", o.out, o.err)
+	}
+}
+
+// TestConflictCounted: a desk's post of other content under a used ref
+// (answered 409) is counted in minsheng_items_total as a conflict, apart
+// from the repeats: before, it was counted as a duplicate, so the 409s a
+// desk got could not be told on /metrics from its harmless retries.
+func TestConflictCounted(t *testing.T) {
+	rg := newRig(t, Config{})
+	e := rg.p.Emitter()
+	for _, body := range []string{"路灯坏了", "路灯坏了", "路灯坏了一个月"} {
+		it := item("C-1", body)
+		it.Via = minsheng.ViaDesk
+		if o := emit(t, e, it); o.err != nil {
+			t.Fatal(o.err)
+		}
+	}
+	want := map[string]float64{"routed": 1, "duplicate": 1, "conflict": 1}
+	if got := byLabel(t, rg.p.items, "outcome"); !maps.Equal(got, want) {
+		t.Errorf("minsheng_items_total %v, want %v", got, want)
 	}
 }
 
