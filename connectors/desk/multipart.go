@@ -34,6 +34,7 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 	}
 	var sub *Submission
 	var atts []minsheng.Attachment
+	itemAsFile := false // a file part named "item": the item sent as a file by mistake
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -63,6 +64,7 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 		if part.FileName() == "" {
 			return nil, &Problem{Error: "bad_request", Message: fmt.Sprintf("part %q: only an \"item\" part and file parts are accepted", part.FormName())}, http.StatusBadRequest
 		}
+		itemAsFile = itemAsFile || part.FormName() == "item"
 		if len(atts) == d.cfg.MaxAttachments {
 			return nil, &Problem{Error: "too_many_attachments", Message: fmt.Sprintf("at most %d attachments", d.cfg.MaxAttachments)}, http.StatusRequestEntityTooLarge
 		}
@@ -96,6 +98,10 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 		atts = append(atts, minsheng.Attachment{Name: name, Type: typ, Size: info.Size, SHA256: info.SHA256, Ref: info.Ref})
 	}
 	if sub == nil {
+		if itemAsFile {
+			msg := `came as a file (its part has a file name, as curl -F 'item=@letter.json' sends it), which is taken as an attachment; send the JSON without a file name: curl -F 'item=<letter.json;type=application/json'`
+			return nil, &Problem{Error: "invalid_item", Message: `multipart body has no "item" part: the part named "item" ` + msg, Fields: minsheng.FieldErrors{{Path: "item", Msg: msg}}}, http.StatusBadRequest
+		}
 		return nil, &Problem{Error: "invalid_item", Message: `multipart body has no "item" part`, Fields: minsheng.FieldErrors{{Path: "item", Msg: "is required"}}}, http.StatusBadRequest
 	}
 	for _, sb := range staged {

@@ -174,3 +174,27 @@ func TestMultipartFileNameAndType(t *testing.T) {
 		})
 	}
 }
+
+// TestMultipartItemSentAsFile: the item part sent as a file (curl -F
+// 'item=@letter.json', a common slip) is refused naming that: the part
+// came with a file name, and how to send it. Before, the answer was only
+// 'multipart body has no "item" part', which a desk that had sent one
+// could not act on.
+func TestMultipartItemSentAsFile(t *testing.T) {
+	blobs, err := store.OpenBlobs(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(Config{MaxBodyBytes: 1 << 16, MaxAttachmentBytes: 1 << 16, MaxAttachments: 2, MaxBatch: 1, RetryAfter: time.Second}, Options{Blobs: blobs})
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, _ := mw.CreateFormFile("item", "letter.json")
+	io.WriteString(w, goodJSON)
+	mw.Close()
+	req := deskRequest("POST", "/v1/items", mw.FormDataContentType(), &body)
+	_, prob, status := d.readMultipart(req, minsheng.PrincipalFrom(req.Context()))
+	if status != 400 || prob == nil || len(prob.Fields) != 1 || prob.Fields[0].Path != "item" ||
+		!strings.Contains(prob.Message, "file name") || !strings.Contains(prob.Message, "item=<") {
+		t.Fatalf("%d %+v", status, prob)
+	}
+}
