@@ -121,8 +121,13 @@ func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
 	var since time.Time
 	if s := req.URL.Query().Get("since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
+		if n := len(s) - len("+08:00"); err != nil && n > 0 && s[n] == ' ' {
+			// An offset's + typed into the URL as it is, which the query
+			// decodes to a space: nothing else puts one there.
+			t, err = time.Parse(time.RFC3339, s[:n]+"+"+s[n+1:])
+		}
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{"bad_request", "since: must be an RFC 3339 time, e.g. 2026-12-01T00:00:00+08:00"})
+			writeJSON(w, http.StatusBadRequest, apiError{"bad_request", "since: must be an RFC 3339 time, e.g. 2026-12-01T00:00:00+08:00 or 2026-11-30T16:00:00Z"})
 			return
 		}
 		since = t

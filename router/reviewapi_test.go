@@ -560,6 +560,13 @@ func TestReviewExport(t *testing.T) {
 			plain.ID: "class=gov_service department=城乡建设 lead=<nil> triage=<nil>",
 			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=<nil>"}},
 		{"reviewers", "?since=2026-12-01T17:00:01%2B08:00", 200, map[string]string{}},
+		// The offset's + as typed, which the query decodes to a space: the
+		// time the 400's own example gives. It was refused with that
+		// example, which a desk pasting it could not get past.
+		{"reviewers", "?since=2026-12-01T17:00:01+08:00", 200, map[string]string{}},
+		{"reviewers", "?since=2026-12-01T09:00:00+00:00", 200, map[string]string{
+			plain.ID: "class=gov_service department=城乡建设 lead=<nil> triage=<nil>",
+			lead.ID:  "class=media_oversight department=<nil> lead=<nil> triage=<nil>"}},
 		{"reviewers", "?since=yesterday", 400, nil},
 		{"dispatch", "", 403, nil},
 		{"cdi", "", 403, nil},
