@@ -373,7 +373,9 @@ func (r *Registry) Middleware(next http.Handler) http.Handler {
 func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(struct {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "Bearer <token>" as written, for people reading it
+	enc.Encode(struct {
 		Error   string `json:"error"`
 		Message string `json:"message"`
 	}{code, msg})

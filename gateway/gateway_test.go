@@ -1281,3 +1281,30 @@ func TestMetricsListenOwnPort(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsReadAsWritten: an error answer's message is read by people,
+// often as curl prints it, so its <placeholders> come as written, not as
+// \u003c…\u003e (encoding/json's escaping for JSON put inside HTML), from
+// each part that answers errors: the token check, the desk intake and the
+// review API. Before, a 401 read "Bearer \u003ctoken\u003e".
+func TestErrorsReadAsWritten(t *testing.T) {
+	r := start(t, testConfig(t, nil))
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	w, _ := mw.CreateFormFile("item", "letter.json")
+	w.Write(submission("ESC-1", 0))
+	mw.Close()
+	for _, a := range []struct {
+		name string
+		ans  answer
+		want string
+	}{
+		{"unknown token", call(t, "GET", r.url+"/v1/queues", "no-such-token", "", nil), "Bearer <token>"},
+		{"item part sent as a file", call(t, "POST", r.url+"/v1/items", deskToken, mw.FormDataContentType(), body.Bytes()), "item=<letter.json"},
+		{"review body", call(t, "POST", r.url+"/v1/reviews/"+minsheng.ItemID(minsheng.ChannelNewspaper, "qingdao-daily", "ESC-2"), readerToken, "application/json", []byte(`{"klass":"petition"}`)), `<class>`},
+	} {
+		if a.ans.status < 400 || !strings.Contains(string(a.ans.body), a.want) {
+			t.Errorf("%s: %d %s, want %s in it", a.name, a.ans.status, a.ans.body, a.want)
+		}
+	}
+}

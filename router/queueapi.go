@@ -54,7 +54,14 @@ type apiError struct {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	switch v.(type) {
+	case apiError, problem:
+		// Read by people, often as curl prints it: "<class>" as written,
+		// not \u003cclass\u003e.
+		enc.SetEscapeHTML(false)
+	}
+	enc.Encode(v)
 }
 
 func (a *QueueAPI) list(w http.ResponseWriter, req *http.Request) {

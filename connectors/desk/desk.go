@@ -130,7 +130,16 @@ type Problem struct {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	// An error without items is read by people, often as curl prints it:
+	// "item=<letter.json" as written, not item=\u003cletter.json. A batch's
+	// items stay as the 202's encoder writes them (writeAccepted).
+	if p, ok := v.(Problem); ok && p.Items == nil {
+		enc.SetEscapeHTML(false)
+	} else if p, ok := v.(*Problem); ok && p != nil && p.Items == nil {
+		enc.SetEscapeHTML(false)
+	}
+	enc.Encode(v)
 }
 
 // writeAccepted answers 202 with a, in writeJSON's bytes, encoded by hand
