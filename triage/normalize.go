@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 // t2s maps a traditional character in the BMP to its simplified form (0:
@@ -110,26 +112,11 @@ func foldRune(r rune) rune {
 }
 
 // ignorable reports whether r is a Default_Ignorable_Code_Point of Unicode
-// (DerivedCoreProperties.txt): a soft hyphen, a bidirectional mark or
-// isolate, a variation selector, a Hangul filler, a tag character. A
-// renderer draws nothing for it, so a text read on screen is the same with
-// or without it; kept, each broke the n-grams and the keywords it stood
-// between, and "村支书王某贪\u00ad污" raised no corruption rule. No
-// training text holds one.
-func ignorable(r rune) bool {
-	switch {
-	case r < 0xAD:
-		return false
-	case r == 0xAD, r == 0x34F, r == 0x61C, r == 0x115F, r == 0x1160, r == 0x17B4, r == 0x17B5, r >= 0x180B && r <= 0x180F:
-		return true
-	case r < 0x200B:
-		return false
-	case r <= 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2060 && r <= 0x206F, r == 0x3164, r >= 0xFE00 && r <= 0xFE0F,
-		r == 0xFEFF, r == 0xFFA0, r >= 0xFFF0 && r <= 0xFFF8:
-		return true
-	}
-	return r >= 0x1BCA0 && r <= 0x1BCA3 || r >= 0x1D173 && r <= 0x1D17A || r >= 0xE0000 && r <= 0xE0FFF
-}
+// (textenc.Ignorable). A renderer draws nothing for it, so a text read on
+// screen is the same with or without it; kept, each broke the n-grams and
+// the keywords it stood between, and "村支书王某贪\u00ad污" raised no
+// corruption rule. No training text holds one.
+func ignorable(r rune) bool { return textenc.Ignorable(r) }
 
 // noisePairs are phrases that open or close a letter and carry no signal
 // about what it asks for, and what each is replaced by. They are removed

@@ -239,10 +239,92 @@ func (s *Submission) validate(prefix string) minsheng.FieldErrors {
 	if y := s.SubmittedAt.UTC().Year(); !s.SubmittedAt.IsZero() && (y < 0 || y > 9999) {
 		errs = append(errs, minsheng.FieldError{Path: prefix + "submitted_at", Msg: "must fall between the years 0000 and 9999 in UTC"})
 	}
-	// A reference names the letter in item IDs, logs and answers: a NUL or
-	// another control character there is a client's bug, not a reference.
-	if i := strings.IndexFunc(s.Ref, unicode.IsControl); i >= 0 {
-		errs = append(errs, minsheng.FieldError{Path: prefix + "ref", Msg: fmt.Sprintf("holds a control character (U+%04X at byte %d); a reference is printable text", []rune(s.Ref[i:])[0], i)})
+	if fe := refError(s.Ref); fe != nil {
+		fe.Path = prefix + fe.Path
+		errs = append(errs, *fe)
+	}
+	return append(errs, s.controlErrors(prefix)...)
+}
+
+// refError refuses a reference that is not printable text. A reference
+// names the letter in item IDs, logs and answers, and people compare refs
+// by eye: a NUL or another control character (tab and line breaks
+// included) there is a client's bug, and a line or paragraph separator or
+// an invisible character (a bidirectional override or isolate, a
+// zero-width space: textenc.Ignorable) makes two refs look alike, or one
+// look like another ("QD-1\u202E01" shows as "QD-110").
+func refError(ref string) *minsheng.FieldError {
+	i := strings.IndexFunc(ref, func(r rune) bool {
+		return unicode.IsControl(r) || r == 0x2028 || r == 0x2029 || textenc.Ignorable(r)
+	})
+	if i < 0 {
+		return nil
+	}
+	r, _ := utf8.DecodeRuneInString(ref[i:])
+	what := "an invisible character"
+	switch {
+	case unicode.IsControl(r):
+		what = "a control character"
+	case r == 0x2028 || r == 0x2029:
+		what = "a line or paragraph separator"
+	case bidiControl(r) || r == 0x200E || r == 0x200F || r == 0x061C: // or a mark
+		what = "a bidirectional control"
+	}
+	return &minsheng.FieldError{Path: "ref", Msg: fmt.Sprintf("holds %s (U+%04X at byte %d); a reference is printable text", what, r, i)}
+}
+
+// controlAt is the byte offset of the first C0 control character in s
+// other than tab, line feed and carriage return, or of DEL, or -1. Such a
+// character is no part of a letter's text: a NUL cuts the text short in
+// the C programs and databases downstream, an escape redraws a terminal
+// it is shown on.
+func controlAt(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return i
+		}
+	}
+	return -1
+}
+
+// controlError names a text field holding a control character (controlAt).
+func controlError(path, s string) *minsheng.FieldError {
+	i := controlAt(s)
+	if i < 0 {
+		return nil
+	}
+	return &minsheng.FieldError{Path: path, Msg: fmt.Sprintf("holds a control character (U+%04X at byte %d); send text without it (tab, line feed and carriage return are allowed)", s[i], i)}
+}
+
+// controlErrors names each free-text field of the submission that holds
+// a control character. Bidirectional controls and other invisible
+// characters are kept in these: the letter is stored as received, never
+// changed, and a complainant's Arabic or Uyghur name or address may need
+// them; triage's normaliser drops them from the copy it classifies.
+func (s *Submission) controlErrors(prefix string) minsheng.FieldErrors {
+	var errs minsheng.FieldErrors
+	check := func(path, v string) {
+		if fe := controlError(prefix+path, v); fe != nil {
+			errs = append(errs, *fe)
+		}
+	}
+	check("title", s.Title)
+	check("body", s.Body)
+	if c := s.Complainant; c != nil {
+		check("complainant.name", c.Name)
+		check("complainant.phone", c.Phone)
+		check("complainant.email", c.Email)
+	}
+	if l := s.Location; l != nil {
+		check("location.district", l.District)
+		check("location.address", l.Address)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Attrs)) {
+		if i := controlAt(k); i >= 0 {
+			errs = append(errs, minsheng.FieldError{Path: prefix + "attrs", Msg: fmt.Sprintf("key %q holds a control character (U+%04X at byte %d); send keys without it", k, k[i], i)})
+			continue
+		}
+		check("attrs."+k, s.Attrs[k])
 	}
 	if s.RevisionOf != "" && !minsheng.ValidItemID(s.RevisionOf) {
 		errs = append(errs, minsheng.FieldError{Path: prefix + "revision_of", Msg: "must be the ID the gateway gave the item this one corrects (ms1 and 26 more characters), not its ref"})

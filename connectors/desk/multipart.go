@@ -128,5 +128,19 @@ func attachmentName(name string, i int) *minsheng.FieldError {
 	if n := utf8.RuneCountInString(name); n > 255 {
 		return &minsheng.FieldError{Path: path, Msg: fmt.Sprintf("the file name of file part %d is %d characters, over 255", i+1, n)}
 	}
+	if j := controlAt(name); j >= 0 {
+		return &minsheng.FieldError{Path: path, Msg: fmt.Sprintf("the file name of file part %d holds a control character (U+%04X at byte %d)", i+1, name[j], j)}
+	}
+	// A bidirectional override or isolate turns how a name reads around:
+	// "invoice\u202Efdp.exe" shows as "invoiceexe.pdf".
+	if j := strings.IndexFunc(name, bidiControl); j >= 0 {
+		r, _ := utf8.DecodeRuneInString(name[j:])
+		return &minsheng.FieldError{Path: path, Msg: fmt.Sprintf("the file name of file part %d holds a bidirectional control (U+%04X at byte %d), which would make it read as another name", i+1, r, j)}
+	}
 	return nil
 }
+
+// bidiControl reports whether r is a bidirectional embedding, override or
+// isolate (U+202A to U+202E, U+2066 to U+2069), which reorders the text
+// around it when shown.
+func bidiControl(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 }

@@ -291,3 +291,23 @@ func RefusedCoding(contentEncoding []string) string {
 	}
 	return ""
 }
+
+// Ignorable reports whether r is a Default_Ignorable_Code_Point of Unicode
+// (DerivedCoreProperties.txt): a soft hyphen, a zero-width space or joiner,
+// a bidirectional mark, embedding, override or isolate, a variation
+// selector, a Hangul filler, a tag character. A renderer draws nothing for
+// it, so two texts that differ only in such characters look the same.
+func Ignorable(r rune) bool {
+	switch {
+	case r < 0xAD:
+		return false
+	case r == 0xAD, r == 0x34F, r == 0x61C, r == 0x115F, r == 0x1160, r == 0x17B4, r == 0x17B5, r >= 0x180B && r <= 0x180F:
+		return true
+	case r < 0x200B:
+		return false
+	case r <= 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2060 && r <= 0x206F, r == 0x3164, r >= 0xFE00 && r <= 0xFE0F,
+		r == 0xFEFF, r == 0xFFA0, r >= 0xFFF0 && r <= 0xFFF8:
+		return true
+	}
+	return r >= 0x1BCA0 && r <= 0x1BCA3 || r >= 0x1D173 && r <= 0x1D17A || r >= 0xE0000 && r <= 0xE0FFF
+}
