@@ -86,3 +86,39 @@ func TestControlAndInvisibleCharactersRefused(t *testing.T) {
 		t.Errorf("class %s with bidirectional controls, %s without: triage should not see them", b.Decision.Class, p.Decision.Class)
 	}
 }
+
+// TestCharsetRefused: JSON declared in a charset other than UTF-8 (or
+// US-ASCII, any case) is refused with 415 naming the charset, by the desk
+// API (an item, a batch, a multipart item part) and by the router's
+// review, ack and release, since every body is read as UTF-8 only; a UTF-8
+// body so declared was taken.
+func TestCharsetRefused(t *testing.T) {
+	r := start(t, testConfig(t, nil))
+	ct, form := multipartItem(submission("CS-3", 0), nil)
+	form = bytes.Replace(form, []byte("Content-Type: application/json"), []byte("Content-Type: application/json; charset=utf-16"), 1)
+	for _, c := range []struct {
+		path, token, ctype string
+		body               []byte
+	}{
+		{"/v1/items", deskToken, "application/json; charset=utf-16", submission("CS-1", 0)},
+		{"/v1/items", deskToken, "application/json; Charset=\"GB2312\"", submission("CS-1", 0)},
+		{"/v1/items/batch", deskToken, "application/json; charset=utf-16", []byte(fmt.Sprintf(`{"items":[%s]}`, submission("CS-2", 0)))},
+		{"/v1/items", deskToken, ct, form},
+		{"/v1/reviews/ms1aaaaaaaaaaaaaaaaaaaaaaaaaa", readerToken, "application/json; charset=utf-16", []byte(`{"class":"petition"}`)},
+		{"/v1/queues/review/ack", readerToken, "application/json; charset=latin1", []byte(`{"ids":["x"]}`)},
+		{"/v1/queues/review/release", readerToken, "application/json; charset=latin1", []byte(`{"ids":["x"]}`)},
+	} {
+		a := call(t, "POST", r.url+c.path, c.token, c.ctype, c.body)
+		if a.status != 415 || !strings.Contains(string(a.body), "charset") {
+			t.Errorf("%s as %q: %d %s; want 415 naming the charset", c.path, c.ctype, a.status, a.body)
+		}
+	}
+	if n, _ := r.g.Store().CountItems(); n != 0 {
+		t.Fatalf("%d items recorded after refused posts only", n)
+	}
+	for _, cs := range []string{"utf-8", "UTF-8", "us-ascii"} {
+		if a := call(t, "POST", r.url+"/v1/items", deskToken, "application/json; charset="+cs, submission("CS-OK-"+cs, 0)); a.status != 202 {
+			t.Errorf("charset=%s: %d %s; want 202", cs, a.status, a.body)
+		}
+	}
+}

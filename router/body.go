@@ -2,6 +2,7 @@ package router
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,18 +29,20 @@ type problem struct {
 // (each JSON name, lower case, to a pointer to decode its value into; a
 // body may give the name in any case). It answers the
 // desk itself, and returns false, for a body not declared
-// application/json or sent with a content coding (415), for one over max bytes (413, naming the limit)
+// application/json, declared in a charset other than UTF-8 or sent with a
+// content coding (415), for one over max bytes (413, naming the limit)
 // and for one not UTF-8 or not one JSON object (400, naming the offset of
 // malformed JSON). Otherwise it
 // returns every field of a wrong type or an unknown name, for the caller
 // to add its own checks of the values to and answer with badFields: a desk
 // learns of all its mistakes at once. shape tells the desk what to send.
 func readObject(w http.ResponseWriter, req *http.Request, max int64, fields map[string]any, shape string) (minsheng.FieldErrors, bool) {
-	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt != "application/json" {
+	mt, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if mt != "application/json" {
 		writeJSON(w, http.StatusUnsupportedMediaType, problem{Error: "unsupported_media_type", Message: "send application/json: " + shape})
 		return nil, false
 	}
-	if msg := textenc.RefusedCoding(req.Header.Values("Content-Encoding")); msg != "" {
+	if msg := cmp.Or(textenc.RefusedCoding(req.Header.Values("Content-Encoding")), textenc.RefusedCharset(params)); msg != "" {
 		writeJSON(w, http.StatusUnsupportedMediaType, problem{Error: "unsupported_media_type", Message: msg})
 		return nil, false
 	}

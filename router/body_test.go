@@ -43,6 +43,10 @@ func TestReadObject(t *testing.T) {
 		{name: "byte order mark", ctype: "application/json", body: "\ufeff{\"class\":\"petition\"}", status: 400, msg: "byte order mark (bytes EF BB BF)"},
 		{name: "gzip", ctype: "application/json", enc: "gzip", body: "\x1f\x8b\x08\x00", status: 415, msg: `Content-Encoding "gzip"`},
 		{name: "identity", ctype: "application/json", enc: "identity", body: `{"class":"petition","n":3}`},
+		{name: "charset in capitals", ctype: "application/json; charset=UTF-8", body: `{"class":"petition"}`},
+		{name: "us-ascii", ctype: "application/json; charset=US-ASCII", body: `{"class":"petition"}`},
+		{name: "utf-16", ctype: "application/json; charset=utf-16", body: `{"class":"petition"}`, status: 415, msg: `charset "utf-16"`},
+		{name: "gbk", ctype: "application/json; charset=GBK", body: `{"class":"petition"}`, status: 415, msg: `charset "GBK"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var class string

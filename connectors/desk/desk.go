@@ -289,9 +289,14 @@ func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 }
 
 // encodingRefused answers 415 to a body sent with a content coding (gzip,
-// say), which the gateway does not undo (textenc.RefusedCoding).
+// say), which the gateway does not undo (textenc.RefusedCoding), and to
+// JSON declared in a charset other than UTF-8 (textenc.RefusedCharset).
 func encodingRefused(w http.ResponseWriter, req *http.Request) bool {
-	if msg := textenc.RefusedCoding(req.Header.Values("Content-Encoding")); msg != "" {
+	msg := textenc.RefusedCoding(req.Header.Values("Content-Encoding"))
+	if mt, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); msg == "" && mt == "application/json" {
+		msg = textenc.RefusedCharset(params)
+	}
+	if msg != "" {
 		writeJSON(w, http.StatusUnsupportedMediaType, Problem{Error: "unsupported_media_type", Message: msg})
 		return true
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 // readMultipart reads multipart/form-data: a part named "item" holding the
@@ -50,6 +51,10 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 		if part.FormName() == "item" && part.FileName() == "" {
 			if sub != nil {
 				return nil, &Problem{Error: "bad_request", Message: `more than one "item" part`}, http.StatusBadRequest
+			}
+			_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+			if msg := textenc.RefusedCharset(params); msg != "" {
+				return nil, &Problem{Error: "unsupported_media_type", Message: `the "item" part: ` + msg}, http.StatusUnsupportedMediaType
 			}
 			raw, prob, st := readBody(part, d.cfg.MaxBodyBytes)
 			if prob != nil {

@@ -279,6 +279,24 @@ const JSONBOM = "starts with a UTF-8 byte order mark (bytes EF BB BF); send the 
 // HasBOM reports whether b opens with the UTF-8 byte order mark.
 func HasBOM(b []byte) bool { return bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) }
 
+// RefusedCharset returns the message for a JSON body whose Content-Type
+// names a charset (params, as mime.ParseMediaType gives them) other than
+// UTF-8 or its subset US-ASCII, case aside ("utf8", a common slip for the
+// same encoding, passes too): the gateway reads a body as UTF-8 only, so
+// a body the sender holds to be UTF-16 or GBK would be refused as invalid
+// UTF-8 or, worse, taken when it happens to be valid. "" for none.
+func RefusedCharset(params map[string]string) string {
+	cs, ok := params["charset"]
+	if !ok {
+		return ""
+	}
+	switch strings.ToLower(strings.TrimSpace(cs)) {
+	case "utf-8", "utf8", "us-ascii":
+		return ""
+	}
+	return fmt.Sprintf("charset %.40q is not accepted: the body is read as UTF-8 only; send it in UTF-8 (charset=utf-8, or none)", cs)
+}
+
 // RefusedCoding returns the message for a body sent with a content coding
 // other than identity (gzip, say; Content-Encoding's values), which the
 // gateway does not undo: read as it is, it would be refused as text that
