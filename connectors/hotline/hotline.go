@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -48,8 +49,15 @@ func init() {
 
 // Config is the hotline connector's configuration section.
 type Config struct {
-	// URL of the call centre's feed: wss://host/path (ws:// for tests).
+	// URL of the call centre's feed: wss://host/path. ws:// only to a
+	// loopback host, or with AllowPlaintext.
 	URL string `yaml:"url" json:"url" validate:"required,url,startswith=ws:|startswith=wss:"`
+	// AllowPlaintext accepts a ws:// URL whose host is not a loopback
+	// address: the token, and every caller's name and phone, then cross
+	// the network in clear. Only for a feed on a network the bureau
+	// trusts end to end (a private link, or TLS ended by a proxy beside
+	// the gateway).
+	AllowPlaintext bool `yaml:"allow_plaintext" json:"allow_plaintext"`
 	// TokenEnv / TokenFile name where the feed token is kept; one is
 	// required. The file is re-read at every connection.
 	TokenEnv  string `yaml:"token_env" json:"token_env" validate:"required_without=TokenFile"`
@@ -86,8 +94,10 @@ type Config struct {
 
 // Validate refuses a URL the WebSocket client cannot dial: one with a user
 // name or password (gorilla/websocket refuses it as malformed), with no
-// host, or with a port that is empty or not 1-65535. Its messages never
-// quote the URL, which may hold a secret.
+// host, or with a port that is empty or not 1-65535; and a ws:// URL to a
+// host other than this machine without AllowPlaintext, which would send
+// the token in clear. Its messages never quote the URL, which may hold a
+// secret.
 func (c *Config) Validate() minsheng.FieldErrors {
 	u, err := url.Parse(c.URL)
 	if err != nil || c.URL == "" || (u.Scheme != "ws" && u.Scheme != "wss") {
@@ -104,10 +114,23 @@ func (c *Config) Validate() minsheng.FieldErrors {
 			msg = "has a port that is not 1-65535"
 		}
 	}
+	if msg == "" && u.Scheme == "ws" && !c.AllowPlaintext && !loopback(u.Hostname()) {
+		msg = "is ws:// to a host that is not a loopback address: the feed's token and the callers' names and phones would cross the network in clear; use wss://, or set allow_plaintext: true for a network you trust end to end"
+	}
 	if msg == "" {
 		return nil
 	}
 	return minsheng.FieldErrors{{Path: "url", Msg: msg}}
+}
+
+// loopback reports whether host names this machine: localhost, an
+// address in 127.0.0.0/8 or ::1.
+func loopback(host string) bool {
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c *Config) applyDefaults() {

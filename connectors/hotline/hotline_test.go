@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -398,6 +399,34 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	// An IPv6 literal is a host the client dials.
 	if _, err := New("h", Config{URL: "wss://[::1]:8443/feed", TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN"}, connectors.Env{Checkpoints: st}); err != nil {
 		t.Errorf("IPv6 literal: %v", err)
+	}
+	// ws:// sends the token in clear: only to this machine, or when the
+	// configuration says so.
+	for _, c := range []struct {
+		url   string
+		allow bool
+		ok    bool
+	}{
+		{"ws://cc.example.gov.cn/minsheng/feed", false, false},
+		{"ws://10.0.0.8:8765/feed", false, false},
+		{"ws://[2001:db8::1]/feed", false, false},
+		{"ws://127.0.0.1.example/feed", false, false},
+		{"ws://cc.example.gov.cn/minsheng/feed", true, true},
+		{"ws://127.0.0.1:8765/feed", false, true},
+		{"ws://127.8.9.10/feed", false, true},
+		{"ws://[::1]:8765/feed", false, true},
+		{"ws://localhost:8765/feed", false, true},
+		{"ws://LocalHost/feed", false, true},
+		{"wss://cc.example.gov.cn/minsheng/feed", false, true},
+	} {
+		_, err := New("h", Config{URL: c.url, AllowPlaintext: c.allow, TokenEnv: "MINSHENG_TEST_HOTLINE_TOKEN"}, connectors.Env{Checkpoints: st})
+		var fes minsheng.FieldErrors
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s, allow_plaintext %v: %v; want it taken", c.url, c.allow, err)
+		case !c.ok && (!errors.As(err, &fes) || fes[0].Path != "url" || !strings.Contains(fes[0].Msg, "allow_plaintext")):
+			t.Errorf("%s: %v; want url refused, naming allow_plaintext", c.url, err)
+		}
 	}
 	if _, ok := connectors.Lookup(Type); !ok {
 		t.Error("hotline not registered")
