@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -78,6 +79,16 @@ func RegisterConfig[C any, S minsheng.Source](typ string, newFn func(name string
 		}
 		return src, nil
 	})
+}
+
+// Drainer is a source that, when stopped, waits up to a time of its own
+// configuration for the acks its pipeline still owes it. The gateway
+// refuses a wait longer than its shutdown_timeout, which bounds the whole
+// stop.
+type Drainer interface {
+	// DrainTimeout is the wait and the name of its field in the source's
+	// section ("drain_timeout").
+	DrainTimeout() (field string, d time.Duration)
 }
 
 // Lookup returns the factory registered for typ.

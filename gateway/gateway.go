@@ -352,6 +352,9 @@ func Open(ctx context.Context, c *Config, log *slog.Logger) (*Gateway, error) {
 			}
 			return nil, fmt.Errorf("inputs %s (%s): %w", in.Name, in.Type, err)
 		}
+		if errs := c.checkDrain(in, src); len(errs) > 0 {
+			return nil, errs
+		}
 		g.sources[in.Name] = src
 	}
 	g.routes()
@@ -553,11 +556,31 @@ func (c *Config) CheckInputs() error {
 	for _, in := range c.inputs {
 		f, _ := connectors.Lookup(in.Type)
 		env := connectors.Env{Logger: slog.New(slog.DiscardHandler)}
-		if _, err := f(in.Name, func(v any) error { return config.DecodeNode(in.Node, in.Path, v) }, env); err != nil {
+		src, err := f(in.Name, func(v any) error { return config.DecodeNode(in.Node, in.Path, v) }, env)
+		if err != nil {
 			errs = append(errs, c.inputErrors(in, err)...)
+			continue
 		}
+		errs = append(errs, c.checkDrain(in, src)...)
 	}
 	return errs.Err()
+}
+
+// checkDrain refuses an input that waits longer to drain when stopping
+// (connectors.Drainer) than shutdown_timeout, which bounds the whole stop:
+// the gateway would take longer to stop than it is configured to, and a
+// supervisor that allows shutdown_timeout would kill it mid-drain.
+func (c *Config) checkDrain(in inputSpec, src minsheng.Source) minsheng.FieldErrors {
+	d, ok := src.(connectors.Drainer)
+	if !ok {
+		return nil
+	}
+	field, wait := d.DrainTimeout()
+	if wait <= c.ShutdownTimeout {
+		return nil
+	}
+	return c.lines.Locate(minsheng.FieldErrors{{Path: in.Path + "." + field,
+		Msg: fmt.Sprintf("is %s, longer than shutdown_timeout (%s), which bounds the whole stop; set it at most %s, or raise shutdown_timeout", wait, c.ShutdownTimeout, c.ShutdownTimeout)}})
 }
 
 // CheckSecrets reads the desks' tokens, Kafka's SASL password and Kafka's

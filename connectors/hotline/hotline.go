@@ -87,8 +87,8 @@ type Config struct {
 	CheckpointEvery time.Duration `yaml:"checkpoint_every" json:"checkpoint_every" default:"1s" validate:"gt=0"`
 	// DrainTimeout: on shutdown, how long to wait for the acks of orders
 	// the pipeline still holds (it drains them) before closing the
-	// connection and writing the final checkpoint. Keep it at or below the
-	// gateway's shutdown_timeout.
+	// connection and writing the final checkpoint. At most the gateway's
+	// shutdown_timeout (the gateway checks: connectors.Drainer).
 	DrainTimeout time.Duration `yaml:"drain_timeout" json:"drain_timeout" default:"30s" validate:"gt=0"`
 }
 
@@ -239,6 +239,9 @@ func New(name string, cfg Config, env connectors.Env) (*Hotline, error) {
 	}
 	return h, nil
 }
+
+// DrainTimeout is drain_timeout (connectors.Drainer).
+func (h *Hotline) DrainTimeout() (string, time.Duration) { return "drain_timeout", h.cfg.DrainTimeout }
 
 func (h *Hotline) token() (string, error) {
 	t, err := minsheng.ReadSecretField("token_env", h.cfg.TokenEnv, "token_file", h.cfg.TokenFile)
