@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"testing"
@@ -115,8 +116,14 @@ type running struct {
 
 func run(t testing.TB, cfg Config, st *store.Store, out minsheng.Emitter) *running {
 	t.Helper()
+	return runLogged(t, cfg, st, out, nil)
+}
+
+// runLogged is run with the connector logging to log (nil: nowhere).
+func runLogged(t testing.TB, cfg Config, st *store.Store, out minsheng.Emitter, log *slog.Logger) *running {
+	t.Helper()
 	os.Setenv(pwEnv, testPass)
-	c, err := New("mayor-mailbox", cfg, connectors.Env{Checkpoints: st, Blobs: st.Blobs()})
+	c, err := New("mayor-mailbox", cfg, connectors.Env{Checkpoints: st, Blobs: st.Blobs(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,11 @@ type mailbox struct {
 	dirty    bool
 	highest  uint32         // highest UID known on the server
 	attempts map[uint32]int // UID → fetches that broke off while reading it
+
+	// moveFail is the kind (moveFailure) of the last failed move of
+	// after_ack: move that was logged, "" once the mail was moved: a
+	// failure repeated at every wake is logged once. Its sessions' own.
+	moveFail string
 }
 
 func (m *mailbox) load(ctx context.Context) error {
@@ -211,6 +216,14 @@ type session struct {
 
 	amu   sync.Mutex
 	acked []imap.UID // for after_ack
+
+	// A move of after_ack: move that failed leaves handled mail in the
+	// mailbox: it is moved (moveHandled) at the first wake of the session
+	// from moveAt on. moveDelay, from which moveAt follows after a retry
+	// that failed too, doubles from min_backoff to max_backoff.
+	movePending bool
+	moveAt      time.Time
+	moveDelay   time.Duration
 }
 
 type job struct {
@@ -323,6 +336,7 @@ func (m *mailbox) session(ctx context.Context, out minsheng.Emitter) (progressed
 		if err := s.wait(ctx, canIdle, wake); err != nil {
 			return progressed, err
 		}
+		s.retryMoves()
 	}
 }
 
@@ -807,8 +821,8 @@ func (s *session) ack(j job) minsheng.AckFunc {
 // what the checkpoint records), but its move was not done, the gateway
 // having stopped between the ack and the move, or the move having failed.
 // Only UIDs up to the checkpoint are asked for, so mail not handled is
-// never moved, and nothing is handled again. A failure is logged; the next
-// session tries again.
+// never moved, and nothing is handled again. A failure is tried again at a
+// later wake of the session (moved), and by the next session.
 func (s *session) moveHandled(upTo uint32) {
 	cfg := &s.m.c.cfg
 	var set imap.UIDSet
@@ -830,13 +844,70 @@ func (s *session) moveHandled(upTo uint32) {
 		_, err = s.cl.Move(imap.UIDSetNum(uids...), cfg.MoveTo).Wait()
 		return err
 	})
-	if err != nil {
-		s.m.log.Warn("handled mail not moved (tried again next session)", "messages", len(uids), "err", err)
+	s.moved(err, len(uids))
+	if err == nil {
+		s.movePending, s.moveDelay = false, 0
+		if len(uids) > 0 {
+			s.m.log.Info("moved mail handled before but not moved then", "messages", len(uids), "to", cfg.MoveTo)
+		}
+		if s.m.moveFail != "" {
+			s.m.moveFail = ""
+			s.m.log.Info("after_ack move works again", "to", cfg.MoveTo)
+		}
+	}
+}
+
+// retryMoves moves, at a wake of the session (IDLE or the poll having
+// returned), the handled mail that a failed move left in the mailbox,
+// once moveAt has come: every acknowledged mail is at or below the
+// checkpoint by then, the session having waited for its acks.
+func (s *session) retryMoves() {
+	if !s.movePending || time.Now().Before(s.moveAt) {
 		return
 	}
-	if len(uids) > 0 {
-		s.m.log.Info("moved mail handled before but not moved then", "messages", len(uids), "to", cfg.MoveTo)
+	s.m.mu.Lock()
+	upTo := s.m.cp.UID
+	s.m.mu.Unlock()
+	s.moveHandled(upTo)
+}
+
+// moved notes a move's failure (nil: none), of n messages: the mail is
+// moved again by retryMoves, at once at the next wake the first time, then
+// no sooner than min_backoff, doubling to max_backoff, so a move that
+// always fails is not tried at every new mail. It is logged at warn once
+// for each kind of failure in a row, at debug after that.
+func (s *session) moved(err error, n int) {
+	if err == nil {
+		return
 	}
+	cfg := &s.m.c.cfg
+	if s.movePending {
+		s.moveDelay = min(max(s.moveDelay*2, cfg.MinBackoff), cfg.MaxBackoff)
+	}
+	s.movePending = true
+	s.moveAt = time.Now().Add(s.moveDelay)
+	kind := moveFailure(err)
+	if kind == s.m.moveFail {
+		s.m.log.Debug("handled mail not moved, again", "messages", n, "to", cfg.MoveTo, "err", err, "retry_in", s.moveDelay)
+		return
+	}
+	s.m.moveFail = kind
+	s.m.log.Warn("handled mail not moved; tried again when the session next wakes, backing off while it fails (logged once while it fails so)",
+		"messages", n, "to", cfg.MoveTo, "err", err)
+}
+
+// moveFailure is the kind of a failed move: the server's response code
+// (TRYCREATE for a mailbox that does not exist) or, without one, the
+// text of the error.
+func moveFailure(err error) string {
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		if ie.Code != "" {
+			return string(ie.Code)
+		}
+		return ie.Text
+	}
+	return err.Error()
 }
 
 // afterAck marks or moves the messages acknowledged so far.
@@ -852,6 +923,9 @@ func (s *session) afterAck() {
 	if len(uids) == 0 {
 		return
 	}
+	if cfg.AfterAck == AfterAckMove && s.movePending {
+		return // moved with the mail a failed move left, by retryMoves
+	}
 	set := imap.UIDSetNum(uids...)
 	err := s.m.guard(s.cl, "after_ack "+cfg.AfterAck, func() error {
 		if cfg.AfterAck == AfterAckSeen {
@@ -860,7 +934,11 @@ func (s *session) afterAck() {
 		_, err := s.cl.Move(set, cfg.MoveTo).Wait()
 		return err
 	})
-	if err != nil {
+	switch {
+	case err == nil:
+	case cfg.AfterAck == AfterAckMove:
+		s.moved(err, len(uids))
+	default:
 		// The checkpoint is the record of what was handled; the flag or
 		// the move is a courtesy to people reading the mailbox.
 		s.m.log.Warn("after_ack action failed", "action", cfg.AfterAck, "messages", len(uids), "err", err)
