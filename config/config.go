@@ -70,6 +70,9 @@ func Decode(raw []byte, dst any) error {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		if fe := tabError(raw, err, reflect.TypeOf(dst)); fe != nil {
+			return minsheng.FieldErrors{*fe}
+		}
 		return minsheng.FieldErrors{{Path: "(file)", Line: yamlErrLine(err), Msg: "is not valid YAML: " + cleanYAMLErr(err)}}
 	}
 	var root *yaml.Node
@@ -583,6 +586,108 @@ func cleanYAMLErr(err error) string {
 		s = s[i+2:]
 	}
 	return s
+}
+
+// tabError names the field of YAML refused for a tab in the indentation
+// of a line (the parser says only "found a tab character that violates
+// indentation", or "found character that cannot start any token", with a
+// line, at times the one before): the line and the field it gives, found
+// from the lines before it, which are parsed alone. The field is taken to
+// be inside the last key before the line when that key has no value of
+// its own (a section opened: "pipeline:"), and beside it otherwise. nil
+// when no line near the error's is indented with a tab.
+func tabError(raw []byte, err error, dst reflect.Type) *minsheng.FieldError {
+	lines := strings.Split(string(raw), "\n")
+	at := -1
+	for i, l := range lines {
+		rest := strings.TrimLeft(l, " \t")
+		if strings.Contains(l[:len(l)-len(rest)], "\t") && rest != "" && !strings.HasPrefix(rest, "#") {
+			at = i
+			break
+		}
+	}
+	msg := cleanYAMLErr(err)
+	if !strings.Contains(msg, "tab") && !strings.Contains(msg, "cannot start any token") {
+		return nil
+	}
+	if el := yamlErrLine(err); at < 0 || el != 0 && (at+1 < el-1 || at+1 > el+1) {
+		return nil
+	}
+	fe := &minsheng.FieldError{Path: "(file)", Line: at + 1,
+		Msg: "is indented with a tab, which YAML does not allow: indent with spaces (" + msg + ")"}
+	var doc yaml.Node
+	if yaml.Unmarshal([]byte(strings.Join(lines[:at], "\n")), &doc) != nil {
+		return fe
+	}
+	var last lastKey
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		last.walk(doc.Content[0], dst, "")
+	}
+	parent, typ := last.parent, last.parentType
+	if last.opens {
+		parent, typ = last.path, last.typ
+	}
+	key := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(lines[at]), "- "))
+	if i := strings.Index(key+" ", ": "); i > 0 { // "key: value" or "key:", not "wss://…"
+		fe.Path, _ = fieldPath(typ, parent, key[:i])
+	} else if parent != "" {
+		fe.Path = parent
+	}
+	return fe
+}
+
+// lastKey is the mapping key on the last line of a document, with the
+// paths and types of its field and of the one holding it.
+type lastKey struct {
+	line            int
+	path, parent    string
+	typ, parentType reflect.Type // nil: not known (a connector's section)
+	opens           bool         // the key has no value: a section begins
+}
+
+// walk finds the last key in n, the value at path of type t.
+func (k *lastKey) walk(n *yaml.Node, t reflect.Type, path string) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, v := n.Content[i], n.Content[i+1]
+			p, ft := fieldPath(t, path, key.Value)
+			if key.Line >= k.line {
+				*k = lastKey{line: key.Line, path: p, parent: path, typ: ft, parentType: t, opens: isNull(v) && v.Value == ""}
+			}
+			k.walk(v, ft, p)
+		}
+	case yaml.SequenceNode:
+		var et reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			et = t.Elem()
+		}
+		for i, item := range n.Content {
+			k.walk(item, et, fmt.Sprintf("%s[%d]", path, i))
+		}
+	}
+}
+
+// fieldPath is the path of key under path, a value of type t (nil: not
+// known), as errors name it (a struct's field with a dot, a map's key in
+// brackets), and the key's type.
+func fieldPath(t reflect.Type, path, key string) (string, reflect.Type) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == nil || t == nodeType || t == yamlNodeType:
+	case t.Kind() == reflect.Map:
+		return path + "[" + key + "]", t.Elem()
+	case t.Kind() == reflect.Struct:
+		if f, ok := structFields(t)[key]; ok {
+			return join(path, key), t.FieldByIndex(f.index).Type
+		}
+	}
+	return join(path, key), nil
 }
 
 // suggest proposes the closest known key for a misspelt one.
