@@ -244,11 +244,39 @@ func (it *Item) Redacted() *Item {
 	if len(it.Attachments) > 0 {
 		c.Attachments = make([]Attachment, len(it.Attachments))
 		for i, a := range it.Attachments {
-			a.Name = fmt.Sprintf("attachment-%d%s", i+1, safeExt(a.Name))
+			a.Name = redactedName(i, a.Name)
 			c.Attachments[i] = a
 		}
 	}
 	return &c
+}
+
+// redactedName is the name the i-th attachment, called name, has in a
+// redacted copy.
+func redactedName(i int, name string) string {
+	return fmt.Sprintf("attachment-%d%s", i+1, safeExt(name))
+}
+
+// Identifying reports whether the item carries anything Redacted
+// withholds: the complainant's name, phone or e-mail, attrs other than
+// RedactedAttrs, raw_ref, or an attachment's own file name. A redacted
+// copy never does; a copy handed out with it gives away the identity (the
+// access trail records which desk was handed it).
+func (it *Item) Identifying() bool {
+	if it.Complainant.Identified() || it.RawRef != "" {
+		return true
+	}
+	for k := range it.Attrs {
+		if !RedactedAttrs[k] {
+			return true
+		}
+	}
+	for i, a := range it.Attachments {
+		if a.Name != redactedName(i, a.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // safeExt is name's extension when it is short and plain ASCII (".jpg"),

@@ -122,6 +122,43 @@ func TestRedactedKeepsFlagsDropsIdentity(t *testing.T) {
 	}
 }
 
+// TestIdentifying: an item carries the identity when it holds anything
+// Redacted withholds, and a redacted copy never does.
+func TestIdentifying(t *testing.T) {
+	att := func(name string) []Attachment {
+		return []Attachment{{Name: name, SHA256: strings.Repeat("a", 64), Ref: "sha256:" + strings.Repeat("a", 64)}}
+	}
+	tests := []struct {
+		name string
+		edit func(it *Item)
+		want bool
+	}{
+		{"nothing", func(it *Item) {}, false},
+		{"anonymous", func(it *Item) { it.Complainant = Complainant{Anonymous: true, ConsentToPublish: true} }, false},
+		{"name", func(it *Item) { it.Complainant.Name = "张三" }, true},
+		{"phone", func(it *Item) { it.Complainant.Phone = "13800000000" }, true},
+		{"e-mail", func(it *Item) { it.Complainant.Email = "z@example.cn" }, true},
+		{"raw_ref", func(it *Item) { it.RawRef = "sha256:rawmail" }, true},
+		{"an attr redaction keeps", func(it *Item) { it.Attrs = map[string]string{"order_no": "GD0001"} }, false},
+		{"an attr redaction drops", func(it *Item) { it.Attrs = map[string]string{"身份证号": "370202199001011234"} }, true},
+		{"an attachment's own name", func(it *Item) { it.Attachments = att("张三身份证.jpg") }, true},
+		{"an attachment named as redacted", func(it *Item) { it.Attachments = att("attachment-1.jpg") }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			it := validItem()
+			it.Complainant = Complainant{}
+			tc.edit(it)
+			if got := it.Identifying(); got != tc.want {
+				t.Errorf("Identifying() = %v, want %v", got, tc.want)
+			}
+			if it.Redacted().Identifying() {
+				t.Error("a redacted copy is identifying")
+			}
+		})
+	}
+}
+
 // SameContent compares what an item says, not when or how it was received.
 func TestSameContent(t *testing.T) {
 	base := func() *Item {
