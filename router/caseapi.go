@@ -148,5 +148,12 @@ func (a *CaseAPI) get(w http.ResponseWriter, req *http.Request) {
 	// Oldest first by when each was received: the index holds them in the
 	// order they joined, and an item decided at review joins late.
 	slices.SortStableFunc(out.Items, func(a, b caseItem) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
+	// No identity here; a lead where the desk sees an item's discipline
+	// class, or that it went to an inspectors' destination.
+	var l accessLine
+	for _, ci := range out.Items {
+		l.add(ci.ID, false, ci.Class == minsheng.ClassDiscipline || slices.ContainsFunc(ci.Destinations, a.r.toldOfLead))
+	}
+	a.r.logAccess(p, AccessCase, "", &l, "case", id)
 	writeJSON(w, http.StatusOK, out)
 }

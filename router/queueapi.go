@@ -154,6 +154,11 @@ func (a *QueueAPI) read(w http.ResponseWriter, req *http.Request) {
 					if msgs == nil {
 						msgs = []minsheng.QueuedMessage{}
 					}
+					var l accessLine
+					for i := range msgs {
+						l.envelope(msgs[i].Envelope)
+					}
+					a.r.logAccess(minsheng.PrincipalFrom(req.Context()), AccessLease, d, &l)
 					writeJSON(w, http.StatusOK, map[string]any{"destination": d, "lease_seconds": lease.Seconds(), "messages": msgs})
 					return
 				}

@@ -105,6 +105,9 @@ type redelivery struct {
 	kind    string   // their envelope kind (DestinationsFor)
 	reached []string // as the desk's dead letter envelope names them
 	missing []string // those of to that an incomplete route has yet to reach
+	// seesLead: the desk reads the discipline dead letter the item is in,
+	// and its answers name the inspectors' destinations (a lead).
+	seesLead bool
 }
 
 // share returns which destinations of rec a desk re-delivers: for each
@@ -200,7 +203,7 @@ func (a *RedeliverAPI) plan(ctx context.Context, w http.ResponseWriter, p *minsh
 		writeJSON(w, http.StatusConflict, apiError{"no_route", fmt.Sprintf("the routes send an item of class %q to no destination this desk re-delivers to: mend routes in the configuration, restart the gateway, and re-deliver it", rec.Decision.Class)})
 		return nil, false
 	}
-	rd := &redelivery{rec: rec, kind: kind}
+	rd := &redelivery{rec: rec, kind: kind, seesLead: seesLead}
 	for _, d := range named {
 		if !slices.Contains(rec.Destinations, d) {
 			rd.to = append(rd.to, d)
@@ -218,6 +221,17 @@ func (a *RedeliverAPI) plan(ctx context.Context, w http.ResponseWriter, p *minsh
 		}
 	}
 	return rd, true
+}
+
+// accessed logs the access line of an answer about rd's item: none
+// hands the item itself, but one to a desk reading the discipline dead
+// letter it is in names the inspectors' destinations, which tells of its
+// lead. Every answer once the plan is made does (200, and the 409 or 503
+// of a re-delivery refused again or unavailable).
+func (rd *redelivery) accessed(r *Router, p *minsheng.Principal, what string) {
+	var l accessLine
+	l.add(rd.rec.ID, false, rd.seesLead && hasLead(rd.rec.Decision))
+	r.logAccess(p, what, r.cfg.Routes.DisciplineDeadLetter, &l)
 }
 
 // undelivered lists the destinations of the desk's share that its
@@ -251,6 +265,7 @@ func (a *RedeliverAPI) preview(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
+	rd.accessed(a.r, p, AccessRedeliverQ)
 	ans := previewAnswer{ID: id, RedeliverTo: orEmpty(rd.to), Reached: orEmpty(rd.reached), Undelivered: rd.undelivered(rd.to)}
 	if len(rd.to) == 0 {
 		ans.Message = "nothing to re-deliver: the destinations this desk re-delivers to have the item"
@@ -278,6 +293,7 @@ func (a *RedeliverAPI) redeliver(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
+	rd.accessed(a.r, p, AccessRedeliver)
 	rec := rd.rec
 	if len(rd.to) == 0 {
 		a.count.WithLabelValues("nothing").Inc()

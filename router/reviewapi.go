@@ -148,6 +148,7 @@ func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	n := 0
+	var access accessLine
 	err := scan.Each(func(rec *minsheng.Record) error {
 		if err := req.Context().Err(); err != nil {
 			return err // the reader left
@@ -167,6 +168,9 @@ func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
 			l.TriageClass, l.TriageConfidence, l.ModelVersion = "", 0, ""
 		}
 		n++
+		// Never a complainant; a lead where the line shows one.
+		access.add(l.ID, false, l.DisciplineLead != nil && *l.DisciplineLead ||
+			l.Class == minsheng.ClassDiscipline || l.TriageClass == minsheng.ClassDiscipline)
 		return enc.Encode(l)
 	})
 	if err == nil {
@@ -177,8 +181,11 @@ func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
 		// so that the reader sees an incomplete answer (curl exits 18),
 		// not a shorter export.
 		a.r.log.Warn("review export cut short", "desk", p.Name, "lines", n, "err", err)
+		// What was written may have reached the desk.
+		a.r.logAccess(p, AccessExport, "", &access, "since", req.URL.Query().Get("since"), "cut_short", true)
 		panic(http.ErrAbortHandler)
 	}
+	a.r.logAccess(p, AccessExport, "", &access, "since", req.URL.Query().Get("since"))
 	a.r.log.Info("review export", "desk", p.Name, "lines", n, "since", req.URL.Query().Get("since"))
 }
 
@@ -553,6 +560,12 @@ func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Reco
 			}
 		}
 	}
-	writeJSON(w, status, reviewAnswer{ID: rec.ID, Class: rec.Decision.Class, Destinations: shown, Repeat: repeat,
-		Review: v.Review, Message: msg, Decision: v.Decision})
+	ans := reviewAnswer{ID: rec.ID, Class: rec.Decision.Class, Destinations: shown, Repeat: repeat,
+		Review: v.Review, Message: msg, Decision: v.Decision}
+	// No item in the answer: a lead where its decision or review shows one
+	// (a desk told of leads, or the lead or discipline class it chose).
+	var l accessLine
+	l.record(&minsheng.Record{ID: rec.ID, Decision: ans.Decision, Review: ans.Review})
+	a.r.logAccess(p, AccessReview, "", &l)
+	writeJSON(w, status, ans)
 }

@@ -49,6 +49,7 @@ type Router struct {
 	routed    *prometheus.CounterVec
 	failures  *prometheus.CounterVec
 	deadLtr   prometheus.Counter
+	sensitive *prometheus.CounterVec // the access trail's count (access.go)
 	latency   *prometheus.HistogramVec
 	sinkState sync.Map  // sink kind → error string of the last failure, "" when healthy
 	items     itemLocks // one change to a recorded item at a time (reviews, re-deliveries)
@@ -116,9 +117,10 @@ func New(ctx context.Context, cfg Config, o Options) (*Router, error) {
 	r.routed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_routed_total", Help: "Envelopes durably accepted, by destination and kind."}, []string{"destination", "kind"})
 	r.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "minsheng_delivery_failures_total", Help: "Failed delivery attempts, by sink and whether the error was permanent."}, []string{"sink", "permanent"})
 	r.deadLtr = prometheus.NewCounter(prometheus.CounterOpts{Name: "minsheng_dead_lettered_total", Help: "Items whose dead letter a dead letter destination took (not those whose every dead letter destination held the item already)."})
+	r.sensitive = newAccessCounter()
 	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "minsheng_delivery_seconds", Help: "Time for a sink to accept a delivery.", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)}, []string{"sink"})
 	if o.Metrics != nil {
-		for _, c := range []prometheus.Collector{r.routed, r.failures, r.deadLtr, r.latency} {
+		for _, c := range []prometheus.Collector{r.routed, r.failures, r.deadLtr, r.latency, r.sensitive} {
 			if err := o.Metrics.Register(c); err != nil {
 				r.Close()
 				return nil, fmt.Errorf("router: metrics: %w", err)
