@@ -75,7 +75,14 @@ func probePost(t *testing.T, base, ref, body string, anonymous bool) desk.Accept
 	if !anonymous {
 		c["name"], c["phone"] = "孙八", "13700000008"
 	}
-	b, _ := json.Marshal(map[string]any{"ref": ref, "title": "小区道路塌陷", "body": body,
+	return probePostWith(t, base, ref, "小区道路塌陷", body, c)
+}
+
+// probePostWith posts an item with this title and complainant as the
+// probe's submitting desk.
+func probePostWith(t *testing.T, base, ref, title, body string, c map[string]any) desk.Accepted {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"ref": ref, "title": title, "body": body,
 		"submitted_at": "2026-11-21T09:30:00+08:00", "complainant": c})
 	a := call(t, "POST", base+"/v1/items", probeToken("submit"), "application/json", b)
 	var acc desk.Accepted

@@ -59,7 +59,13 @@ type Options struct {
 	Ledger minsheng.Ledger
 	// View decides what of a record a desk may see (router.Router.View).
 	View func(*minsheng.Record, *minsheng.Principal) (*minsheng.Record, bool)
-	Now  func() time.Time
+	// Accessed, when set, is told of each answer that shows a desk items
+	// ("view": GET /v1/items/{id}, the record as View shows it; "submit":
+	// a post's 202 answers, records with the decision alone), for the
+	// access trail (router.Router.Accessed), which logs those with an
+	// identity or a discipline lead.
+	Accessed func(p *minsheng.Principal, what string, views ...*minsheng.Record)
+	Now      func() time.Time
 }
 
 // Desk is the intake API. It is a minsheng.Source: Run hands it the
@@ -276,6 +282,7 @@ func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	res := d.submit(req.Context(), it)
+	d.answered(p, res)
 	switch res.status {
 	case http.StatusAccepted:
 		writeAccepted(w, &res.Accepted)
@@ -407,6 +414,7 @@ func (d *Desk) postBatch(w http.ResponseWriter, req *http.Request) {
 			failed++
 		}
 	}
+	d.answered(p, results...) // each answer below lists them
 	if failed > 0 {
 		d.unavailable(w, fmt.Sprintf("%d of %d items were not accepted; post the batch again (accepted items are recognised as repeats)", failed, len(items)), results)
 		return
@@ -443,5 +451,24 @@ func (d *Desk) getItem(w http.ResponseWriter, req *http.Request) {
 		notFound()
 		return
 	}
+	if d.o.Accessed != nil {
+		d.o.Accessed(p, "view", view)
+	}
 	writeJSON(w, http.StatusOK, view)
+}
+
+// answered tells the access trail (Options.Accessed) what a post's answer
+// shows the desk that posted: each accepted item's decision, with its
+// discipline lead (a submitter sees it whole).
+func (d *Desk) answered(p *minsheng.Principal, results ...BatchResult) {
+	if d.o.Accessed == nil {
+		return
+	}
+	views := make([]*minsheng.Record, 0, len(results))
+	for _, r := range results {
+		if r.status == http.StatusAccepted && r.Decision != nil {
+			views = append(views, &minsheng.Record{ID: r.ID, Decision: r.Decision})
+		}
+	}
+	d.o.Accessed(p, "submit", views...)
 }
