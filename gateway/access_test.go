@@ -166,6 +166,14 @@ func TestAccessTrail(t *testing.T) {
 		}, func() []accessLine {
 			return []accessLine{{Desk: "reviewers", What: "review", Items: 1, IDs: []string{inReview.ID}, Lead: true}}
 		}},
+		{"another decision, 409, to a desk not told of leads: none shown", func() {
+			reviewConflict(t, r.url, inReview.ID, "reviewers")
+		}, func() []accessLine { return nil }},
+		{"another decision, 409, to a desk told of leads: the lead raised", func() {
+			reviewConflict(t, r.url, inReview.ID, "cdi-review")
+		}, func() []accessLine {
+			return []accessLine{{Desk: "cdi-review", What: "review", Items: 1, IDs: []string{inReview.ID}, Lead: true}}
+		}},
 		{"review decision without a lead", func() { do("POST", "/v1/reviews/"+inReview2.ID, "reviewers", `{"class":"petition"}`) },
 			func() []accessLine { return nil }},
 		{"review export to a desk not told of leads: none on its lines", func() { do("GET", "/v1/reviews", "reviewers", "") },
@@ -216,5 +224,15 @@ func TestAccessTrailLostWarned(t *testing.T) {
 				t.Errorf("warned: %v, want %v (log: %s)", got, tc.warns, logs.String())
 			}
 		})
+	}
+}
+
+// reviewConflict decides item id as gov_service as desk, which must be
+// answered 409 already_reviewed.
+func reviewConflict(t *testing.T, base, id, desk string) {
+	t.Helper()
+	a := call(t, "POST", base+"/v1/reviews/"+id, probeToken(desk), "application/json", []byte(`{"class":"gov_service"}`))
+	if a.status != http.StatusConflict || !strings.Contains(string(a.body), "already_reviewed") {
+		t.Fatalf("decided again: %d %s, want 409 already_reviewed", a.status, a.body)
 	}
 }

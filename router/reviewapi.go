@@ -281,6 +281,11 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			if v, ok := a.r.View(rec, p); ok {
 				shown = v.Review
 			}
+			// The answer names the person's class and shows the review
+			// as this desk may see it: a lead where they tell of one.
+			var l accessLine
+			l.record(&minsheng.Record{ID: id, Decision: &minsheng.Decision{Class: rec.Decision.Class}, Review: shown})
+			a.r.logAccess(p, AccessReview, "", &l)
 			state := "decided"
 			if rec.Review.Pending {
 				state = "is sending on (decide it the same way to finish)"
