@@ -217,6 +217,7 @@ func (it *Item) SameContent(o *Item) bool {
 //
 //   - attrs, except the keys in RedactedAttrs;
 //   - raw_ref, which points at the original (a mail's From header);
+//   - a mail's Message-ID in ref (redactedRef);
 //   - attachments' file names (a scan called 张三身份证.jpg), which become
 //     attachment-1.jpg, … (type, size, hash and blob reference stay).
 //
@@ -232,6 +233,7 @@ func (it *Item) Redacted() *Item {
 		ConsentToPublish: it.Complainant.ConsentToPublish,
 	}
 	c.RawRef = ""
+	c.Ref = redactedRef(it.Ref)
 	c.Attrs = nil
 	for k, v := range it.Attrs {
 		if RedactedAttrs[k] {
@@ -251,6 +253,23 @@ func (it *Item) Redacted() *Item {
 	return &c
 }
 
+// redactedRef is the ref a redacted copy has. A ref holding '@' is a
+// mail's Message-ID ("<id@host>#<hash>", connectors/imap): its right side
+// names the sender's mail domain or host (a unit's own mail server), and
+// some clients put the sender's address on its left. The copy keeps the
+// mail's content hash alone, as a mail without a Message-ID has it
+// ("sha256:<hash>"), or "withheld" without one. Other refs (a desk's
+// letter number, a work order's, a post's) stay.
+func redactedRef(ref string) string {
+	if !strings.Contains(ref, "@") {
+		return ref
+	}
+	if i := strings.LastIndexByte(ref, '#'); i >= 0 && !strings.Contains(ref[i:], "@") {
+		return "sha256:" + ref[i+1:]
+	}
+	return "withheld"
+}
+
 // redactedName is the name the i-th attachment, called name, has in a
 // redacted copy.
 func redactedName(i int, name string) string {
@@ -259,11 +278,12 @@ func redactedName(i int, name string) string {
 
 // Identifying reports whether the item carries anything Redacted
 // withholds: the complainant's name, phone or e-mail, attrs other than
-// RedactedAttrs, raw_ref, or an attachment's own file name. A redacted
+// RedactedAttrs, raw_ref, a mail's Message-ID, or an attachment's own
+// file name. A redacted
 // copy never does; a copy handed out with it gives away the identity (the
 // access trail records which desk was handed it).
 func (it *Item) Identifying() bool {
-	if it.Complainant.Identified() || it.RawRef != "" {
+	if it.Complainant.Identified() || it.RawRef != "" || it.Ref != redactedRef(it.Ref) {
 		return true
 	}
 	for k := range it.Attrs {

@@ -159,6 +159,39 @@ func TestIdentifying(t *testing.T) {
 	}
 }
 
+// TestRedactedWithholdsMessageID: a mail's ref holds its Message-ID, whose
+// right side names the sender's mail domain or host (a unit's own mail
+// server, for an official reporting a superior) and some clients' left
+// side the address itself. A redacted copy keeps the mail's content hash
+// alone, as a mail without a Message-ID has it; other refs stay.
+func TestRedactedWithholdsMessageID(t *testing.T) {
+	tests := []struct{ ref, want string }{
+		{"<tencent_0A1B2C@qq.com>#0123456789abcdef01234567", "sha256:0123456789abcdef01234567"},
+		{"<20261122093000.GA1234@jiwei-pc.xx-bureau.gov.cn>#89abcdef0123456789abcdef", "sha256:89abcdef0123456789abcdef"},
+		{"<zhangsan.13800000000@example.cn>", "withheld"},
+		{"sha256:0123456789abcdef01234567", "sha256:0123456789abcdef01234567"},
+		{"QD-2026-0001", "QD-2026-0001"},
+		{"GD2023000011", "GD2023000011"},
+		{"9#abc", "9#abc"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ref, func(t *testing.T) {
+			it := validItem()
+			it.Complainant = Complainant{}
+			it.Ref = tc.ref
+			if got := it.Redacted().Ref; got != tc.want {
+				t.Errorf("redacted ref %q, want %q", got, tc.want)
+			}
+			if it.Ref != tc.ref {
+				t.Error("Redacted changed the original")
+			}
+			if withheld := tc.want != tc.ref; it.Identifying() != withheld {
+				t.Errorf("Identifying() = %v, want %v", !withheld, withheld)
+			}
+		})
+	}
+}
+
 // SameContent compares what an item says, not when or how it was received.
 func TestSameContent(t *testing.T) {
 	base := func() *Item {
