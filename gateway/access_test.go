@@ -38,11 +38,17 @@ func accessLines(t *testing.T, log string) []accessLine {
 		if json.Unmarshal([]byte(s), &head) != nil || head.Msg != "access" {
 			continue
 		}
-		var l accessLine
+		var l struct {
+			accessLine
+			Remote string `json:"remote"`
+		}
 		if err := json.Unmarshal([]byte(s), &l); err != nil {
 			t.Fatalf("access line %s: %v", s, err)
 		}
-		out = append(out, l)
+		if !strings.HasPrefix(l.Remote, "127.0.0.1:") {
+			t.Errorf("access line without the desk's address: %s", s)
+		}
+		out = append(out, l.accessLine)
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package router
 
 import (
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -100,15 +102,16 @@ func newAccessCounter() *prometheus.CounterVec {
 		[]string{"desk", "kind"})
 }
 
-// logAccess writes the access line of one answer to desk p, when it handed
-// any item with an identity or a lead, and counts them. dest is the
-// destination read, "" for none; extra are more key-value pairs.
-func (r *Router) logAccess(p *minsheng.Principal, what, dest string, l *accessLine, extra ...any) {
+// logAccess writes the access line of the answer to req (its desk, its
+// remote address), when it handed any item with an identity or a lead,
+// and counts them. dest is the destination read, "" for none; extra are
+// more key-value pairs.
+func (r *Router) logAccess(req *http.Request, what, dest string, l *accessLine, extra ...any) {
 	if l.n == 0 {
 		return
 	}
 	desk := ""
-	if p != nil {
+	if p := minsheng.PrincipalFrom(req.Context()); p != nil {
 		desk = p.Name
 	}
 	if l.identity > 0 {
@@ -129,7 +132,7 @@ func (r *Router) logAccess(p *minsheng.Principal, what, dest string, l *accessLi
 		}
 	}
 	args := make([]any, 0, 20+len(extra))
-	args = append(args, "desk", desk, "what", what)
+	args = append(args, "desk", desk, "remote", req.RemoteAddr, "what", what)
 	if dest != "" {
 		args = append(args, "destination", dest)
 	}
@@ -148,14 +151,14 @@ func (r *Router) logAccess(p *minsheng.Principal, what, dest string, l *accessLi
 	r.log.Info(accessMessage, append(args, extra...)...)
 }
 
-// Accessed logs the access line of an answer that showed desk p these
-// records (as View shows them, or a submitter's answer: a record with the
-// decision alone), for an answer the router does not write itself (the
-// desk API's). what is one of the Access… names.
-func (r *Router) Accessed(p *minsheng.Principal, what string, views ...*minsheng.Record) {
+// Accessed logs the access line of the answer to req that showed its desk
+// these records (as View shows them, or a submitter's answer: a record
+// with the decision alone), for an answer the router does not write
+// itself (the desk API's). what is one of the Access… names.
+func (r *Router) Accessed(req *http.Request, what string, views ...*minsheng.Record) {
 	var l accessLine
 	for _, v := range views {
 		l.record(v)
 	}
-	r.logAccess(p, what, "", &l)
+	r.logAccess(req, what, "", &l)
 }

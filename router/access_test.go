@@ -29,6 +29,7 @@ func takeLog(buf *bytes.Buffer) string {
 // accessLog is an access line's fields as the JSON log writes them.
 type accessLog struct {
 	Desk            string   `json:"desk"`
+	Remote          string   `json:"remote"`
 	What            string   `json:"what"`
 	Destination     string   `json:"destination"`
 	Items           int      `json:"items"`
@@ -84,7 +85,7 @@ func TestAccessTrailRedeliver(t *testing.T) {
 		}
 	}
 	line := func(desk, what, id string) []accessLog {
-		return []accessLog{{Desk: desk, What: what, Destination: "discipline_dead_letter", Items: 1, IDs: []string{id}, Lead: true}}
+		return []accessLog{{Desk: desk, Remote: "192.0.2.1:1234", What: what, Destination: "discipline_dead_letter", Items: 1, IDs: []string{id}, Lead: true}}
 	}
 	for _, tc := range []struct {
 		method, desk string
@@ -150,7 +151,7 @@ func TestAccessTrailLeaseBounded(t *testing.T) {
 		t.Fatalf("lease: %d %s", w.Code, w.Body)
 	}
 	log := takeLog(logs)
-	want := []accessLog{{Desk: "dl", What: "lease", Destination: "dead_letter", Items: 1, IDs: []string{q.ID()}, Identity: true}}
+	want := []accessLog{{Desk: "dl", Remote: req.RemoteAddr, What: "lease", Destination: "dead_letter", Items: 1, IDs: []string{q.ID()}, Identity: true}}
 	if got := accessLogs(t, log); !reflect.DeepEqual(got, want) {
 		t.Errorf("access lines %+v, want %+v", got, want)
 	}
@@ -170,8 +171,9 @@ func TestAccessTrailLeaseBounded(t *testing.T) {
 		l.add(id, false, true)
 		l.add("neither-"+id, false, false)
 	}
-	r.logAccess(&minsheng.Principal{Name: "cdi"}, AccessExport, "", &l)
-	want = []accessLog{{Desk: "cdi", What: "export", Items: maxAccessIDs + 5, IDs: ids[:maxAccessIDs], Lead: true, Omitted: 5}}
+	export := httptest.NewRequest("GET", "/v1/reviews", nil)
+	r.logAccess(export.WithContext(minsheng.WithPrincipal(export.Context(), &minsheng.Principal{Name: "cdi"})), AccessExport, "", &l)
+	want = []accessLog{{Desk: "cdi", Remote: export.RemoteAddr, What: "export", Items: maxAccessIDs + 5, IDs: ids[:maxAccessIDs], Lead: true, Omitted: 5}}
 	if got := accessLogs(t, takeLog(logs)); !reflect.DeepEqual(got, want) {
 		t.Errorf("a long line: %d lines, want the first %d IDs and 5 omitted", len(got), maxAccessIDs)
 	}

@@ -154,6 +154,6 @@ func (a *CaseAPI) get(w http.ResponseWriter, req *http.Request) {
 	for _, ci := range out.Items {
 		l.add(ci.ID, false, ci.Class == minsheng.ClassDiscipline || slices.ContainsFunc(ci.Destinations, a.r.toldOfLead))
 	}
-	a.r.logAccess(p, AccessCase, "", &l, "case", id)
+	a.r.logAccess(req, AccessCase, "", &l, "case", id)
 	writeJSON(w, http.StatusOK, out)
 }

@@ -158,7 +158,7 @@ func (a *QueueAPI) read(w http.ResponseWriter, req *http.Request) {
 					for i := range msgs {
 						l.envelope(msgs[i].Envelope)
 					}
-					a.r.logAccess(minsheng.PrincipalFrom(req.Context()), AccessLease, d, &l)
+					a.r.logAccess(req, AccessLease, d, &l)
 					writeJSON(w, http.StatusOK, map[string]any{"destination": d, "lease_seconds": lease.Seconds(), "messages": msgs})
 					return
 				}

@@ -228,10 +228,10 @@ func (a *RedeliverAPI) plan(ctx context.Context, w http.ResponseWriter, p *minsh
 // letter it is in names the inspectors' destinations, which tells of its
 // lead. Every answer once the plan is made does (200, and the 409 or 503
 // of a re-delivery refused again or unavailable).
-func (rd *redelivery) accessed(r *Router, p *minsheng.Principal, what string) {
+func (rd *redelivery) accessed(r *Router, req *http.Request, what string) {
 	var l accessLine
 	l.add(rd.rec.ID, false, rd.seesLead && hasLead(rd.rec.Decision))
-	r.logAccess(p, what, r.cfg.Routes.DisciplineDeadLetter, &l)
+	r.logAccess(req, what, r.cfg.Routes.DisciplineDeadLetter, &l)
 }
 
 // undelivered lists the destinations of the desk's share that its
@@ -265,7 +265,7 @@ func (a *RedeliverAPI) preview(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
-	rd.accessed(a.r, p, AccessRedeliverQ)
+	rd.accessed(a.r, req, AccessRedeliverQ)
 	ans := previewAnswer{ID: id, RedeliverTo: orEmpty(rd.to), Reached: orEmpty(rd.reached), Undelivered: rd.undelivered(rd.to)}
 	if len(rd.to) == 0 {
 		ans.Message = "nothing to re-deliver: the destinations this desk re-delivers to have the item"
@@ -293,7 +293,7 @@ func (a *RedeliverAPI) redeliver(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
-	rd.accessed(a.r, p, AccessRedeliver)
+	rd.accessed(a.r, req, AccessRedeliver)
 	rec := rd.rec
 	if len(rd.to) == 0 {
 		a.count.WithLabelValues("nothing").Inc()

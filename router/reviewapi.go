@@ -182,10 +182,10 @@ func (a *ReviewAPI) export(w http.ResponseWriter, req *http.Request) {
 		// not a shorter export.
 		a.r.log.Warn("review export cut short", "desk", p.Name, "lines", n, "err", err)
 		// What was written may have reached the desk.
-		a.r.logAccess(p, AccessExport, "", &access, "since", req.URL.Query().Get("since"), "cut_short", true)
+		a.r.logAccess(req, AccessExport, "", &access, "since", req.URL.Query().Get("since"), "cut_short", true)
 		panic(http.ErrAbortHandler)
 	}
-	a.r.logAccess(p, AccessExport, "", &access, "since", req.URL.Query().Get("since"))
+	a.r.logAccess(req, AccessExport, "", &access, "since", req.URL.Query().Get("since"))
 	a.r.log.Info("review export", "desk", p.Name, "lines", n, "since", req.URL.Query().Get("since"))
 }
 
@@ -274,7 +274,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			// message is acked if this desk holds it now: one decided by a
 			// desk that did not hold it stays in the queue, and whoever is
 			// handed it again settles it by deciding it the same way.
-			a.answer(w, http.StatusOK, rec, p, reviewedTo(rec), true, "a repeat: nothing was sent on again; "+a.ack(ctx, review, p, id), raised)
+			a.answer(w, req, http.StatusOK, rec, p, reviewedTo(rec), true, "a repeat: nothing was sent on again; "+a.ack(ctx, review, p, id), raised)
 			return
 		case !same:
 			var shown *minsheng.Review // as this desk may see it
@@ -285,7 +285,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 			// as this desk may see it: a lead where they tell of one.
 			var l accessLine
 			l.record(&minsheng.Record{ID: id, Decision: &minsheng.Decision{Class: rec.Decision.Class}, Review: shown})
-			a.r.logAccess(p, AccessReview, "", &l)
+			a.r.logAccess(req, AccessReview, "", &l)
 			state := "decided"
 			if rec.Review.Pending {
 				state = "is sending on (decide it the same way to finish)"
@@ -407,7 +407,7 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 	machine := next.Review.Triage
 	a.decided.WithLabelValues(string(machine.Class), string(d.Class)).Inc()
 	a.r.log.Info("review decided", "id", id, "trace_id", next.Item.TraceID, "desk", p.Name, "class", d.Class, "from", machine.Class, "destinations", strings.Join(dests, ","))
-	a.answer(w, http.StatusOK, &next, p, dests, false, a.ack(cctx, review, p, id), raised)
+	a.answer(w, req, http.StatusOK, &next, p, dests, false, a.ack(cctx, review, p, id), raised)
 }
 
 // held returns where a review decision d (raised: the lead the desk
@@ -520,7 +520,7 @@ func (a *ReviewAPI) readRequest(w http.ResponseWriter, req *http.Request) (revie
 // answer writes the record as the desk may see it: the decision without a
 // lead the review desk is not told of, and where the decision sent the
 // item (dests) as the desk may be told of it.
-func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Record, p *minsheng.Principal, dests []string, repeat bool, msg string, raised bool) {
+func (a *ReviewAPI) answer(w http.ResponseWriter, req *http.Request, status int, rec *minsheng.Record, p *minsheng.Principal, dests []string, repeat bool, msg string, raised bool) {
 	v, ok := a.r.View(rec, p)
 	if !ok { // the desk reads the review destination, which the item went to
 		v = &minsheng.Record{Decision: withoutLead(rec.Decision)}
@@ -571,6 +571,6 @@ func (a *ReviewAPI) answer(w http.ResponseWriter, status int, rec *minsheng.Reco
 	// (a desk told of leads, or the lead or discipline class it chose).
 	var l accessLine
 	l.record(&minsheng.Record{ID: rec.ID, Decision: ans.Decision, Review: ans.Review})
-	a.r.logAccess(p, AccessReview, "", &l)
+	a.r.logAccess(req, AccessReview, "", &l)
 	writeJSON(w, status, ans)
 }

@@ -64,7 +64,7 @@ type Options struct {
 	// a post's 202 answers, records with the decision alone), for the
 	// access trail (router.Router.Accessed), which logs those with an
 	// identity or a discipline lead.
-	Accessed func(p *minsheng.Principal, what string, views ...*minsheng.Record)
+	Accessed func(req *http.Request, what string, views ...*minsheng.Record)
 	Now      func() time.Time
 }
 
@@ -282,7 +282,7 @@ func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	res := d.submit(req.Context(), it)
-	d.answered(p, res)
+	d.answered(req, res)
 	switch res.status {
 	case http.StatusAccepted:
 		writeAccepted(w, &res.Accepted)
@@ -414,7 +414,7 @@ func (d *Desk) postBatch(w http.ResponseWriter, req *http.Request) {
 			failed++
 		}
 	}
-	d.answered(p, results...) // each answer below lists them
+	d.answered(req, results...) // each answer below lists them
 	if failed > 0 {
 		d.unavailable(w, fmt.Sprintf("%d of %d items were not accepted; post the batch again (accepted items are recognised as repeats)", failed, len(items)), results)
 		return
@@ -452,7 +452,7 @@ func (d *Desk) getItem(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if d.o.Accessed != nil {
-		d.o.Accessed(p, "view", view)
+		d.o.Accessed(req, "view", view)
 	}
 	writeJSON(w, http.StatusOK, view)
 }
@@ -460,7 +460,7 @@ func (d *Desk) getItem(w http.ResponseWriter, req *http.Request) {
 // answered tells the access trail (Options.Accessed) what a post's answer
 // shows the desk that posted: each accepted item's decision, with its
 // discipline lead (a submitter sees it whole).
-func (d *Desk) answered(p *minsheng.Principal, results ...BatchResult) {
+func (d *Desk) answered(req *http.Request, results ...BatchResult) {
 	if d.o.Accessed == nil {
 		return
 	}
@@ -470,5 +470,5 @@ func (d *Desk) answered(p *minsheng.Principal, results ...BatchResult) {
 			views = append(views, &minsheng.Record{ID: r.ID, Decision: r.Decision})
 		}
 	}
-	d.o.Accessed(p, "submit", views...)
+	d.o.Accessed(req, "submit", views...)
 }
