@@ -200,14 +200,19 @@ func decodeText(b []byte, label string) (string, string) {
 	// GBK under a Big5 label (GB mailers that keep a traditional template's
 	// label): read as Big5 it is rare characters (紾噷價…), often with
 	// U+FFFD (GBK trail bytes 80–A0 are not Big5). When the bytes read
-	// cleanly as GB18030 into a larger share of GB2312's common characters
-	// than the Big5 reading has of Big5's, or as large a share while the
-	// Big5 reading has U+FFFD, they are GBK. Real Big5 mostly does not read
-	// cleanly as GB18030, and when it does, into fewer common characters.
+	// cleanly as GB18030 into as large a share of GB2312's common
+	// characters as the Big5 reading has of Big5's while the Big5 reading
+	// has U+FFFD, or, for text of at least gbUnderBig5Min characters, into
+	// a larger share, they are GBK. Real Big5 mostly does not read cleanly
+	// as GB18030, and when it does, into fewer common characters; but two
+	// or three characters are too few to overrule the label on shares
+	// alone: a name such as 陳翊翰 (翊 is in Big5's second level, and in
+	// GB2312's first as bytes) reads cleanly as GB18030 (朝嘱揩) with
+	// every character common.
 	if commonByLabel[l] == commonBig5 && !utf8.Valid(b) {
 		if gb, ok := strictGB(b); ok {
 			g, b5 := commonGB.commonShare(gb), commonBig5.commonShare(s)
-			if g > b5 || (g == b5 && strings.ContainsRune(s, utf8.RuneError)) {
+			if strings.ContainsRune(s, utf8.RuneError) && g >= b5 || g > b5 && nonASCII(gb) >= gbUnderBig5Min {
 				return gb, noteGBUnderBig5(l)
 			}
 		}
@@ -250,6 +255,22 @@ func strictGB(b []byte) (string, bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// gbUnderBig5Min is the fewest characters outside ASCII that text under a
+// Big5 label which reads cleanly as Big5 must have for a larger share of
+// common characters read as GB18030 to make it GBK.
+const gbUnderBig5Min = 4
+
+// nonASCII counts the characters of s outside ASCII.
+func nonASCII(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x80 {
+			n++
+		}
+	}
+	return n
 }
 
 func isASCII(b []byte) bool {

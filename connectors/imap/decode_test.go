@@ -254,6 +254,26 @@ func TestDecodeTextMislabelled(t *testing.T) {
 	}
 }
 
+// TestBig5NamesStayBig5: a name or a short subject in real Big5 whose
+// bytes also read cleanly as GB18030 into GB2312's common characters
+// (翊, 婕, 晟 and 珈 are in Big5's second level, and their bytes spell
+// GB2312 first-level characters) is read as the label says: two or three
+// characters are too few to overrule it. The complainant's name came out
+// as another (陳翊翰 as 朝嘱揩) with a note saying it was GBK.
+func TestBig5NamesStayBig5(t *testing.T) {
+	for _, name := range []string{"陳翊翰", "黃婕", "蔡晟碩", "林珈瑩", "翊"} {
+		b5 := enc(t, traditionalchinese.Big5, name)
+		if got, note := decodeText(b5, "big5"); got != name || note != "" {
+			t.Errorf("decodeText(%x, big5) = %q, note %q; want %q, no note", b5, got, note, name)
+		}
+		raw := "Message-ID: <b5@example.tw>\r\nFrom: =?big5?B?" + b64(b5) + "?= <citizen@example.tw>\r\nSubject: =?big5?B?" + b64(b5) + "?=\r\n\r\nhello\r\n"
+		m := mustParse(t, []byte(raw))
+		if m.FromName != name || m.Subject != name || len(m.Notes) != 0 {
+			t.Errorf("From and Subject %s in Big5: name %q, subject %q, notes %q; want %q and no note", name, m.FromName, m.Subject, m.Notes, name)
+		}
+	}
+}
+
 // TestParseSubjects: RFC 2047 subjects as mailers write them.
 func TestParseSubjects(t *testing.T) {
 	gb := enc(t, simplifiedchinese.GBK, "中文")        // d6 d0 ce c4
