@@ -838,12 +838,18 @@ func (s *session) moveHandled(upTo uint32) {
 				uids = append(uids, u)
 			}
 		}
-		if len(uids) == 0 {
-			return nil
-		}
-		_, err = s.cl.Move(imap.UIDSetNum(uids...), cfg.MoveTo).Wait()
-		return err
+		return nil
 	})
+	if err == nil {
+		for _, set := range uidChunks(uids) {
+			if err = s.m.guard(s.cl, "move handled mail", func() error {
+				_, err := s.cl.Move(set, cfg.MoveTo).Wait()
+				return err
+			}); err != nil {
+				break
+			}
+		}
+	}
 	s.moved(err, len(uids))
 	if err == nil {
 		s.movePending, s.moveDelay = false, 0
@@ -910,6 +916,26 @@ func moveFailure(err error) string {
 	return err.Error()
 }
 
+// maxSetRanges bounds the ranges of one command's UID set, so that its
+// line stays near RFC 7162's advice of 8,192 octets: servers refuse a
+// longer one (Dovecot's limit is 64 KiB: BAD "Too long argument").
+const maxSetRanges = 400
+
+// uidChunks turns uids into UID sets of at most maxSetRanges ranges each,
+// one for each command.
+func uidChunks(uids []imap.UID) []imap.UIDSet {
+	all := imap.UIDSetNum(uids...)
+	var out []imap.UIDSet
+	for len(all) > maxSetRanges {
+		out = append(out, all[:maxSetRanges:maxSetRanges])
+		all = all[maxSetRanges:]
+	}
+	if len(all) > 0 {
+		out = append(out, all)
+	}
+	return out
+}
+
 // afterAck marks or moves the messages acknowledged so far.
 func (s *session) afterAck() {
 	cfg := &s.m.c.cfg
@@ -926,14 +952,18 @@ func (s *session) afterAck() {
 	if cfg.AfterAck == AfterAckMove && s.movePending {
 		return // moved with the mail a failed move left, by retryMoves
 	}
-	set := imap.UIDSetNum(uids...)
-	err := s.m.guard(s.cl, "after_ack "+cfg.AfterAck, func() error {
-		if cfg.AfterAck == AfterAckSeen {
-			return s.cl.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+	var err error
+	for _, set := range uidChunks(uids) {
+		if err = s.m.guard(s.cl, "after_ack "+cfg.AfterAck, func() error {
+			if cfg.AfterAck == AfterAckSeen {
+				return s.cl.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+			}
+			_, err := s.cl.Move(set, cfg.MoveTo).Wait()
+			return err
+		}); err != nil {
+			break
 		}
-		_, err := s.cl.Move(set, cfg.MoveTo).Wait()
-		return err
-	})
+	}
 	switch {
 	case err == nil:
 	case cfg.AfterAck == AfterAckMove:
