@@ -192,10 +192,25 @@ func (c *Config) CheckListen() minsheng.FieldErrors {
 		return nil
 	}
 	wild := func(h string) bool { ip := net.ParseIP(h); return h == "" || ip != nil && ip.IsUnspecified() }
-	if h1 != h2 && !wild(h1) && !wild(h2) {
+	if listenHost(h1) != listenHost(h2) && !wild(h1) && !wild(h2) {
 		return nil
 	}
 	return minsheng.FieldErrors{{Path: "metrics_listen", Msg: fmt.Sprintf("takes port %s of listen (%s) too; give /metrics a port of its own", p2, c.Listen)}}
+}
+
+// listenHost is the address a listener on host takes, as far as it can be
+// told without asking DNS: an IP literal in its canonical form (::0001 is
+// ::1, ::ffff:127.0.0.1 is 127.0.0.1), localhost as 127.0.0.1 (Go listens
+// on a name's first IPv4 address), other names in lower case.
+func listenHost(h string) string {
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	if h == "localhost" {
+		return "127.0.0.1"
+	}
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.String()
+	}
+	return h
 }
 
 // checkDeskNames checks that desk names are unique and that none is the

@@ -1270,6 +1270,14 @@ func TestMetricsListenOwnPort(t *testing.T) {
 		{":8080", "127.0.0.1:8080", true},
 		{"127.0.0.1:8080", "127.0.0.1:9090", false},
 		{"127.0.0.1:8080", "10.0.0.5:8080", false},
+		// The same address written another way: Go listens on
+		// localhost's IPv4 address.
+		{"127.0.0.1:8080", "localhost:8080", true},
+		{"LOCALHOST:8080", "127.0.0.1:8080", true},
+		{"[::1]:8080", "[0:0::1]:8080", true},
+		{"gw.internal:8080", "GW.internal:8080", true},
+		{"localhost:8080", "[::1]:8080", false},
+		{"localhost:8080", "localhost:9090", false},
 	} {
 		f := t.TempDir() + "/minsheng.yaml"
 		if err := os.WriteFile(f, []byte("listen: '"+tc.listen+"'\nmetrics_listen: '"+tc.metrics+"'\n"), 0o644); err != nil {
