@@ -483,6 +483,11 @@ func TestMultipartWithoutBoundary(t *testing.T) {
 		{"parts with delimiters", "multipart/mixed", parts, "路灯坏了，请修理。", 1, recovered},
 		{"preamble before the first part", "multipart/mixed", "This is a multi-part message in MIME format.\r\n\r\n" + parts, "路灯坏了，请修理。", 1, recovered},
 		{"parameters but no boundary", "multipart/alternative; charset=utf-8", strings.ReplaceAll(parts, "--x", "--=_Part_1"), "路灯坏了，请修理。", 1, recovered},
+		// Text before the first delimiter, with the boundary left out, is
+		// as likely the letter itself: kept before the parts' text (it was
+		// dropped as a preamble, and the letter with it).
+		{"the letter before the first part", "multipart/mixed", "市长您好，我家楼下的下水道堵了三个月。\r\n\r\n" + parts, "市长您好，我家楼下的下水道堵了三个月。\n路灯坏了，请修理。", 1, recovered},
+		{"the letter in GBK before the first part", "multipart/mixed; charset=gbk", string(enc(t, simplifiedchinese.GBK, "下水道堵了。")) + "\r\n" + parts, "下水道堵了。\n路灯坏了，请修理。", 1, recovered},
 		{"no delimiter: read as text", "multipart/mixed", "路灯坏了，请修理。\r\n", "路灯坏了，请修理。", 0, asText},
 		{"a dash line not followed by part headers", "multipart/mixed", "路灯坏了。\r\n--\r\n张三\r\n----------\r\nFrom: 李四\r\n", "路灯坏了。\n--\n张三\n----------\nFrom: 李四", 0, asText},
 	} {

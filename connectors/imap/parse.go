@@ -337,6 +337,7 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 	if typ == "" {
 		typ = "text/plain"
 	}
+	var preamble string // of a multipart whose boundary was taken from its body
 	if strings.HasPrefix(typ, "multipart/") && params["boundary"] == "" && depth < maxDepth {
 		// No boundary named (else it would be read as text, part headers
 		// and all): take it from the body's first part delimiter.
@@ -344,9 +345,18 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 		n, _ := io.ReadFull(body, head)
 		head = head[:n]
 		body = io.MultiReader(bytes.NewReader(head), body)
-		if b := delimiterInBody(head); b != "" {
+		if b, at := delimiterInBody(head); b != "" {
 			params["boundary"] = b
 			w.m.note(noteBoundaryRecovered)
+			// What comes before the first delimiter is a preamble, which
+			// MIME readers drop; with the boundary left out, it is as
+			// likely the letter itself (the text of a mail whose parts a
+			// tool flattened): kept, unless it is a mailer's notice.
+			if pre := head[:at]; !mimeNotice(pre) {
+				s, n := decodeText(pre, params["charset"])
+				w.m.note(n)
+				preamble = strings.TrimSpace(s)
+			}
 		} else {
 			w.m.note(noteNoBoundary)
 		}
@@ -365,6 +375,9 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 				if parts > 0 {
 					if !errors.Is(err, io.EOF) && w.leaves == 0 {
 						w.m.note(noteBrokenMultipart)
+					}
+					if preamble != "" {
+						w.plain = strings.TrimRight(preamble+"\n"+w.plain, "\r\n")
 					}
 					return
 				}
@@ -445,9 +458,11 @@ const boundaryScan = 64 << 10
 // the boundary of its first part delimiter: a line "--X" (X of 1 to 70
 // characters, without white space, which mailers do not put in one, not
 // ending in "--") followed at once by a Content-* or MIME-Version field.
-// It returns "" when there is none.
-func delimiterInBody(b []byte) string {
+// It returns "" when there is none, and the offset of the delimiter line.
+func delimiterInBody(body []byte) (string, int) {
+	b := body
 	for len(b) > 0 {
+		at := len(body) - len(b)
 		line, rest, _ := bytes.Cut(b, []byte("\n"))
 		b = rest
 		l := bytes.TrimRight(line, " \t\r")
@@ -457,10 +472,18 @@ func delimiterInBody(b []byte) string {
 		}
 		next, _, _ := bytes.Cut(b, []byte("\n"))
 		if isFieldLine(next) && isMIMEField(next) {
-			return string(l[2:])
+			return string(l[2:]), at
 		}
 	}
-	return ""
+	return "", 0
+}
+
+// mimeNotice reports whether a preamble holds nothing but white space or
+// a mailer's notice in ASCII ("This is a multi-part message in MIME
+// format.").
+func mimeNotice(pre []byte) bool {
+	t := bytes.TrimSpace(pre)
+	return len(t) == 0 || isASCII(t) && bytes.Contains(bytes.ToLower(t), []byte("mime"))
 }
 
 // filename finds an attachment's name: Content-Disposition filename, then
