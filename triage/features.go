@@ -64,6 +64,10 @@ type extractor struct {
 	// little to judge by, however long.
 	variety       int
 	first, second uint32
+	// grams are the extra kinds of Model.Grams (GramTrigrams, GramSkip),
+	// hashed into buckets gtop|(h&gmask), a part of the table of their own.
+	grams       uint8
+	gmask, gtop uint32
 }
 
 // unit counts u among the text's different units, up to 3 (variety).
@@ -84,6 +88,8 @@ func (x *extractor) unit(u uint32) {
 func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	ids, spans, wantSpans, kw, found := x.ids, x.spans, x.wantSpans, x.kw, x.found
 	var prev rune = -1
+	prev2, prev2At := rune(-1), 0 // the Chinese character before prev, in the same run (grams)
+	grams := x.grams
 	var last rune = -1 // the last Chinese character, across spaces and punctuation: 啊 啊 啊 repeats too
 	prevAt := 0
 	otherEnd, lastOther := -1, rune(-1) // the end of the last letter of another script, and that letter
@@ -126,7 +132,11 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 				if wantSpans {
 					spans = append(spans, span{int32(prevAt), int32(i + n)})
 				}
+				if grams != 0 && prev2 >= 0 {
+					ids, spans = x.gramsAt(ids, spans, seed, prev2, prev, r, prev2At, i+n)
+				}
 			}
+			prev2, prev2At = prev, prevAt
 			prev, prevAt = r, i
 			i += n
 		case isWordRune(r):
@@ -160,10 +170,10 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 			if wantSpans {
 				spans = append(spans, span{int32(i), int32(j)})
 			}
-			prev = -1
+			prev, prev2 = -1, -1
 			i = j
 		case isSep(r):
-			prev = -1
+			prev, prev2 = -1, -1
 			i += n
 		default: // emoji and other symbols, and letters of other scripts (Hangul, kana, Cyrillic …)
 			ids = append(ids, mix(seed^0x27D4EB2F^uint32(r))&mask)
@@ -183,7 +193,7 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 				}
 				otherEnd, lastOther = i+n, r
 			}
-			prev = -1
+			prev, prev2 = -1, -1
 			i += n
 		}
 	}
@@ -192,6 +202,34 @@ func (x *extractor) extract(text []byte, from, to int, seed, mask uint32) {
 	x.words += words
 	x.repeats += repeats
 	x.han += han
+}
+
+// Extra kinds of features (Model.Grams), off in the committed model:
+// GramTrigrams adds every run of three Chinese characters, GramSkip every
+// character with the one two before it (a skip-bigram: 路灯坏 gives 路坏).
+const (
+	GramTrigrams uint8 = 1 << iota
+	GramSkip
+	gramsAll = GramTrigrams | GramSkip
+)
+
+// gramsAt appends the extra features ending at c, the characters a b c
+// being adjacent, the span from..to.
+func (x *extractor) gramsAt(ids []uint32, spans []span, seed uint32, a, b, c rune, from, to int) ([]uint32, []span) {
+	if x.grams&GramTrigrams != 0 {
+		h := (uint32(a)*0x85EBCA77 ^ uint32(b)) * 0x01000193
+		ids = append(ids, x.gtop|mix(seed+0x68E31DA4+(h^uint32(c)*0x2545F491))&x.gmask)
+		if x.wantSpans {
+			spans = append(spans, span{int32(from), int32(to)})
+		}
+	}
+	if x.grams&GramSkip != 0 {
+		ids = append(ids, x.gtop|mix(seed^0x1B873593+uint32(a)*0xC2B2AE35^uint32(c)*0x2545F491)&x.gmask)
+		if x.wantSpans {
+			spans = append(spans, span{int32(from), int32(to)})
+		}
+	}
+	return ids, spans
 }
 
 // decode3 decodes the rune at text[i], three-byte sequences (most of a

@@ -100,6 +100,12 @@ type Model struct {
 	Bits        uint8  `json:"bits"`
 	TitleRepeat int    `json:"title_repeat"`
 	Heads       []Head `json:"heads"`
+	// Grams are extra kinds of features (GramTrigrams, GramSkip), 0 for
+	// none. When set, the characters, pairs, words and symbols take the
+	// lower half of the buckets and the extra kinds the upper half, so that
+	// training can weigh them apart (learn.Options.GramWeight). An
+	// experiment, off in the committed model.
+	Grams uint8 `json:"grams,omitempty"`
 	// Meta records how the model was made (data, method, metrics) for the
 	// model card.
 	Meta map[string]any `json:"meta,omitempty"`
@@ -357,6 +363,21 @@ func (m *Model) Head(name string) *Head {
 
 func (m *Model) mask() uint32 { return 1<<m.Bits - 1 }
 
+// GramRow says whether bucket f holds the extra kinds of Model.Grams.
+func (m *Model) GramRow(f uint32) bool { return m.Grams != 0 && f >= 1<<(m.Bits-1) }
+
+// setGrams readies x for the model's features: the buckets of the usual
+// kinds within the returned mask, those of Model.Grams above it.
+func (m *Model) setGrams(x *extractor) uint32 {
+	x.grams = m.Grams
+	if m.Grams == 0 {
+		return m.mask()
+	}
+	x.gtop = 1 << (m.Bits - 1)
+	x.gmask = x.gtop - 1
+	return x.gmask
+}
+
 // Weights returns the weight row slice of head h for feature bucket f; the
 // trainer writes through it.
 func (m *Model) Weights(h *Head, f uint32) []float32 {
@@ -386,13 +407,14 @@ func (m *Model) featurize(buf []byte, x *extractor, title, body string) []byte {
 		clear(x.found)
 	}
 	i0, s0 := len(x.ids), len(x.spans)
-	x.extract(buf, 0, tl, seedText, m.mask())
+	mask := m.setGrams(x)
+	x.extract(buf, 0, tl, seedText, mask)
 	i1, s1 := len(x.ids), len(x.spans)
 	for range m.TitleRepeat - 1 { // the same features again: the first copy, not all so far
 		x.ids = append(x.ids, x.ids[i0:i1]...)
 		x.spans = append(x.spans, x.spans[s0:s1]...)
 	}
-	x.extract(buf, tl+1, len(buf), seedText, m.mask())
+	x.extract(buf, tl+1, len(buf), seedText, mask)
 	return buf
 }
 
@@ -749,7 +771,7 @@ func ReadModel(r io.Reader) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadModel, err)
 	}
-	mm.TitleRepeat, mm.Meta = m.TitleRepeat, m.Meta
+	mm.TitleRepeat, mm.Meta, mm.Grams = m.TitleRepeat, m.Meta, m.Grams
 	mm.q = make([]int8, (1<<mm.Bits)*mm.cols)
 	mm.scale = make([]float32, mm.cols)
 	for _, h := range mm.Heads {
@@ -816,6 +838,9 @@ const MaxTitleRepeat = 8
 func (m *Model) checkHeader() error {
 	if m.TitleRepeat < 1 || m.TitleRepeat > MaxTitleRepeat {
 		return fmt.Errorf("title_repeat %d outside 1..%d", m.TitleRepeat, MaxTitleRepeat)
+	}
+	if m.Grams&^gramsAll != 0 {
+		return fmt.Errorf("grams %d: unknown kinds", m.Grams)
 	}
 	cols := 0
 	for _, h := range m.Heads {

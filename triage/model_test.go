@@ -583,3 +583,39 @@ func TestSumRowsGoBytes(t *testing.T) {
 		}
 	}
 }
+
+// With Model.Grams, the usual features keep the buckets they had at one bit
+// fewer, and each run of n Chinese characters adds n−2 of each extra kind,
+// in the upper half, each with a span.
+func TestGrams(t *testing.T) {
+	plain, err := NewModel("t", 18, []Head{{Name: "a", Labels: []string{"x", "y"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "路灯坏了，请修 abc 小区门口"
+	want := plain.Featurize(nil, "", text)
+	for _, c := range []struct {
+		grams uint8
+		extra int
+	}{{GramTrigrams, 4}, {GramSkip, 4}, {GramTrigrams | GramSkip, 8}} { // of each kind: 路灯坏了 2, 请修 0, 小区门口 2
+		m, err := NewModel("t", 19, []Head{{Name: "a", Labels: []string{"x", "y"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Grams = c.grams
+		x := extractor{wantSpans: true}
+		m.featurize(nil, &x, "", text)
+		var low []uint32
+		high := 0
+		for _, f := range x.ids {
+			if m.GramRow(f) {
+				high++
+			} else {
+				low = append(low, f)
+			}
+		}
+		if !slices.Equal(low, want) || high != c.extra || len(x.spans) != len(x.ids) {
+			t.Errorf("grams %d: usual features equal %v, %d extra (want %d), %d spans for %d", c.grams, slices.Equal(low, want), high, c.extra, len(x.spans), len(x.ids))
+		}
+	}
+}

@@ -93,8 +93,15 @@ func runTrain(_ context.Context, args []string) int {
 	titleRepeat := fs.Int("title-repeat", 0, "how many times a title's features count (0: the model's default)")
 	sectorWeight := fs.Float64("sector-weight", learn.DefaultConfig("", "").SectorWeight, "weight of the 附件3 letters labelled with a sector in labels/department.tsv, in the department head's training (0: none)")
 	domainShift := fs.Float64("domain-shift", learn.DefaultConfig("", "").DomainShift, "weight the 495's letters in the department head's training for covariate shift towards 附件3's texts, at this power (0: none)")
+	grams := fs.String("grams", "", "extra kinds of features, an experiment: tri (runs of three Chinese characters), skip (a character with the one two before), or tri,skip; they take the upper half of the buckets, so --bits 19 keeps the others' 2^18")
+	gramWeight := fs.Float64("gram-weight", 1, "weight of the --grams features against the others' 1")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
+	}
+	gramKinds, ok := parseGrams(*grams)
+	if !ok || !(*gramWeight > 0) {
+		fmt.Fprintf(os.Stderr, "train: --grams %q --gram-weight %g: want tri, skip or tri,skip, and a weight above 0\n", *grams, *gramWeight)
+		return exitConfig
 	}
 	if *bits < minBits || *bits > maxBits {
 		fmt.Fprintf(os.Stderr, "train: --bits %d outside %d..%d\n", *bits, minBits, maxBits)
@@ -124,6 +131,7 @@ func runTrain(_ context.Context, args []string) int {
 	cfg.TitleRepeat = *titleRepeat
 	cfg.SectorWeight = *sectorWeight
 	cfg.DomainShift = *domainShift
+	cfg.Grams, cfg.GramWeight = gramKinds, *gramWeight
 	cfg.Log = os.Stderr
 	cfg.Bits = uint8(*bits)
 	if *version != "" {
@@ -176,6 +184,26 @@ func runTrain(_ context.Context, args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "train: wrote %s (%s) in %s\n", *out, m.Version, time.Since(start).Round(time.Millisecond))
 	return exitOK
+}
+
+// parseGrams reads train's --grams: "" for none, else tri and skip
+// separated by commas.
+func parseGrams(v string) (uint8, bool) {
+	var g uint8
+	if v == "" {
+		return 0, true
+	}
+	for _, k := range strings.Split(v, ",") {
+		switch strings.TrimSpace(k) {
+		case "tri":
+			g |= triage.GramTrigrams
+		case "skip":
+			g |= triage.GramSkip
+		default:
+			return 0, false
+		}
+	}
+	return g, true
 }
 
 // readExtra reads train's --extra-labels files into training records.

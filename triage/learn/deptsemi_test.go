@@ -24,7 +24,11 @@ import (
 // how many random halvings, 2 by default; MINSHENG_DEPTSEMI_FIRST the first halving's seed, 1 by default;
 // MINSHENG_DEPTSEMI_CV=0 skips the
 // CV on the 495; MINSHENG_DEPTSEMI_AVERAGE=1 fits once instead of the
-// mean of DepartmentOptions' five fits, five times faster.) For each halving of 附件3 by near-duplicate group
+// mean of DepartmentOptions' five fits, five times faster;
+// MINSHENG_DEPTSEMI_SEED sets the options' seed, 1 by default;
+// MINSHENG_DEPTSEMI_GRAMS=tri, skip or tri,skip adds those features
+// (Model.Grams, in 2^19 buckets, the others' 2^18 as before) at
+// MINSHENG_DEPTSEMI_GRAMWEIGHT, 1 by default.) For each halving of 附件3 by near-duplicate group
 // (nearDuplicateGroups, so no letter has a twin on the other side), the
 // method sees the texts of one half and is scored on the letters of the
 // other half that labels/department.tsv labels, then the other way round.
@@ -40,15 +44,36 @@ func TestDeptSemi(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewModel("semi", 18)
+	var grams uint8
+	for _, k := range strings.Split(os.Getenv("MINSHENG_DEPTSEMI_GRAMS"), ",") {
+		switch k {
+		case "tri":
+			grams |= triage.GramTrigrams
+		case "skip":
+			grams |= triage.GramSkip
+		}
+	}
+	bits := uint8(18)
+	if grams != 0 {
+		bits = 19
+	}
+	m, err := NewModel("semi", bits)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Grams = grams
 	h := m.Head(triage.HeadDepartment)
 	o := DepartmentOptions()
 	if s := os.Getenv("MINSHENG_DEPTSEMI_AVERAGE"); s != "" {
 		o.Average, _ = strconv.Atoi(s)
 	}
+	if s := os.Getenv("MINSHENG_DEPTSEMI_SEED"); s != "" {
+		o.Seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	if s := os.Getenv("MINSHENG_DEPTSEMI_GRAMWEIGHT"); s != "" {
+		o.GramWeight, _ = strconv.ParseFloat(s, 64)
+	}
+	t.Logf("grams %d at weight %g, %d bits, seed %d", grams, o.GramWeight, bits, o.Seed)
 	dept := docs(m, d.Dept, Departments, 0, byLabel)
 	tax := docs(m, d.Taxonomy, Departments, 0.5, byLabel)
 

@@ -42,6 +42,13 @@ type Options struct {
 	// varies less than any one of them.
 	Average int
 	Seed    uint64
+	// GramWeight, when above 0, is the weight of the extra kinds of
+	// features of Model.Grams against the others' 1: their buckets (the
+	// upper half, Model.GramRow) are fitted at GramWeight times the rate
+	// and L2 / GramWeight², which with AdaGrad is the same fit as their
+	// values scaled by GramWeight, with the weight folded into their rows,
+	// so that scoring needs no change.
+	GramWeight float64
 }
 
 // DefaultOptions are those the committed model was trained with.
@@ -431,20 +438,24 @@ func fitOnce(m *triage.Model, h *triage.Head, docs, nbDocs []Doc, o Options) {
 			for _, f := range d.IDs {
 				w := m.Weights(h, f)
 				g := g2[int(f)*k : int(f)*k+k]
+				rate, l2 := float32(o.Rate), float32(o.L2)
+				if gw := o.GramWeight; gw > 0 && m.GramRow(f) {
+					rate, l2 = float32(o.Rate*gw), float32(o.L2/(gw*gw))
+				}
 				if s != nil {
 					sf, uf := s[int(f)*k:int(f)*k+k], u[int(f)*k:int(f)*k+k]
 					for j := range k {
-						gj := grad[j]*v*sf[j] + float32(o.L2)*uf[j]
+						gj := grad[j]*v*sf[j] + l2*uf[j]
 						g[j] += gj * gj
-						uf[j] -= float32(o.Rate) * gj / float32(math.Sqrt(float64(g[j])+1e-8))
+						uf[j] -= rate * gj / float32(math.Sqrt(float64(g[j])+1e-8))
 						w[j] = sf[j] * uf[j]
 					}
 					continue
 				}
 				for j := range k {
-					gj := grad[j]*v + float32(o.L2)*w[j]
+					gj := grad[j]*v + l2*w[j]
 					g[j] += gj * gj
-					w[j] -= float32(o.Rate) * gj / float32(math.Sqrt(float64(g[j])+1e-8))
+					w[j] -= rate * gj / float32(math.Sqrt(float64(g[j])+1e-8))
 				}
 			}
 		}

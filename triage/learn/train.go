@@ -95,6 +95,11 @@ type Config struct {
 	// 0.318, titles 0.597 / 0.604 and 0.832 / 0.841. Letters gain within
 	// noise, short orders lose more, so neither was taken.
 	TitleRepeat int
+	// Grams adds extra kinds of features (Model.Grams: triage.GramTrigrams,
+	// triage.GramSkip), at GramWeight (0 means 1) in every head. Off (0)
+	// in the committed recipe; see DepartmentOptions for what it did.
+	Grams      uint8
+	GramWeight float64
 	// SelfTrain rounds of pseudo-labelling the unlabelled 附件3 messages with
 	// the department head, at Confidence or above.
 	SelfTrain           int
@@ -451,6 +456,10 @@ func Train(cfg Config, d *Data) (*triage.Model, []HeadResult, error) {
 	}
 	if cfg.TitleRepeat > 0 {
 		m.TitleRepeat = cfg.TitleRepeat
+	}
+	m.Grams = cfg.Grams
+	for _, o := range []*Options{&cfg.Options, &cfg.Department, &cfg.Class, &cfg.Lead} {
+		o.GramWeight = cfg.GramWeight
 	}
 	o := cfg.Options
 	var results []HeadResult
