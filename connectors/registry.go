@@ -83,12 +83,15 @@ func RegisterConfig[C any, S minsheng.Source](typ string, newFn func(name string
 
 // Drainer is a source that, when stopped, waits up to a time of its own
 // configuration for the acks its pipeline still owes it. The gateway
-// refuses a wait longer than its shutdown_timeout, which bounds the whole
-// stop.
+// refuses a wait set longer than its shutdown_timeout, which bounds the
+// whole stop, and shortens a default wait to it.
 type Drainer interface {
-	// DrainTimeout is the wait and the name of its field in the source's
-	// section ("drain_timeout").
-	DrainTimeout() (field string, d time.Duration)
+	// DrainTimeout is the wait, the name of its field in the source's
+	// section ("drain_timeout"), and whether the configuration set it
+	// (false: the source's default).
+	DrainTimeout() (field string, d time.Duration, set bool)
+	// LimitDrain shortens the wait to at most d.
+	LimitDrain(d time.Duration)
 }
 
 // Lookup returns the factory registered for typ.

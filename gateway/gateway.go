@@ -587,17 +587,24 @@ func (c *Config) CheckInputs() error {
 	return errs.Err()
 }
 
-// checkDrain refuses an input that waits longer to drain when stopping
-// (connectors.Drainer) than shutdown_timeout, which bounds the whole stop:
-// the gateway would take longer to stop than it is configured to, and a
-// supervisor that allows shutdown_timeout would kill it mid-drain.
+// checkDrain refuses an input configured to wait longer to drain when
+// stopping (connectors.Drainer) than shutdown_timeout, which bounds the
+// whole stop: the gateway would take longer to stop than it is configured
+// to, and a supervisor that allows shutdown_timeout would kill it
+// mid-drain. A wait left to the input's default is shortened to
+// shutdown_timeout instead, so that a shorter shutdown_timeout alone
+// does not refuse a configuration that named no drain_timeout.
 func (c *Config) checkDrain(in inputSpec, src minsheng.Source) minsheng.FieldErrors {
 	d, ok := src.(connectors.Drainer)
 	if !ok {
 		return nil
 	}
-	field, wait := d.DrainTimeout()
+	field, wait, set := d.DrainTimeout()
 	if wait <= c.ShutdownTimeout {
+		return nil
+	}
+	if !set {
+		d.LimitDrain(c.ShutdownTimeout)
 		return nil
 	}
 	return c.lines.Locate(minsheng.FieldErrors{{Path: in.Path + "." + field,

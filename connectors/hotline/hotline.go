@@ -88,8 +88,9 @@ type Config struct {
 	// DrainTimeout: on shutdown, how long to wait for the acks of orders
 	// the pipeline still holds (it drains them) before closing the
 	// connection and writing the final checkpoint. At most the gateway's
-	// shutdown_timeout (the gateway checks: connectors.Drainer).
-	DrainTimeout time.Duration `yaml:"drain_timeout" json:"drain_timeout" default:"30s" validate:"gt=0"`
+	// shutdown_timeout (the gateway checks: connectors.Drainer); left
+	// out (or 0), 30s or shutdown_timeout if that is shorter.
+	DrainTimeout time.Duration `yaml:"drain_timeout" json:"drain_timeout" validate:"gte=0"`
 }
 
 // Validate refuses a URL the WebSocket client cannot dial: one with a user
@@ -159,13 +160,15 @@ func (c *Config) applyDefaults() {
 
 // Hotline is a running hotline connector.
 type Hotline struct {
-	name   string
-	cfg    Config
-	env    connectors.Env
-	log    *slog.Logger
-	loc    *time.Location
-	dialer *websocket.Dialer
-	key    string
+	name string
+	cfg  Config
+	// drainSet: drain_timeout was configured, not defaulted.
+	drainSet bool
+	env      connectors.Env
+	log      *slog.Logger
+	loc      *time.Location
+	dialer   *websocket.Dialer
+	key      string
 
 	connected prometheus.Gauge
 	orders    *prometheus.CounterVec
@@ -184,6 +187,7 @@ type checkpoint struct {
 
 // New builds a hotline connector named name.
 func New(name string, cfg Config, env connectors.Env) (*Hotline, error) {
+	drainSet := cfg.DrainTimeout != 0
 	cfg.applyDefaults()
 	if err := minsheng.Validator().Struct(cfg); err != nil {
 		return nil, minsheng.ValidationErrors(err, "Config")
@@ -196,7 +200,7 @@ func New(name string, cfg Config, env connectors.Env) (*Hotline, error) {
 		return nil, minsheng.FieldErrors{{Path: "time_zone", Msg: err.Error()}}
 	}
 	h := &Hotline{
-		name: name, cfg: cfg, env: env, loc: loc, log: env.Logger, key: "hotline/" + name,
+		name: name, cfg: cfg, drainSet: drainSet, env: env, loc: loc, log: env.Logger, key: "hotline/" + name,
 		dialer: &websocket.Dialer{
 			HandshakeTimeout: cfg.HandshakeTimeout,
 			Subprotocols:     []string{Subprotocol},
@@ -240,8 +244,15 @@ func New(name string, cfg Config, env connectors.Env) (*Hotline, error) {
 	return h, nil
 }
 
-// DrainTimeout is drain_timeout (connectors.Drainer).
-func (h *Hotline) DrainTimeout() (string, time.Duration) { return "drain_timeout", h.cfg.DrainTimeout }
+// DrainTimeout is drain_timeout, and whether the configuration set it
+// (connectors.Drainer).
+func (h *Hotline) DrainTimeout() (string, time.Duration, bool) {
+	return "drain_timeout", h.cfg.DrainTimeout, h.drainSet
+}
+
+// LimitDrain shortens drain_timeout to at most d (connectors.Drainer); the
+// gateway calls it, before Start, for a drain_timeout left to its default.
+func (h *Hotline) LimitDrain(d time.Duration) { h.cfg.DrainTimeout = min(h.cfg.DrainTimeout, d) }
 
 func (h *Hotline) token() (string, error) {
 	t, err := minsheng.ReadSecretField("token_env", h.cfg.TokenEnv, "token_file", h.cfg.TokenFile)
