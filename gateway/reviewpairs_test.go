@@ -24,6 +24,17 @@ import (
 // review, not only on the discipline ones (a blank there alone would name
 // them). The inspectors still see triage's class.
 func TestReviewClassPairsLookAlike(t *testing.T) {
+	t.Run("anonymous", func(t *testing.T) { reviewPairs(t, true) })
+	t.Run("named", func(t *testing.T) { reviewPairs(t, false) })
+}
+
+// reviewPairs is TestReviewClassPairsLookAlike with complainants anonymous
+// or named. Named, a desk that the decided items reach tells them apart
+// after review by the identity withheld on the lead's (the documented
+// price of whistle-blower protection: README), so after review only the
+// reviewers' view is compared; before it, what every desk not told of
+// leads reads must be alike: the review destination gets no identity.
+func reviewPairs(t *testing.T, anonymous bool) {
 	logs := &logBuffer{}
 	const discWord, petWord = "子丑寅卯", "辰巳午未"
 	r := probeGateway(t, logs, func(c *Config) {
@@ -42,7 +53,7 @@ func TestReviewClassPairsLookAlike(t *testing.T) {
 	text := "我家在东城区幸福路十八号院，去年拆迁时签的补偿协议至今没有兑现，%s，先后去了街道和区里六次，每次都说再等等，" +
 		"一家五口租房住了一年多，房租全靠借钱，希望有关部门尽快按协议把补偿款发下来，给我们一个明确的答复和时间表。"
 	post := func(ref, word string) item {
-		return item{acc: probePost(t, r.url, ref, fmt.Sprintf(text, word), true), ref: ref, word: word}
+		return item{acc: probePost(t, r.url, ref, fmt.Sprintf(text, word), anonymous), ref: ref, word: word}
 	}
 	pet, disc := post("RC-P", petWord), post("RC-D", discWord)
 	for _, c := range []struct {
@@ -104,7 +115,11 @@ func TestReviewClassPairsLookAlike(t *testing.T) {
 		a := call(t, "POST", r.url+"/v1/reviews/"+it.acc.ID, probeToken("reviewers"), "application/json", []byte(`{"class":"petition"}`))
 		return a.status, string(a.body)
 	})
-	for _, d := range notTold {
+	afterDesks := notTold
+	if !anonymous {
+		afterDesks = []string{"reviewers"}
+	}
+	for _, d := range afterDesks {
 		compare("view after review by "+d, after, view(d))
 	}
 	if _, b := view("cdi")(disc); !strings.Contains(b, `"triage":{"class":"discipline"`) {

@@ -214,9 +214,17 @@ func (rt Routes) For(d *minsheng.Decision) ([]string, string) {
 // destination's policy: the identity of a discipline case or lead reaches
 // only the discipline destinations, whatever the others' identity says;
 // but not for a weak lead (Flags.WeakLead, which a bureau turns on with
-// triage.identity_lead_threshold).
+// triage.identity_lead_threshold). The review destination gets no identity
+// at all unless the inspectors read it.
 func (r *Router) Entitled(dest string, it *minsheng.Item, d *minsheng.Decision) bool {
 	if it.Complainant.Anonymous || r.cfg.Destinations[dest].Identity == IdentityRedacted {
+		return false
+	}
+	// The review destination decides a class and a sector, which need no
+	// identity; and there a blank identity beside named ones would mark
+	// the items triage called discipline cases (which keep a lead after
+	// review too). So it gets none, unless it is the inspectors' own.
+	if dest == r.cfg.Routes.Review && !r.toldOfLead(dest) {
 		return false
 	}
 	if d != nil && (d.Class == minsheng.ClassDiscipline || d.Flags.DisciplineLead && !d.Flags.WeakLead) {
