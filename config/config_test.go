@@ -226,3 +226,42 @@ func TestReadSecretFieldWording(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecode: no file makes Decode panic, and every error it gives is a
+// list of field errors, each with a line when the file has one (the
+// tab-indentation guess, tabError, parses the lines before the tab alone).
+func FuzzDecode(f *testing.F) {
+	files, _ := filepath.Glob("testdata/bad/*.yaml")
+	for _, name := range files {
+		if raw, err := os.ReadFile(name); err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Add([]byte("workers: 8\ndestinations:\n  petition: {kind: queue}\ninputs:\n  - name: mayor\n    imap: {address: \"imap.example.cn:993\"}\n"))
+	f.Add([]byte("limits:\n\tmax_body: 2MiB\n"))
+	f.Add([]byte("inputs:\n  - name: a\n    imap:\n\t  address: x\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var c testCfg
+		err := Decode(raw, &c)
+		if err == nil {
+			return
+		}
+		var fes minsheng.FieldErrors
+		if !errors.As(err, &fes) || len(fes) == 0 {
+			t.Fatalf("Decode(%q) = %v, not field errors", raw, err)
+		}
+		// YAML breaks lines at LF, CR, NEL, LS and PS (CRLF counts twice
+		// here: a bound, not the count).
+		breaks := 1
+		for _, r := range string(raw) {
+			if strings.ContainsRune("\n\r\u0085\u2028\u2029", r) {
+				breaks++
+			}
+		}
+		for _, fe := range fes {
+			if fe.Line < 0 || fe.Line > breaks {
+				t.Fatalf("Decode(%q): line %d outside the file: %v", raw, fe.Line, fe)
+			}
+		}
+	})
+}
