@@ -195,7 +195,7 @@ func TestFetchResponsesWithoutBody(t *testing.T) {
 			st := conntest.OpenStore(t, t.TempDir())
 			em := &conntest.Emitter{Ledger: st}
 			r := run(t, testConfig(responseProxy(t, srv.addr, rewrite, onClient)), st, em)
-			waitFor(t, "checkpoint 2", 5*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
+			waitFor(t, "checkpoint 2", 30*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
 			r.stop()
 			em.Wait()
 			var titles []string
@@ -257,7 +257,7 @@ func TestUnreadQuarantineSurvivesUIDValidityChange(t *testing.T) {
 	cfg := testConfig(srv.addr)
 	cfg.MaxMessageBytes = 4096
 	r := run(t, cfg, st, em)
-	waitFor(t, "checkpoint 2", 5*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
+	waitFor(t, "checkpoint 2", 30*time.Second, func() bool { return readCheckpoint(t, st, "INBOX").UID == 2 })
 	r.stop()
 	before := readCheckpoint(t, st, "INBOX").UIDValidity
 	recreateInbox(t, srv)
