@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -240,5 +241,52 @@ func reviewConflict(t *testing.T, base, id, desk string) {
 	a := call(t, "POST", base+"/v1/reviews/"+id, probeToken(desk), "application/json", []byte(`{"class":"gov_service"}`))
 	if a.status != http.StatusConflict || !strings.Contains(string(a.body), "already_reviewed") {
 		t.Fatalf("decided again: %d %s, want 409 already_reviewed", a.status, a.body)
+	}
+}
+
+// TestAccessTrailQuarantinedView: an input the gateway could not parse
+// lies in the dead letter with a reference to its raw bytes (a mail's From
+// header among them), which counts as an identity handed: the dead letter
+// desk's lease of it writes an access line, and so must its view of the
+// same input by ID, which shows that reference too.
+func TestAccessTrailQuarantinedView(t *testing.T) {
+	logs := &logBuffer{}
+	r := probeGateway(t, logs)
+	q := &minsheng.Quarantined{Channel: minsheng.ChannelMayorMailbox, Source: "mailbox", Ref: "uid-9",
+		Reason: "not a mail", Raw: []byte("From: " + accessName + " <" + accessEmail + ">\r\n\r\n?")}
+	// As a connector does: the raw bytes in the blob store, and inline.
+	info, err := r.g.store.Blobs().Put(context.Background(), bytes.NewReader(q.Raw), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.RawRef = info.Ref
+	acked := make(chan error, 1)
+	if err := r.g.pipeline.Emitter().Quarantine(context.Background(), q, func(_ minsheng.Outcome, err error) { acked <- err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-acked; err != nil {
+		t.Fatal("the quarantined input was not routed:", err)
+	}
+	want := func(what, dest string) []accessLine {
+		return []accessLine{{Desk: "dl", What: what, Destination: dest, Items: 1, IDs: []string{q.ID()}, Identity: true}}
+	}
+	for _, step := range []struct{ name, path, what, dest string }{
+		{"view", "/v1/items/" + q.ID(), "view", ""},
+		{"lease", "/v1/queues/dead_letter?max=10", "lease", "dead_letter"},
+	} {
+		before := len(logs.String())
+		a := call(t, "GET", r.url+step.path, probeToken("dl"), "", nil)
+		if a.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", step.name, a.status, a.body)
+		}
+		if !strings.Contains(string(a.body), `"raw_ref":"sha256:`) {
+			t.Errorf("%s: no raw_ref in the answer: %s", step.name, a.body)
+		}
+		if got := accessLines(t, logs.String()[before:]); !reflect.DeepEqual(got, want(step.what, step.dest)) {
+			t.Errorf("%s: access lines %+v, want %+v", step.name, got, want(step.what, step.dest))
+		}
+	}
+	if log := logs.String(); strings.Contains(log, accessName) || strings.Contains(log, accessEmail) {
+		t.Error("the log carries the raw input")
 	}
 }

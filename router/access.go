@@ -77,7 +77,15 @@ func (l *accessLine) record(v *minsheng.Record) {
 		return
 	}
 	lead := hasLead(v.Decision) || v.Review != nil && (v.Review.RaisedLead || hasLead(v.Review.Triage))
-	l.add(v.ID, v.Item != nil && v.Item.Identifying(), lead)
+	l.add(v.ID, v.Item != nil && v.Item.Identifying() || rawHanded(v.Quarantine), lead)
+}
+
+// rawHanded reports whether an input that could not be parsed is handed
+// with its raw bytes or the reference to them (a mail's From header may
+// be in them), which is never withheld: it counts as an identity, on a
+// queue message and on the ledger record alike.
+func rawHanded(q *minsheng.Quarantined) bool {
+	return q != nil && (len(q.Raw) > 0 || q.RawRef != "")
 }
 
 // envelope notes a queue message's envelope. An input that could not be
@@ -87,9 +95,7 @@ func (l *accessLine) envelope(e *minsheng.Envelope) {
 	if e == nil {
 		return
 	}
-	identity := e.Item != nil && e.Item.Identifying() ||
-		e.Quarantine != nil && (len(e.Quarantine.Raw) > 0 || e.Quarantine.RawRef != "")
-	l.add(e.ItemID, identity, hasLead(e.Decision))
+	l.add(e.ItemID, e.Item != nil && e.Item.Identifying() || rawHanded(e.Quarantine), hasLead(e.Decision))
 }
 
 // newAccessCounter is minsheng_sensitive_reads_total. By desk and kind
