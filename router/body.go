@@ -37,12 +37,12 @@ type problem struct {
 // to add its own checks of the values to and answer with badFields: a desk
 // learns of all its mistakes at once. shape tells the desk what to send.
 func readObject(w http.ResponseWriter, req *http.Request, max int64, fields map[string]any, shape string) (minsheng.FieldErrors, bool) {
-	mt, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	mt, params, perr := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if mt != "application/json" {
 		writeJSON(w, http.StatusUnsupportedMediaType, problem{Error: "unsupported_media_type", Message: "send application/json: " + shape})
 		return nil, false
 	}
-	if msg := cmp.Or(textenc.RefusedCoding(req.Header.Values("Content-Encoding")), textenc.RefusedCharset(params)); msg != "" {
+	if msg := cmp.Or(textenc.RefusedCoding(req.Header.Values("Content-Encoding")), textenc.RefusedCharset(params, perr)); msg != "" {
 		writeJSON(w, http.StatusUnsupportedMediaType, problem{Error: "unsupported_media_type", Message: msg})
 		return nil, false
 	}

@@ -47,6 +47,7 @@ func TestReadObject(t *testing.T) {
 		{name: "us-ascii", ctype: "application/json; charset=US-ASCII", body: `{"class":"petition"}`},
 		{name: "utf-16", ctype: "application/json; charset=utf-16", body: `{"class":"petition"}`, status: 415, msg: `charset "utf-16"`},
 		{name: "gbk", ctype: "application/json; charset=GBK", body: `{"class":"petition"}`, status: 415, msg: `charset "GBK"`},
+		{name: "unreadable parameters", ctype: "application/json; charset=gbk; x", body: `{"class":"petition"}`, status: 415, msg: "charset cannot be told"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var class string

@@ -300,8 +300,8 @@ func (d *Desk) postItem(w http.ResponseWriter, req *http.Request) {
 // JSON declared in a charset other than UTF-8 (textenc.RefusedCharset).
 func encodingRefused(w http.ResponseWriter, req *http.Request) bool {
 	msg := textenc.RefusedCoding(req.Header.Values("Content-Encoding"))
-	if mt, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); msg == "" && mt == "application/json" {
-		msg = textenc.RefusedCharset(params)
+	if mt, params, err := mime.ParseMediaType(req.Header.Get("Content-Type")); msg == "" && mt == "application/json" {
+		msg = textenc.RefusedCharset(params, err)
 	}
 	if msg != "" {
 		writeJSON(w, http.StatusUnsupportedMediaType, Problem{Error: "unsupported_media_type", Message: msg})

@@ -52,8 +52,8 @@ func (d *Desk) readMultipart(req *http.Request, p *minsheng.Principal) (*minshen
 			if sub != nil {
 				return nil, &Problem{Error: "bad_request", Message: `more than one "item" part`}, http.StatusBadRequest
 			}
-			_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
-			if msg := textenc.RefusedCharset(params); msg != "" {
+			_, params, err := mime.ParseMediaType(part.Header.Get("Content-Type"))
+			if msg := textenc.RefusedCharset(params, err); msg != "" {
 				return nil, &Problem{Error: "unsupported_media_type", Message: `the "item" part: ` + msg}, http.StatusUnsupportedMediaType
 			}
 			raw, prob, st := readBody(part, d.cfg.MaxBodyBytes)

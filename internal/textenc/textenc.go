@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 	"unicode/utf8"
 
@@ -280,12 +281,18 @@ const JSONBOM = "starts with a UTF-8 byte order mark (bytes EF BB BF); send the 
 func HasBOM(b []byte) bool { return bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) }
 
 // RefusedCharset returns the message for a JSON body whose Content-Type
-// names a charset (params, as mime.ParseMediaType gives them) other than
-// UTF-8 or its subset US-ASCII, case aside ("utf8", a common slip for the
-// same encoding, passes too): the gateway reads a body as UTF-8 only, so
-// a body the sender holds to be UTF-16 or GBK would be refused as invalid
-// UTF-8 or, worse, taken when it happens to be valid. "" for none.
-func RefusedCharset(params map[string]string) string {
+// names a charset (params and err, as mime.ParseMediaType gives them)
+// other than UTF-8 or its subset US-ASCII, case aside ("utf8", a common
+// slip for the same encoding, passes too): the gateway reads a body as
+// UTF-8 only, so a body the sender holds to be UTF-16 or GBK would be
+// refused as invalid UTF-8 or, worse, taken when it happens to be valid.
+// Parameters that cannot be read (mime.ErrInvalidMediaParameter:
+// "charset=gbk; x") are refused too, since the charset among them cannot
+// be told. "" for none.
+func RefusedCharset(params map[string]string, err error) string {
+	if errors.Is(err, mime.ErrInvalidMediaParameter) {
+		return "the parameters of Content-Type cannot be read (one without a value, or a malformed one), so its charset cannot be told: send application/json, or application/json; charset=utf-8"
+	}
 	cs, ok := params["charset"]
 	if !ok {
 		return ""
