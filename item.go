@@ -253,14 +253,20 @@ func (it *Item) Redacted() *Item {
 	return &c
 }
 
-// redactedRef is the ref a redacted copy has. A ref holding '@' is a
-// mail's Message-ID ("<id@host>#<hash>", connectors/imap): its right side
-// names the sender's mail domain or host (a unit's own mail server), and
-// some clients put the sender's address on its left. The copy keeps the
-// mail's content hash alone, as a mail without a Message-ID has it
-// ("sha256:<hash>"), or "withheld" without one. Other refs (a desk's
-// letter number, a work order's, a post's) stay.
+// redactedRef is the ref a redacted copy has. A mail's ref is its
+// Message-ID and the first 24 hex digits of its content hash
+// ("id@host#<hash>", connectors/imap): the Message-ID's right side names
+// the sender's mail domain or host (a unit's own mail server), and some
+// clients put the sender's address on its left. The copy keeps the hash
+// alone, as a mail without a Message-ID has it ("sha256:<hash>"), also for
+// a Message-ID without '@' (some mail systems write their host in it
+// without one; one longer than the ref keeps is cut before its '@'). Any
+// other ref holding '@' becomes "withheld". Other refs (a desk's letter
+// number, a work order's, a post's) stay.
 func redactedRef(ref string) string {
+	if i := len(ref) - len("#") - mailHashDigits; i > 0 && ref[i] == '#' && lowerHex(ref[i+1:]) {
+		return "sha256:" + ref[i+1:]
+	}
 	if !strings.Contains(ref, "@") {
 		return ref
 	}
@@ -268,6 +274,20 @@ func redactedRef(ref string) string {
 		return "sha256:" + ref[i+1:]
 	}
 	return "withheld"
+}
+
+// mailHashDigits is how many hex digits of a mail's content hash its ref
+// ends with (connectors/imap Message.Ref).
+const mailHashDigits = 24
+
+// lowerHex reports whether s is lower-case hexadecimal digits only.
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // redactedName is the name the i-th attachment, called name, has in a

@@ -173,6 +173,9 @@ func TestRedactedWithholdsMessageID(t *testing.T) {
 		{"QD-2026-0001", "QD-2026-0001"},
 		{"GD2023000011", "GD2023000011"},
 		{"9#abc", "9#abc"},
+		{"20261122093000.GA1234.jiwei-pc.xx-bureau.gov.cn#89abcdef0123456789abcdef", "sha256:89abcdef0123456789abcdef"},
+		{"GD2023000011#r2", "GD2023000011#r2"},
+		{"QD-7#89ABCDEF0123456789ABCDEF", "QD-7#89ABCDEF0123456789ABCDEF"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.ref, func(t *testing.T) {
