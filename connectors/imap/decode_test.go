@@ -488,6 +488,10 @@ func TestMultipartWithoutBoundary(t *testing.T) {
 		// dropped as a preamble, and the letter with it).
 		{"the letter before the first part", "multipart/mixed", "市长您好，我家楼下的下水道堵了三个月。\r\n\r\n" + parts, "市长您好，我家楼下的下水道堵了三个月。\n路灯坏了，请修理。", 1, recovered},
 		{"the letter in GBK before the first part", "multipart/mixed; charset=gbk", string(enc(t, simplifiedchinese.GBK, "下水道堵了。")) + "\r\n" + parts, "下水道堵了。\n路灯坏了，请修理。", 1, recovered},
+		// Nor does it take the place of the text the parts have when they
+		// have no text/plain: an HTML part's, a forwarded mail's.
+		{"the letter before an HTML part", "multipart/alternative", "市长您好：\r\n" + strings.Replace(parts, "text/plain", "text/html", 1), "市长您好：\n路灯坏了，请修理。", 1, recovered},
+		{"a note before a forwarded mail", "multipart/mixed", "转给市长信箱。\r\n--x\r\nContent-Type: message/rfc822\r\n\r\nSubject: fw\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n东门路灯坏了，请修理。\r\n--x--\r\n", "转给市长信箱。\nSubject: fw\n\n东门路灯坏了，请修理。", 1, recovered},
 		{"no delimiter: read as text", "multipart/mixed", "路灯坏了，请修理。\r\n", "路灯坏了，请修理。", 0, asText},
 		{"a dash line not followed by part headers", "multipart/mixed", "路灯坏了。\r\n--\r\n张三\r\n----------\r\nFrom: 李四\r\n", "路灯坏了。\n--\n张三\n----------\nFrom: 李四", 0, asText},
 	} {

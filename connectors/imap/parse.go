@@ -289,13 +289,28 @@ type walker struct {
 	// inAlt: the part being walked is an alternative of a
 	// multipart/alternative (its text parts say the same thing again).
 	inAlt bool
+	// preamble is what stood before the first part delimiter of each
+	// multipart whose boundary was taken from its body (the outer's
+	// first): it heads the text, whichever part gives the rest.
+	preamble string
 }
 
 const noteForwarded = "no text of its own; the text of the forwarded message (message/rfc822) is used"
 
-// text is the text the walk found: text/plain, else HTML reduced to text,
-// else the text of the forwarded message, under its subject line.
+// text is the text the walk found: the preamble of a multipart without
+// a boundary, then the text/plain, else HTML reduced to text, else the
+// text of the forwarded message, under its subject line.
 func (w *walker) text() string {
+	t := w.partsText()
+	if w.preamble == "" {
+		return t
+	}
+	return strings.TrimRight(w.preamble+"\n"+t, "\r\n")
+}
+
+// partsText is the text of the parts: text/plain, else HTML reduced to
+// text, else the text of the forwarded message, under its subject line.
+func (w *walker) partsText() string {
 	switch {
 	case strings.TrimSpace(w.plain) != "": // a blank text/plain beside HTML is not the text
 		return w.plain
@@ -377,7 +392,7 @@ func (w *walker) walk(h textproto.Header, body io.Reader, depth int) {
 						w.m.note(noteBrokenMultipart)
 					}
 					if preamble != "" {
-						w.plain = strings.TrimRight(preamble+"\n"+w.plain, "\r\n")
+						w.preamble = strings.TrimRight(preamble+"\n"+w.preamble, "\r\n")
 					}
 					return
 				}
