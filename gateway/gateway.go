@@ -188,7 +188,11 @@ func (c *Config) Validate() minsheng.FieldErrors {
 func (c *Config) CheckListen() minsheng.FieldErrors {
 	h1, p1, err1 := net.SplitHostPort(c.Listen)
 	h2, p2, err2 := net.SplitHostPort(c.MetricsListen)
-	if c.MetricsListen == "" || err1 != nil || err2 != nil || p1 != p2 {
+	if c.MetricsListen == "" || err1 != nil || err2 != nil {
+		return nil
+	}
+	// The ports as numbers, as Go listens on them (08080 is 8080).
+	if n := listenPort(p1); n < 0 || n != listenPort(p2) {
 		return nil
 	}
 	wild := func(h string) bool { ip := net.ParseIP(h); return h == "" || ip != nil && ip.IsUnspecified() }
@@ -196,6 +200,16 @@ func (c *Config) CheckListen() minsheng.FieldErrors {
 		return nil
 	}
 	return minsheng.FieldErrors{{Path: "metrics_listen", Msg: fmt.Sprintf("takes port %s of listen (%s) too; give /metrics a port of its own", p2, c.Listen)}}
+}
+
+// listenPort is the number of port p as a listener takes it (a decimal
+// number, leading zeros aside, or a service name), -1 when it is none.
+func listenPort(p string) int {
+	n, err := net.LookupPort("tcp", p)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // listenHost is the address a listener on host takes, as far as it can be

@@ -1278,6 +1278,9 @@ func TestMetricsListenOwnPort(t *testing.T) {
 		{"gw.internal:8080", "GW.internal:8080", true},
 		{"localhost:8080", "[::1]:8080", false},
 		{"localhost:8080", "localhost:9090", false},
+		// One port written another way: Go listens on 08080 as 8080.
+		{"127.0.0.1:8080", "127.0.0.1:08080", true},
+		{"[::1]:8080", "[::1]:008080", true},
 	} {
 		f := t.TempDir() + "/minsheng.yaml"
 		if err := os.WriteFile(f, []byte("listen: '"+tc.listen+"'\nmetrics_listen: '"+tc.metrics+"'\n"), 0o644); err != nil {
