@@ -36,6 +36,7 @@ func TestControlAndInvisibleCharactersRefused(t *testing.T) {
 		{"escape in body", "body", edit("CC-2", func(m map[string]any) { m["body"] = "\x1b[2J" + m["body"].(string) })},
 		{"DEL in complainant name", "complainant.name", edit("CC-3", func(m map[string]any) { who(m)["name"] = "赵\x7f六" })},
 		{"bell in phone", "complainant.phone", edit("CC-4", func(m map[string]any) { who(m)["phone"] = "136\x07" })},
+		{"form feed in complainant name", "complainant.name", edit("CC-8", func(m map[string]any) { who(m)["name"] = "赵\f六" })},
 		{"NUL in address", "location.address", edit("CC-5", func(m map[string]any) { m["location"] = map[string]any{"address": "东门\x00"} })},
 		{"NUL in an attr", "attrs.k", edit("CC-6", func(m map[string]any) { m["attrs"] = map[string]any{"k": "v\x00"} })},
 		{"NUL in a batch item", "items[0].title", nil},
@@ -68,9 +69,11 @@ func TestControlAndInvisibleCharactersRefused(t *testing.T) {
 		t.Fatalf("%d items recorded after refused posts only", n)
 	}
 
-	// Tab, LF and CR are text; bidirectional controls in a letter are kept.
+	// Tab, LF and CR are text, and so in a title and body are vertical
+	// tab and form feed (a word processor's line and page breaks);
+	// bidirectional controls in a letter are kept.
 	plain := call(t, "POST", r.url+"/v1/items", deskToken, "application/json", submission("CC-PLAIN", 0))
-	title, text := "小区门口道路\u202e塌陷\u202c多日无人修复", "第一行\t\r\n第二行\u2067东门\u2069外的人行道塌陷，形成一个大坑，已经有老人摔倒受伤，请市政部门尽快修复。"
+	title, text := "小区门口道路\u202e塌陷\u202c多日无人修复\v", "第一行\t\r\n第二行\v\u2067东门\u2069外的人行道塌陷，形成一个大坑，\f已经有老人摔倒受伤，请市政部门尽快修复。"
 	bidi := call(t, "POST", r.url+"/v1/items", deskToken, "application/json", edit("CC-BIDI", func(m map[string]any) { m["title"], m["body"] = title, text }))
 	if plain.status != 202 || bidi.status != 202 {
 		t.Fatalf("plain letter %d %s, letter with bidirectional controls %d %s; want both 202", plain.status, plain.body, bidi.status, bidi.body)

@@ -278,22 +278,35 @@ func refError(ref string) *minsheng.FieldError {
 // character is no part of a letter's text: a NUL cuts the text short in
 // the C programs and databases downstream, an escape redraws a terminal
 // it is shown on.
-func controlAt(s string) int {
+func controlAt(s string) int { return controlIn(s, false) }
+
+// controlIn is controlAt, taking vertical tab and form feed too when
+// breaks is set: text taken from a word processor or a PDF holds them as
+// line and page breaks (Word writes a manual line break as a vertical
+// tab), so a letter's title and body may hold them.
+func controlIn(s string, breaks bool) int {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
-			return i
+		c := s[i]
+		if c >= 0x20 && c != 0x7f || c == '\t' || c == '\n' || c == '\r' || breaks && (c == '\v' || c == '\f') {
+			continue
 		}
+		return i
 	}
 	return -1
 }
 
-// controlError names a text field holding a control character (controlAt).
-func controlError(path, s string) *minsheng.FieldError {
-	i := controlAt(s)
+// controlError names a text field holding a control character (controlIn,
+// with breaks for a letter's title and body).
+func controlError(path, s string, breaks bool) *minsheng.FieldError {
+	i := controlIn(s, breaks)
 	if i < 0 {
 		return nil
 	}
-	return &minsheng.FieldError{Path: path, Msg: fmt.Sprintf("holds a control character (U+%04X at byte %d); send text without it (tab, line feed and carriage return are allowed)", s[i], i)}
+	allowed := "tab, line feed and carriage return are allowed"
+	if breaks {
+		allowed = "tab, line feed, carriage return, vertical tab and form feed are allowed"
+	}
+	return &minsheng.FieldError{Path: path, Msg: fmt.Sprintf("holds a control character (U+%04X at byte %d); send text without it (%s)", s[i], i, allowed)}
 }
 
 // controlErrors names each free-text field of the submission that holds
@@ -303,13 +316,14 @@ func controlError(path, s string) *minsheng.FieldError {
 // them; triage's normaliser drops them from the copy it classifies.
 func (s *Submission) controlErrors(prefix string) minsheng.FieldErrors {
 	var errs minsheng.FieldErrors
-	check := func(path, v string) {
-		if fe := controlError(prefix+path, v); fe != nil {
+	checkText := func(path, v string, breaks bool) {
+		if fe := controlError(prefix+path, v, breaks); fe != nil {
 			errs = append(errs, *fe)
 		}
 	}
-	check("title", s.Title)
-	check("body", s.Body)
+	check := func(path, v string) { checkText(path, v, false) }
+	checkText("title", s.Title, true)
+	checkText("body", s.Body, true)
 	if c := s.Complainant; c != nil {
 		check("complainant.name", c.Name)
 		check("complainant.phone", c.Phone)
