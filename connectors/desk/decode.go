@@ -273,32 +273,16 @@ func refError(ref string) *minsheng.FieldError {
 	return &minsheng.FieldError{Path: "ref", Msg: fmt.Sprintf("holds %s (U+%04X at byte %d); a reference is printable text", what, r, i)}
 }
 
-// controlAt is the byte offset of the first C0 control character in s
-// other than tab, line feed and carriage return, or of DEL, or -1. Such a
-// character is no part of a letter's text: a NUL cuts the text short in
-// the C programs and databases downstream, an escape redraws a terminal
-// it is shown on.
-func controlAt(s string) int { return controlIn(s, false) }
+// controlAt is the byte offset of the first character in s that no
+// text field may hold (textenc.ControlAt: a C0 control other than tab,
+// line feed and carriage return, or DEL), or -1.
+func controlAt(s string) int { return textenc.ControlAt(s, false) }
 
-// controlIn is controlAt, taking vertical tab and form feed too when
-// breaks is set: text taken from a word processor or a PDF holds them as
-// line and page breaks (Word writes a manual line break as a vertical
-// tab), so a letter's title and body may hold them.
-func controlIn(s string, breaks bool) int {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != 0x7f || c == '\t' || c == '\n' || c == '\r' || breaks && (c == '\v' || c == '\f') {
-			continue
-		}
-		return i
-	}
-	return -1
-}
-
-// controlError names a text field holding a control character (controlIn,
-// with breaks for a letter's title and body).
+// controlError names a text field holding a control character
+// (textenc.ControlAt, with breaks, which lets vertical tab and form feed
+// pass, for a letter's title and body).
 func controlError(path, s string, breaks bool) *minsheng.FieldError {
-	i := controlIn(s, breaks)
+	i := textenc.ControlAt(s, breaks)
 	if i < 0 {
 		return nil
 	}
