@@ -18,6 +18,7 @@ import (
 	minsheng "github.com/minsheng/minsheng"
 
 	"github.com/minsheng/minsheng/connectors/internal/htmltext"
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 // Limits that keep one hostile message from costing more than it should.
@@ -111,6 +112,10 @@ func Parse(raw []byte) (*Message, error) {
 		return nil, fmt.Errorf("%w: none of From, Subject, Message-ID, Date", ErrUnparseable)
 	}
 	m.MessageID = messageID(rawField(h, "Message-Id"))
+	if textenc.ControlAt(m.MessageID, false) >= 0 {
+		m.MessageID = ""
+		m.note(noteControlMessageID)
+	}
 	m.Subject = m.header(rawField(h, "Subject"))
 	m.FromName, m.FromEmail = m.address(rawField(h, "From"))
 	if d, err := mail.ParseDate(strings.TrimSpace(rawField(h, "Date"))); err == nil {
@@ -123,11 +128,33 @@ func Parse(raw []byte) (*Message, error) {
 	m.Text = w.text()
 	m.Text = strings.ToValidUTF8(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\uFFFD")
 	m.Text = strings.TrimSpace(m.Text)
+	m.scrubControls()
 	m.Body = Trim(m.Text)
 	if m.Subject == "" && m.Text == "" && len(m.Attachments) == 0 {
 		return nil, fmt.Errorf("%w: no subject, no text and no attachment", ErrUnparseable)
 	}
 	return m, nil
+}
+
+// scrubControls replaces, in every text the item is made of, each
+// control character no item's text may hold (textenc.ControlAt: a C0
+// control other than tab, line feed and carriage return, or DEL; the
+// subject and text keep vertical tab and form feed, a word processor's
+// line and page breaks) with U+FFFD, noting which fields gave up how many.
+// A mail cannot be refused as the desk refuses such text, and they come
+// in as sent (raw 8-bit header bytes, an encoded-word or a part holding
+// them, an ISO-2022 escape its decoder could not read): a NUL cuts the
+// text short in the programs and databases downstream, an escape redraws
+// a terminal. The raw mail (raw_ref) keeps them.
+func (m *Message) scrubControls() {
+	var f textenc.Fields
+	f.Scrub("subject", &m.Subject, true)
+	f.Scrub("From name", &m.FromName, false)
+	f.Scrub("text", &m.Text, true)
+	f.Scrub("automated", &m.Automated, false)
+	if n := f.Note(); n != "" {
+		m.note("control characters replaced with U+FFFD (" + n + "); the raw mail keeps them")
+	}
 }
 
 func (m *Message) note(n string) {
@@ -257,6 +284,7 @@ const (
 	noteNoParts           = "broken multipart structure: no part matches its boundary; read the whole as text"
 	noteNoBoundary        = "multipart with no boundary parameter; read the whole as text"
 	noteBoundaryRecovered = "multipart with no boundary parameter; boundary taken from the body's first part delimiter"
+	noteControlMessageID  = "Message-ID holds a control character; not used (ref and message_id go without it)"
 	noteHeaderCut         = "header block over 256 KiB; fields past that were not read, but for the MIME fields"
 )
 

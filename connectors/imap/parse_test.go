@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-message/charset"
 
 	minsheng "github.com/minsheng/minsheng"
+	"github.com/minsheng/minsheng/internal/textenc"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -232,6 +233,16 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		checkUTF8(t, m)
+		for _, s := range []string{m.FromName, m.FromEmail, m.MessageID, m.Automated} {
+			if textenc.ControlAt(s, false) >= 0 {
+				t.Fatalf("control character in %q", s)
+			}
+		}
+		for _, s := range []string{m.Subject, m.Text, m.Body} {
+			if textenc.ControlAt(s, true) >= 0 {
+				t.Fatalf("control character in %q", s)
+			}
+		}
 		if m.Ref() == "" || len(m.Ref()) > 256 {
 			t.Fatalf("bad ref %q", m.Ref())
 		}
