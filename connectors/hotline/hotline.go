@@ -8,6 +8,7 @@
 package hotline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -841,6 +842,18 @@ func (s *session) dispatch(ctx context.Context) (int, error) {
 			code = "order_invalid_item"
 			it := o.Item(s.h.cfg.Channel, s.h.name, submitted, time.Now())
 			it.Attrs["seq"] = strconv.FormatUint(seq, 10)
+			if it.Attrs[TextNotesAttr] != "" && s.h.env.Blobs != nil {
+				// The item's text was mended: the order as sent is kept.
+				bi, err := s.h.env.Blobs.Put(ctx, bytes.NewReader(m.Order), s.h.cfg.MaxMessageBytes+64)
+				if err != nil {
+					if ctx.Err() == nil { // else the connection ended meanwhile
+						s.h.log.Error("work order not stored; it will be sent again", "seq", seq, "err", err)
+					}
+					s.win.Ack(t, false)
+					return delivered, fmt.Errorf("store work order: %w", err)
+				}
+				it.RawRef = bi.Ref
+			}
 			if errs := validate(it); len(errs) > 0 {
 				derr = fmt.Errorf("work order is not a valid item: %w", errs)
 			} else {

@@ -520,6 +520,9 @@ func FuzzDecodeOrder(f *testing.F) {
 		if !minsheng.ValidItemID(it.ID) || it.Ref == "" || it.Body == "" && it.Title == "" {
 			t.Fatalf("item %+v", it)
 		}
+		if f := controlField(it); f != "" {
+			t.Fatalf("%s holds a control character: item %+v", f, it)
+		}
 	})
 }
 

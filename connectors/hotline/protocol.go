@@ -220,8 +220,10 @@ func DecodeOrder(b []byte, loc *time.Location) (*WorkOrder, time.Time, error) {
 		problems = append(problems, "order_no is required")
 	case len(o.OrderNo) > 200:
 		problems = append(problems, "order_no is longer than 200 bytes")
-	case strings.ContainsAny(o.OrderNo, "#\x00"):
-		problems = append(problems, "order_no contains # or NUL")
+	case strings.ContainsRune(o.OrderNo, '#') || textenc.ControlAt(o.OrderNo, false) >= 0:
+		// The number is the item's identity, which cannot be mended as
+		// its text is (Item): the order is set aside whole.
+		problems = append(problems, "order_no contains # or a control character")
 	}
 	if o.Revision < 0 {
 		problems = append(problems, "revision is negative")
@@ -305,8 +307,16 @@ func (o *WorkOrder) Item(ch minsheng.Channel, source string, submitted, now time
 	if refs := attachmentRefs(o.Attachments); refs != "" {
 		it.Attrs["attachment_refs"] = refs
 	}
+	if n := it.ScrubControls(); n != "" {
+		it.Attrs[TextNotesAttr] = clip("control characters replaced with U+FFFD ("+n+"); the order as sent is at raw_ref", 2000)
+	}
 	return it
 }
+
+// TextNotesAttr is the attribute that says which of an item's fields had
+// control characters replaced (Item); the item's raw_ref then holds the
+// order as sent.
+const TextNotesAttr = "text_notes"
 
 // attachmentRefs encodes the attachment references as a JSON array that
 // fits one attribute (2000 bytes), dropping those that do not fit.

@@ -9,7 +9,9 @@ package conntest
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,4 +242,30 @@ func OpenStore(t testing.TB, dir string) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// Mended checks that an item whose text had control characters replaced
+// says so in attrs.text_notes, with each of wants, and returns the bytes
+// its raw_ref names: the original as it came.
+func Mended(t testing.TB, st *store.Store, it *minsheng.Item, wants ...string) []byte {
+	t.Helper()
+	note := it.Attrs["text_notes"]
+	for _, w := range wants {
+		if !strings.Contains(note, w) {
+			t.Errorf("item %q: text_notes %q lacks %q", it.Ref, note, w)
+		}
+	}
+	if it.RawRef == "" {
+		t.Fatalf("item %q: no raw_ref", it.Ref)
+	}
+	r, err := st.Blobs().Open(context.Background(), it.RawRef)
+	if err != nil {
+		t.Fatalf("item %q: raw_ref: %v", it.Ref, err)
+	}
+	defer r.Close()
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("item %q: raw_ref: %v", it.Ref, err)
+	}
+	return raw
 }
