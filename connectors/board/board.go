@@ -773,6 +773,16 @@ func (b *Board) emitPosts(ctx context.Context, out minsheng.Emitter, c *cycle) e
 			}
 			continue
 		}
+		if it.Attrs[textNotesAttr] != "" && b.env.Blobs != nil {
+			// The item's text was mended: the post as read is kept.
+			raw, _ := json.Marshal(p)
+			bi, err := b.env.Blobs.Put(ctx, strings.NewReader(string(raw)), 0)
+			if err != nil {
+				orderAck(false)
+				return fmt.Errorf("store post %s: %w", p.ID, err)
+			}
+			it.RawRef = bi.Ref
+		}
 		at := c.all.Add(struct{}{})
 		id, t := p.ID, p.Time
 		err := out.Emit(ctx, it, func(_ minsheng.Outcome, err error) {
@@ -825,8 +835,15 @@ func (b *Board) item(p Post, ref, revisionOf string, now time.Time) *minsheng.It
 	if p.ReplyStatus != "" {
 		it.Attrs["reply_status"] = clip(p.ReplyStatus, 2000)
 	}
+	if n := it.ScrubControls(); n != "" {
+		it.Attrs[textNotesAttr] = clip("control characters replaced with U+FFFD ("+n+"); the post as read is at raw_ref", 2000)
+	}
 	return it
 }
+
+// textNotesAttr says which of an item's fields had control characters
+// replaced (item); its raw_ref then holds the post as read.
+const textNotesAttr = "text_notes"
 
 // validate checks the item as the pipeline will, once it has given the
 // item its trace ID.
