@@ -59,6 +59,13 @@ func runGateway(ctx context.Context, args []string) int {
 	if errors.As(err, new(minsheng.FieldErrors)) { // a secret that cannot be read, a connector's own checks
 		return configError(err)
 	}
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// SIGINT/SIGTERM while starting (kafka.create_topics' first try
+		// waits up to 5 s for brokers that do not answer) is a stop asked
+		// for, not a failure: Open has closed what it opened.
+		log.Info("stopped", "while", "starting", "err", err)
+		return exitOK
+	}
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFail
