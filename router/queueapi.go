@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	minsheng "github.com/minsheng/minsheng"
@@ -108,19 +111,46 @@ func (a *QueueAPI) dest(w http.ResponseWriter, req *http.Request) (string, bool)
 	return d, true
 }
 
-func durationParam(req *http.Request, name string, def, max time.Duration) (time.Duration, error) {
+// durationSyntax is Go's duration syntax (time.ParseDuration), to tell a
+// duration too large for time.Duration from text that is none.
+var durationSyntax = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// parseDuration reads a query parameter's duration: Go's form (10s, 1m30s)
+// or whole seconds. huge is a duration beyond time.Duration's range, of
+// either sign (d is then 0).
+func parseDuration(s string) (d time.Duration, huge bool, err error) {
+	if d, err = time.ParseDuration(s); err == nil {
+		return d, false, nil
+	}
+	secs, serr := strconv.ParseInt(s, 10, 64)
+	switch {
+	case serr == nil && secs <= int64(math.MaxInt64/time.Second) && secs >= int64(math.MinInt64/time.Second):
+		return time.Duration(secs) * time.Second, false, nil
+	case serr == nil, errors.Is(serr, strconv.ErrRange), durationSyntax.MatchString(s):
+		return 0, true, nil
+	}
+	return 0, false, err
+}
+
+// durationParam reads the query parameter name: def when it is absent, at
+// most max (a longer one is cut to max). It must be 0 or more, or more
+// than 0 when positive is set.
+func durationParam(req *http.Request, name string, def, max time.Duration, positive bool) (time.Duration, error) {
 	s := req.URL.Query().Get(name)
 	if s == "" {
 		return def, nil
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		if secs, err2 := strconv.Atoi(s); err2 == nil {
-			d, err = time.Duration(secs)*time.Second, nil
-		}
-	}
-	if err != nil || d < 0 {
+	d, huge, err := parseDuration(s)
+	neg := d < 0 || huge && strings.HasPrefix(s, "-")
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("%s: %q is not a duration (e.g. 10s)", name, s)
+	case positive && (neg || d == 0 && !huge):
+		return 0, fmt.Errorf("%s: must be more than 0, is %s", name, s)
+	case neg:
+		return 0, fmt.Errorf("%s: must be 0 or more, is %s", name, s)
+	case huge:
+		return max, nil
 	}
 	return min(d, max), nil
 }
@@ -139,44 +169,38 @@ func (a *QueueAPI) read(w http.ResponseWriter, req *http.Request) {
 		}
 		max = n
 	}
-	wait, err := durationParam(req, "wait", 0, a.MaxWait)
+	wait, err := durationParam(req, "wait", 0, a.MaxWait, false)
+	var lease time.Duration
 	if err == nil {
-		var lease time.Duration
-		lease, err = durationParam(req, "lease", time.Minute, a.MaxLease)
-		if err == nil {
-			if lease <= 0 {
-				err = errors.New("lease: must be positive")
-			} else {
-				var msgs []minsheng.QueuedMessage
-				holder := minsheng.PrincipalFrom(req.Context()).Name
-				msgs, err = a.r.queues.Read(req.Context(), d, holder, max, lease, wait)
-				if err == nil {
-					if msgs == nil {
-						msgs = []minsheng.QueuedMessage{}
-					}
-					var l accessLine
-					for i := range msgs {
-						l.envelope(msgs[i].Envelope)
-					}
-					a.r.logAccess(req, AccessLease, d, &l)
-					writeJSON(w, http.StatusOK, map[string]any{"destination": d, "lease_seconds": lease.Seconds(), "messages": msgs})
-					return
-				}
-				if req.Context().Err() != nil {
-					// The reader left, or the gateway is stopping and ends
-					// its long polls: an answer the reader can act on (a
-					// reader that left gets nothing either way). Nothing
-					// was leased.
-					w.Header().Set("Retry-After", "1")
-					writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the read ended before its wait (the gateway is stopping); nothing was leased: read again"})
-					return
-				}
-				writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", err.Error()})
-				return
-			}
-		}
+		lease, err = durationParam(req, "lease", time.Minute, a.MaxLease, true)
 	}
-	writeJSON(w, http.StatusBadRequest, apiError{"bad_request", err.Error()})
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{"bad_request", err.Error()})
+		return
+	}
+	holder := minsheng.PrincipalFrom(req.Context()).Name
+	msgs, err := a.r.queues.Read(req.Context(), d, holder, max, lease, wait)
+	if err == nil {
+		if msgs == nil {
+			msgs = []minsheng.QueuedMessage{}
+		}
+		var l accessLine
+		for i := range msgs {
+			l.envelope(msgs[i].Envelope)
+		}
+		a.r.logAccess(req, AccessLease, d, &l)
+		writeJSON(w, http.StatusOK, map[string]any{"destination": d, "lease_seconds": lease.Seconds(), "messages": msgs})
+		return
+	}
+	if req.Context().Err() != nil {
+		// The reader left, or the gateway is stopping and ends its long
+		// polls: an answer the reader can act on (a reader that left gets
+		// nothing either way). Nothing was leased.
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the read ended before its wait (the gateway is stopping); nothing was leased: read again"})
+		return
+	}
+	writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", err.Error()})
 }
 
 func readIDs(w http.ResponseWriter, req *http.Request) ([]string, bool) {
