@@ -13,7 +13,8 @@ import (
 // running gateway. A value out of range is refused with 400 saying what
 // is allowed (a negative wait is a duration, only not one allowed), and a
 // value given in whole seconds too large for a duration is not wrapped
-// round into a short one.
+// round into a short one. A wait over the cap is cut to it; a lease over
+// the cap is refused, naming it, not cut short unnoticed.
 func TestQueueReadParameters(t *testing.T) {
 	r := start(t, testConfig(t, nil))
 	a := post(t, r.url, "QP-1", 0)
@@ -42,7 +43,12 @@ func TestQueueReadParameters(t *testing.T) {
 		{"lease=-99999999999999999999", 400, "lease: must be more than 0"},
 		{"lease=soon", 400, `lease: "soon" is not a duration`},
 		{"lease=90", 200, "90"},
-		{"lease=18446744074", 200, "600"}, // whole seconds that once wrapped round to 0.29 s
+		{"lease=10m", 200, "600"},
+		{"lease=600", 200, "600"},
+		{"lease=10m1s", 400, "lease: must be at most 10m0s (the gateway's limit), is 10m1s"},
+		{"lease=1000h", 400, "lease: must be at most 10m0s (the gateway's limit), is 1000h"},
+		{"lease=9999999999h", 400, "lease: must be at most 10m0s"},
+		{"lease=18446744074", 400, "lease: must be at most 10m0s"}, // whole seconds that once wrapped round to 0.29 s
 		{"max=0", 400, "max: must be a whole number from 1 to 1000"},
 		{"max=-1", 400, "max: must be a whole number from 1 to 1000"},
 		{"max=1001", 400, "max: must be a whole number from 1 to 1000"},

@@ -32,7 +32,8 @@ import (
 // reads only the destinations it was granted: 403 otherwise.
 type QueueAPI struct {
 	r *Router
-	// MaxWait caps long polling; MaxLease caps leases.
+	// MaxWait caps long polling (a longer wait is cut to it); MaxLease
+	// is the longest lease a read may ask for (a longer one is refused).
 	MaxWait, MaxLease time.Duration
 }
 
@@ -132,10 +133,10 @@ func parseDuration(s string) (d time.Duration, huge bool, err error) {
 	return 0, false, err
 }
 
-// durationParam reads the query parameter name: def when it is absent, at
-// most max (a longer one is cut to max). It must be 0 or more, or more
-// than 0 when positive is set.
-func durationParam(req *http.Request, name string, def, max time.Duration, positive bool) (time.Duration, error) {
+// durationParam reads the query parameter name: def when it is absent.
+// It must be 0 or more, or more than 0 when positive is set. One too
+// large for time.Duration is the largest duration.
+func durationParam(req *http.Request, name string, def time.Duration, positive bool) (time.Duration, error) {
 	s := req.URL.Query().Get(name)
 	if s == "" {
 		return def, nil
@@ -150,9 +151,9 @@ func durationParam(req *http.Request, name string, def, max time.Duration, posit
 	case neg:
 		return 0, fmt.Errorf("%s: must be 0 or more, is %s", name, s)
 	case huge:
-		return max, nil
+		return math.MaxInt64, nil
 	}
-	return min(d, max), nil
+	return d, nil
 }
 
 func (a *QueueAPI) read(w http.ResponseWriter, req *http.Request) {
@@ -169,10 +170,18 @@ func (a *QueueAPI) read(w http.ResponseWriter, req *http.Request) {
 		}
 		max = n
 	}
-	wait, err := durationParam(req, "wait", 0, a.MaxWait, false)
+	// A wait over the cap is cut to it: a long poll may always end
+	// early, with nothing. A lease over the cap is refused: cut short
+	// without the desk knowing, it would hand the message to another desk
+	// while this one still works on it, which is what a lease is to stop.
+	wait, err := durationParam(req, "wait", 0, false)
+	wait = min(wait, a.MaxWait)
 	var lease time.Duration
 	if err == nil {
-		lease, err = durationParam(req, "lease", time.Minute, a.MaxLease, true)
+		lease, err = durationParam(req, "lease", time.Minute, true)
+	}
+	if err == nil && lease > a.MaxLease {
+		err = fmt.Errorf("lease: must be at most %s (the gateway's limit), is %s: ack or release the messages within it; one not acked by then is handed out again", a.MaxLease, req.URL.Query().Get("lease"))
 	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError{"bad_request", err.Error()})
