@@ -1300,6 +1300,9 @@ func TestMetricsListenOwnPort(t *testing.T) {
 // review API. Before, a 401 read "Bearer \u003ctoken\u003e".
 func TestErrorsReadAsWritten(t *testing.T) {
 	r := start(t, testConfig(t, nil))
+	if a := post(t, r.url, "ESC-2", 0); a.status != http.StatusAccepted { // a review body is looked at for an item the desk may see
+		t.Fatalf("post: %d %s", a.status, a.body)
+	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	w, _ := mw.CreateFormFile("item", "letter.json")

@@ -213,15 +213,29 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	id := req.PathValue("id")
-	body, ok := a.readRequest(w, req)
-	if !ok {
-		return
-	}
 	notFound := func() {
 		writeJSON(w, http.StatusNotFound, apiError{"not_found", "no item " + id + " that this desk may see"})
 	}
 	if !minsheng.ValidItemID(id) {
 		notFound()
+		return
+	}
+	// An item this desk may not see is 404 before its body is looked at,
+	// as an unknown ID is, so that a desk fixing its body is not first
+	// told 400 and then 404. The two 404s are the same answer, and a bad
+	// body is 400 for every ID alike, so neither order tells the desk
+	// whether an item it may not see exists. Looked up again below, under
+	// the item's lock, which is not held while the body is read.
+	switch rec, err := a.ledger.Lookup(req.Context(), id); {
+	case errors.Is(err, minsheng.ErrNotFound), err == nil && !a.maySee(rec, p, review):
+		notFound()
+		return
+	case err != nil:
+		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the ledger could not be read"})
+		return
+	}
+	body, ok := a.readRequest(w, req)
+	if !ok {
 		return
 	}
 
@@ -246,8 +260,8 @@ func (a *ReviewAPI) decide(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, apiError{"unavailable", "the ledger could not be read"})
 		return
 	}
-	if !slices.Contains(rec.Destinations, review) || rec.Item == nil || rec.Decision == nil {
-		if _, ok := a.r.View(rec, p); !ok {
+	if !reviewable(rec, review) {
+		if !a.maySee(rec, p, review) {
 			notFound()
 			return
 		}
@@ -480,6 +494,22 @@ func reviewedTo(rec *minsheng.Record) []string {
 		}
 	}
 	return nil
+}
+
+// reviewable reports whether rec is an item triage sent to review, with the
+// item and decision a review decides on.
+func reviewable(rec *minsheng.Record, review string) bool {
+	return slices.Contains(rec.Destinations, review) && rec.Item != nil && rec.Decision != nil
+}
+
+// maySee reports whether desk p, which reads the review destination, may
+// be told that rec exists: an item in review, or one it may view.
+func (a *ReviewAPI) maySee(rec *minsheng.Record, p *minsheng.Principal, review string) bool {
+	if reviewable(rec, review) {
+		return true
+	}
+	_, ok := a.r.View(rec, p)
+	return ok
 }
 
 // reviewShape is what a review decision's body must be.

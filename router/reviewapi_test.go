@@ -38,7 +38,7 @@ type reviewFixture struct {
 }
 
 var reviewDesks = map[string][]string{"reviewers": {"review"}, "cdi": {"discipline"}, "dispatch": {"gov_service"},
-	"review-cdi": {"review", "discipline"}, "reviewers-b": {"review"}}
+	"review-cdi": {"review", "discipline"}, "reviewers-b": {"review"}, "review-dl": {"review", "dead_letter"}}
 
 func newReviewFixture(t *testing.T, cfg Config, q Queues, led minsheng.Ledger) *reviewFixture {
 	t.Helper()
