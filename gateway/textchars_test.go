@@ -123,7 +123,7 @@ func TestCharsetRefused(t *testing.T) {
 		{"/v1/items", deskToken, "application/json; charset=utf-16; x", submission("CS-4", 0)},
 		{"/v1/items/batch", deskToken, "application/json; charset=gbk; x", []byte(fmt.Sprintf(`{"items":[%s]}`, submission("CS-5", 0)))},
 		{"/v1/items", deskToken, ct, bytes.Replace(form, []byte("charset=utf-16"), []byte("charset=gbk; x"), 1)},
-		{"/v1/reviews/ms1aaaaaaaaaaaaaaaaaaaaaaaaaa", readerToken, "application/json; charset=utf-16; x", []byte(`{"class":"petition"}`)},
+		{"/v1/reviews/" + seen.ID, readerToken, "application/json; charset=utf-16; x", []byte(`{"class":"petition"}`)},
 		{"/v1/queues/review/ack", readerToken, "application/json; x; charset=latin1", []byte(`{"ids":["x"]}`)},
 	} {
 		a := call(t, "POST", r.url+c.path, c.token, c.ctype, c.body)
