@@ -402,6 +402,40 @@ func TestIdentityColumnsWithheld(t *testing.T) {
 	}
 }
 
+// TestControlCharactersReplaced: a cell's NUL, escape or DEL (the desk
+// refuses them with 400; a row cannot be refused so) is replaced with
+// U+FFFD in the item, which names the fields in attrs.text_notes; the
+// title and body keep vertical tab and form feed.
+func TestControlCharactersReplaced(t *testing.T) {
+	header := []string{"工单编号", "来电人", "联系电话", "来电时间", "诉求内容", "诉求地址", "承办单位"}
+	m, err := newMapping(header, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := []string{"GD2", "郑\x00女士", "1380000\a1234", "2026/11/2 9:00:00", "路灯\x1b[2J坏了\f第二页\x7f", "花园路\x00北段", "城管\x1b局"}
+	it, reason := m.item(row, 2, &rowSpec{channel: minsheng.ChannelHotline, source: "s", file: "f.csv", loc: time.UTC}, time.Now())
+	if it == nil {
+		t.Fatal(reason)
+	}
+	for _, c := range []struct{ field, got, want string }{
+		{"name", it.Complainant.Name, "郑\uFFFD女士"},
+		{"phone", it.Complainant.Phone, "1380000\uFFFD1234"},
+		{"body", it.Body, "路灯\uFFFD[2J坏了\f第二页\uFFFD"},
+		{"address", it.Location.Address, "花园路\uFFFD北段"},
+		{"attrs[承办单位]", it.Attrs["承办单位"], "城管\uFFFD局"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.field, c.got, c.want)
+		}
+	}
+	note := it.Attrs["text_notes"]
+	for _, w := range []string{"complainant.name", "complainant.phone", "body", "location.address", "attrs", "U+0000", "U+001B", "U+007F"} {
+		if !strings.Contains(note, w) {
+			t.Errorf("text_notes %q does not name %s", note, w)
+		}
+	}
+}
+
 // A file in neither UTF-8 nor GB18030 (here UTF-16, as Excel's "Unicode
 // text" saves) is refused as a whole with the reason, not imported as
 // mojibake.

@@ -273,6 +273,12 @@ func (m *mapping) item(row []string, n int, s *rowSpec, now time.Time) (*minshen
 			}
 		}
 	}
+	// A cell may hold control characters the desk would refuse (a NUL, an
+	// escape); a row cannot be refused as a post is, so each is replaced
+	// and the item says which, the file keeping the original.
+	if n := it.ScrubControls(); n != "" {
+		it.Attrs[TextNotesAttr] = clip("control characters replaced with U+FFFD ("+n+"); the file's row keeps them", 2000)
+	}
 	c := *it
 	c.TraceID = "t" // the pipeline gives it one
 	if errs := c.Validate(); len(errs) > 0 {
@@ -280,6 +286,10 @@ func (m *mapping) item(row []string, n int, s *rowSpec, now time.Time) (*minshen
 	}
 	return it, ""
 }
+
+// TextNotesAttr is the attribute that says which of an item's fields had
+// control characters replaced, as the hotline and board intakes name it.
+const TextNotesAttr = "text_notes"
 
 // parseTime reads the time forms of the exports, and Excel serial dates
 // (days since 1899-12-30) when a cell's number format was lost.
